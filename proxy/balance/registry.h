@@ -1,0 +1,17 @@
+// The table of balancing policies by their config name (`balance:`).
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "proxy/balance/policy.h"
+
+namespace outrigger::balance {
+
+// nullptr when `name` is not a policy.
+PolicyFactory FindPolicy(std::string_view name);
+
+// Every policy name, for validation messages ("did you mean").
+std::vector<std::string_view> PolicyNames();
+
+}  // namespace outrigger::balance

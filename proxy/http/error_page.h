@@ -1,0 +1,18 @@
+// Responses the proxy makes itself (4xx for bad requests, 5xx when no backend answered).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace outrigger::http {
+
+std::string_view ReasonPhrase(int status);
+
+// Appends a complete response to `*out`: status line, Content-Type: text/plain,
+// Content-Length, "Connection: close" when `close`, and optional extra header lines
+// (each "Name: value\r\n"), then a one-line body "<status> <reason>: <detail>\n" that says
+// which failure it was (for example "502 Bad Gateway: upstream connect failed").
+void WriteErrorResponse(int status, std::string_view detail, bool close,
+                        std::string_view extra_headers, std::string* out);
+
+}  // namespace outrigger::http

@@ -1,0 +1,48 @@
+// Serializes heads for the other side of the proxy: strips hop-by-hop fields (RFC 9110 §7.6.1:
+// Connection, Keep-Alive, Proxy-Connection, TE, Upgrade, Trailer — and every field the
+// Connection header names) and adds what the proxy owes the next hop.
+//
+// Framing fields are kept as they were validated (Content-Length, or Transfer-Encoding
+// normalised to "chunked"), because bodies are forwarded verbatim.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "proxy/http/message.h"
+
+namespace outrigger::http {
+
+struct ForwardedFor {
+  std::string_view client_ip;  // textual address of the client (no port)
+  std::string_view proto;      // "http" or "https"
+};
+
+// Appends the request head to send upstream to `*out`:
+//   - request line: method, req.path, and HTTP/1.1 (HTTP/1.0 when the client spoke 1.0, so a
+//     backend never answers chunked to a client that cannot read it);
+//   - Host: req.authority (rebuilt from the target for absolute-form);
+//   - the client's fields minus hop-by-hop ones (and minus X-Real-IP / X-Forwarded-Proto,
+//     which the proxy sets);
+//   - X-Forwarded-For: the client's value with ", <client_ip>" appended, or just <client_ip>;
+//     X-Forwarded-Proto and X-Real-IP;
+//   - for a WebSocket upgrade: "Connection: Upgrade" and the client's Upgrade value;
+//     for an HTTP/1.0 client: "Connection: keep-alive" (the upstream connection is pooled).
+void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, std::string* out);
+
+// Appends the response head to send to the client to `*out`: "HTTP/1.1 <status> <reason>",
+// the backend's fields minus hop-by-hop ones, then:
+//   - for 101: "Connection: Upgrade" and the backend's Upgrade value;
+//   - otherwise "Connection: close" when !client_keep_alive, or "Connection: keep-alive" when
+//     the client is HTTP/1.0 and the connection stays open.
+// A close-delimited body is forwarded as is; the caller passes client_keep_alive = false then.
+void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
+                             bool client_keep_alive, std::string* out);
+
+// Case-insensitive ASCII comparison for field names and tokens.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// True when the comma-separated `list` contains `token` (case-insensitive, OWS trimmed).
+bool ListHasToken(std::string_view list, std::string_view token);
+
+}  // namespace outrigger::http

@@ -1,0 +1,24 @@
+// Strict HTTP/1.x response-head parser, the upstream half of design.md §7.
+//
+// Same calling convention as ParseRequestHead. Every error is reported with http_status 502:
+// the proxy answers the client 502 and never reuses that upstream connection.
+//
+// Rules: status line `HTTP/1.x SP 3DIGIT SP reason CRLF` (reason may be empty, the space
+// before it may be missing); field syntax as for requests; ambiguous framing is an error
+// (Content-Length with Transfer-Encoding, differing Content-Lengths, final coding not
+// chunked). Body kind: none for a HEAD request, 1xx, 204 and 304; chunked; Content-Length;
+// otherwise close-delimited (and keep_alive is false).
+#pragma once
+
+#include <string_view>
+
+#include "proxy/http/limits.h"
+#include "proxy/http/message.h"
+#include "proxy/http/parse_result.h"
+
+namespace outrigger::http {
+
+ParseResult ParseResponseHead(std::string_view data, Method request_method,
+                              const HeadLimits& limits, ResponseHead* out);
+
+}  // namespace outrigger::http

@@ -1,0 +1,80 @@
+// A backend: one address of a pool, and the state every thread shares about it.
+//
+// Thread contract: identity is constant after construction. Everything else is atomic and
+// written with relaxed ordering: each field is an independent fact (a count, a timestamp, a
+// state bit) and no reader needs one field to be consistent with another. Workers read and
+// update load; the control thread writes eligibility. A Backend outlives every snapshot that
+// names it (shared_ptr), so a backend with the same pool and address keeps its state and
+// counters across reloads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "proxy/net/address.h"
+
+namespace outrigger::upstream {
+
+class Backend {
+ public:
+  // Reasons a backend may not take a new request; several may hold at once.
+  enum Unavailable : uint32_t {
+    kDead = 1u << 0,         // failed its live probe
+    kUnready = 1u << 1,      // failed its ready probe
+    kDraining = 1u << 2,     // removed (DNS, reload): in-flight work finishes, nothing new
+    kCircuitOpen = 1u << 3,  // circuit breaker open
+  };
+
+  Backend(std::string pool, net::SocketAddress address, std::string label)
+      : pool_(std::move(pool)), address_(address), label_(std::move(label)) {}
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  const std::string& pool() const { return pool_; }
+  const net::SocketAddress& address() const { return address_; }
+  // The `backend` label of its metrics: the configured name, or "ip:port".
+  const std::string& label() const { return label_; }
+
+  // May take a new request now (before per-backend caps, which the caller checks).
+  bool Available() const { return unavailable_.load(std::memory_order_relaxed) == 0; }
+  uint32_t unavailable() const { return unavailable_.load(std::memory_order_relaxed); }
+  void SetUnavailable(uint32_t reason, bool on) {
+    if (on) {
+      unavailable_.fetch_or(reason, std::memory_order_relaxed);
+    } else {
+      unavailable_.fetch_and(~reason, std::memory_order_relaxed);
+    }
+  }
+
+  // Requests in flight on this backend from every worker, plus open tunnels: the load that
+  // least_conn and p2c_ewma weigh.
+  int64_t active_requests() const { return active_requests_.load(std::memory_order_relaxed); }
+  void AddActive(int64_t delta) { active_requests_.fetch_add(delta, std::memory_order_relaxed); }
+
+  // Monotonic ns at which the backend last became available (0: since start-up, no ramp).
+  // Slow start ramps the effective weight from this instant.
+  int64_t available_since_ns() const { return available_since_ns_.load(std::memory_order_relaxed); }
+  void set_available_since_ns(int64_t t) { available_since_ns_.store(t, std::memory_order_relaxed); }
+
+  // Peak-EWMA latency state (balance/peak_ewma.h owns the maths).
+  std::atomic<int64_t>& ewma_ns() { return ewma_ns_; }
+  std::atomic<int64_t>& ewma_stamp_ns() { return ewma_stamp_ns_; }
+  const std::atomic<int64_t>& ewma_ns() const { return ewma_ns_; }
+  const std::atomic<int64_t>& ewma_stamp_ns() const { return ewma_stamp_ns_; }
+
+ private:
+  // Constant after construction.
+  const std::string pool_;
+  const net::SocketAddress address_;
+  const std::string label_;
+
+  // Shared, relaxed.
+  std::atomic<uint32_t> unavailable_{0};
+  std::atomic<int64_t> active_requests_{0};
+  std::atomic<int64_t> available_since_ns_{0};
+  std::atomic<int64_t> ewma_ns_{0};
+  std::atomic<int64_t> ewma_stamp_ns_{0};
+};
+
+}  // namespace outrigger::upstream
