@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proxy/net/address.h"
+#include "proxy/net/cidr.h"
 
 namespace outrigger::config {
 
@@ -25,23 +26,32 @@ struct SourceMark {
 };
 
 struct BackendConfig {
-  std::string address_text;   // `address`: "ip:port" or "host:port" as written
-  net::SocketAddress address; // resolved once at load
-  uint32_t weight = 1;        // `weight`: 1..10000, default 1; honoured by every policy
-  std::string name;           // `name`: optional metrics label; default the address "ip:port"
+  std::string address_text;    // `address`: "ip:port" or "host:port" as written
+  net::SocketAddress address;  // resolved once at load
+  uint32_t weight = 1;         // `weight`: 1..10000, default 1; honoured by every policy
+  std::string name;            // `name`: optional metrics label; default the address "ip:port"
   SourceMark mark;
 };
 
 struct PoolTimeouts {
-  Duration connect{5000};   // `connect`: TCP connect to a backend; failure → 502 (5s)
-  Duration read{60000};     // `read`: max silence while waiting for/reading a response → 504 (60s)
-  Duration idle{60000};     // `idle`: an idle pooled upstream connection is closed after (60s)
-  Duration tunnel{3600000}; // `tunnel`: idle timeout of an upgraded (WebSocket) tunnel (1h)
+  Duration connect{5000};  // `connect`: TCP connect to a backend; failure → 502 (5s)
+  Duration read{60000};    // `read`: max silence while waiting for/reading a response → 504 (60s)
+  Duration idle{60000};    // `idle`: an idle pooled upstream connection is closed after (60s)
+  Duration tunnel{3600000};  // `tunnel`: idle timeout of an upgraded (WebSocket) tunnel (1h)
+};
+
+// `hash_on` of an ip_hash pool: what identifies a client for stickiness.
+struct HashOn {
+  enum class Kind { kClientIp, kHeader, kCookie };
+  Kind kind = Kind::kClientIp;  // `client_ip` (default), `header:NAME`, `cookie:NAME`
+  std::string name;             // header or cookie name
 };
 
 struct PoolConfig {
   std::string name;
   std::string balance = "round_robin";  // `balance`: a policy name from balance/registry.h
+  HashOn hash_on;                       // `hash_on`: only meaningful with ip_hash
+  Duration slow_start{0};  // `slow_start`: ramp a new/recovered backend's weight over (0: off)
   std::vector<BackendConfig> backends;  // `backends`: at least one
   uint32_t keepalive = 32;  // `keepalive`: idle upstream connections kept per backend per worker
   PoolTimeouts timeouts;    // `timeouts`
@@ -49,9 +59,12 @@ struct PoolConfig {
 };
 
 struct RouteConfig {
-  std::string path_prefix = "/";  // `path_prefix`: must start with '/'; longest prefix wins
+  std::string path_prefix = "/";    // `path_prefix`: must start with '/'; longest prefix wins
   std::optional<std::string> host;  // `host`: exact Host match (case-insensitive, port ignored)
   std::string pool;                 // `pool`: name of a pool defined under `pools`
+  // `upgrades`: protocols a client may switch to on this route (Upgrade header values,
+  // case-insensitive); default [websocket]. Any other upgrade request is refused with 400.
+  std::vector<std::string> upgrades{"websocket"};
   SourceMark mark;
 };
 
@@ -61,11 +74,15 @@ struct ListenerTimeouts {
 };
 
 struct ListenerConfig {
-  std::string name;                 // the key under `listeners`
-  std::string listen_text;          // `listen`: "ip:port"
+  std::string name;         // the key under `listeners`
+  std::string listen_text;  // `listen`: "ip:port"
   net::SocketAddress listen;
   std::vector<RouteConfig> routes;  // `routes`: at least one
   ListenerTimeouts timeouts;        // `timeouts`
+  // `trusted_proxies`: CIDRs ("10.0.0.0/8", "::1/128") whose X-Forwarded-For is believed: a
+  // peer inside one is a balancer in front of us, so the client address is taken from the
+  // rightmost X-Forwarded-For entry that is not itself trusted. Default: none.
+  std::vector<net::Cidr> trusted_proxies;
   SourceMark mark;
 };
 
