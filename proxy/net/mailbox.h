@@ -1,0 +1,33 @@
+// Mailbox: how one thread hands work to another thread's event loop.
+//
+// Post() may be called from any thread; the task runs on the owning loop's thread, in
+// order of posting. This is control-plane traffic (snapshots, drain orders, stats
+// requests), never per request, so a mutex-guarded queue is the simple right tool.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <mutex>
+
+#include "proxy/net/event.h"
+
+namespace outrigger::net {
+
+class Mailbox {
+ public:
+  // REQUIRES: `base` outlives the mailbox; InitLibevent() was called.
+  explicit Mailbox(event_base* base);
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  void Post(std::function<void()> task);
+
+ private:
+  static void OnWake(evutil_socket_t, short, void* self);
+
+  EventPtr wake_;
+  std::mutex mu_;
+  std::deque<std::function<void()>> tasks_;  // guarded by mu_
+};
+
+}  // namespace outrigger::net
