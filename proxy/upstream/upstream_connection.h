@@ -1,0 +1,38 @@
+// UpstreamConnection: one TCP connection from a worker to a backend. Owned by whoever is
+// using it: an exchange while a request is on it, the worker's ConnectionPool while idle.
+// Loop affinity: the worker loop that created it.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+
+#include "proxy/net/event.h"
+#include "proxy/upstream/backend.h"
+
+namespace outrigger::upstream {
+
+class ConnectionPool;
+
+class UpstreamConnection {
+ public:
+  UpstreamConnection(net::BufferEventPtr bev, std::shared_ptr<Backend> backend)
+      : bev_(std::move(bev)), backend_(std::move(backend)) {}
+
+  bufferevent* bev() const { return bev_.get(); }
+  Backend* backend() const { return backend_.get(); }
+
+  // Requests completed on this connection; > 0 means it was reused from the pool, so a
+  // failure before any response byte may just be the backend's keep-alive timeout racing us.
+  uint64_t requests = 0;
+
+ private:
+  friend class ConnectionPool;
+  net::BufferEventPtr bev_;
+  std::shared_ptr<Backend> backend_;  // keeps the Backend alive past a reload that drops it
+  // Valid while pooled: the pool that holds it and its place there, for O(1) removal.
+  ConnectionPool* pool_ = nullptr;
+  std::list<std::unique_ptr<UpstreamConnection>>::iterator idle_pos_;
+};
+
+}  // namespace outrigger::upstream
