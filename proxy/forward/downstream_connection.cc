@@ -1,0 +1,675 @@
+#include "proxy/forward/downstream_connection.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "proxy/base/clock.h"
+#include "proxy/base/log.h"
+#include "proxy/http/error_page.h"
+#include "proxy/http/head_writer.h"
+#include "proxy/http/request_parser.h"
+#include "proxy/http/response_parser.h"
+#include "proxy/net/cidr.h"
+
+namespace outrigger::forward {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Unsent bytes one side may hold before the other side stops being read (backpressure);
+// reading resumes when they drain below kLowWater.
+constexpr size_t kHighWater = 128 * 1024;
+constexpr size_t kLowWater = 32 * 1024;
+// After a final response, how long a closing connection keeps reading and discarding what
+// the client still sends, so the kernel does not answer it with a reset that destroys the
+// response in flight (nginx's lingering_close).
+constexpr milliseconds kLinger{2000};
+
+timeval ToTimeval(milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+evbuffer* In(bufferevent* bev) { return bufferevent_get_input(bev); }
+evbuffer* Out(bufferevent* bev) { return bufferevent_get_output(bev); }
+
+bool RouteAllowsUpgrade(const config::RouteConfig& route, std::string_view upgrade) {
+  return std::any_of(route.upgrades.begin(), route.upgrades.end(),
+                     [&](const std::string& u) { return http::ListHasToken(upgrade, u); });
+}
+
+// The client's address for stickiness and X-Real-IP: the peer itself, unless the peer is a
+// trusted proxy, in which case the rightmost X-Forwarded-For entry that is not trusted.
+std::string_view ClientIp(const config::ListenerConfig& listener, std::string_view peer_ip,
+                          const http::RequestHead& req) {
+  auto trusted = [&](std::string_view ip) {
+    return std::any_of(listener.trusted_proxies.begin(), listener.trusted_proxies.end(),
+                       [&](const net::Cidr& c) { return c.Contains(ip); });
+  };
+  if (listener.trusted_proxies.empty() || !trusted(peer_ip)) return peer_ip;
+  std::string_view client = peer_ip;
+  for (const http::Header& h : req.headers) {
+    if (!http::EqualsIgnoreCase(h.name, "x-forwarded-for")) continue;
+    std::string_view list = h.value;
+    while (!list.empty()) {
+      size_t comma = list.rfind(',');
+      std::string_view entry = comma == std::string_view::npos ? list : list.substr(comma + 1);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+      while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t')) {
+        entry.remove_prefix(1);
+      }
+      while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t')) {
+        entry.remove_suffix(1);
+      }
+      if (entry.empty()) continue;
+      client = entry;
+      if (!trusted(entry)) return client;
+    }
+  }
+  return client;
+}
+
+// The key ip_hash sticks on, per the pool's hash_on (empty when the header or cookie is
+// absent: such clients still get a consistent backend, the one for the empty key).
+std::string_view HashKey(const config::PoolConfig& pool, std::string_view client_ip,
+                         const http::RequestHead& req) {
+  using Kind = config::HashOn::Kind;
+  if (pool.hash_on.kind == Kind::kClientIp) return client_ip;
+  for (const http::Header& h : req.headers) {
+    if (pool.hash_on.kind == Kind::kHeader && http::EqualsIgnoreCase(h.name, pool.hash_on.name)) {
+      return h.value;
+    }
+    if (pool.hash_on.kind == Kind::kCookie && http::EqualsIgnoreCase(h.name, "cookie")) {
+      std::string_view rest = h.value;
+      while (!rest.empty()) {
+        size_t semi = rest.find(';');
+        std::string_view pair = rest.substr(0, semi);
+        rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+        while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+        size_t eq = pair.find('=');
+        if (eq != std::string_view::npos && pair.substr(0, eq) == pool.hash_on.name) {
+          return pair.substr(eq + 1);
+        }
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index,
+                                           evutil_socket_t fd, const net::SocketAddress& peer)
+    : worker_(worker),
+      listener_index_(listener_index),
+      client_(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE)),
+      timer_(evtimer_new(worker.base(), &DownstreamConnection::OnTimer, this)),
+      peer_ip_(peer.IpString()) {
+  bufferevent_setcb(client_.get(), &DownstreamConnection::OnClientRead,
+                    &DownstreamConnection::OnClientWrite, &DownstreamConnection::OnClientEvent,
+                    this);
+  bufferevent_setwatermark(client_.get(), EV_WRITE, kLowWater, 0);
+  const config::ListenerConfig& listener =
+      *worker_.view()->snapshot->listeners[listener_index_].config;
+  timeval send_timeout = ToTimeval(listener.timeouts.idle);
+  bufferevent_set_timeouts(client_.get(), nullptr, &send_timeout);
+  bufferevent_enable(client_.get(), EV_READ | EV_WRITE);
+  timer_is_header_ = true;
+  ArmTimer(listener.timeouts.header);
+}
+
+DownstreamConnection::~DownstreamConnection() {
+  if (backend_ != nullptr) backend_->AddActive(-1);
+}
+
+void DownstreamConnection::ArmTimer(milliseconds after) {
+  timeval tv = ToTimeval(after);
+  evtimer_add(timer_.get(), &tv);
+}
+
+// ---- client side -----------------------------------------------------------------------
+
+void DownstreamConnection::OnClientRead(bufferevent*, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  switch (self->state_) {
+    case State::kHead:
+      self->ProcessClientInput();
+      break;
+    case State::kExchange:
+      if (!self->request_body_.done()) self->PumpRequestBody();
+      break;
+    case State::kTunnel:
+      self->PumpTunnel();
+      break;
+    case State::kClosing:  // lingering: discard what the client still sends
+      evbuffer_drain(In(self->client_.get()), evbuffer_get_length(In(self->client_.get())));
+      break;
+    case State::kClosed:
+      break;
+  }
+}
+
+void DownstreamConnection::OnClientWrite(bufferevent*, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  switch (self->state_) {
+    case State::kExchange:
+      // The client drained what we sent: read more of the response.
+      if (self->upstream_ && self->response_started_) {
+        bufferevent_enable(self->upstream_->bev(), EV_READ);
+        self->PumpResponseBody();
+      }
+      break;
+    case State::kTunnel:
+      if (self->upstream_) bufferevent_enable(self->upstream_->bev(), EV_READ);
+      self->PumpTunnel();
+      break;
+    case State::kHead:
+      // A pipelined request waited for the previous responses to drain.
+      self->ProcessClientInput();
+      break;
+    case State::kClosing:
+      if (evbuffer_get_length(Out(self->client_.get())) == 0) {
+        // Everything is sent: half-close and linger so a reset cannot eat the response.
+        shutdown(bufferevent_getfd(self->client_.get()), SHUT_WR);
+        bufferevent_enable(self->client_.get(), EV_READ);
+        self->ArmTimer(kLinger);
+      }
+      break;
+    case State::kClosed:
+      break;
+  }
+}
+
+void DownstreamConnection::OnClientEvent(bufferevent*, short what, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  if (self->state_ == State::kClosed) return;
+  if (self->state_ == State::kTunnel && (what & BEV_EVENT_EOF) && self->upstream_) {
+    // The client ended the tunnel: pass on what it sent last, then close both.
+    self->PumpTunnel();
+  }
+  // EOF, error, or the client did not read its response within the idle timeout.
+  self->Close();
+}
+
+void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  switch (self->state_) {
+    case State::kHead:
+      if (self->timer_is_header_) {
+        self->SendLocalResponse(408, "request head not received in time", /*close=*/true);
+      } else {
+        self->Close();  // keep-alive idle timeout
+      }
+      break;
+    case State::kTunnel: {
+      const auto& pool = *self->pool_->config;
+      int64_t idle_ns = MonoNanos() - self->last_activity_ns_;
+      int64_t limit_ns = std::chrono::nanoseconds(pool.timeouts.tunnel).count();
+      if (idle_ns >= limit_ns) {
+        self->Close();
+      } else {
+        self->ArmTimer(
+            std::chrono::duration_cast<milliseconds>(std::chrono::nanoseconds(limit_ns - idle_ns)) +
+            milliseconds(1));
+      }
+      break;
+    }
+    case State::kClosing:  // linger over
+      self->Close();
+      break;
+    case State::kExchange:
+    case State::kClosed:
+      break;
+  }
+}
+
+void DownstreamConnection::ProcessClientInput() {
+  // A loop rather than recursion: a pipeline of requests answered locally (404, 503) must
+  // not grow the stack.
+  while (state_ == State::kHead) {
+    if (evbuffer_get_length(Out(client_.get())) > kHighWater) return;  // resumes in OnClientWrite
+    if (!TryReadHead()) return;
+  }
+}
+
+bool DownstreamConnection::TryReadHead() {
+  evbuffer* in = In(client_.get());
+  size_t len = evbuffer_get_length(in);
+  if (len == 0) return false;
+  if (!timer_is_header_) {  // the first byte of a new request: the header timeout starts
+    timer_is_header_ = true;
+    ArmTimer(worker_.view()->snapshot->listeners[listener_index_].config->timeouts.header);
+  }
+  evbuffer_ptr from;
+  evbuffer_ptr_set(in, &from, head_scan_, EVBUFFER_PTR_SET);
+  evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, &from);
+  size_t head_len;
+  if (end.pos < 0) {
+    head_scan_ = len > 3 ? len - 3 : 0;
+    if (len <= limits_.max_request_line) return false;
+    // Long enough to break a limit: let the parser say which (414 or 431), or wait.
+    head_len = std::min(len, limits_.max_head + 1);
+  } else {
+    head_len = static_cast<size_t>(end.pos) + 4;
+  }
+  const auto* data =
+      reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(head_len)));
+  http::ParseResult r =
+      http::ParseRequestHead(std::string_view(data, head_len), limits_, &request_);
+  if (r.status == http::ParseStatus::kError) {
+    SendLocalResponse(r.http_status, r.reason, /*close=*/true);
+    return false;
+  }
+  if (r.status == http::ParseStatus::kIncomplete) {
+    if (end.pos >= 0 || len > limits_.max_head) {
+      SendLocalResponse(431, "request head too large", /*close=*/true);
+    }
+    return false;
+  }
+  head_scan_ = 0;
+  evtimer_del(timer_.get());
+  HandleRequest();
+  return true;
+}
+
+void DownstreamConnection::HandleRequest() {
+  view_ = worker_.view();
+  const Snapshot& snap = *view_->snapshot;
+  const ListenerRuntime& listener = snap.listeners[listener_index_];
+  method_ = request_.method;
+  client_minor_ = request_.version_minor;
+  client_keep_alive_ = request_.keep_alive && !worker_.draining();
+  upgrade_requested_ = false;
+  bool has_body =
+      request_.body != http::BodyKind::kNone &&
+      !(request_.body == http::BodyKind::kContentLength && request_.content_length == 0);
+
+  std::optional<size_t> route = listener.router.Match(request_.authority, request_.path);
+  if (!route) {
+    evbuffer_drain(In(client_.get()), request_.head_size);
+    SendLocalResponse(404, "no route for this host and path", /*close=*/has_body);
+    return;
+  }
+  const config::RouteConfig& route_config = listener.config->routes[*route];
+  if (!request_.upgrade.empty()) {
+    if (!request_.upgrade_websocket || !RouteAllowsUpgrade(route_config, request_.upgrade)) {
+      SendLocalResponse(400, "upgrade not allowed on this route", /*close=*/true);
+      return;
+    }
+    upgrade_requested_ = true;
+  }
+  size_t pool_index = listener.route_pool[*route];
+  pool_ = &snap.pools[pool_index];
+
+  std::string_view client_ip = ClientIp(*listener.config, peer_ip_, request_);
+  balance::PickContext ctx;
+  ctx.now_ns = MonoNanos();
+  ctx.hash_key = HashKey(*pool_->config, client_ip, request_);
+  backend_ = view_->policies[pool_index]->Pick(ctx);
+  if (backend_ == nullptr) {
+    evbuffer_drain(In(client_.get()), request_.head_size);
+    SendLocalResponse(503, "no backend available", /*close=*/has_body, "Retry-After: 1\r\n");
+    return;
+  }
+  backend_->AddActive(1);
+
+  upstream_head_.clear();
+  http::WriteUpstreamRequestHead(request_, {peer_ip_, "http"}, &upstream_head_);
+  evbuffer_drain(In(client_.get()), request_.head_size);
+  request_body_.Start(request_.body, request_.content_length);
+  state_ = State::kExchange;
+  response_started_ = false;
+  retried_stale_ = false;
+  response_scan_ = 0;
+  exchange_start_ns_ = ctx.now_ns;
+  upstream_ = worker_.connection_pool().Acquire(backend_);
+  if (upstream_) {
+    SendRequest();
+  } else {
+    Connect();
+  }
+}
+
+void DownstreamConnection::SendLocalResponse(int status, std::string_view detail, bool close,
+                                             std::string_view extra_headers) {
+  DropUpstream();
+  if (worker_.draining()) close = true;
+  scratch_.clear();
+  http::WriteErrorResponse(status, detail, close, extra_headers, &scratch_);
+  evbuffer_add(Out(client_.get()), scratch_.data(), scratch_.size());
+  if (close) {
+    CloseAfterFlush();
+  } else {
+    AwaitNextRequest();
+  }
+}
+
+void DownstreamConnection::AwaitNextRequest() {
+  view_.reset();
+  pool_ = nullptr;
+  state_ = State::kHead;
+  bufferevent_enable(client_.get(), EV_READ);
+  const auto& timeouts = worker_.view()->snapshot->listeners[listener_index_].config->timeouts;
+  bool pipelined = evbuffer_get_length(In(client_.get())) > 0;
+  timer_is_header_ = pipelined;
+  ArmTimer(pipelined ? timeouts.header : timeouts.idle);
+}
+
+void DownstreamConnection::CloseAfterFlush() {
+  DropUpstream();
+  state_ = State::kClosing;
+  evtimer_del(timer_.get());
+  bufferevent_setwatermark(client_.get(), EV_WRITE, 0, 0);
+  bufferevent_disable(client_.get(), EV_READ);
+  if (evbuffer_get_length(Out(client_.get())) == 0) OnClientWrite(client_.get(), this);
+}
+
+void DownstreamConnection::Close() {
+  if (state_ == State::kClosed) return;
+  DropUpstream();
+  state_ = State::kClosed;
+  evtimer_del(timer_.get());
+  bufferevent_disable(client_.get(), EV_READ | EV_WRITE);
+  bufferevent_setcb(client_.get(), nullptr, nullptr, nullptr, nullptr);
+  worker_.Retire(this);
+}
+
+void DownstreamConnection::OnDrain() {
+  client_keep_alive_ = false;
+  if (state_ == State::kHead && evbuffer_get_length(In(client_.get())) == 0) Close();
+}
+
+// ---- upstream side ---------------------------------------------------------------------
+
+void DownstreamConnection::Connect() {
+  net::BufferEventPtr bev(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
+  const net::SocketAddress& addr = backend_->address();
+  bool failed = bufferevent_socket_connect(bev.get(), const_cast<sockaddr*>(addr.sockaddr_ptr()),
+                                           static_cast<int>(addr.length())) != 0;
+  std::shared_ptr<upstream::Backend> owner;
+  for (const auto& b : pool_->backends) {
+    if (b.get() == backend_) owner = b;
+  }
+  upstream_ = std::make_unique<upstream::UpstreamConnection>(std::move(bev), std::move(owner));
+  if (failed) {
+    UpstreamFailed(502, "upstream connect failed");
+    return;
+  }
+  connecting_ = true;
+  SendRequest();
+}
+
+void DownstreamConnection::SendRequest() {
+  bufferevent* up = upstream_->bev();
+  const config::PoolTimeouts& t = pool_->config->timeouts;
+  bufferevent_setcb(up, &DownstreamConnection::OnUpstreamRead,
+                    &DownstreamConnection::OnUpstreamWrite, &DownstreamConnection::OnUpstreamEvent,
+                    this);
+  bufferevent_setwatermark(up, EV_WRITE, kLowWater, 0);
+  timeval read_tv = ToTimeval(t.read);
+  timeval connect_tv = ToTimeval(t.connect);
+  // While connecting, libevent applies the write timeout to the connect itself.
+  bufferevent_set_timeouts(up, &read_tv, connecting_ ? &connect_tv : nullptr);
+  bufferevent_enable(up, EV_READ | EV_WRITE);
+  evbuffer_add(Out(up), upstream_head_.data(), upstream_head_.size());
+  PumpRequestBody();
+}
+
+void DownstreamConnection::PumpRequestBody() {
+  if (!upstream_ || request_body_.done()) return;
+  evbuffer* up_out = Out(upstream_->bev());
+  BodyPump::Result r = request_body_.Pump(In(client_.get()), up_out);
+  if (r == BodyPump::Result::kError) {
+    if (response_started_) {
+      Close();
+    } else {
+      SendLocalResponse(400, request_body_.error(), /*close=*/true);
+    }
+    return;
+  }
+  if (r == BodyPump::Result::kDone) {
+    // Bytes after the body are the next pipelined request: leave them until this exchange
+    // is over.
+    bufferevent_disable(client_.get(), EV_READ);
+    return;
+  }
+  if (evbuffer_get_length(up_out) > kHighWater) {
+    bufferevent_disable(client_.get(), EV_READ);  // resumes in OnUpstreamWrite
+  } else {
+    bufferevent_enable(client_.get(), EV_READ);
+  }
+}
+
+void DownstreamConnection::OnUpstreamWrite(bufferevent*, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  if (self->state_ == State::kExchange) {
+    self->PumpRequestBody();
+  } else if (self->state_ == State::kTunnel) {
+    bufferevent_enable(self->client_.get(), EV_READ);
+    self->PumpTunnel();
+  }
+}
+
+void DownstreamConnection::OnUpstreamRead(bufferevent*, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  if (self->state_ == State::kExchange) {
+    self->ReadResponse();
+  } else if (self->state_ == State::kTunnel) {
+    self->PumpTunnel();
+  }
+}
+
+void DownstreamConnection::OnUpstreamEvent(bufferevent* bev, short what, void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  if (what & BEV_EVENT_CONNECTED) {
+    self->connecting_ = false;
+    timeval read_tv = ToTimeval(self->pool_->config->timeouts.read);
+    bufferevent_set_timeouts(bev, &read_tv, nullptr);
+    return;
+  }
+  if (self->state_ == State::kTunnel) {
+    if (what & BEV_EVENT_EOF) self->PumpTunnel();
+    self->CloseAfterFlush();
+    return;
+  }
+  if (self->state_ != State::kExchange) return;
+  if (what & BEV_EVENT_TIMEOUT) {
+    if (self->connecting_) {
+      self->UpstreamFailed(504, "upstream connect timed out");
+    } else {
+      self->UpstreamFailed(504, "upstream read timed out");
+    }
+    return;
+  }
+  if (what & BEV_EVENT_EOF) {
+    // Consume what arrived before the close: it may complete the response.
+    self->ReadResponse();
+    if (self->state_ != State::kExchange || self->upstream_ == nullptr ||
+        self->upstream_->bev() != bev) {
+      return;
+    }
+    if (self->response_started_ && self->response_.body == http::BodyKind::kCloseDelimited) {
+      self->upstream_reusable_ = false;
+      self->FinishExchange();
+      return;
+    }
+  }
+  self->UpstreamFailed(
+      502, self->connecting_ ? "upstream connect failed" : "upstream closed the connection");
+}
+
+void DownstreamConnection::UpstreamFailed(int status, std::string_view detail) {
+  bool stale = upstream_ && upstream_->requests > 0 && !response_started_ &&
+               evbuffer_get_length(In(upstream_->bev())) == 0 && request_body_.moved() == 0 &&
+               !retried_stale_;
+  if (stale) {
+    // A pooled connection the backend had already closed: resend on a fresh one. The
+    // client never sees this; it is not a retry against the backend's health.
+    retried_stale_ = true;
+    upstream_.reset();
+    Connect();
+    return;
+  }
+  spdlog::debug("{} {}: {}", pool_ ? pool_->config->name : "", backend_ ? backend_->label() : "",
+                detail);
+  if (response_started_) {
+    Close();  // the client already has part of a response: all we can do is cut it
+    return;
+  }
+  SendLocalResponse(status, detail, /*close=*/!request_body_.done());
+}
+
+void DownstreamConnection::ReadResponse() {
+  while (state_ == State::kExchange && upstream_) {
+    if (response_started_) {
+      PumpResponseBody();
+      return;
+    }
+    if (!TryReadResponseHead()) return;
+  }
+}
+
+bool DownstreamConnection::TryReadResponseHead() {
+  evbuffer* in = In(upstream_->bev());
+  size_t len = evbuffer_get_length(in);
+  if (len == 0) return false;
+  evbuffer_ptr from;
+  evbuffer_ptr_set(in, &from, response_scan_, EVBUFFER_PTR_SET);
+  evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, &from);
+  if (end.pos < 0) {
+    response_scan_ = len > 3 ? len - 3 : 0;
+    if (len > limits_.max_head) UpstreamFailed(502, "upstream response head too large");
+    return false;
+  }
+  size_t head_len = static_cast<size_t>(end.pos) + 4;
+  const auto* data =
+      reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(head_len)));
+  http::ParseResult r =
+      http::ParseResponseHead(std::string_view(data, head_len), method_, limits_, &response_);
+  if (r.status != http::ParseStatus::kDone) {
+    upstream_reusable_ = false;
+    UpstreamFailed(
+        502, r.status == http::ParseStatus::kError ? r.reason : "invalid upstream response head");
+    return false;
+  }
+  response_scan_ = 0;
+  evbuffer* client_out = Out(client_.get());
+  if (response_.status == 101) {
+    if (!upgrade_requested_) {
+      UpstreamFailed(502, "upstream switched protocols unasked");
+      return false;
+    }
+    scratch_.clear();
+    http::WriteClientResponseHead(response_, client_minor_, /*client_keep_alive=*/true, &scratch_);
+    evbuffer_drain(in, head_len);
+    evbuffer_add(client_out, scratch_.data(), scratch_.size());
+    StartTunnel();
+    return false;
+  }
+  if (response_.status < 200) {
+    // Interim (100 Continue, 103 Early Hints): relay to HTTP/1.1 clients, then keep reading.
+    if (client_minor_ >= 1) {
+      scratch_.clear();
+      http::WriteClientResponseHead(response_, client_minor_, /*client_keep_alive=*/true,
+                                    &scratch_);
+      evbuffer_add(client_out, scratch_.data(), scratch_.size());
+    }
+    evbuffer_drain(in, head_len);
+    return true;
+  }
+  // The client connection can stay open only if the request body was read to its end (or
+  // will be, as it streams) and the body's end is marked by framing, not by a close.
+  upstream_reusable_ = response_.keep_alive && response_.body != http::BodyKind::kCloseDelimited;
+  if (response_.body == http::BodyKind::kCloseDelimited || !request_body_.done() ||
+      worker_.draining()) {
+    client_keep_alive_ = false;
+  }
+  scratch_.clear();
+  http::WriteClientResponseHead(response_, client_minor_, client_keep_alive_, &scratch_);
+  evbuffer_drain(in, head_len);
+  evbuffer_add(client_out, scratch_.data(), scratch_.size());
+  response_started_ = true;
+  upstream_head_.clear();
+  response_body_.Start(response_.body, response_.content_length);
+  return true;
+}
+
+void DownstreamConnection::PumpResponseBody() {
+  evbuffer* up_in = In(upstream_->bev());
+  evbuffer* client_out = Out(client_.get());
+  BodyPump::Result r = response_body_.Pump(up_in, client_out);
+  if (r == BodyPump::Result::kError) {
+    spdlog::debug("{} {}: invalid response body framing: {}", pool_->config->name,
+                  backend_->label(), response_body_.error());
+    Close();
+    return;
+  }
+  if (r == BodyPump::Result::kDone) {
+    if (evbuffer_get_length(up_in) > 0) upstream_reusable_ = false;  // stray bytes
+    FinishExchange();
+    return;
+  }
+  if (evbuffer_get_length(client_out) > kHighWater) {
+    bufferevent_disable(upstream_->bev(), EV_READ);  // resumes in OnClientWrite
+  }
+}
+
+void DownstreamConnection::FinishExchange() {
+  upstream::Backend* backend = backend_;
+  backend_ = nullptr;
+  backend->AddActive(-1);
+  if (upstream_) {
+    upstream_->requests++;
+    if (upstream_reusable_ && request_body_.done() && !worker_.draining()) {
+      bufferevent_setcb(upstream_->bev(), nullptr, nullptr, nullptr, nullptr);
+      worker_.connection_pool().Release(std::move(upstream_), pool_->config->keepalive,
+                                        pool_->config->timeouts.idle);
+    }
+    upstream_.reset();
+  }
+  if (!client_keep_alive_) {
+    CloseAfterFlush();
+    return;
+  }
+  AwaitNextRequest();
+  ProcessClientInput();
+}
+
+void DownstreamConnection::DropUpstream() {
+  upstream_.reset();
+  upstream_head_.clear();
+  if (backend_ != nullptr) {
+    backend_->AddActive(-1);
+    backend_ = nullptr;
+  }
+}
+
+// ---- tunnel ------------------------------------------------------------------------------
+
+void DownstreamConnection::StartTunnel() {
+  state_ = State::kTunnel;
+  upstream_head_.clear();
+  // The tunnel keeps counting as an active request on its backend until it closes.
+  bufferevent_set_timeouts(upstream_->bev(), nullptr, nullptr);
+  bufferevent_enable(client_.get(), EV_READ);
+  bufferevent_enable(upstream_->bev(), EV_READ);
+  last_activity_ns_ = MonoNanos();
+  ArmTimer(pool_->config->timeouts.tunnel);
+  PumpTunnel();
+}
+
+void DownstreamConnection::PumpTunnel() {
+  if (!upstream_) return;
+  bufferevent* up = upstream_->bev();
+  bufferevent* cl = client_.get();
+  size_t moved = evbuffer_get_length(In(cl)) + evbuffer_get_length(In(up));
+  if (moved > 0) last_activity_ns_ = MonoNanos();
+  evbuffer_add_buffer(Out(up), In(cl));
+  evbuffer_add_buffer(Out(cl), In(up));
+  if (evbuffer_get_length(Out(up)) > kHighWater) bufferevent_disable(cl, EV_READ);
+  if (evbuffer_get_length(Out(cl)) > kHighWater) bufferevent_disable(up, EV_READ);
+}
+
+}  // namespace outrigger::forward

@@ -1,0 +1,117 @@
+// DownstreamConnection: one client connection and, one at a time, the exchange it has with
+// a backend. It reads a request head, routes it, picks a backend, streams the request body
+// up and the response back, then reads the next request (keep-alive, pipelining in order).
+// A 101 answer to a WebSocket upgrade turns both connections into a byte tunnel.
+//
+// Memory stays bounded whatever the body size: when the side being written to holds more
+// than kHighWater unsent bytes, the side being read from stops reading until it drains.
+//
+// Loop affinity: its worker's loop. Owned by the Worker; it asks to be destroyed with
+// Worker::Retire, which frees it after the current callback returns.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "proxy/forward/body_pump.h"
+#include "proxy/forward/worker.h"
+#include "proxy/http/limits.h"
+#include "proxy/http/message.h"
+#include "proxy/net/address.h"
+#include "proxy/net/event.h"
+#include "proxy/upstream/upstream_connection.h"
+
+namespace outrigger::forward {
+
+class DownstreamConnection {
+ public:
+  DownstreamConnection(Worker& worker, size_t listener_index, evutil_socket_t fd,
+                       const net::SocketAddress& peer);
+  ~DownstreamConnection();
+  DownstreamConnection(const DownstreamConnection&) = delete;
+  DownstreamConnection& operator=(const DownstreamConnection&) = delete;
+
+  // The worker is draining: close now if idle, else close after the current response.
+  void OnDrain();
+
+  std::list<std::unique_ptr<DownstreamConnection>>::iterator self;  // the Worker's handle
+
+ private:
+  enum class State : uint8_t {
+    kHead,      // waiting for (the rest of) a request head
+    kExchange,  // a request is with a backend
+    kTunnel,    // upgraded: bytes flow both ways untouched
+    kClosing,   // flushing a last response, then closing
+    kClosed,    // retired; no callback does anything any more
+  };
+
+  // Client side.
+  static void OnClientRead(bufferevent*, void* self);
+  static void OnClientWrite(bufferevent*, void* self);
+  static void OnClientEvent(bufferevent*, short what, void* self);
+  static void OnTimer(evutil_socket_t, short, void* self);
+  void ProcessClientInput();
+  // Returns true when a request was taken (or answered) and the loop may look for another.
+  bool TryReadHead();
+  void HandleRequest();
+  void SendLocalResponse(int status, std::string_view detail, bool close,
+                         std::string_view extra_headers = {});
+  void AwaitNextRequest();
+  void CloseAfterFlush();
+  void Close();
+  void ArmTimer(std::chrono::milliseconds after);
+
+  // Upstream side.
+  static void OnUpstreamRead(bufferevent*, void* self);
+  static void OnUpstreamWrite(bufferevent*, void* self);
+  static void OnUpstreamEvent(bufferevent*, short what, void* self);
+  void Connect();
+  void SendRequest();
+  void PumpRequestBody();
+  void ReadResponse();
+  bool TryReadResponseHead();
+  void PumpResponseBody();
+  void FinishExchange();
+  void UpstreamFailed(int status, std::string_view detail);
+  void DropUpstream();
+  void StartTunnel();
+  void PumpTunnel();
+
+  Worker& worker_;
+  const size_t listener_index_;
+  net::BufferEventPtr client_;
+  net::EventPtr timer_;
+  const std::string peer_ip_;
+  State state_ = State::kHead;
+  bool timer_is_header_ = true;  // the armed timer is the header timeout (else keep-alive idle)
+  size_t head_scan_ = 0;         // input bytes already searched for the end of the head
+  http::HeadLimits limits_;
+
+  // The request being served (valid from HandleRequest to FinishExchange).
+  std::shared_ptr<WorkerView> view_;
+  const PoolRuntime* pool_ = nullptr;
+  upstream::Backend* backend_ = nullptr;
+  std::unique_ptr<upstream::UpstreamConnection> upstream_;
+  http::RequestHead request_;    // reused across requests: its header vector keeps capacity
+  http::ResponseHead response_;  // likewise
+  http::Method method_ = http::Method::kGet;
+  int client_minor_ = 1;
+  bool client_keep_alive_ = true;
+  bool upgrade_requested_ = false;
+  bool connecting_ = false;
+  bool response_started_ = false;  // the response head went to the client: no more 5xx
+  bool upstream_reusable_ = false;
+  bool retried_stale_ = false;
+  size_t response_scan_ = 0;
+  int64_t exchange_start_ns_ = 0;
+  int64_t last_activity_ns_ = 0;  // tunnel idle timeout
+  std::string upstream_head_;     // kept until the first response byte, to resend on a fresh
+                                  // connection when a pooled one turns out stale
+  std::string scratch_;           // response heads and error pages, reused
+  BodyPump request_body_;
+  BodyPump response_body_;
+};
+
+}  // namespace outrigger::forward

@@ -1,0 +1,46 @@
+// Snapshot: one validated config compiled for the request path — routers per listener,
+// backends per pool — immutable once built and shared by every worker through shared_ptr.
+//
+// A request takes the worker's current snapshot at its start and keeps it to the end, so a
+// reload never changes a request midway (Envoy's RDS contract). Backends are shared_ptrs:
+// a new snapshot reuses the Backend of the same pool and address from the previous one, so
+// health, circuit state and counters survive reloads.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proxy/balance/policy.h"
+#include "proxy/config/config.h"
+#include "proxy/route/router.h"
+#include "proxy/upstream/backend.h"
+
+namespace outrigger::forward {
+
+struct PoolRuntime {
+  const config::PoolConfig* config;  // points into Snapshot::config
+  std::vector<std::shared_ptr<upstream::Backend>> backends;
+  std::vector<balance::Member> members;  // same order as backends
+  balance::PolicyFactory policy;
+};
+
+struct ListenerRuntime {
+  const config::ListenerConfig* config;  // points into Snapshot::config
+  route::Router router;
+  std::vector<size_t> route_pool;  // route index → index into Snapshot::pools
+};
+
+struct Snapshot {
+  config::Config config;
+  std::vector<PoolRuntime> pools;          // same order as config.pools
+  std::vector<ListenerRuntime> listeners;  // same order as config.listeners
+};
+
+// Compiles `config`. Backends whose pool name and address match one in `previous` (may be
+// null) are reused. Fails only on what validation cannot see (an unknown policy name).
+absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config config,
+                                                              const Snapshot* previous);
+
+}  // namespace outrigger::forward

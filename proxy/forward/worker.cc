@@ -1,0 +1,117 @@
+#include "proxy/forward/worker.h"
+
+#include "proxy/base/log.h"
+#include "proxy/forward/downstream_connection.h"
+
+namespace outrigger::forward {
+
+Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot)
+    : id_(id),
+      base_(net::NewEventBase()),
+      mailbox_(base_.get()),
+      sweep_(event_new(base_.get(), -1, 0, &Worker::OnSweep, this)),
+      seed_(static_cast<uint64_t>(id) << 32) {
+  AdoptSnapshot(std::move(snapshot));
+}
+
+Worker::~Worker() {
+  Join();
+  // Connections reference the loop and the pool: end them first.
+  connections_.clear();
+  retired_.clear();
+  connection_pool_.Clear();
+  listeners_.clear();
+}
+
+absl::Status Worker::BindListeners() {
+  const Snapshot& snap = *view_->snapshot;
+  for (size_t i = 0; i < snap.listeners.size(); ++i) {
+    auto listener = net::Listener::Bind(
+        base_.get(), snap.listeners[i].config->listen,
+        [this, i](evutil_socket_t fd, const net::SocketAddress& peer) { Accept(i, fd, peer); });
+    if (!listener.ok()) return listener.status();
+    listeners_.push_back(std::move(*listener));
+  }
+  return absl::OkStatus();
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] {
+    event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
+    stopped_.store(true, std::memory_order_release);
+  });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::PostSnapshot(std::shared_ptr<const Snapshot> snapshot) {
+  mailbox_.Post([this, s = std::move(snapshot)]() mutable { AdoptSnapshot(std::move(s)); });
+}
+
+void Worker::PostDrain() {
+  mailbox_.Post([this] { Drain(); });
+}
+
+void Worker::PostStop() {
+  mailbox_.Post([this] { event_base_loopbreak(base_.get()); });
+}
+
+void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot) {
+  auto view = std::make_shared<WorkerView>();
+  view->policies.reserve(snapshot->pools.size());
+  for (const PoolRuntime& pool : snapshot->pools) {
+    balance::PolicyOptions options;
+    options.slow_start = pool.config->slow_start;
+    options.seed = NextSeed();
+    view->policies.push_back(pool.policy(pool.members, options));
+  }
+  view->snapshot = std::move(snapshot);
+  view_ = std::move(view);
+}
+
+void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer) {
+  if (draining_) {
+    evutil_closesocket(fd);
+    return;
+  }
+  connections_.push_back(std::make_unique<DownstreamConnection>(*this, listener_index, fd, peer));
+  connections_.back()->self = std::prev(connections_.end());
+  connection_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::Retire(DownstreamConnection* conn) {
+  retired_.push_back(std::move(*conn->self));
+  connections_.erase(conn->self);
+  connection_count_.fetch_sub(1, std::memory_order_relaxed);
+  event_active(sweep_.get(), 0, 0);
+}
+
+void Worker::OnSweep(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  self->retired_.clear();
+  self->MaybeExit();
+}
+
+void Worker::Drain() {
+  if (draining_) return;
+  draining_ = true;
+  for (auto& l : listeners_) l->Close();
+  connection_pool_.Clear();
+  // OnDrain may retire the connection, which erases it from the list: advance first.
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    DownstreamConnection* conn = (it++)->get();
+    conn->OnDrain();
+  }
+  MaybeExit();
+}
+
+void Worker::MaybeExit() {
+  if (draining_ && connections_.empty()) {
+    spdlog::debug("worker {} drained", id_);
+    event_base_loopexit(base_.get(), nullptr);
+  }
+}
+
+}  // namespace outrigger::forward

@@ -1,0 +1,92 @@
+// Worker: one thread, one event loop, and everything the request path touches on it —
+// listener sockets (SO_REUSEPORT), client connections, the idle upstream connections and
+// this worker's instances of the balancing policies. Nothing here is shared with another
+// worker; the control thread talks to it only through its mailbox.
+#pragma once
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "proxy/balance/policy.h"
+#include "proxy/forward/snapshot.h"
+#include "proxy/net/event.h"
+#include "proxy/net/listener.h"
+#include "proxy/net/mailbox.h"
+#include "proxy/upstream/connection_pool.h"
+
+namespace outrigger::forward {
+
+class DownstreamConnection;
+
+// A snapshot as one worker sees it: the shared immutable snapshot plus this worker's policy
+// instances (their pick state is per worker). Requests hold it by shared_ptr for their life.
+struct WorkerView {
+  std::shared_ptr<const Snapshot> snapshot;
+  std::vector<std::unique_ptr<balance::BalancingPolicy>> policies;  // one per pool
+};
+
+class Worker {
+ public:
+  Worker(int id, std::shared_ptr<const Snapshot> snapshot);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds this worker's listener sockets (on the calling thread, before Start, so a bind
+  // error is reported before the process claims to be ready).
+  absl::Status BindListeners();
+
+  // Starts the thread running the loop. It returns once drained.
+  void Start();
+  void Join();
+
+  // Thread-safe: the new snapshot serves requests that start after the worker adopts it.
+  void PostSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  // Thread-safe: stop accepting, close idle connections, finish in-flight requests with
+  // "Connection: close", then leave the loop when no connection is left.
+  void PostDrain();
+  // Thread-safe: end the loop now, whatever is in flight (the drain timeout expired).
+  void PostStop();
+
+  size_t connection_count() const { return connection_count_.load(std::memory_order_relaxed); }
+  // Thread-safe: the loop has returned (drained or stopped).
+  bool stopped() const { return stopped_.load(std::memory_order_acquire); }
+
+  // Request-path interface (worker loop only).
+  event_base* base() const { return base_.get(); }
+  const std::shared_ptr<WorkerView>& view() const { return view_; }
+  upstream::ConnectionPool& connection_pool() { return connection_pool_; }
+  bool draining() const { return draining_; }
+  uint64_t NextSeed() { return ++seed_; }
+  // Hands the connection over for destruction after the current callback has returned.
+  void Retire(DownstreamConnection* conn);
+
+ private:
+  void Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer);
+  void AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  void Drain();
+  void MaybeExit();
+  static void OnSweep(evutil_socket_t, short, void* self);
+
+  const int id_;
+  net::EventBasePtr base_;
+  net::Mailbox mailbox_;
+  net::EventPtr sweep_;
+  std::thread thread_;
+
+  std::shared_ptr<WorkerView> view_;
+  std::vector<std::unique_ptr<net::Listener>> listeners_;
+  upstream::ConnectionPool connection_pool_;
+  std::list<std::unique_ptr<DownstreamConnection>> connections_;
+  std::vector<std::unique_ptr<DownstreamConnection>> retired_;
+  std::atomic<size_t> connection_count_{0};
+  std::atomic<bool> stopped_{false};
+  bool draining_ = false;
+  uint64_t seed_;
+};
+
+}  // namespace outrigger::forward
