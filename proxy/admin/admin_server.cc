@@ -1,0 +1,54 @@
+#include "proxy/admin/admin_server.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <fmt/format.h>
+
+namespace outrigger::admin {
+
+AdminServer::AdminServer(event_base* base, Hooks hooks)
+    : hooks_(std::move(hooks)), http_(evhttp_new(base)) {
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  evhttp_set_cb(http_.get(), "/health/live", &AdminServer::OnLive, this);
+  evhttp_set_cb(http_.get(), "/health/ready", &AdminServer::OnReady, this);
+  evhttp_set_gencb(http_.get(), &AdminServer::OnOther, this);
+}
+
+absl::Status AdminServer::Bind(const net::SocketAddress& address) {
+  std::string ip = address.IpString();
+  if (evhttp_bind_socket(http_.get(), ip.c_str(), address.port()) != 0) {
+    return absl::UnavailableError(
+        fmt::format("cannot bind the admin listener on {}", address.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+void AdminServer::Reply(evhttp_request* req, int code, const char* reason, std::string_view body) {
+  evkeyvalq* headers = evhttp_request_get_output_headers(req);
+  evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
+  evhttp_add_header(headers, "Cache-Control", "no-store");
+  net::EvBufferPtr out(evbuffer_new());
+  evbuffer_add(out.get(), body.data(), body.size());
+  evhttp_send_reply(req, code, reason, out.get());
+}
+
+void AdminServer::OnLive(evhttp_request* req, void*) {
+  // Answered by the control loop: it turning is what liveness means for the process.
+  Reply(req, 200, "OK", "live\n");
+}
+
+void AdminServer::OnReady(evhttp_request* req, void* arg) {
+  auto* self = static_cast<AdminServer*>(arg);
+  if (self->hooks_.ready && self->hooks_.ready()) {
+    Reply(req, 200, "OK", "ready\n");
+  } else {
+    Reply(req, 503, "Service Unavailable", "not ready\n");
+  }
+}
+
+void AdminServer::OnOther(evhttp_request* req, void*) {
+  Reply(req, 404, "Not Found", "not found\n");
+}
+
+}  // namespace outrigger::admin

@@ -1,0 +1,89 @@
+#include "proxy/app/cpu_quota.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace outrigger::app {
+namespace {
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::optional<long> ParseLong(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  long v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// The process's own cgroup v2 path ("0::/some/path" in /proc/self/cgroup), if any.
+std::string CgroupV2Path() {
+  std::optional<std::string> text = ReadFile("/proc/self/cgroup");
+  if (!text) return "";
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<double> ParseCgroupV2CpuMax(std::string_view cpu_max) {
+  size_t space = cpu_max.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  std::string_view quota = cpu_max.substr(0, space);
+  if (quota == "max") return std::nullopt;
+  std::optional<long> q = ParseLong(quota);
+  std::optional<long> p = ParseLong(cpu_max.substr(space + 1));
+  if (!q || !p || *q <= 0 || *p <= 0) return std::nullopt;
+  return static_cast<double>(*q) / static_cast<double>(*p);
+}
+
+std::optional<double> CgroupV1Quota(long quota_us, long period_us) {
+  if (quota_us <= 0 || period_us <= 0) return std::nullopt;
+  return static_cast<double>(quota_us) / static_cast<double>(period_us);
+}
+
+std::optional<double> CgroupCpuLimit() {
+  // cgroup v2: the process's own group first, then the namespace root (containers).
+  std::string own = CgroupV2Path();
+  for (const std::string& dir : {"/sys/fs/cgroup" + own, std::string("/sys/fs/cgroup")}) {
+    if (auto text = ReadFile(dir + "/cpu.max")) return ParseCgroupV2CpuMax(*text);
+  }
+  auto quota = ReadFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+  auto period = ReadFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  if (quota && period) {
+    auto q = ParseLong(*quota);
+    auto p = ParseLong(*period);
+    if (q && p) return CgroupV1Quota(*q, *p);
+  }
+  return std::nullopt;
+}
+
+unsigned UsableCpus() {
+  unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = std::max(1, CPU_COUNT(&set));
+  if (std::optional<double> limit = CgroupCpuLimit()) {
+    cpus = std::min(cpus, static_cast<unsigned>(std::ceil(*limit)));
+  }
+  return std::max(1u, cpus);
+}
+
+}  // namespace outrigger::app

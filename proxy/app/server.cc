@@ -1,0 +1,147 @@
+#include "proxy/app/server.h"
+
+#include <csignal>
+
+#include "proxy/app/cpu_quota.h"
+#include "proxy/base/clock.h"
+#include "proxy/base/log.h"
+#include "proxy/config/loader.h"
+#include "version.h"
+
+namespace outrigger::app {
+namespace {
+
+constexpr timeval kDrainTick{0, 50 * 1000};
+
+}  // namespace
+
+Server::Server(std::string config_path)
+    : config_path_(std::move(config_path)), base_(net::NewEventBase()) {}
+
+Server::~Server() {
+  for (auto& w : workers_) w->PostStop();
+  workers_.clear();
+}
+
+int Server::Run() {
+  if (absl::Status s = Start(); !s.ok()) {
+    spdlog::error("{}", std::string(s.message()));
+    for (auto& w : workers_) w->PostStop();
+    return 1;
+  }
+  event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
+  for (auto& w : workers_) w->Join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+absl::Status Server::Start() {
+  absl::StatusOr<config::Config> cfg = config::LoadConfigFile(config_path_);
+  if (!cfg.ok()) return cfg.status();
+  unsigned workers = cfg->workers != 0 ? cfg->workers : UsableCpus();
+  net::SocketAddress admin_address = cfg->admin.listen;
+  absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
+      forward::BuildSnapshot(*std::move(cfg), nullptr);
+  if (!snap.ok()) return snap.status();
+  snapshot_ = *snap;
+
+  admin_ = std::make_unique<admin::AdminServer>(
+      base_.get(), admin::AdminServer::Hooks{.ready = [this] { return ready_ && !draining_; }});
+  if (absl::Status s = admin_->Bind(admin_address); !s.ok()) return s;
+
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<forward::Worker>(static_cast<int>(i), snapshot_));
+    if (absl::Status s = workers_.back()->BindListeners(); !s.ok()) return s;
+  }
+  for (auto& w : workers_) w->Start();
+
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    signals_.emplace_back(evsignal_new(base_.get(), sig, &Server::OnSignal, this));
+    event_add(signals_.back().get(), nullptr);
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  ready_ = true;
+  for (const auto& l : snapshot_->config.listeners) {
+    spdlog::info("listener {} on {}", l.name, l.listen.ToString());
+  }
+  spdlog::info("outrigger {} ready: {} worker(s), admin on {}", kVersion, workers,
+               admin_address.ToString());
+  return absl::OkStatus();
+}
+
+void Server::OnSignal(evutil_socket_t sig, short, void* arg) {
+  auto* self = static_cast<Server*>(arg);
+  if (sig == SIGHUP) {
+    self->Reload();
+  } else {
+    self->BeginDrain();
+  }
+}
+
+void Server::BeginDrain() {
+  if (draining_) {
+    spdlog::warn("second stop signal: exiting without waiting for in-flight requests");
+    for (auto& w : workers_) w->PostStop();
+    event_base_loopexit(base_.get(), nullptr);
+    return;
+  }
+  draining_ = true;
+  auto timeout = snapshot_->config.drain.timeout;
+  spdlog::info("draining: no new connections; in-flight requests have up to {} ms",
+               timeout.count());
+  drain_deadline_ns_ = MonoNanos() + std::chrono::nanoseconds(timeout).count();
+  for (auto& w : workers_) w->PostDrain();
+  drain_tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Server::OnDrainTick, this));
+  event_add(drain_tick_.get(), &kDrainTick);
+}
+
+void Server::OnDrainTick(evutil_socket_t, short, void* arg) {
+  static_cast<Server*>(arg)->CheckDrained();
+}
+
+void Server::CheckDrained() {
+  bool all_stopped = true;
+  for (auto& w : workers_) all_stopped = all_stopped && w->stopped();
+  if (all_stopped) {
+    spdlog::info("drained");
+    event_base_loopexit(base_.get(), nullptr);
+    return;
+  }
+  if (MonoNanos() >= drain_deadline_ns_) {
+    size_t left = 0;
+    for (auto& w : workers_) left += w->connection_count();
+    spdlog::warn("drain timeout: closing {} connection(s) still open", left);
+    for (auto& w : workers_) w->PostStop();
+    event_base_loopexit(base_.get(), nullptr);
+  }
+}
+
+void Server::Reload() {
+  if (draining_) return;
+  absl::StatusOr<config::Config> cfg = config::LoadConfigFile(config_path_);
+  if (!cfg.ok()) {
+    spdlog::error("reload refused, the running config stays:\n{}",
+                  std::string(cfg.status().message()));
+    return;
+  }
+  // Listener sockets are bound per worker at start; a changed listener set needs a restart.
+  bool listeners_same = cfg->listeners.size() == snapshot_->config.listeners.size();
+  for (size_t i = 0; listeners_same && i < cfg->listeners.size(); ++i) {
+    listeners_same = cfg->listeners[i].listen == snapshot_->config.listeners[i].listen;
+  }
+  if (!listeners_same) {
+    spdlog::error("reload refused: adding, removing or moving listeners needs a restart");
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
+      forward::BuildSnapshot(*std::move(cfg), snapshot_.get());
+  if (!snap.ok()) {
+    spdlog::error("reload refused: {}", std::string(snap.status().message()));
+    return;
+  }
+  snapshot_ = *snap;
+  for (auto& w : workers_) w->PostSnapshot(snapshot_);
+  spdlog::info("reloaded {}", config_path_);
+}
+
+}  // namespace outrigger::app
