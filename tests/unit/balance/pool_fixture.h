@@ -106,20 +106,21 @@ inline double MaxShareErrorPoints(const Pool& pool, const std::map<std::string, 
   return worst_points;
 }
 
-// A discrete-time load simulation: each 1 ms tick, `arrivals` requests are picked and each
+// A discrete-time load simulation over ticks [from, to) (time kT0 + tick ms): each tick,
+// `arrivals` requests are picked and each
 // holds its backend's active_requests() for service_ms(backend, tick) ticks, then completes
 // and, when `observe` is set, reports its latency to observe(backend, latency_ns, now_ns).
-// Returns picks by label, counting only ticks >= count_from.
+// Requests still in flight at `to` complete unobserved. Returns picks by label.
 template <typename ServiceMs, typename Observe>
-std::map<std::string, int> Simulate(BalancingPolicy& policy, int ticks, int arrivals,
-                                    ServiceMs service_ms, Observe observe, int count_from = 0) {
+std::map<std::string, int> Simulate(BalancingPolicy& policy, int from, int to, int arrivals,
+                                    ServiceMs service_ms, Observe observe) {
   struct Flight {
     upstream::Backend* backend;
     int64_t started_ns;
   };
   std::map<int, std::vector<Flight>> completions;  // tick → requests completing then
   std::map<std::string, int> counts;
-  for (int tick = 0; tick < ticks; ++tick) {
+  for (int tick = from; tick < to; ++tick) {
     const int64_t now = kT0 + tick * kMs;
     if (auto it = completions.find(tick); it != completions.end()) {
       for (const Flight& f : it->second) {
@@ -133,7 +134,7 @@ std::map<std::string, int> Simulate(BalancingPolicy& policy, int ticks, int arri
       if (b == nullptr) continue;
       b->AddActive(1);
       completions[tick + service_ms(*b, tick)].push_back({b, now});
-      if (tick >= count_from) ++counts[b->label()];
+      ++counts[b->label()];
     }
   }
   for (auto& [tick, flights] : completions) {
