@@ -1,0 +1,430 @@
+// The loader reads every section into Config even when parts of it are wrong, so that
+// one run reports every problem: a broken entry still takes its place (keeping the
+// cross-section checks' indices aligned), with a broken value either kept as written (so
+// it cannot look like a duplicate of a valid one) or left empty/invalid, which those checks
+// skip. A Config is returned only when nothing at all was reported.
+#include "proxy/config/loader.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "proxy/balance/registry.h"
+#include "proxy/config/validate.h"
+#include "proxy/config/yaml_reader.h"
+
+namespace outrigger::config {
+namespace {
+
+constexpr uint32_t kMaxWorkers = 256;
+constexpr uint32_t kMaxWeight = 10000;
+constexpr uint32_t kMaxKeepalive = 65535;
+constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9901";
+
+char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), AsciiLower);
+  return out;
+}
+
+// RFC 9110 token: header names, cookie names and Upgrade protocol names are all tokens.
+bool IsToken(std::string_view s) {
+  constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           kSpecials.find(c) != std::string_view::npos;
+  });
+}
+
+class Loader {
+ public:
+  explicit Loader(const std::string& file) : diag_(file) { config_.file = file; }
+
+  absl::StatusOr<Config> Load(std::string_view yaml);
+
+ private:
+  void ReadRoot(const YAML::Node& root);
+  void ReadWorkers(const Field& f);
+  void ReadAdmin(const std::optional<Field>& f);
+  void ReadDrain(const Field& f);
+  void ReadListeners(const Field& f);
+  void ReadListener(const Field& f);
+  void ReadListenerTimeouts(const Field& f, ListenerTimeouts* timeouts);
+  void ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark);
+  void ReadPools(const Field& f);
+  void ReadPool(const Field& f);
+  void ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts);
+  void ReadBackend(const Field& f, BackendConfig* backend);
+  // A numeric listen address; an invalid SocketAddress when it was reported as wrong.
+  net::SocketAddress ReadListenAddress(const Field& f, std::string* text);
+  std::optional<HashOn> ReadHashOn(const Field& f);
+
+  Diagnostics diag_;
+  Config config_;
+  ValueMarks marks_;
+};
+
+absl::StatusOr<Config> Loader::Load(std::string_view yaml) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    diag_.Add(diag_.At(e.mark), fmt::format("YAML syntax error: {}", e.msg));
+    return diag_.ToStatus();
+  } catch (const YAML::Exception& e) {
+    diag_.Add(diag_.At(e.mark), fmt::format("cannot parse YAML: {}", e.msg));
+    return diag_.ToStatus();
+  }
+  ReadRoot(root);
+  ValidateCrossReferences(config_, marks_, &diag_);
+  if (absl::Status s = diag_.ToStatus(); !s.ok()) return s;
+  return std::move(config_);
+}
+
+void Loader::ReadRoot(const YAML::Node& root) {
+  if (root.IsNull()) {
+    diag_.Add(SourceMark{diag_.file(), 1, 1},
+              "the config is empty: expected a map with at least `listeners` and `pools`");
+    return;
+  }
+  Field top{std::nullopt, root, ""};
+  if (!root.IsMap()) {
+    diag_.Add(LocateValue(top, diag_),
+              fmt::format("expected a map of sections (workers, admin, drain, listeners, pools) "
+                          "at the top level, got {}",
+                          Describe(root)));
+    return;
+  }
+  MapReader sections(top, {"workers", "admin", "drain", "listeners", "pools"}, &diag_);
+  if (auto f = sections.Get("workers")) ReadWorkers(*f);
+  ReadAdmin(sections.Get("admin"));
+  if (auto f = sections.Get("drain")) ReadDrain(*f);
+  if (auto f = sections.Require("listeners")) ReadListeners(*f);
+  if (auto f = sections.Require("pools")) ReadPools(*f);
+}
+
+void Loader::ReadWorkers(const Field& f) {
+  if (f.value.IsScalar() && f.value.Scalar() == "auto") {
+    config_.workers = 0;
+    return;
+  }
+  Diagnostics scratch(diag_.file());
+  if (auto n = ReadInteger(f, 1, kMaxWorkers, &scratch)) {
+    config_.workers = *n;
+    return;
+  }
+  // One message for both ways of being wrong, since `auto` is as valid as a number.
+  diag_.Add(LocateValue(f, diag_),
+            fmt::format("workers: must be `auto` or an integer between 1 and {}, got {}",
+                        kMaxWorkers, Describe(f.value)));
+}
+
+void Loader::ReadAdmin(const std::optional<Field>& f) {
+  std::optional<Field> listen;
+  if (f && ExpectMap(*f, &diag_)) {
+    MapReader admin(*f, {"listen"}, &diag_);
+    listen = admin.Get("listen");
+  }
+  if (listen) {
+    config_.admin.listen = ReadListenAddress(*listen, &config_.admin.listen_text);
+    marks_.admin_listen = LocateValue(*listen, diag_);
+    return;
+  }
+  config_.admin.listen_text = std::string(kDefaultAdminListen);
+  config_.admin.listen = *net::ParseNumericAddress(kDefaultAdminListen);
+}
+
+void Loader::ReadDrain(const Field& f) {
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader drain(f, {"timeout"}, &diag_);
+  if (auto t = drain.Get("timeout")) {
+    if (auto d = ReadDuration(*t, /*allow_zero=*/true, &diag_)) config_.drain.timeout = *d;
+  }
+}
+
+net::SocketAddress Loader::ReadListenAddress(const Field& f, std::string* text) {
+  std::optional<std::string> s = ReadString(f, &diag_);
+  if (!s) return {};
+  *text = *s;
+  absl::StatusOr<net::SocketAddress> address = net::ParseNumericAddress(*s);
+  if (!address.ok()) {
+    diag_.Add(LocateValue(f, diag_),
+              fmt::format("{}{} (listen addresses are numeric: IP:PORT or [IPv6]:PORT)", f.Prefix(),
+                          std::string(address.status().message())));
+    return {};
+  }
+  if (address->port() == 0) {
+    // Every worker binds its own SO_REUSEPORT socket: they must agree on a fixed port.
+    diag_.Add(LocateValue(f, diag_), fmt::format("{}port must not be 0", f.Prefix()));
+    return {};
+  }
+  return *address;
+}
+
+void Loader::ReadListeners(const Field& f) {
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader listeners(f, {}, &diag_);
+  if (listeners.empty()) {
+    diag_.Add(LocateKey(f, diag_), "listeners: at least one listener is required");
+  }
+  for (const Field& entry : listeners.entries()) ReadListener(entry);
+}
+
+void Loader::ReadListener(const Field& f) {
+  ListenerConfig& listener = config_.listeners.emplace_back();
+  SourceMark& listen_mark = marks_.listener_listen.emplace_back();
+  std::vector<SourceMark>& pool_marks = marks_.route_pool.emplace_back();
+  listener.name = f.key->Scalar();
+  listener.mark = LocateKey(f, diag_);
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f, {"listen", "trusted_proxies", "timeouts", "routes"}, &diag_);
+  if (auto listen = keys.Require("listen")) {
+    listener.listen = ReadListenAddress(*listen, &listener.listen_text);
+    listen_mark = LocateValue(*listen, diag_);
+  }
+  if (auto proxies = keys.Get("trusted_proxies"); proxies && ExpectList(*proxies, &diag_)) {
+    for (const Field& item : ListItems(*proxies)) {
+      std::optional<std::string> text = ReadString(item, &diag_);
+      if (!text) continue;
+      absl::StatusOr<net::Cidr> cidr = net::ParseCidr(*text);
+      if (!cidr.ok()) {
+        diag_.Add(LocateValue(item, diag_),
+                  fmt::format("{}{}", item.Prefix(), std::string(cidr.status().message())));
+        continue;
+      }
+      listener.trusted_proxies.push_back(*cidr);
+    }
+  }
+  if (auto timeouts = keys.Get("timeouts")) ReadListenerTimeouts(*timeouts, &listener.timeouts);
+  if (auto routes = keys.Require("routes"); routes && ExpectList(*routes, &diag_)) {
+    std::vector<Field> items = ListItems(*routes);
+    if (items.empty()) {
+      diag_.Add(LocateKey(*routes, diag_),
+                fmt::format("{}a listener needs at least one route", routes->Prefix()));
+    }
+    for (const Field& item : items) {
+      ReadRoute(item, &listener.routes.emplace_back(), &pool_marks.emplace_back());
+    }
+  }
+}
+
+void Loader::ReadListenerTimeouts(const Field& f, ListenerTimeouts* timeouts) {
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f, {"header", "idle"}, &diag_);
+  if (auto t = keys.Get("header")) {
+    if (auto d = ReadDuration(*t, /*allow_zero=*/false, &diag_)) timeouts->header = *d;
+  }
+  if (auto t = keys.Get("idle")) {
+    if (auto d = ReadDuration(*t, /*allow_zero=*/false, &diag_)) timeouts->idle = *d;
+  }
+}
+
+void Loader::ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark) {
+  route->mark = LocateValue(f, diag_);
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f, {"path_prefix", "host", "pool", "upgrades"}, &diag_);
+  if (auto prefix = keys.Get("path_prefix")) {
+    if (auto s = ReadString(*prefix, &diag_)) {
+      route->path_prefix = *s;
+      if (s->front() != '/') {
+        diag_.Add(LocateValue(*prefix, diag_),
+                  fmt::format("{}must start with '/', got \"{}\"", prefix->Prefix(), *s));
+      }
+    }
+  }
+  if (auto host = keys.Get("host")) {
+    if (auto s = ReadString(*host, &diag_)) {
+      // The router compares against the Host header with its port removed, so a host
+      // written with a port, a path or a scheme could never match.
+      bool bracketed = s->front() == '[';
+      bool bad = s->find_first_of(bracketed ? "/ \t" : ":/ \t") != std::string::npos;
+      std::string lower = ToLower(*s);
+      if (lower.size() > 1 && lower.back() == '.') lower.pop_back();
+      route->host = std::move(lower);
+      if (bad) {
+        diag_.Add(LocateValue(*host, diag_),
+                  fmt::format("{}expected a host name without scheme, port or path, got \"{}\"",
+                              host->Prefix(), *s));
+      }
+    }
+  }
+  if (auto pool = keys.Require("pool")) {
+    if (auto s = ReadString(*pool, &diag_)) route->pool = *s;
+    *pool_mark = LocateValue(*pool, diag_);
+  }
+  if (auto upgrades = keys.Get("upgrades"); upgrades && ExpectList(*upgrades, &diag_)) {
+    route->upgrades.clear();
+    for (const Field& item : ListItems(*upgrades)) {
+      std::optional<std::string> s = ReadString(item, &diag_);
+      if (!s) continue;
+      if (!IsToken(*s)) {
+        diag_.Add(LocateValue(item, diag_),
+                  fmt::format("{}expected a protocol name as sent in the Upgrade header (e.g. "
+                              "websocket), got \"{}\"",
+                              item.Prefix(), *s));
+        continue;
+      }
+      route->upgrades.push_back(ToLower(*s));
+    }
+  }
+}
+
+void Loader::ReadPools(const Field& f) {
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader pools(f, {}, &diag_);
+  for (const Field& entry : pools.entries()) ReadPool(entry);
+}
+
+std::optional<HashOn> Loader::ReadHashOn(const Field& f) {
+  std::optional<std::string> s = ReadString(f, &diag_);
+  if (!s) return std::nullopt;
+  if (*s == "client_ip") return HashOn{HashOn::Kind::kClientIp, ""};
+  for (auto [prefix, kind] : {std::pair{std::string_view("header:"), HashOn::Kind::kHeader},
+                              std::pair{std::string_view("cookie:"), HashOn::Kind::kCookie}}) {
+    if (s->starts_with(prefix) && IsToken(std::string_view(*s).substr(prefix.size()))) {
+      return HashOn{kind, s->substr(prefix.size())};
+    }
+  }
+  diag_.Add(LocateValue(f, diag_),
+            fmt::format("{}expected `client_ip`, `header:NAME` or `cookie:NAME`, got \"{}\"",
+                        f.Prefix(), *s));
+  return std::nullopt;
+}
+
+void Loader::ReadPool(const Field& f) {
+  PoolConfig& pool = config_.pools.emplace_back();
+  pool.name = f.key->Scalar();
+  pool.mark = LocateKey(f, diag_);
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f, {"balance", "hash_on", "slow_start", "keepalive", "timeouts", "backends"},
+                 &diag_);
+  bool balance_known = true;  // false: already reported, so say nothing more about it
+  if (auto balance = keys.Get("balance")) {
+    std::optional<std::string> s = ReadString(*balance, &diag_);
+    balance_known = s && balance::FindPolicy(*s) != nullptr;
+    if (balance_known) {
+      pool.balance = *s;
+    } else if (s) {
+      std::vector<std::string_view> names = balance::PolicyNames();
+      std::string message = fmt::format("{}unknown balance policy `{}`", balance->Prefix(), *s);
+      if (auto suggestion = Suggest(*s, names)) {
+        message += fmt::format("; did you mean `{}`?", *suggestion);
+      }
+      message += fmt::format(" (valid policies: {})", JoinNames(names));
+      diag_.Add(LocateValue(*balance, diag_), std::move(message));
+    }
+  }
+  if (auto hash_on = keys.Get("hash_on")) {
+    std::optional<HashOn> h = ReadHashOn(*hash_on);
+    if (h) pool.hash_on = *h;
+    // Any other policy would silently ignore it; say so rather than let the user believe
+    // requests are sticky.
+    if (h && balance_known && pool.balance != "ip_hash") {
+      diag_.Add(LocateKey(*hash_on, diag_),
+                fmt::format("{}only used by `balance: ip_hash`, but this pool uses `{}`",
+                            hash_on->Prefix(), pool.balance));
+    }
+  }
+  if (auto slow_start = keys.Get("slow_start")) {
+    if (auto d = ReadDuration(*slow_start, /*allow_zero=*/true, &diag_)) pool.slow_start = *d;
+  }
+  if (auto keepalive = keys.Get("keepalive")) {
+    if (auto n = ReadInteger(*keepalive, 0, kMaxKeepalive, &diag_)) pool.keepalive = *n;
+  }
+  if (auto timeouts = keys.Get("timeouts")) ReadPoolTimeouts(*timeouts, &pool.timeouts);
+  if (auto backends = keys.Require("backends"); backends && ExpectList(*backends, &diag_)) {
+    std::vector<Field> items = ListItems(*backends);
+    if (items.empty()) {
+      diag_.Add(LocateKey(*backends, diag_),
+                fmt::format("{}a pool needs at least one backend", backends->Prefix()));
+    }
+    for (const Field& item : items) ReadBackend(item, &pool.backends.emplace_back());
+  }
+}
+
+void Loader::ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts) {
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f, {"connect", "read", "idle", "tunnel"}, &diag_);
+  for (auto [name, slot] :
+       {std::pair{"connect", &timeouts->connect}, std::pair{"read", &timeouts->read},
+        std::pair{"idle", &timeouts->idle}, std::pair{"tunnel", &timeouts->tunnel}}) {
+    if (auto t = keys.Get(name)) {
+      if (auto d = ReadDuration(*t, /*allow_zero=*/false, &diag_)) *slot = *d;
+    }
+  }
+}
+
+void Loader::ReadBackend(const Field& f, BackendConfig* backend) {
+  backend->mark = LocateValue(f, diag_);
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f, {"address", "weight", "name"}, &diag_);
+  if (auto address = keys.Require("address")) {
+    if (auto s = ReadString(*address, &diag_)) {
+      backend->address_text = *s;
+      absl::StatusOr<net::SocketAddress> resolved = net::ResolveAddress(*s);
+      if (!resolved.ok()) {
+        diag_.Add(LocateValue(*address, diag_),
+                  fmt::format("{}{}", address->Prefix(), std::string(resolved.status().message())));
+      } else if (resolved->port() == 0) {
+        diag_.Add(LocateValue(*address, diag_),
+                  fmt::format("{}port must not be 0", address->Prefix()));
+      } else {
+        backend->address = *resolved;
+      }
+    }
+  }
+  if (auto weight = keys.Get("weight")) {
+    if (auto n = ReadInteger(*weight, 1, kMaxWeight, &diag_)) backend->weight = *n;
+  }
+  if (auto name = keys.Get("name")) {
+    if (auto s = ReadString(*name, &diag_)) backend->name = *s;
+  } else if (backend->address.valid()) {
+    backend->name = backend->address.ToString();
+  }
+}
+
+// Reads the whole file; the message is the one LoadConfigFile reports.
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  auto cannot_read = [&](int error) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: cannot read: {}", path, std::strerror(error)));
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return cannot_read(errno);
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      return cannot_read(error);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return LoadConfigString(*text, path);
+}
+
+absl::StatusOr<Config> LoadConfigString(std::string_view yaml, const std::string& file) {
+  return Loader(file).Load(yaml);
+}
+
+}  // namespace outrigger::config
