@@ -1,0 +1,258 @@
+#include "proxy/http/head_writer.h"
+
+#include <charconv>
+#include <cstdint>
+
+#include "proxy/http/error_page.h"
+#include "proxy/http/fields.h"
+
+namespace outrigger::http {
+namespace {
+
+using fields::NameIs;
+
+// How the writers treat a received field.
+enum class FieldRole : uint8_t {
+  kCopy,              // end-to-end: forwarded unless the Connection header names it
+  kHopByHop,          // RFC 9110 §7.6.1: never forwarded
+  kHost,              // requests: rewritten first from the authority
+  kContentLength,     // re-emitted once with the validated value
+  kTransferEncoding,  // re-emitted once as "chunked"
+  kForwardedFor,      // requests: merged with the client address
+  kProxySet,          // requests: X-Real-IP / X-Forwarded-Proto, set by the proxy only
+  kUpgrade,           // hop-by-hop, but re-emitted when the upgrade is passed on
+};
+
+FieldRole RoleOf(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return NameIs(name, "te") ? FieldRole::kHopByHop : FieldRole::kCopy;
+    case 4:
+      return NameIs(name, "host") ? FieldRole::kHost : FieldRole::kCopy;
+    case 7:
+      if (NameIs(name, "upgrade")) return FieldRole::kUpgrade;
+      return NameIs(name, "trailer") ? FieldRole::kHopByHop : FieldRole::kCopy;
+    case 9:
+      return NameIs(name, "x-real-ip") ? FieldRole::kProxySet : FieldRole::kCopy;
+    case 10:
+      if (NameIs(name, "connection") || NameIs(name, "keep-alive")) return FieldRole::kHopByHop;
+      return FieldRole::kCopy;
+    case 14:
+      return NameIs(name, "content-length") ? FieldRole::kContentLength : FieldRole::kCopy;
+    case 15:
+      return NameIs(name, "x-forwarded-for") ? FieldRole::kForwardedFor : FieldRole::kCopy;
+    case 16:
+      return NameIs(name, "proxy-connection") ? FieldRole::kHopByHop : FieldRole::kCopy;
+    case 17:
+      if (NameIs(name, "transfer-encoding")) return FieldRole::kTransferEncoding;
+      return NameIs(name, "x-forwarded-proto") ? FieldRole::kProxySet : FieldRole::kCopy;
+    default:
+      return FieldRole::kCopy;
+  }
+}
+
+// True when some Connection field carries an option other than the ones with fixed meaning;
+// only then must every field be checked against the Connection header (the rare, slow path).
+bool ConnectionNamesFields(const std::vector<Header>& headers) {
+  for (const Header& h : headers) {
+    if (h.name.size() != 10 || !NameIs(h.name, "connection")) continue;
+    std::string_view list = h.value;
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      const std::string_view token = fields::TrimOws(list.substr(0, comma));
+      if (!token.empty() && !NameIs(token, "close") && !NameIs(token, "keep-alive") &&
+          !NameIs(token, "upgrade")) {
+        return true;
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+bool NamedByConnection(const std::vector<Header>& headers, std::string_view name) {
+  for (const Header& h : headers) {
+    if (h.name.size() == 10 && NameIs(h.name, "connection") && ListHasToken(h.value, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void AppendField(std::string_view name, std::string_view value, std::string* out) {
+  out->append(name);
+  out->append(": ");
+  out->append(value);
+  out->append("\r\n");
+}
+
+void AppendDecimal(uint64_t v, std::string* out) {
+  char buf[20];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+void AppendContentLength(uint64_t length, std::string* out) {
+  out->append("Content-Length: ");
+  AppendDecimal(length, out);
+  out->append("\r\n");
+}
+
+void AppendUpgradeFields(const std::vector<Header>& headers, std::string* out) {
+  out->append("Connection: Upgrade\r\n");
+  for (const Header& h : headers) {
+    if (h.name.size() == 7 && NameIs(h.name, "upgrade")) AppendField(h.name, h.value, out);
+  }
+}
+
+}  // namespace
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + ('a' - 'A'));
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + ('a' - 'A'));
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool ListHasToken(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    if (EqualsIgnoreCase(fields::TrimOws(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, std::string* out) {
+  out->append(req.method_text);
+  out->push_back(' ');
+  out->append(req.path);
+  out->append(req.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  if (!req.authority.empty()) AppendField("Host", req.authority, out);
+
+  const bool check_connection = ConnectionNamesFields(req.headers);
+  bool framing_written = false;
+  bool have_forwarded_for = false;
+  for (const Header& h : req.headers) {
+    switch (RoleOf(h.name)) {
+      case FieldRole::kCopy:
+        if (!check_connection || !NamedByConnection(req.headers, h.name)) {
+          AppendField(h.name, h.value, out);
+        }
+        break;
+      // Framing is rewritten from the parsed values where it first appeared, never copied, so
+      // duplicates collapse and a Connection option naming it cannot change the framing.
+      case FieldRole::kContentLength:
+        if (!framing_written && req.body == BodyKind::kContentLength) {
+          AppendContentLength(req.content_length, out);
+          framing_written = true;
+        }
+        break;
+      case FieldRole::kTransferEncoding:
+        if (!framing_written && req.body == BodyKind::kChunked) {
+          out->append("Transfer-Encoding: chunked\r\n");
+          framing_written = true;
+        }
+        break;
+      case FieldRole::kForwardedFor:
+        if (!h.value.empty() && (!check_connection || !NamedByConnection(req.headers, h.name))) {
+          have_forwarded_for = true;
+        }
+        break;
+      case FieldRole::kHopByHop:
+      case FieldRole::kHost:
+      case FieldRole::kProxySet:
+      case FieldRole::kUpgrade:
+        break;
+    }
+  }
+  if (!framing_written) {
+    if (req.body == BodyKind::kContentLength) AppendContentLength(req.content_length, out);
+    if (req.body == BodyKind::kChunked) out->append("Transfer-Encoding: chunked\r\n");
+  }
+
+  // One X-Forwarded-For: the client's chain (all its field lines, in order), then the client.
+  if (have_forwarded_for || !fwd.client_ip.empty()) {
+    out->append("X-Forwarded-For: ");
+    bool first = true;
+    if (have_forwarded_for) {
+      for (const Header& h : req.headers) {
+        if (h.value.empty() || RoleOf(h.name) != FieldRole::kForwardedFor) continue;
+        if (check_connection && NamedByConnection(req.headers, h.name)) continue;
+        if (!first) out->append(", ");
+        out->append(h.value);
+        first = false;
+      }
+    }
+    if (!fwd.client_ip.empty()) {
+      if (!first) out->append(", ");
+      out->append(fwd.client_ip);
+    }
+    out->append("\r\n");
+  }
+  if (!fwd.proto.empty()) AppendField("X-Forwarded-Proto", fwd.proto, out);
+  if (!fwd.client_ip.empty()) AppendField("X-Real-IP", fwd.client_ip, out);
+
+  if (req.upgrade_websocket) {
+    AppendUpgradeFields(req.headers, out);
+  } else if (req.version_minor == 0) {
+    out->append("Connection: keep-alive\r\n");
+  }
+  out->append("\r\n");
+}
+
+void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
+                             bool client_keep_alive, std::string* out) {
+  out->append("HTTP/1.1 ");
+  AppendDecimal(static_cast<uint64_t>(resp.status), out);
+  out->push_back(' ');
+  out->append(resp.reason.empty() ? ReasonPhrase(resp.status) : resp.reason);
+  out->append("\r\n");
+
+  const bool check_connection = ConnectionNamesFields(resp.headers);
+  bool length_written = false;
+  bool coding_written = false;
+  for (const Header& h : resp.headers) {
+    switch (RoleOf(h.name)) {
+      case FieldRole::kCopy:
+      case FieldRole::kHost:
+      case FieldRole::kForwardedFor:
+      case FieldRole::kProxySet:
+        if (!check_connection || !NamedByConnection(resp.headers, h.name)) {
+          AppendField(h.name, h.value, out);
+        }
+        break;
+      // Kept even where no body follows (HEAD, 304): there they describe the selected
+      // representation. Duplicates collapse to the one validated value.
+      case FieldRole::kContentLength:
+        if (!length_written) AppendContentLength(resp.content_length, out);
+        length_written = true;
+        break;
+      case FieldRole::kTransferEncoding:
+        if (!coding_written) out->append("Transfer-Encoding: chunked\r\n");
+        coding_written = true;
+        break;
+      case FieldRole::kHopByHop:
+      case FieldRole::kUpgrade:
+        break;
+    }
+  }
+
+  if (resp.status == 101) {
+    AppendUpgradeFields(resp.headers, out);
+  } else if (!client_keep_alive) {
+    out->append("Connection: close\r\n");
+  } else if (client_version_minor == 0) {
+    out->append("Connection: keep-alive\r\n");
+  }
+  out->append("\r\n");
+}
+
+}  // namespace outrigger::http
