@@ -5,12 +5,21 @@
 
 namespace outrigger::balance {
 
+// Each policy's file defines its factory; this table is the only place that names them all.
 std::unique_ptr<BalancingPolicy> MakeRoundRobin(std::span<const Member>, const PolicyOptions&);
+std::unique_ptr<BalancingPolicy> MakeLeastConn(std::span<const Member>, const PolicyOptions&);
+std::unique_ptr<BalancingPolicy> MakeIpHash(std::span<const Member>, const PolicyOptions&);
+std::unique_ptr<BalancingPolicy> MakeP2cEwma(std::span<const Member>, const PolicyOptions&);
+std::unique_ptr<BalancingPolicy> MakeRandom(std::span<const Member>, const PolicyOptions&);
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, PolicyFactory>, 1> kPolicies = {{
+constexpr std::array<std::pair<std::string_view, PolicyFactory>, 5> kPolicies = {{
     {"round_robin", &MakeRoundRobin},
+    {"least_conn", &MakeLeastConn},
+    {"ip_hash", &MakeIpHash},
+    {"p2c_ewma", &MakeP2cEwma},
+    {"random", &MakeRandom},
 }};
 
 }  // namespace

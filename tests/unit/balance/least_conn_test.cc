@@ -64,7 +64,7 @@ TEST_F(LeastConnTest, HonoursWeightsUnderSteadyLoadWithEqualServiceTimes) {
   auto lc = pool_.Make("least_conn");
   // 10 arrivals per ms, 20 ms each: ~200 in flight.
   const auto counts = Simulate(
-      *lc, 10'000, 10, [](const upstream::Backend&, int) { return 20; },
+      *lc, 0, 10'000, 10, [](const upstream::Backend&, int) { return 20; },
       [](upstream::Backend&, int64_t, int64_t) {});
   EXPECT_LE(MaxShareErrorPoints(pool_, counts, "least_conn {5,3,1,1} loaded"), 1.0);
 }
@@ -78,7 +78,7 @@ TEST_F(LeastConnTest, SendsASlowBackendProportionallyLess) {
   pool_.Add("slow");
   auto lc = pool_.Make("least_conn");
   const auto counts = Simulate(
-      *lc, 100'000, 3,
+      *lc, 0, 100'000, 3,
       [](const upstream::Backend& b, int) { return b.label() == "slow" ? 40 : 10; },
       [](upstream::Backend&, int64_t, int64_t) {});
   std::printf("[measure] least_conn slow backend (4x service time): share %.4f (∝1/S: 0.1111)\n",
