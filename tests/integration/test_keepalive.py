@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Upstream connections are kept alive and reused, and replaced when a backend closes them."""
+
+import time
+import unittest
+
+import harness
+
+
+class UpstreamKeepAlive(harness.ProxyTestCase):
+    def test_reuses_upstream_connections_for_sequential_requests(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        before = a.stats()
+        for _ in range(20):  # a new client connection each time: reuse is upstream only
+            self.assertEqual(proxy.get("/").status, 200)
+        after = a.stats()
+        requests = after["by_path"].get("/", 0) - before["by_path"].get("/", 0)
+        connections = after["connections"] - before["connections"] - 1
+        self.assertEqual(requests, 20, after)
+        self.assertLess(connections, requests, "no upstream connection was reused: %s" % after)
+        self.assertLessEqual(connections, 2, "upstream connections are barely reused: %s" % after)
+
+    def test_keeps_the_client_connection_alive_across_requests(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        sock = proxy.raw()
+        self.addCleanup(sock.close)
+        rfile = sock.makefile("rb")
+        for i in range(5):
+            sock.sendall(b"GET /?i=%d HTTP/1.1\r\nHost: test\r\n\r\n" % i)
+            r = harness.read_response(rfile)
+            self.assertEqual((r.status, r.body), (200, b"hello from a\n"))
+            self.assertNotEqual((r.header("Connection") or "").lower(), "close", r)
+
+    def test_replaces_a_pooled_connection_the_backend_closed_when_idle(self):
+        a = self.start_backend("a", idle_timeout=0.3)
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        for i in range(4):
+            r = proxy.get("/")
+            self.assertEqual(r.status, 200, "request %d after the backend closed the idle "
+                             "pooled connection: %r" % (i, r))
+            time.sleep(0.8)  # well past the backend's idle timeout
+        stats = a.stats()
+        self.assertGreaterEqual(stats["connections"], 4, stats)
+
+    def test_replaces_pooled_connections_when_the_backend_restarts(self):
+        first = self.start_backend("first")
+        port = first.port
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(first)}))
+        conn = proxy.connection()
+        self.addCleanup(conn.close)
+        for _ in range(3):
+            self.assertEqual(proxy.get("/", conn=conn).header("X-Backend"), "first")
+        first.stop()
+        second = self.start_backend("second", port=port)
+        # Straight away: the proxy's pooled connections to "first" are dead, the client
+        # must not notice.
+        for i in range(3):
+            r = proxy.get("/", conn=conn)
+            self.assertEqual((r.status, r.header("X-Backend")), (200, "second"),
+                             "request %d after the backend restarted: %r" % (i, r))
+
+    def test_does_not_reuse_a_connection_the_backend_asked_to_close(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        conn = proxy.connection()
+        self.addCleanup(conn.close)
+        for _ in range(3):
+            r = proxy.get("/close", conn=conn)
+            self.assertEqual(r.status, 200, r)
+            r = proxy.get("/", conn=conn)
+            self.assertEqual(r.status, 200, r)
+
+
+if __name__ == "__main__":
+    harness.main()
