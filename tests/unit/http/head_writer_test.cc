@@ -1,0 +1,203 @@
+#include "proxy/http/head_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+#include "proxy/http/request_parser.h"
+#include "proxy/http/response_parser.h"
+
+namespace outrigger::http {
+namespace {
+
+// Parses a head from owned bytes and writes it for the other side.
+class HeadWriterTest : public testing::Test {
+ protected:
+  std::string Upstream(std::string raw, ForwardedFor fwd = {"203.0.113.7", "http"}) {
+    raw_ = std::move(raw);
+    RequestHead req;
+    const ParseResult r = ParseRequestHead(raw_, {}, &req);
+    EXPECT_EQ(r.status, ParseStatus::kDone) << r.reason;
+    std::string out;
+    WriteUpstreamRequestHead(req, fwd, &out);
+    return out;
+  }
+
+  std::string Client(std::string raw, int client_version_minor = 1, bool client_keep_alive = true,
+                     Method method = Method::kGet) {
+    raw_ = std::move(raw);
+    ResponseHead resp;
+    const ParseResult r = ParseResponseHead(raw_, method, {}, &resp);
+    EXPECT_EQ(r.status, ParseStatus::kDone) << r.reason;
+    std::string out;
+    WriteClientResponseHead(resp, client_version_minor, client_keep_alive, &out);
+    return out;
+  }
+
+ private:
+  std::string raw_;
+};
+
+constexpr std::string_view kForwarded =
+    "X-Forwarded-For: 203.0.113.7\r\n"
+    "X-Forwarded-Proto: http\r\n"
+    "X-Real-IP: 203.0.113.7\r\n";
+
+TEST_F(HeadWriterTest, WritesRequestLineHostFieldsAndForwardingFields) {
+  EXPECT_EQ(
+      Upstream("GET /a?b HTTP/1.1\r\nUser-Agent: t\r\nHost: example.com\r\nAccept: */*\r\n\r\n"),
+      "GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nAccept: */*\r\n" +
+          std::string(kForwarded) + "\r\n");
+}
+
+TEST_F(HeadWriterTest, StripsHopByHopFields) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\n"
+                     "Connection: keep-alive, X-Secret\r\n"
+                     "Keep-Alive: timeout=5\r\n"
+                     "Proxy-Connection: keep-alive\r\n"
+                     "TE: trailers\r\n"
+                     "Trailer: X-Checksum\r\n"
+                     "Upgrade: h2c\r\n"
+                     "X-Secret: s\r\n"
+                     "x-secret: s2\r\n"
+                     "X-Kept: k\r\n\r\n"),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Kept: k\r\n" + std::string(kForwarded) + "\r\n");
+}
+
+TEST_F(HeadWriterTest, ReplacesClientSetProxyFields) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\nX-Real-IP: 1.1.1.1\r\n"
+                     "X-Forwarded-Proto: https\r\n\r\n"),
+            "GET / HTTP/1.1\r\nHost: a\r\n" + std::string(kForwarded) + "\r\n");
+}
+
+TEST_F(HeadWriterTest, AppendsClientToForwardedForChain) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n"
+                     "x-forwarded-for: 10.0.0.3\r\n\r\n"),
+            "GET / HTTP/1.1\r\nHost: a\r\n"
+            "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 203.0.113.7\r\n"
+            "X-Forwarded-Proto: http\r\nX-Real-IP: 203.0.113.7\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, RebuildsHostFromAbsoluteFormTarget) {
+  EXPECT_EQ(
+      Upstream("GET http://origin.example:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n"),
+      "GET /p?q HTTP/1.1\r\nHost: origin.example:8080\r\n" + std::string(kForwarded) + "\r\n");
+}
+
+TEST_F(HeadWriterTest, CollapsesDuplicateContentLengths) {
+  EXPECT_EQ(Upstream("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\n"
+                     "Content-Length: 005, 5\r\n\r\n"),
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\n" +
+                std::string(kForwarded) + "\r\n");
+}
+
+TEST_F(HeadWriterTest, NormalisesTransferEncodingToChunked) {
+  EXPECT_EQ(Upstream("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , ChUnKeD\r\n\r\n"),
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n" +
+                std::string(kForwarded) + "\r\n");
+}
+
+TEST_F(HeadWriterTest, KeepsFramingFieldsNamedByConnection) {
+  EXPECT_EQ(
+      Upstream("POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, Host\r\n"
+               "Content-Length: 3\r\n\r\n"),
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n" + std::string(kForwarded) + "\r\n");
+}
+
+TEST_F(HeadWriterTest, PassesWebSocketUpgradeOn) {
+  EXPECT_EQ(Upstream("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
+                     "Upgrade: websocket\r\nSec-WebSocket-Key: k\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n"),
+            "GET /ws HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n" +
+                std::string(kForwarded) + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, SpeaksHttp10UpstreamForHttp10Client) {
+  EXPECT_EQ(
+      Upstream("GET / HTTP/1.0\r\nHost: a\r\n\r\n"),
+      "GET / HTTP/1.0\r\nHost: a\r\n" + std::string(kForwarded) + "Connection: keep-alive\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, OmitsHostWhenHttp10ClientSentNone) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.0\r\n\r\n"),
+            "GET / HTTP/1.0\r\n" + std::string(kForwarded) + "Connection: keep-alive\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, WritesHttpsProto) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\n\r\n", {"2001:db8::1", "https"}),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 2001:db8::1\r\n"
+            "X-Forwarded-Proto: https\r\nX-Real-IP: 2001:db8::1\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, AppendsWithoutAllocatingWhenCapacitySuffices) {
+  const std::string raw =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nContent-Length: 0\r\n\r\n";
+  RequestHead req;
+  ASSERT_EQ(ParseRequestHead(raw, {}, &req).status, ParseStatus::kDone);
+  std::string out = "previous";
+  out.reserve(4096);
+  const char* storage = out.data();
+  WriteUpstreamRequestHead(req, {"203.0.113.7", "http"}, &out);
+  EXPECT_EQ(out.data(), storage);
+  EXPECT_EQ(out.substr(0, 23), "previousGET / HTTP/1.1\r");
+}
+
+TEST_F(HeadWriterTest, WritesResponseStatusLineAndFields) {
+  EXPECT_EQ(Client("HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\n"),
+            "HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, FillsMissingReasonPhrase) {
+  EXPECT_EQ(Client("HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n"),
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, StripsHopByHopFieldsFromResponse) {
+  EXPECT_EQ(Client("HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Internal\r\n"
+                   "Keep-Alive: timeout=5\r\nX-Internal: 1\r\nTrailer: X-Sum\r\n"
+                   "Transfer-Encoding: chunked\r\nServer: s\r\n\r\n"),
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nServer: s\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, TellsClientTheConnectionCloses) {
+  EXPECT_EQ(Client("HTTP/1.1 200 OK\r\nServer: s\r\n\r\n", 1, false),
+            "HTTP/1.1 200 OK\r\nServer: s\r\nConnection: close\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, KeepsHttp10ClientAliveExplicitly) {
+  EXPECT_EQ(Client("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, true),
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, PassesSwitchingProtocolsOn) {
+  EXPECT_EQ(Client("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+                   "Upgrade: websocket\r\nSec-WebSocket-Accept: x\r\n\r\n",
+                   1, false),
+            "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: x\r\n"
+            "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, KeepsContentLengthOfHeadResponse) {
+  EXPECT_EQ(Client("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nContent-Length: 1234\r\n\r\n", 1,
+                   true, Method::kHead),
+            "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+}
+
+TEST(FieldTokenTest, ComparesIgnoringAsciiCase) {
+  EXPECT_TRUE(EqualsIgnoreCase("Content-Length", "content-LENGTH"));
+  EXPECT_FALSE(EqualsIgnoreCase("Content-Length", "Content-Lengt"));
+  EXPECT_FALSE(EqualsIgnoreCase("a", "b"));
+  EXPECT_TRUE(EqualsIgnoreCase("", ""));
+}
+
+TEST(FieldTokenTest, FindsTokensInLists) {
+  EXPECT_TRUE(ListHasToken("keep-alive, Upgrade", "upgrade"));
+  EXPECT_TRUE(ListHasToken(" close ", "close"));
+  EXPECT_TRUE(ListHasToken("a,,\tb\t", "b"));
+  EXPECT_FALSE(ListHasToken("closed", "close"));
+  EXPECT_FALSE(ListHasToken("", "close"));
+}
+
+}  // namespace
+}  // namespace outrigger::http
