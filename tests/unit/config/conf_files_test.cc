@@ -1,0 +1,68 @@
+// Every config shipped in conf/ and conf/examples/ must load: they are what users copy.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "proxy/config/loader.h"
+
+namespace outrigger::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The source tree: $OUTRIGGER_SOURCE_DIR when set (ctest's integration tests set it),
+// else three levels above this file (tests/unit/config/).
+fs::path SourceDir() {
+  if (const char* dir = std::getenv("OUTRIGGER_SOURCE_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  return fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+}
+
+std::vector<fs::path> YamlFilesIn(const fs::path& dir) {
+  std::vector<fs::path> files;
+  if (!fs::is_directory(dir)) return files;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
+    if (e.is_regular_file() &&
+        (e.path().extension() == ".yaml" || e.path().extension() == ".yml")) {
+      files.push_back(e.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+TEST(ConfFilesTest, EveryShippedConfigLoads) {
+  std::vector<fs::path> files = YamlFilesIn(SourceDir() / "conf");
+  std::vector<fs::path> examples = YamlFilesIn(SourceDir() / "conf" / "examples");
+  files.insert(files.end(), examples.begin(), examples.end());
+  ASSERT_GE(files.size(), 4u) << "expected conf/outrigger.yaml and the examples under "
+                              << SourceDir();
+  for (const fs::path& file : files) {
+    absl::StatusOr<Config> config = LoadConfigFile(file.string());
+    EXPECT_TRUE(config.ok()) << config.status().message();
+  }
+}
+
+// scripts/demo starts backends on 127.0.0.1:9001-9003 and expects these addresses.
+TEST(ConfFilesTest, DemoConfigMatchesWhatTheDemoScriptStarts) {
+  absl::StatusOr<Config> config =
+      LoadConfigFile((SourceDir() / "conf" / "outrigger.yaml").string());
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->admin.listen.ToString(), "127.0.0.1:9901");
+  ASSERT_EQ(config->listeners.size(), 1u);
+  EXPECT_EQ(config->listeners[0].listen.ToString(), "127.0.0.1:8080");
+  ASSERT_EQ(config->pools.size(), 1u);
+  const PoolConfig& pool = config->pools[0];
+  ASSERT_EQ(pool.backends.size(), 3u);
+  EXPECT_EQ(pool.backends[0].address.ToString(), "127.0.0.1:9001");
+  EXPECT_EQ(pool.backends[1].address.ToString(), "127.0.0.1:9002");
+  EXPECT_EQ(pool.backends[2].address.ToString(), "127.0.0.1:9003");
+}
+
+}  // namespace
+}  // namespace outrigger::config
