@@ -9,7 +9,7 @@ every wait has a deadline and every loop a bound. A typical test:
             proxy = self.start_proxy(self.config(pools={"api": self.pool(a, b)}))
             names = [proxy.get("/").header("X-Backend") for _ in range(4)]
 
-The proxy's stderr goes to a temp file that is printed when the test fails.
+The proxy's stderr and stdout go to temp files that are printed when the test fails.
 """
 
 import http.client
@@ -292,8 +292,10 @@ class Proxy:
         self.config_text = config_text
         self.log_path = self.config_path[:-len(".yaml")] + ".stderr"
         self.log = open(self.log_path, "wb")
+        self.out_path = self.config_path[:-len(".yaml")] + ".stdout"
+        self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen([outrigger_bin(), "-c", self.config_path],
-                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.log,
                                      close_fds=True)
         if admin_port is not None:
             try:
@@ -357,15 +359,21 @@ class Proxy:
             raise AssertionError("outrigger still running %.1fs later" % (timeout * SLOWDOWN))
 
     def stderr(self, tail=200):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, "rb") as f:
+        return self._tail(self.log_path, tail)
+
+    def stdout(self, tail=200):
+        return self._tail(self.out_path, tail)
+
+    @staticmethod
+    def _tail(path, n):
+        with open(path, "rb") as f:
             lines = f.read().decode("utf-8", "replace").splitlines()
-        return "\n".join(lines[-tail:])
+        return "\n".join(lines[-n:])
 
     def stop(self):
         status = stop_process(self.proc, timeout=10.0)
         self.log.close()
+        self.out.close()
         return status
 
 
@@ -440,8 +448,11 @@ class ProxyTestCase(unittest.TestCase):
         if not self._failed():
             return
         for p in self._proxies:
-            sys.stderr.write("\n--- outrigger stderr (pid %d, %s) ---\n%s\n--- config ---\n%s\n"
-                             % (p.pid, self.id(), p.stderr(), p.config_text))
+            sys.stderr.write("\n--- outrigger stderr (pid %d, %s) ---\n%s\n" % (p.pid, self.id(), p.stderr()))
+            out = p.stdout()
+            if out:
+                sys.stderr.write("--- outrigger stdout ---\n%s\n" % out)
+            sys.stderr.write("--- config ---\n%s\n" % p.config_text)
 
     def start_backend(self, name, **kw):
         b = Backend(name, log_dir=self.tmp, **kw)

@@ -117,6 +117,14 @@ class Check(harness.ProxyTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("--check", p.stdout + p.stderr)
 
+    def test_logs_to_stderr_and_leaves_stdout_empty(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        self.assertEqual(proxy.get("/").status, 200)
+        proxy.stop()
+        self.assertTrue(proxy.stderr().strip(), "outrigger logged nothing to stderr")
+        self.assertEqual(proxy.stdout(), "", "outrigger wrote to stdout; logs belong on stderr")
+
     def test_rejects_an_unknown_flag(self):
         p = harness.run_outrigger(["--no-such-flag"])
         self.assertNotEqual(p.returncode, 0)
