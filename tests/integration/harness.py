@@ -31,7 +31,9 @@ BACKEND_PY = os.path.join(HERE, "backend.py")
 LOOPBACK = "127.0.0.1"
 
 # Sanitizer builds start and run slower; every deadline below is multiplied by this.
+# scripts/test --asan/--tsan sets both.
 SLOWDOWN = float(os.environ.get("OUTRIGGER_TEST_SLOWDOWN", "1"))
+SANITIZER = os.environ.get("OUTRIGGER_SANITIZER", "")  # "", "asan" or "tsan"
 
 
 def outrigger_bin():
