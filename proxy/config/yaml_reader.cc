@@ -15,7 +15,22 @@ SourceMark Diagnostics::At(const YAML::Mark& mark) const {
 }
 
 void Diagnostics::Add(const SourceMark& at, std::string message) {
-  errors_.emplace_back(at, std::move(message));
+  // Messages echo the user's keys and values, which may hold newlines (quoted or block
+  // scalars); escape them so that each error stays on exactly one line.
+  std::string line;
+  line.reserve(message.size());
+  for (char c : message) {
+    if (c == '\n') {
+      line += "\\n";
+    } else if (c == '\t') {
+      line += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      line += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      line += c;
+    }
+  }
+  errors_.emplace_back(at, std::move(line));
 }
 
 absl::Status Diagnostics::ToStatus() const {
@@ -61,6 +76,10 @@ SourceMark LocateKey(const Field& field, const Diagnostics& diag) {
 std::string Describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
+      // Long enough to recognise, short enough to keep the message on a screen line.
+      if (constexpr size_t kMax = 60; node.Scalar().size() > kMax) {
+        return fmt::format("\"{}...\"", node.Scalar().substr(0, kMax));
+      }
       return fmt::format("\"{}\"", node.Scalar());
     case YAML::NodeType::Sequence:
       return "a list";

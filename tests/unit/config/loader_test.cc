@@ -699,6 +699,27 @@ TEST_F(LoaderTest, ReportsDuplicateBackends) {
             "t.yaml:8:9: pools.api.backends[2]: same address as backends[0] (127.0.0.1:9001)");
 }
 
+TEST_F(LoaderTest, KeepsEachErrorOnOneLineAndShortensLongValues) {
+  EXPECT_EQ(Errors(Cat(R"(listeners:
+  web:
+    listen: "a\nb"
+    routes:
+      - pool: api
+        path_prefix: [x]
+pools:
+  api:
+    keepalive: "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+    backends:
+      - address: 127.0.0.1:9001
+)",
+                       "")),
+            "t.yaml:3:13: listeners.web.listen: invalid address \"a\\nb\": expected HOST:PORT "
+            "(listen addresses are numeric: IP:PORT or [IPv6]:PORT)\n"
+            "t.yaml:6:22: listeners.web.routes[0].path_prefix: expected a string, got a list\n"
+            "t.yaml:9:16: pools.api.keepalive: expected an integer, got "
+            "\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij...\"");
+}
+
 // --- All at once ------------------------------------------------------------------------
 
 TEST_F(LoaderTest, ReportsEveryErrorInFileOrder) {
