@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "proxy/balance/peak_ewma.h"
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
 #include "proxy/http/error_page.h"
@@ -388,11 +389,8 @@ void DownstreamConnection::Connect() {
   const net::SocketAddress& addr = backend_->address();
   bool failed = bufferevent_socket_connect(bev.get(), const_cast<sockaddr*>(addr.sockaddr_ptr()),
                                            static_cast<int>(addr.length())) != 0;
-  std::shared_ptr<upstream::Backend> owner;
-  for (const auto& b : pool_->backends) {
-    if (b.get() == backend_) owner = b;
-  }
-  upstream_ = std::make_unique<upstream::UpstreamConnection>(std::move(bev), std::move(owner));
+  upstream_ =
+      std::make_unique<upstream::UpstreamConnection>(std::move(bev), backend_->shared_from_this());
   if (failed) {
     UpstreamFailed(502, "upstream connect failed");
     return;
@@ -620,6 +618,8 @@ void DownstreamConnection::FinishExchange() {
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
+  int64_t now = MonoNanos();
+  balance::ObserveLatency(*backend, now - exchange_start_ns_, now);
   if (upstream_) {
     upstream_->requests++;
     if (upstream_reusable_ && request_body_.done() && !worker_.draining()) {

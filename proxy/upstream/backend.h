@@ -10,13 +10,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "proxy/net/address.h"
 
 namespace outrigger::upstream {
 
-class Backend {
+class Backend : public std::enable_shared_from_this<Backend> {
  public:
   // Reasons a backend may not take a new request; several may hold at once.
   enum Unavailable : uint32_t {
@@ -55,7 +56,9 @@ class Backend {
   // Monotonic ns at which the backend last became available (0: since start-up, no ramp).
   // Slow start ramps the effective weight from this instant.
   int64_t available_since_ns() const { return available_since_ns_.load(std::memory_order_relaxed); }
-  void set_available_since_ns(int64_t t) { available_since_ns_.store(t, std::memory_order_relaxed); }
+  void set_available_since_ns(int64_t t) {
+    available_since_ns_.store(t, std::memory_order_relaxed);
+  }
 
   // Peak-EWMA latency state (balance/peak_ewma.h owns the maths).
   std::atomic<int64_t>& ewma_ns() { return ewma_ns_; }
