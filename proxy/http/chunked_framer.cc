@@ -1,6 +1,7 @@
 #include "proxy/http/chunked_framer.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "proxy/http/fields.h"
 
@@ -10,6 +11,10 @@ namespace {
 using fields::LineStatus;
 
 constexpr size_t kMaxSizeDigits = 16;  // a 64-bit size; more digits is an overflow attempt
+
+// How much of an unfinished framing line is validated before its LF arrives. The same
+// prefix is checked however the bytes were split across calls, so the verdict is too.
+constexpr size_t kEarlyCheckBytes = 64;
 
 inline int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -116,67 +121,63 @@ ChunkedFramer::Step ChunkedFramer::Advance(std::string_view view) {
     // No unit is longer than a line plus its CRLF: a line that has not ended within that
     // many bytes is too long, however many more bytes are buffered.
     const size_t window = std::min(view.size() - pos, kMaxLineLength + 2);
-    const char* const end = p + window;
-    const auto starved = [&] {
-      return window == kMaxLineLength + 2 ? fail("chunked framing line too long") : step;
-    };
-    switch (state_) {
-      case State::kSize: {
-        SizeLine line;
-        switch (ParseSizeLine(p, end, &line)) {
-          case LineStatus::kNeedMore:
-            return starved();
-          case LineStatus::kError:
-            return fail(line.error);
-          case LineStatus::kDone:
-            break;
-        }
-        pos += line.length;
-        step.forward = pos;
-        if (line.size == 0) {
-          state_ = State::kTrailer;
-        } else {
-          data_remaining_ = line.size;
-          state_ = State::kDataCrlf;
-        }
-        break;
-      }
-      case State::kDataCrlf:
-        if (p[0] != '\r') return fail("missing CRLF after chunk data");
-        if (window < 2) return step;
-        if (p[1] != '\n') return fail("missing CRLF after chunk data");
-        pos += 2;
-        step.forward = pos;
-        state_ = State::kSize;
-        break;
-      case State::kTrailer: {
-        size_t length;
-        if (p[0] == '\r') {
-          if (window < 2) return step;
-          if (p[1] != '\n') return fail("bare CR in trailer section");
-          length = 2;
-          state_ = State::kDone;
-        } else {
-          fields::FieldLine line;
-          switch (fields::ParseFieldLine(p, end, &line)) {
-            case LineStatus::kNeedMore:
-              return starved();
-            case LineStatus::kError:
-              return fail(line.error);
-            case LineStatus::kDone:
-              break;
-          }
-          length = line.length;
-          trailer_bytes_ += length;
-          if (trailer_bytes_ > kMaxTrailerBytes) return fail("trailer section too large");
-        }
-        pos += length;
-        step.forward = pos;
-        break;
-      }
-      case State::kDone:
-        break;
+
+    if (state_ == State::kDataCrlf) {
+      if (p[0] != '\r') return fail("missing CRLF after chunk data");
+      if (window < 2) return step;
+      if (p[1] != '\n') return fail("missing CRLF after chunk data");
+      pos += 2;
+      step.forward = pos;
+      state_ = State::kSize;
+      continue;
     }
+    if (state_ == State::kTrailer && p[0] == '\r') {
+      if (window < 2) return step;
+      if (p[1] != '\n') return fail("bare CR in trailer section");
+      pos += 2;
+      step.forward = pos;
+      state_ = State::kDone;
+      continue;
+    }
+
+    // A size line or a trailer field line: validated whole once its LF is here. Until then
+    // its first kEarlyCheckBytes are validated as a prefix, so garbage is refused without
+    // waiting for a line end, at a cost that stays linear while a long line trickles in.
+    const size_t from = std::min(line_scanned_, window);
+    const void* lf = std::memchr(p + from, '\n', window - from);
+    const bool early_checked = line_scanned_ >= kEarlyCheckBytes;
+    if (lf == nullptr) {
+      if (window == kMaxLineLength + 2) return fail("chunked framing line too long");
+      line_scanned_ = window;
+      if (early_checked) return step;
+    }
+    const char* const end =
+        lf ? static_cast<const char*>(lf) + 1 : p + std::min(window, kEarlyCheckBytes);
+    size_t length = 0;
+    if (state_ == State::kSize) {
+      SizeLine line;
+      const LineStatus status = ParseSizeLine(p, end, &line);
+      if (status == LineStatus::kError) return fail(line.error);
+      if (status == LineStatus::kNeedMore) return step;
+      length = line.length;
+      if (line.size == 0) {
+        state_ = State::kTrailer;
+      } else {
+        data_remaining_ = line.size;
+        state_ = State::kDataCrlf;
+      }
+    } else {
+      fields::FieldLine line;
+      const LineStatus status = fields::ParseFieldLine(p, end, &line);
+      if (status == LineStatus::kError) return fail(line.error);
+      if (status == LineStatus::kNeedMore) return step;
+      length = line.length;
+      trailer_bytes_ += length;
+      if (trailer_bytes_ > kMaxTrailerBytes) return fail("trailer section too large");
+    }
+    line_scanned_ = 0;
+    pos += length;
+    step.forward = pos;
   }
   return step;
 }

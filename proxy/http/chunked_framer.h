@@ -57,6 +57,9 @@ class ChunkedFramer {
   State state_ = State::kSize;
   uint64_t data_remaining_ = 0;
   size_t trailer_bytes_ = 0;
+  // Bytes at the front of the current, unfinished framing line already searched for its LF,
+  // so a line trickling in costs linear time rather than a rescan per call.
+  size_t line_scanned_ = 0;
 };
 
 }  // namespace outrigger::http

@@ -172,6 +172,8 @@ std::vector<InvalidCase> InvalidCases() {
       {"RejectsUnterminatedQuotedExtension", "5;a=\"b\r\nhello\r\n0\r\n\r\n"},
       {"RejectsControlCharacterInExtension", "5;a=b\x01\r\nhello\r\n0\r\n\r\n"},
       {"RejectsNulInExtension", "5;a\0\r\nhello\r\n0\r\n\r\n"s},
+      {"RejectsControlCharacterLateInLongExtension",
+       "5;a=" + std::string(200, 'x') + "\x01\r\nhello\r\n0\r\n\r\n"},
       {"RejectsTrailingWhitespaceAfterExtension", "5;a=b \r\nhello\r\n0\r\n\r\n"},
       {"RejectsObsFoldInTrailer", "0\r\nX-A: b\r\n c\r\n\r\n"},
       {"RejectsTrailerWithoutColon", "0\r\nX-A\r\n\r\n"},
@@ -250,6 +252,18 @@ TEST(ChunkedFramerTest, RefusesGarbageBeforeTheLineEnds) {
   EXPECT_TRUE(framer.Advance("-").error);
   framer.Reset();
   EXPECT_TRUE(framer.Advance("5 x").error);
+}
+
+TEST(ChunkedFramerTest, WaitsOnLongValidLinePrefix) {
+  ChunkedFramer framer;
+  const std::string line = "5;a=\"" + std::string(1000, 'x');
+  for (size_t n = 1; n <= line.size(); ++n) {
+    const ChunkedFramer::Step step = framer.Advance(std::string_view(line).substr(0, n));
+    ASSERT_FALSE(step.error) << n;
+    ASSERT_EQ(step.forward, 0u);
+  }
+  EXPECT_EQ(framer.Advance(line + "\"\r\n").forward, line.size() + 3);
+  EXPECT_EQ(framer.data_remaining(), 5u);
 }
 
 TEST(ChunkedFramerTest, RejectsAdvanceAfterDone) {
