@@ -38,7 +38,9 @@ class ChunkedFramer {
 
   // Examines framing bytes (never chunk data: call only when data_remaining() == 0).
   // Accepts whole syntactic units only (a complete size line, a data-terminating CRLF, a
-  // complete trailer line), so forward == 0 with !error means "need more bytes".
+  // complete trailer line), so forward == 0 with !error means "need more bytes". It may
+  // accept several units in one call; it stops after a size line that opens chunk data.
+  // Calling it inside chunk data or after done() is an error.
   Step Advance(std::string_view view);
 
   // Chunk data bytes still expected in the current chunk.

@@ -60,7 +60,8 @@ struct ResponseHead {
   std::vector<Header> headers;
 
   BodyKind body = BodyKind::kNone;  // accounts for the request method and the status
-  uint64_t content_length = 0;
+  uint64_t content_length = 0;      // the Content-Length value whenever one was sent, even
+                                    // where no body follows (HEAD, 304), so it can be forwarded
   bool keep_alive = true;  // the server allows reuse of the connection after this response
   size_t head_size = 0;
 };

@@ -16,9 +16,14 @@
 //   framing: Content-Length with Transfer-Encoding (400); Content-Length not 1*DIGIT, or
 //     repeated with differing values, or a list with differing values (400); Transfer-Encoding
 //     whose final coding is not "chunked" or that names chunked twice (400); an unknown coding
-//     before chunked (501); Transfer-Encoding in an HTTP/1.0 request (400).
+//     before chunked (501: every coding but chunked counts as unknown, since the forwarded
+//     head says just "chunked"); Transfer-Encoding in an HTTP/1.0 request (400).
 //   Host: missing in HTTP/1.1, present more than once, or invalid (400). For absolute-form
-//     the authority comes from the target and a Host header is ignored.
+//     the authority comes from the target and a Host header is ignored (but, per RFC 9112
+//     §3.2, still required in HTTP/1.1 and still validated). An absolute-form target with a
+//     query but no path ("http://h?q") is a 400: its origin-form cannot be a view of the target.
+//   Empty lines (CRLF) before the request line are skipped and counted in head_size.
+//   Upgrade and Expect are ignored in HTTP/1.0 requests (RFC 9110 §7.8, §10.1.1).
 #pragma once
 
 #include <string_view>

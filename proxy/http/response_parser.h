@@ -4,10 +4,13 @@
 // the proxy answers the client 502 and never reuses that upstream connection.
 //
 // Rules: status line `HTTP/1.x SP 3DIGIT SP reason CRLF` (reason may be empty, the space
-// before it may be missing); field syntax as for requests; ambiguous framing is an error
-// (Content-Length with Transfer-Encoding, differing Content-Lengths, final coding not
-// chunked). Body kind: none for a HEAD request, 1xx, 204 and 304; chunked; Content-Length;
-// otherwise close-delimited (and keep_alive is false).
+// before it may be missing; the status must be 100..599); field syntax as for requests;
+// ambiguous framing is an error (Content-Length with Transfer-Encoding, differing
+// Content-Lengths, final coding not chunked, any coding besides chunked, Transfer-Encoding
+// in HTTP/1.0), checked even when the status means no body follows. Body kind: none for a
+// HEAD request, 1xx, 204, 304 and a 2xx to CONNECT; chunked; Content-Length; otherwise
+// close-delimited (and keep_alive is false). keep_alive is also false after 101: that
+// connection becomes a tunnel.
 #pragma once
 
 #include <string_view>
