@@ -74,6 +74,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check) return Check(config_path);
+  if (log_level != "debug" && log_level != "info" && log_level != "warn" && log_level != "error") {
+    // spdlog maps an unknown name to "off": refuse it rather than run silently.
+    std::fprintf(stderr, "outrigger: --log-level must be debug, info, warn or error, not \"%s\"\n",
+                 log_level.c_str());
+    return 2;
+  }
 
   outrigger::InitLogging(log_level);
   outrigger::net::InitLibevent();
