@@ -34,6 +34,8 @@ LOOPBACK = "127.0.0.1"
 # scripts/test --asan/--tsan sets both.
 SLOWDOWN = float(os.environ.get("OUTRIGGER_TEST_SLOWDOWN", "1"))
 SANITIZER = os.environ.get("OUTRIGGER_SANITIZER", "")  # "", "asan" or "tsan"
+SANITIZER_REPORT = re.compile(r"^(==\d+==ERROR: \w+Sanitizer|WARNING: ThreadSanitizer|"
+                              r"SUMMARY: \w+Sanitizer|.*: runtime error: )", re.M)
 
 
 def outrigger_bin():
@@ -467,8 +469,16 @@ class ProxyTestCase(unittest.TestCase):
         p = Proxy(config_text, admin_port, self.proxy_port, self.tmp, ready_timeout)
         p.admin_port = self.admin_port
         self._proxies.append(p)
-        self.addCleanup(p.stop)
+        self.addCleanup(self._stop_and_check, p)
         return p
+
+    def _stop_and_check(self, proxy):
+        """Stops the proxy; a sanitizer report in its stderr fails the test."""
+        proxy.stop()
+        report = SANITIZER_REPORT.search(proxy.stderr(tail=100000))
+        if report:
+            raise AssertionError("outrigger's stderr has a sanitizer report:\n"
+                                 + proxy.stderr(tail=100000)[report.start():][:8000])
 
     def pool(self, *backends, weights=None, **extra):
         """A pool config: round robin over backends (Backend objects or "ip:port")."""
