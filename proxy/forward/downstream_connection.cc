@@ -187,8 +187,17 @@ void DownstreamConnection::OnClientEvent(bufferevent*, short what, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
   if (self->state_ == State::kClosed) return;
   if (self->state_ == State::kTunnel && (what & BEV_EVENT_EOF) && self->upstream_) {
-    // The client ended the tunnel: pass on what it sent last, then close both.
+    // The client ended the tunnel: pass on what it sent last (a WebSocket close frame), and
+    // close both once the backend has it.
     self->PumpTunnel();
+    bufferevent* up = self->upstream_->bev();
+    if (evbuffer_get_length(Out(up)) > 0) {
+      self->client_eof_ = true;
+      bufferevent_disable(self->client_.get(), EV_READ);
+      bufferevent_disable(up, EV_READ);
+      bufferevent_setwatermark(up, EV_WRITE, 0, 0);
+      return;
+    }
   }
   // EOF, error, or the client did not read its response within the idle timeout.
   self->Close();
@@ -317,7 +326,7 @@ void DownstreamConnection::HandleRequest() {
   backend_->AddActive(1);
 
   upstream_head_.clear();
-  http::WriteUpstreamRequestHead(request_, {peer_ip_, "http"}, &upstream_head_);
+  http::WriteUpstreamRequestHead(request_, {peer_ip_, "http", client_ip}, &upstream_head_);
   evbuffer_drain(In(client_.get()), request_.head_size);
   request_body_.Start(request_.body, request_.content_length);
   state_ = State::kExchange;
@@ -445,6 +454,10 @@ void DownstreamConnection::OnUpstreamWrite(bufferevent*, void* arg) {
   if (self->state_ == State::kExchange) {
     self->PumpRequestBody();
   } else if (self->state_ == State::kTunnel) {
+    if (self->client_eof_) {
+      if (evbuffer_get_length(Out(self->upstream_->bev())) == 0) self->Close();
+      return;
+    }
     bufferevent_enable(self->client_.get(), EV_READ);
     self->PumpTunnel();
   }

@@ -104,6 +104,7 @@ class DownstreamConnection {
   bool response_started_ = false;  // the response head went to the client: no more 5xx
   bool upstream_reusable_ = false;
   bool retried_stale_ = false;
+  bool client_eof_ = false;  // tunnel: the client closed; flushing its last bytes upstream
   size_t response_scan_ = 0;
   int64_t exchange_start_ns_ = 0;
   int64_t last_activity_ns_ = 0;  // tunnel idle timeout

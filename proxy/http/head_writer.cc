@@ -198,7 +198,8 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
     out->append("\r\n");
   }
   if (!fwd.proto.empty()) AppendField("X-Forwarded-Proto", fwd.proto, out);
-  if (!fwd.client_ip.empty()) AppendField("X-Real-IP", fwd.client_ip, out);
+  std::string_view real_ip = fwd.real_ip.empty() ? fwd.client_ip : fwd.real_ip;
+  if (!real_ip.empty()) AppendField("X-Real-IP", real_ip, out);
 
   if (req.upgrade_websocket) {
     AppendUpgradeFields(req.headers, out);

@@ -14,8 +14,11 @@
 namespace outrigger::http {
 
 struct ForwardedFor {
-  std::string_view client_ip;  // textual address of the client (no port)
+  std::string_view client_ip;  // textual address of the peer (no port): appended to XFF
   std::string_view proto;      // "http" or "https"
+  // The original client for X-Real-IP: the peer itself, or the address a trusted proxy
+  // reported in X-Forwarded-For. Empty: the same as client_ip.
+  std::string_view real_ip = {};
 };
 
 // Appends the request head to send upstream to `*out`:
@@ -25,7 +28,7 @@ struct ForwardedFor {
 //   - the client's fields minus hop-by-hop ones (and minus X-Real-IP / X-Forwarded-Proto,
 //     which the proxy sets);
 //   - X-Forwarded-For: the client's value with ", <client_ip>" appended, or just <client_ip>;
-//     X-Forwarded-Proto and X-Real-IP;
+//     X-Forwarded-Proto, and X-Real-IP (real_ip, or client_ip when empty);
 //   - for a WebSocket upgrade: "Connection: Upgrade" and the client's Upgrade value;
 //     for an HTTP/1.0 client: "Connection: keep-alive" (the upstream connection is pooled).
 void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, std::string* out);

@@ -79,6 +79,14 @@ TEST_F(HeadWriterTest, AppendsClientToForwardedForChain) {
             "X-Forwarded-Proto: http\r\nX-Real-IP: 203.0.113.7\r\n\r\n");
 }
 
+TEST_F(HeadWriterTest, SetsRealIpToTheClientATrustedProxyReported) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.9\r\n\r\n",
+                     {"10.0.0.5", "http", "198.51.100.9"}),
+            "GET / HTTP/1.1\r\nHost: a\r\n"
+            "X-Forwarded-For: 198.51.100.9, 10.0.0.5\r\n"
+            "X-Forwarded-Proto: http\r\nX-Real-IP: 198.51.100.9\r\n\r\n");
+}
+
 TEST_F(HeadWriterTest, RebuildsHostFromAbsoluteFormTarget) {
   EXPECT_EQ(
       Upstream("GET http://origin.example:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n"),
