@@ -17,6 +17,8 @@ Endpoints (any method unless said otherwise; a request body is always read in fu
   /status?code=N      answers with status N (no body for 1xx, 204, 304)
   /respond?header=Name:Value&header=...
                       answers with those extra response header fields
+  /malformed?kind=K   a response with bad framing: cl-te, two-cl, bad-chunk or garbage
+                      (the connection stays open)
   /close              answers, then closes the connection (Connection: close)
   /drop               closes the connection without answering
   /health/live        200
@@ -40,6 +42,15 @@ import time
 import urllib.parse
 
 PATTERN = bytes(i % 256 for i in range(64 * 1024))  # a multiple of 256: block k starts at 0
+
+# /malformed?kind=K: responses with invalid or ambiguous framing (RFC 9112 §6.3).
+MALFORMED = {
+    "cl-te": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"5\r\nhello\r\n0\r\n\r\n",
+    "two-cl": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    "bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    "garbage": b"THIS IS NOT HTTP\r\n\r\n",
+}
 
 
 class Stats:
@@ -237,6 +248,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             extra = [h.split(":", 1) for h in urllib.parse.parse_qs(url.query).get("header", [])]
             self.reply(200, ("respond from %s\n" % name).encode(),
                        headers=[(k.strip(), v.strip()) for k, v in extra])
+        elif path == "/malformed":
+            # Stays open afterwards: a proxy that reused this connection would read the rest.
+            self.wfile.write(MALFORMED[query.get("kind", "garbage")])
         elif path == "/close":
             self.close_connection = True
             self.reply(200, ("closing, from %s\n" % name).encode())

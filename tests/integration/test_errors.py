@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The proxy answers failures with the right status: 400, 408, 414, 431, 502, 503, 504."""
 
+import socket
 import time
 import unittest
 
@@ -27,6 +28,50 @@ class UpstreamErrors(harness.ProxyTestCase):
         r = proxy.get("/drop")
         self.assertEqual(r.status, 502, r)
         self.assertEqual(proxy.get("/").status, 200)
+
+    def bad_framing(self, kind):
+        """Fetches /malformed?kind=K through the proxy; returns the raw bytes the client got."""
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        sock = proxy.raw()
+        self.addCleanup(sock.close)
+        sock.sendall(b"GET /malformed?kind=%s HTTP/1.1\r\nHost: test\r\n\r\n" % kind.encode())
+        # Everything the proxy sends within a second: one answer, or a cut-off one.
+        sock.settimeout(1.0 * harness.SLOWDOWN)
+        data = b""
+        try:
+            while len(data) < 65536:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, ConnectionResetError):
+            pass
+        # Were the bad connection reused, its leftover bytes would garble this answer.
+        r = proxy.get("/")
+        self.assertEqual((r.status, r.body), (200, b"hello from a\n"))
+        self.assertGreaterEqual(a.stats()["connections"], 3, "the bad upstream connection was reused")
+        return data
+
+    def test_answers_502_to_a_response_with_content_length_and_transfer_encoding(self):
+        data = self.bad_framing("cl-te")
+        self.assertRegex(data, rb"^HTTP/1\.1 502 ", data[:300])
+
+    def test_answers_502_to_a_response_with_differing_content_lengths(self):
+        data = self.bad_framing("two-cl")
+        self.assertRegex(data, rb"^HTTP/1\.1 502 ", data[:300])
+
+    def test_answers_502_to_a_response_that_is_not_http(self):
+        data = self.bad_framing("garbage")
+        self.assertRegex(data, rb"^HTTP/1\.1 502 ", data[:300])
+
+    def test_never_passes_on_an_invalid_chunk(self):
+        data = self.bad_framing("bad-chunk")
+        # A 502, or, once the head has gone out, a body cut short: never the bad bytes, and
+        # never a clean end of the chunked body.
+        if not data.startswith(b"HTTP/1.1 502 "):
+            self.assertNotIn(b"zz\r\n", data, data[:300])
+            self.assertFalse(data.endswith(b"0\r\n\r\n"), data[:300])
 
     def test_answers_504_when_the_backend_is_slower_than_timeouts_read(self):
         a = self.start_backend("a")
@@ -106,6 +151,30 @@ class ClientErrors(harness.ProxyTestCase):
         r, _ = self.send_raw(b"GET / HTTP/1.1\r\n\r\n")
         self.assertEqual(r.status, 400, r)
         self.assertEqual(self.backend_requests(), 0)
+
+    def test_answers_400_to_malformed_request_heads_without_forwarding_them(self):
+        # RFC 9112 / design.md §7: each of these is a 400, and nothing reaches the backend.
+        cases = {
+            "obs-fold": b"GET / HTTP/1.1\r\nHost: test\r\nX-A: one\r\n two\r\n\r\n",
+            "space before colon": b"GET / HTTP/1.1\r\nHost: test\r\nX-A : one\r\n\r\n",
+            "NUL in a value": b"GET / HTTP/1.1\r\nHost: test\r\nX-A: o\x00ne\r\n\r\n",
+            "bare CR in a value": b"GET / HTTP/1.1\r\nHost: test\r\nX-A: o\rne\r\n\r\n",
+            "two Host fields": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "last coding not chunked": b"POST /echo HTTP/1.1\r\nHost: test\r\n"
+                                       b"Transfer-Encoding: chunked, gzip\r\n\r\n",
+            "invalid chunk size": b"POST /echo HTTP/1.1\r\nHost: test\r\n"
+                                  b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        }
+        for name, wire in cases.items():
+            with self.subTest(case=name):
+                before = self.backend_requests()
+                r, _ = self.send_raw(wire)
+                if name == "invalid chunk size" and r.status != 400:
+                    # The head was valid and may have gone upstream; the body must not.
+                    self.assertNotEqual(r.status, 200, r)
+                    continue
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(self.backend_requests(), before, "the request reached the backend")
 
     def test_answers_408_and_closes_when_the_head_is_not_complete_in_time(self):
         sock = self.proxy.raw()

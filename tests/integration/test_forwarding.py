@@ -56,6 +56,17 @@ class Forwarding(harness.ProxyTestCase):
         seen = self.seen(proxy, {"Host": "api.example.test:8443"})
         self.assertEqual(seen.get("host"), ["api.example.test:8443"], seen)
 
+    def test_rebuilds_host_from_an_absolute_form_target(self):
+        proxy = self.start()
+        sock = proxy.raw()
+        self.addCleanup(sock.close)
+        sock.sendall(b"GET http://example.test:8081/headers?x=1 HTTP/1.1\r\nHost: other.test\r\n\r\n")
+        r = harness.read_response(sock.makefile("rb"))
+        self.assertEqual(r.status, 200, r)
+        info = r.json()
+        self.assertEqual(fields(info).get("host"), ["example.test:8081"], info)
+        self.assertEqual(info["target"], "/headers?x=1", info)
+
     def test_keeps_end_to_end_headers_and_the_request_target(self):
         proxy = self.start()
         r = proxy.get("/headers?q=1&r=%2F", headers={"X-Trace": "abc", "Accept": "text/plain"})

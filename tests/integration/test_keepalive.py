@@ -33,6 +33,21 @@ class UpstreamKeepAlive(harness.ProxyTestCase):
             self.assertEqual((r.status, r.body), (200, b"hello from a\n"))
             self.assertNotEqual((r.header("Connection") or "").lower(), "close", r)
 
+    def test_closes_the_client_connection_after_a_request_with_connection_close(self):
+        # RFC 9112 §9.6: after answering a request with "close", the server closes.
+        closed = "127.0.0.1:%d" % harness.free_port()
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(a), "down": self.pool(closed)},
+            routes=[{"path_prefix": "/down", "pool": "down"}, {"path_prefix": "/", "pool": "api"}]))
+        for path, status in (("/", 200), ("/down", 502)):
+            with self.subTest(path=path):
+                sock = proxy.raw()
+                self.addCleanup(sock.close)
+                sock.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n" % path.encode())
+                data = harness.read_until_closed(sock, timeout=3)
+                self.assertRegex(data, rb"^HTTP/1\.1 %d " % status, data[:300])
+
     def test_replaces_a_pooled_connection_the_backend_closed_when_idle(self):
         a = self.start_backend("a", idle_timeout=0.3)
         proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
