@@ -28,6 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("OUTRIGGER_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 BACKEND_PY = os.path.join(HERE, "backend.py")
+WS_BACKEND_PY = os.path.join(HERE, "ws_backend.py")
 LOOPBACK = "127.0.0.1"
 
 # Sanitizer builds start and run slower; every deadline below is multiplied by this.
@@ -222,12 +223,12 @@ def read_until_closed(sock, timeout=5.0, limit=1 << 20):
 # --- processes ---------------------------------------------------------------------------------
 
 class Backend:
-    """A tests/integration/backend.py process on 127.0.0.1."""
+    """A tests/integration/backend.py (or ws_backend.py) process on 127.0.0.1."""
 
-    def __init__(self, name, port=0, delay=None, idle_timeout=None, log_dir=None):
+    def __init__(self, name, port=0, delay=None, idle_timeout=None, log_dir=None, script=BACKEND_PY):
         self.name = name
         self.port = port
-        args = [sys.executable, BACKEND_PY, "--port", str(port), "--name", name]
+        args = [sys.executable, script, "--port", str(port), "--name", name]
         if delay:
             args += ["--delay", str(delay)]
         if idle_timeout:
