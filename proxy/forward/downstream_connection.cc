@@ -590,6 +590,13 @@ bool DownstreamConnection::TryReadResponseHead() {
     evbuffer_drain(in, head_len);
     return true;
   }
+  if (client_minor_ == 0 && response_.body == http::BodyKind::kChunked) {
+    // The request went up as HTTP/1.0, so a backend must not chunk; an HTTP/1.0 client
+    // could not read it.
+    upstream_reusable_ = false;
+    UpstreamFailed(502, "upstream sent a chunked response to an HTTP/1.0 request");
+    return false;
+  }
   // The client connection can stay open only if the request body was read to its end (or
   // will be, as it streams) and the body's end is marked by framing, not by a close.
   upstream_reusable_ = response_.keep_alive && response_.body != http::BodyKind::kCloseDelimited;

@@ -121,4 +121,14 @@ ParseResult ResolveFraming(const FieldSummary& summary, BodyKind* body);
 // userinfo, path or whitespace.
 bool IsValidHost(std::string_view host);
 
+// Clears a parsed head for reuse while keeping its header vector's capacity, so a
+// connection parses head after head without allocating.
+template <typename Head>
+void ResetHeadKeepingCapacity(Head* head) {
+  std::vector<Header> headers = std::move(head->headers);
+  headers.clear();
+  *head = Head();
+  head->headers = std::move(headers);
+}
+
 }  // namespace outrigger::http::fields

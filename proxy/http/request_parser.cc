@@ -130,12 +130,7 @@ ParseResult ApplyFields(const FieldSummary& s, RequestHead* out) {
 }  // namespace
 
 ParseResult ParseRequestHead(std::string_view data, const HeadLimits& limits, RequestHead* out) {
-  {
-    std::vector<Header> headers = std::move(out->headers);
-    headers.clear();
-    *out = RequestHead();
-    out->headers = std::move(headers);
-  }
+  fields::ResetHeadKeepingCapacity(out);
   const char* const begin = data.data();
   const char* const data_end = begin + data.size();
   const char* const end = begin + std::min(data.size(), limits.max_head);

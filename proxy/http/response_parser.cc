@@ -65,12 +65,7 @@ bool StatusHasNoBody(Method request_method, int status) {
 
 ParseResult ParseResponseHead(std::string_view data, Method request_method,
                               const HeadLimits& limits, ResponseHead* out) {
-  {
-    std::vector<Header> headers = std::move(out->headers);
-    headers.clear();
-    *out = ResponseHead();
-    out->headers = std::move(headers);
-  }
+  fields::ResetHeadKeepingCapacity(out);
   const char* const begin = data.data();
   const char* const data_end = begin + data.size();
   const char* const end = begin + std::min(data.size(), limits.max_head);
