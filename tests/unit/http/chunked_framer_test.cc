@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <random>
 #include <string>
 #include <string_view>
@@ -99,6 +100,9 @@ std::vector<ValidCase> ValidCases() {
   };
 }
 
+// Test names carry the case; gtest need not dump its bytes.
+void PrintTo(const ValidCase& c, std::ostream* os) { *os << c.name; }
+
 class ValidChunkedTest : public testing::TestWithParam<ValidCase> {};
 
 TEST_P(ValidChunkedTest, FramesWholeBody) {
@@ -192,6 +196,9 @@ std::vector<InvalidCase> InvalidCases() {
        }()},
   };
 }
+
+// Test names carry the case; gtest need not dump its bytes.
+void PrintTo(const InvalidCase& c, std::ostream* os) { *os << c.name; }
 
 class InvalidChunkedTest : public testing::TestWithParam<InvalidCase> {};
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,9 @@ std::vector<ValidCase> ValidCases() {
   };
 }
 
+// Test names carry the case; gtest need not dump its bytes.
+void PrintTo(const ValidCase& c, std::ostream* os) { *os << c.name; }
+
 class ValidResponseTest : public testing::TestWithParam<ValidCase> {};
 
 TEST_P(ValidResponseTest, ParsesStatusAndFraming) {
@@ -161,6 +165,9 @@ std::vector<InvalidCase> InvalidCases() {
        Response("HTTP/1.1 200 OK", "X-Big: " + std::string(33 * 1024, 'b') + "\r\n")},
   };
 }
+
+// Test names carry the case; gtest need not dump its bytes.
+void PrintTo(const InvalidCase& c, std::ostream* os) { *os << c.name; }
 
 class InvalidResponseTest : public testing::TestWithParam<InvalidCase> {};
 
