@@ -345,7 +345,8 @@ void DownstreamConnection::HandleRequest() {
 void DownstreamConnection::SendLocalResponse(int status, std::string_view detail, bool close,
                                              std::string_view extra_headers) {
   DropUpstream();
-  if (worker_.draining()) close = true;
+  // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
+  if (worker_.draining() || !client_keep_alive_) close = true;
   scratch_.clear();
   http::WriteErrorResponse(status, detail, close, extra_headers, &scratch_);
   evbuffer_add(Out(client_.get()), scratch_.data(), scratch_.size());
