@@ -1,0 +1,122 @@
+// CircuitBreaker: stops sending requests to a backend that keeps failing, then probes it with
+// a few trial requests instead of the full load.
+//
+//   closed ──(consecutive_failures failures in a row)──► open
+//   open ──(open time elapsed; AllowRequest)──► half_open, admitting up to half_open_trials
+//   half_open ──(a success)──► closed, open time back to open_for
+//   half_open ──(a failure)──► open, open time doubled (at most 8×, and at most max_open_for
+//                               unless open_for itself is longer)
+//
+// Outcomes are attributed to the state at the time they are reported, not to the state the
+// request was admitted in: a straggler admitted while closed that fails during half_open
+// reopens the breaker, which is evidence enough. While open, outcomes change nothing.
+//
+// Thread contract: one breaker per Backend, shared by every worker; all methods may be called
+// concurrently and none blocks or allocates. The whole state is one 64-bit word changed by
+// compare-exchange, so each transition has exactly one winner and only the winner reports it
+// (OnFailure returns kOpened once per opening). Every access is relaxed: the word publishes
+// no other memory, and read-modify-writes of one atomic object are totally ordered whatever
+// their memory order, which is all a single-winner transition needs. A reader may see a
+// slightly old state, as it may with Backend's other relaxed facts.
+//
+// Time is injected (MonoNanos() in production) and must be >= 0. The open deadline is kept
+// in milliseconds, rounded up, so a breaker never half-opens early but may do so up to 1 ms
+// late.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace outrigger::upstream {
+
+enum class CircuitChange : uint8_t {
+  kUnchanged,
+  kOpened,  // from closed, or again from half_open: set Backend::kCircuitOpen
+  kClosed,  // from half_open: the backend is trusted again
+};
+
+class CircuitBreaker {
+ public:
+  enum class State : uint8_t { kClosed, kOpen, kHalfOpen };
+
+  struct Options {
+    // Failures in a row that open a closed breaker. Clamped to [1, 1023].
+    uint32_t consecutive_failures = 5;
+    // First open time; each failed trial doubles it. Negative counts as 0.
+    std::chrono::nanoseconds open_for = std::chrono::seconds(30);
+    // Ceiling for the doubled open time (never below open_for).
+    std::chrono::nanoseconds max_open_for = std::chrono::minutes(5);
+    // Requests admitted at once while half-open. One trial is the least load on a backend
+    // that may still be sick; more find a recovered backend sooner on a busy pool. Clamped to
+    // [1, 63].
+    uint32_t half_open_trials = 1;
+    // A half-open trial that has reported nothing for this long is presumed lost (a bug in
+    // the caller, say) and its slot goes to a new trial, so a missing report cannot wedge the
+    // breaker half-open. Set it to the longest a request can take (the pool's connect + read
+    // timeouts; the default is design.md's 5 s + 60 s); a shorter value lets more than
+    // half_open_trials trials overlap.
+    std::chrono::nanoseconds trial_timeout = std::chrono::seconds(65);
+  };
+
+  // The open time doubles at most this many times: 8× open_for.
+  static constexpr uint32_t kMaxBackoffDoublings = 3;
+
+  explicit CircuitBreaker(const Options& options);
+  CircuitBreaker(const CircuitBreaker&) = delete;
+  CircuitBreaker& operator=(const CircuitBreaker&) = delete;
+
+  // Whether a request may go to the backend now. Closed: always. Open: no, until the open
+  // time has elapsed; then the caller becomes the first half-open trial. Half-open: yes while
+  // fewer than half_open_trials trials are outstanding (see trial_timeout).
+  // REQUIRES: every `true` is followed by exactly one OnSuccess, OnFailure or OnAbandoned.
+  bool AllowRequest(int64_t now_ns);
+
+  // The backend answered well. Closes a half-open breaker; in closed, ends a failure streak.
+  // Cheap when nothing changes (a load, no write), as on most requests.
+  CircuitChange OnSuccess(int64_t now_ns);
+
+  // The backend failed (an Outcome for which CountsAsFailure() holds).
+  CircuitChange OnFailure(int64_t now_ns);
+
+  // The request ended without saying anything about the backend (the client went away):
+  // frees its half-open trial slot, changes nothing else.
+  void OnAbandoned();
+
+  // The state as of now_ns: an open breaker whose open time has elapsed reads half_open, even
+  // before AllowRequest has moved it there.
+  State state(int64_t now_ns) const;
+
+  // While open: the first instant a trial is admitted (for a timer that clears kCircuitOpen so
+  // the balancer offers the backend again). nullopt in closed and half_open.
+  std::optional<int64_t> trial_at_ns() const;
+
+ private:
+  // The fields packed into word_ (layout in circuit_breaker.cc).
+  struct Fields {
+    State state = State::kClosed;
+    uint32_t doublings = 0;   // of open_for, in [0, kMaxBackoffDoublings]
+    uint32_t trials = 0;      // half_open: trials outstanding
+    uint32_t failures = 0;    // closed: failures in a row, < consecutive_failures_
+    int64_t deadline_ms = 0;  // open: half-open from; half_open: outstanding trials expire
+  };
+  static uint64_t Pack(const Fields& f);
+  static Fields Unpack(uint64_t word);
+
+  int64_t OpenTimeNs(uint32_t doublings) const;
+  static int64_t DeadlineMs(int64_t now_ns, int64_t duration_ns);
+
+  // Constant after construction.
+  const uint32_t consecutive_failures_;
+  const uint32_t half_open_trials_;
+  const int64_t open_for_ns_;
+  const int64_t max_open_for_ns_;
+  const int64_t trial_timeout_ns_;
+
+  // Shared by every worker; relaxed (see the thread contract above).
+  std::atomic<uint64_t> word_;
+  static_assert(std::atomic<uint64_t>::is_always_lock_free);
+};
+
+}  // namespace outrigger::upstream
