@@ -225,7 +225,8 @@ def read_until_closed(sock, timeout=5.0, limit=1 << 20):
 class Backend:
     """A tests/integration/backend.py (or ws_backend.py) process on 127.0.0.1."""
 
-    def __init__(self, name, port=0, delay=None, idle_timeout=None, log_dir=None, script=BACKEND_PY):
+    def __init__(self, name, port=0, delay=None, idle_timeout=None, log_dir=None, script=BACKEND_PY,
+                 extra_args=()):
         self.name = name
         self.port = port
         args = [sys.executable, script, "--port", str(port), "--name", name]
@@ -233,6 +234,7 @@ class Backend:
             args += ["--delay", str(delay)]
         if idle_timeout:
             args += ["--idle-timeout", str(idle_timeout)]
+        args += list(extra_args)
         fd, self.log_path = tempfile.mkstemp(prefix="backend-%s-" % name, suffix=".log", dir=log_dir)
         self.log = os.fdopen(fd, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -480,6 +482,12 @@ class ProxyTestCase(unittest.TestCase):
         if report:
             raise AssertionError("outrigger's stderr has a sanitizer report:\n"
                                  + proxy.stderr(tail=100000)[report.start():][:8000])
+
+    def open_raw(self, proxy):
+        """A raw socket to the proxy's traffic listener and a buffered reader on it."""
+        sock = proxy.raw()
+        self.addCleanup(sock.close)
+        return sock, sock.makefile("rb")
 
     def pool(self, *backends, weights=None, **extra):
         """A pool config: round robin over backends (Backend objects or "ip:port")."""

@@ -76,9 +76,7 @@ class Bodies(harness.ProxyTestCase):
         self.assertTrue(r.body == pattern(n), "close-delimited response altered")
 
     def test_head_has_no_body_and_the_connection_stays_usable(self):
-        sock = self.proxy.raw()
-        self.addCleanup(sock.close)
-        rfile = sock.makefile("rb")
+        sock, rfile = self.open_raw(self.proxy)
         sock.sendall(b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n")
         r = harness.read_response(rfile, method="HEAD")
         self.assertEqual(r.status, 200)
@@ -89,9 +87,7 @@ class Bodies(harness.ProxyTestCase):
         self.assertEqual((r.status, r.body), (200, b"hello from a\n"))
 
     def test_head_of_a_large_resource_has_no_body(self):
-        sock = self.proxy.raw()
-        self.addCleanup(sock.close)
-        rfile = sock.makefile("rb")
+        sock, rfile = self.open_raw(self.proxy)
         sock.sendall(b"HEAD /bytes?n=1000000 HTTP/1.1\r\nHost: test\r\n\r\n"
                      b"GET /status?code=202 HTTP/1.1\r\nHost: test\r\n\r\n")
         r = harness.read_response(rfile, method="HEAD")
@@ -100,9 +96,7 @@ class Bodies(harness.ProxyTestCase):
         self.assertEqual(r.status, 202, r)
 
     def test_204_and_304_have_no_body_and_the_connection_stays_usable(self):
-        sock = self.proxy.raw()
-        self.addCleanup(sock.close)
-        rfile = sock.makefile("rb")
+        sock, rfile = self.open_raw(self.proxy)
         for code in (204, 304):
             sock.sendall(b"GET /status?code=%d HTTP/1.1\r\nHost: test\r\n\r\n" % code)
             r = harness.read_response(rfile)

@@ -33,8 +33,7 @@ class UpstreamErrors(harness.ProxyTestCase):
         """Fetches /malformed?kind=K through the proxy; returns the raw bytes the client got."""
         a = self.start_backend("a")
         proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
-        sock = proxy.raw()
-        self.addCleanup(sock.close)
+        sock, _ = self.open_raw(proxy)
         sock.sendall(b"GET /malformed?kind=%s HTTP/1.1\r\nHost: test\r\n\r\n" % kind.encode())
         # Everything the proxy sends within a second: one answer, or a cut-off one.
         sock.settimeout(1.0 * harness.SLOWDOWN)
@@ -113,10 +112,8 @@ class ClientErrors(harness.ProxyTestCase):
 
     def send_raw(self, data):
         """Sends data on a new connection; returns the response and whether it closed after."""
-        sock = self.proxy.raw()
-        self.addCleanup(sock.close)
+        sock, rfile = self.open_raw(self.proxy)
         sock.sendall(data)
-        rfile = sock.makefile("rb")
         r = harness.read_response(rfile)
         sock.settimeout(3 * harness.SLOWDOWN)
         try:
@@ -177,8 +174,7 @@ class ClientErrors(harness.ProxyTestCase):
                 self.assertEqual(self.backend_requests(), before, "the request reached the backend")
 
     def test_answers_408_and_closes_when_the_head_is_not_complete_in_time(self):
-        sock = self.proxy.raw()
-        self.addCleanup(sock.close)
+        sock, _ = self.open_raw(self.proxy)
         start = time.monotonic()
         sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n")  # no blank line: the head never ends
         data = harness.read_until_closed(sock, timeout=5)
@@ -205,8 +201,7 @@ class ClientErrors(harness.ProxyTestCase):
         self.assertEqual(r.status, 431, r)
 
     def test_serves_normally_next_to_a_stalled_client(self):
-        sock = self.proxy.raw()
-        self.addCleanup(sock.close)
+        sock, _ = self.open_raw(self.proxy)
         sock.sendall(b"GET / HTTP/1.1\r\nHo")
         self.assertEqual(self.proxy.get("/").status, 200)
 

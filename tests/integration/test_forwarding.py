@@ -58,10 +58,9 @@ class Forwarding(harness.ProxyTestCase):
 
     def test_rebuilds_host_from_an_absolute_form_target(self):
         proxy = self.start()
-        sock = proxy.raw()
-        self.addCleanup(sock.close)
+        sock, rfile = self.open_raw(proxy)
         sock.sendall(b"GET http://example.test:8081/headers?x=1 HTTP/1.1\r\nHost: other.test\r\n\r\n")
-        r = harness.read_response(sock.makefile("rb"))
+        r = harness.read_response(rfile)
         self.assertEqual(r.status, 200, r)
         info = r.json()
         self.assertEqual(fields(info).get("host"), ["example.test:8081"], info)

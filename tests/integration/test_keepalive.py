@@ -24,9 +24,7 @@ class UpstreamKeepAlive(harness.ProxyTestCase):
     def test_keeps_the_client_connection_alive_across_requests(self):
         a = self.start_backend("a")
         proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
-        sock = proxy.raw()
-        self.addCleanup(sock.close)
-        rfile = sock.makefile("rb")
+        sock, rfile = self.open_raw(proxy)
         for i in range(5):
             sock.sendall(b"GET /?i=%d HTTP/1.1\r\nHost: test\r\n\r\n" % i)
             r = harness.read_response(rfile)
@@ -42,8 +40,7 @@ class UpstreamKeepAlive(harness.ProxyTestCase):
             routes=[{"path_prefix": "/down", "pool": "down"}, {"path_prefix": "/", "pool": "api"}]))
         for path, status in (("/", 200), ("/down", 502)):
             with self.subTest(path=path):
-                sock = proxy.raw()
-                self.addCleanup(sock.close)
+                sock, _ = self.open_raw(proxy)
                 sock.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n" % path.encode())
                 data = harness.read_until_closed(sock, timeout=3)
                 self.assertRegex(data, rb"^HTTP/1\.1 %d " % status, data[:300])

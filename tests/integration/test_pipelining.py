@@ -10,9 +10,7 @@ class Pipelining(harness.ProxyTestCase):
     def test_answers_three_pipelined_requests_in_order(self):
         a = self.start_backend("a")
         proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
-        sock = proxy.raw()
-        self.addCleanup(sock.close)
-        rfile = sock.makefile("rb")
+        sock, rfile = self.open_raw(proxy)
         # The first is the slowest, so answering in completion order would be caught.
         sock.sendall(b"GET /slow?ms=300 HTTP/1.1\r\nHost: test\r\n\r\n"
                      b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 6\r\n\r\nsecond"
@@ -24,9 +22,7 @@ class Pipelining(harness.ProxyTestCase):
     def test_answers_pipelined_requests_whose_heads_straddle_segments(self):
         a = self.start_backend("a")
         proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
-        sock = proxy.raw()
-        self.addCleanup(sock.close)
-        rfile = sock.makefile("rb")
+        sock, rfile = self.open_raw(proxy)
         # The second request's head starts in the same segment as the first's end.
         wire = (b"GET /?n=1 HTTP/1.1\r\nHost: test\r\n\r\nGET /?n=2 HTTP/1.1\r\nHo"
                 , b"st: test\r\n\r\nGET /?n=3 HTTP/1.1\r\nHost: test\r\n\r\n")
@@ -40,9 +36,7 @@ class Pipelining(harness.ProxyTestCase):
         a = self.start_backend("a", delay=0.2)
         b = self.start_backend("b")
         proxy = self.start_proxy(self.config(pools={"api": self.pool(a, b)}))
-        sock = proxy.raw()
-        self.addCleanup(sock.close)
-        rfile = sock.makefile("rb")
+        sock, rfile = self.open_raw(proxy)
         sock.sendall(b"GET /?i=1 HTTP/1.1\r\nHost: test\r\n\r\n" * 4)
         names = [harness.read_response(rfile).header("X-Backend") for _ in range(4)]
         self.assertEqual(sorted(names), ["a", "a", "b", "b"], names)
