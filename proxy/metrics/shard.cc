@@ -1,0 +1,196 @@
+#include "proxy/metrics/shard.h"
+
+#include <map>
+#include <optional>
+#include <utility>
+
+namespace outrigger::metrics {
+namespace {
+
+// The code class slot of a status, or kCodeClassCount when it has none.
+size_t CodeClass(int status) {
+  return status >= 100 && status <= 599 ? static_cast<size_t>(status / 100 - 1) : kCodeClassCount;
+}
+
+uint64_t NonNegative(int64_t ns) { return ns > 0 ? static_cast<uint64_t>(ns) : 0; }
+
+template <size_t N>
+void AddArrays(std::array<uint64_t, N>& into, const std::array<uint64_t, N>& from) {
+  for (size_t i = 0; i < N; ++i) into[i] += from[i];
+}
+
+template <size_t N>
+std::array<uint64_t, N> LoadArray(const std::array<ShardCounter, N>& cells) {
+  std::array<uint64_t, N> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = cells[i].Load();
+  return out;
+}
+
+}  // namespace
+
+uint64_t HistogramTotals::Count() const {
+  uint64_t count = 0;
+  for (const uint64_t n : buckets) count += n;
+  return count;
+}
+
+HistogramTotals& HistogramTotals::operator+=(const HistogramTotals& other) {
+  AddArrays(buckets, other.buckets);
+  sum_ns += other.sum_ns;
+  return *this;
+}
+
+BackendTotals& BackendTotals::operator+=(const BackendTotals& other) {
+  AddArrays(requests, other.requests);
+  latency += other.latency;
+  AddArrays(failures, other.failures);
+  retries += other.retries;
+  busy_ns += other.busy_ns;
+  return *this;
+}
+
+uint64_t PoolTotals::RequestCount() const {
+  uint64_t count = 0;
+  for (const uint64_t n : requests) count += n;
+  return count;
+}
+
+PoolTotals& PoolTotals::operator+=(const PoolTotals& other) {
+  AddArrays(requests, other.requests);
+  for (size_t i = 0; i < kPoolOutcomeCount; ++i) duration[i] += other.duration[i];
+  AddArrays(shed, other.shed);
+  busy_ns += other.busy_ns;
+  return *this;
+}
+
+void BusyIntegral::Add(int64_t now_ns, int64_t delta) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  constexpr auto kRelease = std::memory_order_release;
+  const uint64_t sequence = sequence_.load(kRelaxed);
+  sequence_.store(sequence + 1, kRelaxed);
+  const int64_t last = last_change_ns_.load(kRelaxed);
+  const int64_t concurrency = concurrency_.load(kRelaxed);
+  if (now_ns > last) {
+    busy_ns_.store(busy_ns_.load(kRelaxed) + NonNegative(concurrency) * NonNegative(now_ns - last),
+                   kRelease);
+    last_change_ns_.store(now_ns, kRelease);
+  }
+  concurrency_.store(concurrency + delta, kRelease);
+  sequence_.store(sequence + 2, kRelease);
+}
+
+uint64_t BusyIntegral::Read(int64_t now_ns) const {
+  constexpr auto kAcquire = std::memory_order_acquire;
+  for (;;) {
+    const uint64_t before = sequence_.load(kAcquire);
+    const uint64_t busy = busy_ns_.load(kAcquire);
+    const int64_t concurrency = concurrency_.load(kAcquire);
+    const int64_t last = last_change_ns_.load(kAcquire);
+    if ((before & 1) == 0 && sequence_.load(std::memory_order_relaxed) == before) {
+      return busy + NonNegative(concurrency) * NonNegative(now_ns - last);
+    }
+  }
+}
+
+Shard::Shard(std::shared_ptr<const MetricLayout> layout)
+    : layout_(std::move(layout)),
+      backends_(std::make_unique<BackendCells[]>(layout_->backends.size())),
+      pools_(std::make_unique<PoolCells[]>(layout_->pools.size())) {}
+
+void Shard::OnRequestEnd(BackendId backend, int64_t now_ns, int status, int64_t latency_ns) {
+  BackendCells& cells = backends_[backend];
+  cells.busy.Add(now_ns, -1);
+  if (const size_t code = CodeClass(status); code < kCodeClassCount) cells.requests[code].Add(1);
+  cells.latency_buckets[BucketIndex(latency_ns)].Add(1);
+  cells.latency_sum_ns.Add(NonNegative(latency_ns));
+}
+
+void Shard::OnRequestFailed(BackendId backend, int64_t now_ns, FailureReason reason) {
+  BackendCells& cells = backends_[backend];
+  cells.busy.Add(now_ns, -1);
+  cells.failures[static_cast<size_t>(reason)].Add(1);
+}
+
+void Shard::OnPoolRequestEnd(PoolId pool, int64_t now_ns, int status, int64_t duration_ns,
+                             PoolOutcome outcome) {
+  PoolCells& cells = pools_[pool];
+  cells.busy.Add(now_ns, -1);
+  if (const size_t code = CodeClass(status); code < kCodeClassCount) cells.requests[code].Add(1);
+  const size_t o = static_cast<size_t>(outcome);
+  cells.duration_buckets[o][BucketIndex(duration_ns)].Add(1);
+  cells.duration_sum_ns[o].Add(NonNegative(duration_ns));
+}
+
+Totals Shard::Read(int64_t now_ns) const {
+  Totals totals;
+  totals.layout = layout_;
+  totals.backends.resize(layout_->backends.size());
+  totals.pools.resize(layout_->pools.size());
+  for (size_t b = 0; b < totals.backends.size(); ++b) {
+    const BackendCells& cells = backends_[b];
+    BackendTotals& out = totals.backends[b];
+    out.requests = LoadArray(cells.requests);
+    out.latency.buckets = LoadArray(cells.latency_buckets);
+    out.latency.sum_ns = cells.latency_sum_ns.Load();
+    out.failures = LoadArray(cells.failures);
+    out.retries = cells.retries.Load();
+    out.busy_ns = cells.busy.Read(now_ns);
+  }
+  for (size_t p = 0; p < totals.pools.size(); ++p) {
+    const PoolCells& cells = pools_[p];
+    PoolTotals& out = totals.pools[p];
+    out.requests = LoadArray(cells.requests);
+    for (size_t o = 0; o < kPoolOutcomeCount; ++o) {
+      out.duration[o].buckets = LoadArray(cells.duration_buckets[o]);
+      out.duration[o].sum_ns = cells.duration_sum_ns[o].Load();
+    }
+    out.shed = LoadArray(cells.shed);
+    out.busy_ns = cells.busy.Read(now_ns);
+  }
+  return totals;
+}
+
+Totals MergeShards(const std::shared_ptr<const MetricLayout>& into,
+                   std::span<const std::shared_ptr<const Shard>> shards, int64_t now_ns) {
+  Totals merged;
+  merged.layout = into;
+  merged.backends.resize(into->backends.size());
+  merged.pools.resize(into->pools.size());
+
+  // Built only when a shard of another layout shows up: scrape-time work, never per request.
+  std::optional<std::map<std::string, PoolId, std::less<>>> pool_ids;
+  std::optional<std::map<std::pair<std::string, std::string>, BackendId>> backend_ids;
+
+  for (const std::shared_ptr<const Shard>& shard : shards) {
+    const Totals reading = shard->Read(now_ns);
+    if (reading.layout == into) {
+      for (size_t b = 0; b < reading.backends.size(); ++b)
+        merged.backends[b] += reading.backends[b];
+      for (size_t p = 0; p < reading.pools.size(); ++p) merged.pools[p] += reading.pools[p];
+      continue;
+    }
+    if (!pool_ids) {
+      pool_ids.emplace();
+      backend_ids.emplace();
+      for (PoolId p = 0; p < into->pools.size(); ++p) pool_ids->emplace(into->pools[p], p);
+      for (BackendId b = 0; b < into->backends.size(); ++b) {
+        const MetricLayout::Backend& backend = into->backends[b];
+        backend_ids->emplace(std::pair(into->pools[backend.pool], backend.label), b);
+      }
+    }
+    const MetricLayout& from = *reading.layout;
+    for (size_t p = 0; p < reading.pools.size(); ++p) {
+      if (auto it = pool_ids->find(from.pools[p]); it != pool_ids->end()) {
+        merged.pools[it->second] += reading.pools[p];
+      }
+    }
+    for (size_t b = 0; b < reading.backends.size(); ++b) {
+      const MetricLayout::Backend& backend = from.backends[b];
+      auto it = backend_ids->find(std::pair(from.pools[backend.pool], backend.label));
+      if (it != backend_ids->end()) merged.backends[it->second] += reading.backends[b];
+    }
+  }
+  return merged;
+}
+
+}  // namespace outrigger::metrics

@@ -1,0 +1,208 @@
+// Shard: one worker's request counters, so the request path counts without locks, hashing or
+// contended read-modify-writes (design.md §2). Each worker owns one Shard per MetricLayout it
+// still has requests on; the scrape and the scaling tick read every shard and merge them.
+//
+// Thread contract: the On*() recorders are called only by the owning worker (single writer).
+// Read() may be called from any thread at any time. Every field is a std::atomic written with
+// relaxed load + store (no fetch_add: there is one writer), so readers see each field whole;
+// a reading is per-field consistent, except each busy integral, whose three fields are read
+// under a seqlock so that busy-seconds never run backwards between scrapes.
+//
+// Ids: a BackendId / PoolId is an index into the MetricLayout built with the config snapshot;
+// passing an id outside the layout is undefined behavior.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/metrics/histogram_buckets.h"
+
+namespace outrigger::metrics {
+
+using PoolId = uint32_t;
+using BackendId = uint32_t;
+
+// The series a snapshot has: pools by PoolId, backends by BackendId. Immutable once built;
+// shared by the snapshot, the workers' shards and the collector. Identity across layouts is
+// (pool name, backend label), which is how counters of one backend survive a reload.
+struct MetricLayout {
+  struct Backend {
+    PoolId pool;
+    std::string label;  // the `backend` label: configured name or "ip:port"
+  };
+  std::vector<std::string> pools;
+  std::vector<Backend> backends;
+};
+
+// `code` label values, indexed by status / 100 - 1.
+inline constexpr size_t kCodeClassCount = 5;
+inline constexpr std::array<std::string_view, kCodeClassCount> kCodeClassLabels = {
+    "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+// outrigger_backend_failures_total{reason}: transport failures of one attempt.
+enum class FailureReason : uint8_t { kConnect, kTimeout, kReset, kProtocol };
+inline constexpr size_t kFailureReasonCount = 4;
+inline constexpr std::array<std::string_view, kFailureReasonCount> kFailureReasonLabels = {
+    "connect", "timeout", "reset", "protocol"};
+
+// outrigger_pool_shed_requests_total{reason}: why the pool answered without a backend.
+enum class ShedReason : uint8_t { kNoBackend, kCircuitOpen, kOverLimit };
+inline constexpr size_t kShedReasonCount = 3;
+inline constexpr std::array<std::string_view, kShedReasonCount> kShedReasonLabels = {
+    "no_backend", "circuit_open", "over_limit"};
+
+// outrigger_pool_request_duration_seconds{outcome}, as the client saw the request.
+enum class PoolOutcome : uint8_t { kOk, kError };
+inline constexpr size_t kPoolOutcomeCount = 2;
+inline constexpr std::array<std::string_view, kPoolOutcomeCount> kPoolOutcomeLabels = {"ok",
+                                                                                       "error"};
+
+// ---- Plain totals: what a reading and a merge produce. Values, usable from any thread. ----
+
+struct HistogramTotals {
+  std::array<uint64_t, kLatencyBucketCount> buckets{};  // per bucket, not cumulative
+  uint64_t sum_ns = 0;
+
+  // The number of observations: the sum of the buckets, so +Inf always equals _count.
+  uint64_t Count() const;
+  HistogramTotals& operator+=(const HistogramTotals& other);
+};
+
+struct BackendTotals {
+  std::array<uint64_t, kCodeClassCount> requests{};
+  HistogramTotals latency;
+  std::array<uint64_t, kFailureReasonCount> failures{};
+  uint64_t retries = 0;
+  uint64_t busy_ns = 0;  // ∫ in-flight dt, up to the reading's time
+
+  BackendTotals& operator+=(const BackendTotals& other);
+};
+
+struct PoolTotals {
+  std::array<uint64_t, kCodeClassCount> requests{};
+  std::array<HistogramTotals, kPoolOutcomeCount> duration;
+  std::array<uint64_t, kShedReasonCount> shed{};
+  uint64_t busy_ns = 0;  // ∫ (in-flight + pending) dt, up to the reading's time
+
+  // Client requests counted, all codes: the demand the rps signal stands on.
+  uint64_t RequestCount() const;
+  PoolTotals& operator+=(const PoolTotals& other);
+};
+
+// Totals indexed like `layout`: backends[BackendId], pools[PoolId].
+struct Totals {
+  std::shared_ptr<const MetricLayout> layout;
+  std::vector<BackendTotals> backends;
+  std::vector<PoolTotals> pools;
+};
+
+// ---- Single-writer cells. ----
+
+// A counter with one writer: relaxed load + store, readable whole by any thread.
+class ShardCounter {
+ public:
+  void Add(uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) + n, kRelaxed); }
+  uint64_t Load() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr auto kRelaxed = std::memory_order_relaxed;
+  std::atomic<uint64_t> value_{0};
+};
+
+// ∫ concurrency dt in nanoseconds, exact: at every change the elapsed time since the last
+// change is charged at the concurrency that held over it. One writer; Read() from any thread
+// sees (busy, concurrency, last change) from the same write (a seqlock), so the open interval
+// can be added without double counting.
+class BusyIntegral {
+ public:
+  // Writer only. A `now_ns` earlier than the last change (a clock step) charges nothing.
+  void Add(int64_t now_ns, int64_t delta);
+  // Any thread: busy nanoseconds up to max(now_ns, last change).
+  uint64_t Read(int64_t now_ns) const;
+
+ private:
+  // Data stores are release and reads acquire: that orders them against the sequence number
+  // without standalone fences (which ThreadSanitizer does not model). Free on x86.
+  std::atomic<uint64_t> sequence_{0};  // odd while a write is in progress
+  std::atomic<uint64_t> busy_ns_{0};
+  std::atomic<int64_t> concurrency_{0};
+  std::atomic<int64_t> last_change_ns_{0};
+};
+
+class Shard {
+ public:
+  explicit Shard(std::shared_ptr<const MetricLayout> layout);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  const std::shared_ptr<const MetricLayout>& layout() const { return layout_; }
+
+  // ---- Owning worker only. `now_ns` is MonoNanos() or the loop's cached equivalent; it must
+  // not go backwards within this shard. ----
+
+  // An attempt at `backend` starts (first request byte about to be written upstream). Every
+  // start must be matched by exactly one OnRequestEnd or OnRequestFailed.
+  void OnRequestStart(BackendId backend, int64_t now_ns) { backends_[backend].busy.Add(now_ns, 1); }
+  // The attempt got a response with `status` (counted by class; statuses outside 100..599 are
+  // not counted by code) after `latency_ns` (first byte written to last byte read).
+  void OnRequestEnd(BackendId backend, int64_t now_ns, int status, int64_t latency_ns);
+  // The attempt ended without a response.
+  void OnRequestFailed(BackendId backend, int64_t now_ns, FailureReason reason);
+  // The attempt about to start at `backend` is a retry; counted against the backend that
+  // receives it. Call in addition to OnRequestStart.
+  void OnRetry(BackendId backend) { backends_[backend].retries.Add(1); }
+
+  // A client request enters `pool` (routed, before waiting for a backend): from here to
+  // OnPoolRequestEnd it counts as pool concurrency, pending or in flight, across retries.
+  void OnPoolRequestStart(PoolId pool, int64_t now_ns) { pools_[pool].busy.Add(now_ns, 1); }
+  // The client's request is done: once per client request, with the status the client got
+  // (statuses outside 100..599 are not counted by code) and the whole duration.
+  void OnPoolRequestEnd(PoolId pool, int64_t now_ns, int status, int64_t duration_ns,
+                        PoolOutcome outcome);
+  // The pool answered without trying a backend. Call in addition to OnPoolRequestEnd.
+  void OnShed(PoolId pool, ShedReason reason) {
+    pools_[pool].shed[static_cast<size_t>(reason)].Add(1);
+  }
+
+  // ---- Any thread. ----
+
+  // A copy of every counter, busy integrals evaluated at `now_ns`.
+  Totals Read(int64_t now_ns) const;
+
+ private:
+  struct alignas(64) BackendCells {
+    std::array<ShardCounter, kCodeClassCount> requests;
+    std::array<ShardCounter, kLatencyBucketCount> latency_buckets;
+    ShardCounter latency_sum_ns;
+    std::array<ShardCounter, kFailureReasonCount> failures;
+    ShardCounter retries;
+    BusyIntegral busy;
+  };
+  struct alignas(64) PoolCells {
+    std::array<ShardCounter, kCodeClassCount> requests;
+    std::array<std::array<ShardCounter, kLatencyBucketCount>, kPoolOutcomeCount> duration_buckets;
+    std::array<ShardCounter, kPoolOutcomeCount> duration_sum_ns;
+    std::array<ShardCounter, kShedReasonCount> shed;
+    BusyIntegral busy;
+  };
+
+  // Constant after construction.
+  const std::shared_ptr<const MetricLayout> layout_;
+  const std::unique_ptr<BackendCells[]> backends_;
+  const std::unique_ptr<PoolCells[]> pools_;
+};
+
+// Sums the readings of `shards` at `now_ns` into `into`'s indices. A shard with another layout
+// (a previous snapshot) is mapped by identity (pool name, backend label); its series that
+// `into` does not have are dropped.
+Totals MergeShards(const std::shared_ptr<const MetricLayout>& into,
+                   std::span<const std::shared_ptr<const Shard>> shards, int64_t now_ns);
+
+}  // namespace outrigger::metrics
