@@ -32,7 +32,7 @@ WS_BACKEND_PY = os.path.join(HERE, "ws_backend.py")
 LOOPBACK = "127.0.0.1"
 
 # Sanitizer builds start and run slower; every deadline below is multiplied by this.
-# scripts/test --asan/--tsan sets both.
+# tests/CMakeLists.txt sets both in a sanitizer build.
 SLOWDOWN = float(os.environ.get("OUTRIGGER_TEST_SLOWDOWN", "1"))
 SANITIZER = os.environ.get("OUTRIGGER_SANITIZER", "")  # "", "asan" or "tsan"
 SANITIZER_REPORT = re.compile(r"^(==\d+==ERROR: \w+Sanitizer|WARNING: ThreadSanitizer|"
