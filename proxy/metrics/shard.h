@@ -32,6 +32,7 @@ using BackendId = uint32_t;
 // The series a snapshot has: pools by PoolId, backends by BackendId. Immutable once built;
 // shared by the snapshot, the workers' shards and the collector. Identity across layouts is
 // (pool name, backend label), which is how counters of one backend survive a reload.
+// REQUIRES: pool names unique, and (pool, label) unique, or the exposition repeats a series.
 struct MetricLayout {
   struct Backend {
     PoolId pool;

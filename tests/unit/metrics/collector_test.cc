@@ -1,0 +1,158 @@
+#include "proxy/metrics/collector.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace outrigger::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr int64_t kSecond = 1'000'000'000;
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kT0 = 1'000 * kSecond;
+
+class CollectorTest : public ::testing::Test {
+ protected:
+  std::string Scrape() const {
+    return prometheus::TextSerializer().Serialize(collector_.Collect());
+  }
+
+  std::shared_ptr<const MetricLayout> Layout(std::vector<std::string> pools,
+                                             std::vector<MetricLayout::Backend> backends) {
+    auto layout = std::make_shared<MetricLayout>();
+    layout->pools = std::move(pools);
+    layout->backends = std::move(backends);
+    return layout;
+  }
+
+  int64_t now_ = kT0;
+  Collector collector_{[this] { return now_; }};
+};
+
+TEST_F(CollectorTest, CollectorEmitsContractNamesAndLabels) {
+  const auto layout = Layout({"api"}, {{0, "10.0.0.1:8080"}});
+  auto worker1 = std::make_shared<Shard>(layout);
+  auto worker2 = std::make_shared<Shard>(layout);
+  collector_.Publish(layout, {worker1, worker2});
+
+  worker1->OnPoolRequestStart(0, kT0);
+  worker1->OnRequestStart(0, kT0);
+  worker1->OnRequestEnd(0, kT0 + 500 * kMs, 200, 3 * kMs);
+  worker1->OnPoolRequestEnd(0, kT0 + 500 * kMs, 200, 4 * kMs, PoolOutcome::kOk);
+  worker2->OnPoolRequestStart(0, kT0);
+  worker2->OnRetry(0);
+  worker2->OnRequestStart(0, kT0);
+  worker2->OnRequestFailed(0, kT0 + kSecond, FailureReason::kConnect);
+  worker2->OnShed(0, ShedReason::kNoBackend);
+  worker2->OnPoolRequestEnd(0, kT0 + kSecond, 503, 20 * kSecond, PoolOutcome::kError);
+  now_ = kT0 + 2 * kSecond;
+
+  const std::string text = Scrape();
+  const std::string b = R"(pool="api",backend="10.0.0.1:8080")";
+  for (
+      const std::string& line : std::vector<std::string>{
+          "# TYPE outrigger_backend_requests_total counter",
+          "outrigger_backend_requests_total{" + b + R"(,code="2xx"} 1)",
+          "outrigger_backend_requests_total{" + b + R"(,code="5xx"} 0)",
+          "# TYPE outrigger_backend_request_duration_seconds histogram",
+          "outrigger_backend_request_duration_seconds_count{" + b + "} 1",
+          "outrigger_backend_request_duration_seconds_sum{" + b + "} 0.003",
+          "outrigger_backend_request_duration_seconds_bucket{" + b + R"(,le="0.001"} 0)",
+          "outrigger_backend_request_duration_seconds_bucket{" + b + R"(,le="0.005"} 1)",
+          "outrigger_backend_request_duration_seconds_bucket{" + b + R"(,le="10"} 1)",
+          "outrigger_backend_request_duration_seconds_bucket{" + b + R"(,le="+Inf"} 1)",
+          "outrigger_backend_failures_total{" + b + R"(,reason="connect"} 1)",
+          "outrigger_backend_failures_total{" + b + R"(,reason="protocol"} 0)",
+          "# TYPE outrigger_backend_retries_total counter",
+          "outrigger_backend_retries_total{" + b + "} 1",
+          "# TYPE outrigger_backend_busy_seconds_total counter",
+          "outrigger_backend_busy_seconds_total{" + b + "} 1.5",
+          R"(outrigger_pool_requests_total{pool="api",code="2xx"} 1)",
+          R"(outrigger_pool_requests_total{pool="api",code="5xx"} 1)",
+          "# TYPE outrigger_pool_request_duration_seconds histogram",
+          R"(outrigger_pool_request_duration_seconds_count{pool="api",outcome="ok"} 1)",
+          R"(outrigger_pool_request_duration_seconds_bucket{pool="api",outcome="error",le="10"} 0)",
+          R"(outrigger_pool_request_duration_seconds_bucket{pool="api",outcome="error",le="+Inf"} 1)",
+          R"(outrigger_pool_request_duration_seconds_sum{pool="api",outcome="error"} 20)",
+          R"(outrigger_pool_shed_requests_total{pool="api",reason="no_backend"} 1)",
+          R"(outrigger_pool_shed_requests_total{pool="api",reason="over_limit"} 0)",
+          "# TYPE outrigger_pool_busy_seconds_total counter",
+          R"(outrigger_pool_busy_seconds_total{pool="api"} 1.5)",
+      }) {
+    EXPECT_THAT(text, HasSubstr(line + "\n")) << text;
+  }
+}
+
+TEST_F(CollectorTest, HistogramBucketsAreCumulativeAndEndAtCount) {
+  const auto layout = Layout({"api"}, {{0, "a"}});
+  auto shard = std::make_shared<Shard>(layout);
+  collector_.Publish(layout, {shard});
+  for (const int64_t latency : {0 * kMs, 1 * kMs, 2 * kMs, 60 * kMs, 3 * kSecond, 11 * kSecond}) {
+    shard->OnRequestStart(0, kT0);
+    shard->OnRequestEnd(0, kT0, 200, latency);
+  }
+  const std::vector<prometheus::MetricFamily> families = collector_.Collect();
+  const auto& histogram = families[1].metric.at(0).histogram;
+  ASSERT_EQ(families[1].name, "outrigger_backend_request_duration_seconds");
+  ASSERT_EQ(histogram.bucket.size(), kLatencyBucketCount);
+  uint64_t previous = 0;
+  for (const auto& bucket : histogram.bucket) {
+    EXPECT_GE(bucket.cumulative_count, previous);
+    previous = bucket.cumulative_count;
+  }
+  EXPECT_EQ(histogram.bucket[0].cumulative_count, 2u);  // 0 and 1 ms: le is inclusive
+  EXPECT_EQ(histogram.bucket.back().cumulative_count, 6u);
+  EXPECT_EQ(histogram.sample_count, 6u);
+  EXPECT_DOUBLE_EQ(histogram.sample_sum, 14.063);
+}
+
+TEST_F(CollectorTest, VanishedBackendSeriesDisappear) {
+  const auto before = Layout({"api"}, {{0, "10.0.0.1:80"}, {0, "10.0.0.2:80"}});
+  auto old_shard = std::make_shared<Shard>(before);
+  collector_.Publish(before, {old_shard});
+  for (BackendId b : {0u, 1u}) {
+    old_shard->OnRequestStart(b, kT0);
+    old_shard->OnRequestEnd(b, kT0, 200, kMs);
+  }
+  EXPECT_THAT(Scrape(), HasSubstr(R"(backend="10.0.0.2:80")"));
+
+  // Reload: 10.0.0.2 is gone; 10.0.0.1 keeps its count through the old shard.
+  const auto after = Layout({"api"}, {{0, "10.0.0.1:80"}});
+  auto new_shard = std::make_shared<Shard>(after);
+  collector_.Publish(after, {old_shard, new_shard});
+  new_shard->OnRequestStart(0, kT0);
+  new_shard->OnRequestEnd(0, kT0, 200, kMs);
+
+  const std::string text = Scrape();
+  EXPECT_THAT(text, Not(HasSubstr("10.0.0.2")));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(outrigger_backend_requests_total{pool="api",backend="10.0.0.1:80",code="2xx"} 2)"));
+}
+
+TEST_F(CollectorTest, LabelValuesAreEscaped) {
+  const auto layout = Layout({"p\"ool"}, {{0, "back\\end\nname"}});
+  auto shard = std::make_shared<Shard>(layout);
+  collector_.Publish(layout, {shard});
+  shard->OnRetry(0);
+  EXPECT_THAT(
+      Scrape(),
+      HasSubstr(R"(outrigger_backend_retries_total{pool="p\"ool",backend="back\\end\nname"} 1)"));
+}
+
+TEST_F(CollectorTest, EmitsNoSeriesBeforeTheFirstPublish) {
+  const std::vector<prometheus::MetricFamily> families = collector_.Collect();
+  EXPECT_EQ(families.size(), 9u);
+  for (const auto& family : families) EXPECT_TRUE(family.metric.empty()) << family.name;
+}
+
+}  // namespace
+}  // namespace outrigger::metrics
