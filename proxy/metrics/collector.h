@@ -32,7 +32,9 @@ class Collector final : public prometheus::Collectable {
   explicit Collector(std::function<int64_t()> clock = MonoNanos);
 
   // Control thread: the current snapshot's layout, and every shard that still holds counts,
-  // including shards of earlier layouts whose backends should keep their totals.
+  // including shards of earlier layouts whose backends should keep their totals. Dropping a
+  // shard drops its counts: its surviving backends' counters would fall, which Prometheus
+  // reads as a counter reset.
   void Publish(std::shared_ptr<const MetricLayout> layout,
                std::vector<std::shared_ptr<const Shard>> shards);
 

@@ -109,11 +109,14 @@ struct Totals {
 // A counter with one writer: relaxed load + store, readable whole by any thread.
 class ShardCounter {
  public:
-  void Add(uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) + n, kRelaxed); }
+  // Owning worker only.
+  void Add(uint64_t n) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  // Any thread.
   uint64_t Load() const { return value_.load(std::memory_order_relaxed); }
 
  private:
-  static constexpr auto kRelaxed = std::memory_order_relaxed;
   std::atomic<uint64_t> value_{0};
 };
 
