@@ -152,13 +152,18 @@ class Shard {
   // not go backwards within this shard. ----
 
   // An attempt at `backend` starts (first request byte about to be written upstream). Every
-  // start must be matched by exactly one OnRequestEnd or OnRequestFailed.
+  // start must be matched by exactly one OnRequestEnd, OnRequestFailed or OnRequestAbandoned.
   void OnRequestStart(BackendId backend, int64_t now_ns) { backends_[backend].busy.Add(now_ns, 1); }
   // The attempt got a response with `status` (counted by class; statuses outside 100..599 are
   // not counted by code) after `latency_ns` (first byte written to last byte read).
   void OnRequestEnd(BackendId backend, int64_t now_ns, int status, int64_t latency_ns);
   // The attempt ended without a response.
   void OnRequestFailed(BackendId backend, int64_t now_ns, FailureReason reason);
+  // The attempt was dropped because the client went away first: it ends the in-flight interval
+  // and counts nothing else, as it says nothing about the backend.
+  void OnRequestAbandoned(BackendId backend, int64_t now_ns) {
+    backends_[backend].busy.Add(now_ns, -1);
+  }
   // The attempt about to start at `backend` is a retry; counted against the backend that
   // receives it. Call in addition to OnRequestStart.
   void OnRetry(BackendId backend) { backends_[backend].retries.Add(1); }

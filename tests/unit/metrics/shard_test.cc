@@ -47,6 +47,12 @@ TEST(ShardTest, BusySecondsIncludeRequestsStillInFlight) {
   EXPECT_EQ(shard.Read(kT0 + 3 * kSecond).pools[1].busy_ns, uint64_t{6 * kSecond});
   shard.OnPoolRequestEnd(1, kT0 + 3 * kSecond, 200, 3 * kSecond, PoolOutcome::kOk);
   EXPECT_EQ(shard.Read(kT0 + 4 * kSecond).pools[1].busy_ns, uint64_t{7 * kSecond});
+  // An attempt the client abandoned stops counting when it is dropped, and counts nothing else.
+  shard.OnRequestStart(0, kT0 + 4 * kSecond);
+  shard.OnRequestAbandoned(0, kT0 + 5 * kSecond);
+  const BackendTotals abandoned = shard.Read(kT0 + 9 * kSecond).backends[0];
+  EXPECT_EQ(abandoned.busy_ns, uint64_t{kSecond});
+  EXPECT_EQ(abandoned.latency.Count() + abandoned.requests[1] + abandoned.failures[0], 0u);
   // A reading "before" the last change charges no open interval rather than a negative one.
   EXPECT_EQ(shard.Read(kT0).pools[1].busy_ns, uint64_t{6 * kSecond});
 }
