@@ -15,7 +15,18 @@ struct Header {
   std::string_view value;  // leading and trailing whitespace removed
 };
 
-enum class Method : uint8_t { kGet, kHead, kPost, kPut, kDelete, kOptions, kPatch, kTrace, kConnect, kOther };
+enum class Method : uint8_t {
+  kGet,
+  kHead,
+  kPost,
+  kPut,
+  kDelete,
+  kOptions,
+  kPatch,
+  kTrace,
+  kConnect,
+  kOther
+};
 
 // RFC 9110 §9.2.2: methods a proxy may repeat without changing the outcome.
 constexpr bool IsIdempotent(Method m) {
@@ -40,17 +51,17 @@ struct RequestHead {
   std::string_view authority;  // the Host header value, or for absolute-form the target's
                                // authority (RFC 9112 §3.2.2: it replaces Host)
   bool absolute_form = false;
-  int version_minor = 1;  // HTTP/1.<version_minor>; only 0 and 1 are accepted
+  int version_minor = 1;        // HTTP/1.<version_minor>; only 0 and 1 are accepted
   std::vector<Header> headers;  // all fields in order, including Host and framing fields
 
   BodyKind body = BodyKind::kNone;  // never kCloseDelimited for requests
   uint64_t content_length = 0;      // valid when body == kContentLength
 
-  bool keep_alive = true;       // after this exchange, per version and Connection tokens
-  bool expect_continue = false; // Expect: 100-continue
+  bool keep_alive = true;          // after this exchange, per version and Connection tokens
+  bool expect_continue = false;    // Expect: 100-continue
   bool upgrade_websocket = false;  // Connection contains "upgrade" and Upgrade: websocket
   std::string_view upgrade;        // raw Upgrade value when Connection names "upgrade"
-  size_t head_size = 0;  // bytes of the head, request line through the empty line
+  size_t head_size = 0;            // bytes of the head, request line through the empty line
 };
 
 struct ResponseHead {
@@ -62,7 +73,7 @@ struct ResponseHead {
   BodyKind body = BodyKind::kNone;  // accounts for the request method and the status
   uint64_t content_length = 0;      // the Content-Length value whenever one was sent, even
                                     // where no body follows (HEAD, 304), so it can be forwarded
-  bool keep_alive = true;  // the server allows reuse of the connection after this response
+  bool keep_alive = true;           // the server allows reuse of the connection after this response
   size_t head_size = 0;
 };
 

@@ -9,9 +9,7 @@ import hashlib
 import os
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -144,25 +142,6 @@ SOURCE_ADDRESSES = ["127.0.0.%d" % i for i in range(2, 22)]  # 20 distinct clien
 RECONNECTS = 3
 MIB = 1 << 20
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-class GreetingWsBackend(harness.Backend):
-    """ws_backend.py --greet; same life cycle as harness.Backend (ready line, stop by PID)."""
-
-    def __init__(self, name, log_dir=None):  # pylint: disable=super-init-not-called
-        self.name = name
-        args = [sys.executable, harness.WS_BACKEND_PY, "--port", "0", "--name", name,
-                "--greet", "--verbose"]
-        fd, self.log_path = tempfile.mkstemp(prefix="ws-backend-%s-" % name, suffix=".log", dir=log_dir)
-        self.log = os.fdopen(fd, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self.log, close_fds=True)
-        try:
-            line = self._read_ready_line(10.0)
-        except BaseException:
-            self.stop()
-            raise
-        self.port = int(line.rsplit(":", 1)[1])
 
 
 class Closed(Exception):
@@ -304,7 +283,8 @@ def xor_mask(data, mask):
 
 class RawWebSocketTestCase(harness.ProxyTestCase):
     def start_ws_backend(self, name):
-        b = GreetingWsBackend(name, log_dir=self.tmp)
+        b = harness.Backend(name, log_dir=self.tmp, script=harness.WS_BACKEND_PY,
+                            extra_args=["--greet", "--verbose"])
         self.addCleanup(b.stop)
         return b
 
