@@ -47,6 +47,14 @@ struct HashOn {
   std::string name;             // header or cookie name
 };
 
+// `circuit_breaker` of a pool: passive failure detection per backend (design §4). Connect
+// errors, timeouts, resets and 502/503/504 answers count as failures.
+struct CircuitBreakerConfig {
+  uint32_t consecutive_failures = 5;  // `consecutive_failures`: in a row, opens it (1..1000)
+  Duration open_for{30000};  // `open_for`: open time before a half-open trial (30s); a failed
+                             // trial doubles it, up to 8× (at most 5 min)
+};
+
 struct PoolConfig {
   std::string name;
   std::string balance = "round_robin";  // `balance`: a policy name from balance/registry.h
@@ -55,6 +63,7 @@ struct PoolConfig {
   std::vector<BackendConfig> backends;  // `backends`: at least one
   uint32_t keepalive = 32;  // `keepalive`: idle upstream connections kept per backend per worker
   PoolTimeouts timeouts;    // `timeouts`
+  CircuitBreakerConfig circuit_breaker;  // `circuit_breaker`
   SourceMark mark;
 };
 

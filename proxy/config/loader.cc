@@ -61,6 +61,7 @@ class Loader {
   void ReadPools(const Field& f);
   void ReadPool(const Field& f);
   void ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts);
+  void ReadCircuitBreaker(const Field& f, CircuitBreakerConfig* breaker);
   void ReadBackend(const Field& f, BackendConfig* backend);
   // A numeric listen address; an invalid SocketAddress when it was reported as wrong.
   net::SocketAddress ReadListenAddress(const Field& f, std::string* text);
@@ -303,8 +304,10 @@ void Loader::ReadPool(const Field& f) {
   pool.name = f.key->Scalar();
   pool.mark = LocateKey(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f, {"balance", "hash_on", "slow_start", "keepalive", "timeouts", "backends"},
-                 &diag_);
+  MapReader keys(
+      f,
+      {"balance", "hash_on", "slow_start", "keepalive", "timeouts", "circuit_breaker", "backends"},
+      &diag_);
   bool balance_known = true;  // false: already reported, so say nothing more about it
   if (auto balance = keys.Get("balance")) {
     std::optional<std::string> s = ReadString(*balance, &diag_);
@@ -339,6 +342,9 @@ void Loader::ReadPool(const Field& f) {
     if (auto n = ReadInteger(*keepalive, 0, kMaxKeepalive, &diag_)) pool.keepalive = *n;
   }
   if (auto timeouts = keys.Get("timeouts")) ReadPoolTimeouts(*timeouts, &pool.timeouts);
+  if (auto breaker = keys.Get("circuit_breaker")) {
+    ReadCircuitBreaker(*breaker, &pool.circuit_breaker);
+  }
   if (auto backends = keys.Require("backends"); backends && ExpectList(*backends, &diag_)) {
     std::vector<Field> items = ListItems(*backends);
     if (items.empty()) {
@@ -358,6 +364,17 @@ void Loader::ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts) {
     if (auto t = keys.Get(name)) {
       if (auto d = ReadDuration(*t, /*allow_zero=*/false, &diag_)) *slot = *d;
     }
+  }
+}
+
+void Loader::ReadCircuitBreaker(const Field& f, CircuitBreakerConfig* breaker) {
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f, {"consecutive_failures", "open_for"}, &diag_);
+  if (auto n = keys.Get("consecutive_failures")) {
+    if (auto v = ReadInteger(*n, 1, 1000, &diag_)) breaker->consecutive_failures = *v;
+  }
+  if (auto t = keys.Get("open_for")) {
+    if (auto d = ReadDuration(*t, /*allow_zero=*/false, &diag_)) breaker->open_for = *d;
   }
 }
 

@@ -101,6 +101,40 @@ TEST_F(LoaderTest, AppliesDefaultsToAMinimalConfig) {
   EXPECT_EQ(c.FindPool("nope"), nullptr);
 }
 
+TEST_F(LoaderTest, DefaultsTheCircuitBreakerToFiveFailuresAndThirtySeconds) {
+  Config c = LoadValid(Cat(kWebListener, kApiPool));
+  EXPECT_EQ(c.pools[0].circuit_breaker.consecutive_failures, 5u);
+  EXPECT_EQ(c.pools[0].circuit_breaker.open_for, Duration(30000));
+}
+
+TEST_F(LoaderTest, ReadsTheCircuitBreaker) {
+  Config c = LoadValid(Cat(kWebListener,
+                           "pools:\n"
+                           "  api:\n"
+                           "    circuit_breaker: { consecutive_failures: 3, open_for: 2s }\n"
+                           "    backends:\n"
+                           "      - address: 127.0.0.1:9001\n"));
+  EXPECT_EQ(c.pools[0].circuit_breaker.consecutive_failures, 3u);
+  EXPECT_EQ(c.pools[0].circuit_breaker.open_for, Duration(2000));
+}
+
+TEST_F(LoaderTest, ReportsACircuitBreakerThatCouldNeverOpenOrClose) {
+  EXPECT_EQ(Errors(Cat("pools:\n"
+                       "  api:\n"
+                       "    circuit_breaker:\n"
+                       "      consecutive_failures: 0\n"
+                       "      open_for: 0s\n"
+                       "      open_fro: 3s\n"
+                       "    backends:\n"
+                       "      - address: 127.0.0.1:9001\n",
+                       kWebListener)),
+            "t.yaml:4:29: pools.api.circuit_breaker.consecutive_failures: must be between 1 and "
+            "1000, got 0\n"
+            "t.yaml:5:17: pools.api.circuit_breaker.open_for: must be greater than 0\n"
+            "t.yaml:6:7: pools.api.circuit_breaker: unknown key `open_fro`; did you mean "
+            "`open_for`?");
+}
+
 TEST_F(LoaderTest, ReadsEveryKeyOfAFullConfig) {
   Config c = LoadValid(R"(workers: 4
 admin:
