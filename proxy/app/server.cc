@@ -6,12 +6,16 @@
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
 #include "proxy/config/loader.h"
+#include "proxy/upstream/circuit_breaker.h"
 #include "version.h"
 
 namespace outrigger::app {
 namespace {
 
 constexpr timeval kDrainTick{0, 50 * 1000};
+// How often open circuits are checked for a due half-open trial: the trial starts at most
+// this late, and the scan is a few loads per backend.
+constexpr timeval kCircuitTick{0, 100 * 1000};
 
 }  // namespace
 
@@ -60,6 +64,8 @@ absl::Status Server::Start() {
     event_add(signals_.back().get(), nullptr);
   }
   std::signal(SIGPIPE, SIG_IGN);
+  circuit_tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Server::OnCircuitTick, this));
+  event_add(circuit_tick_.get(), &kCircuitTick);
   ready_ = true;
   for (const auto& l : snapshot_->config.listeners) {
     spdlog::info("listener {} on {}", l.name, l.listen.ToString());
@@ -113,6 +119,27 @@ void Server::CheckDrained() {
     spdlog::warn("drain timeout: closing {} connection(s) still open", left);
     for (auto& w : workers_) w->PostStop();
     event_base_loopexit(base_.get(), nullptr);
+  }
+}
+
+void Server::OnCircuitTick(evutil_socket_t, short, void* arg) {
+  static_cast<Server*>(arg)->OfferHalfOpenBackends();
+}
+
+void Server::OfferHalfOpenBackends() {
+  // An open circuit keeps its backend out of every pick, so no request would ever ask the
+  // breaker for the half-open trial; once the open time is over, offer the backend again and
+  // let AllowRequest admit the trial.
+  int64_t now = MonoNanos();
+  for (const forward::PoolRuntime& pool : snapshot_->pools) {
+    for (const auto& b : pool.backends) {
+      if ((b->unavailable() & upstream::Backend::kCircuitOpen) != 0 &&
+          b->breaker()->state(now) == upstream::CircuitBreaker::State::kHalfOpen) {
+        b->SetUnavailable(upstream::Backend::kCircuitOpen, false);
+        spdlog::info("pool {} backend {}: circuit half-open, sending a trial request", b->pool(),
+                     b->label());
+      }
+    }
   }
 }
 

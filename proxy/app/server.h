@@ -31,6 +31,8 @@ class Server {
   void CheckDrained();
   static void OnSignal(evutil_socket_t sig, short, void* self);
   static void OnDrainTick(evutil_socket_t, short, void* self);
+  static void OnCircuitTick(evutil_socket_t, short, void* self);
+  void OfferHalfOpenBackends();
 
   const std::string config_path_;
   net::EventBasePtr base_;
@@ -39,6 +41,7 @@ class Server {
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<net::EventPtr> signals_;
   net::EventPtr drain_tick_;
+  net::EventPtr circuit_tick_;
   bool ready_ = false;
   bool draining_ = false;
   int64_t drain_deadline_ns_ = 0;

@@ -13,6 +13,7 @@
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
 #include "proxy/net/cidr.h"
+#include "proxy/upstream/circuit_breaker.h"
 
 namespace outrigger::forward {
 namespace {
@@ -317,7 +318,17 @@ void DownstreamConnection::HandleRequest() {
   balance::PickContext ctx;
   ctx.now_ns = MonoNanos();
   ctx.hash_key = HashKey(*pool_->config, client_ip, request_);
-  backend_ = view_->policies[pool_index]->Pick(ctx);
+  balance::BalancingPolicy& policy = *view_->policies[pool_index];
+  backend_ = policy.Pick(ctx);
+  if (backend_ != nullptr && !backend_->breaker()->AllowRequest(ctx.now_ns)) {
+    // Half-open with its trial already out: offer the request to another backend.
+    ctx.exclude = backend_;
+    backend_ = policy.Pick(ctx);
+    if (backend_ == ctx.exclude || (backend_ && !backend_->breaker()->AllowRequest(ctx.now_ns))) {
+      backend_ = nullptr;
+    }
+  }
+  breaker_admitted_ = backend_ != nullptr;
   if (backend_ == nullptr) {
     evbuffer_drain(In(client_.get()), request_.head_size);
     SendLocalResponse(503, "no backend available", /*close=*/has_body, "Retry-After: 1\r\n");
@@ -526,6 +537,7 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail) {
   }
   spdlog::debug("{} {}: {}", pool_ ? pool_->config->name : "", backend_ ? backend_->label() : "",
                 detail);
+  ReportOutcome(/*failure=*/true);
   if (response_started_) {
     Close();  // the client already has part of a response: all we can do is cut it
     return;
@@ -622,6 +634,7 @@ void DownstreamConnection::PumpResponseBody() {
   if (r == BodyPump::Result::kError) {
     spdlog::debug("{} {}: invalid response body framing: {}", pool_->config->name,
                   backend_->label(), response_body_.error());
+    ReportOutcome(/*failure=*/true);
     Close();
     return;
   }
@@ -636,6 +649,7 @@ void DownstreamConnection::PumpResponseBody() {
 }
 
 void DownstreamConnection::FinishExchange() {
+  ReportOutcome(response_.status == 502 || response_.status == 503 || response_.status == 504);
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
@@ -658,9 +672,34 @@ void DownstreamConnection::FinishExchange() {
   ProcessClientInput();
 }
 
+void DownstreamConnection::ReportOutcome(bool failure) {
+  if (!breaker_admitted_) return;
+  breaker_admitted_ = false;
+  upstream::CircuitBreaker& breaker = *backend_->breaker();
+  int64_t now = MonoNanos();
+  switch (failure ? breaker.OnFailure(now) : breaker.OnSuccess(now)) {
+    case upstream::CircuitChange::kOpened:
+      backend_->SetUnavailable(upstream::Backend::kCircuitOpen, true);
+      spdlog::warn("pool {} backend {}: circuit opened after consecutive failures",
+                   backend_->pool(), backend_->label());
+      break;
+    case upstream::CircuitChange::kClosed:
+      backend_->SetUnavailable(upstream::Backend::kCircuitOpen, false);
+      spdlog::info("pool {} backend {}: circuit closed, the trial request succeeded",
+                   backend_->pool(), backend_->label());
+      break;
+    case upstream::CircuitChange::kUnchanged:
+      break;
+  }
+}
+
 void DownstreamConnection::DropUpstream() {
   upstream_.reset();
   upstream_head_.clear();
+  if (breaker_admitted_) {  // the client went away: says nothing about the backend
+    breaker_admitted_ = false;
+    backend_->breaker()->OnAbandoned();
+  }
   if (backend_ != nullptr) {
     backend_->AddActive(-1);
     backend_ = nullptr;
@@ -670,6 +709,7 @@ void DownstreamConnection::DropUpstream() {
 // ---- tunnel ------------------------------------------------------------------------------
 
 void DownstreamConnection::StartTunnel() {
+  ReportOutcome(/*failure=*/false);
   state_ = State::kTunnel;
   upstream_head_.clear();
   // The tunnel keeps counting as an active request on its backend until it closes.

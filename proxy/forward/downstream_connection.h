@@ -76,6 +76,8 @@ class DownstreamConnection {
   void FinishExchange();
   void UpstreamFailed(int status, std::string_view detail);
   void DropUpstream();
+  // Tells the backend's circuit breaker how the admitted attempt ended (once per attempt).
+  void ReportOutcome(bool failure);
   void StartTunnel();
   void PumpTunnel();
 
@@ -104,7 +106,8 @@ class DownstreamConnection {
   bool response_started_ = false;  // the response head went to the client: no more 5xx
   bool upstream_reusable_ = false;
   bool retried_stale_ = false;
-  bool client_eof_ = false;  // tunnel: the client closed; flushing its last bytes upstream
+  bool breaker_admitted_ = false;  // the breaker admitted this attempt and awaits its outcome
+  bool client_eof_ = false;        // tunnel: the client closed; flushing its last bytes upstream
   size_t response_scan_ = 0;
   int64_t exchange_start_ns_ = 0;
   int64_t last_activity_ns_ = 0;  // tunnel idle timeout

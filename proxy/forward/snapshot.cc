@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "proxy/balance/registry.h"
+#include "proxy/upstream/circuit_breaker.h"
 
 namespace outrigger::forward {
 namespace {
@@ -39,6 +40,11 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config con
       if (b == nullptr) {
         b = std::make_shared<upstream::Backend>(pc.name, bc.address,
                                                 bc.name.empty() ? bc.address.ToString() : bc.name);
+        upstream::CircuitBreaker::Options options;
+        options.consecutive_failures = pc.circuit_breaker.consecutive_failures;
+        options.open_for = pc.circuit_breaker.open_for;
+        options.trial_timeout = pc.timeouts.connect + pc.timeouts.read;
+        b->set_breaker(std::make_shared<upstream::CircuitBreaker>(options));
       }
       pool.members.push_back({b.get(), bc.weight});
       pool.backends.push_back(std::move(b));

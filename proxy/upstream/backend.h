@@ -17,6 +17,8 @@
 
 namespace outrigger::upstream {
 
+class CircuitBreaker;
+
 class Backend : public std::enable_shared_from_this<Backend> {
  public:
   // Reasons a backend may not take a new request; several may hold at once.
@@ -60,6 +62,12 @@ class Backend : public std::enable_shared_from_this<Backend> {
     available_since_ns_.store(t, std::memory_order_relaxed);
   }
 
+  // Passive failure detection (upstream/circuit_breaker.h); null when not set up. Held by
+  // shared_ptr so this header needs only a declaration (balance/ stays free of upstream/).
+  // REQUIRES: set once, before the Backend is published to workers.
+  CircuitBreaker* breaker() const { return breaker_.get(); }
+  void set_breaker(std::shared_ptr<CircuitBreaker> b) { breaker_ = std::move(b); }
+
   // Peak-EWMA latency state (balance/peak_ewma.h owns the maths).
   std::atomic<int64_t>& ewma_ns() { return ewma_ns_; }
   std::atomic<int64_t>& ewma_stamp_ns() { return ewma_stamp_ns_; }
@@ -71,6 +79,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   const std::string pool_;
   const net::SocketAddress address_;
   const std::string label_;
+  std::shared_ptr<CircuitBreaker> breaker_;
 
   // Shared, relaxed.
   std::atomic<uint32_t> unavailable_{0};
