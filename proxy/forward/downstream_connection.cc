@@ -684,6 +684,7 @@ void DownstreamConnection::ReportOutcome(bool failure) {
                    backend_->pool(), backend_->label());
       break;
     case upstream::CircuitChange::kClosed:
+      backend_->set_available_since_ns(now);  // recovered: slow_start ramps it back up
       backend_->SetUnavailable(upstream::Backend::kCircuitOpen, false);
       spdlog::info("pool {} backend {}: circuit closed, the trial request succeeded",
                    backend_->pool(), backend_->label());

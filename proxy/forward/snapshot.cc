@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "proxy/balance/registry.h"
+#include "proxy/base/clock.h"
 #include "proxy/upstream/circuit_breaker.h"
 
 namespace outrigger::forward {
@@ -45,6 +46,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config con
         options.open_for = pc.circuit_breaker.open_for;
         options.trial_timeout = pc.timeouts.connect + pc.timeouts.read;
         b->set_breaker(std::make_shared<upstream::CircuitBreaker>(options));
+        // A backend a reload adds ramps up under slow_start; those present at start-up do
+        // not (nothing is warmer than anything else then).
+        if (previous != nullptr) b->set_available_since_ns(MonoNanos());
       }
       pool.members.push_back({b.get(), bc.weight});
       pool.backends.push_back(std::move(b));
