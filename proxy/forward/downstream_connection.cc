@@ -9,6 +9,7 @@
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
 #include "proxy/http/error_page.h"
+#include "proxy/http/fields.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
@@ -35,6 +36,26 @@ timeval ToTimeval(milliseconds ms) {
 }
 
 evbuffer* In(bufferevent* bev) { return bufferevent_get_input(bev); }
+
+// Length of the head at the front of `in` (through its empty line), or 0 when it has not
+// ended yet. `*scanned` remembers how far earlier calls searched, so a head that trickles in
+// is searched once overall, not once per read.
+size_t FindHeadEnd(evbuffer* in, size_t* scanned) {
+  evbuffer_ptr from;
+  evbuffer_ptr_set(in, &from, *scanned, EVBUFFER_PTR_SET);
+  evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, &from);
+  if (end.pos < 0) {
+    size_t len = evbuffer_get_length(in);
+    *scanned = len > 3 ? len - 3 : 0;
+    return 0;
+  }
+  *scanned = 0;
+  return static_cast<size_t>(end.pos) + 4;
+}
+
+const char* Pullup(evbuffer* in, size_t n) {
+  return reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
+}
 evbuffer* Out(bufferevent* bev) { return bufferevent_get_output(bev); }
 
 bool RouteAllowsUpgrade(const config::RouteConfig& route, std::string_view upgrade) {
@@ -57,14 +78,9 @@ std::string_view ClientIp(const config::ListenerConfig& listener, std::string_vi
     std::string_view list = h.value;
     while (!list.empty()) {
       size_t comma = list.rfind(',');
-      std::string_view entry = comma == std::string_view::npos ? list : list.substr(comma + 1);
+      std::string_view entry =
+          http::fields::TrimOws(comma == std::string_view::npos ? list : list.substr(comma + 1));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
-      while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t')) {
-        entry.remove_prefix(1);
-      }
-      while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t')) {
-        entry.remove_suffix(1);
-      }
       if (entry.empty()) continue;
       client = entry;
       if (!trusted(entry)) return client;
@@ -253,33 +269,25 @@ bool DownstreamConnection::TryReadHead() {
     timer_is_header_ = true;
     ArmTimer(worker_.view()->snapshot->listeners[listener_index_].config->timeouts.header);
   }
-  evbuffer_ptr from;
-  evbuffer_ptr_set(in, &from, head_scan_, EVBUFFER_PTR_SET);
-  evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, &from);
-  size_t head_len;
-  if (end.pos < 0) {
-    head_scan_ = len > 3 ? len - 3 : 0;
+  size_t head_len = FindHeadEnd(in, &head_scan_);
+  const bool ended = head_len > 0;
+  if (!ended) {
     if (len <= limits_.max_request_line) return false;
     // Long enough to break a limit: let the parser say which (414 or 431), or wait.
     head_len = std::min(len, limits_.max_head + 1);
-  } else {
-    head_len = static_cast<size_t>(end.pos) + 4;
   }
-  const auto* data =
-      reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(head_len)));
   http::ParseResult r =
-      http::ParseRequestHead(std::string_view(data, head_len), limits_, &request_);
+      http::ParseRequestHead(std::string_view(Pullup(in, head_len), head_len), limits_, &request_);
   if (r.status == http::ParseStatus::kError) {
     SendLocalResponse(r.http_status, r.reason, /*close=*/true);
     return false;
   }
   if (r.status == http::ParseStatus::kIncomplete) {
-    if (end.pos >= 0 || len > limits_.max_head) {
+    if (ended || len > limits_.max_head) {
       SendLocalResponse(431, "request head too large", /*close=*/true);
     }
     return false;
   }
-  head_scan_ = 0;
   evtimer_del(timer_.get());
   HandleRequest();
   return true;
@@ -559,26 +567,19 @@ bool DownstreamConnection::TryReadResponseHead() {
   evbuffer* in = In(upstream_->bev());
   size_t len = evbuffer_get_length(in);
   if (len == 0) return false;
-  evbuffer_ptr from;
-  evbuffer_ptr_set(in, &from, response_scan_, EVBUFFER_PTR_SET);
-  evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, &from);
-  if (end.pos < 0) {
-    response_scan_ = len > 3 ? len - 3 : 0;
+  size_t head_len = FindHeadEnd(in, &response_scan_);
+  if (head_len == 0) {
     if (len > limits_.max_head) UpstreamFailed(502, "upstream response head too large");
     return false;
   }
-  size_t head_len = static_cast<size_t>(end.pos) + 4;
-  const auto* data =
-      reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(head_len)));
-  http::ParseResult r =
-      http::ParseResponseHead(std::string_view(data, head_len), method_, limits_, &response_);
+  http::ParseResult r = http::ParseResponseHead(std::string_view(Pullup(in, head_len), head_len),
+                                                method_, limits_, &response_);
   if (r.status != http::ParseStatus::kDone) {
     upstream_reusable_ = false;
     UpstreamFailed(
         502, r.status == http::ParseStatus::kError ? r.reason : "invalid upstream response head");
     return false;
   }
-  response_scan_ = 0;
   evbuffer* client_out = Out(client_.get());
   if (response_.status == 101) {
     if (!upgrade_requested_) {
