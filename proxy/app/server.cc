@@ -166,9 +166,13 @@ void Server::Reload() {
     spdlog::error("reload refused: {}", std::string(snap.status().message()));
     return;
   }
-  snapshot_ = *snap;
-  for (auto& w : workers_) w->PostSnapshot(snapshot_);
+  Publish(*std::move(snap));
   spdlog::info("reloaded {}", config_path_);
+}
+
+void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot) {
+  snapshot_ = std::move(snapshot);
+  for (auto& w : workers_) w->PostSnapshot(snapshot_);
 }
 
 }  // namespace outrigger::app

@@ -28,6 +28,10 @@ class Server {
   absl::Status Start();
   void BeginDrain();
   void Reload();
+  // Makes `snapshot` the current one: every worker adopts it at its next request boundary
+  // (requests in flight finish on the one they began on). Every change of configuration or of
+  // the backend set (reload, DNS) goes through here.
+  void Publish(std::shared_ptr<const forward::Snapshot> snapshot);
   void CheckDrained();
   static void OnSignal(evutil_socket_t sig, short, void* self);
   static void OnDrainTick(evutil_socket_t, short, void* self);
