@@ -53,6 +53,56 @@ struct CircuitBreakerConfig {
   uint32_t consecutive_failures = 5;  // `consecutive_failures`: in a row, opens it (1..1000)
   Duration open_for{30000};  // `open_for`: open time before a half-open trial (30s); a failed
                              // trial doubles it, up to 8× (at most 5 min)
+  // Caps on what one backend carries from every worker together (Envoy's circuit breaker
+  // thresholds). A backend at a cap is skipped; when none is left the answer is 503.
+  uint32_t max_connections = 1024;  // `max_connections`: upstream connections, idle included
+  uint32_t max_pending = 128;    // `max_pending`: requests waiting for a connection (0: none wait)
+  uint32_t max_requests = 1024;  // `max_requests`: requests in flight, tunnels included
+};
+
+// A range of accepted probe statuses, inclusive.
+struct StatusRange {
+  int low = 200;
+  int high = 299;
+  bool operator==(const StatusRange&) const = default;
+};
+
+// One active probe kind of a pool's `health` (design §4): an HTTP GET from the control
+// thread to every backend of the pool.
+struct ProbeConfig {
+  std::string path;          // `path`: request target; default /health/live or /health/ready
+  std::string host;          // `host`: Host header; default the backend's "ip:port"
+  Duration interval{10000};  // `interval`: between probes, ±10% jitter (live 10s, ready 5s)
+  Duration timeout{2000};    // `timeout`: connect + answer, else the probe failed (2s)
+  uint32_t fall = 3;  // `fall`: failures in a row that flip a healthy backend (live 3, ready 1)
+  uint32_t rise = 2;  // `rise`: successes in a row that flip it back (2)
+  // `expect_status`: statuses that pass: "2xx" (default), "200", "200-399", or a list of them.
+  std::vector<StatusRange> expect_status{StatusRange{}};
+  SourceMark mark;
+
+  bool operator==(const ProbeConfig& o) const {
+    return path == o.path && host == o.host && interval == o.interval && timeout == o.timeout &&
+           fall == o.fall && rise == o.rise && expect_status == o.expect_status;
+  }
+};
+
+// `health` of a pool. A probe kind that is absent is not run: a backend is then taken as
+// live (or ready) until passive failures say otherwise.
+struct HealthConfig {
+  // `live`: a backend failing it is dead: no new requests, idle connections closed.
+  std::optional<ProbeConfig> live;
+  // `ready`: a backend failing it gets no new requests; in-flight ones finish. A new backend
+  // is unready until its first successful probe.
+  std::optional<ProbeConfig> ready;
+};
+
+// `retries` of a pool: a failed attempt is sent again, to another backend, when that is safe
+// (nothing sent yet, or an idempotent method with its whole request still at hand).
+struct RetryConfig {
+  uint32_t attempts = 2;  // `attempts`: retries after the first try (0..10; 0 disables)
+  // `budget_percent`: retries stay under this share of the pool's requests over the last
+  // 10 s (plus 3 per second per worker, so a quiet pool can still retry).
+  uint32_t budget_percent = 20;
 };
 
 struct PoolConfig {
@@ -64,6 +114,11 @@ struct PoolConfig {
   uint32_t keepalive = 32;  // `keepalive`: idle upstream connections kept per backend per worker
   PoolTimeouts timeouts;    // `timeouts`
   CircuitBreakerConfig circuit_breaker;  // `circuit_breaker`
+  HealthConfig health;                   // `health`
+  RetryConfig retries;                   // `retries`
+  // `panic_threshold`: percent (0..100); when fewer of the pool's backends than this are
+  // usable, balance over all of them rather than crush the few left (Envoy; 50, 0: never).
+  uint32_t panic_threshold = 50;
   SourceMark mark;
 };
 

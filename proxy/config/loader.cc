@@ -12,8 +12,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "proxy/balance/registry.h"
+#include "proxy/config/health_reader.h"
 #include "proxy/config/validate.h"
 #include "proxy/config/yaml_reader.h"
 
@@ -23,6 +25,7 @@ namespace {
 constexpr uint32_t kMaxWorkers = 256;
 constexpr uint32_t kMaxWeight = 10000;
 constexpr uint32_t kMaxKeepalive = 65535;
+constexpr uint32_t kMaxCap = 1000000;
 constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9901";
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -304,10 +307,10 @@ void Loader::ReadPool(const Field& f) {
   pool.name = f.key->Scalar();
   pool.mark = LocateKey(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(
-      f,
-      {"balance", "hash_on", "slow_start", "keepalive", "timeouts", "circuit_breaker", "backends"},
-      &diag_);
+  MapReader keys(f,
+                 {"balance", "hash_on", "slow_start", "keepalive", "timeouts", "circuit_breaker",
+                  "health", "retries", "panic_threshold", "backends"},
+                 &diag_);
   bool balance_known = true;  // false: already reported, so say nothing more about it
   if (auto balance = keys.Get("balance")) {
     std::optional<std::string> s = ReadString(*balance, &diag_);
@@ -345,6 +348,11 @@ void Loader::ReadPool(const Field& f) {
   if (auto breaker = keys.Get("circuit_breaker")) {
     ReadCircuitBreaker(*breaker, &pool.circuit_breaker);
   }
+  if (auto health = keys.Get("health")) ReadHealth(*health, &pool.health, &diag_);
+  if (auto retries = keys.Get("retries")) ReadRetries(*retries, &pool.retries, &diag_);
+  if (auto panic = keys.Get("panic_threshold")) {
+    if (auto v = ReadInteger(*panic, 0, 100, &diag_)) pool.panic_threshold = *v;
+  }
   if (auto backends = keys.Require("backends"); backends && ExpectList(*backends, &diag_)) {
     std::vector<Field> items = ListItems(*backends);
     if (items.empty()) {
@@ -369,9 +377,18 @@ void Loader::ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts) {
 
 void Loader::ReadCircuitBreaker(const Field& f, CircuitBreakerConfig* breaker) {
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f, {"consecutive_failures", "open_for"}, &diag_);
+  MapReader keys(
+      f, {"consecutive_failures", "open_for", "max_connections", "max_pending", "max_requests"},
+      &diag_);
   if (auto n = keys.Get("consecutive_failures")) {
     if (auto v = ReadInteger(*n, 1, 1000, &diag_)) breaker->consecutive_failures = *v;
+  }
+  for (auto [name, slot, min] : {std::tuple{"max_connections", &breaker->max_connections, 1u},
+                                 std::tuple{"max_pending", &breaker->max_pending, 0u},
+                                 std::tuple{"max_requests", &breaker->max_requests, 1u}}) {
+    if (auto n = keys.Get(name)) {
+      if (auto v = ReadInteger(*n, min, kMaxCap, &diag_)) *slot = *v;
+    }
   }
   if (auto t = keys.Get("open_for")) {
     if (auto d = ReadDuration(*t, /*allow_zero=*/false, &diag_)) breaker->open_for = *d;
