@@ -1,24 +1,40 @@
 // What every policy means by "may take this pick", kept in one place.
 #pragma once
 
+#include <algorithm>
 #include <span>
 
 #include "proxy/balance/policy.h"
 
 namespace outrigger::balance {
 
-// Available() and not the backend a retry is avoiding.
-inline bool Eligible(const upstream::Backend* backend, const PickContext& ctx) {
-  return backend != ctx.exclude && backend->Available();
+// May take a new request: no unavailability reason beyond those ctx.ignore disregards, and
+// under every cap. A backend at max_connections still counts as usable while its queue of
+// pending requests has room (the request waits for a connection).
+inline bool Usable(const upstream::Backend* backend, const PickContext& ctx) {
+  if ((backend->unavailable() & ~ctx.ignore) != 0) return false;
+  if (ctx.caps == nullptr) return true;
+  upstream::BackendLoad load{backend->connections(), backend->pending(),
+                             backend->active_requests()};
+  return !upstream::OverCaps(load, *ctx.caps, /*idle_connection=*/false);
 }
 
-// The answer when no member is Eligible(): the excluded backend if it is one of `members` and
-// still available (a retry on a one-backend pool beats no answer), else nullptr. O(n), and
-// only ever on that rare path.
+// REQUIRES: backend is not null (null marks unused slots).
+inline bool Excluded(const upstream::Backend* backend, const PickContext& ctx) {
+  return std::find(ctx.exclude.begin(), ctx.exclude.end(), backend) != ctx.exclude.end();
+}
+
+// Usable() and not a backend a retry is avoiding.
+inline bool Eligible(const upstream::Backend* backend, const PickContext& ctx) {
+  return Usable(backend, ctx) && !Excluded(backend, ctx);
+}
+
+// The answer when no member is Eligible(): an excluded member that is still usable (a retry
+// on a one-backend pool beats no answer), else nullptr. O(n), and only on that rare path.
 inline upstream::Backend* ExcludedOrNone(std::span<const Member> members, const PickContext& ctx) {
-  if (ctx.exclude == nullptr || !ctx.exclude->Available()) return nullptr;
+  if (ctx.exclude[0] == nullptr) return nullptr;
   for (const Member& m : members) {
-    if (m.backend == ctx.exclude) return m.backend;
+    if (Excluded(m.backend, ctx) && Usable(m.backend, ctx)) return m.backend;
   }
   return nullptr;
 }

@@ -7,6 +7,7 @@
 // process-wide load is read from the Backends' atomics. Pick() must not allocate.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "proxy/upstream/backend.h"
+#include "proxy/upstream/caps.h"
 
 namespace outrigger::balance {
 
@@ -24,9 +26,23 @@ struct Member {
 };
 
 struct PickContext {
-  int64_t now_ns = 0;                          // MonoNanos() at the pick
-  std::string_view hash_key;                   // ip_hash: the client key (ip, header or cookie)
-  const upstream::Backend* exclude = nullptr;  // a retry avoids the backend that just failed
+  int64_t now_ns = 0;         // MonoNanos() at the pick
+  std::string_view hash_key;  // ip_hash: the client key (ip, header or cookie)
+  // Backends this request already failed on (the latest kMaxExcluded): a retry avoids them.
+  // Unused slots are null.
+  static constexpr size_t kMaxExcluded = 4;
+  std::array<const upstream::Backend*, kMaxExcluded> exclude{};
+  // Backend::Unavailable reasons to disregard: balancing panic spreads over backends that
+  // probes or circuits took out (never over draining ones).
+  uint32_t ignore = 0;
+  // Per-backend caps: a backend at one is skipped. Null: no caps.
+  const upstream::BackendCaps* caps = nullptr;
+
+  // Adds `backend` to exclude, forgetting the oldest when full.
+  void Exclude(const upstream::Backend* backend) {
+    for (size_t i = kMaxExcluded - 1; i > 0; --i) exclude[i] = exclude[i - 1];
+    exclude[0] = backend;
+  }
 };
 
 struct PolicyOptions {
@@ -38,8 +54,8 @@ class BalancingPolicy {
  public:
   virtual ~BalancingPolicy() = default;
 
-  // Returns a backend that is Available() and not ctx.exclude, or nullptr when none is.
-  // (When only ctx.exclude is available, it may be returned rather than nothing.)
+  // Returns a backend that is Usable() (eligible.h) and not in ctx.exclude, or nullptr when
+  // none is. (When only excluded ones are usable, one may be returned rather than nothing.)
   virtual upstream::Backend* Pick(const PickContext& ctx) = 0;
 };
 

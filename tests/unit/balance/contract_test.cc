@@ -49,7 +49,7 @@ TEST_P(PolicyContractTest, AvoidsTheExcludedBackendWhileAnotherIsAvailable) {
   auto policy = pool_.Make(GetParam());
   for (int i = 0; i < 1'000; ++i) {
     PickContext ctx = Context(i);
-    ctx.exclude = &a;
+    ctx.Exclude(&a);
     ASSERT_EQ(policy->Pick(ctx)->label(), "b");
   }
 }

@@ -32,7 +32,7 @@ inline PickContext At(int64_t now_ns, std::string_view key = {},
   PickContext ctx;
   ctx.now_ns = now_ns;
   ctx.hash_key = key;
-  ctx.exclude = exclude;
+  if (exclude != nullptr) ctx.Exclude(exclude);
   return ctx;
 }
 
