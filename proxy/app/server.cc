@@ -7,6 +7,7 @@
 #include "proxy/base/log.h"
 #include "proxy/config/loader.h"
 #include "proxy/upstream/circuit_breaker.h"
+#include "proxy/upstream/panic.h"
 #include "version.h"
 
 namespace outrigger::app {
@@ -47,10 +48,11 @@ absl::Status Server::Start() {
   absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
       forward::BuildSnapshot(*std::move(cfg), nullptr);
   if (!snap.ok()) return snap.status();
-  snapshot_ = *snap;
+  health_ = std::make_unique<upstream::HealthChecker>(base_.get(), MonoNanos());
+  Publish(*std::move(snap));  // no worker yet: this marks new backends unready before they start
 
   admin_ = std::make_unique<admin::AdminServer>(
-      base_.get(), admin::AdminServer::Hooks{.ready = [this] { return ready_ && !draining_; }});
+      base_.get(), admin::AdminServer::Hooks{.ready = [this] { return Ready(); }});
   if (absl::Status s = admin_->Bind(admin_address); !s.ok()) return s;
 
   for (unsigned i = 0; i < workers; ++i) {
@@ -123,7 +125,49 @@ void Server::CheckDrained() {
 }
 
 void Server::OnCircuitTick(evutil_socket_t, short, void* arg) {
-  static_cast<Server*>(arg)->OfferHalfOpenBackends();
+  auto* self = static_cast<Server*>(arg);
+  self->OfferHalfOpenBackends();
+  self->UpdateBalancingPanic();
+}
+
+bool Server::Ready() const {
+  if (!ready_ || draining_) return false;
+  // Every pool must have a backend that is up and ready; open circuits do not count against
+  // it, as they close by themselves.
+  constexpr uint32_t kNotReady =
+      upstream::Backend::kDead | upstream::Backend::kUnready | upstream::Backend::kDraining;
+  for (const forward::PoolRuntime& pool : snapshot_->pools) {
+    bool any = false;
+    for (const auto& b : pool.backends) any = any || (b->unavailable() & kNotReady) == 0;
+    if (!any) return false;
+  }
+  return true;
+}
+
+void Server::UpdateBalancingPanic() {
+  for (const forward::PoolRuntime& pool : snapshot_->pools) {
+    // Health decides panic; open circuits do not (they stay out even in panic, and their
+    // half-open trials bring them back).
+    constexpr uint32_t kUnhealthy = upstream::Backend::kDead | upstream::Backend::kUnready;
+    size_t usable = 0;
+    size_t total = 0;
+    for (const auto& b : pool.backends) {
+      if ((b->unavailable() & upstream::Backend::kDraining) != 0) continue;
+      ++total;
+      usable += (b->unavailable() & kUnhealthy) == 0;
+    }
+    bool panic = upstream::InPanic(usable, total, pool.config->panic_threshold);
+    if (pool.shared->balancing_panic.exchange(panic, std::memory_order_relaxed) == panic) continue;
+    if (panic) {
+      spdlog::warn(
+          "pool {}: only {} of {} backends usable (below panic_threshold {}%): balancing over "
+          "all of them",
+          pool.config->name, usable, total, pool.config->panic_threshold);
+    } else {
+      spdlog::info("pool {}: {} of {} backends usable again: panic over", pool.config->name, usable,
+                   total);
+    }
+  }
 }
 
 void Server::OfferHalfOpenBackends() {
@@ -171,6 +215,12 @@ void Server::Reload() {
 }
 
 void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot) {
+  // Probes first: a new backend must be marked unready before a worker can pick it.
+  std::vector<upstream::HealthChecker::Target> targets;
+  for (const forward::PoolRuntime& pool : snapshot->pools) {
+    for (const auto& b : pool.backends) targets.push_back({b, &pool.config->health});
+  }
+  health_->Track(targets);
   snapshot_ = std::move(snapshot);
   for (auto& w : workers_) w->PostSnapshot(snapshot_);
 }

@@ -12,6 +12,7 @@
 #include "proxy/forward/snapshot.h"
 #include "proxy/forward/worker.h"
 #include "proxy/net/event.h"
+#include "proxy/upstream/health_checker.h"
 
 namespace outrigger::app {
 
@@ -37,11 +38,16 @@ class Server {
   static void OnDrainTick(evutil_socket_t, short, void* self);
   static void OnCircuitTick(evutil_socket_t, short, void* self);
   void OfferHalfOpenBackends();
+  // Recomputes each pool's balancing panic (upstream/panic.h) from its backends' state.
+  void UpdateBalancingPanic();
+  // /health/ready: listeners bound, not draining, every pool with a live and ready backend.
+  bool Ready() const;
 
   const std::string config_path_;
   net::EventBasePtr base_;
   std::shared_ptr<const forward::Snapshot> snapshot_;
   std::vector<std::unique_ptr<forward::Worker>> workers_;
+  std::unique_ptr<upstream::HealthChecker> health_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<net::EventPtr> signals_;
   net::EventPtr drain_tick_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "proxy/balance/eligible.h"
 #include "proxy/balance/peak_ewma.h"
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
@@ -14,7 +15,9 @@
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
 #include "proxy/net/cidr.h"
+#include "proxy/upstream/caps.h"
 #include "proxy/upstream/circuit_breaker.h"
+#include "proxy/upstream/retry_policy.h"
 
 namespace outrigger::forward {
 namespace {
@@ -29,6 +32,10 @@ constexpr size_t kLowWater = 32 * 1024;
 // the client still sends, so the kernel does not answer it with a reset that destroys the
 // response in flight (nginx's lingering_close).
 constexpr milliseconds kLinger{2000};
+// How often a request waiting for a connection to a backend at its max_connections looks
+// again. Connections free up on any worker, so a look is simpler than a cross-thread wake-up;
+// it costs a few loads, and only while a backend is saturated.
+constexpr milliseconds kPendingRecheck{5};
 
 timeval ToTimeval(milliseconds ms) {
   return timeval{static_cast<time_t>(ms.count() / 1000),
@@ -139,6 +146,7 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
 }
 
 DownstreamConnection::~DownstreamConnection() {
+  if (pending_slot_) upstream::Release(backend_->pending());
   if (backend_ != nullptr) backend_->AddActive(-1);
 }
 
@@ -247,6 +255,8 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
       self->Close();
       break;
     case State::kExchange:
+      if (self->pending_slot_) self->RecheckPending();
+      break;
     case State::kClosed:
       break;
   }
@@ -301,14 +311,13 @@ void DownstreamConnection::HandleRequest() {
   client_minor_ = request_.version_minor;
   client_keep_alive_ = request_.keep_alive && !worker_.draining();
   upgrade_requested_ = false;
-  bool has_body =
-      request_.body != http::BodyKind::kNone &&
-      !(request_.body == http::BodyKind::kContentLength && request_.content_length == 0);
+  has_body_ = request_.body != http::BodyKind::kNone &&
+              !(request_.body == http::BodyKind::kContentLength && request_.content_length == 0);
 
   std::optional<size_t> route = listener.router.Match(request_.authority, request_.path);
   if (!route) {
     evbuffer_drain(In(client_.get()), request_.head_size);
-    SendLocalResponse(404, "no route for this host and path", /*close=*/has_body);
+    SendLocalResponse(404, "no route for this host and path", /*close=*/has_body_);
     return;
   }
   const config::RouteConfig& route_config = listener.config->routes[*route];
@@ -319,27 +328,19 @@ void DownstreamConnection::HandleRequest() {
     }
     upgrade_requested_ = true;
   }
-  size_t pool_index = listener.route_pool[*route];
-  pool_ = &snap.pools[pool_index];
+  pool_index_ = listener.route_pool[*route];
+  pool_ = &snap.pools[pool_index_];
 
   std::string_view client_ip = ClientIp(*listener.config, peer_ip_, request_);
-  balance::PickContext ctx;
-  ctx.now_ns = MonoNanos();
-  ctx.hash_key = HashKey(*pool_->config, client_ip, request_);
-  balance::BalancingPolicy& policy = *view_->policies[pool_index];
-  backend_ = policy.Pick(ctx);
-  if (backend_ != nullptr && !backend_->breaker()->AllowRequest(ctx.now_ns)) {
-    // Half-open with its trial already out: offer the request to another backend.
-    ctx.exclude = backend_;
-    backend_ = policy.Pick(ctx);
-    if (backend_ == ctx.exclude || (backend_ && !backend_->breaker()->AllowRequest(ctx.now_ns))) {
-      backend_ = nullptr;
-    }
-  }
-  breaker_admitted_ = backend_ != nullptr;
+  pick_ = balance::PickContext();
+  pick_.hash_key = HashKey(*pool_->config, client_ip, request_);
+  pick_.caps = &pool_->caps;
+  retries_ = 0;
+  view_->retry_budgets[pool_index_].OnRequest(MonoNanos());
+  backend_ = PickBackend();
   if (backend_ == nullptr) {
     evbuffer_drain(In(client_.get()), request_.head_size);
-    SendLocalResponse(503, "no backend available", /*close=*/has_body, "Retry-After: 1\r\n");
+    SendLocalResponse(503, "no backend available", /*close=*/has_body_, "Retry-After: 1\r\n");
     return;
   }
   backend_->AddActive(1);
@@ -350,15 +351,137 @@ void DownstreamConnection::HandleRequest() {
   request_body_.Start(request_.body, request_.content_length);
   state_ = State::kExchange;
   response_started_ = false;
+  StartAttempt();
+}
+
+upstream::Backend* DownstreamConnection::PickBackend() {
+  balance::BalancingPolicy& policy = *view_->policies[pool_index_];
+  pick_.now_ns = MonoNanos();
+  pick_.ignore =
+      pool_->shared->balancing_panic.load(std::memory_order_relaxed)
+          ? upstream::Backend::kDead | upstream::Backend::kUnready | upstream::Backend::kCircuitOpen
+          : 0;
+  // Twice at most: a half-open backend whose trial is already out sends the request on to
+  // another one.
+  for (int tries = 0; tries < 2; ++tries) {
+    upstream::Backend* b = policy.Pick(pick_);
+    // An excluded backend comes back only when no other is usable: a retry must go elsewhere.
+    if (b == nullptr || balance::Excluded(b, pick_)) return nullptr;
+    if (b->breaker()->AllowRequest(pick_.now_ns)) {
+      breaker_admitted_ = true;
+      return b;
+    }
+    pick_.Exclude(b);
+  }
+  return nullptr;
+}
+
+void DownstreamConnection::StartAttempt() {
   retried_stale_ = false;
   response_scan_ = 0;
-  exchange_start_ns_ = ctx.now_ns;
+  exchange_start_ns_ = MonoNanos();
   upstream_ = worker_.connection_pool().Acquire(backend_);
   if (upstream_) {
     SendRequest();
-  } else {
-    Connect();
+    return;
   }
+  if (backend_->connections() < static_cast<int64_t>(pool_->caps.max_connections)) {
+    Connect();
+    return;
+  }
+  // At its connection cap: wait for a connection to free up, if the queue has room.
+  if (!upstream::TryAcquire(backend_->pending(), pool_->caps.max_pending)) {
+    ShedOverLimit();
+    return;
+  }
+  pending_slot_ = true;
+  wait_deadline_ns_ =
+      exchange_start_ns_ + std::chrono::nanoseconds(pool_->config->timeouts.connect).count();
+  bufferevent_disable(client_.get(), EV_READ);  // the body waits in the kernel meanwhile
+  ArmTimer(kPendingRecheck);
+}
+
+void DownstreamConnection::RecheckPending() {
+  upstream_ = worker_.connection_pool().Acquire(backend_);
+  bool can_connect = upstream_ == nullptr &&
+                     backend_->connections() < static_cast<int64_t>(pool_->caps.max_connections);
+  if (upstream_ || can_connect) {
+    ReleasePendingSlot();
+    exchange_start_ns_ = MonoNanos();
+    if (upstream_) {
+      SendRequest();
+    } else {
+      Connect();
+    }
+    return;
+  }
+  if (MonoNanos() >= wait_deadline_ns_) {
+    ReleasePendingSlot();
+    ShedOverLimit();
+    return;
+  }
+  ArmTimer(kPendingRecheck);
+}
+
+void DownstreamConnection::ReleasePendingSlot() {
+  if (!pending_slot_) return;
+  pending_slot_ = false;
+  upstream::Release(backend_->pending());
+  evtimer_del(timer_.get());
+}
+
+void DownstreamConnection::ShedOverLimit() {
+  spdlog::debug("pool {} backend {}: over its connection caps", pool_->config->name,
+                backend_->label());
+  if (breaker_admitted_) {  // nothing was tried: says nothing about the backend's health
+    breaker_admitted_ = false;
+    backend_->breaker()->OnAbandoned();
+  }
+  SendLocalResponse(503, "every backend is at its limits", /*close=*/!request_body_.done(),
+                    "Retry-After: 1\r\n");
+}
+
+bool DownstreamConnection::MayRetry(upstream::Outcome outcome) const {
+  if (response_started_ || state_ != State::kExchange) return false;
+  if (retries_ >= pool_->config->retries.attempts) return false;
+  // A read timeout is not retried: the backend may still be working on it, and another
+  // wait as long would double the client's.
+  if (outcome == upstream::Outcome::kLocalTimeout) return false;
+  bool sent = RequestBytesSent();
+  return upstream::IsRetryable(method_, sent, /*body_fully_buffered=*/!sent || !has_body_);
+}
+
+bool DownstreamConnection::RequestBytesSent() const {
+  if (upstream_ == nullptr) return false;
+  uint64_t queued = attempt_queued_ + (request_body_.moved() - attempt_body_start_);
+  return queued > evbuffer_get_length(Out(upstream_->bev()));
+}
+
+bool DownstreamConnection::Retry() {
+  int64_t now = MonoNanos();
+  if (!view_->retry_budgets[pool_index_].TryRetry(now)) {
+    spdlog::debug("pool {}: retry budget spent, not retrying", pool_->config->name);
+    return false;
+  }
+  pick_.Exclude(backend_);
+  upstream::Backend* next = PickBackend();
+  if (next == nullptr) return false;
+  // Nothing reached the failed backend: what it was sent so far (head and the body read up
+  // to now) goes to the next one as is. Otherwise the request has no body and its head is
+  // sent again.
+  if (upstream_ != nullptr && !RequestBytesSent()) {
+    if (!replay_) replay_.reset(evbuffer_new());
+    evbuffer_add_buffer(replay_.get(), Out(upstream_->bev()));
+  }
+  spdlog::debug("pool {}: retrying on {} after {} failed", pool_->config->name, next->label(),
+                backend_->label());
+  upstream_.reset();
+  backend_->AddActive(-1);
+  backend_ = next;
+  backend_->AddActive(1);
+  ++retries_;
+  StartAttempt();
+  return true;
 }
 
 void DownstreamConnection::SendLocalResponse(int status, std::string_view detail, bool close,
@@ -421,7 +544,7 @@ void DownstreamConnection::Connect() {
   upstream_ =
       std::make_unique<upstream::UpstreamConnection>(std::move(bev), backend_->shared_from_this());
   if (failed) {
-    UpstreamFailed(502, "upstream connect failed");
+    UpstreamFailed(502, "upstream connect failed", upstream::Outcome::kLocalConnectFailed);
     return;
   }
   connecting_ = true;
@@ -440,7 +563,14 @@ void DownstreamConnection::SendRequest() {
   // While connecting, libevent applies the write timeout to the connect itself.
   bufferevent_set_timeouts(up, &read_tv, connecting_ ? &connect_tv : nullptr);
   bufferevent_enable(up, EV_READ | EV_WRITE);
-  evbuffer_add(Out(up), upstream_head_.data(), upstream_head_.size());
+  attempt_body_start_ = request_body_.moved();
+  if (replay_ != nullptr && evbuffer_get_length(replay_.get()) > 0) {
+    attempt_queued_ = evbuffer_get_length(replay_.get());
+    evbuffer_add_buffer(Out(up), replay_.get());
+  } else {
+    attempt_queued_ = upstream_head_.size();
+    evbuffer_add(Out(up), upstream_head_.data(), upstream_head_.size());
+  }
   PumpRequestBody();
 }
 
@@ -508,9 +638,11 @@ void DownstreamConnection::OnUpstreamEvent(bufferevent* bev, short what, void* a
   if (self->state_ != State::kExchange) return;
   if (what & BEV_EVENT_TIMEOUT) {
     if (self->connecting_) {
-      self->UpstreamFailed(504, "upstream connect timed out");
+      // Nothing was sent: as safe to retry as a refused connection.
+      self->UpstreamFailed(504, "upstream connect timed out",
+                           upstream::Outcome::kLocalConnectFailed);
     } else {
-      self->UpstreamFailed(504, "upstream read timed out");
+      self->UpstreamFailed(504, "upstream read timed out", upstream::Outcome::kLocalTimeout);
     }
     return;
   }
@@ -527,11 +659,15 @@ void DownstreamConnection::OnUpstreamEvent(bufferevent* bev, short what, void* a
       return;
     }
   }
-  self->UpstreamFailed(
-      502, self->connecting_ ? "upstream connect failed" : "upstream closed the connection");
+  if (self->connecting_) {
+    self->UpstreamFailed(502, "upstream connect failed", upstream::Outcome::kLocalConnectFailed);
+  } else {
+    self->UpstreamFailed(502, "upstream closed the connection", upstream::Outcome::kUpstreamReset);
+  }
 }
 
-void DownstreamConnection::UpstreamFailed(int status, std::string_view detail) {
+void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
+                                          upstream::Outcome outcome) {
   bool stale = upstream_ && upstream_->requests > 0 && !response_started_ &&
                evbuffer_get_length(In(upstream_->bev())) == 0 && request_body_.moved() == 0 &&
                !retried_stale_;
@@ -550,6 +686,7 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail) {
     Close();  // the client already has part of a response: all we can do is cut it
     return;
   }
+  if (MayRetry(outcome) && Retry()) return;
   SendLocalResponse(status, detail, /*close=*/!request_body_.done());
 }
 
@@ -569,7 +706,10 @@ bool DownstreamConnection::TryReadResponseHead() {
   if (len == 0) return false;
   size_t head_len = FindHeadEnd(in, &response_scan_);
   if (head_len == 0) {
-    if (len > limits_.max_head) UpstreamFailed(502, "upstream response head too large");
+    if (len > limits_.max_head) {
+      UpstreamFailed(502, "upstream response head too large",
+                     upstream::Outcome::kUpstreamProtocolError);
+    }
     return false;
   }
   http::ParseResult r = http::ParseResponseHead(std::string_view(Pullup(in, head_len), head_len),
@@ -577,13 +717,15 @@ bool DownstreamConnection::TryReadResponseHead() {
   if (r.status != http::ParseStatus::kDone) {
     upstream_reusable_ = false;
     UpstreamFailed(
-        502, r.status == http::ParseStatus::kError ? r.reason : "invalid upstream response head");
+        502, r.status == http::ParseStatus::kError ? r.reason : "invalid upstream response head",
+        upstream::Outcome::kUpstreamProtocolError);
     return false;
   }
   evbuffer* client_out = Out(client_.get());
   if (response_.status == 101) {
     if (!upgrade_requested_) {
-      UpstreamFailed(502, "upstream switched protocols unasked");
+      UpstreamFailed(502, "upstream switched protocols unasked",
+                     upstream::Outcome::kUpstreamProtocolError);
       return false;
     }
     scratch_.clear();
@@ -608,8 +750,17 @@ bool DownstreamConnection::TryReadResponseHead() {
     // The request went up as HTTP/1.0, so a backend must not chunk; an HTTP/1.0 client
     // could not read it.
     upstream_reusable_ = false;
-    UpstreamFailed(502, "upstream sent a chunked response to an HTTP/1.0 request");
+    UpstreamFailed(502, "upstream sent a chunked response to an HTTP/1.0 request",
+                   upstream::Outcome::kUpstreamProtocolError);
     return false;
+  }
+  if (upstream::OutcomeOfStatus(response_.status) == upstream::Outcome::kUpstream5xx &&
+      MayRetry(upstream::Outcome::kUpstream5xx)) {
+    // The backend cannot serve now (502/503/504): another may. Its answer is dropped with its
+    // connection; if no retry can be made, it goes to the client as it is.
+    ReportOutcome(/*failure=*/true);
+    upstream_reusable_ = false;
+    if (Retry()) return false;
   }
   // The client connection can stay open only if the request body was read to its end (or
   // will be, as it streams) and the body's end is marked by framing, not by a close.
@@ -696,8 +847,10 @@ void DownstreamConnection::ReportOutcome(bool failure) {
 }
 
 void DownstreamConnection::DropUpstream() {
+  ReleasePendingSlot();
   upstream_.reset();
   upstream_head_.clear();
+  if (replay_ != nullptr) evbuffer_drain(replay_.get(), evbuffer_get_length(replay_.get()));
   if (breaker_admitted_) {  // the client went away: says nothing about the backend
     breaker_admitted_ = false;
     backend_->breaker()->OnAbandoned();

@@ -21,6 +21,7 @@
 #include "proxy/http/message.h"
 #include "proxy/net/address.h"
 #include "proxy/net/event.h"
+#include "proxy/upstream/outcome.h"
 #include "proxy/upstream/upstream_connection.h"
 
 namespace outrigger::forward {
@@ -67,6 +68,22 @@ class DownstreamConnection {
   static void OnUpstreamRead(bufferevent*, void* self);
   static void OnUpstreamWrite(bufferevent*, void* self);
   static void OnUpstreamEvent(bufferevent*, short what, void* self);
+  // Picks a backend for the current request (pick_) and admits it past its circuit breaker
+  // (sets breaker_admitted_); null when none can take it.
+  upstream::Backend* PickBackend();
+  // Sends the current request to backend_: on an idle pooled connection, a new one, or, at
+  // the backend's max_connections, after waiting for one (RecheckPending).
+  void StartAttempt();
+  void RecheckPending();
+  void ReleasePendingSlot();
+  void ShedOverLimit();
+  // Whether the attempt that just failed with `outcome` may be sent again (safety and the
+  // attempts limit; the budget is Retry's). Any byte of the request reached the backend:
+  bool RequestBytesSent() const;
+  bool MayRetry(upstream::Outcome outcome) const;
+  // Sends the request to another backend within the pool's retry budget. False (nothing
+  // changed) when the budget is spent or no other backend can take it.
+  bool Retry();
   void Connect();
   void SendRequest();
   void PumpRequestBody();
@@ -74,7 +91,7 @@ class DownstreamConnection {
   bool TryReadResponseHead();
   void PumpResponseBody();
   void FinishExchange();
-  void UpstreamFailed(int status, std::string_view detail);
+  void UpstreamFailed(int status, std::string_view detail, upstream::Outcome outcome);
   void DropUpstream();
   // Tells the backend's circuit breaker how the admitted attempt ended (once per attempt).
   void ReportOutcome(bool failure);
@@ -94,6 +111,8 @@ class DownstreamConnection {
   // The request being served (valid from HandleRequest to FinishExchange).
   std::shared_ptr<WorkerView> view_;
   const PoolRuntime* pool_ = nullptr;
+  size_t pool_index_ = 0;
+  balance::PickContext pick_;  // kept across attempts: a retry avoids the backends that failed
   upstream::Backend* backend_ = nullptr;
   std::unique_ptr<upstream::UpstreamConnection> upstream_;
   http::RequestHead request_;    // reused across requests: its header vector keeps capacity
@@ -108,6 +127,15 @@ class DownstreamConnection {
   bool retried_stale_ = false;
   bool breaker_admitted_ = false;  // the breaker admitted this attempt and awaits its outcome
   bool client_eof_ = false;        // tunnel: the client closed; flushing its last bytes upstream
+  bool has_body_ = false;          // the current request has a (non-empty) body
+  bool pending_slot_ = false;      // holds one of backend_'s pending slots (waiting to connect)
+  uint32_t retries_ = 0;           // retries of the current request so far
+  int64_t wait_deadline_ns_ = 0;   // a pending request gives up then (connect timeout)
+  // This attempt's bytes queued upstream: its head (or replay), and the body's moved() count
+  // when it began; what is queued but no longer in the output buffer reached the backend.
+  uint64_t attempt_queued_ = 0;
+  uint64_t attempt_body_start_ = 0;
+  net::EvBufferPtr replay_;  // request bytes the failed attempt never sent, for the next one
   size_t response_scan_ = 0;
   int64_t exchange_start_ns_ = 0;
   int64_t last_activity_ns_ = 0;  // tunnel idle timeout

@@ -21,6 +21,15 @@ std::shared_ptr<upstream::Backend> FindBackend(const Snapshot* previous, const s
   return nullptr;
 }
 
+std::shared_ptr<PoolShared> FindPoolShared(const Snapshot* previous, const std::string& pool) {
+  if (previous != nullptr) {
+    for (const PoolRuntime& p : previous->pools) {
+      if (p.config->name == pool) return p.shared;
+    }
+  }
+  return std::make_shared<PoolShared>();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config config,
@@ -31,7 +40,13 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config con
 
   snap->pools.reserve(cfg.pools.size());
   for (const config::PoolConfig& pc : cfg.pools) {
-    PoolRuntime pool{&pc, {}, {}, balance::FindPolicy(pc.balance)};
+    const config::CircuitBreakerConfig& cb = pc.circuit_breaker;
+    PoolRuntime pool{&pc,
+                     {},
+                     {},
+                     balance::FindPolicy(pc.balance),
+                     {cb.max_connections, cb.max_pending, cb.max_requests},
+                     FindPoolShared(previous, pc.name)};
     if (pool.policy == nullptr) {
       return absl::InvalidArgumentError(
           fmt::format("pools.{}.balance: unknown policy \"{}\"", pc.name, pc.balance));

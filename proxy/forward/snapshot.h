@@ -7,6 +7,7 @@
 // health, circuit state and counters survive reloads.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -16,14 +17,26 @@
 #include "proxy/config/config.h"
 #include "proxy/route/router.h"
 #include "proxy/upstream/backend.h"
+#include "proxy/upstream/caps.h"
 
 namespace outrigger::forward {
+
+// What every thread shares about a pool beyond its backends; kept across reloads by pool name
+// like Backends are. Written by the control thread, read by workers, relaxed.
+struct PoolShared {
+  // Balancing panic (upstream/panic.h): too few backends pass their probes, so picks spread
+  // over all of them, probe verdicts disregarded (open circuits and draining ones still
+  // excluded).
+  std::atomic<bool> balancing_panic{false};
+};
 
 struct PoolRuntime {
   const config::PoolConfig* config;  // points into Snapshot::config
   std::vector<std::shared_ptr<upstream::Backend>> backends;
   std::vector<balance::Member> members;  // same order as backends
   balance::PolicyFactory policy;
+  upstream::BackendCaps caps;  // from config->circuit_breaker
+  std::shared_ptr<PoolShared> shared;
 };
 
 struct ListenerRuntime {

@@ -10,6 +10,7 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot)
       base_(net::NewEventBase()),
       mailbox_(base_.get()),
       sweep_(event_new(base_.get(), -1, 0, &Worker::OnSweep, this)),
+      upkeep_(event_new(base_.get(), -1, EV_PERSIST, &Worker::OnUpkeep, this)),
       seed_(static_cast<uint64_t>(id) << 32) {
   AdoptSnapshot(std::move(snapshot));
 }
@@ -36,6 +37,8 @@ absl::Status Worker::BindListeners() {
 }
 
 void Worker::Start() {
+  constexpr timeval kUpkeepEvery{1, 0};
+  event_add(upkeep_.get(), &kUpkeepEvery);
   thread_ = std::thread([this] {
     event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
     stopped_.store(true, std::memory_order_release);
@@ -66,6 +69,12 @@ void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot) {
     options.slow_start = pool.config->slow_start;
     options.seed = NextSeed();
     view->policies.push_back(pool.policy(pool.members, options));
+    // A pool's retry budget carries over a reload: its window is the pool's recent traffic,
+    // which a new snapshot does not change.
+    const upstream::RetryBudget* old = view_ ? view_->FindRetryBudget(pool.config->name) : nullptr;
+    uint32_t percent = pool.config->retries.budget_percent;
+    view->retry_budgets.push_back(
+        old != nullptr && old->budget_percent() == percent ? *old : upstream::RetryBudget(percent));
   }
   view->snapshot = std::move(snapshot);
   view_ = std::move(view);
@@ -86,6 +95,11 @@ void Worker::Retire(DownstreamConnection* conn) {
   connections_.erase(conn->self);
   connection_count_.fetch_sub(1, std::memory_order_relaxed);
   event_active(sweep_.get(), 0, 0);
+}
+
+void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Worker*>(arg);
+  self->connection_pool_.CloseUnavailable(upstream::Backend::kDead | upstream::Backend::kDraining);
 }
 
 void Worker::OnSweep(evutil_socket_t, short, void* arg) {

@@ -17,6 +17,7 @@
 #include "proxy/net/listener.h"
 #include "proxy/net/mailbox.h"
 #include "proxy/upstream/connection_pool.h"
+#include "proxy/upstream/retry_budget.h"
 
 namespace outrigger::forward {
 
@@ -27,6 +28,14 @@ class DownstreamConnection;
 struct WorkerView {
   std::shared_ptr<const Snapshot> snapshot;
   std::vector<std::unique_ptr<balance::BalancingPolicy>> policies;  // one per pool
+  std::vector<upstream::RetryBudget> retry_budgets;                 // one per pool
+
+  const upstream::RetryBudget* FindRetryBudget(std::string_view pool) const {
+    for (size_t i = 0; i < retry_budgets.size(); ++i) {
+      if (snapshot->pools[i].config->name == pool) return &retry_budgets[i];
+    }
+    return nullptr;
+  }
 };
 
 class Worker {
@@ -71,11 +80,14 @@ class Worker {
   void Drain();
   void MaybeExit();
   static void OnSweep(evutil_socket_t, short, void* self);
+  // Once a second: closes idle upstream connections to dead or draining backends.
+  static void OnUpkeep(evutil_socket_t, short, void* self);
 
   const int id_;
   net::EventBasePtr base_;
   net::Mailbox mailbox_;
   net::EventPtr sweep_;
+  net::EventPtr upkeep_;
   std::thread thread_;
 
   std::shared_ptr<WorkerView> view_;

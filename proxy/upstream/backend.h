@@ -55,6 +55,14 @@ class Backend : public std::enable_shared_from_this<Backend> {
   int64_t active_requests() const { return active_requests_.load(std::memory_order_relaxed); }
   void AddActive(int64_t delta) { active_requests_.fetch_add(delta, std::memory_order_relaxed); }
 
+  // Upstream connections to this backend from every worker, open or opening, idle ones
+  // included (counted by UpstreamConnection's lifetime), and requests waiting for one
+  // (upstream/caps.h).
+  int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
+  void AddConnections(int64_t delta) { connections_.fetch_add(delta, std::memory_order_relaxed); }
+  std::atomic<int64_t>& pending() { return pending_; }
+  int64_t pending() const { return pending_.load(std::memory_order_relaxed); }
+
   // Monotonic ns at which the backend last became available (0: since start-up, no ramp).
   // Slow start ramps the effective weight from this instant.
   int64_t available_since_ns() const { return available_since_ns_.load(std::memory_order_relaxed); }
@@ -84,6 +92,8 @@ class Backend : public std::enable_shared_from_this<Backend> {
   // Shared, relaxed.
   std::atomic<uint32_t> unavailable_{0};
   std::atomic<int64_t> active_requests_{0};
+  std::atomic<int64_t> connections_{0};
+  std::atomic<int64_t> pending_{0};
   std::atomic<int64_t> available_since_ns_{0};
   std::atomic<int64_t> ewma_ns_{0};
   std::atomic<int64_t> ewma_stamp_ns_{0};

@@ -49,6 +49,11 @@ void ConnectionPool::Forget(UpstreamConnection* conn) {
 
 void ConnectionPool::CloseAll(const Backend* backend) { idle_.erase(backend); }
 
+void ConnectionPool::CloseUnavailable(uint32_t reasons) {
+  absl::erase_if(
+      idle_, [reasons](const auto& entry) { return (entry.first->unavailable() & reasons) != 0; });
+}
+
 size_t ConnectionPool::idle_count(const Backend* backend) const {
   auto it = idle_.find(backend);
   return it == idle_.end() ? 0 : it->second.size();

@@ -31,6 +31,9 @@ class ConnectionPool {
 
   // Closes every idle connection to `backend` (it died or left the pool).
   void CloseAll(const Backend* backend);
+  // Closes the idle connections to backends with any of `reasons` (Backend::Unavailable): a
+  // dead or departing backend should not keep sockets of ours open.
+  void CloseUnavailable(uint32_t reasons);
   // Closes every idle connection (drain).
   void Clear() { idle_.clear(); }
 

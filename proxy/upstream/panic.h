@@ -4,6 +4,10 @@
 // the threshold the pool balances over all its backends, usable or not, and accepts some
 // failed requests instead of certain overload.
 //
+// Unlike Envoy, a pool with no usable backend at all is not in panic: there are no few left
+// to protect, so the answer is a fast 503 with Retry-After (as HAProxy and nginx give) and
+// the probes' log says why, rather than requests sent to backends known to be down.
+//
 // Not to be confused with the scaling signals' panic mode (outrigger_pool_panic), which is
 // about demand, not health.
 //
@@ -14,8 +18,8 @@
 
 namespace outrigger::upstream {
 
-// True when fewer than threshold_percent % of `total` backends are usable. Never in panic
-// with no backends, or with a threshold <= 0 (which disables panic). Envoy's default
+// True when some but fewer than threshold_percent % of `total` backends are usable. Never in
+// panic with no usable backend, or with a threshold <= 0 (which disables panic). Envoy's default
 // threshold is 50.
 bool InPanic(size_t usable, size_t total, double threshold_percent);
 

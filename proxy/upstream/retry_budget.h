@@ -30,6 +30,8 @@ class RetryBudget {
   // would earn budget for themselves.
   void OnRequest(int64_t now_ns);
 
+  uint32_t budget_percent() const { return budget_percent_; }
+
   // Whether a retry may be sent now; when it may, it is recorded as spent.
   bool TryRetry(int64_t now_ns);
 

@@ -17,7 +17,12 @@ class ConnectionPool;
 class UpstreamConnection {
  public:
   UpstreamConnection(net::BufferEventPtr bev, std::shared_ptr<Backend> backend)
-      : bev_(std::move(bev)), backend_(std::move(backend)) {}
+      : bev_(std::move(bev)), backend_(std::move(backend)) {
+    backend_->AddConnections(1);
+  }
+  ~UpstreamConnection() { backend_->AddConnections(-1); }
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
   bufferevent* bev() const { return bev_.get(); }
   Backend* backend() const { return backend_.get(); }

@@ -28,11 +28,23 @@ class CircuitBreaker(harness.ProxyTestCase):
         live = self.start_backend("live")
         dead = "127.0.0.1:%d" % harness.free_port()
         proxy = self.start_proxy(self.config(
-            pools={"api": self.pool(live, dead, circuit_breaker=self.BREAKER)}))
+            pools={"api": self.pool(live, dead, circuit_breaker=self.BREAKER,
+                                    retries={"attempts": 0})}))
         statuses = collections.Counter(proxy.get("/").status for _ in range(40))
         # Round robin sends every second request to the dead backend until two of them failed.
         self.assertEqual(statuses[502], 2, statuses)
         self.assertEqual(statuses[200], 38, statuses)
+
+    def test_with_retries_the_client_never_sees_the_dead_backend(self):
+        live = self.start_backend("live")
+        dead = "127.0.0.1:%d" % harness.free_port()
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(live, dead, circuit_breaker=self.BREAKER)}))
+        statuses = collections.Counter(proxy.get("/").status for _ in range(40))
+        self.assertEqual(statuses, collections.Counter({200: 40}))
+        # The refused attempts still count against the dead backend: its circuit opened.
+        self.assertIn("circuit opened", proxy.stderr())
+        self.assertEqual(live.stats()["by_path"].get("/"), 40)
 
     def test_a_recovered_backend_comes_back_through_a_half_open_trial(self):
         port = harness.free_port()

@@ -9,7 +9,13 @@ namespace {
 
 TEST(PanicTest, PanicsBelowTheThreshold) {
   EXPECT_TRUE(InPanic(4, 10, 50));
-  EXPECT_TRUE(InPanic(0, 10, 50));
+  EXPECT_TRUE(InPanic(1, 10, 50));
+}
+
+TEST(PanicTest, NoUsableBackendIsNotPanic) {
+  // Nothing is left to protect: the pool answers 503 rather than use backends known down.
+  EXPECT_FALSE(InPanic(0, 10, 50));
+  EXPECT_FALSE(InPanic(0, 1, 100));
 }
 
 TEST(PanicTest, ExactlyAtTheThresholdIsNotPanic) {

@@ -1,0 +1,73 @@
+#include "proxy/upstream/http_probe.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace outrigger::upstream {
+namespace {
+
+// A health endpoint answers in a few bytes; anything larger is not one and fails the probe
+// rather than fill memory.
+constexpr size_t kMaxHeadersSize = 16 * 1024;
+constexpr size_t kMaxBodySize = 64 * 1024;
+
+}  // namespace
+
+HttpProbe::HttpProbe(event_base* base, const net::SocketAddress& address,
+                     const config::ProbeConfig& config)
+    : config_(config),
+      host_(config.host.empty() ? address.ToString() : config.host),
+      connection_(
+          evhttp_connection_base_new(base, nullptr, address.IpString().c_str(), address.port())) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout).count();
+  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  evhttp_connection_set_timeout_tv(connection_.get(), &tv);
+  evhttp_connection_set_retries(connection_.get(), 0);
+  evhttp_connection_set_max_headers_size(connection_.get(), kMaxHeadersSize);
+  evhttp_connection_set_max_body_size(connection_.get(), kMaxBodySize);
+}
+
+// Freeing the connection drops an outstanding request without calling its callback.
+HttpProbe::~HttpProbe() = default;
+
+void HttpProbe::Run(Done done) {
+  done_ = std::move(done);
+  running_ = true;
+  // Owned by the connection once made; freed by libevent after OnResponse returns.
+  evhttp_request* req = evhttp_request_new(&HttpProbe::OnResponse, this);
+  evkeyvalq* headers = evhttp_request_get_output_headers(req);
+  evhttp_add_header(headers, "Host", host_.c_str());
+  evhttp_add_header(headers, "User-Agent", "outrigger-health");
+  evhttp_add_header(headers, "Connection", "close");
+  if (evhttp_make_request(connection_.get(), req, EVHTTP_REQ_GET, config_.path.c_str()) != 0) {
+    // evhttp_make_request has freed the request.
+    running_ = false;
+    done_(ProbeResult{false, "cannot send the probe request"});
+  }
+}
+
+void HttpProbe::OnResponse(evhttp_request* req, void* arg) {
+  auto* self = static_cast<HttpProbe*>(arg);
+  self->running_ = false;
+  int status = req != nullptr ? evhttp_request_get_response_code(req) : 0;
+  ProbeResult result;
+  if (status == 0) {
+    result.detail = "no answer (connection refused, reset or timed out)";
+  } else if (self->Expected(status)) {
+    result.ok = true;
+  } else {
+    result.detail = fmt::format("status {}", status);
+  }
+  Done done = std::move(self->done_);
+  done(result);
+}
+
+bool HttpProbe::Expected(int status) const {
+  for (const config::StatusRange& r : config_.expect_status) {
+    if (status >= r.low && status <= r.high) return true;
+  }
+  return false;
+}
+
+}  // namespace outrigger::upstream

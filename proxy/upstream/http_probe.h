@@ -1,0 +1,56 @@
+// HttpProbe: one kind of active health probe — an HTTP/1.1 GET of a path on one backend,
+// passing when the answer's status is one the probe expects (design §4 `health.live` and
+// `health.ready`). Each Run() opens a fresh connection (the request says Connection: close),
+// as a kubelet's probe does, so a backend that can no longer accept connections fails it
+// even while old keep-alive connections still work.
+//
+// Built on libevent's HTTP client (evhttp): a probe reads one small response and needs none
+// of the request path's streaming, so the well-tested client serves better than our own.
+//
+// Loop affinity: the control thread's loop.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "proxy/config/config.h"
+#include "proxy/net/address.h"
+#include "proxy/net/event.h"
+
+namespace outrigger::upstream {
+
+struct ProbeResult {
+  bool ok = false;
+  std::string detail;  // why it failed ("status 503", "connection refused or timed out")
+};
+
+class HttpProbe {
+ public:
+  using Done = std::function<void(const ProbeResult&)>;
+
+  // REQUIRES: `base` outlives the probe; `config` is copied.
+  HttpProbe(event_base* base, const net::SocketAddress& address, const config::ProbeConfig& config);
+  ~HttpProbe();
+  HttpProbe(const HttpProbe&) = delete;
+  HttpProbe& operator=(const HttpProbe&) = delete;
+
+  // Sends one probe; `done` runs once with its result, on the loop, unless the probe is
+  // destroyed first (then never). REQUIRES: no probe of this object is outstanding; `done`
+  // does not destroy the probe (libevent still holds the connection while it runs).
+  void Run(Done done);
+  bool running() const { return running_; }
+
+ private:
+  static void OnResponse(evhttp_request* req, void* self);
+  bool Expected(int status) const;
+
+  using ConnectionPtr = std::unique_ptr<evhttp_connection, net::Deleter<evhttp_connection_free>>;
+
+  const config::ProbeConfig config_;
+  const std::string host_;  // Host header
+  ConnectionPtr connection_;
+  Done done_;
+  bool running_ = false;
+};
+
+}  // namespace outrigger::upstream
