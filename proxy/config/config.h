@@ -101,7 +101,7 @@ struct HealthConfig {
 struct RetryConfig {
   uint32_t attempts = 2;  // `attempts`: retries after the first try (0..10; 0 disables)
   // `budget_percent`: retries stay under this share of the pool's requests over the last
-  // 10 s (plus 3 per second per worker, so a quiet pool can still retry).
+  // 10 s (plus 10 per second per worker, so a quiet pool can still retry).
   uint32_t budget_percent = 20;
 };
 

@@ -24,7 +24,7 @@ class RetryBudget {
   static constexpr int kWindowSeconds = 10;
 
   // budget_percent: retries allowed per 100 client requests (design.md retries.budget_percent).
-  explicit RetryBudget(uint32_t budget_percent, uint32_t min_retries_per_second = 3);
+  explicit RetryBudget(uint32_t budget_percent, uint32_t min_retries_per_second = 10);
 
   // A client request arrived. Once per client request: retries are not requests, or they
   // would earn budget for themselves.

@@ -21,11 +21,16 @@ Endpoints (any method unless said otherwise; a request body is always read in fu
                       (the connection stays open)
   /close              answers, then closes the connection (Connection: close)
   /drop               closes the connection without answering
-  /health/live        200
+  /health/live        200, or 503 after /control/live?on=0
   /health/ready       200, or 503 after /control/ready?on=0
   /control/ready?on=0|1
+  /control/live?on=0|1
+  /control/fail?code=N
+                      from now on answer every other request (not /stats, /control/*,
+                      /health/*) with status N; code=0 ends it
   /stats              JSON {name, connections, open_connections, requests (all, this one
-                      included), by_path {path: requests}, slow_in_flight}
+                      included), by_path {path: requests}, slow_in_flight, probe_headers
+                      (the fields of the last /health/* request, lower-case names)}
 
 --delay SECONDS delays every answer except /stats and /control/*. --idle-timeout SECONDS
 closes a keep-alive connection that has been idle that long (as many servers do), so tests
@@ -61,6 +66,7 @@ class Stats:
         self.requests = 0
         self.by_path = {}  # path (no query) → requests
         self.slow_in_flight = 0
+        self.probe_headers = {}
 
     def snapshot(self):
         with self.lock:
@@ -68,7 +74,8 @@ class Stats:
                     "open_connections": self.open_connections,
                     "requests": self.requests,
                     "by_path": dict(self.by_path),
-                    "slow_in_flight": self.slow_in_flight}
+                    "slow_in_flight": self.slow_in_flight,
+                    "probe_headers": dict(self.probe_headers)}
 
 
 class BodyError(Exception):
@@ -215,6 +222,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.server.ready = query.get("on", "1") != "0"
             self.reply(200, b"ready\n" if self.server.ready else b"not ready\n")
             return
+        if path == "/control/live":
+            self.server.live = query.get("on", "1") != "0"
+            self.reply(200, b"live\n" if self.server.live else b"not live\n")
+            return
+        if path == "/control/fail":
+            self.server.fail_code = int(query.get("code", "0"))
+            self.reply(200, b"ok\n")
+            return
+        if path.startswith("/health/"):
+            with stats.lock:
+                stats.probe_headers = {k.lower(): v for k, v in self.headers.items()}
+        elif self.server.fail_code:
+            self.reply(self.server.fail_code, b"failing on purpose\n")
+            return
 
         if self.server.delay > 0:
             time.sleep(self.server.delay)
@@ -258,7 +279,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
         elif path == "/health/live":
-            self.reply(200, b"live\n")
+            if self.server.live:
+                self.reply(200, b"live\n")
+            else:
+                self.reply(503, b"not live\n")
         elif path == "/health/ready":
             if self.server.ready:
                 self.reply(200, b"ready\n")
@@ -293,6 +317,8 @@ def main():
     server.idle_timeout = args.idle_timeout
     server.verbose = args.verbose
     server.ready = True
+    server.live = True
+    server.fail_code = 0
     server.stats = Stats()
     host, port = server.server_address[:2]
     print("ready %s:%d" % (host, port), flush=True)
