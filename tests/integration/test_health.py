@@ -119,5 +119,35 @@ class HealthProbes(harness.ProxyTestCase):
         self.assertEqual(self.spread(proxy, 10), collections.Counter({"a": 5, "b": 5}))
 
 
+class BalancingPanic(harness.ProxyTestCase):
+    def spread(self, proxy, n):
+        return collections.Counter(proxy.get("/").header("X-Backend") for _ in range(n))
+
+    def start(self, **pool_extra):
+        backends = [self.start_backend(n) for n in ("a", "b", "c")]
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            *backends, health={"ready": probe("/health/ready", fall=1, rise=1)},
+            **pool_extra)}))
+        harness.wait_until(lambda: len(self.spread(proxy, 6)) == 3, timeout=5,
+                           what="all three backends to be ready")
+        backends[1].get("/control/ready?on=0")
+        backends[2].get("/control/ready?on=0")
+        return proxy
+
+    def test_below_the_threshold_the_pool_spreads_over_every_backend(self):
+        proxy = self.start()
+        # One of three ready is under 50%: rather than crush a, use b and c too.
+        harness.wait_until(lambda: "balancing over all of them" in proxy.stderr(), timeout=5,
+                           what="panic mode")
+        self.assertEqual(self.spread(proxy, 9), collections.Counter({"a": 3, "b": 3, "c": 3}))
+
+    def test_a_zero_threshold_never_panics(self):
+        proxy = self.start(panic_threshold=0)
+        harness.wait_until(lambda: self.spread(proxy, 3) == collections.Counter({"a": 3}),
+                           timeout=5, what="b and c to be unready")
+        self.assertEqual(self.spread(proxy, 9), collections.Counter({"a": 9}))
+        self.assertNotIn("balancing over all of them", proxy.stderr())
+
+
 if __name__ == "__main__":
     harness.main()
