@@ -25,12 +25,25 @@ struct SourceMark {
   int column = 0;  // 1-based
 };
 
+// One entry of a pool's `backends`: either one fixed `address`, or a `dns` name whose every
+// A/AAAA record is a backend (exactly one of the two).
 struct BackendConfig {
   std::string address_text;    // `address`: "ip:port" or "host:port" as written
-  net::SocketAddress address;  // resolved once at load
-  uint32_t weight = 1;         // `weight`: 1..10000, default 1; honoured by every policy
-  std::string name;            // `name`: optional metrics label; default the address "ip:port"
+  net::SocketAddress address;  // resolved once at load; invalid for a `dns` entry
+  // `dns`: "host:port" as written; every A and AAAA record of host, with port, becomes a
+  // backend, re-resolved every `resolve_every` without a reload (upstream/dns_discovery.h).
+  std::string dns_text;
+  std::string dns_host;
+  uint16_t dns_port = 0;
+  Duration resolve_every{5000};  // `resolve_every`: only with `dns`; default 5s, at least 1s
+  uint32_t weight = 1;  // `weight`: 1..10000, default 1; honoured by every policy (with `dns`:
+                        // the weight of each record)
+  // `name`: optional metrics label; default the address "ip:port". With `dns`, each record's
+  // label is "NAME/ip:port" (a label names one backend).
+  std::string name;
   SourceMark mark;
+
+  bool is_dns() const { return !dns_text.empty(); }
 };
 
 struct PoolTimeouts {
@@ -156,13 +169,21 @@ struct AdminConfig {
 };
 
 struct DrainConfig {
-  Duration timeout{30000};  // `drain.timeout`: how long in-flight requests get on SIGTERM (30s)
+  // `drain.delay`: after SIGTERM, /health/ready answers 503 at once but traffic is still
+  // served this long (5s), so an orchestrator can take the replica out of rotation before
+  // its listeners close. 0s closes them at once.
+  Duration delay{5000};
+  Duration timeout{30000};  // `drain.timeout`: then, how long in-flight requests get (30s)
 };
 
 struct Config {
   std::string file;  // the path it was loaded from
   // `workers`: number of worker threads, or `auto` (0 here) = CPUs this process may use.
   uint32_t workers = 0;
+  // `resolver`: "ip:port" of the DNS server for `dns` backends; default (nullopt): the
+  // nameservers of /etc/resolv.conf.
+  std::optional<net::SocketAddress> resolver;
+  std::string resolver_text;
   AdminConfig admin;
   DrainConfig drain;
   std::vector<ListenerConfig> listeners;  // `listeners`: a map name → listener, in file order

@@ -26,6 +26,8 @@ constexpr uint32_t kMaxWorkers = 256;
 constexpr uint32_t kMaxWeight = 10000;
 constexpr uint32_t kMaxKeepalive = 65535;
 constexpr uint32_t kMaxCap = 1000000;
+// Re-resolving more often would only load the DNS server: records change at human pace.
+constexpr Duration kMinResolveEvery{1000};
 constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9901";
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -55,6 +57,7 @@ class Loader {
  private:
   void ReadRoot(const YAML::Node& root);
   void ReadWorkers(const Field& f);
+  void ReadResolver(const Field& f);
   void ReadAdmin(const std::optional<Field>& f);
   void ReadDrain(const Field& f);
   void ReadListeners(const Field& f);
@@ -66,6 +69,8 @@ class Loader {
   void ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts);
   void ReadCircuitBreaker(const Field& f, CircuitBreakerConfig* breaker);
   void ReadBackend(const Field& f, BackendConfig* backend);
+  void ReadBackendAddress(const Field& f, BackendConfig* backend);
+  void ReadBackendDns(const Field& f, BackendConfig* backend);
   // A numeric listen address; an invalid SocketAddress when it was reported as wrong.
   net::SocketAddress ReadListenAddress(const Field& f, std::string* text);
   std::optional<HashOn> ReadHashOn(const Field& f);
@@ -106,8 +111,9 @@ void Loader::ReadRoot(const YAML::Node& root) {
                           Describe(root)));
     return;
   }
-  MapReader sections(top, {"workers", "admin", "drain", "listeners", "pools"}, &diag_);
+  MapReader sections(top, {"workers", "resolver", "admin", "drain", "listeners", "pools"}, &diag_);
   if (auto f = sections.Get("workers")) ReadWorkers(*f);
+  if (auto f = sections.Get("resolver")) ReadResolver(*f);
   ReadAdmin(sections.Get("admin"));
   if (auto f = sections.Get("drain")) ReadDrain(*f);
   if (auto f = sections.Require("listeners")) ReadListeners(*f);
@@ -130,6 +136,21 @@ void Loader::ReadWorkers(const Field& f) {
                         kMaxWorkers, Describe(f.value)));
 }
 
+void Loader::ReadResolver(const Field& f) {
+  std::optional<std::string> s = ReadString(f, &diag_);
+  if (!s) return;
+  config_.resolver_text = *s;
+  absl::StatusOr<net::SocketAddress> address = net::ParseNumericAddress(*s);
+  if (!address.ok() || address->port() == 0) {
+    diag_.Add(LocateValue(f, diag_),
+              fmt::format("resolver: expected the numeric IP:PORT of a DNS server (e.g. "
+                          "127.0.0.11:53), got \"{}\"",
+                          *s));
+    return;
+  }
+  config_.resolver = *address;
+}
+
 void Loader::ReadAdmin(const std::optional<Field>& f) {
   std::optional<Field> listen;
   if (f && ExpectMap(*f, &diag_)) {
@@ -147,7 +168,10 @@ void Loader::ReadAdmin(const std::optional<Field>& f) {
 
 void Loader::ReadDrain(const Field& f) {
   if (!ExpectMap(f, &diag_)) return;
-  MapReader drain(f, {"timeout"}, &diag_);
+  MapReader drain(f, {"delay", "timeout"}, &diag_);
+  if (auto t = drain.Get("delay")) {
+    if (auto d = ReadDuration(*t, /*allow_zero=*/true, &diag_)) config_.drain.delay = *d;
+  }
   if (auto t = drain.Get("timeout")) {
     if (auto d = ReadDuration(*t, /*allow_zero=*/true, &diag_)) config_.drain.timeout = *d;
   }
@@ -398,19 +422,29 @@ void Loader::ReadCircuitBreaker(const Field& f, CircuitBreakerConfig* breaker) {
 void Loader::ReadBackend(const Field& f, BackendConfig* backend) {
   backend->mark = LocateValue(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f, {"address", "weight", "name"}, &diag_);
-  if (auto address = keys.Require("address")) {
-    if (auto s = ReadString(*address, &diag_)) {
-      backend->address_text = *s;
-      absl::StatusOr<net::SocketAddress> resolved = net::ResolveAddress(*s);
-      if (!resolved.ok()) {
-        diag_.Add(LocateValue(*address, diag_),
-                  fmt::format("{}{}", address->Prefix(), std::string(resolved.status().message())));
-      } else if (resolved->port() == 0) {
-        diag_.Add(LocateValue(*address, diag_),
-                  fmt::format("{}port must not be 0", address->Prefix()));
+  MapReader keys(f, {"address", "dns", "resolve_every", "weight", "name"}, &diag_);
+  std::optional<Field> address = keys.Get("address");
+  std::optional<Field> dns = keys.Get("dns");
+  if (address && dns) {
+    diag_.Add(LocateKey(*dns, diag_),
+              fmt::format("{}a backend has either `address` or `dns`, not both", f.Prefix()));
+  } else if (!address && !dns) {
+    diag_.Add(LocateValue(f, diag_),
+              fmt::format("{}missing required key `address` or `dns`", f.Prefix()));
+  }
+  if (address) ReadBackendAddress(*address, backend);
+  if (dns && !address) ReadBackendDns(*dns, backend);
+  if (auto every = keys.Get("resolve_every")) {
+    if (!dns) {
+      diag_.Add(LocateKey(*every, diag_),
+                fmt::format("{}only used with `dns` (an `address` is resolved once, at load)",
+                            every->Prefix()));
+    } else if (auto d = ReadDuration(*every, /*allow_zero=*/false, &diag_)) {
+      if (*d < kMinResolveEvery) {
+        diag_.Add(LocateValue(*every, diag_),
+                  fmt::format("{}must be at least 1s, got {}ms", every->Prefix(), d->count()));
       } else {
-        backend->address = *resolved;
+        backend->resolve_every = *d;
       }
     }
   }
@@ -421,6 +455,38 @@ void Loader::ReadBackend(const Field& f, BackendConfig* backend) {
     if (auto s = ReadString(*name, &diag_)) backend->name = *s;
   } else if (backend->address.valid()) {
     backend->name = backend->address.ToString();
+  }
+}
+
+void Loader::ReadBackendAddress(const Field& f, BackendConfig* backend) {
+  std::optional<std::string> s = ReadString(f, &diag_);
+  if (!s) return;
+  backend->address_text = *s;
+  absl::StatusOr<net::SocketAddress> resolved = net::ResolveAddress(*s);
+  if (!resolved.ok()) {
+    diag_.Add(LocateValue(f, diag_),
+              fmt::format("{}{}", f.Prefix(), std::string(resolved.status().message())));
+  } else if (resolved->port() == 0) {
+    diag_.Add(LocateValue(f, diag_), fmt::format("{}port must not be 0", f.Prefix()));
+  } else {
+    backend->address = *resolved;
+  }
+}
+
+void Loader::ReadBackendDns(const Field& f, BackendConfig* backend) {
+  std::optional<std::string> s = ReadString(f, &diag_);
+  if (!s) return;
+  // Kept as written even when wrong, so that it cannot look like a duplicate of a valid one.
+  backend->dns_text = *s;
+  std::string host;
+  uint16_t port = 0;
+  if (absl::Status st = net::SplitHostPort(*s, &host, &port); !st.ok()) {
+    diag_.Add(LocateValue(f, diag_), fmt::format("{}{}", f.Prefix(), std::string(st.message())));
+  } else if (port == 0) {
+    diag_.Add(LocateValue(f, diag_), fmt::format("{}port must not be 0", f.Prefix()));
+  } else {
+    backend->dns_host = std::move(host);
+    backend->dns_port = port;
   }
 }
 

@@ -106,6 +106,11 @@ void CheckBackends(const Config& config, Diagnostics* diag) {
                                                   backends[j].address.ToString()));
           break;
         }
+        if (backends[j].is_dns() && backends[j].dns_text == backends[i].dns_text) {
+          diag->Add(backends[j].mark, fmt::format("{}: same dns name as backends[{}] ({})", path, i,
+                                                  backends[j].dns_text));
+          break;
+        }
         if (!backends[j].name.empty() && backends[j].name == backends[i].name) {
           diag->Add(backends[j].mark, fmt::format("{}: name `{}` is already used by backends[{}]",
                                                   path, backends[j].name, i));

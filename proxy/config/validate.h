@@ -22,7 +22,7 @@ struct ValueMarks {
 // Reports, to `diag`: routes naming an undefined pool; routes of a listener that repeat
 // an earlier route's host and path_prefix (they could never match); listeners whose
 // addresses collide with each other or with the admin listener (a wildcard address takes
-// its port on every interface); backends of a pool that repeat an address or a name.
+// its port on every interface); backends of a pool that repeat an address, a dns name or a name.
 // Values already reported as invalid (empty names, unparsed addresses) are skipped.
 void ValidateCrossReferences(const Config& config, const ValueMarks& marks, Diagnostics* diag);
 

@@ -71,6 +71,8 @@ TEST_F(LoaderTest, AppliesDefaultsToAMinimalConfig) {
   EXPECT_EQ(c.admin.listen_text, "127.0.0.1:9901");
   EXPECT_EQ(c.admin.listen.ToString(), "127.0.0.1:9901");
   EXPECT_EQ(c.drain.timeout, Duration(30000));
+  EXPECT_EQ(c.drain.delay, Duration(5000));
+  EXPECT_FALSE(c.resolver.has_value());
 
   ASSERT_EQ(c.listeners.size(), 1u);
   const ListenerConfig& web = c.listeners[0];
@@ -326,8 +328,8 @@ TEST_F(LoaderTest, ReportsUnknownKeyWithSuggestion) {
 }
 
 TEST_F(LoaderTest, ReportsUnknownKeyWithTheKnownKeysWhenNoneIsClose) {
-  EXPECT_EQ(Errors(Cat("resolver: 127.0.0.1:53\n", Cat(kWebListener, kApiPool))),
-            "t.yaml:1:1: unknown key `resolver` (expected one of: workers, admin, drain, "
+  EXPECT_EQ(Errors(Cat("logging: debug\n", Cat(kWebListener, kApiPool))),
+            "t.yaml:1:1: unknown key `logging` (expected one of: workers, resolver, admin, drain, "
             "listeners, pools)");
 }
 
@@ -366,7 +368,7 @@ pools:
             "t.yaml:4:9: listeners.web.routes[0]: missing required key `pool`\n"
             "t.yaml:5:3: listeners.admin-only: missing required key `routes`\n"
             "t.yaml:8:3: pools.api: missing required key `backends`\n"
-            "t.yaml:12:9: pools.other.backends[0]: missing required key `address`");
+            "t.yaml:12:9: pools.other.backends[0]: missing required key `address` or `dns`");
 }
 
 TEST_F(LoaderTest, ReportsMissingTopLevelSections) {
@@ -731,6 +733,76 @@ TEST_F(LoaderTest, ReportsDuplicateBackends) {
                        kWebListener)),
             "t.yaml:6:9: pools.api.backends[1]: name `one` is already used by backends[0]\n"
             "t.yaml:8:9: pools.api.backends[2]: same address as backends[0] (127.0.0.1:9001)");
+}
+
+TEST_F(LoaderTest, ReadsDnsBackendsResolverAndDrainDelay) {
+  Config c = LoadValid(Cat(R"(resolver: 127.0.0.11:53
+drain:
+  delay: 2s
+pools:
+  api:
+    backends:
+      - dns: api:8090
+      - dns: "[::1]:8091"
+        resolve_every: 1s
+        weight: 3
+        name: v6
+      - address: 127.0.0.1:9001
+)",
+                           kWebListener));
+  ASSERT_TRUE(c.resolver.has_value());
+  EXPECT_EQ(c.resolver->ToString(), "127.0.0.11:53");
+  EXPECT_EQ(c.drain.delay, Duration(2000));
+  EXPECT_EQ(c.drain.timeout, Duration(30000));
+  ASSERT_EQ(c.pools[0].backends.size(), 3u);
+  const BackendConfig& api = c.pools[0].backends[0];
+  EXPECT_TRUE(api.is_dns());
+  EXPECT_EQ(api.dns_text, "api:8090");
+  EXPECT_EQ(api.dns_host, "api");
+  EXPECT_EQ(api.dns_port, 8090);
+  EXPECT_EQ(api.resolve_every, Duration(5000));
+  EXPECT_EQ(api.weight, 1u);
+  EXPECT_EQ(api.name, "");
+  EXPECT_FALSE(api.address.valid());
+  const BackendConfig& v6 = c.pools[0].backends[1];
+  EXPECT_EQ(v6.dns_host, "::1");
+  EXPECT_EQ(v6.resolve_every, Duration(1000));
+  EXPECT_EQ(v6.weight, 3u);
+  EXPECT_EQ(v6.name, "v6");
+  EXPECT_FALSE(c.pools[0].backends[2].is_dns());
+}
+
+TEST_F(LoaderTest, AcceptsAZeroDrainDelay) {
+  Config c = LoadValid(Cat("drain:\n  delay: 0s\n", Cat(kWebListener, kApiPool)));
+  EXPECT_EQ(c.drain.delay, Duration(0));
+}
+
+TEST_F(LoaderTest, ReportsBadDnsBackendsAndResolver) {
+  EXPECT_EQ(Errors(Cat(R"(resolver: dns.example:53
+pools:
+  api:
+    backends:
+      - dns: api
+      - dns: api:0
+      - dns: api:8090
+        address: 127.0.0.1:9001
+      - address: 127.0.0.1:9002
+        resolve_every: 5s
+      - dns: api:8091
+        resolve_every: 500ms
+      - dns: web:80
+      - dns: web:80
+)",
+                       kWebListener)),
+            "t.yaml:1:11: resolver: expected the numeric IP:PORT of a DNS server (e.g. "
+            "127.0.0.11:53), got \"dns.example:53\"\n"
+            "t.yaml:5:14: pools.api.backends[0].dns: invalid address \"api\": expected HOST:PORT\n"
+            "t.yaml:6:14: pools.api.backends[1].dns: port must not be 0\n"
+            "t.yaml:7:9: pools.api.backends[2]: a backend has either `address` or `dns`, not both\n"
+            "t.yaml:10:9: pools.api.backends[3].resolve_every: only used with `dns` (an `address` "
+            "is resolved once, at load)\n"
+            "t.yaml:12:24: pools.api.backends[4].resolve_every: must be at least 1s, got 500ms\n"
+            "t.yaml:14:9: pools.api.backends[6]: same dns name as backends[5] (web:80)");
 }
 
 TEST_F(LoaderTest, KeepsEachErrorOnOneLineAndShortensLongValues) {
