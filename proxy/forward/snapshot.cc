@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "proxy/balance/registry.h"
 #include "proxy/base/clock.h"
 #include "proxy/upstream/circuit_breaker.h"
@@ -32,8 +34,8 @@ std::shared_ptr<PoolShared> FindPoolShared(const Snapshot* previous, const std::
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config config,
-                                                              const Snapshot* previous) {
+absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
+    config::Config config, const Snapshot* previous, const upstream::ResolvedAddresses* resolved) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
   const config::Config& cfg = snap->config;
@@ -51,22 +53,38 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config con
       return absl::InvalidArgumentError(
           fmt::format("pools.{}.balance: unknown policy \"{}\"", pc.name, pc.balance));
     }
-    for (const config::BackendConfig& bc : pc.backends) {
-      std::shared_ptr<upstream::Backend> b = FindBackend(previous, pc.name, bc.address);
+    auto add = [&](const net::SocketAddress& address, uint32_t weight, std::string label) {
+      for (const auto& b : pool.backends) {
+        if (b->address() == address) return;  // a dns record repeating a listed address
+      }
+      std::shared_ptr<upstream::Backend> b = FindBackend(previous, pc.name, address);
       if (b == nullptr) {
-        b = std::make_shared<upstream::Backend>(pc.name, bc.address,
-                                                bc.name.empty() ? bc.address.ToString() : bc.name);
+        b = std::make_shared<upstream::Backend>(pc.name, address, std::move(label));
         upstream::CircuitBreaker::Options options;
         options.consecutive_failures = pc.circuit_breaker.consecutive_failures;
         options.open_for = pc.circuit_breaker.open_for;
         options.trial_timeout = pc.timeouts.connect + pc.timeouts.read;
         b->set_breaker(std::make_shared<upstream::CircuitBreaker>(options));
-        // A backend a reload adds ramps up under slow_start; those present at start-up do
-        // not (nothing is warmer than anything else then).
+        // A backend a reload or a resolution adds ramps up under slow_start; those present at
+        // start-up do not (nothing is warmer than anything else then).
         if (previous != nullptr) b->set_available_since_ns(MonoNanos());
       }
-      pool.members.push_back({b.get(), bc.weight});
+      pool.members.push_back({b.get(), weight});
       pool.backends.push_back(std::move(b));
+    };
+    for (const config::BackendConfig& bc : pc.backends) {
+      if (!bc.is_dns()) {
+        add(bc.address, bc.weight, bc.name.empty() ? bc.address.ToString() : bc.name);
+        continue;
+      }
+      if (resolved == nullptr) continue;
+      auto it = resolved->find(upstream::DnsKey{pc.name, bc.dns_text});
+      if (it == resolved->end()) continue;
+      for (const net::SocketAddress& address : it->second) {
+        add(address, bc.weight,
+            bc.name.empty() ? address.ToString()
+                            : fmt::format("{}/{}", bc.name, address.ToString()));
+      }
     }
     snap->pools.push_back(std::move(pool));
   }
@@ -86,6 +104,20 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config con
     snap->listeners.push_back(std::move(l));
   }
   return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+void MarkRemovedBackends(const Snapshot& previous, const Snapshot& next) {
+  for (const PoolRuntime& old_pool : previous.pools) {
+    const PoolRuntime* kept = nullptr;
+    for (const PoolRuntime& p : next.pools) {
+      if (p.config->name == old_pool.config->name) kept = &p;
+    }
+    for (const auto& b : old_pool.backends) {
+      bool still = kept != nullptr && std::any_of(kept->backends.begin(), kept->backends.end(),
+                                                  [&](const auto& n) { return n == b; });
+      if (!still) b->SetUnavailable(upstream::Backend::kDraining, true);
+    }
+  }
 }
 
 }  // namespace outrigger::forward

@@ -18,6 +18,7 @@
 #include "proxy/route/router.h"
 #include "proxy/upstream/backend.h"
 #include "proxy/upstream/caps.h"
+#include "proxy/upstream/dns_discovery.h"
 
 namespace outrigger::forward {
 
@@ -51,9 +52,17 @@ struct Snapshot {
   std::vector<ListenerRuntime> listeners;  // same order as config.listeners
 };
 
-// Compiles `config`. Backends whose pool name and address match one in `previous` (may be
-// null) are reused. Fails only on what validation cannot see (an unknown policy name).
-absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(config::Config config,
-                                                              const Snapshot* previous);
+// Compiles `config`. A `dns` entry contributes one backend per address `resolved` (may be
+// null) holds for it, with the entry's weight, skipping an address the pool already has.
+// Backends whose pool name and address match one in `previous` (may be null) are reused;
+// new ones ramp up under slow_start unless there is no `previous` (start-up). Fails only on
+// what validation cannot see (an unknown policy name).
+absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
+    config::Config config, const Snapshot* previous,
+    const upstream::ResolvedAddresses* resolved = nullptr);
+
+// Marks every backend of `previous` that `next` no longer has as draining: requests still in
+// flight on it (on `previous`) finish, and nothing that still holds `previous` picks it.
+void MarkRemovedBackends(const Snapshot& previous, const Snapshot& next);
 
 }  // namespace outrigger::forward
