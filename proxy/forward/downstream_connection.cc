@@ -275,6 +275,10 @@ bool DownstreamConnection::TryReadHead() {
   evbuffer* in = In(client_.get());
   size_t len = evbuffer_get_length(in);
   if (len == 0) return false;
+  if (listener_gone_) {  // nothing left to route by; the client reconnects elsewhere
+    Close();
+    return false;
+  }
   if (!timer_is_header_) {  // the first byte of a new request: the header timeout starts
     timer_is_header_ = true;
     ArmTimer(worker_.view()->snapshot->listeners[listener_index_].config->timeouts.header);
@@ -500,6 +504,10 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
 }
 
 void DownstreamConnection::AwaitNextRequest() {
+  if (listener_gone_) {
+    CloseAfterFlush();
+    return;
+  }
   view_.reset();
   pool_ = nullptr;
   state_ = State::kHead;
@@ -527,6 +535,15 @@ void DownstreamConnection::Close() {
   bufferevent_disable(client_.get(), EV_READ | EV_WRITE);
   bufferevent_setcb(client_.get(), nullptr, nullptr, nullptr, nullptr);
   worker_.Retire(this);
+}
+
+void DownstreamConnection::MoveListener(std::optional<size_t> index) {
+  if (index) {
+    listener_index_ = *index;
+    return;
+  }
+  listener_gone_ = true;
+  OnDrain();
 }
 
 void DownstreamConnection::OnDrain() {

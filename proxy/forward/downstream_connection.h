@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proxy/forward/body_pump.h"
@@ -36,6 +37,13 @@ class DownstreamConnection {
 
   // The worker is draining: close now if idle, else close after the current response.
   void OnDrain();
+
+  // The listener it was accepted on, as an index into the worker's current snapshot.
+  size_t listener_index() const { return listener_index_; }
+  bool listener_gone() const { return listener_gone_; }
+  // At a snapshot swap: the listener's index in the new snapshot, or nullopt when the new
+  // snapshot removed it (then: like OnDrain, and the index is no longer used).
+  void MoveListener(std::optional<size_t> index);
 
   std::list<std::unique_ptr<DownstreamConnection>>::iterator self;  // the Worker's handle
 
@@ -99,7 +107,8 @@ class DownstreamConnection {
   void PumpTunnel();
 
   Worker& worker_;
-  const size_t listener_index_;
+  size_t listener_index_;       // into the worker's current snapshot's listeners
+  bool listener_gone_ = false;  // a reload removed it: finish the request in flight, close
   net::BufferEventPtr client_;
   net::EventPtr timer_;
   const std::string peer_ip_;

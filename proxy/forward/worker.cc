@@ -1,5 +1,8 @@
 #include "proxy/forward/worker.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "proxy/base/log.h"
 #include "proxy/forward/downstream_connection.h"
 
@@ -27,12 +30,26 @@ Worker::~Worker() {
 absl::Status Worker::BindListeners() {
   const Snapshot& snap = *view_->snapshot;
   for (size_t i = 0; i < snap.listeners.size(); ++i) {
-    auto listener = net::Listener::Bind(
-        base_.get(), snap.listeners[i].config->listen,
-        [this, i](evutil_socket_t fd, const net::SocketAddress& peer) { Accept(i, fd, peer); });
-    if (!listener.ok()) return listener.status();
-    listeners_.push_back(std::move(*listener));
+    absl::StatusOr<net::ListenSocket> socket =
+        net::ListenSocket::Bind(snap.listeners[i].config->listen);
+    if (!socket.ok()) return socket.status();
+    if (absl::Status s = AddListener(i, *std::move(socket)); !s.ok()) return s;
   }
+  listening_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Worker::AddListener(size_t index, net::ListenSocket socket) {
+  auto slot = std::make_unique<ListenerSlot>(ListenerSlot{socket.address(), index, nullptr});
+  ListenerSlot* raw = slot.get();
+  auto listener =
+      net::Listener::Adopt(base_.get(), std::move(socket),
+                           [this, raw](evutil_socket_t fd, const net::SocketAddress& peer) {
+                             Accept(raw->index, fd, peer);
+                           });
+  if (!listener.ok()) return listener.status();
+  slot->listener = *std::move(listener);
+  listeners_.push_back(std::move(slot));
   return absl::OkStatus();
 }
 
@@ -49,8 +66,13 @@ void Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::PostSnapshot(std::shared_ptr<const Snapshot> snapshot) {
-  mailbox_.Post([this, s = std::move(snapshot)]() mutable { AdoptSnapshot(std::move(s)); });
+void Worker::PostSnapshot(std::shared_ptr<const Snapshot> snapshot,
+                          std::vector<net::ListenSocket> new_listeners) {
+  // The mailbox takes copyable tasks; the sockets travel behind a shared_ptr.
+  auto sockets = std::make_shared<std::vector<net::ListenSocket>>(std::move(new_listeners));
+  mailbox_.Post([this, s = std::move(snapshot), sockets]() mutable {
+    AdoptSnapshot(std::move(s), std::move(*sockets));
+  });
 }
 
 void Worker::PostDrain() {
@@ -61,7 +83,10 @@ void Worker::PostStop() {
   mailbox_.Post([this] { event_base_loopbreak(base_.get()); });
 }
 
-void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot) {
+void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
+                           std::vector<net::ListenSocket> new_listeners) {
+  if (listening_ && !draining_)
+    SwapListeners(*view_->snapshot, *snapshot, std::move(new_listeners));
   auto view = std::make_shared<WorkerView>();
   view->policies.reserve(snapshot->pools.size());
   for (const PoolRuntime& pool : snapshot->pools) {
@@ -78,6 +103,44 @@ void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot) {
   }
   view->snapshot = std::move(snapshot);
   view_ = std::move(view);
+}
+
+void Worker::SwapListeners(const Snapshot& previous, const Snapshot& next,
+                           std::vector<net::ListenSocket> new_listeners) {
+  std::vector<std::unique_ptr<ListenerSlot>> kept;
+  kept.swap(listeners_);
+  for (size_t i = 0; i < next.listeners.size(); ++i) {
+    const net::SocketAddress& address = next.listeners[i].config->listen;
+    auto old = std::find_if(kept.begin(), kept.end(),
+                            [&](const auto& slot) { return slot && slot->address == address; });
+    if (old != kept.end()) {
+      (*old)->index = i;
+      listeners_.push_back(std::move(*old));
+      continue;
+    }
+    auto socket = std::find_if(new_listeners.begin(), new_listeners.end(),
+                               [&](const auto& s) { return s.address() == address; });
+    absl::Status s = socket == new_listeners.end()
+                         ? absl::InternalError("no socket was bound for it")
+                         : AddListener(i, std::move(*socket));
+    if (!s.ok()) {
+      spdlog::error("worker {}: cannot serve listener on {}: {}", id_, address.ToString(),
+                    std::string(s.message()));
+    }
+  }
+  // What is left in `kept` are removed listeners: their sockets close with them. Their
+  // connections finish the request in flight, then close.
+  // MoveListener may retire the connection, which erases it from the list: advance first.
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    DownstreamConnection* conn = (it++)->get();
+    if (conn->listener_gone()) continue;
+    const net::SocketAddress& address = previous.listeners[conn->listener_index()].config->listen;
+    std::optional<size_t> index;
+    for (size_t i = 0; i < next.listeners.size() && !index; ++i) {
+      if (next.listeners[i].config->listen == address) index = i;
+    }
+    conn->MoveListener(index);
+  }
 }
 
 void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer) {
@@ -111,7 +174,7 @@ void Worker::OnSweep(evutil_socket_t, short, void* arg) {
 void Worker::Drain() {
   if (draining_) return;
   draining_ = true;
-  for (auto& l : listeners_) l->Close();
+  for (auto& l : listeners_) l->listener->Close();
   connection_pool_.Clear();
   // OnDrain may retire the connection, which erases it from the list: advance first.
   for (auto it = connections_.begin(); it != connections_.end();) {

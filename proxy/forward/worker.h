@@ -54,7 +54,11 @@ class Worker {
   void Join();
 
   // Thread-safe: the new snapshot serves requests that start after the worker adopts it.
-  void PostSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  // At the swap the worker starts serving `new_listeners` (the sockets, bound by the caller,
+  // of the listeners `snapshot` adds) and closes the sockets of the listeners it removes;
+  // connections accepted on a removed listener finish their request and close.
+  void PostSnapshot(std::shared_ptr<const Snapshot> snapshot,
+                    std::vector<net::ListenSocket> new_listeners = {});
   // Thread-safe: stop accepting, close idle connections, finish in-flight requests with
   // "Connection: close", then leave the loop when no connection is left.
   void PostDrain();
@@ -76,7 +80,18 @@ class Worker {
 
  private:
   void Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer);
-  void AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  // One traffic listener socket; heap-held so its accept callback's pointer stays valid
+  // while the vector of them is rebuilt at a snapshot swap.
+  struct ListenerSlot {
+    net::SocketAddress address;
+    size_t index;  // into the current snapshot's listeners
+    std::unique_ptr<net::Listener> listener;
+  };
+  absl::Status AddListener(size_t index, net::ListenSocket socket);
+  void AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
+                     std::vector<net::ListenSocket> new_listeners = {});
+  void SwapListeners(const Snapshot& previous, const Snapshot& next,
+                     std::vector<net::ListenSocket> new_listeners);
   void Drain();
   void MaybeExit();
   static void OnSweep(evutil_socket_t, short, void* self);
@@ -91,7 +106,8 @@ class Worker {
   std::thread thread_;
 
   std::shared_ptr<WorkerView> view_;
-  std::vector<std::unique_ptr<net::Listener>> listeners_;
+  std::vector<std::unique_ptr<ListenerSlot>> listeners_;  // in the current snapshot's order
+  bool listening_ = false;                                // BindListeners succeeded
   upstream::ConnectionPool connection_pool_;
   std::list<std::unique_ptr<DownstreamConnection>> connections_;
   std::vector<std::unique_ptr<DownstreamConnection>> retired_;
