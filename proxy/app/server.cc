@@ -1,5 +1,8 @@
 #include "proxy/app/server.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <csignal>
 
 #include "proxy/app/cpu_quota.h"
@@ -50,6 +53,10 @@ absl::Status Server::Start() {
   if (!snap.ok()) return snap.status();
   health_ = std::make_unique<upstream::HealthChecker>(base_.get(), MonoNanos());
   Publish(*std::move(snap));  // no worker yet: this marks new backends unready before they start
+  // Names not resolved yet leave their pool without those backends (503) until they are:
+  // in compose, the api may well start after the proxy.
+  dns_ = std::make_unique<upstream::DnsDiscovery>(base_.get(), [this] { OnDnsChange(); });
+  dns_->Configure(snapshot_->config);
 
   admin_ = std::make_unique<admin::AdminServer>(
       base_.get(), admin::AdminServer::Hooks{.ready = [this] { return Ready(); }});
@@ -93,7 +100,25 @@ void Server::BeginDrain() {
     event_base_loopexit(base_.get(), nullptr);
     return;
   }
-  draining_ = true;
+  draining_ = true;  // /health/ready answers 503 from now on
+  auto delay = snapshot_->config.drain.delay;
+  if (delay.count() == 0) {
+    DrainWorkers();
+    return;
+  }
+  spdlog::info("draining: not ready any more; still serving for {} ms (drain.delay)",
+               delay.count());
+  drain_delay_.reset(evtimer_new(base_.get(), &Server::OnDrainDelay, this));
+  timeval tv{static_cast<time_t>(delay.count() / 1000),
+             static_cast<suseconds_t>(delay.count() % 1000 * 1000)};
+  event_add(drain_delay_.get(), &tv);
+}
+
+void Server::OnDrainDelay(evutil_socket_t, short, void* arg) {
+  static_cast<Server*>(arg)->DrainWorkers();
+}
+
+void Server::DrainWorkers() {
   auto timeout = snapshot_->config.drain.timeout;
   spdlog::info("draining: no new connections; in-flight requests have up to {} ms",
                timeout.count());
@@ -191,38 +216,95 @@ void Server::Reload() {
   if (draining_) return;
   absl::StatusOr<config::Config> cfg = config::LoadConfigFile(config_path_);
   if (!cfg.ok()) {
+    ++reloads_.failure;
     spdlog::error("reload refused, the running config stays:\n{}",
                   std::string(cfg.status().message()));
     return;
   }
-  // Listener sockets are bound per worker at start; a changed listener set needs a restart.
-  bool listeners_same = cfg->listeners.size() == snapshot_->config.listeners.size();
-  for (size_t i = 0; listeners_same && i < cfg->listeners.size(); ++i) {
-    listeners_same = cfg->listeners[i].listen == snapshot_->config.listeners[i].listen;
+  const config::Config& running = snapshot_->config;
+  if (cfg->workers != running.workers || !(cfg->admin.listen == running.admin.listen)) {
+    spdlog::warn("reload: `workers` and `admin.listen` change only at a restart; kept as they are");
   }
-  if (!listeners_same) {
-    spdlog::error("reload refused: adding, removing or moving listeners needs a restart");
+  absl::StatusOr<std::vector<std::vector<net::ListenSocket>>> sockets = BindNewListeners(*cfg);
+  if (!sockets.ok()) {
+    ++reloads_.failure;
+    spdlog::error("reload refused, the running config stays: {}",
+                  std::string(sockets.status().message()));
     return;
   }
   absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
-      forward::BuildSnapshot(*std::move(cfg), snapshot_.get());
+      forward::BuildSnapshot(*std::move(cfg), snapshot_.get(), &dns_->addresses());
   if (!snap.ok()) {
+    ++reloads_.failure;
     spdlog::error("reload refused: {}", std::string(snap.status().message()));
     return;
   }
-  Publish(*std::move(snap));
+  for (const auto& l : (*snap)->config.listeners) {
+    bool had = std::any_of(running.listeners.begin(), running.listeners.end(),
+                           [&](const auto& r) { return r.listen == l.listen; });
+    if (!had) spdlog::info("reload: listener {} on {} opens", l.name, l.listen.ToString());
+  }
+  for (const auto& r : running.listeners) {
+    bool kept = std::any_of((*snap)->config.listeners.begin(), (*snap)->config.listeners.end(),
+                            [&](const auto& l) { return r.listen == l.listen; });
+    if (!kept) spdlog::info("reload: listener {} on {} closes", r.name, r.listen.ToString());
+  }
+  Publish(*std::move(snap), *std::move(sockets));
+  dns_->Configure(snapshot_->config);
+  ++reloads_.success;
   spdlog::info("reloaded {}", config_path_);
 }
 
-void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot) {
+absl::StatusOr<std::vector<std::vector<net::ListenSocket>>> Server::BindNewListeners(
+    const config::Config& next) {
+  std::vector<std::vector<net::ListenSocket>> sockets(workers_.size());
+  for (const config::ListenerConfig& l : next.listeners) {
+    const auto& running = snapshot_->config.listeners;
+    if (std::any_of(running.begin(), running.end(),
+                    [&](const auto& r) { return r.listen == l.listen; })) {
+      continue;
+    }
+    for (auto& per_worker : sockets) {
+      absl::StatusOr<net::ListenSocket> socket = net::ListenSocket::Bind(l.listen);
+      if (!socket.ok()) {
+        return absl::Status(
+            socket.status().code(),
+            fmt::format("listeners.{}: {}", l.name, std::string(socket.status().message())));
+      }
+      per_worker.push_back(*std::move(socket));
+    }
+  }
+  return sockets;
+}
+
+void Server::OnDnsChange() {
+  absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
+      forward::BuildSnapshot(snapshot_->config, snapshot_.get(), &dns_->addresses());
+  if (!snap.ok()) {  // the running config compiled before; only a bug gets here
+    spdlog::error("dns: cannot rebuild the snapshot: {}", std::string(snap.status().message()));
+    return;
+  }
+  Publish(*std::move(snap));
+}
+
+std::vector<upstream::DnsEntryStatus> Server::dns_status() const {
+  return dns_ ? dns_->status() : std::vector<upstream::DnsEntryStatus>{};
+}
+
+void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot,
+                     std::vector<std::vector<net::ListenSocket>> listener_sockets) {
   // Probes first: a new backend must be marked unready before a worker can pick it.
   std::vector<upstream::HealthChecker::Target> targets;
   for (const forward::PoolRuntime& pool : snapshot->pools) {
     for (const auto& b : pool.backends) targets.push_back({b, &pool.config->health});
   }
   health_->Track(targets);
+  if (snapshot_) forward::MarkRemovedBackends(*snapshot_, *snapshot);
   snapshot_ = std::move(snapshot);
-  for (auto& w : workers_) w->PostSnapshot(snapshot_);
+  listener_sockets.resize(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->PostSnapshot(snapshot_, std::move(listener_sockets[i]));
+  }
 }
 
 }  // namespace outrigger::app

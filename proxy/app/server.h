@@ -12,6 +12,8 @@
 #include "proxy/forward/snapshot.h"
 #include "proxy/forward/worker.h"
 #include "proxy/net/event.h"
+#include "proxy/net/listener.h"
+#include "proxy/upstream/dns_discovery.h"
 #include "proxy/upstream/health_checker.h"
 
 namespace outrigger::app {
@@ -25,14 +27,35 @@ class Server {
   // failure (bad config, a port in use) is logged and yields 1.
   int Run();
 
+  // SIGHUP reloads by result: `failure` counts files that did not load, validate, or whose
+  // new listeners could not be bound (the running config stayed). Control thread only.
+  struct ReloadCounts {
+    uint64_t success = 0;
+    uint64_t failure = 0;
+  };
+  ReloadCounts reload_counts() const { return reloads_; }
+  // Every `dns` backend entry: its address count, last resolution and last error (for
+  // /status). Control thread only.
+  std::vector<upstream::DnsEntryStatus> dns_status() const;
+
  private:
   absl::Status Start();
   void BeginDrain();
+  void DrainWorkers();
+  static void OnDrainDelay(evutil_socket_t, short, void* self);
   void Reload();
+  // Binds, for every worker, a socket for each listener of `next` that the running config
+  // lacks: [worker][k]. Fails (closing what it bound) when one cannot be bound.
+  absl::StatusOr<std::vector<std::vector<net::ListenSocket>>> BindNewListeners(
+      const config::Config& next);
+  // A resolution changed a `dns` entry's addresses: the running config, with the new sets.
+  void OnDnsChange();
   // Makes `snapshot` the current one: every worker adopts it at its next request boundary
   // (requests in flight finish on the one they began on). Every change of configuration or of
-  // the backend set (reload, DNS) goes through here.
-  void Publish(std::shared_ptr<const forward::Snapshot> snapshot);
+  // the backend set (reload, DNS) goes through here. `listener_sockets[w]` are worker w's
+  // sockets for the listeners `snapshot` adds (BindNewListeners).
+  void Publish(std::shared_ptr<const forward::Snapshot> snapshot,
+               std::vector<std::vector<net::ListenSocket>> listener_sockets = {});
   void CheckDrained();
   static void OnSignal(evutil_socket_t sig, short, void* self);
   static void OnDrainTick(evutil_socket_t, short, void* self);
@@ -50,8 +73,12 @@ class Server {
   std::unique_ptr<upstream::HealthChecker> health_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<net::EventPtr> signals_;
+  net::EventPtr drain_delay_;
   net::EventPtr drain_tick_;
   net::EventPtr circuit_tick_;
+  // After base_: its evdns state must go before the loop does.
+  std::unique_ptr<upstream::DnsDiscovery> dns_;
+  ReloadCounts reloads_;
   bool ready_ = false;
   bool draining_ = false;
   int64_t drain_deadline_ns_ = 0;

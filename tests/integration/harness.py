@@ -183,11 +183,12 @@ def raw_connect(port, timeout=10.0):
     return s
 
 
-def request(port, method="GET", path="/", headers=None, body=None, timeout=10.0, conn=None):
+def request(port, method="GET", path="/", headers=None, body=None, timeout=10.0, conn=None,
+            host=LOOPBACK):
     """One request with http.client (keep-alive if conn is given); returns a Response."""
     own = conn is None
     if own:
-        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout * SLOWDOWN)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout * SLOWDOWN)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
@@ -226,10 +227,13 @@ class Backend:
     """A tests/integration/backend.py (or ws_backend.py) process on 127.0.0.1."""
 
     def __init__(self, name, port=0, delay=None, idle_timeout=None, log_dir=None, script=BACKEND_PY,
-                 extra_args=()):
+                 extra_args=(), host=LOOPBACK):
         self.name = name
         self.port = port
+        self.host = host
         args = [sys.executable, script, "--port", str(port), "--name", name]
+        if host != LOOPBACK:
+            args += ["--host", host]
         if delay:
             args += ["--delay", str(delay)]
         if idle_timeout:
@@ -267,11 +271,11 @@ class Backend:
 
     @property
     def address(self):
-        return "%s:%d" % (LOOPBACK, self.port)
+        return "%s:%d" % (self.host, self.port)
 
     def get(self, path, **kw):
         """A request straight to the backend, not through the proxy."""
-        return request(self.port, path=path, **kw)
+        return request(self.port, path=path, host=self.host, **kw)
 
     def stats(self):
         return self.get("/stats").json()
@@ -357,6 +361,25 @@ class Proxy:
 
     def signal(self, sig):
         self.proc.send_signal(sig)
+
+    def reload(self, config_text):
+        """Rewrites the config file (atomically) and sends SIGHUP."""
+        tmp = self.config_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(config_text)
+        os.replace(tmp, self.config_path)
+        self.config_text = config_text
+        self.proc.send_signal(signal.SIGHUP)
+
+    def wait_log(self, pattern, timeout=10.0, count=1):
+        """Waits until stderr holds `count` lines matching the regex; returns the last match."""
+        rx = re.compile(pattern)
+
+        def found():
+            hits = rx.findall(self.stderr(tail=100000))
+            return hits[count - 1] if len(hits) >= count else None
+
+        return wait_until(found, timeout, what="a log line matching %r (x%d)" % (pattern, count))
 
     def wait(self, timeout):
         """Waits (bounded) for the process to exit; returns its status."""
@@ -505,7 +528,8 @@ class ProxyTestCase(unittest.TestCase):
     def config(self, pools, routes=None, listener=None, workers=1, drain=None, top=None):
         """Config text: one listener `web` on a fresh port, an admin port, the given pools.
 
-        routes defaults to "/" → the first pool. Sets self.proxy_port and self.admin_port.
+        routes defaults to "/" → the first pool; drain.delay defaults to 0s. Sets
+        self.proxy_port and self.admin_port.
         """
         self.proxy_port = free_port()
         self.admin_port = free_port()
@@ -515,6 +539,11 @@ class ProxyTestCase(unittest.TestCase):
         web.update(listener or {})
         web["routes"] = routes or [{"path_prefix": "/", "pool": next(iter(pools))}]
         cfg = {"workers": workers, "admin": {"listen": "%s:%d" % (LOOPBACK, self.admin_port)}}
+        # drain.delay defaults to 0s here so that stopping a proxy stays quick; a test of the
+        # real default passes drain={"delay": None} (the key is then left out).
+        drain = dict(drain or {})
+        drain.setdefault("delay", "0s")
+        drain = {k: v for k, v in drain.items() if v is not None}
         if drain:
             cfg["drain"] = drain
         cfg.update(top or {})
