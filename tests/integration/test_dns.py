@@ -37,13 +37,14 @@ class DnsDiscovery(harness.ProxyTestCase):
         self.addCleanup(dns.stop)
         return dns
 
-    def start_dns_proxy(self, dns, every="1s", **pool):
+    def start_dns_proxy(self, dns, every="1s", wait_ready=True, **pool):
         port = self.backends[IPS[0]].port
         entry = {"dns": "%s:%d" % (NAME, port), "resolve_every": every}
         cfg = {"balance": "round_robin", "backends": [entry]}
         cfg.update(pool)
         return self.start_proxy(self.config(pools={"api": cfg},
-                                            top={"resolver": "127.0.0.1:%d" % dns.port}))
+                                            top={"resolver": "127.0.0.1:%d" % dns.port}),
+                                wait_ready=wait_ready)
 
     def names_seen(self, proxy, n=12):
         seen = set()
@@ -111,11 +112,13 @@ class DnsDiscovery(harness.ProxyTestCase):
 
     def test_starts_before_the_name_resolves_and_follows_it(self):
         dns = self.start_dns([])
-        proxy = self.start_dns_proxy(dns)
-        self.assertEqual(proxy.get("/").status, 503)
+        proxy = self.start_dns_proxy(dns, wait_ready=False)
         proxy.wait_log(r"the pool has no backend from it until it resolves")
+        self.assertEqual(proxy.admin("/health/ready").status, 503, "ready with an empty pool")
+        self.assertEqual(proxy.get("/").status, 503)
         dns.reload({NAME: IPS[:1]}, NAME)
         self.wait_names(proxy, ["r2"], timeout=4)
+        self.assertEqual(proxy.admin("/health/ready").status, 200)
 
     def test_a_reload_keeps_the_resolved_backends(self):
         dns = self.start_dns(IPS[:2])
