@@ -101,6 +101,38 @@ class Drain(harness.ProxyTestCase):
         self.assertEqual(proxy.wait(timeout=5), 0)
         self.assertLess(time.monotonic() - start, 2 * harness.SLOWDOWN)
 
+    def test_drain_delay_keeps_serving_while_not_ready_then_closes(self):
+        self.backend = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(self.backend)},
+                                             drain={"delay": "2s", "timeout": "10s"}))
+        flight = InFlight(proxy, "/slow?ms=3000")
+        harness.wait_until(lambda: self.backend.stats()["slow_in_flight"] == 1, timeout=5,
+                           what="the slow request to reach the backend")
+        start = time.monotonic()
+        proxy.signal(signal.SIGTERM)
+        harness.wait_until(lambda: self.ready_status(proxy) == 503, timeout=1.0, interval=0.02,
+                           what="/health/ready to answer 503 at once")
+        # Within the delay, new connections are still served: the orchestrator has not yet
+        # taken the replica out of rotation.
+        self.assertEqual(proxy.get("/").status, 200)
+        self.assertLess(time.monotonic() - start, 2.0, "the check above ran after the delay")
+        flight_result = flight.result(timeout=10)
+        self.assertEqual(flight_result.status, 200)
+        self.assertEqual(proxy.wait(timeout=10), 0)
+        self.assertGreaterEqual(time.monotonic() - start, 2.0, "exited before drain.delay")
+
+    def test_the_default_drain_delay_is_five_seconds(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}, drain={"delay": None}))
+        start = time.monotonic()
+        proxy.signal(signal.SIGTERM)
+        harness.wait_until(lambda: self.ready_status(proxy) == 503, timeout=1.0, interval=0.02,
+                           what="/health/ready to answer 503 at once")
+        time.sleep(4.0)
+        self.assertEqual(proxy.get("/").status, 200, "stopped serving within drain.delay")
+        self.assertEqual(proxy.wait(timeout=5), 0)
+        self.assertGreaterEqual(time.monotonic() - start, 5.0)
+
     @staticmethod
     def ready_status(proxy):
         try:
