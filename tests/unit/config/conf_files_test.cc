@@ -1,4 +1,4 @@
-// Every config shipped in conf/, conf/examples/ and conf/compose/ must load: they are what users copy.
+// Every config shipped in conf/, conf/examples/ and conf/compose/ must load: users copy them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
