@@ -118,6 +118,25 @@ struct RetryConfig {
   uint32_t budget_percent = 20;
 };
 
+// `scaling` of a pool: what the scaling signals of design §6 (outrigger_pool_desired_backends,
+// /scaling) aim at. Exactly one target kind is set; without the block the inflight target
+// of 10 applies. The windows are Knative's autoscaler windows.
+struct ScalingConfig {
+  enum class Target : uint8_t { kInflight, kRps };
+  Target target_kind = Target::kInflight;  // which of the two keys below was given
+  // `target_inflight_per_backend` (default 10) or `target_rps_per_backend`: the concurrent
+  // requests, or requests per second, one backend should carry (1..1000000).
+  uint32_t target = 10;
+  uint32_t min_backends = 1;    // `min_backends`: floor of recommended_backends (0..100000, 1)
+  uint32_t max_backends = 100;  // `max_backends`: ceiling of it (>= min_backends, 100)
+  // `stable_window`: the window C̄ is averaged over for desired_backends, the time panic mode
+  // lasts without a new burst, and the look-back of recommended_backends (60s; 2s..1h).
+  Duration stable_window{60000};
+  // `panic_window`: the short window that detects a burst (6s; 1s..stable_window).
+  Duration panic_window{6000};
+  SourceMark mark;
+};
+
 struct PoolConfig {
   std::string name;
   std::string balance = "round_robin";  // `balance`: a policy name from balance/registry.h
@@ -132,6 +151,7 @@ struct PoolConfig {
   // `panic_threshold`: percent (0..100); when fewer of the pool's backends than this are
   // usable, balance over all of them rather than crush the few left (Envoy; 50, 0: never).
   uint32_t panic_threshold = 50;
+  ScalingConfig scaling;  // `scaling`
   SourceMark mark;
 };
 

@@ -28,6 +28,8 @@ constexpr uint32_t kMaxKeepalive = 65535;
 constexpr uint32_t kMaxCap = 1000000;
 // Re-resolving more often would only load the DNS server: records change at human pace.
 constexpr Duration kMinResolveEvery{1000};
+constexpr uint32_t kMaxScalingTarget = 1'000'000;
+constexpr uint32_t kMaxScalingBackends = 100'000;
 constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9901";
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -68,6 +70,7 @@ class Loader {
   void ReadPool(const Field& f);
   void ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts);
   void ReadCircuitBreaker(const Field& f, CircuitBreakerConfig* breaker);
+  void ReadScaling(const Field& f, ScalingConfig* scaling);
   void ReadBackend(const Field& f, BackendConfig* backend);
   void ReadBackendAddress(const Field& f, BackendConfig* backend);
   void ReadBackendDns(const Field& f, BackendConfig* backend);
@@ -333,7 +336,7 @@ void Loader::ReadPool(const Field& f) {
   if (!ExpectMap(f, &diag_)) return;
   MapReader keys(f,
                  {"balance", "hash_on", "slow_start", "keepalive", "timeouts", "circuit_breaker",
-                  "health", "retries", "panic_threshold", "backends"},
+                  "health", "retries", "panic_threshold", "scaling", "backends"},
                  &diag_);
   bool balance_known = true;  // false: already reported, so say nothing more about it
   if (auto balance = keys.Get("balance")) {
@@ -377,6 +380,7 @@ void Loader::ReadPool(const Field& f) {
   if (auto panic = keys.Get("panic_threshold")) {
     if (auto v = ReadInteger(*panic, 0, 100, &diag_)) pool.panic_threshold = *v;
   }
+  if (auto scaling = keys.Get("scaling")) ReadScaling(*scaling, &pool.scaling);
   if (auto backends = keys.Require("backends"); backends && ExpectList(*backends, &diag_)) {
     std::vector<Field> items = ListItems(*backends);
     if (items.empty()) {
@@ -416,6 +420,74 @@ void Loader::ReadCircuitBreaker(const Field& f, CircuitBreakerConfig* breaker) {
   }
   if (auto t = keys.Get("open_for")) {
     if (auto d = ReadDuration(*t, /*allow_zero=*/false, &diag_)) breaker->open_for = *d;
+  }
+}
+
+void Loader::ReadScaling(const Field& f, ScalingConfig* scaling) {
+  scaling->mark = LocateKey(f, diag_);
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f,
+                 {"target_inflight_per_backend", "target_rps_per_backend", "min_backends",
+                  "max_backends", "stable_window", "panic_window"},
+                 &diag_);
+  std::optional<Field> inflight = keys.Get("target_inflight_per_backend");
+  std::optional<Field> rps = keys.Get("target_rps_per_backend");
+  if (inflight && rps) {
+    diag_.Add(LocateKey(*rps, diag_),
+              fmt::format("{}give either target_inflight_per_backend or target_rps_per_backend, "
+                          "not both",
+                          f.Prefix()));
+  } else if (inflight) {
+    if (auto n = ReadInteger(*inflight, 1, kMaxScalingTarget, &diag_)) {
+      scaling->target_kind = ScalingConfig::Target::kInflight;
+      scaling->target = *n;
+    }
+  } else if (rps) {
+    if (auto n = ReadInteger(*rps, 1, kMaxScalingTarget, &diag_)) {
+      scaling->target_kind = ScalingConfig::Target::kRps;
+      scaling->target = *n;
+    }
+  }
+  std::optional<Field> min = keys.Get("min_backends");
+  std::optional<Field> max = keys.Get("max_backends");
+  if (min) {
+    if (auto n = ReadInteger(*min, 0, kMaxScalingBackends, &diag_)) scaling->min_backends = *n;
+  }
+  if (max) {
+    if (auto n = ReadInteger(*max, 1, kMaxScalingBackends, &diag_)) scaling->max_backends = *n;
+  }
+  if (scaling->min_backends > scaling->max_backends) {
+    const Field& at = max ? *max : *min;
+    diag_.Add(LocateValue(at, diag_),
+              fmt::format("{}max_backends ({}) must not be below min_backends ({})", f.Prefix(),
+                          scaling->max_backends, scaling->min_backends));
+  }
+  std::optional<Field> stable = keys.Get("stable_window");
+  std::optional<Field> panic = keys.Get("panic_window");
+  if (stable) {
+    if (auto d = ReadDuration(*stable, /*allow_zero=*/false, &diag_)) {
+      if (*d < Duration(2000) || *d > Duration(3600000)) {
+        diag_.Add(LocateValue(*stable, diag_),
+                  fmt::format("{}must be between 2s and 1h", stable->Prefix()));
+      } else {
+        scaling->stable_window = *d;
+      }
+    }
+  }
+  if (panic) {
+    if (auto d = ReadDuration(*panic, /*allow_zero=*/false, &diag_)) {
+      if (*d < Duration(1000)) {
+        diag_.Add(LocateValue(*panic, diag_),
+                  fmt::format("{}must be at least 1s", panic->Prefix()));
+      } else {
+        scaling->panic_window = *d;
+      }
+    }
+  }
+  if (scaling->panic_window > scaling->stable_window) {
+    const Field& at = panic ? *panic : *stable;
+    diag_.Add(LocateValue(at, diag_),
+              fmt::format("{}panic_window must not be longer than stable_window", f.Prefix()));
   }
 }
 

@@ -137,6 +137,62 @@ TEST_F(LoaderTest, ReportsACircuitBreakerThatCouldNeverOpenOrClose) {
             "`open_for`?");
 }
 
+TEST_F(LoaderTest, DefaultsScalingToTenInflightAndKnativeWindows) {
+  Config c = LoadValid(Cat(kWebListener, kApiPool));
+  const ScalingConfig& s = c.pools[0].scaling;
+  EXPECT_EQ(s.target_kind, ScalingConfig::Target::kInflight);
+  EXPECT_EQ(s.target, 10u);
+  EXPECT_EQ(s.min_backends, 1u);
+  EXPECT_EQ(s.max_backends, 100u);
+  EXPECT_EQ(s.stable_window, Duration(60000));
+  EXPECT_EQ(s.panic_window, Duration(6000));
+}
+
+TEST_F(LoaderTest, ReadsScaling) {
+  Config c = LoadValid(Cat(kWebListener,
+                           "pools:\n"
+                           "  api:\n"
+                           "    scaling:\n"
+                           "      target_rps_per_backend: 250\n"
+                           "      min_backends: 2\n"
+                           "      max_backends: 8\n"
+                           "      stable_window: 20s\n"
+                           "      panic_window: 2s\n"
+                           "    backends:\n"
+                           "      - address: 127.0.0.1:9001\n"));
+  const ScalingConfig& s = c.pools[0].scaling;
+  EXPECT_EQ(s.target_kind, ScalingConfig::Target::kRps);
+  EXPECT_EQ(s.target, 250u);
+  EXPECT_EQ(s.min_backends, 2u);
+  EXPECT_EQ(s.max_backends, 8u);
+  EXPECT_EQ(s.stable_window, Duration(20000));
+  EXPECT_EQ(s.panic_window, Duration(2000));
+}
+
+TEST_F(LoaderTest, ReportsScalingThatContradictsItself) {
+  EXPECT_EQ(Errors(Cat("pools:\n"
+                       "  api:\n"
+                       "    scaling:\n"
+                       "      target_inflight_per_backend: 10\n"
+                       "      target_rps_per_backend: 100\n"
+                       "      min_backends: 5\n"
+                       "      max_backends: 3\n"
+                       "      stable_window: 1s\n"
+                       "      panic_window: 90s\n"
+                       "      panik_window: 1s\n"
+                       "    backends:\n"
+                       "      - address: 127.0.0.1:9001\n",
+                       kWebListener)),
+            "t.yaml:5:7: pools.api.scaling: give either target_inflight_per_backend or "
+            "target_rps_per_backend, not both\n"
+            "t.yaml:7:21: pools.api.scaling: max_backends (3) must not be below min_backends (5)\n"
+            "t.yaml:8:22: pools.api.scaling.stable_window: must be between 2s and 1h\n"
+            "t.yaml:9:21: pools.api.scaling: panic_window must not be longer than "
+            "stable_window\n"
+            "t.yaml:10:7: pools.api.scaling: unknown key `panik_window`; did you mean "
+            "`panic_window`?");
+}
+
 TEST_F(LoaderTest, ReadsEveryKeyOfAFullConfig) {
   Config c = LoadValid(R"(workers: 4
 admin:
