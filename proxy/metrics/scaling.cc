@@ -14,8 +14,13 @@ double TolerantCeil(double x) { return std::ceil(x - 1e-9); }
 
 }  // namespace
 
+ScalingSignals::ScalingSignals(int64_t stable_window_ns, int64_t panic_window_ns)
+    : stable_window_ns_(stable_window_ns),
+      panic_window_ns_(panic_window_ns),
+      ring_(static_cast<size_t>(std::max(stable_window_ns, kRateWindowNs) / 1'000'000'000) + 4) {}
+
 const ScalingSignals::Sample& ScalingSignals::At(size_t age) const {
-  return ring_[(newest_ + kCapacity - age) % kCapacity];
+  return ring_[(newest_ + ring_.size() - age) % ring_.size()];
 }
 
 const ScalingSignals::Sample& ScalingSignals::Reference(int64_t window_ns) const {
@@ -50,17 +55,18 @@ ScalingOutput ScalingSignals::Tick(const ScalingInput& input) {
                     input.now_ns <= At(0).now_ns)) {
     size_ = 0;  // a counter reset or a clock step: earlier samples describe another series
   }
-  newest_ = (newest_ + 1) % kCapacity;
+  newest_ = (newest_ + 1) % ring_.size();
   ring_[newest_] = {input.now_ns, input.busy_seconds, input.requests, 0};
-  size_ = std::min(size_ + 1, kCapacity);
+  size_ = std::min(size_ + 1, ring_.size());
 
   ScalingOutput out;
   out.requests_per_second = RequestRate(kRateWindowNs);
-  out.concurrency = Concurrency(kStableWindowNs);
+  out.concurrency = Concurrency(stable_window_ns_);
 
   const bool by_rps = input.kind == TargetKind::kRps;
-  const double stable_demand = by_rps ? RequestRate(kStableWindowNs) : out.concurrency;
-  const double panic_demand = by_rps ? RequestRate(kPanicWindowNs) : Concurrency(kPanicWindowNs);
+  const double stable_demand = by_rps ? RequestRate(stable_window_ns_) : out.concurrency;
+  const double panic_demand =
+      by_rps ? RequestRate(panic_window_ns_) : Concurrency(panic_window_ns_);
   const double ready = std::max(input.ready_backends, 1);
   const double target = input.target > 0 ? input.target : 0;
 
@@ -72,7 +78,7 @@ ScalingOutput ScalingSignals::Tick(const ScalingInput& input) {
     if (TolerantCeil(panic_desired) >= 2 * ready) {
       panic_ = true;
       last_panic_condition_ns_ = input.now_ns;
-    } else if (panic_ && input.now_ns - last_panic_condition_ns_ >= kStableWindowNs) {
+    } else if (panic_ && input.now_ns - last_panic_condition_ns_ >= stable_window_ns_) {
       panic_ = false;
     }
     if (panic_) desired = std::max({desired, panic_desired, previous_desired_});
@@ -83,7 +89,7 @@ ScalingOutput ScalingSignals::Tick(const ScalingInput& input) {
   ring_[newest_].desired = desired;
 
   double peak = 0;
-  for (size_t age = 0; age < size_ && input.now_ns - At(age).now_ns < kStableWindowNs; ++age) {
+  for (size_t age = 0; age < size_ && input.now_ns - At(age).now_ns < stable_window_ns_; ++age) {
     peak = std::max(peak, At(age).desired);
   }
   const double lo = input.min_backends;

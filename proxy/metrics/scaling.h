@@ -1,6 +1,7 @@
 // Scaling signals of one pool (design.md §6): utilization, desired and recommended backends,
 // panic mode and requests per second, derived once a second from the pool's busy-seconds and
-// client-request counters. Knative's autoscaler windows: 60 s stable, 6 s panic, 200 %.
+// client-request counters. Knative's autoscaler windows by default: 60 s stable, 6 s panic,
+// 200 %; a pool may set other windows (`scaling.stable_window`, `scaling.panic_window`).
 //
 // Concurrency is time-weighted: C̄w = Δbusy_seconds / Δt over the last w seconds, which counts
 // in-flight plus pending requests, so fast failures and retries cannot pass for spare or
@@ -15,9 +16,9 @@
 // thread. Pure apart from its own history: no clock, no I/O.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace outrigger::metrics {
 
@@ -49,12 +50,21 @@ struct ScalingOutput {
 
 class ScalingSignals {
  public:
+  static constexpr int64_t kDefaultStableWindowNs = int64_t{60} * 1'000'000'000;
+  static constexpr int64_t kDefaultPanicWindowNs = int64_t{6} * 1'000'000'000;
+  // requests_per_second is always over 10 s, whatever the windows.
+  static constexpr int64_t kRateWindowNs = int64_t{10} * 1'000'000'000;
+
+  // REQUIRES: 0 < panic_window_ns <= stable_window_ns. The history holds one sample a second
+  // over max(stable window, rate window).
+  explicit ScalingSignals(int64_t stable_window_ns = kDefaultStableWindowNs,
+                          int64_t panic_window_ns = kDefaultPanicWindowNs);
+
+  int64_t stable_window_ns() const { return stable_window_ns_; }
+  int64_t panic_window_ns() const { return panic_window_ns_; }
+
   // Records this tick's sample and returns the signals as of it.
   ScalingOutput Tick(const ScalingInput& input);
-
-  static constexpr int64_t kStableWindowNs = int64_t{60} * 1'000'000'000;
-  static constexpr int64_t kPanicWindowNs = int64_t{6} * 1'000'000'000;
-  static constexpr int64_t kRateWindowNs = int64_t{10} * 1'000'000'000;
 
  private:
   struct Sample {
@@ -63,15 +73,16 @@ class ScalingSignals {
     uint64_t requests;
     double desired;  // as exported at this tick
   };
-  // 60 s of once-a-second ticks plus the current one, with room for ticks a little early.
-  static constexpr size_t kCapacity = 64;
 
   const Sample& At(size_t age) const;  // 0 = newest
   const Sample& Reference(int64_t window_ns) const;
   double Concurrency(int64_t window_ns) const;
   double RequestRate(int64_t window_ns) const;
 
-  std::array<Sample, kCapacity> ring_{};
+  int64_t stable_window_ns_;
+  int64_t panic_window_ns_;
+  // A window of once-a-second ticks plus the current one, with room for ticks a little early.
+  std::vector<Sample> ring_;
   size_t newest_ = 0;
   size_t size_ = 0;
   bool panic_ = false;

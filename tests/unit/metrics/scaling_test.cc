@@ -12,7 +12,10 @@ constexpr int64_t kSecond = 1'000'000'000;
 // One pool ticked once a second; each Second() adds a second of the given load.
 class Pool {
  public:
-  Pool(int ready, double target, int min = 0, int max = 100) {
+  Pool(int ready, double target, int min = 0, int max = 100,
+       int64_t stable_ns = ScalingSignals::kDefaultStableWindowNs,
+       int64_t panic_ns = ScalingSignals::kDefaultPanicWindowNs)
+      : signals_(stable_ns, panic_ns) {
     input_.now_ns = 1'000 * kSecond;
     input_.ready_backends = ready;
     input_.target = target;
@@ -123,6 +126,25 @@ TEST(ScalingTest, RecommendedIsClampedAndFallsBackAfterStableWindow) {
     EXPECT_LE(recommended, previous) << m;
     previous = recommended;
   }
+}
+
+TEST(ScalingTest, ShorterWindowsScaleEverythingDown) {
+  // stable_window 10 s, panic_window 2 s: the same shape as 60 s / 6 s, six times faster.
+  Pool pool(/*ready=*/2, /*target=*/1, /*min=*/1, /*max=*/10, 10 * kSecond, 2 * kSecond);
+  EXPECT_FALSE(pool.Seconds(10, 2).panic);
+  EXPECT_EQ(pool.Second(2).recommended, 2);
+  const ScalingOutput& burst = pool.Second(8);  // C̄2 = 5 ≥ 2·2 within one second
+  EXPECT_TRUE(burst.panic);
+  EXPECT_DOUBLE_EQ(burst.desired, 5.0);
+  EXPECT_EQ(pool.Second(8).recommended, 8);
+  int seconds_to_calm = 0;
+  while (pool.Second(2).panic) ASSERT_LT(++seconds_to_calm, 30);
+  // The condition last held 1 s after the burst; panic ends one stable window later.
+  EXPECT_EQ(seconds_to_calm, 10);
+  const ScalingOutput& after = pool.Seconds(10, 2);
+  EXPECT_FALSE(after.panic);
+  EXPECT_DOUBLE_EQ(after.desired, 2.0);
+  EXPECT_EQ(after.recommended, 2);
 }
 
 TEST(ScalingTest, DesiredIsAdditiveAcrossProxies) {
