@@ -1,5 +1,7 @@
 #include "proxy/metrics/collector.h"
 
+#include <algorithm>
+#include <atomic>
 #include <limits>
 #include <string>
 #include <utility>
@@ -45,31 +47,66 @@ void AddHistogram(MetricFamily& family, std::vector<ClientMetric::Label> labels,
   metric.histogram.sample_sum = static_cast<double>(totals.sum_ns) / kNsPerSecond;
 }
 
+void AddGauge(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric& metric = family.metric.emplace_back();
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+}
+
 ClientMetric::Label Label(const char* name, std::string_view value) {
   return {name, std::string(value)};
 }
 
 }  // namespace
 
+std::vector<int64_t> PoolInflight(const Totals& totals) {
+  std::vector<int64_t> inflight(totals.pools.size(), 0);
+  if (totals.layout == nullptr) return inflight;
+  for (size_t b = 0; b < totals.backends.size(); ++b) {
+    inflight[totals.layout->backends[b].pool] += totals.backends[b].inflight;
+  }
+  return inflight;
+}
+
 Collector::Collector(std::function<int64_t()> clock) : clock_(std::move(clock)) {}
 
-void Collector::Publish(std::shared_ptr<const MetricLayout> layout,
-                        std::vector<std::shared_ptr<const Shard>> shards) {
+void Collector::SetLayout(std::shared_ptr<const MetricLayout> layout) {
   std::lock_guard lock(mu_);
+  Totals carried = EmptyTotals(layout);
+  if (layout_ != nullptr) AddByIdentity(carried, retired_);
+  retired_ = std::move(carried);
   layout_ = std::move(layout);
-  shards_ = std::move(shards);
+}
+
+void Collector::AddShard(std::shared_ptr<const Shard> shard, std::weak_ptr<const void> writers) {
+  std::lock_guard lock(mu_);
+  shards_.push_back({std::move(shard), std::move(writers)});
+}
+
+size_t Collector::live_shards() const {
+  std::lock_guard lock(mu_);
+  return shards_.size();
 }
 
 Totals Collector::Read() const {
-  std::shared_ptr<const MetricLayout> layout;
-  std::vector<std::shared_ptr<const Shard>> shards;
-  {
-    std::lock_guard lock(mu_);
-    layout = layout_;
-    shards = shards_;
+  std::lock_guard lock(mu_);
+  if (layout_ == nullptr) return Totals{};
+  const int64_t now = clock_();
+  Totals merged = EmptyTotals(layout_);
+  for (auto it = shards_.begin(); it != shards_.end();) {
+    if (it->writers.expired()) {
+      // The last writer's release of the token happens-before this fold: its final writes
+      // are visible (acquire fence after observing the expired count).
+      std::atomic_thread_fence(std::memory_order_acquire);
+      AddByIdentity(retired_, it->shard->Read(now));
+      it = shards_.erase(it);
+    } else {
+      AddByIdentity(merged, it->shard->Read(now));
+      ++it;
+    }
   }
-  if (layout == nullptr) return Totals{};
-  return MergeShards(layout, shards, clock_());
+  AddByIdentity(merged, retired_);
+  return merged;
 }
 
 std::vector<MetricFamily> Collector::Collect() const { return BuildFamilies(Read()); }
@@ -92,6 +129,12 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
       "outrigger_backend_busy_seconds_total",
       "Integral of in-flight requests over time; rate() is the time-weighted mean in-flight.",
       MetricType::Counter);
+  MetricFamily backend_inflight =
+      Family("outrigger_backend_inflight_requests",
+             "Attempts in flight on the backend now (tunnels not included).", MetricType::Gauge);
+  MetricFamily backend_tunnels =
+      Family("outrigger_backend_tunnels", "Upgraded (WebSocket) tunnels open to the backend now.",
+             MetricType::Gauge);
   MetricFamily pool_requests =
       Family("outrigger_pool_requests_total",
              "Client requests, once each by the status the client got; retries never counted.",
@@ -103,6 +146,21 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
   MetricFamily pool_shed =
       Family("outrigger_pool_shed_requests_total",
              "Requests answered without trying a backend, by reason.", MetricType::Counter);
+  MetricFamily pool_pending =
+      Family("outrigger_pool_pending_requests",
+             "Client requests in the pool not in flight on a backend now (waiting for a slot).",
+             MetricType::Gauge);
+  MetricFamily pool_inflight =
+      Family("outrigger_pool_inflight_requests",
+             "Client requests of the pool in flight on a backend now.", MetricType::Gauge);
+  MetricFamily downstream_requests =
+      Family("outrigger_downstream_requests_total", "Responses sent to clients, by status class.",
+             MetricType::Counter);
+  MetricFamily downstream_duration =
+      Family("outrigger_downstream_request_duration_seconds",
+             "Request head received to response queued to the client.", MetricType::Histogram);
+  MetricFamily downstream_connections =
+      Family("outrigger_downstream_connections", "Client connections open now.", MetricType::Gauge);
   MetricFamily pool_busy = Family(
       "outrigger_pool_busy_seconds_total",
       "Integral of in-flight plus pending requests over time; rate() is the mean concurrency.",
@@ -131,7 +189,12 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
                  static_cast<double>(t.retries));
       AddCounter(backend_busy, {Label("pool", pool), Label("backend", backend)},
                  static_cast<double>(t.busy_ns) / kNsPerSecond);
+      AddGauge(backend_inflight, {Label("pool", pool), Label("backend", backend)},
+               static_cast<double>(t.inflight));
+      AddGauge(backend_tunnels, {Label("pool", pool), Label("backend", backend)},
+               static_cast<double>(t.tunnels));
     }
+    const std::vector<int64_t> pool_inflight_now = PoolInflight(totals);
     for (size_t p = 0; p < totals.pools.size(); ++p) {
       const PoolTotals& t = totals.pools[p];
       const std::string& pool = layout.pools[p];
@@ -148,14 +211,30 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
                    static_cast<double>(t.shed[r]));
       }
       AddCounter(pool_busy, {Label("pool", pool)}, static_cast<double>(t.busy_ns) / kNsPerSecond);
+      AddGauge(pool_inflight, {Label("pool", pool)}, static_cast<double>(pool_inflight_now[p]));
+      AddGauge(pool_pending, {Label("pool", pool)},
+               static_cast<double>(std::max<int64_t>(0, t.concurrency - pool_inflight_now[p])));
+    }
+    for (size_t l = 0; l < totals.listeners.size(); ++l) {
+      const ListenerTotals& t = totals.listeners[l];
+      const std::string& listener = layout.listeners[l];
+      for (size_t c = 0; c < kCodeClassCount; ++c) {
+        AddCounter(downstream_requests,
+                   {Label("listener", listener), Label("code", kCodeClassLabels[c])},
+                   static_cast<double>(t.requests[c]));
+      }
+      AddHistogram(downstream_duration, {Label("listener", listener)}, t.duration);
+      AddGauge(downstream_connections, {Label("listener", listener)},
+               static_cast<double>(std::max<int64_t>(0, t.connections)));
     }
   }
 
   std::vector<MetricFamily> families;
-  families.reserve(9);
   for (MetricFamily* family :
        {&backend_requests, &backend_duration, &backend_failures, &backend_retries, &backend_busy,
-        &pool_requests, &pool_duration, &pool_shed, &pool_busy}) {
+        &backend_inflight, &backend_tunnels, &pool_requests, &pool_duration, &pool_shed, &pool_busy,
+        &pool_inflight, &pool_pending, &downstream_requests, &downstream_duration,
+        &downstream_connections}) {
     families.push_back(std::move(*family));
   }
   return families;

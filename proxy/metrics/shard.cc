@@ -1,7 +1,7 @@
 #include "proxy/metrics/shard.h"
 
 #include <map>
-#include <optional>
+#include <string_view>
 #include <utility>
 
 namespace outrigger::metrics {
@@ -46,6 +46,8 @@ BackendTotals& BackendTotals::operator+=(const BackendTotals& other) {
   AddArrays(failures, other.failures);
   retries += other.retries;
   busy_ns += other.busy_ns;
+  inflight += other.inflight;
+  tunnels += other.tunnels;
   return *this;
 }
 
@@ -60,6 +62,14 @@ PoolTotals& PoolTotals::operator+=(const PoolTotals& other) {
   for (size_t i = 0; i < kPoolOutcomeCount; ++i) duration[i] += other.duration[i];
   AddArrays(shed, other.shed);
   busy_ns += other.busy_ns;
+  concurrency += other.concurrency;
+  return *this;
+}
+
+ListenerTotals& ListenerTotals::operator+=(const ListenerTotals& other) {
+  AddArrays(requests, other.requests);
+  duration += other.duration;
+  connections += other.connections;
   return *this;
 }
 
@@ -95,7 +105,15 @@ uint64_t BusyIntegral::Read(int64_t now_ns) const {
 Shard::Shard(std::shared_ptr<const MetricLayout> layout)
     : layout_(std::move(layout)),
       backends_(std::make_unique<BackendCells[]>(layout_->backends.size())),
-      pools_(std::make_unique<PoolCells[]>(layout_->pools.size())) {}
+      pools_(std::make_unique<PoolCells[]>(layout_->pools.size())),
+      listeners_(std::make_unique<ListenerCells[]>(layout_->listeners.size())) {}
+
+void Shard::OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns) {
+  ListenerCells& cells = listeners_[listener];
+  if (const size_t code = CodeClass(status); code < kCodeClassCount) cells.requests[code].Add(1);
+  cells.duration_buckets[BucketIndex(duration_ns)].Add(1);
+  cells.duration_sum_ns.Add(NonNegative(duration_ns));
+}
 
 void Shard::OnRequestEnd(BackendId backend, int64_t now_ns, int status, int64_t latency_ns) {
   BackendCells& cells = backends_[backend];
@@ -126,6 +144,7 @@ Totals Shard::Read(int64_t now_ns) const {
   totals.layout = layout_;
   totals.backends.resize(layout_->backends.size());
   totals.pools.resize(layout_->pools.size());
+  totals.listeners.resize(layout_->listeners.size());
   for (size_t b = 0; b < totals.backends.size(); ++b) {
     const BackendCells& cells = backends_[b];
     BackendTotals& out = totals.backends[b];
@@ -135,6 +154,8 @@ Totals Shard::Read(int64_t now_ns) const {
     out.failures = LoadArray(cells.failures);
     out.retries = cells.retries.Load();
     out.busy_ns = cells.busy.Read(now_ns);
+    out.inflight = cells.busy.Concurrency();
+    out.tunnels = cells.tunnels.Load();
   }
   for (size_t p = 0; p < totals.pools.size(); ++p) {
     const PoolCells& cells = pools_[p];
@@ -146,50 +167,72 @@ Totals Shard::Read(int64_t now_ns) const {
     }
     out.shed = LoadArray(cells.shed);
     out.busy_ns = cells.busy.Read(now_ns);
+    out.concurrency = cells.busy.Concurrency();
   }
+  for (size_t l = 0; l < totals.listeners.size(); ++l) {
+    const ListenerCells& cells = listeners_[l];
+    ListenerTotals& out = totals.listeners[l];
+    out.requests = LoadArray(cells.requests);
+    out.duration.buckets = LoadArray(cells.duration_buckets);
+    out.duration.sum_ns = cells.duration_sum_ns.Load();
+    out.connections = cells.connections.Load();
+  }
+  return totals;
+}
+
+void AddByIdentity(Totals& into, const Totals& from) {
+  if (from.layout == into.layout) {
+    for (size_t b = 0; b < from.backends.size(); ++b) into.backends[b] += from.backends[b];
+    for (size_t p = 0; p < from.pools.size(); ++p) into.pools[p] += from.pools[p];
+    for (size_t l = 0; l < from.listeners.size(); ++l) into.listeners[l] += from.listeners[l];
+    return;
+  }
+  // Another layout (a previous snapshot): scrape-time work, never per request.
+  const MetricLayout& to = *into.layout;
+  std::map<std::string_view, PoolId, std::less<>> pool_ids;
+  std::map<std::pair<std::string_view, std::string_view>, BackendId> backend_ids;
+  std::map<std::string_view, ListenerId, std::less<>> listener_ids;
+  for (PoolId p = 0; p < to.pools.size(); ++p) pool_ids.emplace(to.pools[p], p);
+  for (BackendId b = 0; b < to.backends.size(); ++b) {
+    backend_ids.emplace(std::pair<std::string_view, std::string_view>(to.pools[to.backends[b].pool],
+                                                                      to.backends[b].label),
+                        b);
+  }
+  for (ListenerId l = 0; l < to.listeners.size(); ++l) listener_ids.emplace(to.listeners[l], l);
+
+  const MetricLayout& layout = *from.layout;
+  for (size_t p = 0; p < from.pools.size(); ++p) {
+    if (auto it = pool_ids.find(layout.pools[p]); it != pool_ids.end()) {
+      into.pools[it->second] += from.pools[p];
+    }
+  }
+  for (size_t b = 0; b < from.backends.size(); ++b) {
+    const MetricLayout::Backend& backend = layout.backends[b];
+    auto it = backend_ids.find(
+        std::pair<std::string_view, std::string_view>(layout.pools[backend.pool], backend.label));
+    if (it != backend_ids.end()) into.backends[it->second] += from.backends[b];
+  }
+  for (size_t l = 0; l < from.listeners.size(); ++l) {
+    if (auto it = listener_ids.find(layout.listeners[l]); it != listener_ids.end()) {
+      into.listeners[it->second] += from.listeners[l];
+    }
+  }
+}
+
+Totals EmptyTotals(const std::shared_ptr<const MetricLayout>& layout) {
+  Totals totals;
+  totals.layout = layout;
+  totals.backends.resize(layout->backends.size());
+  totals.pools.resize(layout->pools.size());
+  totals.listeners.resize(layout->listeners.size());
   return totals;
 }
 
 Totals MergeShards(const std::shared_ptr<const MetricLayout>& into,
                    std::span<const std::shared_ptr<const Shard>> shards, int64_t now_ns) {
-  Totals merged;
-  merged.layout = into;
-  merged.backends.resize(into->backends.size());
-  merged.pools.resize(into->pools.size());
-
-  // Built only when a shard of another layout shows up: scrape-time work, never per request.
-  std::optional<std::map<std::string, PoolId, std::less<>>> pool_ids;
-  std::optional<std::map<std::pair<std::string, std::string>, BackendId>> backend_ids;
-
-  for (const std::shared_ptr<const Shard>& shard : shards) {
-    const Totals reading = shard->Read(now_ns);
-    if (reading.layout == into) {
-      for (size_t b = 0; b < reading.backends.size(); ++b)
-        merged.backends[b] += reading.backends[b];
-      for (size_t p = 0; p < reading.pools.size(); ++p) merged.pools[p] += reading.pools[p];
-      continue;
-    }
-    if (!pool_ids) {
-      pool_ids.emplace();
-      backend_ids.emplace();
-      for (PoolId p = 0; p < into->pools.size(); ++p) pool_ids->emplace(into->pools[p], p);
-      for (BackendId b = 0; b < into->backends.size(); ++b) {
-        const MetricLayout::Backend& backend = into->backends[b];
-        backend_ids->emplace(std::pair(into->pools[backend.pool], backend.label), b);
-      }
-    }
-    const MetricLayout& from = *reading.layout;
-    for (size_t p = 0; p < reading.pools.size(); ++p) {
-      if (auto it = pool_ids->find(from.pools[p]); it != pool_ids->end()) {
-        merged.pools[it->second] += reading.pools[p];
-      }
-    }
-    for (size_t b = 0; b < reading.backends.size(); ++b) {
-      const MetricLayout::Backend& backend = from.backends[b];
-      auto it = backend_ids->find(std::pair(from.pools[backend.pool], backend.label));
-      if (it != backend_ids->end()) merged.backends[it->second] += reading.backends[b];
-    }
-  }
+  Totals merged = EmptyTotals(into);
+  for (const std::shared_ptr<const Shard>& shard : shards)
+    AddByIdentity(merged, shard->Read(now_ns));
   return merged;
 }
 

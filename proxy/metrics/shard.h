@@ -28,8 +28,10 @@ namespace outrigger::metrics {
 
 using PoolId = uint32_t;
 using BackendId = uint32_t;
+using ListenerId = uint32_t;
 
-// The series a snapshot has: pools by PoolId, backends by BackendId. Immutable once built;
+// The series a snapshot has: pools by PoolId, backends by BackendId, listeners by ListenerId
+// (the `listener` label of the outrigger_downstream_* families). Immutable once built;
 // shared by the snapshot, the workers' shards and the collector. Identity across layouts is
 // (pool name, backend label), which is how counters of one backend survive a reload.
 // REQUIRES: pool names unique, and (pool, label) unique, or the exposition repeats a series.
@@ -40,6 +42,7 @@ struct MetricLayout {
   };
   std::vector<std::string> pools;
   std::vector<Backend> backends;
+  std::vector<std::string> listeners;
 };
 
 // `code` label values, indexed by status / 100 - 1.
@@ -82,6 +85,8 @@ struct BackendTotals {
   std::array<uint64_t, kFailureReasonCount> failures{};
   uint64_t retries = 0;
   uint64_t busy_ns = 0;  // ∫ in-flight dt, up to the reading's time
+  int64_t inflight = 0;  // attempts in flight now (started, not ended)
+  int64_t tunnels = 0;   // upgraded connections open now
 
   BackendTotals& operator+=(const BackendTotals& other);
 };
@@ -90,21 +95,52 @@ struct PoolTotals {
   std::array<uint64_t, kCodeClassCount> requests{};
   std::array<HistogramTotals, kPoolOutcomeCount> duration;
   std::array<uint64_t, kShedReasonCount> shed{};
-  uint64_t busy_ns = 0;  // ∫ (in-flight + pending) dt, up to the reading's time
+  uint64_t busy_ns = 0;     // ∫ (in-flight + pending) dt, up to the reading's time
+  int64_t concurrency = 0;  // client requests in the pool now: in flight or pending
 
   // Client requests counted, all codes: the demand the rps signal stands on.
   uint64_t RequestCount() const;
   PoolTotals& operator+=(const PoolTotals& other);
 };
 
-// Totals indexed like `layout`: backends[BackendId], pools[PoolId].
+struct ListenerTotals {
+  std::array<uint64_t, kCodeClassCount> requests{};  // responses sent to clients, by class
+  HistogramTotals duration;  // request head complete to last response byte queued
+  int64_t connections = 0;   // client connections open now
+
+  ListenerTotals& operator+=(const ListenerTotals& other);
+};
+
+// Totals indexed like `layout`: backends[BackendId], pools[PoolId], listeners[ListenerId].
 struct Totals {
   std::shared_ptr<const MetricLayout> layout;
   std::vector<BackendTotals> backends;
   std::vector<PoolTotals> pools;
+  std::vector<ListenerTotals> listeners;
 };
 
+// Adds `from` into `into` by identity (pool name, backend label, listener name): series of
+// `from` that `into`'s layout does not have are dropped. REQUIRES: into.layout set and the
+// vectors sized to it.
+void AddByIdentity(Totals& into, const Totals& from);
+
 // ---- Single-writer cells. ----
+
+// A gauge with one writer, same contract as ShardCounter. It may go below zero within one
+// shard (a connection opened under one layout and closed under the next); only the sum over
+// shards by identity is meaningful.
+class ShardGauge {
+ public:
+  // Owning worker only.
+  void Add(int64_t n) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  // Any thread.
+  int64_t Load() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
 
 // A counter with one writer: relaxed load + store, readable whole by any thread.
 class ShardCounter {
@@ -130,6 +166,8 @@ class BusyIntegral {
   void Add(int64_t now_ns, int64_t delta);
   // Any thread: busy nanoseconds up to max(now_ns, last change).
   uint64_t Read(int64_t now_ns) const;
+  // Any thread: the concurrency now.
+  int64_t Concurrency() const { return concurrency_.load(std::memory_order_relaxed); }
 
  private:
   // Data stores are release and reads acquire: that orders them against the sequence number
@@ -180,6 +218,19 @@ class Shard {
     pools_[pool].shed[static_cast<size_t>(reason)].Add(1);
   }
 
+  // An attempt at `backend` became a tunnel (101): call after its OnRequestEnd, and
+  // OnTunnelClosed when the tunnel ends, on a shard of the same layout.
+  void OnTunnelOpened(BackendId backend) { backends_[backend].tunnels.Add(1); }
+  void OnTunnelClosed(BackendId backend) { backends_[backend].tunnels.Add(-1); }
+
+  // A client connection on `listener` opened (+1) or closed (-1).
+  void OnDownstreamConnection(ListenerId listener, int64_t delta) {
+    listeners_[listener].connections.Add(delta);
+  }
+  // A response went to a client of `listener` (proxied or local: 400, 404, 503...), `duration`
+  // after its request head was complete. Once per response.
+  void OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns);
+
   // ---- Any thread. ----
 
   // A copy of every counter, busy integrals evaluated at `now_ns`.
@@ -192,6 +243,7 @@ class Shard {
     ShardCounter latency_sum_ns;
     std::array<ShardCounter, kFailureReasonCount> failures;
     ShardCounter retries;
+    ShardGauge tunnels;
     BusyIntegral busy;
   };
   struct alignas(64) PoolCells {
@@ -201,12 +253,22 @@ class Shard {
     std::array<ShardCounter, kShedReasonCount> shed;
     BusyIntegral busy;
   };
+  struct alignas(64) ListenerCells {
+    std::array<ShardCounter, kCodeClassCount> requests;
+    std::array<ShardCounter, kLatencyBucketCount> duration_buckets;
+    ShardCounter duration_sum_ns;
+    ShardGauge connections;
+  };
 
   // Constant after construction.
   const std::shared_ptr<const MetricLayout> layout_;
   const std::unique_ptr<BackendCells[]> backends_;
   const std::unique_ptr<PoolCells[]> pools_;
+  const std::unique_ptr<ListenerCells[]> listeners_;
 };
+
+// Zeroed totals sized to `layout`.
+Totals EmptyTotals(const std::shared_ptr<const MetricLayout>& layout);
 
 // Sums the readings of `shards` at `now_ns` into `into`'s indices. A shard with another layout
 // (a previous snapshot) is mapped by identity (pool name, backend label); its series that

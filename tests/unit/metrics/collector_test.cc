@@ -32,6 +32,14 @@ class CollectorTest : public ::testing::Test {
     return layout;
   }
 
+  // Registers `shards` as written under one token, which the test holds.
+  void Publish(std::shared_ptr<const MetricLayout> layout,
+               std::vector<std::shared_ptr<Shard>> shards) {
+    collector_.SetLayout(layout);
+    for (auto& shard : shards) collector_.AddShard(shard, writers_);
+  }
+
+  std::shared_ptr<int> writers_ = std::make_shared<int>(0);
   int64_t now_ = kT0;
   Collector collector_{[this] { return now_; }};
 };
@@ -40,7 +48,7 @@ TEST_F(CollectorTest, CollectorEmitsContractNamesAndLabels) {
   const auto layout = Layout({"api"}, {{0, "10.0.0.1:8080"}});
   auto worker1 = std::make_shared<Shard>(layout);
   auto worker2 = std::make_shared<Shard>(layout);
-  collector_.Publish(layout, {worker1, worker2});
+  Publish(layout, {worker1, worker2});
 
   worker1->OnPoolRequestStart(0, kT0);
   worker1->OnRequestStart(0, kT0);
@@ -93,7 +101,7 @@ TEST_F(CollectorTest, CollectorEmitsContractNamesAndLabels) {
 TEST_F(CollectorTest, HistogramBucketsAreCumulativeAndEndAtCount) {
   const auto layout = Layout({"api"}, {{0, "a"}});
   auto shard = std::make_shared<Shard>(layout);
-  collector_.Publish(layout, {shard});
+  Publish(layout, {shard});
   for (const int64_t latency : {0 * kMs, 1 * kMs, 2 * kMs, 60 * kMs, 3 * kSecond, 11 * kSecond}) {
     shard->OnRequestStart(0, kT0);
     shard->OnRequestEnd(0, kT0, 200, latency);
@@ -116,7 +124,7 @@ TEST_F(CollectorTest, HistogramBucketsAreCumulativeAndEndAtCount) {
 TEST_F(CollectorTest, VanishedBackendSeriesDisappear) {
   const auto before = Layout({"api"}, {{0, "10.0.0.1:80"}, {0, "10.0.0.2:80"}});
   auto old_shard = std::make_shared<Shard>(before);
-  collector_.Publish(before, {old_shard});
+  Publish(before, {old_shard});
   for (BackendId b : {0u, 1u}) {
     old_shard->OnRequestStart(b, kT0);
     old_shard->OnRequestEnd(b, kT0, 200, kMs);
@@ -126,7 +134,7 @@ TEST_F(CollectorTest, VanishedBackendSeriesDisappear) {
   // Reload: 10.0.0.2 is gone; 10.0.0.1 keeps its count through the old shard.
   const auto after = Layout({"api"}, {{0, "10.0.0.1:80"}});
   auto new_shard = std::make_shared<Shard>(after);
-  collector_.Publish(after, {old_shard, new_shard});
+  Publish(after, {new_shard});
   new_shard->OnRequestStart(0, kT0);
   new_shard->OnRequestEnd(0, kT0, 200, kMs);
 
@@ -141,16 +149,79 @@ TEST_F(CollectorTest, VanishedBackendSeriesDisappear) {
 TEST_F(CollectorTest, LabelValuesAreEscaped) {
   const auto layout = Layout({"p\"ool"}, {{0, "back\\end\nname"}});
   auto shard = std::make_shared<Shard>(layout);
-  collector_.Publish(layout, {shard});
+  Publish(layout, {shard});
   shard->OnRetry(0);
   EXPECT_THAT(
       Scrape(),
       HasSubstr(R"(outrigger_backend_retries_total{pool="p\"ool",backend="back\\end\nname"} 1)"));
 }
 
+TEST_F(CollectorTest, FoldsAShardOnceItsWritersAreGoneAndKeepsItsCounts) {
+  const auto first = Layout({"api"}, {{0, "a"}, {0, "b"}});
+  collector_.SetLayout(first);
+  auto old_writers = std::make_shared<int>(0);
+  auto old_shard = std::make_shared<Shard>(first);
+  collector_.AddShard(old_shard, old_writers);
+  old_shard->OnRequestStart(0, kT0);
+  old_shard->OnRequestEnd(0, kT0 + kSecond, 200, kSecond);
+  old_shard->OnRequestStart(1, kT0);
+  old_shard->OnRequestEnd(1, kT0 + kSecond, 200, kSecond);
+
+  const auto second = Layout({"api"}, {{0, "a"}});
+  collector_.SetLayout(second);
+  auto new_shard = std::make_shared<Shard>(second);
+  collector_.AddShard(new_shard, writers_);
+  old_writers.reset();  // the last request on the old snapshot ended
+  now_ = kT0 + 2 * kSecond;
+  EXPECT_EQ(collector_.Read().backends.at(0).requests[1], 1u);
+  EXPECT_EQ(collector_.live_shards(), 1u);  // folded: the old shard is no longer held
+  EXPECT_EQ(old_shard.use_count(), 1);
+
+  new_shard->OnRequestStart(0, now_);
+  new_shard->OnRequestEnd(0, now_ + kSecond, 200, kSecond);
+  now_ += 5 * kSecond;
+  const Totals totals = collector_.Read();
+  ASSERT_EQ(totals.backends.size(), 1u);
+  EXPECT_EQ(totals.backends[0].requests[1], 2u);
+  EXPECT_EQ(totals.backends[0].busy_ns, uint64_t{2 * kSecond});
+  // A third layout that brings "b" back starts it from zero: its old series had vanished.
+  const auto third = Layout({"api"}, {{0, "a"}, {0, "b"}});
+  collector_.SetLayout(third);
+  EXPECT_EQ(collector_.Read().backends.at(1).requests[1], 0u);
+}
+
+TEST_F(CollectorTest, ExposesInflightPendingTunnelsAndDownstream) {
+  auto layout = std::make_shared<MetricLayout>();
+  layout->pools = {"api"};
+  layout->backends = {{0, "a"}};
+  layout->listeners = {"web"};
+  auto shard = std::make_shared<Shard>(layout);
+  Publish(layout, {shard});
+  shard->OnDownstreamConnection(0, 1);
+  shard->OnPoolRequestStart(0, kT0);
+  shard->OnPoolRequestStart(0, kT0);  // pending: no attempt yet
+  shard->OnRequestStart(0, kT0);
+  shard->OnRequestStart(0, kT0);
+  shard->OnRequestEnd(0, kT0, 101, kMs);
+  shard->OnTunnelOpened(0);
+  shard->OnDownstreamResponse(0, 101, 2 * kMs);
+  const std::string text = Scrape();
+  for (const std::string line : {
+           R"(outrigger_backend_inflight_requests{pool="api",backend="a"} 1)",
+           R"(outrigger_backend_tunnels{pool="api",backend="a"} 1)",
+           R"(outrigger_pool_inflight_requests{pool="api"} 1)",
+           R"(outrigger_pool_pending_requests{pool="api"} 1)",
+           R"(outrigger_downstream_connections{listener="web"} 1)",
+           R"(outrigger_downstream_requests_total{listener="web",code="1xx"} 1)",
+           R"(outrigger_downstream_request_duration_seconds_bucket{listener="web",le="0.0025"} 1)",
+       }) {
+    EXPECT_THAT(text, HasSubstr(line + "\n")) << text;
+  }
+}
+
 TEST_F(CollectorTest, EmitsNoSeriesBeforeTheFirstPublish) {
   const std::vector<prometheus::MetricFamily> families = collector_.Collect();
-  EXPECT_EQ(families.size(), 9u);
+  EXPECT_EQ(families.size(), 16u);
   for (const auto& family : families) EXPECT_TRUE(family.metric.empty()) << family.name;
 }
 
