@@ -29,7 +29,8 @@ std::optional<long> ParseLong(std::string_view s) {
   return v;
 }
 
-// The process's own cgroup v2 path ("0::/some/path" in /proc/self/cgroup), if any.
+}  // namespace
+
 std::string CgroupV2Path() {
   std::optional<std::string> text = ReadFile("/proc/self/cgroup");
   if (!text) return "";
@@ -40,8 +41,6 @@ std::string CgroupV2Path() {
   }
   return "";
 }
-
-}  // namespace
 
 std::optional<double> ParseCgroupV2CpuMax(std::string_view cpu_max) {
   size_t space = cpu_max.find(' ');
@@ -75,11 +74,16 @@ std::optional<double> CgroupCpuLimit() {
   return std::nullopt;
 }
 
-unsigned UsableCpus() {
+unsigned AffinityCpus() {
   unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = std::max(1, CPU_COUNT(&set));
+  return cpus;
+}
+
+unsigned UsableCpus() {
+  unsigned cpus = AffinityCpus();
   if (std::optional<double> limit = CgroupCpuLimit()) {
     cpus = std::min(cpus, static_cast<unsigned>(std::ceil(*limit)));
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace outrigger::app {
@@ -15,6 +16,13 @@ std::optional<double> CgroupV1Quota(long quota_us, long period_us);
 
 // The cgroup quota in CPUs for this process, if any limit is set.
 std::optional<double> CgroupCpuLimit();
+
+// The process's own cgroup v2 path ("/kubepods/..." from "0::/kubepods/..." in
+// /proc/self/cgroup), or "" when there is none.
+std::string CgroupV2Path();
+
+// CPUs in the affinity mask (at least 1).
+unsigned AffinityCpus();
 
 // max(1, min(affinity CPUs, ceil(cgroup quota))).
 unsigned UsableCpus();

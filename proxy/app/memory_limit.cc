@@ -1,0 +1,77 @@
+#include "proxy/app/memory_limit.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "proxy/app/cpu_quota.h"
+
+namespace outrigger::app {
+namespace {
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  return s;
+}
+
+}  // namespace
+
+std::optional<double> ParseCgroupMemoryLimit(std::string_view text) {
+  text = Trim(text);
+  if (text == "max") return std::nullopt;
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v == 0) return std::nullopt;
+  if (v >= (uint64_t{1} << 60)) return std::nullopt;
+  return static_cast<double>(v);
+}
+
+std::optional<double> ParseMemTotal(std::string_view meminfo) {
+  constexpr std::string_view kKey = "MemTotal:";
+  const size_t at = meminfo.find(kKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view rest = meminfo.substr(at + kKey.size());
+  rest = Trim(rest.substr(0, rest.find('\n')));
+  if (!rest.ends_with(" kB")) return std::nullopt;
+  rest = Trim(rest.substr(0, rest.size() - 3));
+  uint64_t kb = 0;
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), kb);
+  if (ec != std::errc() || end != rest.data() + rest.size()) return std::nullopt;
+  return static_cast<double>(kb) * 1024;
+}
+
+std::optional<double> CgroupMemoryLimit() {
+  // cgroup v2: the process's own group first, then the namespace root (containers).
+  const std::string own = CgroupV2Path();
+  for (const std::string& dir : {"/sys/fs/cgroup" + own, std::string("/sys/fs/cgroup")}) {
+    if (auto text = ReadFile(dir + "/memory.max")) return ParseCgroupMemoryLimit(*text);
+  }
+  if (auto text = ReadFile("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
+    return ParseCgroupMemoryLimit(*text);
+  }
+  return std::nullopt;
+}
+
+double MemoryLimitBytes() {
+  if (std::optional<double> limit = CgroupMemoryLimit()) return *limit;
+  if (auto meminfo = ReadFile("/proc/meminfo")) return ParseMemTotal(*meminfo).value_or(0);
+  return 0;
+}
+
+double CpuLimitCores() {
+  const double affinity = AffinityCpus();
+  const std::optional<double> quota = CgroupCpuLimit();
+  return quota && *quota < affinity ? *quota : affinity;
+}
+
+}  // namespace outrigger::app
