@@ -12,6 +12,9 @@ AdminServer::AdminServer(event_base* base, Hooks hooks)
   evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
   evhttp_set_cb(http_.get(), "/health/live", &AdminServer::OnLive, this);
   evhttp_set_cb(http_.get(), "/health/ready", &AdminServer::OnReady, this);
+  evhttp_set_cb(http_.get(), "/metrics", &AdminServer::OnMetrics, this);
+  evhttp_set_cb(http_.get(), "/status", &AdminServer::OnStatus, this);
+  evhttp_set_cb(http_.get(), "/scaling", &AdminServer::OnScaling, this);
   evhttp_set_gencb(http_.get(), &AdminServer::OnOther, this);
 }
 
@@ -24,9 +27,10 @@ absl::Status AdminServer::Bind(const net::SocketAddress& address) {
   return absl::OkStatus();
 }
 
-void AdminServer::Reply(evhttp_request* req, int code, const char* reason, std::string_view body) {
+void AdminServer::Reply(evhttp_request* req, int code, const char* reason, std::string_view body,
+                        const char* content_type) {
   evkeyvalq* headers = evhttp_request_get_output_headers(req);
-  evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
+  evhttp_add_header(headers, "Content-Type", content_type);
   evhttp_add_header(headers, "Cache-Control", "no-store");
   net::EvBufferPtr out(evbuffer_new());
   evbuffer_add(out.get(), body.data(), body.size());
@@ -45,6 +49,24 @@ void AdminServer::OnReady(evhttp_request* req, void* arg) {
   } else {
     Reply(req, 503, "Service Unavailable", "not ready\n");
   }
+}
+
+void AdminServer::OnMetrics(evhttp_request* req, void* arg) {
+  auto* self = static_cast<AdminServer*>(arg);
+  Reply(req, 200, "OK", self->hooks_.metrics ? self->hooks_.metrics() : std::string(),
+        "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void AdminServer::OnStatus(evhttp_request* req, void* arg) {
+  auto* self = static_cast<AdminServer*>(arg);
+  Reply(req, 200, "OK", self->hooks_.status ? self->hooks_.status() : std::string("{}\n"),
+        "application/json");
+}
+
+void AdminServer::OnScaling(evhttp_request* req, void* arg) {
+  auto* self = static_cast<AdminServer*>(arg);
+  Reply(req, 200, "OK", self->hooks_.scaling ? self->hooks_.scaling() : std::string("{}\n"),
+        "application/json");
 }
 
 void AdminServer::OnOther(evhttp_request* req, void*) {

@@ -1,11 +1,14 @@
 #include "proxy/app/server.h"
 
 #include <fmt/format.h>
+#include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <csignal>
 
+#include "proxy/admin/status.h"
 #include "proxy/app/cpu_quota.h"
+#include "proxy/app/memory_limit.h"
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
 #include "proxy/config/loader.h"
@@ -20,11 +23,39 @@ constexpr timeval kDrainTick{0, 50 * 1000};
 // How often open circuits are checked for a due half-open trial: the trial starts at most
 // this late, and the scan is a few loads per backend.
 constexpr timeval kCircuitTick{0, 100 * 1000};
+// The scaling signals' sample period (design.md §6: once a second).
+constexpr timeval kScalingTick{1, 0};
+// RSS over this share of the memory limit is logged once, and again only after it fell
+// below kRssCalmRatio (so a process hovering at the mark does not flood the log).
+constexpr double kRssWarnRatio = 0.8;
+constexpr double kRssCalmRatio = 0.75;
+
+metrics::ResourceLimits ReadLimits() { return {MemoryLimitBytes(), CpuLimitCores()}; }
+
+std::vector<metrics::PoolScalingSettings> ScalingSettings(const forward::Snapshot& snapshot) {
+  std::vector<int> ready = admin::ReadyBackends(snapshot);
+  std::vector<metrics::PoolScalingSettings> settings;
+  for (size_t p = 0; p < snapshot.pools.size(); ++p) {
+    const config::ScalingConfig& c = snapshot.pools[p].config->scaling;
+    metrics::PoolScalingSettings& s = settings.emplace_back();
+    s.kind = c.target_kind == config::ScalingConfig::Target::kRps ? metrics::TargetKind::kRps
+                                                                  : metrics::TargetKind::kInflight;
+    s.target = c.target;
+    s.min_backends = static_cast<int>(c.min_backends);
+    s.max_backends = static_cast<int>(c.max_backends);
+    s.stable_window_ns = std::chrono::nanoseconds(c.stable_window).count();
+    s.panic_window_ns = std::chrono::nanoseconds(c.panic_window).count();
+    s.ready_backends = ready[p];
+  }
+  return settings;
+}
 
 }  // namespace
 
 Server::Server(std::string config_path)
-    : config_path_(std::move(config_path)), base_(net::NewEventBase()) {}
+    : config_path_(std::move(config_path)),
+      process_(kVersion, ReadLimits),
+      base_(net::NewEventBase()) {}
 
 Server::~Server() {
   for (auto& w : workers_) w->PostStop();
@@ -59,11 +90,21 @@ absl::Status Server::Start() {
   dns_->Configure(snapshot_->config);
 
   admin_ = std::make_unique<admin::AdminServer>(
-      base_.get(), admin::AdminServer::Hooks{.ready = [this] { return Ready(); }});
+      base_.get(), admin::AdminServer::Hooks{
+                       .ready = [this] { return Ready(); },
+                       .metrics = [this] { return MetricsText(); },
+                       .status =
+                           [this] {
+                             return admin::StatusJson(*snapshot_, collector_.Read(), recent_,
+                                                      scaling_, MonoNanos());
+                           },
+                       .scaling = [this] { return admin::ScalingJson(scaling_); },
+                   });
   if (absl::Status s = admin_->Bind(admin_address); !s.ok()) return s;
 
   for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<forward::Worker>(static_cast<int>(i), snapshot_));
+    workers_.push_back(
+        std::make_unique<forward::Worker>(static_cast<int>(i), snapshot_, &collector_));
     if (absl::Status s = workers_.back()->BindListeners(); !s.ok()) return s;
   }
   for (auto& w : workers_) w->Start();
@@ -75,6 +116,9 @@ absl::Status Server::Start() {
   std::signal(SIGPIPE, SIG_IGN);
   circuit_tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Server::OnCircuitTick, this));
   event_add(circuit_tick_.get(), &kCircuitTick);
+  scaling_tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Server::OnScalingTick, this));
+  event_add(scaling_tick_.get(), &kScalingTick);
+  ScalingTick();
   ready_ = true;
   for (const auto& l : snapshot_->config.listeners) {
     spdlog::info("listener {} on {}", l.name, l.listen.ToString());
@@ -212,6 +256,42 @@ void Server::OfferHalfOpenBackends() {
   }
 }
 
+void Server::OnScalingTick(evutil_socket_t, short, void* arg) {
+  static_cast<Server*>(arg)->ScalingTick();
+}
+
+void Server::ScalingTick() {
+  const int64_t now = MonoNanos();
+  metrics::Totals totals = collector_.Read();
+  scaling_.Tick(now, totals, ScalingSettings(*snapshot_));
+  recent_.Tick(now, totals);
+
+  const std::optional<metrics::ProcessStats> stats = metrics::ReadProcessStats();
+  const double limit = MemoryLimitBytes();
+  if (stats && limit > 0) {
+    const double ratio = stats->resident_bytes / limit;
+    if (!rss_warned_ && ratio >= kRssWarnRatio) {
+      rss_warned_ = true;
+      spdlog::warn("resident memory {} MiB is {:.0f}% of the memory limit {} MiB",
+                   static_cast<int64_t>(stats->resident_bytes / (1 << 20)), ratio * 100,
+                   static_cast<int64_t>(limit / (1 << 20)));
+    } else if (rss_warned_ && ratio < kRssCalmRatio) {
+      rss_warned_ = false;
+    }
+  }
+}
+
+std::string Server::MetricsText() const {
+  std::vector<prometheus::MetricFamily> families = collector_.Collect();
+  auto append = [&families](std::vector<prometheus::MetricFamily> more) {
+    for (auto& f : more) families.push_back(std::move(f));
+  };
+  append(admin::StateFamilies(*snapshot_, MonoNanos()));
+  append(scaling_.Families());
+  append(process_.Collect());
+  return prometheus::TextSerializer().Serialize(families);
+}
+
 void Server::Reload() {
   if (draining_) return;
   absl::StatusOr<config::Config> cfg = config::LoadConfigFile(config_path_);
@@ -301,6 +381,9 @@ void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot,
   health_->Track(targets);
   if (snapshot_) forward::MarkRemovedBackends(*snapshot_, *snapshot);
   snapshot_ = std::move(snapshot);
+  // Before the workers adopt it: their new shards are in this layout, and the series of
+  // backends it no longer has disappear from /metrics.
+  collector_.SetLayout(snapshot_->metric_layout);
   listener_sockets.resize(workers_.size());
   for (size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->PostSnapshot(snapshot_, std::move(listener_sockets[i]));

@@ -11,6 +11,10 @@
 #include "proxy/admin/admin_server.h"
 #include "proxy/forward/snapshot.h"
 #include "proxy/forward/worker.h"
+#include "proxy/metrics/collector.h"
+#include "proxy/metrics/process.h"
+#include "proxy/metrics/recent.h"
+#include "proxy/metrics/scaling_board.h"
 #include "proxy/net/event.h"
 #include "proxy/net/listener.h"
 #include "proxy/upstream/dns_discovery.h"
@@ -65,8 +69,19 @@ class Server {
   void UpdateBalancingPanic();
   // /health/ready: listeners bound, not draining, every pool with a live and ready backend.
   bool Ready() const;
+  static void OnScalingTick(evutil_socket_t, short, void* self);
+  // Once a second: merge the shards, derive the scaling signals, keep /status's window, and
+  // watch RSS against the memory limit.
+  void ScalingTick();
+  std::string MetricsText() const;
 
   const std::string config_path_;
+  // Declared before the workers: they register their shards with it and must not outlive it.
+  metrics::Collector collector_;
+  metrics::ScalingBoard scaling_;
+  metrics::Recent recent_;
+  metrics::ProcessCollector process_;
+  bool rss_warned_ = false;
   net::EventBasePtr base_;
   std::shared_ptr<const forward::Snapshot> snapshot_;
   std::vector<std::unique_ptr<forward::Worker>> workers_;
@@ -79,6 +94,7 @@ class Server {
   // After base_: its evdns state must go before the loop does.
   std::unique_ptr<upstream::DnsDiscovery> dns_;
   ReloadCounts reloads_;
+  net::EventPtr scaling_tick_;
   bool ready_ = false;
   bool draining_ = false;
   int64_t drain_deadline_ns_ = 0;

@@ -89,6 +89,17 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
     snap->pools.push_back(std::move(pool));
   }
 
+  auto layout = std::make_shared<metrics::MetricLayout>();
+  for (size_t p = 0; p < snap->pools.size(); ++p) {
+    layout->pools.push_back(cfg.pools[p].name);
+    for (const auto& b : snap->pools[p].backends) {
+      snap->metric_ids.emplace(b.get(), static_cast<metrics::BackendId>(layout->backends.size()));
+      layout->backends.push_back({static_cast<metrics::PoolId>(p), b->label()});
+    }
+  }
+  for (const config::ListenerConfig& lc : cfg.listeners) layout->listeners.push_back(lc.name);
+  snap->metric_layout = std::move(layout);
+
   snap->listeners.reserve(cfg.listeners.size());
   for (const config::ListenerConfig& lc : cfg.listeners) {
     ListenerRuntime l{&lc, route::Router(lc.routes), {}};

@@ -12,9 +12,11 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "proxy/balance/policy.h"
 #include "proxy/config/config.h"
+#include "proxy/metrics/shard.h"
 #include "proxy/route/router.h"
 #include "proxy/upstream/backend.h"
 #include "proxy/upstream/caps.h"
@@ -50,6 +52,16 @@ struct Snapshot {
   config::Config config;
   std::vector<PoolRuntime> pools;          // same order as config.pools
   std::vector<ListenerRuntime> listeners;  // same order as config.listeners
+
+  // The metric series of this snapshot: PoolId = index into pools, ListenerId = index into
+  // listeners, BackendId as MetricId() gives it.
+  std::shared_ptr<const metrics::MetricLayout> metric_layout;
+  // REQUIRES: `backend` is one of pools[].backends. One hash lookup per attempt: the policy
+  // returns a Backend*, and a Backend outlives the layouts that number it.
+  metrics::BackendId MetricId(const upstream::Backend* backend) const {
+    return metric_ids.find(backend)->second;
+  }
+  absl::flat_hash_map<const upstream::Backend*, metrics::BackendId> metric_ids;
 };
 
 // Compiles `config`. A `dns` entry contributes one backend per address `resolved` (may be

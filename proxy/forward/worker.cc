@@ -8,8 +8,9 @@
 
 namespace outrigger::forward {
 
-Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot)
+Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, metrics::Collector* collector)
     : id_(id),
+      collector_(collector),
       base_(net::NewEventBase()),
       mailbox_(base_.get()),
       sweep_(event_new(base_.get(), -1, 0, &Worker::OnSweep, this)),
@@ -101,7 +102,9 @@ void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
     view->retry_budgets.push_back(
         old != nullptr && old->budget_percent() == percent ? *old : upstream::RetryBudget(percent));
   }
+  view->shard = std::make_shared<metrics::Shard>(snapshot->metric_layout);
   view->snapshot = std::move(snapshot);
+  collector_->AddShard(view->shard, view);
   view_ = std::move(view);
 }
 
@@ -148,12 +151,15 @@ void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::Socket
     evutil_closesocket(fd);
     return;
   }
+  view_->shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(listener_index), 1);
   connections_.push_back(std::make_unique<DownstreamConnection>(*this, listener_index, fd, peer));
   connections_.back()->self = std::prev(connections_.end());
   connection_count_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Worker::Retire(DownstreamConnection* conn) {
+  view_->shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(conn->listener_index()),
+                                       -1);
   retired_.push_back(std::move(*conn->self));
   connections_.erase(conn->self);
   connection_count_.fetch_sub(1, std::memory_order_relaxed);

@@ -13,6 +13,8 @@
 #include "absl/status/status.h"
 #include "proxy/balance/policy.h"
 #include "proxy/forward/snapshot.h"
+#include "proxy/metrics/collector.h"
+#include "proxy/metrics/shard.h"
 #include "proxy/net/event.h"
 #include "proxy/net/listener.h"
 #include "proxy/net/mailbox.h"
@@ -24,10 +26,14 @@ namespace outrigger::forward {
 class DownstreamConnection;
 
 // A snapshot as one worker sees it: the shared immutable snapshot plus this worker's policy
-// instances (their pick state is per worker). Requests hold it by shared_ptr for their life.
+// instances (their pick state is per worker) and its metric shard for the snapshot's layout.
+// Requests hold it by shared_ptr for their life, and record only into its shard: once the
+// worker has moved on and the last request on it ended, the shard is final (the collector
+// folds it).
 struct WorkerView {
   std::shared_ptr<const Snapshot> snapshot;
   std::vector<std::unique_ptr<balance::BalancingPolicy>> policies;  // one per pool
+  std::shared_ptr<metrics::Shard> shard;                            // written by this worker only
   std::vector<upstream::RetryBudget> retry_budgets;                 // one per pool
 
   const upstream::RetryBudget* FindRetryBudget(std::string_view pool) const {
@@ -40,7 +46,8 @@ struct WorkerView {
 
 class Worker {
  public:
-  Worker(int id, std::shared_ptr<const Snapshot> snapshot);
+  // `collector` (thread-safe, outlives the worker) is told of every shard the worker makes.
+  Worker(int id, std::shared_ptr<const Snapshot> snapshot, metrics::Collector* collector);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -99,6 +106,7 @@ class Worker {
   static void OnUpkeep(evutil_socket_t, short, void* self);
 
   const int id_;
+  metrics::Collector* const collector_;
   net::EventBasePtr base_;
   net::Mailbox mailbox_;
   net::EventPtr sweep_;

@@ -1,0 +1,210 @@
+#include "proxy/admin/status.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "proxy/upstream/circuit_breaker.h"
+
+namespace outrigger::admin {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Gauge(std::string name, std::string help) {
+  MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = MetricType::Gauge;
+  return family;
+}
+
+void Add(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric& metric = family.metric.emplace_back();
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+}
+
+// NaN (no observation in the window) is null in JSON.
+nlohmann::json Number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nullptr; }
+
+double Rate(uint64_t now, uint64_t then, double seconds) {
+  return seconds > 0 && now >= then ? static_cast<double>(now - then) / seconds : 0;
+}
+
+template <typename Array>
+uint64_t Sum(const Array& a) {
+  uint64_t n = 0;
+  for (uint64_t v : a) n += v;
+  return n;
+}
+
+nlohmann::json Quantiles(const metrics::HistogramTotals& h) {
+  return {{"p50", Number(metrics::HistogramQuantile(0.50, h))},
+          {"p95", Number(metrics::HistogramQuantile(0.95, h))},
+          {"p99", Number(metrics::HistogramQuantile(0.99, h))}};
+}
+
+}  // namespace
+
+std::string_view BackendState(const upstream::Backend& backend) {
+  const uint32_t flags = backend.unavailable();
+  if (flags & upstream::Backend::kDead) return "dead";
+  if (flags & upstream::Backend::kDraining) return "draining";
+  if (flags != 0) return "unready";
+  return "ready";
+}
+
+std::string_view CircuitState(const upstream::Backend& backend, int64_t now_ns) {
+  if (backend.breaker() == nullptr) return "closed";
+  switch (backend.breaker()->state(now_ns)) {
+    case upstream::CircuitBreaker::State::kClosed:
+      return "closed";
+    case upstream::CircuitBreaker::State::kOpen:
+      return "open";
+    case upstream::CircuitBreaker::State::kHalfOpen:
+      return "half_open";
+  }
+  return "closed";
+}
+
+std::vector<int> ReadyBackends(const forward::Snapshot& snapshot) {
+  std::vector<int> ready;
+  for (const forward::PoolRuntime& pool : snapshot.pools) {
+    int n = 0;
+    for (const auto& b : pool.backends) n += BackendState(*b) == "ready" ? 1 : 0;
+    ready.push_back(n);
+  }
+  return ready;
+}
+
+std::vector<MetricFamily> StateFamilies(const forward::Snapshot& snapshot, int64_t now_ns) {
+  MetricFamily up = Gauge("outrigger_backend_up",
+                          "1 while the backend passes its probe (live or ready), else 0.");
+  MetricFamily circuit = Gauge("outrigger_backend_circuit_state",
+                               "1 for the backend's circuit state, 0 for the others.");
+  MetricFamily backends =
+      Gauge("outrigger_pool_backends", "Backends of the pool by state (each in exactly one).");
+  for (const forward::PoolRuntime& pool : snapshot.pools) {
+    const std::string& name = pool.config->name;
+    int counts[4] = {0, 0, 0, 0};
+    for (const auto& b : pool.backends) {
+      const uint32_t flags = b->unavailable();
+      Add(up, {{"pool", name}, {"backend", b->label()}, {"probe", "live"}},
+          (flags & upstream::Backend::kDead) ? 0 : 1);
+      Add(up, {{"pool", name}, {"backend", b->label()}, {"probe", "ready"}},
+          (flags & upstream::Backend::kUnready) ? 0 : 1);
+      const std::string_view state = CircuitState(*b, now_ns);
+      for (const char* s : {"closed", "open", "half_open"}) {
+        Add(circuit, {{"pool", name}, {"backend", b->label()}, {"state", s}}, state == s ? 1 : 0);
+      }
+      const std::string_view bs = BackendState(*b);
+      counts[bs == "ready" ? 0 : bs == "unready" ? 1 : bs == "dead" ? 2 : 3]++;
+    }
+    const char* states[4] = {"ready", "unready", "dead", "draining"};
+    for (int i = 0; i < 4; ++i) Add(backends, {{"pool", name}, {"state", states[i]}}, counts[i]);
+  }
+  std::vector<MetricFamily> families;
+  families.push_back(std::move(up));
+  families.push_back(std::move(circuit));
+  families.push_back(std::move(backends));
+  return families;
+}
+
+std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
+                       const metrics::Recent& recent, const metrics::ScalingBoard& board,
+                       int64_t now_ns) {
+  const metrics::Recent::Window rates = recent.RateWindow();
+  const metrics::Recent::Window latency = recent.QuantileWindow();
+  auto same_layout = [&](const metrics::Recent::Window& w) {
+    return w.now != nullptr && w.now->layout == totals.layout && w.seconds > 0;
+  };
+  const bool have_rates = same_layout(rates);
+  const bool have_latency = same_layout(latency);
+
+  nlohmann::json pools = nlohmann::json::object();
+  for (size_t p = 0; p < snapshot.pools.size(); ++p) {
+    const forward::PoolRuntime& pool = snapshot.pools[p];
+    nlohmann::json backends = nlohmann::json::array();
+    int64_t pool_inflight = 0;
+    for (size_t i = 0; i < pool.backends.size(); ++i) {
+      const upstream::Backend& b = *pool.backends[i];
+      const metrics::BackendId id = snapshot.MetricId(&b);
+      const metrics::BackendTotals& t = totals.backends[id];
+      pool_inflight += t.inflight;
+      nlohmann::json backend = {
+          {"backend", b.label()},
+          {"address", b.address().ToString()},
+          {"state", BackendState(b)},
+          {"live", (b.unavailable() & upstream::Backend::kDead) == 0},
+          {"ready", (b.unavailable() & upstream::Backend::kUnready) == 0},
+          {"circuit", CircuitState(b, now_ns)},
+          {"weight", pool.members[i].weight},
+          {"inflight", t.inflight},
+          {"tunnels", t.tunnels},
+          {"requests", Sum(t.requests)},
+          {"rps", have_rates ? Rate(Sum(rates.now->backends[id].requests),
+                                    Sum(rates.then->backends[id].requests), rates.seconds)
+                             : 0.0},
+      };
+      backend["latency_seconds"] =
+          have_latency ? Quantiles(metrics::Minus(latency.now->backends[id].latency,
+                                                  latency.then->backends[id].latency))
+                       : Quantiles({});
+      backends.push_back(std::move(backend));
+    }
+    const metrics::PoolTotals& t = totals.pools[p];
+    nlohmann::json entry = {
+        {"balance", pool.config->balance},
+        {"inflight", pool_inflight},
+        {"pending", std::max<int64_t>(0, t.concurrency - pool_inflight)},
+        {"requests", t.RequestCount()},
+        {"rps", have_rates ? Rate(rates.now->pools[p].RequestCount(),
+                                  rates.then->pools[p].RequestCount(), rates.seconds)
+                           : 0.0},
+        {"backends", std::move(backends)},
+    };
+    metrics::HistogramTotals all;
+    if (have_latency) {
+      for (size_t o = 0; o < metrics::kPoolOutcomeCount; ++o) {
+        all +=
+            metrics::Minus(latency.now->pools[p].duration[o], latency.then->pools[p].duration[o]);
+      }
+    }
+    entry["latency_seconds"] = Quantiles(all);
+    for (const metrics::PoolScaling& s : board.latest()) {
+      if (s.pool != pool.config->name) continue;
+      entry["scaling"] = {{"desired_backends", s.signals.desired},
+                          {"recommended_backends", s.signals.recommended},
+                          {"utilization", s.signals.utilization},
+                          {"panic", s.signals.panic}};
+    }
+    pools[pool.config->name] = std::move(entry);
+  }
+  return nlohmann::json({{"pools", std::move(pools)}}).dump(2) + "\n";
+}
+
+std::string ScalingJson(const metrics::ScalingBoard& board) {
+  nlohmann::json pools = nlohmann::json::object();
+  for (const metrics::PoolScaling& s : board.latest()) {
+    const bool rps = s.settings.kind == metrics::TargetKind::kRps;
+    pools[s.pool] = {
+        {"rps", s.signals.requests_per_second},
+        {"inflight", s.signals.concurrency},
+        {"inflight_now", s.inflight + s.pending},
+        {"utilization", s.signals.utilization},
+        {"ready_backends", s.settings.ready_backends},
+        {"desired_backends", s.signals.desired},
+        {"recommended_backends", s.signals.recommended},
+        {"min", s.settings.min_backends},
+        {"max", s.settings.max_backends},
+        {"panic", s.signals.panic},
+        {"target", s.settings.target},
+        {"target_kind", rps ? "rps" : "inflight"},
+    };
+  }
+  return nlohmann::json({{"pools", std::move(pools)}}).dump(2) + "\n";
+}
+
+}  // namespace outrigger::admin

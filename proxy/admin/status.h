@@ -1,0 +1,49 @@
+// What the admin listener answers beyond health: the state gauges read from the Backends at
+// scrape time (outrigger_backend_up, _circuit_state, outrigger_pool_backends), and the JSON of
+// /status and /scaling.
+//
+// Thread contract: pure functions of their arguments, which the control thread owns; the
+// Backends' atomics are read relaxed, each field an independent fact.
+#pragma once
+
+#include <prometheus/metric_family.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/forward/snapshot.h"
+#include "proxy/metrics/recent.h"
+#include "proxy/metrics/scaling_board.h"
+#include "proxy/metrics/shard.h"
+#include "proxy/upstream/backend.h"
+
+namespace outrigger::admin {
+
+// The one state of outrigger_pool_backends{state} a backend is counted in: "dead" (failed
+// its live probe), else "draining", else "unready" (failed its ready probe, or its circuit
+// is open: it takes no request), else "ready".
+std::string_view BackendState(const upstream::Backend& backend);
+// "closed", "open" or "half_open".
+std::string_view CircuitState(const upstream::Backend& backend, int64_t now_ns);
+
+// Ready backends per pool (the R of the scaling signals), indexed like snapshot.pools.
+std::vector<int> ReadyBackends(const forward::Snapshot& snapshot);
+
+// outrigger_backend_up, outrigger_backend_circuit_state, outrigger_pool_backends.
+std::vector<prometheus::MetricFamily> StateFamilies(const forward::Snapshot& snapshot,
+                                                    int64_t now_ns);
+
+// GET /status: every pool and backend with state, weight, in-flight, rate and latency
+// quantiles. `totals` is a reading in snapshot's layout.
+std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
+                       const metrics::Recent& recent, const metrics::ScalingBoard& board,
+                       int64_t now_ns);
+
+// GET /scaling: {"pools": {"NAME": {rps, inflight, utilization, ready_backends,
+// desired_backends, recommended_backends, min, max, panic, ...}}} — the shape KEDA's
+// metrics-api scaler reads with valueLocation "pools.NAME.desired_backends".
+std::string ScalingJson(const metrics::ScalingBoard& board);
+
+}  // namespace outrigger::admin
