@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "proxy/balance/eligible.h"
 #include "proxy/balance/peak_ewma.h"
@@ -121,6 +122,26 @@ std::string_view HashKey(const config::PoolConfig& pool, std::string_view client
     }
   }
   return {};
+}
+
+// The `reason` of outrigger_backend_failures_total for a failed attempt's outcome; nullopt
+// for an answer (5xx included) or the client going away.
+std::optional<metrics::FailureReason> MetricReason(upstream::Outcome outcome) {
+  switch (outcome) {
+    case upstream::Outcome::kLocalConnectFailed:
+      return metrics::FailureReason::kConnect;
+    case upstream::Outcome::kLocalTimeout:
+      return metrics::FailureReason::kTimeout;
+    case upstream::Outcome::kUpstreamReset:
+      return metrics::FailureReason::kReset;
+    case upstream::Outcome::kUpstreamProtocolError:
+      return metrics::FailureReason::kProtocol;
+    case upstream::Outcome::kSuccess:
+    case upstream::Outcome::kUpstream5xx:
+    case upstream::Outcome::kDownstreamReset:
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -309,6 +330,7 @@ bool DownstreamConnection::TryReadHead() {
 
 void DownstreamConnection::HandleRequest() {
   view_ = worker_.view();
+  request_start_ns_ = MonoNanos();
   const Snapshot& snap = *view_->snapshot;
   const ListenerRuntime& listener = snap.listeners[listener_index_];
   method_ = request_.method;
@@ -334,6 +356,8 @@ void DownstreamConnection::HandleRequest() {
   }
   pool_index_ = listener.route_pool[*route];
   pool_ = &snap.pools[pool_index_];
+  shard().OnPoolRequestStart(static_cast<metrics::PoolId>(pool_index_), request_start_ns_);
+  pool_request_open_ = true;
 
   std::string_view client_ip = ClientIp(*listener.config, peer_ip_, request_);
   pick_ = balance::PickContext();
@@ -343,6 +367,7 @@ void DownstreamConnection::HandleRequest() {
   view_->retry_budgets[pool_index_].OnRequest(MonoNanos());
   backend_ = PickBackend();
   if (backend_ == nullptr) {
+    shard().OnShed(static_cast<metrics::PoolId>(pool_index_), ShedReasonNow());
     evbuffer_drain(In(client_.get()), request_.head_size);
     SendLocalResponse(503, "no backend available", /*close=*/has_body_, "Retry-After: 1\r\n");
     return;
@@ -386,10 +411,12 @@ void DownstreamConnection::StartAttempt() {
   exchange_start_ns_ = MonoNanos();
   upstream_ = worker_.connection_pool().Acquire(backend_);
   if (upstream_) {
+    BeginAttempt();
     SendRequest();
     return;
   }
   if (backend_->connections() < static_cast<int64_t>(pool_->caps.max_connections)) {
+    BeginAttempt();
     Connect();
     return;
   }
@@ -412,6 +439,7 @@ void DownstreamConnection::RecheckPending() {
   if (upstream_ || can_connect) {
     ReleasePendingSlot();
     exchange_start_ns_ = MonoNanos();
+    BeginAttempt();
     if (upstream_) {
       SendRequest();
     } else {
@@ -437,6 +465,7 @@ void DownstreamConnection::ReleasePendingSlot() {
 void DownstreamConnection::ShedOverLimit() {
   spdlog::debug("pool {} backend {}: over its connection caps", pool_->config->name,
                 backend_->label());
+  shard().OnShed(static_cast<metrics::PoolId>(pool_index_), metrics::ShedReason::kOverLimit);
   if (breaker_admitted_) {  // nothing was tried: says nothing about the backend's health
     breaker_admitted_ = false;
     backend_->breaker()->OnAbandoned();
@@ -461,7 +490,7 @@ bool DownstreamConnection::RequestBytesSent() const {
   return queued > evbuffer_get_length(Out(upstream_->bev()));
 }
 
-bool DownstreamConnection::Retry() {
+bool DownstreamConnection::Retry(int answered) {
   int64_t now = MonoNanos();
   if (!view_->retry_budgets[pool_index_].TryRetry(now)) {
     spdlog::debug("pool {}: retry budget spent, not retrying", pool_->config->name);
@@ -470,6 +499,7 @@ bool DownstreamConnection::Retry() {
   pick_.Exclude(backend_);
   upstream::Backend* next = PickBackend();
   if (next == nullptr) return false;
+  EndAttempt(answered);  // a failure without an answer has ended it already
   // Nothing reached the failed backend: what it was sent so far (head and the body read up
   // to now) goes to the next one as is. Otherwise the request has no body and its head is
   // sent again.
@@ -484,13 +514,17 @@ bool DownstreamConnection::Retry() {
   backend_ = next;
   backend_->AddActive(1);
   ++retries_;
+  shard().OnRetry(view_->snapshot->MetricId(backend_));  // once per try, at the backend it goes to
   StartAttempt();
   return true;
 }
 
 void DownstreamConnection::SendLocalResponse(int status, std::string_view detail, bool close,
                                              std::string_view extra_headers) {
+  EndClientRequest(status);  // before DropUpstream, which would count the client as gone
   DropUpstream();
+  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), status,
+                               request_start_ns_ != 0 ? MonoNanos() - request_start_ns_ : 0);
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
   scratch_.clear();
@@ -509,6 +543,7 @@ void DownstreamConnection::AwaitNextRequest() {
     return;
   }
   view_.reset();
+  request_start_ns_ = 0;
   pool_ = nullptr;
   state_ = State::kHead;
   bufferevent_enable(client_.get(), EV_READ);
@@ -699,6 +734,7 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
   spdlog::debug("{} {}: {}", pool_ ? pool_->config->name : "", backend_ ? backend_->label() : "",
                 detail);
   ReportOutcome(/*failure=*/true);
+  EndAttempt(0, outcome);
   if (response_started_) {
     Close();  // the client already has part of a response: all we can do is cut it
     return;
@@ -777,7 +813,7 @@ bool DownstreamConnection::TryReadResponseHead() {
     // connection; if no retry can be made, it goes to the client as it is.
     ReportOutcome(/*failure=*/true);
     upstream_reusable_ = false;
-    if (Retry()) return false;
+    if (Retry(response_.status)) return false;
   }
   // The client connection can stay open only if the request body was read to its end (or
   // will be, as it streams) and the body's end is marked by framing, not by a close.
@@ -804,6 +840,7 @@ void DownstreamConnection::PumpResponseBody() {
     spdlog::debug("{} {}: invalid response body framing: {}", pool_->config->name,
                   backend_->label(), response_body_.error());
     ReportOutcome(/*failure=*/true);
+    EndAttempt(0, upstream::Outcome::kUpstreamProtocolError);
     Close();
     return;
   }
@@ -819,6 +856,10 @@ void DownstreamConnection::PumpResponseBody() {
 
 void DownstreamConnection::FinishExchange() {
   ReportOutcome(response_.status == 502 || response_.status == 503 || response_.status == 504);
+  EndAttempt(response_.status);
+  EndClientRequest(response_.status);
+  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), response_.status,
+                               MonoNanos() - request_start_ns_);
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
@@ -867,6 +908,12 @@ void DownstreamConnection::DropUpstream() {
   ReleasePendingSlot();
   upstream_.reset();
   upstream_head_.clear();
+  EndAttempt(0);  // still open here: the client went away first
+  if (tunnel_open_) {
+    tunnel_open_ = false;
+    shard().OnTunnelClosed(metric_backend_);
+  }
+  if (pool_request_open_) EndClientRequest(response_started_ ? response_.status : 499);
   if (replay_ != nullptr) evbuffer_drain(replay_.get(), evbuffer_get_length(replay_.get()));
   if (breaker_admitted_) {  // the client went away: says nothing about the backend
     breaker_admitted_ = false;
@@ -878,10 +925,61 @@ void DownstreamConnection::DropUpstream() {
   }
 }
 
+// ---- metrics -----------------------------------------------------------------------------
+
+metrics::Shard& DownstreamConnection::shard() const {
+  return view_ ? *view_->shard : *worker_.view()->shard;
+}
+
+void DownstreamConnection::BeginAttempt() {
+  metric_backend_ = view_->snapshot->MetricId(backend_);
+  shard().OnRequestStart(metric_backend_, exchange_start_ns_);
+  attempt_open_ = true;
+}
+
+void DownstreamConnection::EndAttempt(int status, upstream::Outcome outcome) {
+  if (!attempt_open_) return;
+  attempt_open_ = false;
+  const int64_t now = MonoNanos();
+  if (std::optional<metrics::FailureReason> reason = MetricReason(outcome)) {
+    shard().OnRequestFailed(metric_backend_, now, *reason);
+  } else if (status != 0) {
+    shard().OnRequestEnd(metric_backend_, now, status, now - exchange_start_ns_);
+  } else {
+    shard().OnRequestAbandoned(metric_backend_, now);
+  }
+}
+
+void DownstreamConnection::EndClientRequest(int status) {
+  if (!pool_request_open_) return;
+  pool_request_open_ = false;
+  const int64_t now = MonoNanos();
+  shard().OnPoolRequestEnd(
+      static_cast<metrics::PoolId>(pool_index_), now, status, now - request_start_ns_,
+      status >= 500 || status == 499 ? metrics::PoolOutcome::kError : metrics::PoolOutcome::kOk);
+}
+
+metrics::ShedReason DownstreamConnection::ShedReasonNow() const {
+  // The shed path only: a scan of the pool. A backend that takes requests was passed over for
+  // its caps; else an open circuit is what keeps the rest out.
+  bool circuit_open = false;
+  for (const auto& b : pool_->backends) {
+    if (b->Available()) return metrics::ShedReason::kOverLimit;
+    circuit_open = circuit_open || (b->unavailable() & upstream::Backend::kCircuitOpen) != 0;
+  }
+  return circuit_open ? metrics::ShedReason::kCircuitOpen : metrics::ShedReason::kNoBackend;
+}
+
 // ---- tunnel ------------------------------------------------------------------------------
 
 void DownstreamConnection::StartTunnel() {
   ReportOutcome(/*failure=*/false);
+  EndAttempt(101);
+  EndClientRequest(101);
+  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), 101,
+                               MonoNanos() - request_start_ns_);
+  shard().OnTunnelOpened(metric_backend_);
+  tunnel_open_ = true;
   state_ = State::kTunnel;
   upstream_head_.clear();
   // The tunnel keeps counting as an active request on its backend until it closes.

@@ -20,6 +20,7 @@
 #include "proxy/forward/worker.h"
 #include "proxy/http/limits.h"
 #include "proxy/http/message.h"
+#include "proxy/metrics/shard.h"
 #include "proxy/net/address.h"
 #include "proxy/net/event.h"
 #include "proxy/upstream/outcome.h"
@@ -91,7 +92,8 @@ class DownstreamConnection {
   bool MayRetry(upstream::Outcome outcome) const;
   // Sends the request to another backend within the pool's retry budget. False (nothing
   // changed) when the budget is spent or no other backend can take it.
-  bool Retry();
+  // `answered` is the status of the failed attempt's response (a 5xx), 0 when it had none.
+  bool Retry(int answered = 0);
   void Connect();
   void SendRequest();
   void PumpRequestBody();
@@ -105,6 +107,19 @@ class DownstreamConnection {
   void ReportOutcome(bool failure);
   void StartTunnel();
   void PumpTunnel();
+
+  // Metrics (design.md §6), into the shard of the request's view (the worker's current one
+  // before a request is routed). Each is called once at the event it names.
+  metrics::Shard& shard() const;
+  // An attempt at backend_ begins: a connection is at hand or being opened (not while pending).
+  void BeginAttempt();
+  // The attempt ends: with a response status, a transport failure (`outcome`), or abandoned
+  // (status 0, no failure) when the client went away or nothing was sent.
+  void EndAttempt(int status, upstream::Outcome outcome = upstream::Outcome::kDownstreamReset);
+  // The client's response is decided (sent, cut, or never: 499): ends the pool request.
+  void EndClientRequest(int status);
+  // Why the pool has no backend for the request (outrigger_pool_shed_requests_total{reason}).
+  metrics::ShedReason ShedReasonNow() const;
 
   Worker& worker_;
   size_t listener_index_;       // into the worker's current snapshot's listeners
@@ -147,10 +162,15 @@ class DownstreamConnection {
   net::EvBufferPtr replay_;  // request bytes the failed attempt never sent, for the next one
   size_t response_scan_ = 0;
   int64_t exchange_start_ns_ = 0;
-  int64_t last_activity_ns_ = 0;  // tunnel idle timeout
-  std::string upstream_head_;     // kept until the first response byte, to resend on a fresh
-                                  // connection when a pooled one turns out stale
-  std::string scratch_;           // response heads and error pages, reused
+  int64_t request_start_ns_ = 0;  // the request head was complete (0: no request yet)
+  metrics::BackendId metric_backend_ = 0;
+  bool attempt_open_ = false;       // BeginAttempt recorded, its end not yet
+  bool pool_request_open_ = false;  // OnPoolRequestStart recorded, its end not yet
+  bool tunnel_open_ = false;        // OnTunnelOpened recorded, its close not yet
+  int64_t last_activity_ns_ = 0;    // tunnel idle timeout
+  std::string upstream_head_;       // kept until the first response byte, to resend on a fresh
+                                    // connection when a pooled one turns out stale
+  std::string scratch_;             // response heads and error pages, reused
   BodyPump request_body_;
   BodyPump response_body_;
 };
