@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""The request metrics of design.md §6 against what a client measured: exact counts, every
+observation in its latency bucket, the 10 s request rate and the busy-seconds integral
+(Little's law) within 5%, vanished backends' series gone after a reload."""
+
+import os
+import signal
+import time
+import unittest
+
+import harness
+from metrics_util import Load, scrape, value
+
+DELAY_MS = 60  # every answer lands in the (0.05, 0.1] bucket
+
+
+class Metrics(harness.ProxyTestCase):
+    def test_counts_buckets_rate_and_busy_seconds_match_the_client(self):
+        backend = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(backend)}, workers=2))
+        b = {"pool": "api", "backend": backend.address}
+        clients, per_client = 4, 60
+
+        before, _ = scrape(proxy)
+        busy0 = value(before, "outrigger_backend_busy_seconds_total", **b)
+        pool_busy0 = value(before, "outrigger_pool_busy_seconds_total", pool="api")
+        load = Load(proxy, clients, "/slow?ms=%d" % DELAY_MS, per_client).start()
+        load.join()
+        sent = clients * per_client
+        self.assertEqual(load.statuses.count(200), sent)
+
+        after, types = scrape(proxy)
+        self.assertEqual(value(after, "outrigger_backend_requests_total", code="2xx", **b), sent)
+        self.assertEqual(value(after, "outrigger_pool_requests_total", pool="api", code="2xx"), sent)
+        self.assertEqual(value(after, "outrigger_downstream_requests_total", listener="web",
+                               code="2xx"), sent)
+        self.assertEqual(types["outrigger_backend_request_duration_seconds"], "histogram")
+        hist = "outrigger_backend_request_duration_seconds"
+        self.assertEqual(value(after, hist + "_count", **b), sent)
+        # Every observation in (0.05, 0.1]: none at or below 0.05, all at or below 0.1.
+        self.assertEqual(value(after, hist + "_bucket", le="0.05", **b), 0)
+        self.assertEqual(value(after, hist + "_bucket", le="0.1", **b), sent)
+        self.assertEqual(value(after, hist + "_bucket", le="+Inf", **b), sent)
+        total_latency = value(after, hist + "_sum", **b)
+        self.assertGreaterEqual(total_latency, sent * DELAY_MS / 1000.0)
+        self.assertEqual(value(after, "outrigger_pool_request_duration_seconds_count", pool="api",
+                               outcome="ok"), sent)
+        self.assertEqual(value(after, "outrigger_backend_inflight_requests", **b), 0)
+
+        # Little's law: ∫ in-flight dt is the sum of the requests' durations, so it matches
+        # what the clients spent waiting, less what they spent outside the proxy.
+        client_busy = sum(end - start for start, end in load.spans)
+        busy = value(after, "outrigger_backend_busy_seconds_total", **b) - busy0
+        pool_busy = value(after, "outrigger_pool_busy_seconds_total", pool="api") - pool_busy0
+        self.assertAlmostEqual(busy / client_busy, 1.0, delta=0.05)
+        self.assertAlmostEqual(pool_busy / client_busy, 1.0, delta=0.05)
+        self.assertAlmostEqual(busy, total_latency, delta=0.05 * total_latency)
+
+    def test_requests_per_second_is_the_client_rate_over_the_last_ten_seconds(self):
+        backend = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(backend)}))
+        load = Load(proxy, 3, "/slow?ms=20").start()
+        try:
+            time.sleep(12)
+            now = time.monotonic()
+            rps = proxy.admin("/scaling").json()["pools"]["api"]["rps"]
+            measured = load.completed_between(now - 10, now) / 10.0
+        finally:
+            load.stop()
+        self.assertGreater(measured, 20)
+        self.assertAlmostEqual(rps / measured, 1.0, delta=0.05, msg="rps %.1f, client %.1f"
+                               % (rps, measured))
+
+    def test_series_of_a_removed_backend_disappear_and_survivors_keep_counting(self):
+        a = self.start_backend("a")
+        b = self.start_backend("b")
+        text = self.config(pools={"api": self.pool(a, b)})
+        proxy = self.start_proxy(text)
+        for _ in range(10):
+            self.assertEqual(proxy.get("/").status, 200)
+        samples, _ = scrape(proxy)
+        self.assertEqual(value(samples, "outrigger_backend_requests_total", pool="api",
+                               backend=b.address, code="2xx"), 5)
+        with open(proxy.config_path, "w") as f:
+            f.write(text.replace("      - address: %s\n" % b.address, ""))
+        proxy.signal(signal.SIGHUP)
+        harness.wait_until(lambda: b.address not in proxy.admin("/metrics").text, 5,
+                           what="backend b's series to disappear")
+        for _ in range(4):
+            self.assertEqual(proxy.get("/").status, 200)
+        samples, _ = scrape(proxy)
+        self.assertEqual(value(samples, "outrigger_backend_requests_total", pool="api",
+                               backend=a.address, code="2xx"), 9)
+        self.assertEqual(value(samples, "outrigger_pool_requests_total", pool="api",
+                               code="2xx"), 14)
+
+    def test_status_and_failures(self):
+        backend = self.start_backend("a")
+        dead = "127.0.0.1:%d" % harness.free_port()
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(backend, dead, circuit_breaker={"consecutive_failures": 100})}))
+        statuses = [proxy.get("/").status for _ in range(4)]
+        self.assertEqual(sorted(statuses), [200, 200, 502, 502])
+        samples, _ = scrape(proxy)
+        self.assertEqual(value(samples, "outrigger_backend_failures_total", pool="api",
+                               backend=dead, reason="connect"), 2)
+        self.assertEqual(value(samples, "outrigger_pool_requests_total", pool="api", code="5xx"), 2)
+        self.assertEqual(value(samples, "outrigger_pool_request_duration_seconds_count",
+                               pool="api", outcome="error"), 2)
+        self.assertEqual(value(samples, "outrigger_backend_up", pool="api", backend=dead,
+                               probe="live"), 1)
+        self.assertEqual(value(samples, "outrigger_backend_circuit_state", pool="api",
+                               backend=dead, state="closed"), 1)
+        status = proxy.admin("/status").json()
+        pool = status["pools"]["api"]
+        self.assertEqual([b["backend"] for b in pool["backends"]], [backend.address, dead])
+        self.assertEqual(pool["backends"][0]["state"], "ready")
+        self.assertEqual(pool["backends"][0]["requests"], 2)
+        self.assertEqual(pool["requests"], 4)
+        for key in ("p50", "p95", "p99"):
+            self.assertIn(key, pool["latency_seconds"])
+
+
+if __name__ == "__main__":
+    harness.main()
