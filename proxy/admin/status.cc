@@ -157,6 +157,10 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
     const metrics::PoolTotals& t = totals.pools[p];
     nlohmann::json entry = {
         {"balance", pool.config->balance},
+        // Issue 4's balancing panic (spread over every backend, health disregarded), not the
+        // scaling panic of outrigger_pool_panic.
+        {"balancing_panic",
+         pool.shared != nullptr && pool.shared->balancing_panic.load(std::memory_order_relaxed)},
         {"inflight", pool_inflight},
         {"pending", std::max<int64_t>(0, t.concurrency - pool_inflight)},
         {"requests", t.RequestCount()},

@@ -11,7 +11,9 @@ import unittest
 import harness
 from metrics_util import Load, scrape, value
 
-DELAY_MS = 60  # every answer lands in the (0.05, 0.1] bucket
+# Every answer lands in the (0.25, 0.5] bucket: the backend sleeps 260 ms, and a loaded machine
+# has 240 ms of headroom (checked against the client's own timings, never assumed).
+DELAY_MS = 260
 
 
 class Metrics(harness.ProxyTestCase):
@@ -19,7 +21,7 @@ class Metrics(harness.ProxyTestCase):
         backend = self.start_backend("a")
         proxy = self.start_proxy(self.config(pools={"api": self.pool(backend)}, workers=2))
         b = {"pool": "api", "backend": backend.address}
-        clients, per_client = 4, 60
+        clients, per_client = 4, 25
 
         before, _ = scrape(proxy)
         busy0 = value(before, "outrigger_backend_busy_seconds_total", **b)
@@ -37,9 +39,14 @@ class Metrics(harness.ProxyTestCase):
         self.assertEqual(types["outrigger_backend_request_duration_seconds"], "histogram")
         hist = "outrigger_backend_request_duration_seconds"
         self.assertEqual(value(after, hist + "_count", **b), sent)
-        # Every observation in (0.05, 0.1]: none at or below 0.05, all at or below 0.1.
-        self.assertEqual(value(after, hist + "_bucket", le="0.05", **b), 0)
-        self.assertEqual(value(after, hist + "_bucket", le="0.1", **b), sent)
+        # Every observation in (0.25, 0.5]: none at or below 0.25 (the backend sleeps longer),
+        # and at most 0.5 for every request the client saw answered within 0.5 s (the
+        # backend's part of a request is shorter than the client's wait).
+        within = sum(1 for start, end in load.spans if end - start <= 0.5)
+        self.assertEqual(value(after, hist + "_bucket", le="0.25", **b), 0)
+        self.assertGreaterEqual(value(after, hist + "_bucket", le="0.5", **b), within)
+        if within == sent:
+            self.assertEqual(value(after, hist + "_bucket", le="0.5", **b), sent)
         self.assertEqual(value(after, hist + "_bucket", le="+Inf", **b), sent)
         total_latency = value(after, hist + "_sum", **b)
         self.assertGreaterEqual(total_latency, sent * DELAY_MS / 1000.0)
@@ -98,7 +105,8 @@ class Metrics(harness.ProxyTestCase):
         backend = self.start_backend("a")
         dead = "127.0.0.1:%d" % harness.free_port()
         proxy = self.start_proxy(self.config(
-            pools={"api": self.pool(backend, dead, circuit_breaker={"consecutive_failures": 100})}))
+            pools={"api": self.pool(backend, dead, circuit_breaker={"consecutive_failures": 100},
+                                    retries={"attempts": 0})}))
         statuses = [proxy.get("/").status for _ in range(4)]
         self.assertEqual(sorted(statuses), [200, 200, 502, 502])
         samples, _ = scrape(proxy)
@@ -119,6 +127,30 @@ class Metrics(harness.ProxyTestCase):
         self.assertEqual(pool["requests"], 4)
         for key in ("p50", "p95", "p99"):
             self.assertIn(key, pool["latency_seconds"])
+        self.assertIs(pool["balancing_panic"], False)
+
+    def test_a_retry_counts_once_for_the_pool_and_at_each_backend_tried(self):
+        live = self.start_backend("live")
+        dead = "127.0.0.1:%d" % harness.free_port()
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            dead, live, circuit_breaker={"consecutive_failures": 100})}))
+        for _ in range(6):
+            self.assertEqual(proxy.get("/").status, 200)
+        samples, _ = scrape(proxy)
+        # Round robin sends every second request to the dead backend first: 3 refused
+        # connects, each retried on the live one, which saw all 6.
+        self.assertEqual(value(samples, "outrigger_pool_requests_total", pool="api", code="2xx"), 6)
+        self.assertEqual(value(samples, "outrigger_pool_requests_total", pool="api", code="5xx"), 0)
+        self.assertEqual(value(samples, "outrigger_backend_failures_total", pool="api",
+                               backend=dead, reason="connect"), 3)
+        self.assertEqual(value(samples, "outrigger_backend_requests_total", pool="api",
+                               backend=live.address, code="2xx"), 6)
+        self.assertEqual(value(samples, "outrigger_backend_retries_total", pool="api",
+                               backend=live.address), 3)
+        self.assertEqual(value(samples, "outrigger_backend_retries_total", pool="api",
+                               backend=dead), 0)
+        # Health probes are the control thread's own requests: never counted.
+        self.assertEqual(live.stats()["by_path"].get("/"), 6)
 
 
 if __name__ == "__main__":
