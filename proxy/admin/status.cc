@@ -1,5 +1,6 @@
 #include "proxy/admin/status.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,11 @@ nlohmann::json Quantiles(const metrics::HistogramTotals& h) {
           {"p99", Number(metrics::HistogramQuantile(0.99, h))}};
 }
 
+nlohmann::json UnixSeconds(const std::optional<std::chrono::system_clock::time_point>& t) {
+  if (!t) return nullptr;
+  return std::chrono::duration<double>(t->time_since_epoch()).count();
+}
+
 }  // namespace
 
 std::string_view BackendState(const upstream::Backend& backend) {
@@ -86,6 +92,10 @@ std::vector<MetricFamily> StateFamilies(const forward::Snapshot& snapshot, int64
                                "1 for the backend's circuit state, 0 for the others.");
   MetricFamily backends =
       Gauge("outrigger_pool_backends", "Backends of the pool by state (each in exactly one).");
+  MetricFamily connections = Gauge(
+      "outrigger_backend_connections",
+      "Upstream connections to the backend from every worker: active (carrying or opening for "
+      "a request) or idle (in a keep-alive pool).");
   for (const forward::PoolRuntime& pool : snapshot.pools) {
     const std::string& name = pool.config->name;
     int counts[4] = {0, 0, 0, 0};
@@ -99,6 +109,11 @@ std::vector<MetricFamily> StateFamilies(const forward::Snapshot& snapshot, int64
       for (const char* s : {"closed", "open", "half_open"}) {
         Add(circuit, {{"pool", name}, {"backend", b->label()}, {"state", s}}, state == s ? 1 : 0);
       }
+      const int64_t idle = b->idle_connections();
+      Add(connections, {{"pool", name}, {"backend", b->label()}, {"state", "active"}},
+          static_cast<double>(std::max<int64_t>(b->connections() - idle, 0)));
+      Add(connections, {{"pool", name}, {"backend", b->label()}, {"state", "idle"}},
+          static_cast<double>(std::max<int64_t>(idle, 0)));
       const std::string_view bs = BackendState(*b);
       counts[bs == "ready" ? 0 : bs == "unready" ? 1 : bs == "dead" ? 2 : 3]++;
     }
@@ -109,12 +124,13 @@ std::vector<MetricFamily> StateFamilies(const forward::Snapshot& snapshot, int64
   families.push_back(std::move(up));
   families.push_back(std::move(circuit));
   families.push_back(std::move(backends));
+  families.push_back(std::move(connections));
   return families;
 }
 
 std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
                        const metrics::Recent& recent, const metrics::ScalingBoard& board,
-                       int64_t now_ns) {
+                       std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns) {
   const metrics::Recent::Window rates = recent.RateWindow();
   const metrics::Recent::Window latency = recent.QuantileWindow();
   auto same_layout = [&](const metrics::Recent::Window& w) {
@@ -184,9 +200,32 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
                           {"utilization", s.signals.utilization},
                           {"panic", s.signals.panic}};
     }
+    nlohmann::json names = nlohmann::json::array();
+    for (const upstream::DnsEntryStatus& d : dns) {
+      if (d.key.pool != pool.config->name) continue;
+      names.push_back({{"dns", d.key.dns},
+                       {"addresses", d.addresses},
+                       {"last_success", UnixSeconds(d.last_success)},
+                       {"last_attempt", UnixSeconds(d.last_attempt)},
+                       {"last_error", d.last_error}});
+    }
+    if (!names.empty()) entry["dns"] = std::move(names);
     pools[pool.config->name] = std::move(entry);
   }
   return nlohmann::json({{"pools", std::move(pools)}}).dump(2) + "\n";
+}
+
+prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure) {
+  MetricFamily family;
+  family.name = "outrigger_config_reloads_total";
+  family.help = "Configuration reloads (SIGHUP) by result; a failed one leaves the old config.";
+  family.type = MetricType::Counter;
+  for (auto [result, n] : {std::pair{"success", success}, std::pair{"failure", failure}}) {
+    ClientMetric& metric = family.metric.emplace_back();
+    metric.label = {{"result", result}};
+    metric.counter.value = static_cast<double>(n);
+  }
+  return family;
 }
 
 std::string ScalingJson(const metrics::ScalingBoard& board) {

@@ -9,6 +9,7 @@
 #include <prometheus/metric_family.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "proxy/metrics/scaling_board.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/upstream/backend.h"
+#include "proxy/upstream/dns_discovery.h"
 
 namespace outrigger::admin {
 
@@ -37,9 +39,14 @@ std::vector<prometheus::MetricFamily> StateFamilies(const forward::Snapshot& sna
 
 // GET /status: every pool and backend with state, weight, in-flight, rate and latency
 // quantiles. `totals` is a reading in snapshot's layout.
+// `dns` adds each pool's DNS entries (their address count, last success and last error: a
+// failing resolution keeps the last good set, and this is where that shows).
 std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
                        const metrics::Recent& recent, const metrics::ScalingBoard& board,
-                       int64_t now_ns);
+                       std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns);
+
+// outrigger_config_reloads_total{result="success"|"failure"}.
+prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure);
 
 // GET /scaling: {"pools": {"NAME": {rps, inflight, utilization, ready_backends,
 // desired_backends, recommended_backends, min, max, panic, ...}}} — the shape KEDA's

@@ -96,7 +96,7 @@ absl::Status Server::Start() {
                        .status =
                            [this] {
                              return admin::StatusJson(*snapshot_, collector_.Read(), recent_,
-                                                      scaling_, MonoNanos());
+                                                      scaling_, dns_status(), MonoNanos());
                            },
                        .scaling = [this] { return admin::ScalingJson(scaling_); },
                    });
@@ -289,6 +289,7 @@ std::string Server::MetricsText() const {
   append(admin::StateFamilies(*snapshot_, MonoNanos()));
   append(scaling_.Families());
   append(process_.Collect());
+  families.push_back(admin::ReloadFamily(reloads_.success, reloads_.failure));
   return prometheus::TextSerializer().Serialize(families);
 }
 

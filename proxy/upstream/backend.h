@@ -60,6 +60,11 @@ class Backend : public std::enable_shared_from_this<Backend> {
   // (upstream/caps.h).
   int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
   void AddConnections(int64_t delta) { connections_.fetch_add(delta, std::memory_order_relaxed); }
+  // Of those, the ones idle in a worker's keep-alive pool (outrigger_backend_connections).
+  int64_t idle_connections() const { return idle_connections_.load(std::memory_order_relaxed); }
+  void AddIdleConnections(int64_t delta) {
+    idle_connections_.fetch_add(delta, std::memory_order_relaxed);
+  }
   std::atomic<int64_t>& pending() { return pending_; }
   int64_t pending() const { return pending_.load(std::memory_order_relaxed); }
 
@@ -94,6 +99,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   std::atomic<int64_t> active_requests_{0};
   std::atomic<int64_t> connections_{0};
   std::atomic<int64_t> pending_{0};
+  std::atomic<int64_t> idle_connections_{0};
   std::atomic<int64_t> available_since_ns_{0};
   std::atomic<int64_t> ewma_ns_{0};
   std::atomic<int64_t> ewma_stamp_ns_{0};

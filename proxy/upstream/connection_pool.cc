@@ -7,7 +7,7 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::Acquire(const Backend* backe
   if (it == idle_.end() || it->second.empty()) return nullptr;
   std::unique_ptr<UpstreamConnection> conn = std::move(it->second.back());
   it->second.pop_back();
-  conn->pool_ = nullptr;
+  conn->SetPool(nullptr);
   bufferevent_setcb(conn->bev(), nullptr, nullptr, nullptr, nullptr);
   bufferevent_disable(conn->bev(), EV_READ);
   bufferevent_set_timeouts(conn->bev(), nullptr, nullptr);
@@ -20,7 +20,7 @@ void ConnectionPool::Release(std::unique_ptr<UpstreamConnection> conn, uint32_t 
   if (list.size() >= max_idle) return;  // `conn` closes as it goes out of scope
   UpstreamConnection* c = conn.get();
   list.push_back(std::move(conn));
-  c->pool_ = this;
+  c->SetPool(this);
   c->idle_pos_ = std::prev(list.end());
   bufferevent_setcb(c->bev(), &ConnectionPool::OnIdleRead, nullptr, &ConnectionPool::OnIdleEvent,
                     c);

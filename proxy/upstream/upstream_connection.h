@@ -20,7 +20,10 @@ class UpstreamConnection {
       : bev_(std::move(bev)), backend_(std::move(backend)) {
     backend_->AddConnections(1);
   }
-  ~UpstreamConnection() { backend_->AddConnections(-1); }
+  ~UpstreamConnection() {
+    if (pool_ != nullptr) backend_->AddIdleConnections(-1);
+    backend_->AddConnections(-1);
+  }
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
@@ -33,6 +36,11 @@ class UpstreamConnection {
 
  private:
   friend class ConnectionPool;
+  // Entering (pool != null) or leaving a pool; keeps the Backend's idle count.
+  void SetPool(ConnectionPool* pool) {
+    if ((pool_ == nullptr) != (pool == nullptr)) backend_->AddIdleConnections(pool ? 1 : -1);
+    pool_ = pool;
+  }
   net::BufferEventPtr bev_;
   std::shared_ptr<Backend> backend_;  // keeps the Backend alive past a reload that drops it
   // Valid while pooled: the pool that holds it and its place there, for O(1) removal.

@@ -109,6 +109,12 @@ class DnsDiscovery(harness.ProxyTestCase):
         time.sleep(3.0 * harness.SLOWDOWN)
         self.assertEqual(len(re.findall(r"keeping the last good set", proxy.stderr(tail=100000))),
                          1, proxy.stderr())
+        # /status says so too: the set it keeps, and the failure.
+        [entry] = proxy.admin("/status").json()["pools"]["api"]["dns"]
+        self.assertEqual(entry["addresses"], 2)
+        self.assertNotEqual(entry["last_error"], "")
+        self.assertIsNotNone(entry["last_success"])
+        self.assertGreater(entry["last_attempt"], entry["last_success"])
 
     def test_starts_before_the_name_resolves_and_follows_it(self):
         dns = self.start_dns([])

@@ -119,6 +119,13 @@ class Metrics(harness.ProxyTestCase):
                                probe="live"), 1)
         self.assertEqual(value(samples, "outrigger_backend_circuit_state", pool="api",
                                backend=dead, state="closed"), 1)
+        # The live backend's keep-alive connection waits in the worker's pool; none is active.
+        self.assertEqual(value(samples, "outrigger_backend_connections", pool="api",
+                               backend=backend.address, state="idle"), 1)
+        self.assertEqual(value(samples, "outrigger_backend_connections", pool="api",
+                               backend=backend.address, state="active"), 0)
+        self.assertEqual(value(samples, "outrigger_backend_connections", pool="api",
+                               backend=dead, state="idle"), 0)
         status = proxy.admin("/status").json()
         pool = status["pools"]["api"]
         self.assertEqual([b["backend"] for b in pool["backends"]], [backend.address, dead])

@@ -11,6 +11,7 @@ import time
 import unittest
 
 import harness
+import metrics_util
 
 WRK = shutil.which("wrk")
 
@@ -55,6 +56,13 @@ class Reload(harness.ProxyTestCase):
         self.assertEqual(proxy.get("/").status, 200)
         self.assertEqual(proxy.admin("/health/ready").status, 200)
         self.assertEqual(proxy.proc.poll(), None)
+        proxy.reload(text)
+        proxy.wait_log(r"reloaded")
+        samples, _ = metrics_util.scrape(proxy)
+        self.assertEqual(metrics_util.value(samples, "outrigger_config_reloads_total",
+                                            result="failure"), 2)
+        self.assertEqual(metrics_util.value(samples, "outrigger_config_reloads_total",
+                                            result="success"), 1)
 
     def test_listeners_added_and_removed_are_bound_and_closed(self):
         a = self.start_backend("a")
