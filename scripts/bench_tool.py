@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""Helpers for scripts/bench: a deterministic sequential client, an idle-connection holder and
+the report that turns raw runs into medians, ranges and ratios. Standard library only; every
+socket goes to 127.0.0.1.
+
+  bench_tool.py seq --port P --requests N [--warmup W] [--path /] [--perf-pid PID --perf-out F]
+                    [--callgrind-pid PID]
+  bench_tool.py idle --port P --connections N --pid PID      (prints KiB of RSS per connection)
+  bench_tool.py report [--bases nginx,haproxy] RESULTS.tsv     (markdown table on stdout)
+"""
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HOST = "127.0.0.1"
+
+
+def request_bytes(port, path):
+    # What wrk sends, so the sequential client and the load runs exercise the same request.
+    return f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+
+
+class Conn:
+    """One keep-alive connection reading Content-Length framed responses."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection((HOST, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def exchange(self, req):
+        self.sock.sendall(req)
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = None
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if length is None:
+            sys.exit(f"bench_tool: response without Content-Length: {lines[0]!r}")
+        while len(self.buf) < length:
+            self._fill()
+        self.buf = self.buf[length:]
+        if status != 200:
+            sys.exit(f"bench_tool: status {status}")
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            sys.exit("bench_tool: connection closed by the server")
+        self.buf += chunk
+
+
+def cmd_seq(args):
+    req = request_bytes(args.port, args.path)
+    conn = Conn(args.port)
+    for _ in range(args.warmup):
+        conn.exchange(req)
+    perf = None
+    if args.perf_pid:
+        perf = subprocess.Popen(
+            ["perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-p", str(args.perf_pid),
+             "-o", args.perf_out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # perf attaches asynchronously; an idle loop makes ~no syscalls meanwhile
+    if args.callgrind_pid:
+        subprocess.run(["callgrind_control", "-z", str(args.callgrind_pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+    for _ in range(args.requests):
+        conn.exchange(req)
+    if args.callgrind_pid:
+        subprocess.run(["callgrind_control", "-d", str(args.callgrind_pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=30)
+    conn.sock.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def cmd_idle(args):
+    # Each connection makes one request and then stays open, idle: the state a proxy keeps
+    # for a browser between page loads. Requests are sequential so that the proxy never
+    # needs more than one upstream connection.
+    req = request_bytes(args.port, args.path)
+    warm = [Conn(args.port) for _ in range(20)]
+    for c in warm:
+        c.exchange(req)
+    for c in warm:
+        c.sock.close()
+    time.sleep(0.5)
+    before = rss_kib(args.pid)
+    conns = []
+    for _ in range(args.connections):
+        c = Conn(args.port)
+        c.exchange(req)
+        conns.append(c)
+    time.sleep(1.0)
+    after = rss_kib(args.pid)
+    print(f"{(after - before) / args.connections:.2f} {before} {after}")
+    for c in conns:
+        c.sock.close()
+
+
+def fmt(values, digits):
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:,.{digits}f}"
+    return f"{med:,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+
+
+def cmd_report(args):
+    # RESULTS.tsv: case target rps p50_ms p99_ms cpu_us_per_req syscalls_per_req
+    runs = {}
+    order = []
+    with open(args.results) as f:
+        for line in f:
+            case, target, *vals = line.rstrip("\n").split("\t")
+            key = (case, target)
+            if key not in runs:
+                runs[key] = []
+                order.append(key)
+            runs[key].append([float(v) if v not in ("", "nan") else float("nan") for v in vals])
+    bases = args.bases.split(",")
+    label = {"nginx": "nginx", "haproxy": "HAProxy"}
+    print("| case | target | req/s | p50 ms | p99 ms | CPU µs/req | syscalls/req | "
+          + " | ".join(f"CPU ×{label.get(b, b)}" for b in bases)
+          + f" | req/s ×{label.get(bases[-1], bases[-1])} |")
+    print("|---|---|---|---|---|---|---|" + "---|" * (len(bases) + 1))
+
+    def med(case, target, col):
+        rows = runs.get((case, target))
+        return statistics.median(r[col] for r in rows) if rows else float("nan")
+
+    def ratio(case, target, col, base):
+        b = med(case, base, col)
+        if target in (base, "origin") or b != b:
+            return ""
+        return f"{med(case, target, col) / b:.2f}"
+
+    for case, target in order:
+        cols = list(zip(*runs[(case, target)]))
+        sc = [v for v in cols[4] if v == v]
+        cells = [fmt(cols[0], 0), fmt(cols[1], 2), fmt(cols[2], 2), fmt(cols[3], 1),
+                 fmt(sc, 2) if sc else "–"]
+        cells += [ratio(case, target, 3, b) for b in bases]
+        cells.append(ratio(case, target, 0, bases[-1]))
+        print(f"| {case} | {target} | " + " | ".join(cells) + " |")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("seq")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--path", default="/")
+    s.add_argument("--requests", type=int, default=2000)
+    s.add_argument("--warmup", type=int, default=100)
+    s.add_argument("--perf-pid", type=int)
+    s.add_argument("--perf-out")
+    s.add_argument("--callgrind-pid", type=int)
+    i = sub.add_parser("idle")
+    i.add_argument("--port", type=int, required=True)
+    i.add_argument("--path", default="/")
+    i.add_argument("--connections", type=int, default=10000)
+    i.add_argument("--pid", type=int, required=True)
+    r = sub.add_parser("report")
+    r.add_argument("--bases", default="nginx,haproxy")
+    r.add_argument("results")
+    args = p.parse_args()
+    {"seq": cmd_seq, "idle": cmd_idle, "report": cmd_report}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
