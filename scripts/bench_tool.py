@@ -7,10 +7,13 @@ socket goes to 127.0.0.1.
                     [--callgrind-pid PID]
   bench_tool.py idle --port P --connections N --pid PID      (prints KiB of RSS per connection)
   bench_tool.py report [--bases nginx,haproxy] RESULTS.tsv     (markdown table on stdout)
+  bench_tool.py profile --requests N CALLGRIND_FILE...          (where the instructions go)
 """
 
 import argparse
+import collections
 import os
+import re
 import signal
 import socket
 import statistics
@@ -126,7 +129,7 @@ def fmt(values, digits):
 
 
 def cmd_report(args):
-    # RESULTS.tsv: case target rps p50_ms p99_ms cpu_us_per_req syscalls_per_req
+    # RESULTS.tsv: case target rps p50_ms p99_ms cpu_us_per_req syscalls_per_req sys_percent
     runs = {}
     order = []
     with open(args.results) as f:
@@ -139,10 +142,10 @@ def cmd_report(args):
             runs[key].append([float(v) if v not in ("", "nan") else float("nan") for v in vals])
     bases = args.bases.split(",")
     label = {"nginx": "nginx", "haproxy": "HAProxy"}
-    print("| case | target | req/s | p50 ms | p99 ms | CPU µs/req | syscalls/req | "
+    print("| case | target | req/s | p50 ms | p99 ms | CPU µs/req | sys % | syscalls/req | "
           + " | ".join(f"CPU ×{label.get(b, b)}" for b in bases)
           + f" | req/s ×{label.get(bases[-1], bases[-1])} |")
-    print("|---|---|---|---|---|---|---|" + "---|" * (len(bases) + 1))
+    print("|---|---|---|---|---|---|---|---|" + "---|" * (len(bases) + 1))
 
     def med(case, target, col):
         rows = runs.get((case, target))
@@ -158,10 +161,51 @@ def cmd_report(args):
         cols = list(zip(*runs[(case, target)]))
         sc = [v for v in cols[4] if v == v]
         cells = [fmt(cols[0], 0), fmt(cols[1], 2), fmt(cols[2], 2), fmt(cols[3], 1),
-                 fmt(sc, 2) if sc else "–"]
+                 f"{statistics.median(cols[5]):.0f}", fmt(sc, 2) if sc else "–"]
         cells += [ratio(case, target, 3, b) for b in bases]
         cells.append(ratio(case, target, 0, bases[-1]))
         print(f"| {case} | {target} | " + " | ".join(cells) + " |")
+
+def annotate(files, inclusive):
+    """(Ir, function, object) rows of callgrind_annotate over FILES."""
+    out = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}",
+                          "--threshold=100", *files], capture_output=True, text=True,
+                         check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)(?: \[(.*)\])?$", line)
+        if m and "PROGRAM TOTALS" not in line:
+            rows.append((int(m.group(1).replace(",", "")), m.group(2), m.group(3) or ""))
+    return rows
+
+
+def short(fn):
+    fn = re.sub(r"^[^:\s]*:", "", fn, count=1)  # the file part
+    fn = fn.replace("(anonymous namespace)::", "")
+    fn = re.sub(r"\(.*$", "", fn)               # the argument list
+    return fn.replace("outrigger::", "")
+
+
+def cmd_profile(args):
+    # Self cost by object and the top functions, per request, for one callgrind dump.
+    n = args.requests
+    self_rows = [r for r in annotate(args.files, False)
+                 if not re.search(r"_M_run|clone|start_thread|0x00000000000d4490", r[1])]
+    total = sum(r[0] for r in self_rows)
+    by_obj = collections.Counter()
+    for ir, fn, obj in self_rows:
+        by_obj[os.path.basename(obj) or "?"] += ir
+    print(f"{total / n:,.0f} instructions per request, by object (self cost):")
+    for obj, ir in by_obj.most_common(6):
+        print(f"  {ir / n:8,.0f}  {100 * ir / total:5.1f}%  {obj}")
+    print(f"top {args.top} functions, self cost per request:")
+    for ir, fn, _ in sorted(self_rows, reverse=True)[:args.top]:
+        print(f"  {ir / n:8,.0f}  {100 * ir / total:5.1f}%  {short(fn)}")
+    print(f"top {args.top} functions, inclusive cost per request:")
+    incl = [r for r in annotate(args.files, True)
+            if not re.search(r"_M_run|clone|start_thread|0x0000|event_base_loop|_invoke", r[1])]
+    for ir, fn, _ in sorted(incl, reverse=True)[:args.top]:
+        print(f"  {ir / n:8,.0f}  {100 * ir / total:5.1f}%  {short(fn)}")
 
 
 def main():
@@ -183,8 +227,13 @@ def main():
     r = sub.add_parser("report")
     r.add_argument("--bases", default="nginx,haproxy")
     r.add_argument("results")
+    f = sub.add_parser("profile")
+    f.add_argument("--requests", type=int, required=True)
+    f.add_argument("--top", type=int, default=15)
+    f.add_argument("files", nargs="+")
     args = p.parse_args()
-    {"seq": cmd_seq, "idle": cmd_idle, "report": cmd_report}[args.cmd](args)
+    {"seq": cmd_seq, "idle": cmd_idle, "report": cmd_report,
+     "profile": cmd_profile}[args.cmd](args)
 
 
 if __name__ == "__main__":
