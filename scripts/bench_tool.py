@@ -167,16 +167,18 @@ def cmd_report(args):
         print(f"| {case} | {target} | " + " | ".join(cells) + " |")
 
 def annotate(files, inclusive):
-    """(Ir, function, object) rows of callgrind_annotate over FILES."""
-    out = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}",
-                          "--threshold=100", *files], capture_output=True, text=True,
-                         check=True).stdout
-    rows = []
-    for line in out.splitlines():
-        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)(?: \[(.*)\])?$", line)
-        if m and "PROGRAM TOTALS" not in line:
-            rows.append((int(m.group(1).replace(",", "")), m.group(2), m.group(3) or ""))
-    return rows
+    """(Ir, function, object) rows of callgrind_annotate, summed over FILES (one per thread:
+    callgrind_annotate reads only one)."""
+    summed = collections.Counter()
+    for path in files:
+        out = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}",
+                              "--threshold=100", path], capture_output=True, text=True,
+                             check=True).stdout
+        for line in out.splitlines():
+            m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)(?: \[(.*)\])?$", line)
+            if m and "PROGRAM TOTALS" not in line:
+                summed[(m.group(2), m.group(3) or "")] += int(m.group(1).replace(",", ""))
+    return [(ir, fn, obj) for (fn, obj), ir in summed.items()]
 
 
 def short(fn):
