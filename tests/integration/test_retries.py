@@ -138,8 +138,10 @@ class Chaos(harness.ProxyTestCase):
                                             failures["POST"]))
         self.assertGreater(counts["GET"], 100)
         self.assertEqual(failures["GET"], 0)
-        # Only a POST on the killed backend at that instant may fail: one per POST client.
-        self.assertLessEqual(failures["POST"], 2)
+        # Only a POST on the killed backend at that instant may fail: one per POST client,
+        # plus one each whose body went out on a pooled connection to it before the proxy
+        # saw the reset (its bytes were sent, so it cannot be replayed).
+        self.assertLessEqual(failures["POST"], 4)
 
 
 if __name__ == "__main__":
