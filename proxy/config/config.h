@@ -162,6 +162,10 @@ struct RouteConfig {
   // `upgrades`: protocols a client may switch to on this route (Upgrade header values,
   // case-insensitive); default [websocket]. Any other upgrade request is refused with 400.
   std::vector<std::string> upgrades{"websocket"};
+  // `max_body`: the largest request body this route takes, in bytes or with a unit ("1MiB",
+  // "512KiB"); default 10MiB, 0 = no limit. A Content-Length over it, or a chunked body that
+  // grows past it, is answered 413 and the connection closed.
+  uint64_t max_body = uint64_t{10} << 20;
   SourceMark mark;
 };
 
@@ -176,6 +180,10 @@ struct ListenerConfig {
   net::SocketAddress listen;
   std::vector<RouteConfig> routes;  // `routes`: at least one
   ListenerTimeouts timeouts;        // `timeouts`
+  // `max_connections`: client connections this listener holds open at once (1–1000000,
+  // default 10000), split evenly across workers. When they are all taken the listener stops
+  // accepting until one closes; new clients wait in the kernel's backlog (HAProxy's maxconn).
+  uint32_t max_connections = 10000;
   // `trusted_proxies`: CIDRs ("10.0.0.0/8", "::1/128") whose X-Forwarded-For is believed: a
   // peer inside one is a balancer in front of us, so the client address is taken from the
   // rightmost X-Forwarded-For entry that is not itself trusted. Default: none.

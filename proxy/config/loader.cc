@@ -30,6 +30,7 @@ constexpr uint32_t kMaxCap = 1000000;
 constexpr Duration kMinResolveEvery{1000};
 constexpr uint32_t kMaxScalingTarget = 1'000'000;
 constexpr uint32_t kMaxScalingBackends = 100'000;
+constexpr uint32_t kMaxConnections = 1000000;
 constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9901";
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -215,7 +216,7 @@ void Loader::ReadListener(const Field& f) {
   listener.name = f.key->Scalar();
   listener.mark = LocateKey(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f, {"listen", "trusted_proxies", "timeouts", "routes"}, &diag_);
+  MapReader keys(f, {"listen", "trusted_proxies", "timeouts", "max_connections", "routes"}, &diag_);
   if (auto listen = keys.Require("listen")) {
     listener.listen = ReadListenAddress(*listen, &listener.listen_text);
     listen_mark = LocateValue(*listen, diag_);
@@ -234,6 +235,9 @@ void Loader::ReadListener(const Field& f) {
     }
   }
   if (auto timeouts = keys.Get("timeouts")) ReadListenerTimeouts(*timeouts, &listener.timeouts);
+  if (auto max = keys.Get("max_connections")) {
+    if (auto n = ReadInteger(*max, 1, kMaxConnections, &diag_)) listener.max_connections = *n;
+  }
   if (auto routes = keys.Require("routes"); routes && ExpectList(*routes, &diag_)) {
     std::vector<Field> items = ListItems(*routes);
     if (items.empty()) {
@@ -260,7 +264,7 @@ void Loader::ReadListenerTimeouts(const Field& f, ListenerTimeouts* timeouts) {
 void Loader::ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark) {
   route->mark = LocateValue(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f, {"path_prefix", "host", "pool", "upgrades"}, &diag_);
+  MapReader keys(f, {"path_prefix", "host", "pool", "upgrades", "max_body"}, &diag_);
   if (auto prefix = keys.Get("path_prefix")) {
     if (auto s = ReadString(*prefix, &diag_)) {
       route->path_prefix = *s;
@@ -304,6 +308,9 @@ void Loader::ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark
       }
       route->upgrades.push_back(ToLower(*s));
     }
+  }
+  if (auto max_body = keys.Get("max_body")) {
+    if (auto n = ReadByteSize(*max_body, &diag_)) route->max_body = *n;
   }
 }
 

@@ -20,5 +20,7 @@ absl::StatusOr<Config> LoadConfigString(std::string_view yaml, const std::string
 
 // Parses "250ms", "5s", "2m", "1h" (a positive integer and a unit; "0s" is allowed).
 absl::StatusOr<Duration> ParseDuration(std::string_view text);
+// Parses a byte size: "65536", "512KiB", "10MiB", "1GiB" (at most 1024GiB; "0" is allowed).
+absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
 
 }  // namespace outrigger::config

@@ -209,6 +209,20 @@ std::optional<Duration> ReadDuration(const Field& field, bool allow_zero, Diagno
   return *d;
 }
 
+std::optional<uint64_t> ReadByteSize(const Field& field, Diagnostics* diag) {
+  if (!field.value.IsScalar()) {
+    ExpectedGot(field, "a size (e.g. 65536, 512KiB, 10MiB)", diag);
+    return std::nullopt;
+  }
+  absl::StatusOr<uint64_t> n = ParseByteSize(field.value.Scalar());
+  if (!n.ok()) {
+    diag->Add(LocateValue(field, *diag),
+              fmt::format("{}{}", field.Prefix(), std::string(n.status().message())));
+    return std::nullopt;
+  }
+  return *n;
+}
+
 MapReader::MapReader(const Field& map, std::vector<std::string_view> known, Diagnostics* diag)
     : map_(map), diag_(diag) {
   // By value: yaml-cpp's iterator yields temporaries, so a reference to it->first dangles.

@@ -82,6 +82,8 @@ std::optional<uint32_t> ReadInteger(const Field& field, uint32_t min, uint32_t m
                                     Diagnostics* diag);
 // A duration ("250ms", "5s", "2m", "1h"); zero only when `allow_zero`.
 std::optional<Duration> ReadDuration(const Field& field, bool allow_zero, Diagnostics* diag);
+// A byte size ("65536", "512KiB", "10MiB").
+std::optional<uint64_t> ReadByteSize(const Field& field, Diagnostics* diag);
 
 // The entries of one YAML map, checked once at construction: non-scalar keys, duplicate
 // keys (yaml-cpp silently keeps the first; we report the later ones) and, when `known` is

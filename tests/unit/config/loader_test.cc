@@ -80,11 +80,13 @@ TEST_F(LoaderTest, AppliesDefaultsToAMinimalConfig) {
   EXPECT_EQ(web.listen.ToString(), "127.0.0.1:8080");
   EXPECT_EQ(web.timeouts.header, Duration(10000));
   EXPECT_EQ(web.timeouts.idle, Duration(60000));
+  EXPECT_EQ(web.max_connections, 10000u);
   EXPECT_TRUE(web.trusted_proxies.empty());
   ASSERT_EQ(web.routes.size(), 1u);
   EXPECT_EQ(web.routes[0].path_prefix, "/");
   EXPECT_FALSE(web.routes[0].host.has_value());
   EXPECT_EQ(web.routes[0].upgrades, std::vector<std::string>{"websocket"});
+  EXPECT_EQ(web.routes[0].max_body, uint64_t{10} << 20);
 
   ASSERT_EQ(c.pools.size(), 1u);
   const PoolConfig& api = c.pools[0];
@@ -492,6 +494,50 @@ TEST_F(LoaderTest, ReportsBadDurations) {
             "integer and a unit (ms, s, m, h), e.g. 250ms, 5s, 2m, 1h\n"
             "t.yaml:4:62: pools.api.timeouts.tunnel: duration \"9999h\" is too long: the maximum "
             "is 8760h (one year)");
+}
+
+TEST_F(LoaderTest, ReadsMaxConnectionsAndMaxBody) {
+  Config c = LoadValid(Cat(R"(listeners:
+  web:
+    listen: 127.0.0.1:8080
+    max_connections: 3
+    routes:
+      - path_prefix: /upload
+        pool: api
+        max_body: 1GiB
+      - path_prefix: /small
+        pool: api
+        max_body: 512
+      - pool: api
+        max_body: 0
+)",
+                           kApiPool));
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].max_connections, 3u);
+  ASSERT_EQ(c.listeners[0].routes.size(), 3u);
+  EXPECT_EQ(c.listeners[0].routes[0].max_body, uint64_t{1} << 30);
+  EXPECT_EQ(c.listeners[0].routes[1].max_body, 512u);
+  EXPECT_EQ(c.listeners[0].routes[2].max_body, 0u);
+}
+
+TEST_F(LoaderTest, ReportsBadMaxConnectionsAndMaxBody) {
+  EXPECT_EQ(Errors(Cat(R"(listeners:
+  web:
+    listen: 127.0.0.1:8080
+    max_connections: 0
+    routes:
+      - pool: api
+        max_body: 10MB
+      - path_prefix: /b
+        pool: api
+        max_body: [1]
+)",
+                       kApiPool)),
+            "t.yaml:4:22: listeners.web.max_connections: must be between 1 and 1000000, got 0\n"
+            "t.yaml:7:19: listeners.web.routes[0].max_body: invalid size \"10MB\": expected an "
+            "integer of bytes, or one with a unit (KiB, MiB, GiB), e.g. 65536, 512KiB, 10MiB\n"
+            "t.yaml:10:19: listeners.web.routes[1].max_body: expected a size (e.g. 65536, 512KiB, "
+            "10MiB), got a list");
 }
 
 TEST_F(LoaderTest, ReportsBadAddresses) {
