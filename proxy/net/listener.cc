@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "proxy/base/clock.h"
 #include "proxy/base/log.h"
 
 namespace outrigger::net {
@@ -50,15 +51,16 @@ ListenSocket::~ListenSocket() {
 
 absl::StatusOr<std::unique_ptr<Listener>> Listener::Bind(event_base* base,
                                                          const SocketAddress& address,
-                                                         AcceptFn on_accept) {
+                                                         AcceptFn on_accept, BackoffFn on_backoff) {
   absl::StatusOr<ListenSocket> socket = ListenSocket::Bind(address);
   if (!socket.ok()) return socket.status();
-  return Adopt(base, *std::move(socket), std::move(on_accept));
+  return Adopt(base, *std::move(socket), std::move(on_accept), std::move(on_backoff));
 }
 
 absl::StatusOr<std::unique_ptr<Listener>> Listener::Adopt(event_base* base, ListenSocket socket,
-                                                          AcceptFn on_accept) {
-  std::unique_ptr<Listener> self(new Listener(std::move(on_accept)));
+                                                          AcceptFn on_accept,
+                                                          BackoffFn on_backoff) {
+  std::unique_ptr<Listener> self(new Listener(std::move(on_accept), std::move(on_backoff)));
   // Backlog 0: the socket already listens (ListenSocket::Bind).
   evutil_socket_t fd = socket.Release();
   self->listener_.reset(evconnlistener_new(base, &Listener::OnAccept, self.get(),
@@ -69,18 +71,69 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Adopt(event_base* base, List
         fmt::format("cannot serve {}: {}", socket.address().ToString(), std::strerror(errno)));
   }
   evconnlistener_set_error_cb(self->listener_.get(), &Listener::OnError);
+  self->backoff_timer_.reset(evtimer_new(base, &Listener::OnBackoffOver, self.get()));
   return self;
+}
+
+void Listener::Pause() {
+  paused_ = true;
+  Apply();
+}
+
+void Listener::Resume() {
+  paused_ = false;
+  Apply();
+}
+
+void Listener::Close() {
+  listener_.reset();
+  backoff_timer_.reset();
+}
+
+void Listener::Apply() {
+  if (!listener_) return;
+  if (paused_ || backing_off_) {
+    evconnlistener_disable(listener_.get());
+  } else {
+    evconnlistener_enable(listener_.get());
+  }
 }
 
 void Listener::OnAccept(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int len, void* arg) {
   auto* self = static_cast<Listener*>(arg);
+  // May Pause (or even Close) this listener; libevent stops its accept loop when disabled.
   self->on_accept_(fd, SocketAddress(sa, static_cast<socklen_t>(len)));
 }
 
-void Listener::OnError(evconnlistener*, void*) {
-  // EMFILE/ENFILE and friends: libevent keeps the listener armed; log and carry on. The
-  // connections that could not be accepted stay in the kernel backlog.
-  spdlog::warn("accept failed: {}", std::strerror(errno));
+void Listener::OnError(evconnlistener*, void* arg) {
+  auto* self = static_cast<Listener*>(arg);
+  int err = errno;
+  // libevent has already ignored the retriable errors (EAGAIN, EINTR, ECONNABORTED); what
+  // is left is a lack of descriptors or memory, which accepting again at once cannot cure.
+  int64_t now = MonoNanos();
+  bool new_burst = self->last_failure_ns_ == 0 ||
+                   now - self->last_failure_ns_ > std::chrono::nanoseconds(kBurstQuiet).count();
+  self->last_failure_ns_ = now;
+  if (new_burst) {
+    spdlog::warn("accept failed: {}; pausing accepts for {}ms at a time while it lasts{}",
+                 std::strerror(err), kAcceptBackoff.count(),
+                 self->burst_failures_ == 0
+                     ? ""
+                     : fmt::format(" (the previous burst had {} failures)", self->burst_failures_));
+    self->burst_failures_ = 0;
+  }
+  ++self->burst_failures_;
+  self->backing_off_ = true;
+  self->Apply();
+  timeval tv{0, static_cast<suseconds_t>(std::chrono::microseconds(kAcceptBackoff).count())};
+  evtimer_add(self->backoff_timer_.get(), &tv);
+  if (self->on_backoff_) self->on_backoff_();
+}
+
+void Listener::OnBackoffOver(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Listener*>(arg);
+  self->backing_off_ = false;
+  self->Apply();
 }
 
 }  // namespace outrigger::net
