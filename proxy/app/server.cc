@@ -104,7 +104,7 @@ absl::Status Server::Start() {
 
   for (unsigned i = 0; i < workers; ++i) {
     workers_.push_back(
-        std::make_unique<forward::Worker>(static_cast<int>(i), snapshot_, &collector_));
+        std::make_unique<forward::Worker>(static_cast<int>(i), snapshot_, &collector_, workers));
     if (absl::Status s = workers_.back()->BindListeners(); !s.ok()) return s;
   }
   for (auto& w : workers_) w->Start();

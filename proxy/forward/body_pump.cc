@@ -4,8 +4,11 @@
 
 namespace outrigger::forward {
 
-void BodyPump::Start(http::BodyKind kind, uint64_t content_length) {
+void BodyPump::Start(http::BodyKind kind, uint64_t content_length, uint64_t max_data) {
   kind_ = kind;
+  max_data_ = max_data;
+  data_declared_ = 0;
+  too_large_ = false;
   remaining_ = content_length;
   framer_.Reset();
   moved_ = 0;
@@ -61,6 +64,12 @@ BodyPump::Result BodyPump::PumpChunked(evbuffer* in, evbuffer* out) {
       error_ = step.reason;
       return Result::kError;
     }
+    if (max_data_ != 0 && framer_.data_remaining() > max_data_ - data_declared_) {
+      error_ = "request body too large";
+      too_large_ = true;
+      return Result::kError;
+    }
+    data_declared_ += framer_.data_remaining();
     if (step.forward == 0) {
       if (eol.pos < 0) return Result::kMore;
       error_ = "invalid chunked framing";

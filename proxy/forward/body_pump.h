@@ -23,13 +23,17 @@ class BodyPump {
   };
 
   // Starts a new body. kCloseDelimited never reports kDone: it ends at the peer's EOF.
-  void Start(http::BodyKind kind, uint64_t content_length);
+  // `max_data` (0: none) caps a chunked body's data: a chunk that would take it past the cap
+  // is a kError with too_large(), reported before its size line is moved on. (A declared
+  // Content-Length is the caller's to check before it starts the body.)
+  void Start(http::BodyKind kind, uint64_t content_length, uint64_t max_data = 0);
 
   Result Pump(evbuffer* in, evbuffer* out);
 
   bool done() const { return done_; }
   uint64_t moved() const { return moved_; }  // body bytes moved so far, framing included
   std::string_view error() const { return error_; }
+  bool too_large() const { return too_large_; }
 
  private:
   Result PumpChunked(evbuffer* in, evbuffer* out);
@@ -39,7 +43,10 @@ class BodyPump {
   uint64_t remaining_ = 0;  // kContentLength: bytes still expected
   http::ChunkedFramer framer_;
   uint64_t moved_ = 0;
+  uint64_t max_data_ = 0;
+  uint64_t data_declared_ = 0;  // chunked: sizes of the chunks accepted so far
   bool done_ = true;
+  bool too_large_ = false;
   std::string_view error_;
 };
 

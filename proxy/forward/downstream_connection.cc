@@ -154,6 +154,13 @@ std::optional<metrics::FailureReason> MetricReason(upstream::Outcome outcome) {
   return std::nullopt;
 }
 
+// A route's max_body (0: no limit) against a declared Content-Length: refused before anything
+// goes upstream. A chunked body is held to it as it streams (BodyPump's max_data).
+bool ExceedsMaxBody(const config::RouteConfig& route, const http::RequestHead& request) {
+  return route.max_body != 0 && request.body == http::BodyKind::kContentLength &&
+         request.content_length > route.max_body;
+}
+
 }  // namespace
 
 DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index,
@@ -265,8 +272,10 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
   switch (self->state_) {
     case State::kHead:
       if (self->timer_is_header_) {
+        self->worker_.CountLimit(*self, Limit::kHeaderTimeout);
         self->SendLocalResponse(408, "request head not received in time", /*close=*/true);
       } else {
+        self->worker_.CountLimit(*self, Limit::kIdleTimeout);
         self->Close();  // keep-alive idle timeout
       }
       break;
@@ -325,11 +334,13 @@ bool DownstreamConnection::TryReadHead() {
   http::ParseResult r =
       http::ParseRequestHead(std::string_view(Pullup(in, head_len), head_len), limits_, &request_);
   if (r.status == http::ParseStatus::kError) {
+    worker_.CountLimit(*this, r.http_status == 400 ? Limit::kBadRequest : Limit::kHeadSize);
     SendLocalResponse(r.http_status, r.reason, /*close=*/true);
     return false;
   }
   if (r.status == http::ParseStatus::kIncomplete) {
     if (ended || len > limits_.max_head) {
+      worker_.CountLimit(*this, Limit::kHeadSize);
       SendLocalResponse(431, "request head too large", /*close=*/true);
     }
     return false;
@@ -365,6 +376,12 @@ void DownstreamConnection::HandleRequest() {
     }
     upgrade_requested_ = true;
   }
+  if (ExceedsMaxBody(route_config, request_)) {
+    worker_.CountLimit(*this, Limit::kMaxBody);
+    SendLocalResponse(413, "request body too large", /*close=*/true);
+    return;
+  }
+  max_body_ = route_config.max_body;
   pool_index_ = listener.route_pool[*route];
   pool_ = &snap.pools[pool_index_];
   shard().OnPoolRequestStart(static_cast<metrics::PoolId>(pool_index_), request_start_ns_);
@@ -388,7 +405,7 @@ void DownstreamConnection::HandleRequest() {
   upstream_head_.clear();
   http::WriteUpstreamRequestHead(request_, {peer_ip_, "http", client_ip}, &upstream_head_);
   evbuffer_drain(In(client_.get()), request_.head_size);
-  request_body_.Start(request_.body, request_.content_length);
+  request_body_.Start(request_.body, request_.content_length, max_body_);
   state_ = State::kExchange;
   response_started_ = false;
   StartAttempt();
@@ -643,10 +660,12 @@ void DownstreamConnection::PumpRequestBody() {
   evbuffer* up_out = Out(upstream_->bev());
   BodyPump::Result r = request_body_.Pump(In(client_.get()), up_out);
   if (r == BodyPump::Result::kError) {
+    bool too_large = request_body_.too_large();
+    worker_.CountLimit(*this, too_large ? Limit::kMaxBody : Limit::kBadRequest);
     if (response_started_) {
       Close();
     } else {
-      SendLocalResponse(400, request_body_.error(), /*close=*/true);
+      SendLocalResponse(too_large ? 413 : 400, request_body_.error(), /*close=*/true);
     }
     return;
   }

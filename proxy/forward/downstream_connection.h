@@ -143,6 +143,7 @@ class DownstreamConnection {
   http::ResponseHead response_;  // likewise
   http::Method method_ = http::Method::kGet;
   int client_minor_ = 1;
+  uint64_t max_body_ = 0;  // the route's max_body for the request being served
   bool client_keep_alive_ = true;
   bool upgrade_requested_ = false;
   bool connecting_ = false;

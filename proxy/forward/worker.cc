@@ -8,9 +8,11 @@
 
 namespace outrigger::forward {
 
-Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, metrics::Collector* collector)
+Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, metrics::Collector* collector,
+               unsigned worker_count)
     : id_(id),
       collector_(collector),
+      worker_count_(std::max(worker_count, 1u)),
       base_(net::NewEventBase()),
       mailbox_(base_.get()),
       sweep_(event_new(base_.get(), -1, 0, &Worker::OnSweep, this)),
@@ -34,24 +36,59 @@ absl::Status Worker::BindListeners() {
     absl::StatusOr<net::ListenSocket> socket =
         net::ListenSocket::Bind(snap.listeners[i].config->listen);
     if (!socket.ok()) return socket.status();
-    if (absl::Status s = AddListener(i, *std::move(socket)); !s.ok()) return s;
+    if (absl::Status s = AddListener(i, snap.listeners[i].config->name, *std::move(socket));
+        !s.ok()) {
+      return s;
+    }
   }
   listening_ = true;
   return absl::OkStatus();
 }
 
-absl::Status Worker::AddListener(size_t index, net::ListenSocket socket) {
+absl::Status Worker::AddListener(size_t index, const std::string& name, net::ListenSocket socket) {
   auto slot = std::make_unique<ListenerSlot>(ListenerSlot{socket.address(), index, nullptr});
   ListenerSlot* raw = slot.get();
-  auto listener =
-      net::Listener::Adopt(base_.get(), std::move(socket),
-                           [this, raw](evutil_socket_t fd, const net::SocketAddress& peer) {
-                             Accept(raw->index, fd, peer);
-                           });
+  raw->limits = limit_counters_.For(name);
+  auto listener = net::Listener::Adopt(
+      base_.get(), std::move(socket),
+      [this, raw](evutil_socket_t fd, const net::SocketAddress& peer) {
+        Accept(raw->index, fd, peer);
+      },
+      [raw] { raw->limits->Count(Limit::kAcceptBackoff); });
   if (!listener.ok()) return listener.status();
   slot->listener = *std::move(listener);
   listeners_.push_back(std::move(slot));
   return absl::OkStatus();
+}
+
+Worker::ListenerSlot* Worker::SlotFor(size_t listener_index) {
+  for (auto& slot : listeners_) {
+    if (slot->index == listener_index) return slot.get();
+  }
+  return nullptr;  // its socket could not be served (logged at the swap)
+}
+
+void Worker::UpdateAccepting(ListenerSlot& slot) {
+  if (draining_) return;
+  // Each worker gets an equal share of max_connections, as nginx's worker_connections: no
+  // counter is shared between workers, and SO_REUSEPORT spreads connections evenly enough
+  // that the shares fill together.
+  const config::ListenerConfig& config = *view_->snapshot->listeners[slot.index].config;
+  size_t budget = std::max<size_t>(1, (config.max_connections + worker_count_ - 1) / worker_count_);
+  bool full = slot.connections >= budget;
+  if (full && !slot.listener->paused()) {
+    slot.listener->Pause();
+    slot.limits->Count(Limit::kMaxConnections);
+    spdlog::debug("worker {}: listener {} reached max_connections; not accepting", id_,
+                  config.name);
+  } else if (!full && slot.listener->paused()) {
+    slot.listener->Resume();
+  }
+}
+
+void Worker::CountLimit(const DownstreamConnection& conn, Limit limit) {
+  if (conn.listener_gone()) return;  // its listener was removed, and its counters with it
+  if (ListenerSlot* slot = SlotFor(conn.listener_index())) slot->limits->Count(limit);
 }
 
 void Worker::Start() {
@@ -106,6 +143,8 @@ void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
   view->snapshot = std::move(snapshot);
   collector_->AddShard(view->shard, view);
   view_ = std::move(view);
+  // A reload may have moved max_connections either way.
+  for (auto& slot : listeners_) UpdateAccepting(*slot);
 }
 
 void Worker::SwapListeners(const Snapshot& previous, const Snapshot& next,
@@ -125,7 +164,7 @@ void Worker::SwapListeners(const Snapshot& previous, const Snapshot& next,
                                [&](const auto& s) { return s.address() == address; });
     absl::Status s = socket == new_listeners.end()
                          ? absl::InternalError("no socket was bound for it")
-                         : AddListener(i, std::move(*socket));
+                         : AddListener(i, next.listeners[i].config->name, std::move(*socket));
     if (!s.ok()) {
       spdlog::error("worker {}: cannot serve listener on {}: {}", id_, address.ToString(),
                     std::string(s.message()));
@@ -155,11 +194,21 @@ void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::Socket
   connections_.push_back(std::make_unique<DownstreamConnection>(*this, listener_index, fd, peer));
   connections_.back()->self = std::prev(connections_.end());
   connection_count_.fetch_add(1, std::memory_order_relaxed);
+  if (ListenerSlot* slot = SlotFor(listener_index)) {
+    ++slot->connections;
+    UpdateAccepting(*slot);
+  }
 }
 
 void Worker::Retire(DownstreamConnection* conn) {
   view_->shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(conn->listener_index()),
                                        -1);
+  // A connection whose listener was removed counts against no slot any more.
+  ListenerSlot* slot = conn->listener_gone() ? nullptr : SlotFor(conn->listener_index());
+  if (slot != nullptr) {
+    --slot->connections;
+    UpdateAccepting(*slot);
+  }
   retired_.push_back(std::move(*conn->self));
   connections_.erase(conn->self);
   connection_count_.fetch_sub(1, std::memory_order_relaxed);

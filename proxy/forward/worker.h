@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "proxy/balance/policy.h"
+#include "proxy/forward/limit_counters.h"
 #include "proxy/forward/snapshot.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/shard.h"
@@ -47,7 +48,9 @@ struct WorkerView {
 class Worker {
  public:
   // `collector` (thread-safe, outlives the worker) is told of every shard the worker makes.
-  Worker(int id, std::shared_ptr<const Snapshot> snapshot, metrics::Collector* collector);
+  // `worker_count`: how many workers share each listener's max_connections budget.
+  Worker(int id, std::shared_ptr<const Snapshot> snapshot, metrics::Collector* collector,
+         unsigned worker_count = 1);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -73,6 +76,9 @@ class Worker {
   void PostStop();
 
   size_t connection_count() const { return connection_count_.load(std::memory_order_relaxed); }
+  // Thread-safe: how often each listener's abuse limits fired on this worker, by listener
+  // name (for /metrics: outrigger_downstream_limit_hits_total{listener, limit}).
+  const LimitCounterSet& limit_counters() const { return limit_counters_; }
   // Thread-safe: the loop has returned (drained or stopped).
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
 
@@ -84,6 +90,8 @@ class Worker {
   uint64_t NextSeed() { return ++seed_; }
   // Hands the connection over for destruction after the current callback has returned.
   void Retire(DownstreamConnection* conn);
+  // Counts a limit `conn` ran into, against the listener it was accepted on.
+  void CountLimit(const DownstreamConnection& conn, Limit limit);
 
  private:
   void Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer);
@@ -93,8 +101,13 @@ class Worker {
     net::SocketAddress address;
     size_t index;  // into the current snapshot's listeners
     std::unique_ptr<net::Listener> listener;
+    LimitCounters* limits = nullptr;  // in limit_counters_
+    size_t connections = 0;           // open client connections accepted on it
   };
-  absl::Status AddListener(size_t index, net::ListenSocket socket);
+  absl::Status AddListener(size_t index, const std::string& name, net::ListenSocket socket);
+  ListenerSlot* SlotFor(size_t listener_index);
+  // Pauses or resumes the slot's accepting as its connection budget is spent or freed.
+  void UpdateAccepting(ListenerSlot& slot);
   void AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
                      std::vector<net::ListenSocket> new_listeners = {});
   void SwapListeners(const Snapshot& previous, const Snapshot& next,
@@ -107,6 +120,7 @@ class Worker {
 
   const int id_;
   metrics::Collector* const collector_;
+  const unsigned worker_count_;
   net::EventBasePtr base_;
   net::Mailbox mailbox_;
   net::EventPtr sweep_;
@@ -120,6 +134,7 @@ class Worker {
   std::list<std::unique_ptr<DownstreamConnection>> connections_;
   std::vector<std::unique_ptr<DownstreamConnection>> retired_;
   std::atomic<size_t> connection_count_{0};
+  LimitCounterSet limit_counters_;
   std::atomic<bool> stopped_{false};
   bool draining_ = false;
   uint64_t seed_;

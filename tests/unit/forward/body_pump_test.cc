@@ -108,5 +108,40 @@ TEST_F(BodyPumpTest, LargeContentLengthBodyMovesWithoutLosingBytes) {
   EXPECT_EQ(Out(), big);
 }
 
+TEST_F(BodyPumpTest, ChunkedBodyUpToMaxDataIsForwarded) {
+  const std::string body = "4\r\nWiki\r\n6\r\npedia!\r\n0\r\n\r\n";
+  pump_.Start(http::BodyKind::kChunked, 0, /*max_data=*/10);
+  Feed(body);
+  EXPECT_EQ(Pump(), BodyPump::Result::kDone);
+  EXPECT_FALSE(pump_.too_large());
+  EXPECT_EQ(Out(), body);
+}
+
+TEST_F(BodyPumpTest, ChunkedBodyGrowingPastMaxDataStopsBeforeTheChunkGoesOn) {
+  pump_.Start(http::BodyKind::kChunked, 0, /*max_data=*/10);
+  Feed("4\r\nWiki\r\n");
+  EXPECT_EQ(Pump(), BodyPump::Result::kMore);
+  EXPECT_EQ(Out(), "4\r\nWiki\r\n");
+  Feed("7\r\npedia!!\r\n0\r\n\r\n");
+  EXPECT_EQ(Pump(), BodyPump::Result::kError);
+  EXPECT_TRUE(pump_.too_large());
+  EXPECT_EQ(pump_.error(), "request body too large");
+  EXPECT_EQ(Out(), "");  // not even the size line of the chunk that broke the limit
+}
+
+TEST_F(BodyPumpTest, AHugeDeclaredChunkIsRefusedWithoutWaitingForItsData) {
+  pump_.Start(http::BodyKind::kChunked, 0, /*max_data=*/1024);
+  Feed("ffffffffffffffff\r\n");
+  EXPECT_EQ(Pump(), BodyPump::Result::kError);
+  EXPECT_TRUE(pump_.too_large());
+}
+
+TEST_F(BodyPumpTest, BadFramingIsNotReportedAsTooLarge) {
+  pump_.Start(http::BodyKind::kChunked, 0, /*max_data=*/1024);
+  Feed("-1\r\n");
+  EXPECT_EQ(Pump(), BodyPump::Result::kError);
+  EXPECT_FALSE(pump_.too_large());
+}
+
 }  // namespace
 }  // namespace outrigger::forward
