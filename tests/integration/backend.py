@@ -17,8 +17,9 @@ Endpoints (any method unless said otherwise; a request body is always read in fu
   /status?code=N      answers with status N (no body for 1xx, 204, 304)
   /respond?header=Name:Value&header=...
                       answers with those extra response header fields
-  /malformed?kind=K   a response with bad framing: cl-te, two-cl, bad-chunk or garbage
-                      (the connection stays open)
+  /malformed?kind=K   a response with bad framing (the connection stays open): one of
+                      MALFORMED below (cl-te, two-cl, bad-chunk, garbage, ...), or
+                      `extra`: a valid response followed by a second, unasked-for one
   /close              answers, then closes the connection (Connection: close)
   /drop               closes the connection without answering
   /health/live        200, or 503 after /control/live?on=0
@@ -30,7 +31,9 @@ Endpoints (any method unless said otherwise; a request body is always read in fu
                       /health/*) with status N; code=0 ends it
   /stats              JSON {name, connections, open_connections, requests (all, this one
                       included), by_path {path: requests}, slow_in_flight, probe_headers
-                      (the fields of the last /health/* request, lower-case names)}
+                      (the fields of the last /health/* request, lower-case names),
+                      complete: requests whose head and body were read whole,
+                      [[method, target, body length]]}
 
 --delay SECONDS delays every answer except /stats and /control/*. --idle-timeout SECONDS
 closes a keep-alive connection that has been idle that long (as many servers do), so tests
@@ -55,6 +58,25 @@ MALFORMED = {
     "two-cl": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
     "bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
     "garbage": b"THIS IS NOT HTTP\r\n\r\n",
+    "cl-list": b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!",
+    "cl-sign": b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+    "cl-hex": b"HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\nhello",
+    "te-cl": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 30\r\n\r\n"
+             b"5\r\nhello\r\n0\r\n\r\n",
+    "space-colon": b"HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",
+    "obs-fold": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: one\r\n two\r\n\r\nhello",
+    "nul-field": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: o\x00ne\r\n\r\nhello",
+    "bare-cr": b"HTTP/1.1 200 OK\r\nContent-Length: 5\rX-A: one\r\n\r\nhello",
+    "chunk-overflow": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"10000000000000005\r\nhello\r\n0\r\n\r\n",
+    "chunk-no-crlf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"5\r\nhelloXX0\r\n\r\n",
+    "chunked-twice": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
+                     b"5\r\nhello\r\n0\r\n\r\n",
+    # A response with a second one glued on: a proxy that passed on bytes past the first
+    # body, or reused this connection, would answer someone's next request with it.
+    "extra": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+             b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nX-Smuggled: yes\r\n\r\nsmuggled",
 }
 
 
@@ -67,6 +89,7 @@ class Stats:
         self.by_path = {}  # path (no query) → requests
         self.slow_in_flight = 0
         self.probe_headers = {}
+        self.complete = []  # [method, target, body length] of requests read whole
 
     def snapshot(self):
         with self.lock:
@@ -75,7 +98,8 @@ class Stats:
                     "requests": self.requests,
                     "by_path": dict(self.by_path),
                     "slow_in_flight": self.slow_in_flight,
-                    "probe_headers": dict(self.probe_headers)}
+                    "probe_headers": dict(self.probe_headers),
+                    "complete": list(self.complete)}
 
 
 class BodyError(Exception):
@@ -211,6 +235,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.reply(400, ("bad request body: %s\n" % e).encode())
             return
+        with stats.lock:
+            stats.complete.append([self.command, self.path, len(body)])
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
 
         if path == "/stats":
