@@ -34,13 +34,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (const auto& pool : config->pools) FUZZ_CHECK(!pool.backends.empty());
   } else {
-    const std::string_view message = config.status().message();
+    const std::string message(config.status().message());
     FUZZ_CHECK(!message.empty());
     // Every error line points into the file.
     size_t start = 0;
     while (start < message.size()) {
       size_t end = message.find('\n', start);
-      if (end == std::string_view::npos) end = message.size();
+      if (end == std::string::npos) end = message.size();
       FUZZ_CHECK(message.substr(start, end - start).starts_with("fuzz.yaml"));
       start = end + 1;
     }
