@@ -1,7 +1,9 @@
 #include "proxy/admin/status.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "proxy/upstream/circuit_breaker.h"
@@ -213,6 +215,33 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
     pools[pool.config->name] = std::move(entry);
   }
   return nlohmann::json({{"pools", std::move(pools)}}).dump(2) + "\n";
+}
+
+prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets) {
+  std::map<std::string, std::array<uint64_t, forward::kLimitCount>> sums;
+  for (const forward::LimitCounterSet* set : sets) {
+    set->ForEach([&](const std::string& listener, const forward::LimitCounters& counters) {
+      auto& sum = sums.try_emplace(listener).first->second;
+      for (size_t i = 0; i < forward::kLimitCount; ++i) {
+        sum[i] += counters.Read(static_cast<forward::Limit>(i));
+      }
+    });
+  }
+  MetricFamily family;
+  family.name = "outrigger_downstream_limit_hits_total";
+  family.help =
+      "Client requests or connections an abuse limit stopped, by listener and limit "
+      "(header_timeout, idle_timeout, header_size, bad_request, max_body, max_connections, "
+      "accept_backoff).";
+  family.type = MetricType::Counter;
+  for (const auto& [listener, sum] : sums) {
+    for (size_t i = 0; i < forward::kLimitCount; ++i) {
+      ClientMetric& metric = family.metric.emplace_back();
+      metric.label = {{"listener", listener}, {"limit", std::string(forward::kLimitLabels[i])}};
+      metric.counter.value = static_cast<double>(sum[i]);
+    }
+  }
+  return family;
 }
 
 prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure) {

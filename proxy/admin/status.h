@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/forward/limit_counters.h"
 #include "proxy/forward/snapshot.h"
 #include "proxy/metrics/recent.h"
 #include "proxy/metrics/scaling_board.h"
@@ -44,6 +45,9 @@ std::vector<prometheus::MetricFamily> StateFamilies(const forward::Snapshot& sna
 std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
                        const metrics::Recent& recent, const metrics::ScalingBoard& board,
                        std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns);
+
+// outrigger_downstream_limit_hits_total{listener, limit}: every worker's counts summed.
+prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets);
 
 // outrigger_config_reloads_total{result="success"|"failure"}.
 prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure);

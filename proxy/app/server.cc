@@ -290,6 +290,9 @@ std::string Server::MetricsText() const {
   append(scaling_.Families());
   append(process_.Collect());
   families.push_back(admin::ReloadFamily(reloads_.success, reloads_.failure));
+  std::vector<const forward::LimitCounterSet*> limits;
+  for (const auto& w : workers_) limits.push_back(&w->limit_counters());
+  families.push_back(admin::LimitHitsFamily(limits));
   return prometheus::TextSerializer().Serialize(families);
 }
 

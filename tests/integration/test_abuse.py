@@ -14,6 +14,7 @@ import time
 import unittest
 
 import harness
+import metrics_util
 
 IDLE_CONNECTIONS = 3000
 
@@ -198,6 +199,11 @@ class MaxBody(harness.ProxyTestCase):
         r = self.proxy.request("POST", "/", body=b"y" * (10 * 1024 * 1024))
         self.assertEqual((r.status, r.body), (200, b"hello from a\n"))
         self.assertEqual(self.complete_requests(), [["POST", "/", 10 * 1024 * 1024]])
+        samples, _ = metrics_util.scrape(self.proxy)
+        self.assertEqual(metrics_util.value(samples, "outrigger_downstream_limit_hits_total",
+                                            listener="web", limit="max_body"), 1)
+        self.assertEqual(metrics_util.value(samples, "outrigger_downstream_limit_hits_total",
+                                            listener="web", limit="header_timeout"), 0)
 
     def test_a_chunked_body_growing_past_max_body_is_a_413_and_never_completes_upstream(self):
         chunk = b"200\r\n" + b"z" * 0x200 + b"\r\n"  # 512 bytes a chunk: the third is too many
