@@ -6,28 +6,16 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "proxy/metrics/family.h"
 #include "proxy/upstream/circuit_breaker.h"
 
 namespace outrigger::admin {
 namespace {
 
-using prometheus::ClientMetric;
 using prometheus::MetricFamily;
-using prometheus::MetricType;
 
-MetricFamily Gauge(std::string name, std::string help) {
-  MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = MetricType::Gauge;
-  return family;
-}
-
-void Add(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric& metric = family.metric.emplace_back();
-  metric.label = std::move(labels);
-  metric.gauge.value = value;
-}
+using metrics::AddSample;
+using metrics::GaugeFamily;
 
 // NaN (no observation in the window) is null in JSON.
 nlohmann::json Number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nullptr; }
@@ -88,13 +76,13 @@ std::vector<int> ReadyBackends(const forward::Snapshot& snapshot) {
 }
 
 std::vector<MetricFamily> StateFamilies(const forward::Snapshot& snapshot, int64_t now_ns) {
-  MetricFamily up = Gauge("outrigger_backend_up",
-                          "1 while the backend passes its probe (live or ready), else 0.");
-  MetricFamily circuit = Gauge("outrigger_backend_circuit_state",
-                               "1 for the backend's circuit state, 0 for the others.");
-  MetricFamily backends =
-      Gauge("outrigger_pool_backends", "Backends of the pool by state (each in exactly one).");
-  MetricFamily connections = Gauge(
+  MetricFamily up = GaugeFamily("outrigger_backend_up",
+                                "1 while the backend passes its probe (live or ready), else 0.");
+  MetricFamily circuit = GaugeFamily("outrigger_backend_circuit_state",
+                                     "1 for the backend's circuit state, 0 for the others.");
+  MetricFamily backends = GaugeFamily("outrigger_pool_backends",
+                                      "Backends of the pool by state (each in exactly one).");
+  MetricFamily connections = GaugeFamily(
       "outrigger_backend_connections",
       "Upstream connections to the backend from every worker: active (carrying or opening for "
       "a request) or idle (in a keep-alive pool).");
@@ -103,24 +91,26 @@ std::vector<MetricFamily> StateFamilies(const forward::Snapshot& snapshot, int64
     int counts[4] = {0, 0, 0, 0};
     for (const auto& b : pool.backends) {
       const uint32_t flags = b->unavailable();
-      Add(up, {{"pool", name}, {"backend", b->label()}, {"probe", "live"}},
-          (flags & upstream::Backend::kDead) ? 0 : 1);
-      Add(up, {{"pool", name}, {"backend", b->label()}, {"probe", "ready"}},
-          (flags & upstream::Backend::kUnready) ? 0 : 1);
+      AddSample(up, {{"pool", name}, {"backend", b->label()}, {"probe", "live"}},
+                (flags & upstream::Backend::kDead) ? 0 : 1);
+      AddSample(up, {{"pool", name}, {"backend", b->label()}, {"probe", "ready"}},
+                (flags & upstream::Backend::kUnready) ? 0 : 1);
       const std::string_view state = CircuitState(*b, now_ns);
       for (const char* s : {"closed", "open", "half_open"}) {
-        Add(circuit, {{"pool", name}, {"backend", b->label()}, {"state", s}}, state == s ? 1 : 0);
+        AddSample(circuit, {{"pool", name}, {"backend", b->label()}, {"state", s}},
+                  state == s ? 1 : 0);
       }
       const int64_t idle = b->idle_connections();
-      Add(connections, {{"pool", name}, {"backend", b->label()}, {"state", "active"}},
-          static_cast<double>(std::max<int64_t>(b->connections() - idle, 0)));
-      Add(connections, {{"pool", name}, {"backend", b->label()}, {"state", "idle"}},
-          static_cast<double>(std::max<int64_t>(idle, 0)));
+      AddSample(connections, {{"pool", name}, {"backend", b->label()}, {"state", "active"}},
+                static_cast<double>(std::max<int64_t>(b->connections() - idle, 0)));
+      AddSample(connections, {{"pool", name}, {"backend", b->label()}, {"state", "idle"}},
+                static_cast<double>(std::max<int64_t>(idle, 0)));
       const std::string_view bs = BackendState(*b);
       counts[bs == "ready" ? 0 : bs == "unready" ? 1 : bs == "dead" ? 2 : 3]++;
     }
     const char* states[4] = {"ready", "unready", "dead", "draining"};
-    for (int i = 0; i < 4; ++i) Add(backends, {{"pool", name}, {"state", states[i]}}, counts[i]);
+    for (int i = 0; i < 4; ++i)
+      AddSample(backends, {{"pool", name}, {"state", states[i]}}, counts[i]);
   }
   std::vector<MetricFamily> families;
   families.push_back(std::move(up));
@@ -227,32 +217,26 @@ prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSe
       }
     });
   }
-  MetricFamily family;
-  family.name = "outrigger_downstream_limit_hits_total";
-  family.help =
+  MetricFamily family = metrics::CounterFamily(
+      "outrigger_downstream_limit_hits_total",
       "Client requests or connections an abuse limit stopped, by listener and limit "
       "(header_timeout, idle_timeout, header_size, bad_request, max_body, max_connections, "
-      "accept_backoff).";
-  family.type = MetricType::Counter;
+      "accept_backoff).");
   for (const auto& [listener, sum] : sums) {
     for (size_t i = 0; i < forward::kLimitCount; ++i) {
-      ClientMetric& metric = family.metric.emplace_back();
-      metric.label = {{"listener", listener}, {"limit", std::string(forward::kLimitLabels[i])}};
-      metric.counter.value = static_cast<double>(sum[i]);
+      AddSample(family, {{"listener", listener}, {"limit", std::string(forward::kLimitLabels[i])}},
+                static_cast<double>(sum[i]));
     }
   }
   return family;
 }
 
 prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure) {
-  MetricFamily family;
-  family.name = "outrigger_config_reloads_total";
-  family.help = "Configuration reloads (SIGHUP) by result; a failed one leaves the old config.";
-  family.type = MetricType::Counter;
+  MetricFamily family = metrics::CounterFamily(
+      "outrigger_config_reloads_total",
+      "Configuration reloads (SIGHUP) by result; a failed one leaves the old config.");
   for (auto [result, n] : {std::pair{"success", success}, std::pair{"failure", failure}}) {
-    ClientMetric& metric = family.metric.emplace_back();
-    metric.label = {{"result", result}};
-    metric.counter.value = static_cast<double>(n);
+    AddSample(family, {{"result", result}}, static_cast<double>(n));
   }
   return family;
 }

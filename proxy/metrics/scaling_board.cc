@@ -4,29 +4,14 @@
 #include <utility>
 
 #include "proxy/metrics/collector.h"
+#include "proxy/metrics/family.h"
 
 namespace outrigger::metrics {
 namespace {
 
-using prometheus::ClientMetric;
 using prometheus::MetricFamily;
-using prometheus::MetricType;
 
 constexpr double kNsPerSecond = 1e9;
-
-MetricFamily Gauge(std::string name, std::string help) {
-  MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = MetricType::Gauge;
-  return family;
-}
-
-void Add(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric& metric = family.metric.emplace_back();
-  metric.label = std::move(labels);
-  metric.gauge.value = value;
-}
 
 }  // namespace
 
@@ -70,27 +55,28 @@ void ScalingBoard::Tick(int64_t now_ns, const Totals& totals,
 }
 
 std::vector<MetricFamily> ScalingBoard::Families() const {
-  MetricFamily rps =
-      Gauge("outrigger_pool_requests_per_second", "Client requests per second over the last 10 s.");
+  MetricFamily rps = GaugeFamily("outrigger_pool_requests_per_second",
+                                 "Client requests per second over the last 10 s.");
   MetricFamily utilization =
-      Gauge("outrigger_pool_utilization_ratio",
-            "Demand over the stable window divided by ready backends times the target.");
+      GaugeFamily("outrigger_pool_utilization_ratio",
+                  "Demand over the stable window divided by ready backends times the target.");
   MetricFamily desired =
-      Gauge("outrigger_pool_desired_backends",
-            "Backends the demand needs: unrounded, unclamped, additive across proxies.");
+      GaugeFamily("outrigger_pool_desired_backends",
+                  "Backends the demand needs: unrounded, unclamped, additive across proxies.");
   MetricFamily recommended =
-      Gauge("outrigger_pool_recommended_backends",
-            "Max of desired over the stable window, rounded up and clamped to [min, max].");
-  MetricFamily panic = Gauge("outrigger_pool_panic", "1 while the pool is in burst mode.");
-  MetricFamily target =
-      Gauge("outrigger_pool_scaling_target", "The per-backend target of the scaling signals.");
+      GaugeFamily("outrigger_pool_recommended_backends",
+                  "Max of desired over the stable window, rounded up and clamped to [min, max].");
+  MetricFamily panic = GaugeFamily("outrigger_pool_panic", "1 while the pool is in burst mode.");
+  MetricFamily target = GaugeFamily("outrigger_pool_scaling_target",
+                                    "The per-backend target of the scaling signals.");
   for (const PoolScaling& p : latest_) {
-    Add(rps, {{"pool", p.pool}}, p.signals.requests_per_second);
-    Add(utilization, {{"pool", p.pool}}, p.signals.utilization);
-    Add(desired, {{"pool", p.pool}}, p.signals.desired);
-    Add(recommended, {{"pool", p.pool}}, p.signals.recommended);
-    Add(panic, {{"pool", p.pool}}, p.signals.panic ? 1 : 0);
-    Add(target,
+    AddSample(rps, {{"pool", p.pool}}, p.signals.requests_per_second);
+    AddSample(utilization, {{"pool", p.pool}}, p.signals.utilization);
+    AddSample(desired, {{"pool", p.pool}}, p.signals.desired);
+    AddSample(recommended, {{"pool", p.pool}}, p.signals.recommended);
+    AddSample(panic, {{"pool", p.pool}}, p.signals.panic ? 1 : 0);
+    AddSample(
+        target,
         {{"pool", p.pool}, {"kind", p.settings.kind == TargetKind::kRps ? "rps" : "inflight"}},
         p.settings.target);
   }
