@@ -5,21 +5,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 
+#include "proxy/app/proc_file.h"
+
 namespace outrigger::app {
 namespace {
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::optional<long> ParseLong(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
@@ -32,7 +24,7 @@ std::optional<long> ParseLong(std::string_view s) {
 }  // namespace
 
 std::string CgroupV2Path() {
-  std::optional<std::string> text = ReadFile("/proc/self/cgroup");
+  std::optional<std::string> text = ReadProcFile("/proc/self/cgroup");
   if (!text) return "";
   std::istringstream lines(*text);
   std::string line;
@@ -62,10 +54,10 @@ std::optional<double> CgroupCpuLimit() {
   // cgroup v2: the process's own group first, then the namespace root (containers).
   std::string own = CgroupV2Path();
   for (const std::string& dir : {"/sys/fs/cgroup" + own, std::string("/sys/fs/cgroup")}) {
-    if (auto text = ReadFile(dir + "/cpu.max")) return ParseCgroupV2CpuMax(*text);
+    if (auto text = ReadProcFile(dir + "/cpu.max")) return ParseCgroupV2CpuMax(*text);
   }
-  auto quota = ReadFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-  auto period = ReadFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  auto quota = ReadProcFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+  auto period = ReadProcFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
   if (quota && period) {
     auto q = ParseLong(*quota);
     auto p = ParseLong(*period);

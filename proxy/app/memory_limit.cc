@@ -1,22 +1,13 @@
 #include "proxy/app/memory_limit.h"
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "proxy/app/cpu_quota.h"
+#include "proxy/app/proc_file.h"
 
 namespace outrigger::app {
 namespace {
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
@@ -54,9 +45,9 @@ std::optional<double> CgroupMemoryLimit() {
   // cgroup v2: the process's own group first, then the namespace root (containers).
   const std::string own = CgroupV2Path();
   for (const std::string& dir : {"/sys/fs/cgroup" + own, std::string("/sys/fs/cgroup")}) {
-    if (auto text = ReadFile(dir + "/memory.max")) return ParseCgroupMemoryLimit(*text);
+    if (auto text = ReadProcFile(dir + "/memory.max")) return ParseCgroupMemoryLimit(*text);
   }
-  if (auto text = ReadFile("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
+  if (auto text = ReadProcFile("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
     return ParseCgroupMemoryLimit(*text);
   }
   return std::nullopt;
@@ -64,7 +55,7 @@ std::optional<double> CgroupMemoryLimit() {
 
 double MemoryLimitBytes() {
   if (std::optional<double> limit = CgroupMemoryLimit()) return *limit;
-  if (auto meminfo = ReadFile("/proc/meminfo")) return ParseMemTotal(*meminfo).value_or(0);
+  if (auto meminfo = ReadProcFile("/proc/meminfo")) return ParseMemTotal(*meminfo).value_or(0);
   return 0;
 }
 
