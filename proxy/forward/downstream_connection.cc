@@ -53,7 +53,7 @@ timeval ToTimeval(milliseconds ms) {
                  static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
-evbuffer* In(bufferevent* bev) { return bufferevent_get_input(bev); }
+evbuffer* In(const net::Stream& s) { return s.input(); }
 
 // Length of the head at the front of `in` (through its empty line), or 0 when it has not
 // ended yet. `*scanned` remembers how far earlier calls searched, so a head that trickles in
@@ -74,7 +74,7 @@ size_t FindHeadEnd(evbuffer* in, size_t* scanned) {
 const char* Pullup(evbuffer* in, size_t n) {
   return reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
 }
-evbuffer* Out(bufferevent* bev) { return bufferevent_get_output(bev); }
+evbuffer* Out(const net::Stream& s) { return s.output(); }
 
 bool RouteAllowsUpgrade(const config::RouteConfig& route, std::string_view upgrade) {
   return std::any_of(route.upgrades.begin(), route.upgrades.end(),
@@ -167,21 +167,25 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
                                            evutil_socket_t fd, const net::SocketAddress& peer)
     : worker_(worker),
       listener_index_(listener_index),
-      client_(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE)),
+      client_(std::make_unique<net::Stream>(worker.base(), fd)),
       timer_(evtimer_new(worker.base(), &DownstreamConnection::OnTimer, this)),
       peer_ip_(peer.IpString()) {
   SetNoDelay(fd);
-  bufferevent_setcb(client_.get(), &DownstreamConnection::OnClientRead,
-                    &DownstreamConnection::OnClientWrite, &DownstreamConnection::OnClientEvent,
-                    this);
-  bufferevent_setwatermark(client_.get(), EV_WRITE, kLowWater, 0);
+  client_->SetCallbacks(&DownstreamConnection::OnClientRead, &DownstreamConnection::OnClientWrite,
+                        &DownstreamConnection::OnClientEvent, this);
+  client_->SetLowWater(kLowWater);
   const config::ListenerConfig& listener =
       *worker_.view()->snapshot->listeners[listener_index_].config;
-  timeval send_timeout = ToTimeval(listener.timeouts.idle);
-  bufferevent_set_timeouts(client_.get(), nullptr, &send_timeout);
-  bufferevent_enable(client_.get(), EV_READ | EV_WRITE);
+  client_->SetWriteTimeout(listener.timeouts.idle);  // a client that stops reading its response
+  client_->EnableRead();
   timer_is_header_ = true;
   ArmTimer(listener.timeouts.header);
+}
+
+void DownstreamConnection::Flush() {
+  if (state_ == State::kClosed) return;
+  if (upstream_) upstream_->stream().Flush();  // the request first: its answer takes longest
+  client_->Flush();
 }
 
 DownstreamConnection::~DownstreamConnection() {
@@ -196,38 +200,44 @@ void DownstreamConnection::ArmTimer(milliseconds after) {
 
 // ---- client side -----------------------------------------------------------------------
 
-void DownstreamConnection::OnClientRead(bufferevent*, void* arg) {
+void DownstreamConnection::OnClientRead(void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
+  FlushOnReturn flush(self);
   switch (self->state_) {
     case State::kHead:
       self->ProcessClientInput();
       break;
     case State::kExchange:
-      if (!self->request_body_.done()) self->PumpRequestBody();
+      if (!self->request_body_.done()) {
+        self->PumpRequestBody();
+      } else {
+        self->ReadClientWhileRoom();  // a pipelined request waits its turn
+      }
       break;
     case State::kTunnel:
       self->PumpTunnel();
       break;
     case State::kClosing:  // lingering: discard what the client still sends
-      evbuffer_drain(In(self->client_.get()), evbuffer_get_length(In(self->client_.get())));
+      evbuffer_drain(In(*self->client_), evbuffer_get_length(In(*self->client_)));
       break;
     case State::kClosed:
       break;
   }
 }
 
-void DownstreamConnection::OnClientWrite(bufferevent*, void* arg) {
+void DownstreamConnection::OnClientWrite(void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
+  FlushOnReturn flush(self);
   switch (self->state_) {
     case State::kExchange:
       // The client drained what we sent: read more of the response.
       if (self->upstream_ && self->response_started_) {
-        bufferevent_enable(self->upstream_->bev(), EV_READ);
+        self->upstream_->stream().EnableRead();
         self->PumpResponseBody();
       }
       break;
     case State::kTunnel:
-      if (self->upstream_) bufferevent_enable(self->upstream_->bev(), EV_READ);
+      if (self->upstream_) self->upstream_->stream().EnableRead();
       self->PumpTunnel();
       break;
     case State::kHead:
@@ -235,10 +245,10 @@ void DownstreamConnection::OnClientWrite(bufferevent*, void* arg) {
       self->ProcessClientInput();
       break;
     case State::kClosing:
-      if (evbuffer_get_length(Out(self->client_.get())) == 0) {
+      if (evbuffer_get_length(Out(*self->client_)) == 0) {
         // Everything is sent: half-close and linger so a reset cannot eat the response.
-        shutdown(bufferevent_getfd(self->client_.get()), SHUT_WR);
-        bufferevent_enable(self->client_.get(), EV_READ);
+        shutdown(self->client_->fd(), SHUT_WR);
+        self->client_->EnableRead();
         self->ArmTimer(kLinger);
       }
       break;
@@ -247,19 +257,29 @@ void DownstreamConnection::OnClientWrite(bufferevent*, void* arg) {
   }
 }
 
-void DownstreamConnection::OnClientEvent(bufferevent*, short what, void* arg) {
+void DownstreamConnection::OnClientEvent(short what, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
+  FlushOnReturn flush(self);
   if (self->state_ == State::kClosed) return;
-  if (self->state_ == State::kTunnel && (what & BEV_EVENT_EOF) && self->upstream_) {
+  if (self->state_ == State::kExchange && what == (net::Stream::kReading | net::Stream::kEof) &&
+      self->request_body_.done()) {
+    // The client half-closed after its request (allowed, and some clients do): it still reads,
+    // so the response goes out, and the connection closes after it.
+    self->client_half_closed_ = true;
+    self->client_keep_alive_ = false;
+    return;
+  }
+  if (self->state_ == State::kTunnel && (what & net::Stream::kEof) && self->upstream_) {
     // The client ended the tunnel: pass on what it sent last (a WebSocket close frame), and
     // close both once the backend has it.
     self->PumpTunnel();
-    bufferevent* up = self->upstream_->bev();
+    net::Stream& up = self->upstream_->stream();
+    up.Flush();
     if (evbuffer_get_length(Out(up)) > 0) {
       self->client_eof_ = true;
-      bufferevent_disable(self->client_.get(), EV_READ);
-      bufferevent_disable(up, EV_READ);
-      bufferevent_setwatermark(up, EV_WRITE, 0, 0);
+      self->client_->DisableRead();
+      up.DisableRead();
+      up.SetLowWater(0);
       return;
     }
   }
@@ -269,6 +289,7 @@ void DownstreamConnection::OnClientEvent(bufferevent*, short what, void* arg) {
 
 void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
+  FlushOnReturn flush(self);
   switch (self->state_) {
     case State::kHead:
       if (self->timer_is_header_) {
@@ -307,13 +328,24 @@ void DownstreamConnection::ProcessClientInput() {
   // A loop rather than recursion: a pipeline of requests answered locally (404, 503) must
   // not grow the stack.
   while (state_ == State::kHead) {
-    if (evbuffer_get_length(Out(client_.get())) > kHighWater) return;  // resumes in OnClientWrite
-    if (!TryReadHead()) return;
+    if (evbuffer_get_length(Out(*client_)) > kHighWater) break;  // resumes in OnClientWrite
+    if (!TryReadHead()) break;
+  }
+  if (state_ == State::kHead) ReadClientWhileRoom();
+}
+
+void DownstreamConnection::ReadClientWhileRoom() {
+  // Reading stays on between requests (turning it off and on costs two epoll_ctl calls per
+  // request); only a client that sends far ahead of its responses is made to wait.
+  if (evbuffer_get_length(In(*client_)) > kHighWater) {
+    client_->DisableRead();
+  } else if (!client_half_closed_) {
+    client_->EnableRead();
   }
 }
 
 bool DownstreamConnection::TryReadHead() {
-  evbuffer* in = In(client_.get());
+  evbuffer* in = In(*client_);
   size_t len = evbuffer_get_length(in);
   if (len == 0) return false;
   if (listener_gone_) {  // nothing left to route by; the client reconnects elsewhere
@@ -364,7 +396,7 @@ void DownstreamConnection::HandleRequest() {
 
   std::optional<size_t> route = listener.router.Match(request_.authority, request_.path);
   if (!route) {
-    evbuffer_drain(In(client_.get()), request_.head_size);
+    evbuffer_drain(In(*client_), request_.head_size);
     SendLocalResponse(404, "no route for this host and path", /*close=*/has_body_);
     return;
   }
@@ -396,7 +428,7 @@ void DownstreamConnection::HandleRequest() {
   backend_ = PickBackend();
   if (backend_ == nullptr) {
     shard().OnShed(static_cast<metrics::PoolId>(pool_index_), ShedReasonNow());
-    evbuffer_drain(In(client_.get()), request_.head_size);
+    evbuffer_drain(In(*client_), request_.head_size);
     SendLocalResponse(503, "no backend available", /*close=*/has_body_, "Retry-After: 1\r\n");
     return;
   }
@@ -404,7 +436,7 @@ void DownstreamConnection::HandleRequest() {
 
   upstream_head_.clear();
   http::WriteUpstreamRequestHead(request_, {peer_ip_, "http", client_ip}, &upstream_head_);
-  evbuffer_drain(In(client_.get()), request_.head_size);
+  evbuffer_drain(In(*client_), request_.head_size);
   request_body_.Start(request_.body, request_.content_length, max_body_);
   state_ = State::kExchange;
   response_started_ = false;
@@ -456,7 +488,7 @@ void DownstreamConnection::StartAttempt() {
   pending_slot_ = true;
   wait_deadline_ns_ =
       exchange_start_ns_ + std::chrono::nanoseconds(pool_->config->timeouts.connect).count();
-  bufferevent_disable(client_.get(), EV_READ);  // the body waits in the kernel meanwhile
+  client_->DisableRead();  // the body waits in the kernel meanwhile
   ArmTimer(kPendingRecheck);
 }
 
@@ -515,7 +547,7 @@ bool DownstreamConnection::MayRetry(upstream::Outcome outcome) const {
 bool DownstreamConnection::RequestBytesSent() const {
   if (upstream_ == nullptr) return false;
   uint64_t queued = attempt_queued_ + (request_body_.moved() - attempt_body_start_);
-  return queued > evbuffer_get_length(Out(upstream_->bev()));
+  return queued > evbuffer_get_length(Out(upstream_->stream()));
 }
 
 bool DownstreamConnection::Retry(int answered) {
@@ -533,7 +565,7 @@ bool DownstreamConnection::Retry(int answered) {
   // sent again.
   if (upstream_ != nullptr && !RequestBytesSent()) {
     if (!replay_) replay_.reset(evbuffer_new());
-    evbuffer_add_buffer(replay_.get(), Out(upstream_->bev()));
+    evbuffer_add_buffer(replay_.get(), Out(upstream_->stream()));
   }
   spdlog::debug("pool {}: retrying on {} after {} failed", pool_->config->name, next->label(),
                 backend_->label());
@@ -557,7 +589,7 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   if (worker_.draining() || !client_keep_alive_) close = true;
   scratch_.clear();
   http::WriteErrorResponse(status, detail, close, extra_headers, &scratch_);
-  evbuffer_add(Out(client_.get()), scratch_.data(), scratch_.size());
+  evbuffer_add(Out(*client_), scratch_.data(), scratch_.size());
   if (close) {
     CloseAfterFlush();
   } else {
@@ -574,9 +606,9 @@ void DownstreamConnection::AwaitNextRequest() {
   request_start_ns_ = 0;
   pool_ = nullptr;
   state_ = State::kHead;
-  bufferevent_enable(client_.get(), EV_READ);
+  ReadClientWhileRoom();
   const auto& timeouts = worker_.view()->snapshot->listeners[listener_index_].config->timeouts;
-  bool pipelined = evbuffer_get_length(In(client_.get())) > 0;
+  bool pipelined = evbuffer_get_length(In(*client_)) > 0;
   timer_is_header_ = pipelined;
   ArmTimer(pipelined ? timeouts.header : timeouts.idle);
 }
@@ -585,9 +617,10 @@ void DownstreamConnection::CloseAfterFlush() {
   DropUpstream();
   state_ = State::kClosing;
   evtimer_del(timer_.get());
-  bufferevent_setwatermark(client_.get(), EV_WRITE, 0, 0);
-  bufferevent_disable(client_.get(), EV_READ);
-  if (evbuffer_get_length(Out(client_.get())) == 0) OnClientWrite(client_.get(), this);
+  client_->SetLowWater(0);
+  client_->DisableRead();
+  client_->Flush();
+  if (evbuffer_get_length(Out(*client_)) == 0) OnClientWrite(this);
 }
 
 void DownstreamConnection::Close() {
@@ -595,8 +628,8 @@ void DownstreamConnection::Close() {
   DropUpstream();
   state_ = State::kClosed;
   evtimer_del(timer_.get());
-  bufferevent_disable(client_.get(), EV_READ | EV_WRITE);
-  bufferevent_setcb(client_.get(), nullptr, nullptr, nullptr, nullptr);
+  client_->DisableRead();
+  client_->SetCallbacks(nullptr, nullptr, nullptr, nullptr);
   worker_.Retire(this);
 }
 
@@ -611,39 +644,33 @@ void DownstreamConnection::MoveListener(std::optional<size_t> index) {
 
 void DownstreamConnection::OnDrain() {
   client_keep_alive_ = false;
-  if (state_ == State::kHead && evbuffer_get_length(In(client_.get())) == 0) Close();
+  if (state_ == State::kHead && evbuffer_get_length(In(*client_)) == 0) Close();
 }
 
 // ---- upstream side ---------------------------------------------------------------------
 
 void DownstreamConnection::Connect() {
-  net::BufferEventPtr bev(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
-  const net::SocketAddress& addr = backend_->address();
-  bool failed = bufferevent_socket_connect(bev.get(), const_cast<sockaddr*>(addr.sockaddr_ptr()),
-                                           static_cast<int>(addr.length())) != 0;
-  if (!failed) SetNoDelay(bufferevent_getfd(bev.get()));
-  upstream_ =
-      std::make_unique<upstream::UpstreamConnection>(std::move(bev), backend_->shared_from_this());
-  if (failed) {
+  absl::StatusOr<std::unique_ptr<net::Stream>> stream =
+      net::Stream::Connect(worker_.base(), backend_->address(), pool_->config->timeouts.connect);
+  if (!stream.ok()) {
+    spdlog::debug("{} {}: {}", pool_->config->name, backend_->label(), stream.status().ToString());
     UpstreamFailed(502, "upstream connect failed", upstream::Outcome::kLocalConnectFailed);
     return;
   }
+  SetNoDelay((*stream)->fd());
+  upstream_ = std::make_unique<upstream::UpstreamConnection>(*std::move(stream),
+                                                             backend_->shared_from_this());
   connecting_ = true;
   SendRequest();
 }
 
 void DownstreamConnection::SendRequest() {
-  bufferevent* up = upstream_->bev();
-  const config::PoolTimeouts& t = pool_->config->timeouts;
-  bufferevent_setcb(up, &DownstreamConnection::OnUpstreamRead,
-                    &DownstreamConnection::OnUpstreamWrite, &DownstreamConnection::OnUpstreamEvent,
-                    this);
-  bufferevent_setwatermark(up, EV_WRITE, kLowWater, 0);
-  timeval read_tv = ToTimeval(t.read);
-  timeval connect_tv = ToTimeval(t.connect);
-  // While connecting, libevent applies the write timeout to the connect itself.
-  bufferevent_set_timeouts(up, &read_tv, connecting_ ? &connect_tv : nullptr);
-  bufferevent_enable(up, EV_READ | EV_WRITE);
+  net::Stream& up = upstream_->stream();
+  up.SetCallbacks(&DownstreamConnection::OnUpstreamRead, &DownstreamConnection::OnUpstreamWrite,
+                  &DownstreamConnection::OnUpstreamEvent, this);
+  up.SetLowWater(kLowWater);
+  up.SetReadTimeout(pool_->config->timeouts.read);  // from the connect on, if connecting
+  up.EnableRead();
   attempt_body_start_ = request_body_.moved();
   if (replay_ != nullptr && evbuffer_get_length(replay_.get()) > 0) {
     attempt_queued_ = evbuffer_get_length(replay_.get());
@@ -657,8 +684,8 @@ void DownstreamConnection::SendRequest() {
 
 void DownstreamConnection::PumpRequestBody() {
   if (!upstream_ || request_body_.done()) return;
-  evbuffer* up_out = Out(upstream_->bev());
-  BodyPump::Result r = request_body_.Pump(In(client_.get()), up_out);
+  evbuffer* up_out = Out(upstream_->stream());
+  BodyPump::Result r = request_body_.Pump(In(*client_), up_out);
   if (r == BodyPump::Result::kError) {
     bool too_large = request_body_.too_large();
     worker_.CountLimit(*this, too_large ? Limit::kMaxBody : Limit::kBadRequest);
@@ -670,34 +697,36 @@ void DownstreamConnection::PumpRequestBody() {
     return;
   }
   if (r == BodyPump::Result::kDone) {
-    // Bytes after the body are the next pipelined request: leave them until this exchange
-    // is over.
-    bufferevent_disable(client_.get(), EV_READ);
+    // Bytes after the body are the next pipelined request: they wait until this exchange is
+    // over (OnClientRead holds them, within kHighWater).
+    ReadClientWhileRoom();
     return;
   }
   if (evbuffer_get_length(up_out) > kHighWater) {
-    bufferevent_disable(client_.get(), EV_READ);  // resumes in OnUpstreamWrite
+    client_->DisableRead();  // resumes in OnUpstreamWrite
   } else {
-    bufferevent_enable(client_.get(), EV_READ);
+    client_->EnableRead();
   }
 }
 
-void DownstreamConnection::OnUpstreamWrite(bufferevent*, void* arg) {
+void DownstreamConnection::OnUpstreamWrite(void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
+  FlushOnReturn flush(self);
   if (self->state_ == State::kExchange) {
     self->PumpRequestBody();
   } else if (self->state_ == State::kTunnel) {
     if (self->client_eof_) {
-      if (evbuffer_get_length(Out(self->upstream_->bev())) == 0) self->Close();
+      if (evbuffer_get_length(Out(self->upstream_->stream())) == 0) self->Close();
       return;
     }
-    bufferevent_enable(self->client_.get(), EV_READ);
+    self->client_->EnableRead();
     self->PumpTunnel();
   }
 }
 
-void DownstreamConnection::OnUpstreamRead(bufferevent*, void* arg) {
+void DownstreamConnection::OnUpstreamRead(void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
+  FlushOnReturn flush(self);
   if (self->state_ == State::kExchange) {
     self->ReadResponse();
   } else if (self->state_ == State::kTunnel) {
@@ -705,21 +734,21 @@ void DownstreamConnection::OnUpstreamRead(bufferevent*, void* arg) {
   }
 }
 
-void DownstreamConnection::OnUpstreamEvent(bufferevent* bev, short what, void* arg) {
+void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
-  if (what & BEV_EVENT_CONNECTED) {
+  FlushOnReturn flush(self);
+  net::Stream* const stream = self->upstream_ ? &self->upstream_->stream() : nullptr;
+  if (what & net::Stream::kConnected) {
     self->connecting_ = false;
-    timeval read_tv = ToTimeval(self->pool_->config->timeouts.read);
-    bufferevent_set_timeouts(bev, &read_tv, nullptr);
     return;
   }
   if (self->state_ == State::kTunnel) {
-    if (what & BEV_EVENT_EOF) self->PumpTunnel();
+    if (what & net::Stream::kEof) self->PumpTunnel();
     self->CloseAfterFlush();
     return;
   }
   if (self->state_ != State::kExchange) return;
-  if (what & BEV_EVENT_TIMEOUT) {
+  if (what & net::Stream::kTimeout) {
     if (self->connecting_) {
       // Nothing was sent: as safe to retry as a refused connection.
       self->UpstreamFailed(504, "upstream connect timed out",
@@ -729,11 +758,11 @@ void DownstreamConnection::OnUpstreamEvent(bufferevent* bev, short what, void* a
     }
     return;
   }
-  if (what & BEV_EVENT_EOF) {
+  if (what & net::Stream::kEof) {
     // Consume what arrived before the close: it may complete the response.
     self->ReadResponse();
     if (self->state_ != State::kExchange || self->upstream_ == nullptr ||
-        self->upstream_->bev() != bev) {
+        &self->upstream_->stream() != stream) {
       return;
     }
     if (self->response_started_ && self->response_.body == http::BodyKind::kCloseDelimited) {
@@ -752,7 +781,7 @@ void DownstreamConnection::OnUpstreamEvent(bufferevent* bev, short what, void* a
 void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
                                           upstream::Outcome outcome) {
   bool stale = upstream_ && upstream_->requests > 0 && !response_started_ &&
-               evbuffer_get_length(In(upstream_->bev())) == 0 && request_body_.moved() == 0 &&
+               evbuffer_get_length(In(upstream_->stream())) == 0 && request_body_.moved() == 0 &&
                !retried_stale_;
   if (stale) {
     // A pooled connection the backend had already closed: resend on a fresh one. The
@@ -785,7 +814,7 @@ void DownstreamConnection::ReadResponse() {
 }
 
 bool DownstreamConnection::TryReadResponseHead() {
-  evbuffer* in = In(upstream_->bev());
+  evbuffer* in = In(upstream_->stream());
   size_t len = evbuffer_get_length(in);
   if (len == 0) return false;
   size_t head_len = FindHeadEnd(in, &response_scan_);
@@ -805,7 +834,7 @@ bool DownstreamConnection::TryReadResponseHead() {
         upstream::Outcome::kUpstreamProtocolError);
     return false;
   }
-  evbuffer* client_out = Out(client_.get());
+  evbuffer* client_out = Out(*client_);
   if (response_.status == 101) {
     if (!upgrade_requested_) {
       UpstreamFailed(502, "upstream switched protocols unasked",
@@ -864,8 +893,8 @@ bool DownstreamConnection::TryReadResponseHead() {
 }
 
 void DownstreamConnection::PumpResponseBody() {
-  evbuffer* up_in = In(upstream_->bev());
-  evbuffer* client_out = Out(client_.get());
+  evbuffer* up_in = In(upstream_->stream());
+  evbuffer* client_out = Out(*client_);
   BodyPump::Result r = response_body_.Pump(up_in, client_out);
   if (r == BodyPump::Result::kError) {
     spdlog::debug("{} {}: invalid response body framing: {}", pool_->config->name,
@@ -881,7 +910,7 @@ void DownstreamConnection::PumpResponseBody() {
     return;
   }
   if (evbuffer_get_length(client_out) > kHighWater) {
-    bufferevent_disable(upstream_->bev(), EV_READ);  // resumes in OnClientWrite
+    upstream_->stream().DisableRead();  // resumes in OnClientWrite
   }
 }
 
@@ -898,8 +927,8 @@ void DownstreamConnection::FinishExchange() {
   balance::ObserveLatency(*backend, now - exchange_start_ns_, now);
   if (upstream_) {
     upstream_->requests++;
-    if (upstream_reusable_ && request_body_.done() && !worker_.draining()) {
-      bufferevent_setcb(upstream_->bev(), nullptr, nullptr, nullptr, nullptr);
+    if (upstream_reusable_ && request_body_.done() && !worker_.draining() &&
+        evbuffer_get_length(Out(upstream_->stream())) == 0) {
       worker_.connection_pool().Release(std::move(upstream_), pool_->config->keepalive,
                                         pool_->config->timeouts.idle);
     }
@@ -1014,9 +1043,9 @@ void DownstreamConnection::StartTunnel() {
   state_ = State::kTunnel;
   upstream_head_.clear();
   // The tunnel keeps counting as an active request on its backend until it closes.
-  bufferevent_set_timeouts(upstream_->bev(), nullptr, nullptr);
-  bufferevent_enable(client_.get(), EV_READ);
-  bufferevent_enable(upstream_->bev(), EV_READ);
+  upstream_->stream().SetReadTimeout(milliseconds(0));
+  client_->EnableRead();
+  upstream_->stream().EnableRead();
   last_activity_ns_ = MonoNanos();
   ArmTimer(pool_->config->timeouts.tunnel);
   PumpTunnel();
@@ -1024,14 +1053,14 @@ void DownstreamConnection::StartTunnel() {
 
 void DownstreamConnection::PumpTunnel() {
   if (!upstream_) return;
-  bufferevent* up = upstream_->bev();
-  bufferevent* cl = client_.get();
+  net::Stream& up = upstream_->stream();
+  net::Stream& cl = *client_;
   size_t moved = evbuffer_get_length(In(cl)) + evbuffer_get_length(In(up));
   if (moved > 0) last_activity_ns_ = MonoNanos();
   evbuffer_add_buffer(Out(up), In(cl));
   evbuffer_add_buffer(Out(cl), In(up));
-  if (evbuffer_get_length(Out(up)) > kHighWater) bufferevent_disable(cl, EV_READ);
-  if (evbuffer_get_length(Out(cl)) > kHighWater) bufferevent_disable(up, EV_READ);
+  if (evbuffer_get_length(Out(up)) > kHighWater) cl.DisableRead();
+  if (evbuffer_get_length(Out(cl)) > kHighWater) up.DisableRead();
 }
 
 }  // namespace outrigger::forward

@@ -23,6 +23,7 @@
 #include "proxy/metrics/shard.h"
 #include "proxy/net/address.h"
 #include "proxy/net/event.h"
+#include "proxy/net/stream.h"
 #include "proxy/upstream/outcome.h"
 #include "proxy/upstream/upstream_connection.h"
 
@@ -58,11 +59,23 @@ class DownstreamConnection {
   };
 
   // Client side.
-  static void OnClientRead(bufferevent*, void* self);
-  static void OnClientWrite(bufferevent*, void* self);
-  static void OnClientEvent(bufferevent*, short what, void* self);
+  static void OnClientRead(void* self);
+  static void OnClientWrite(void* self);
+  static void OnClientEvent(short what, void* self);
   static void OnTimer(evutil_socket_t, short, void* self);
   void ProcessClientInput();
+  // Keeps reading the client unless it holds kHighWater bytes it has not yet been served for.
+  void ReadClientWhileRoom();
+  // Sends what the callback queued on either side, one writev each. Every loop callback ends
+  // with it (FlushOnReturn), so a request or response goes out once, whole, per event.
+  void Flush();
+  struct FlushOnReturn {
+    explicit FlushOnReturn(DownstreamConnection* c) : conn(c) {}
+    ~FlushOnReturn() { conn->Flush(); }
+    FlushOnReturn(const FlushOnReturn&) = delete;
+    FlushOnReturn& operator=(const FlushOnReturn&) = delete;
+    DownstreamConnection* conn;
+  };
   // Returns true when a request was taken (or answered) and the loop may look for another.
   bool TryReadHead();
   void HandleRequest();
@@ -74,9 +87,9 @@ class DownstreamConnection {
   void ArmTimer(std::chrono::milliseconds after);
 
   // Upstream side.
-  static void OnUpstreamRead(bufferevent*, void* self);
-  static void OnUpstreamWrite(bufferevent*, void* self);
-  static void OnUpstreamEvent(bufferevent*, short what, void* self);
+  static void OnUpstreamRead(void* self);
+  static void OnUpstreamWrite(void* self);
+  static void OnUpstreamEvent(short what, void* self);
   // Picks a backend for the current request (pick_) and admits it past its circuit breaker
   // (sets breaker_admitted_); null when none can take it.
   upstream::Backend* PickBackend();
@@ -124,7 +137,7 @@ class DownstreamConnection {
   Worker& worker_;
   size_t listener_index_;       // into the worker's current snapshot's listeners
   bool listener_gone_ = false;  // a reload removed it: finish the request in flight, close
-  net::BufferEventPtr client_;
+  std::unique_ptr<net::Stream> client_;
   net::EventPtr timer_;
   const std::string peer_ip_;
   State state_ = State::kHead;
@@ -150,12 +163,13 @@ class DownstreamConnection {
   bool response_started_ = false;  // the response head went to the client: no more 5xx
   bool upstream_reusable_ = false;
   bool retried_stale_ = false;
-  bool breaker_admitted_ = false;  // the breaker admitted this attempt and awaits its outcome
-  bool client_eof_ = false;        // tunnel: the client closed; flushing its last bytes upstream
-  bool has_body_ = false;          // the current request has a (non-empty) body
-  bool pending_slot_ = false;      // holds one of backend_'s pending slots (waiting to connect)
-  uint32_t retries_ = 0;           // retries of the current request so far
-  int64_t wait_deadline_ns_ = 0;   // a pending request gives up then (connect timeout)
+  bool breaker_admitted_ = false;    // the breaker admitted this attempt and awaits its outcome
+  bool client_eof_ = false;          // tunnel: the client closed; flushing its last bytes upstream
+  bool client_half_closed_ = false;  // the client sent EOF after a whole request; it still reads
+  bool has_body_ = false;            // the current request has a (non-empty) body
+  bool pending_slot_ = false;        // holds one of backend_'s pending slots (waiting to connect)
+  uint32_t retries_ = 0;             // retries of the current request so far
+  int64_t wait_deadline_ns_ = 0;     // a pending request gives up then (connect timeout)
   // This attempt's bytes queued upstream: its head (or replay), and the body's moved() count
   // when it began; what is queued but no longer in the output buffer reached the backend.
   uint64_t attempt_queued_ = 0;

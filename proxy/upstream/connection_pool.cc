@@ -8,9 +8,7 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::Acquire(const Backend* backe
   std::unique_ptr<UpstreamConnection> conn = std::move(it->second.back());
   it->second.pop_back();
   conn->SetPool(nullptr);
-  bufferevent_setcb(conn->bev(), nullptr, nullptr, nullptr, nullptr);
-  bufferevent_disable(conn->bev(), EV_READ);
-  bufferevent_set_timeouts(conn->bev(), nullptr, nullptr);
+  conn->stream().SetCallbacks(nullptr, nullptr, nullptr, nullptr);
   return conn;
 }
 
@@ -22,21 +20,19 @@ void ConnectionPool::Release(std::unique_ptr<UpstreamConnection> conn, uint32_t 
   list.push_back(std::move(conn));
   c->SetPool(this);
   c->idle_pos_ = std::prev(list.end());
-  bufferevent_setcb(c->bev(), &ConnectionPool::OnIdleRead, nullptr, &ConnectionPool::OnIdleEvent,
-                    c);
-  timeval tv{static_cast<time_t>(idle_timeout.count() / 1000),
-             static_cast<suseconds_t>((idle_timeout.count() % 1000) * 1000)};
-  bufferevent_set_timeouts(c->bev(), &tv, nullptr);
-  bufferevent_enable(c->bev(), EV_READ);
+  net::Stream& stream = c->stream();
+  stream.SetCallbacks(&ConnectionPool::OnIdleRead, nullptr, &ConnectionPool::OnIdleEvent, c);
+  stream.SetReadTimeout(idle_timeout);
+  stream.EnableRead();
 }
 
-void ConnectionPool::OnIdleRead(bufferevent*, void* conn) {
+void ConnectionPool::OnIdleRead(void* conn) {
   // A backend must not send anything on an idle connection: it is out of sync; drop it.
   auto* c = static_cast<UpstreamConnection*>(conn);
   c->pool_->Forget(c);
 }
 
-void ConnectionPool::OnIdleEvent(bufferevent*, short, void* conn) {
+void ConnectionPool::OnIdleEvent(short, void* conn) {
   // EOF, error or idle timeout: the connection is no longer worth keeping.
   auto* c = static_cast<UpstreamConnection*>(conn);
   c->pool_->Forget(c);

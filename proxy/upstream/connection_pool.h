@@ -21,7 +21,9 @@ class ConnectionPool {
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-  // An idle connection to `backend`, with no callbacks set and reading disabled, or null.
+  // An idle connection to `backend`, or null. It has no callbacks and is still being read
+  // (its read event stays registered: handing it over costs no syscall), with the pool's idle
+  // timeout as its read timeout until the new owner sets its own.
   std::unique_ptr<UpstreamConnection> Acquire(const Backend* backend);
 
   // Pools `conn` for reuse unless `max_idle` connections to its backend are already idle,
@@ -41,8 +43,8 @@ class ConnectionPool {
 
  private:
   using List = std::list<std::unique_ptr<UpstreamConnection>>;
-  static void OnIdleRead(bufferevent* bev, void* conn);
-  static void OnIdleEvent(bufferevent* bev, short what, void* conn);
+  static void OnIdleRead(void* conn);
+  static void OnIdleEvent(short what, void* conn);
   void Forget(UpstreamConnection* conn);
 
   absl::flat_hash_map<const Backend*, List> idle_;

@@ -7,7 +7,7 @@
 #include <list>
 #include <memory>
 
-#include "proxy/net/event.h"
+#include "proxy/net/stream.h"
 #include "proxy/upstream/backend.h"
 
 namespace outrigger::upstream {
@@ -16,8 +16,8 @@ class ConnectionPool;
 
 class UpstreamConnection {
  public:
-  UpstreamConnection(net::BufferEventPtr bev, std::shared_ptr<Backend> backend)
-      : bev_(std::move(bev)), backend_(std::move(backend)) {
+  UpstreamConnection(std::unique_ptr<net::Stream> stream, std::shared_ptr<Backend> backend)
+      : stream_(std::move(stream)), backend_(std::move(backend)) {
     backend_->AddConnections(1);
   }
   ~UpstreamConnection() {
@@ -27,7 +27,7 @@ class UpstreamConnection {
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
-  bufferevent* bev() const { return bev_.get(); }
+  net::Stream& stream() const { return *stream_; }
   Backend* backend() const { return backend_.get(); }
 
   // Requests completed on this connection; > 0 means it was reused from the pool, so a
@@ -41,7 +41,7 @@ class UpstreamConnection {
     if ((pool_ == nullptr) != (pool == nullptr)) backend_->AddIdleConnections(pool ? 1 : -1);
     pool_ = pool;
   }
-  net::BufferEventPtr bev_;
+  std::unique_ptr<net::Stream> stream_;
   std::shared_ptr<Backend> backend_;  // keeps the Backend alive past a reload that drops it
   // Valid while pooled: the pool that holds it and its place there, for O(1) removal.
   ConnectionPool* pool_ = nullptr;

@@ -31,8 +31,8 @@ class ConnectionPoolTest : public ::testing::Test {
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     evutil_make_socket_nonblocking(fds[0]);
     far_ends_.push_back(fds[1]);
-    net::BufferEventPtr bev(bufferevent_socket_new(base_.get(), fds[0], BEV_OPT_CLOSE_ON_FREE));
-    return std::make_unique<UpstreamConnection>(std::move(bev), backend_);
+    return std::make_unique<UpstreamConnection>(std::make_unique<net::Stream>(base_.get(), fds[0]),
+                                                backend_);
   }
   void RunLoopOnce() { event_base_loop(base_.get(), EVLOOP_NONBLOCK); }
 
@@ -91,11 +91,9 @@ TEST_F(ConnectionPoolTest, CloseAllForgetsOnlyThatBackend) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
   far_ends_.push_back(fds[1]);
-  pool_.Release(
-      std::make_unique<UpstreamConnection>(
-          net::BufferEventPtr(bufferevent_socket_new(base_.get(), fds[0], BEV_OPT_CLOSE_ON_FREE)),
-          other),
-      4, milliseconds(60000));
+  pool_.Release(std::make_unique<UpstreamConnection>(
+                    std::make_unique<net::Stream>(base_.get(), fds[0]), other),
+                4, milliseconds(60000));
   pool_.CloseAll(backend_.get());
   EXPECT_EQ(pool_.idle_count(backend_.get()), 0u);
   EXPECT_EQ(pool_.idle_count(other.get()), 1u);

@@ -1,0 +1,199 @@
+#include "proxy/net/stream.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "proxy/base/log.h"
+
+namespace outrigger::net {
+namespace {
+
+using std::chrono::milliseconds;
+
+timeval ToTimeval(milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+}  // namespace
+
+Stream::Stream(event_base* base, evutil_socket_t fd) : Stream(base, fd, /*connecting=*/false) {}
+
+Stream::Stream(ConnectingTag, event_base* base, evutil_socket_t fd)
+    : Stream(base, fd, /*connecting=*/true) {}
+
+Stream::Stream(event_base* base, evutil_socket_t fd, bool connecting)
+    : base_(base),
+      fd_(fd),
+      input_(evbuffer_new()),
+      output_(evbuffer_new()),
+      read_ev_(event_new(base, fd, EV_READ | EV_PERSIST, &Stream::OnReadable, this)),
+      connecting_(connecting) {}
+
+absl::StatusOr<std::unique_ptr<Stream>> Stream::Connect(event_base* base,
+                                                        const SocketAddress& address,
+                                                        milliseconds timeout) {
+  evutil_socket_t fd =
+      ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return absl::UnavailableError(fmt::format("socket: {}", std::strerror(errno)));
+  // Owned from here, so every return below closes it.
+  auto stream = std::make_unique<Stream>(ConnectingTag{}, base, fd);
+  if (::connect(fd, address.sockaddr_ptr(), address.length()) != 0 && errno != EINPROGRESS) {
+    return absl::UnavailableError(fmt::format("connect: {}", std::strerror(errno)));
+  }
+  // Even a connect that completed at once is reported from the loop, like any other.
+  stream->connect_timeout_ = timeout;
+  stream->AddWrite(timeout);
+  return stream;
+}
+
+Stream::~Stream() {
+  // The events go first: an event must not outlive the descriptor it watches.
+  read_ev_.reset();
+  write_ev_.reset();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Stream::SetReadTimeout(milliseconds timeout) {
+  if (timeout == read_timeout_) return;
+  read_timeout_ = timeout;
+  if (reading_ && !connecting_) AddRead();
+}
+
+void Stream::SetWriteTimeout(milliseconds timeout) {
+  if (timeout == write_timeout_) return;
+  write_timeout_ = timeout;
+  if (writing_ && !connecting_) AddWrite(timeout);
+}
+
+void Stream::AddRead() {
+  timeval tv = ToTimeval(read_timeout_);
+  event_add(read_ev_.get(), read_timeout_.count() > 0 ? &tv : nullptr);
+}
+
+void Stream::AddWrite(milliseconds timeout) {
+  if (!write_ev_) {
+    write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &Stream::OnWritable, this));
+  }
+  timeval tv = ToTimeval(timeout);
+  event_add(write_ev_.get(), timeout.count() > 0 ? &tv : nullptr);
+  writing_ = true;
+}
+
+void Stream::StopWriting() {
+  if (!writing_) return;
+  event_del(write_ev_.get());
+  writing_ = false;
+}
+
+void Stream::EnableRead() {
+  if (reading_) return;
+  reading_ = true;
+  if (!connecting_) AddRead();  // else once connected: the read timeout starts then
+}
+
+void Stream::DisableRead() {
+  if (!reading_) return;
+  reading_ = false;
+  if (!connecting_) event_del(read_ev_.get());
+}
+
+bool Stream::WriteOnce() {
+  // evbuffer_write gathers the chains into one writev (up to 128 of them) with no FIONREAD.
+  int n = evbuffer_write(output_.get(), fd_);
+  return n >= 0 || WouldBlock(errno);
+}
+
+void Stream::Flush() {
+  if (connecting_ || write_failed_ || evbuffer_get_length(output_.get()) == 0) return;
+  if (writing_) return;  // the socket is full: the write event sends it when there is room
+  if (!WriteOnce()) {
+    // Reported from the loop, where the owner expects callbacks, not from its own call.
+    write_failed_ = true;
+    AddWrite(milliseconds(0));
+    event_active(write_ev_.get(), EV_WRITE, 0);
+    return;
+  }
+  if (evbuffer_get_length(output_.get()) > 0) AddWrite(write_timeout_);
+}
+
+void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
+  auto* self = static_cast<Stream*>(arg);
+  if (what & EV_TIMEOUT) {
+    if (self->event_cb_) self->event_cb_(kReading | kTimeout, self->ctx_);
+    return;
+  }
+  evbuffer_iovec vec[2];
+  int nvec = evbuffer_reserve_space(self->input_.get(), kReadSize, vec, 2);
+  if (nvec <= 0) {  // out of memory: as fatal for this stream as a socket error
+    self->DisableRead();
+    if (self->event_cb_) self->event_cb_(kReading | kError, self->ctx_);
+    return;
+  }
+  iovec iov[2];
+  for (int i = 0; i < nvec; ++i) iov[i] = iovec{vec[i].iov_base, vec[i].iov_len};
+  ssize_t n = ::readv(self->fd_, iov, nvec);
+  if (n < 0 && WouldBlock(errno)) {
+    evbuffer_commit_space(self->input_.get(), vec, 0);
+    return;
+  }
+  if (n <= 0) {
+    evbuffer_commit_space(self->input_.get(), vec, 0);
+    self->DisableRead();
+    if (self->event_cb_) self->event_cb_(kReading | (n == 0 ? kEof : kError), self->ctx_);
+    return;
+  }
+  size_t left = static_cast<size_t>(n);
+  int used = 0;
+  for (; used < nvec && left > 0; ++used) {
+    vec[used].iov_len = std::min(vec[used].iov_len, left);
+    left -= vec[used].iov_len;
+  }
+  evbuffer_commit_space(self->input_.get(), vec, used);
+  if (self->read_cb_) self->read_cb_(self->ctx_);
+}
+
+void Stream::OnWritable(evutil_socket_t, short what, void* arg) {
+  auto* self = static_cast<Stream*>(arg);
+  if (what & EV_TIMEOUT) {
+    if (self->event_cb_) self->event_cb_(kWriting | kTimeout, self->ctx_);
+    return;
+  }
+  if (self->connecting_) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == EINPROGRESS) return;  // woken early; the connect is still under way
+    self->connecting_ = false;
+    if (err != 0) {
+      self->StopWriting();
+      errno = err;
+      if (self->event_cb_) self->event_cb_(kWriting | kError, self->ctx_);
+      return;
+    }
+    // Connected: send what was queued meanwhile, start reading, then tell the owner.
+    self->StopWriting();
+    if (self->reading_) self->AddRead();
+    self->Flush();
+    if (self->event_cb_) self->event_cb_(kConnected, self->ctx_);
+    return;
+  }
+  if (self->write_failed_ || !self->WriteOnce()) {
+    self->StopWriting();
+    if (self->event_cb_) self->event_cb_(kWriting | kError, self->ctx_);
+    return;
+  }
+  size_t left = evbuffer_get_length(self->output_.get());
+  if (left == 0) self->StopWriting();
+  if (left <= self->low_water_ && self->drained_cb_) self->drained_cb_(self->ctx_);
+}
+
+}  // namespace outrigger::net

@@ -1,0 +1,128 @@
+// Stream: one non-blocking TCP socket with an input and an output evbuffer, on one loop.
+//
+// It does what the request path needs of a bufferevent, with the syscalls a proxy should
+// make and no others (bufferevent pays an epoll_ctl pair for every write, an
+// ioctl(FIONREAD) before every read, and reads at most 4 KiB at a time):
+//   - Reads are one readv of up to kReadSize into the input buffer's own space (no copy),
+//     on a level-triggered read event that stays registered while reading is enabled.
+//   - Writes go out when the owner calls Flush(): everything queued, in one writev. The
+//     write event is registered only when the kernel refuses bytes (EAGAIN), and removed
+//     once the output buffer is empty again.
+//   - Timeouts ride on those events: the read timeout runs while reading is enabled and
+//     restarts at each read; the write timeout runs while bytes wait for the socket.
+//
+// Callbacks (all optional) are the owner's; a Stream calls at most one per loop callback,
+// as its last act, so the owner may destroy the Stream from inside any of them.
+//   read     bytes were appended to input()
+//   drained  a write the loop made (after EAGAIN) left no more than the low-water mark in
+//            output() (never called for writes Flush() made itself: the caller can see)
+//   event    kConnected, or kEof / kError / kTimeout with kReading or kWriting saying which
+//            side; after kEof or kError that side is no longer watched
+//
+// Loop affinity: the loop it was created on. Owns its socket.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "proxy/net/address.h"
+#include "proxy/net/event.h"
+
+namespace outrigger::net {
+
+class Stream {
+ public:
+  enum Event : short {
+    kReading = 0x01,
+    kWriting = 0x02,
+    kEof = 0x10,
+    kError = 0x20,
+    kTimeout = 0x40,
+    kConnected = 0x80,
+  };
+  using DataCallback = void (*)(void* ctx);
+  using EventCallback = void (*)(short what, void* ctx);
+
+  // Bytes one read asks for: a typical request or response in one syscall, and the size a
+  // 16 KiB evbuffer chain holds with its header (so no allocation rounds up to 32 KiB).
+  static constexpr size_t kReadSize = 16 * 1024 - 128;
+
+  // Takes ownership of `fd`, a connected socket (made non-blocking here).
+  Stream(event_base* base, evutil_socket_t fd);
+  // Starts a non-blocking connect to `address`; kConnected (or kError|kWriting) reports how it
+  // ended, and a connect that takes longer than `timeout` is a kTimeout|kWriting. Output
+  // queued meanwhile goes out once connected. An error here means no connect was started.
+  static absl::StatusOr<std::unique_ptr<Stream>> Connect(event_base* base,
+                                                         const SocketAddress& address,
+                                                         std::chrono::milliseconds timeout);
+  // For Connect only (a key only this class can make).
+  class ConnectingTag {
+    friend class Stream;
+    ConnectingTag() = default;
+  };
+  Stream(ConnectingTag, event_base* base, evutil_socket_t fd);
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  void SetCallbacks(DataCallback read, DataCallback drained, EventCallback event, void* ctx) {
+    read_cb_ = read;
+    drained_cb_ = drained;
+    event_cb_ = event;
+    ctx_ = ctx;
+  }
+  // Zero: no timeout. A change applies at once to a side being watched.
+  void SetReadTimeout(std::chrono::milliseconds timeout);
+  void SetWriteTimeout(std::chrono::milliseconds timeout);
+  void SetLowWater(size_t bytes) { low_water_ = bytes; }
+
+  void EnableRead();
+  void DisableRead();
+  bool reading() const { return reading_; }
+  bool connecting() const { return connecting_; }
+
+  evbuffer* input() const { return input_.get(); }
+  evbuffer* output() const { return output_.get(); }
+  evutil_socket_t fd() const { return fd_; }
+
+  // Writes what output() holds, as far as the socket takes it now; what remains goes out
+  // when the socket is writable. An error is reported through the event callback from the
+  // loop, never from inside Flush.
+  void Flush();
+
+ private:
+  Stream(event_base* base, evutil_socket_t fd, bool connecting);
+  static void OnReadable(evutil_socket_t, short what, void* self);
+  static void OnWritable(evutil_socket_t, short what, void* self);
+  // Registers the read or write event with its current timeout (a no-op syscall-wise when it
+  // is already registered: libevent only moves its timer).
+  void AddRead();
+  void AddWrite(std::chrono::milliseconds timeout);
+  void StopWriting();
+  // One writev of output(); false on an error other than EAGAIN.
+  bool WriteOnce();
+
+  event_base* base_;
+  evutil_socket_t fd_;
+  EvBufferPtr input_;
+  EvBufferPtr output_;
+  EventPtr read_ev_;
+  EventPtr write_ev_;  // made on first need: most streams never fill their socket buffer
+  std::chrono::milliseconds read_timeout_{0};
+  std::chrono::milliseconds write_timeout_{0};
+  std::chrono::milliseconds connect_timeout_{0};
+  size_t low_water_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;  // the write event is registered
+  bool connecting_ = false;
+  bool write_failed_ = false;  // a Flush hit an error; the write event reports it
+  DataCallback read_cb_ = nullptr;
+  DataCallback drained_cb_ = nullptr;
+  EventCallback event_cb_ = nullptr;
+  void* ctx_ = nullptr;
+};
+
+}  // namespace outrigger::net
