@@ -13,7 +13,7 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, metrics::Collec
     : id_(id),
       collector_(collector),
       worker_count_(std::max(worker_count, 1u)),
-      base_(net::NewEventBase()),
+      base_(net::NewEventBase(net::BaseThreads::kOwnerOnly)),
       mailbox_(base_.get()),
       sweep_(event_new(base_.get(), -1, 0, &Worker::OnSweep, this)),
       upkeep_(event_new(base_.get(), -1, EV_PERSIST, &Worker::OnUpkeep, this)),

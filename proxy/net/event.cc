@@ -15,8 +15,13 @@ void InitLibevent() {
   }
 }
 
-EventBasePtr NewEventBase() {
-  EventBasePtr base(event_base_new());
+EventBasePtr NewEventBase(BaseThreads threads) {
+  using ConfigPtr = std::unique_ptr<event_config, Deleter<event_config_free>>;
+  ConfigPtr config(event_config_new());
+  if (config && threads == BaseThreads::kOwnerOnly) {
+    event_config_set_flag(config.get(), EVENT_BASE_FLAG_NOLOCK);
+  }
+  EventBasePtr base(config ? event_base_new_with_config(config.get()) : nullptr);
   if (!base) {
     spdlog::critical("libevent: cannot create an event_base");
     std::abort();

@@ -29,8 +29,13 @@ using EvHttpPtr = std::unique_ptr<evhttp, Deleter<evhttp_free>>;
 // once by main() before any event_base exists.
 void InitLibevent();
 
+// Who may touch an event_base. A worker's base is only ever used by its own thread (other
+// threads reach it through its Mailbox, which needs no libevent call), so it goes without
+// libevent's lock: that lock is taken on every event_add/event_del, several times a request.
+enum class BaseThreads { kAny, kOwnerOnly };
+
 // A new event_base; aborts the process when libevent cannot make one (out of memory or
 // descriptors at start-up: nothing sensible can continue).
-EventBasePtr NewEventBase();
+EventBasePtr NewEventBase(BaseThreads threads = BaseThreads::kAny);
 
 }  // namespace outrigger::net
