@@ -53,7 +53,7 @@ timeval ToTimeval(milliseconds ms) {
                  static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
-evbuffer* In(const net::Stream& s) { return s.input(); }
+evbuffer* In(net::Stream& s) { return s.input(); }
 
 // Length of the head at the front of `in` (through its empty line), or 0 when it has not
 // ended yet. `*scanned` remembers how far earlier calls searched, so a head that trickles in
@@ -74,7 +74,7 @@ size_t FindHeadEnd(evbuffer* in, size_t* scanned) {
 const char* Pullup(evbuffer* in, size_t n) {
   return reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
 }
-evbuffer* Out(const net::Stream& s) { return s.output(); }
+evbuffer* Out(net::Stream& s) { return s.output(); }
 
 bool RouteAllowsUpgrade(const config::RouteConfig& route, std::string_view upgrade) {
   return std::any_of(route.upgrades.begin(), route.upgrades.end(),
@@ -208,7 +208,7 @@ void DownstreamConnection::OnClientRead(void* arg) {
       self->ProcessClientInput();
       break;
     case State::kExchange:
-      if (!self->request_body_.done()) {
+      if (!self->ex().request_body.done()) {
         self->PumpRequestBody();
       } else {
         self->ReadClientWhileRoom();  // a pipelined request waits its turn
@@ -262,7 +262,7 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
   FlushOnReturn flush(self);
   if (self->state_ == State::kClosed) return;
   if (self->state_ == State::kExchange && what == (net::Stream::kReading | net::Stream::kEof) &&
-      self->request_body_.done()) {
+      self->ex().request_body.done()) {
     // The client half-closed after its request (allowed, and some clients do): it still reads,
     // so the response goes out, and the connection closes after it.
     self->client_half_closed_ = true;
@@ -363,8 +363,8 @@ bool DownstreamConnection::TryReadHead() {
     // Long enough to break a limit: let the parser say which (414 or 431), or wait.
     head_len = std::min(len, limits_.max_head + 1);
   }
-  http::ParseResult r =
-      http::ParseRequestHead(std::string_view(Pullup(in, head_len), head_len), limits_, &request_);
+  http::ParseResult r = http::ParseRequestHead(std::string_view(Pullup(in, head_len), head_len),
+                                               limits_, &ex().request);
   if (r.status == http::ParseStatus::kError) {
     worker_.CountLimit(*this, r.http_status == 400 ? Limit::kBadRequest : Limit::kHeadSize);
     SendLocalResponse(r.http_status, r.reason, /*close=*/true);
@@ -387,28 +387,30 @@ void DownstreamConnection::HandleRequest() {
   request_start_ns_ = MonoNanos();
   const Snapshot& snap = *view_->snapshot;
   const ListenerRuntime& listener = snap.listeners[listener_index_];
-  method_ = request_.method;
-  client_minor_ = request_.version_minor;
-  client_keep_alive_ = request_.keep_alive && !worker_.draining();
+  method_ = ex().request.method;
+  client_minor_ = ex().request.version_minor;
+  client_keep_alive_ = ex().request.keep_alive && !worker_.draining();
   upgrade_requested_ = false;
-  has_body_ = request_.body != http::BodyKind::kNone &&
-              !(request_.body == http::BodyKind::kContentLength && request_.content_length == 0);
+  has_body_ =
+      ex().request.body != http::BodyKind::kNone &&
+      !(ex().request.body == http::BodyKind::kContentLength && ex().request.content_length == 0);
 
-  std::optional<size_t> route = listener.router.Match(request_.authority, request_.path);
+  std::optional<size_t> route = listener.router.Match(ex().request.authority, ex().request.path);
   if (!route) {
-    evbuffer_drain(In(*client_), request_.head_size);
+    evbuffer_drain(In(*client_), ex().request.head_size);
     SendLocalResponse(404, "no route for this host and path", /*close=*/has_body_);
     return;
   }
   const config::RouteConfig& route_config = listener.config->routes[*route];
-  if (!request_.upgrade.empty()) {
-    if (!request_.upgrade_websocket || !RouteAllowsUpgrade(route_config, request_.upgrade)) {
+  if (!ex().request.upgrade.empty()) {
+    if (!ex().request.upgrade_websocket ||
+        !RouteAllowsUpgrade(route_config, ex().request.upgrade)) {
       SendLocalResponse(400, "upgrade not allowed on this route", /*close=*/true);
       return;
     }
     upgrade_requested_ = true;
   }
-  if (ExceedsMaxBody(route_config, request_)) {
+  if (ExceedsMaxBody(route_config, ex().request)) {
     worker_.CountLimit(*this, Limit::kMaxBody);
     SendLocalResponse(413, "request body too large", /*close=*/true);
     return;
@@ -419,25 +421,25 @@ void DownstreamConnection::HandleRequest() {
   shard().OnPoolRequestStart(static_cast<metrics::PoolId>(pool_index_), request_start_ns_);
   pool_request_open_ = true;
 
-  std::string_view client_ip = ClientIp(*listener.config, peer_ip_, request_);
-  pick_ = balance::PickContext();
-  pick_.hash_key = HashKey(*pool_->config, client_ip, request_);
-  pick_.caps = &pool_->caps;
+  std::string_view client_ip = ClientIp(*listener.config, peer_ip_, ex().request);
+  ex().pick = balance::PickContext();
+  ex().pick.hash_key = HashKey(*pool_->config, client_ip, ex().request);
+  ex().pick.caps = &pool_->caps;
   retries_ = 0;
   view_->retry_budgets[pool_index_].OnRequest(MonoNanos());
   backend_ = PickBackend();
   if (backend_ == nullptr) {
     shard().OnShed(static_cast<metrics::PoolId>(pool_index_), ShedReasonNow());
-    evbuffer_drain(In(*client_), request_.head_size);
+    evbuffer_drain(In(*client_), ex().request.head_size);
     SendLocalResponse(503, "no backend available", /*close=*/has_body_, "Retry-After: 1\r\n");
     return;
   }
   backend_->AddActive(1);
 
-  upstream_head_.clear();
-  http::WriteUpstreamRequestHead(request_, {peer_ip_, "http", client_ip}, &upstream_head_);
-  evbuffer_drain(In(*client_), request_.head_size);
-  request_body_.Start(request_.body, request_.content_length, max_body_);
+  ex().upstream_head.clear();
+  http::WriteUpstreamRequestHead(ex().request, {peer_ip_, "http", client_ip}, &ex().upstream_head);
+  evbuffer_drain(In(*client_), ex().request.head_size);
+  ex().request_body.Start(ex().request.body, ex().request.content_length, max_body_);
   state_ = State::kExchange;
   response_started_ = false;
   StartAttempt();
@@ -445,22 +447,22 @@ void DownstreamConnection::HandleRequest() {
 
 upstream::Backend* DownstreamConnection::PickBackend() {
   balance::BalancingPolicy& policy = *view_->policies[pool_index_];
-  pick_.now_ns = MonoNanos();
-  pick_.ignore =
+  ex().pick.now_ns = MonoNanos();
+  ex().pick.ignore =
       pool_->shared->balancing_panic.load(std::memory_order_relaxed)
           ? upstream::Backend::kDead | upstream::Backend::kUnready | upstream::Backend::kCircuitOpen
           : 0;
   // Twice at most: a half-open backend whose trial is already out sends the request on to
   // another one.
   for (int tries = 0; tries < 2; ++tries) {
-    upstream::Backend* b = policy.Pick(pick_);
+    upstream::Backend* b = policy.Pick(ex().pick);
     // An excluded backend comes back only when no other is usable: a retry must go elsewhere.
-    if (b == nullptr || balance::Excluded(b, pick_)) return nullptr;
-    if (b->breaker()->AllowRequest(pick_.now_ns)) {
+    if (b == nullptr || balance::Excluded(b, ex().pick)) return nullptr;
+    if (b->breaker()->AllowRequest(ex().pick.now_ns)) {
       breaker_admitted_ = true;
       return b;
     }
-    pick_.Exclude(b);
+    ex().pick.Exclude(b);
   }
   return nullptr;
 }
@@ -530,7 +532,7 @@ void DownstreamConnection::ShedOverLimit() {
     breaker_admitted_ = false;
     backend_->breaker()->OnAbandoned();
   }
-  SendLocalResponse(503, "every backend is at its limits", /*close=*/!request_body_.done(),
+  SendLocalResponse(503, "every backend is at its limits", /*close=*/!ex().request_body.done(),
                     "Retry-After: 1\r\n");
 }
 
@@ -546,7 +548,7 @@ bool DownstreamConnection::MayRetry(upstream::Outcome outcome) const {
 
 bool DownstreamConnection::RequestBytesSent() const {
   if (upstream_ == nullptr) return false;
-  uint64_t queued = attempt_queued_ + (request_body_.moved() - attempt_body_start_);
+  uint64_t queued = attempt_queued_ + (ex().request_body.moved() - attempt_body_start_);
   return queued > evbuffer_get_length(Out(upstream_->stream()));
 }
 
@@ -556,7 +558,7 @@ bool DownstreamConnection::Retry(int answered) {
     spdlog::debug("pool {}: retry budget spent, not retrying", pool_->config->name);
     return false;
   }
-  pick_.Exclude(backend_);
+  ex().pick.Exclude(backend_);
   upstream::Backend* next = PickBackend();
   if (next == nullptr) return false;
   EndAttempt(answered);  // a failure without an answer has ended it already
@@ -587,9 +589,9 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
                                request_start_ns_ != 0 ? MonoNanos() - request_start_ns_ : 0);
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
-  scratch_.clear();
-  http::WriteErrorResponse(status, detail, close, extra_headers, &scratch_);
-  evbuffer_add(Out(*client_), scratch_.data(), scratch_.size());
+  ex().scratch.clear();
+  http::WriteErrorResponse(status, detail, close, extra_headers, &ex().scratch);
+  evbuffer_add(Out(*client_), ex().scratch.data(), ex().scratch.size());
   if (close) {
     CloseAfterFlush();
   } else {
@@ -642,6 +644,13 @@ void DownstreamConnection::MoveListener(std::optional<size_t> index) {
   OnDrain();
 }
 
+void DownstreamConnection::TrimIdle() {
+  if (state_ != State::kHead || view_ != nullptr || evbuffer_get_length(In(*client_)) > 0) return;
+  ex_.reset();
+  replay_.reset();
+  client_->ReleaseBuffers();
+}
+
 void DownstreamConnection::OnDrain() {
   client_keep_alive_ = false;
   if (state_ == State::kHead && evbuffer_get_length(In(*client_)) == 0) Close();
@@ -671,28 +680,28 @@ void DownstreamConnection::SendRequest() {
   up.SetLowWater(kLowWater);
   up.SetReadTimeout(pool_->config->timeouts.read);  // from the connect on, if connecting
   up.EnableRead();
-  attempt_body_start_ = request_body_.moved();
+  attempt_body_start_ = ex().request_body.moved();
   if (replay_ != nullptr && evbuffer_get_length(replay_.get()) > 0) {
     attempt_queued_ = evbuffer_get_length(replay_.get());
     evbuffer_add_buffer(Out(up), replay_.get());
   } else {
-    attempt_queued_ = upstream_head_.size();
-    evbuffer_add(Out(up), upstream_head_.data(), upstream_head_.size());
+    attempt_queued_ = ex().upstream_head.size();
+    evbuffer_add(Out(up), ex().upstream_head.data(), ex().upstream_head.size());
   }
   PumpRequestBody();
 }
 
 void DownstreamConnection::PumpRequestBody() {
-  if (!upstream_ || request_body_.done()) return;
+  if (!upstream_ || ex().request_body.done()) return;
   evbuffer* up_out = Out(upstream_->stream());
-  BodyPump::Result r = request_body_.Pump(In(*client_), up_out);
+  BodyPump::Result r = ex().request_body.Pump(In(*client_), up_out);
   if (r == BodyPump::Result::kError) {
-    bool too_large = request_body_.too_large();
+    bool too_large = ex().request_body.too_large();
     worker_.CountLimit(*this, too_large ? Limit::kMaxBody : Limit::kBadRequest);
     if (response_started_) {
       Close();
     } else {
-      SendLocalResponse(too_large ? 413 : 400, request_body_.error(), /*close=*/true);
+      SendLocalResponse(too_large ? 413 : 400, ex().request_body.error(), /*close=*/true);
     }
     return;
   }
@@ -765,7 +774,7 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
         &self->upstream_->stream() != stream) {
       return;
     }
-    if (self->response_started_ && self->response_.body == http::BodyKind::kCloseDelimited) {
+    if (self->response_started_ && self->ex().response.body == http::BodyKind::kCloseDelimited) {
       self->upstream_reusable_ = false;
       self->FinishExchange();
       return;
@@ -781,8 +790,8 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
 void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
                                           upstream::Outcome outcome) {
   bool stale = upstream_ && upstream_->requests > 0 && !response_started_ &&
-               evbuffer_get_length(In(upstream_->stream())) == 0 && request_body_.moved() == 0 &&
-               !retried_stale_;
+               evbuffer_get_length(In(upstream_->stream())) == 0 &&
+               ex().request_body.moved() == 0 && !retried_stale_;
   if (stale) {
     // A pooled connection the backend had already closed: resend on a fresh one. The
     // client never sees this; it is not a retry against the backend's health.
@@ -800,7 +809,7 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
     return;
   }
   if (MayRetry(outcome) && Retry()) return;
-  SendLocalResponse(status, detail, /*close=*/!request_body_.done());
+  SendLocalResponse(status, detail, /*close=*/!ex().request_body.done());
 }
 
 void DownstreamConnection::ReadResponse() {
@@ -826,7 +835,7 @@ bool DownstreamConnection::TryReadResponseHead() {
     return false;
   }
   http::ParseResult r = http::ParseResponseHead(std::string_view(Pullup(in, head_len), head_len),
-                                                method_, limits_, &response_);
+                                                method_, limits_, &ex().response);
   if (r.status != http::ParseStatus::kDone) {
     upstream_reusable_ = false;
     UpstreamFailed(
@@ -835,31 +844,32 @@ bool DownstreamConnection::TryReadResponseHead() {
     return false;
   }
   evbuffer* client_out = Out(*client_);
-  if (response_.status == 101) {
+  if (ex().response.status == 101) {
     if (!upgrade_requested_) {
       UpstreamFailed(502, "upstream switched protocols unasked",
                      upstream::Outcome::kUpstreamProtocolError);
       return false;
     }
-    scratch_.clear();
-    http::WriteClientResponseHead(response_, client_minor_, /*client_keep_alive=*/true, &scratch_);
+    ex().scratch.clear();
+    http::WriteClientResponseHead(ex().response, client_minor_, /*client_keep_alive=*/true,
+                                  &ex().scratch);
     evbuffer_drain(in, head_len);
-    evbuffer_add(client_out, scratch_.data(), scratch_.size());
+    evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
     StartTunnel();
     return false;
   }
-  if (response_.status < 200) {
+  if (ex().response.status < 200) {
     // Interim (100 Continue, 103 Early Hints): relay to HTTP/1.1 clients, then keep reading.
     if (client_minor_ >= 1) {
-      scratch_.clear();
-      http::WriteClientResponseHead(response_, client_minor_, /*client_keep_alive=*/true,
-                                    &scratch_);
-      evbuffer_add(client_out, scratch_.data(), scratch_.size());
+      ex().scratch.clear();
+      http::WriteClientResponseHead(ex().response, client_minor_, /*client_keep_alive=*/true,
+                                    &ex().scratch);
+      evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
     }
     evbuffer_drain(in, head_len);
     return true;
   }
-  if (client_minor_ == 0 && response_.body == http::BodyKind::kChunked) {
+  if (client_minor_ == 0 && ex().response.body == http::BodyKind::kChunked) {
     // The request went up as HTTP/1.0, so a backend must not chunk; an HTTP/1.0 client
     // could not read it.
     upstream_reusable_ = false;
@@ -867,38 +877,39 @@ bool DownstreamConnection::TryReadResponseHead() {
                    upstream::Outcome::kUpstreamProtocolError);
     return false;
   }
-  if (upstream::OutcomeOfStatus(response_.status) == upstream::Outcome::kUpstream5xx &&
+  if (upstream::OutcomeOfStatus(ex().response.status) == upstream::Outcome::kUpstream5xx &&
       MayRetry(upstream::Outcome::kUpstream5xx)) {
     // The backend cannot serve now (502/503/504): another may. Its answer is dropped with its
     // connection; if no retry can be made, it goes to the client as it is.
     ReportOutcome(/*failure=*/true);
     upstream_reusable_ = false;
-    if (Retry(response_.status)) return false;
+    if (Retry(ex().response.status)) return false;
   }
   // The client connection can stay open only if the request body was read to its end (or
   // will be, as it streams) and the body's end is marked by framing, not by a close.
-  upstream_reusable_ = response_.keep_alive && response_.body != http::BodyKind::kCloseDelimited;
-  if (response_.body == http::BodyKind::kCloseDelimited || !request_body_.done() ||
+  upstream_reusable_ =
+      ex().response.keep_alive && ex().response.body != http::BodyKind::kCloseDelimited;
+  if (ex().response.body == http::BodyKind::kCloseDelimited || !ex().request_body.done() ||
       worker_.draining()) {
     client_keep_alive_ = false;
   }
-  scratch_.clear();
-  http::WriteClientResponseHead(response_, client_minor_, client_keep_alive_, &scratch_);
+  ex().scratch.clear();
+  http::WriteClientResponseHead(ex().response, client_minor_, client_keep_alive_, &ex().scratch);
   evbuffer_drain(in, head_len);
-  evbuffer_add(client_out, scratch_.data(), scratch_.size());
+  evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
   response_started_ = true;
-  upstream_head_.clear();
-  response_body_.Start(response_.body, response_.content_length);
+  ex().upstream_head.clear();
+  ex().response_body.Start(ex().response.body, ex().response.content_length);
   return true;
 }
 
 void DownstreamConnection::PumpResponseBody() {
   evbuffer* up_in = In(upstream_->stream());
   evbuffer* client_out = Out(*client_);
-  BodyPump::Result r = response_body_.Pump(up_in, client_out);
+  BodyPump::Result r = ex().response_body.Pump(up_in, client_out);
   if (r == BodyPump::Result::kError) {
     spdlog::debug("{} {}: invalid response body framing: {}", pool_->config->name,
-                  backend_->label(), response_body_.error());
+                  backend_->label(), ex().response_body.error());
     ReportOutcome(/*failure=*/true);
     EndAttempt(0, upstream::Outcome::kUpstreamProtocolError);
     Close();
@@ -915,11 +926,12 @@ void DownstreamConnection::PumpResponseBody() {
 }
 
 void DownstreamConnection::FinishExchange() {
-  ReportOutcome(response_.status == 502 || response_.status == 503 || response_.status == 504);
-  EndAttempt(response_.status);
-  EndClientRequest(response_.status);
-  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), response_.status,
-                               MonoNanos() - request_start_ns_);
+  ReportOutcome(ex().response.status == 502 || ex().response.status == 503 ||
+                ex().response.status == 504);
+  EndAttempt(ex().response.status);
+  EndClientRequest(ex().response.status);
+  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_),
+                               ex().response.status, MonoNanos() - request_start_ns_);
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
@@ -927,7 +939,7 @@ void DownstreamConnection::FinishExchange() {
   balance::ObserveLatency(*backend, now - exchange_start_ns_, now);
   if (upstream_) {
     upstream_->requests++;
-    if (upstream_reusable_ && request_body_.done() && !worker_.draining() &&
+    if (upstream_reusable_ && ex().request_body.done() && !worker_.draining() &&
         evbuffer_get_length(Out(upstream_->stream())) == 0) {
       worker_.connection_pool().Release(std::move(upstream_), pool_->config->keepalive,
                                         pool_->config->timeouts.idle);
@@ -967,13 +979,13 @@ void DownstreamConnection::ReportOutcome(bool failure) {
 void DownstreamConnection::DropUpstream() {
   ReleasePendingSlot();
   upstream_.reset();
-  upstream_head_.clear();
+  ex().upstream_head.clear();
   EndAttempt(0);  // still open here: the client went away first
   if (tunnel_open_) {
     tunnel_open_ = false;
     shard().OnTunnelClosed(metric_backend_);
   }
-  if (pool_request_open_) EndClientRequest(response_started_ ? response_.status : 499);
+  if (pool_request_open_) EndClientRequest(response_started_ ? ex().response.status : 499);
   if (replay_ != nullptr) evbuffer_drain(replay_.get(), evbuffer_get_length(replay_.get()));
   if (breaker_admitted_) {  // the client went away: says nothing about the backend
     breaker_admitted_ = false;
@@ -1041,7 +1053,7 @@ void DownstreamConnection::StartTunnel() {
   shard().OnTunnelOpened(metric_backend_);
   tunnel_open_ = true;
   state_ = State::kTunnel;
-  upstream_head_.clear();
+  ex().upstream_head.clear();
   // The tunnel keeps counting as an active request on its backend until it closes.
   upstream_->stream().SetReadTimeout(milliseconds(0));
   client_->EnableRead();

@@ -39,6 +39,9 @@ class DownstreamConnection {
 
   // The worker is draining: close now if idle, else close after the current response.
   void OnDrain();
+  // Frees the buffers an idle connection (waiting for a request, nothing buffered) keeps
+  // from its last request; they come back with its next one. Called once a second.
+  void TrimIdle();
 
   // The listener it was accepted on, as an index into the worker's current snapshot.
   size_t listener_index() const { return listener_index_; }
@@ -134,6 +137,25 @@ class DownstreamConnection {
   // Why the pool has no backend for the request (outrigger_pool_shed_requests_total{reason}).
   metrics::ShedReason ShedReasonNow() const;
 
+  // The per-request state that has buffers of its own, reused from request to request on a
+  // busy connection, and dropped by TrimIdle() from one that has gone idle: an idle
+  // keep-alive connection should cost little more than its socket.
+  struct Exchange {
+    balance::PickContext pick;    // kept across attempts: a retry avoids the backends that failed
+    http::RequestHead request;    // its header vector keeps its capacity between requests
+    http::ResponseHead response;  // likewise
+    std::string upstream_head;    // kept until the first response byte, to resend on a fresh
+                                  // connection when a pooled one turns out stale
+    std::string scratch;          // response heads and error pages
+    BodyPump request_body;
+    BodyPump response_body;
+  };
+  Exchange& ex() {
+    if (!ex_) ex_ = std::make_unique<Exchange>();
+    return *ex_;
+  }
+  const Exchange& ex() const { return *ex_; }  // REQUIRES: ex_ (a request is being served)
+
   Worker& worker_;
   size_t listener_index_;       // into the worker's current snapshot's listeners
   bool listener_gone_ = false;  // a reload removed it: finish the request in flight, close
@@ -149,11 +171,8 @@ class DownstreamConnection {
   std::shared_ptr<WorkerView> view_;
   const PoolRuntime* pool_ = nullptr;
   size_t pool_index_ = 0;
-  balance::PickContext pick_;  // kept across attempts: a retry avoids the backends that failed
   upstream::Backend* backend_ = nullptr;
   std::unique_ptr<upstream::UpstreamConnection> upstream_;
-  http::RequestHead request_;    // reused across requests: its header vector keeps capacity
-  http::ResponseHead response_;  // likewise
   http::Method method_ = http::Method::kGet;
   int client_minor_ = 1;
   uint64_t max_body_ = 0;  // the route's max_body for the request being served
@@ -183,11 +202,7 @@ class DownstreamConnection {
   bool pool_request_open_ = false;  // OnPoolRequestStart recorded, its end not yet
   bool tunnel_open_ = false;        // OnTunnelOpened recorded, its close not yet
   int64_t last_activity_ns_ = 0;    // tunnel idle timeout
-  std::string upstream_head_;       // kept until the first response byte, to resend on a fresh
-                                    // connection when a pooled one turns out stale
-  std::string scratch_;             // response heads and error pages, reused
-  BodyPump request_body_;
-  BodyPump response_body_;
+  std::unique_ptr<Exchange> ex_;    // see ex()
 };
 
 }  // namespace outrigger::forward

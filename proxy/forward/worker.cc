@@ -218,6 +218,7 @@ void Worker::Retire(DownstreamConnection* conn) {
 void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
   self->connection_pool_.CloseUnavailable(upstream::Backend::kDead | upstream::Backend::kDraining);
+  for (auto& conn : self->connections_) conn->TrimIdle();
 }
 
 void Worker::OnSweep(evutil_socket_t, short, void* arg) {

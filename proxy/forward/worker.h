@@ -115,7 +115,8 @@ class Worker {
   void Drain();
   void MaybeExit();
   static void OnSweep(evutil_socket_t, short, void* self);
-  // Once a second: closes idle upstream connections to dead or draining backends.
+  // Once a second: closes idle upstream connections to dead or draining backends, and lets
+  // idle client connections give back their per-request buffers.
   static void OnUpkeep(evutil_socket_t, short, void* self);
 
   const int id_;

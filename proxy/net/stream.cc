@@ -33,8 +33,6 @@ Stream::Stream(ConnectingTag, event_base* base, evutil_socket_t fd)
 Stream::Stream(event_base* base, evutil_socket_t fd, bool connecting)
     : base_(base),
       fd_(fd),
-      input_(evbuffer_new()),
-      output_(evbuffer_new()),
       read_ev_(event_new(base, fd, EV_READ | EV_PERSIST, &Stream::OnReadable, this)),
       connecting_(connecting) {}
 
@@ -60,6 +58,11 @@ Stream::~Stream() {
   read_ev_.reset();
   write_ev_.reset();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void Stream::ReleaseBuffers() {
+  if (input_ && evbuffer_get_length(input_.get()) == 0) input_.reset();
+  if (output_ && evbuffer_get_length(output_.get()) == 0) output_.reset();
 }
 
 void Stream::SetReadTimeout(milliseconds timeout) {
@@ -108,12 +111,12 @@ void Stream::DisableRead() {
 
 bool Stream::WriteOnce() {
   // evbuffer_write gathers the chains into one writev (up to 128 of them) with no FIONREAD.
-  int n = evbuffer_write(output_.get(), fd_);
+  int n = evbuffer_write(output(), fd_);
   return n >= 0 || WouldBlock(errno);
 }
 
 void Stream::Flush() {
-  if (connecting_ || write_failed_ || evbuffer_get_length(output_.get()) == 0) return;
+  if (connecting_ || write_failed_ || !output_ || evbuffer_get_length(output_.get()) == 0) return;
   if (writing_) return;  // the socket is full: the write event sends it when there is room
   if (!WriteOnce()) {
     // Reported from the loop, where the owner expects callbacks, not from its own call.
@@ -122,7 +125,7 @@ void Stream::Flush() {
     event_active(write_ev_.get(), EV_WRITE, 0);
     return;
   }
-  if (evbuffer_get_length(output_.get()) > 0) AddWrite(write_timeout_);
+  if (evbuffer_get_length(output()) > 0) AddWrite(write_timeout_);
 }
 
 void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
@@ -132,7 +135,7 @@ void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
     return;
   }
   evbuffer_iovec vec[2];
-  int nvec = evbuffer_reserve_space(self->input_.get(), kReadSize, vec, 2);
+  int nvec = evbuffer_reserve_space(self->input(), kReadSize, vec, 2);
   if (nvec <= 0) {  // out of memory: as fatal for this stream as a socket error
     self->DisableRead();
     if (self->event_cb_) self->event_cb_(kReading | kError, self->ctx_);
@@ -142,11 +145,11 @@ void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
   for (int i = 0; i < nvec; ++i) iov[i] = iovec{vec[i].iov_base, vec[i].iov_len};
   ssize_t n = ::readv(self->fd_, iov, nvec);
   if (n < 0 && WouldBlock(errno)) {
-    evbuffer_commit_space(self->input_.get(), vec, 0);
+    evbuffer_commit_space(self->input(), vec, 0);
     return;
   }
   if (n <= 0) {
-    evbuffer_commit_space(self->input_.get(), vec, 0);
+    evbuffer_commit_space(self->input(), vec, 0);
     self->DisableRead();
     if (self->event_cb_) self->event_cb_(kReading | (n == 0 ? kEof : kError), self->ctx_);
     return;
@@ -157,7 +160,7 @@ void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
     vec[used].iov_len = std::min(vec[used].iov_len, left);
     left -= vec[used].iov_len;
   }
-  evbuffer_commit_space(self->input_.get(), vec, used);
+  evbuffer_commit_space(self->input(), vec, used);
   if (self->read_cb_) self->read_cb_(self->ctx_);
 }
 
@@ -191,7 +194,7 @@ void Stream::OnWritable(evutil_socket_t, short what, void* arg) {
     if (self->event_cb_) self->event_cb_(kWriting | kError, self->ctx_);
     return;
   }
-  size_t left = evbuffer_get_length(self->output_.get());
+  size_t left = evbuffer_get_length(self->output());
   if (left == 0) self->StopWriting();
   if (left <= self->low_water_ && self->drained_cb_) self->drained_cb_(self->ctx_);
 }

@@ -84,8 +84,18 @@ class Stream {
   bool reading() const { return reading_; }
   bool connecting() const { return connecting_; }
 
-  evbuffer* input() const { return input_.get(); }
-  evbuffer* output() const { return output_.get(); }
+  // Made on first use, so a Stream that has given its buffers back costs nothing until it
+  // reads or is written to again.
+  evbuffer* input() {
+    if (!input_) input_.reset(evbuffer_new());
+    return input_.get();
+  }
+  evbuffer* output() {
+    if (!output_) output_.reset(evbuffer_new());
+    return output_.get();
+  }
+  // Frees the input and output buffers if they hold nothing (an idle connection's memory).
+  void ReleaseBuffers();
   evutil_socket_t fd() const { return fd_; }
 
   // Writes what output() holds, as far as the socket takes it now; what remains goes out
