@@ -55,6 +55,14 @@ timeval ToTimeval(milliseconds ms) {
 
 evbuffer* In(net::Stream& s) { return s.input(); }
 
+// The clock read that only metrics use (request and attempt durations). A build without
+// metric recording skips it too, so that scripts/bench --metrics-off measures the request
+// path alone; there it is 0, which nothing but the (disabled) recorders reads.
+int64_t MetricNanos() {
+  if constexpr (!metrics::kRecording) return 0;
+  return MonoNanos();
+}
+
 // Length of the head at the front of `in` (through its empty line), or 0 when it has not
 // ended yet. `*scanned` remembers how far earlier calls searched, so a head that trickles in
 // is searched once overall, not once per read.
@@ -384,7 +392,7 @@ bool DownstreamConnection::TryReadHead() {
 
 void DownstreamConnection::HandleRequest() {
   view_ = worker_.view();
-  request_start_ns_ = MonoNanos();
+  request_start_ns_ = MetricNanos();
   const Snapshot& snap = *view_->snapshot;
   const ListenerRuntime& listener = snap.listeners[listener_index_];
   method_ = ex().request.method;
@@ -576,7 +584,9 @@ bool DownstreamConnection::Retry(int answered) {
   backend_ = next;
   backend_->AddActive(1);
   ++retries_;
-  shard().OnRetry(view_->snapshot->MetricId(backend_));  // once per try, at the backend it goes to
+  if constexpr (metrics::kRecording) {  // MetricId is a hash lookup: skip it with the recording
+    shard().OnRetry(view_->snapshot->MetricId(backend_));  // once per try, at its backend
+  }
   StartAttempt();
   return true;
 }
@@ -586,7 +596,7 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   EndClientRequest(status);  // before DropUpstream, which would count the client as gone
   DropUpstream();
   shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), status,
-                               request_start_ns_ != 0 ? MonoNanos() - request_start_ns_ : 0);
+                               request_start_ns_ != 0 ? MetricNanos() - request_start_ns_ : 0);
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
   ex().scratch.clear();
@@ -931,7 +941,7 @@ void DownstreamConnection::FinishExchange() {
   EndAttempt(ex().response.status);
   EndClientRequest(ex().response.status);
   shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_),
-                               ex().response.status, MonoNanos() - request_start_ns_);
+                               ex().response.status, MetricNanos() - request_start_ns_);
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
@@ -1004,7 +1014,7 @@ metrics::Shard& DownstreamConnection::shard() const {
 }
 
 void DownstreamConnection::BeginAttempt() {
-  metric_backend_ = view_->snapshot->MetricId(backend_);
+  if constexpr (metrics::kRecording) metric_backend_ = view_->snapshot->MetricId(backend_);
   shard().OnRequestStart(metric_backend_, exchange_start_ns_);
   attempt_open_ = true;
 }
@@ -1012,7 +1022,7 @@ void DownstreamConnection::BeginAttempt() {
 void DownstreamConnection::EndAttempt(int status, upstream::Outcome outcome) {
   if (!attempt_open_) return;
   attempt_open_ = false;
-  const int64_t now = MonoNanos();
+  const int64_t now = MetricNanos();
   if (std::optional<metrics::FailureReason> reason = MetricReason(outcome)) {
     shard().OnRequestFailed(metric_backend_, now, *reason);
   } else if (status != 0) {
@@ -1025,7 +1035,7 @@ void DownstreamConnection::EndAttempt(int status, upstream::Outcome outcome) {
 void DownstreamConnection::EndClientRequest(int status) {
   if (!pool_request_open_) return;
   pool_request_open_ = false;
-  const int64_t now = MonoNanos();
+  const int64_t now = MetricNanos();
   shard().OnPoolRequestEnd(
       static_cast<metrics::PoolId>(pool_index_), now, status, now - request_start_ns_,
       status >= 500 || status == 499 ? metrics::PoolOutcome::kError : metrics::PoolOutcome::kOk);
@@ -1049,7 +1059,7 @@ void DownstreamConnection::StartTunnel() {
   EndAttempt(101);
   EndClientRequest(101);
   shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), 101,
-                               MonoNanos() - request_start_ns_);
+                               MetricNanos() - request_start_ns_);
   shard().OnTunnelOpened(metric_backend_);
   tunnel_open_ = true;
   state_ = State::kTunnel;

@@ -196,7 +196,7 @@ class DownstreamConnection {
   net::EvBufferPtr replay_;  // request bytes the failed attempt never sent, for the next one
   size_t response_scan_ = 0;
   int64_t exchange_start_ns_ = 0;
-  int64_t request_start_ns_ = 0;  // the request head was complete (0: no request yet)
+  int64_t request_start_ns_ = 0;  // the request head was complete (0: none, or no metrics)
   metrics::BackendId metric_backend_ = 0;
   bool attempt_open_ = false;       // BeginAttempt recorded, its end not yet
   bool pool_request_open_ = false;  // OnPoolRequestStart recorded, its end not yet

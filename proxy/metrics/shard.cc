@@ -109,6 +109,7 @@ Shard::Shard(std::shared_ptr<const MetricLayout> layout)
       listeners_(std::make_unique<ListenerCells[]>(layout_->listeners.size())) {}
 
 void Shard::OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns) {
+  if constexpr (!kRecording) return;
   ListenerCells& cells = listeners_[listener];
   if (const size_t code = CodeClass(status); code < kCodeClassCount) cells.requests[code].Add(1);
   cells.duration_buckets[BucketIndex(duration_ns)].Add(1);
@@ -116,6 +117,7 @@ void Shard::OnDownstreamResponse(ListenerId listener, int status, int64_t durati
 }
 
 void Shard::OnRequestEnd(BackendId backend, int64_t now_ns, int status, int64_t latency_ns) {
+  if constexpr (!kRecording) return;
   BackendCells& cells = backends_[backend];
   cells.busy.Add(now_ns, -1);
   if (const size_t code = CodeClass(status); code < kCodeClassCount) cells.requests[code].Add(1);
@@ -124,6 +126,7 @@ void Shard::OnRequestEnd(BackendId backend, int64_t now_ns, int status, int64_t 
 }
 
 void Shard::OnRequestFailed(BackendId backend, int64_t now_ns, FailureReason reason) {
+  if constexpr (!kRecording) return;
   BackendCells& cells = backends_[backend];
   cells.busy.Add(now_ns, -1);
   cells.failures[static_cast<size_t>(reason)].Add(1);
@@ -131,6 +134,7 @@ void Shard::OnRequestFailed(BackendId backend, int64_t now_ns, FailureReason rea
 
 void Shard::OnPoolRequestEnd(PoolId pool, int64_t now_ns, int status, int64_t duration_ns,
                              PoolOutcome outcome) {
+  if constexpr (!kRecording) return;
   PoolCells& cells = pools_[pool];
   cells.busy.Add(now_ns, -1);
   if (const size_t code = CodeClass(status); code < kCodeClassCount) cells.requests[code].Add(1);

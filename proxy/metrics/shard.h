@@ -26,6 +26,15 @@
 
 namespace outrigger::metrics {
 
+// False only in a build with -DOUTRIGGER_METRICS_RECORDING=OFF, which exists so that
+// scripts/bench --metrics-off can measure the request path alone: every per-request recorder
+// of Shard returns at once, and /metrics, /status and /scaling read zeros. Never ship it.
+#ifdef OUTRIGGER_NO_METRICS_RECORDING
+inline constexpr bool kRecording = false;
+#else
+inline constexpr bool kRecording = true;
+#endif
+
 using PoolId = uint32_t;
 using BackendId = uint32_t;
 using ListenerId = uint32_t;
@@ -191,7 +200,10 @@ class Shard {
 
   // An attempt at `backend` starts (first request byte about to be written upstream). Every
   // start must be matched by exactly one OnRequestEnd, OnRequestFailed or OnRequestAbandoned.
-  void OnRequestStart(BackendId backend, int64_t now_ns) { backends_[backend].busy.Add(now_ns, 1); }
+  void OnRequestStart(BackendId backend, int64_t now_ns) {
+    if constexpr (!kRecording) return;
+    backends_[backend].busy.Add(now_ns, 1);
+  }
   // The attempt got a response with `status` (counted by class; statuses outside 100..599 are
   // not counted by code) after `latency_ns` (first byte written to last byte read).
   void OnRequestEnd(BackendId backend, int64_t now_ns, int status, int64_t latency_ns);
@@ -200,31 +212,46 @@ class Shard {
   // The attempt was dropped because the client went away first: it ends the in-flight interval
   // and counts nothing else, as it says nothing about the backend.
   void OnRequestAbandoned(BackendId backend, int64_t now_ns) {
+    if constexpr (!kRecording) return;
     backends_[backend].busy.Add(now_ns, -1);
   }
   // The attempt about to start at `backend` is a retry; counted against the backend that
   // receives it. Call in addition to OnRequestStart.
-  void OnRetry(BackendId backend) { backends_[backend].retries.Add(1); }
+  void OnRetry(BackendId backend) {
+    if constexpr (!kRecording) return;
+    backends_[backend].retries.Add(1);
+  }
 
   // A client request enters `pool` (routed, before waiting for a backend): from here to
   // OnPoolRequestEnd it counts as pool concurrency, pending or in flight, across retries.
-  void OnPoolRequestStart(PoolId pool, int64_t now_ns) { pools_[pool].busy.Add(now_ns, 1); }
+  void OnPoolRequestStart(PoolId pool, int64_t now_ns) {
+    if constexpr (!kRecording) return;
+    pools_[pool].busy.Add(now_ns, 1);
+  }
   // The client's request is done: once per client request, with the status the client got
   // (statuses outside 100..599 are not counted by code) and the whole duration.
   void OnPoolRequestEnd(PoolId pool, int64_t now_ns, int status, int64_t duration_ns,
                         PoolOutcome outcome);
   // The pool answered without trying a backend. Call in addition to OnPoolRequestEnd.
   void OnShed(PoolId pool, ShedReason reason) {
+    if constexpr (!kRecording) return;
     pools_[pool].shed[static_cast<size_t>(reason)].Add(1);
   }
 
   // An attempt at `backend` became a tunnel (101): call after its OnRequestEnd, and
   // OnTunnelClosed when the tunnel ends, on a shard of the same layout.
-  void OnTunnelOpened(BackendId backend) { backends_[backend].tunnels.Add(1); }
-  void OnTunnelClosed(BackendId backend) { backends_[backend].tunnels.Add(-1); }
+  void OnTunnelOpened(BackendId backend) {
+    if constexpr (!kRecording) return;
+    backends_[backend].tunnels.Add(1);
+  }
+  void OnTunnelClosed(BackendId backend) {
+    if constexpr (!kRecording) return;
+    backends_[backend].tunnels.Add(-1);
+  }
 
   // A client connection on `listener` opened (+1) or closed (-1).
   void OnDownstreamConnection(ListenerId listener, int64_t delta) {
+    if constexpr (!kRecording) return;
     listeners_[listener].connections.Add(delta);
   }
   // A response went to a client of `listener` (proxied or local: 400, 404, 503...), `duration`
