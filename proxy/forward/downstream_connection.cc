@@ -254,7 +254,16 @@ void DownstreamConnection::OnClientWrite(void* arg) {
       break;
     case State::kClosing:
       if (evbuffer_get_length(Out(*self->client_)) == 0) {
-        // Everything is sent: half-close and linger so a reset cannot eat the response.
+        // Everything is sent. A client that has finished sending (it half-closed, or asked
+        // for the close and sent nothing more) is done with us: close now, as nginx does.
+        // Any other may still be sending: half-close and linger, so that a reset provoked
+        // by its late bytes cannot destroy the response before it has read it.
+        if (self->client_half_closed_ ||
+            (self->client_asked_close_ && evbuffer_get_length(In(*self->client_)) == 0 &&
+             (self->ex_ == nullptr || self->ex_->request_body.done()))) {
+          self->Close();
+          break;
+        }
         shutdown(self->client_->fd(), SHUT_WR);
         self->client_->EnableRead();
         self->ArmTimer(kLinger);
@@ -269,6 +278,11 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
   FlushOnReturn flush(self);
   if (self->state_ == State::kClosed) return;
+  if (self->state_ == State::kClosing && what == (net::Stream::kReading | net::Stream::kEof) &&
+      evbuffer_get_length(Out(*self->client_)) > 0) {
+    self->client_half_closed_ = true;  // it still reads: finish sending, then close
+    return;
+  }
   if (self->state_ == State::kExchange && what == (net::Stream::kReading | net::Stream::kEof) &&
       self->ex().request_body.done()) {
     // The client half-closed after its request (allowed, and some clients do): it still reads,
@@ -398,6 +412,7 @@ void DownstreamConnection::HandleRequest() {
   method_ = ex().request.method;
   client_minor_ = ex().request.version_minor;
   client_keep_alive_ = ex().request.keep_alive && !worker_.draining();
+  client_asked_close_ = !ex().request.keep_alive;
   upgrade_requested_ = false;
   has_body_ =
       ex().request.body != http::BodyKind::kNone &&

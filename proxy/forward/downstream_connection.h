@@ -184,6 +184,7 @@ class DownstreamConnection {
   bool retried_stale_ = false;
   bool breaker_admitted_ = false;    // the breaker admitted this attempt and awaits its outcome
   bool client_eof_ = false;          // tunnel: the client closed; flushing its last bytes upstream
+  bool client_asked_close_ = false;  // the last request said Connection: close (or HTTP/1.0)
   bool client_half_closed_ = false;  // the client sent EOF after a whole request; it still reads
   bool has_body_ = false;            // the current request has a (non-empty) body
   bool pending_slot_ = false;        // holds one of backend_'s pending slots (waiting to connect)
