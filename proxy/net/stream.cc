@@ -25,7 +25,11 @@ bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == 
 
 }  // namespace
 
-Stream::Stream(event_base* base, evutil_socket_t fd) : Stream(base, fd, /*connecting=*/false) {}
+Stream::Stream(event_base* base, evutil_socket_t fd) : Stream(base, fd, /*connecting=*/false) {
+  // As promised: a blocking socket would stall the whole loop in a Flush. Sockets from the
+  // listener are non-blocking already, so this is one fcntl(F_GETFL) per connection.
+  evutil_make_socket_nonblocking(fd_);
+}
 
 Stream::Stream(ConnectingTag, event_base* base, evutil_socket_t fd)
     : Stream(base, fd, /*connecting=*/true) {}
