@@ -23,6 +23,17 @@ timeval ToTimeval(milliseconds ms) {
 
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
+// Registers a persistent event with `timeout`, zero meaning none. event_add(ev, NULL) does not
+// mean none: it keeps a timer the event already has, and libevent re-arms a persistent event
+// with the last timeout it was given each time the event fires, even after an event_del. A
+// timer added and removed at once clears both (and, like event_add, makes no syscall when the
+// event is already registered).
+void Watch(event* ev, milliseconds timeout) {
+  timeval tv = ToTimeval(timeout.count() > 0 ? timeout : milliseconds(1000));
+  event_add(ev, &tv);
+  if (timeout.count() <= 0) event_remove_timer(ev);
+}
+
 }  // namespace
 
 Stream::Stream(event_base* base, evutil_socket_t fd) : Stream(base, fd, /*connecting=*/false) {
@@ -81,17 +92,13 @@ void Stream::SetWriteTimeout(milliseconds timeout) {
   if (writing_ && !connecting_) AddWrite(timeout);
 }
 
-void Stream::AddRead() {
-  timeval tv = ToTimeval(read_timeout_);
-  event_add(read_ev_.get(), read_timeout_.count() > 0 ? &tv : nullptr);
-}
+void Stream::AddRead() { Watch(read_ev_.get(), read_timeout_); }
 
 void Stream::AddWrite(milliseconds timeout) {
   if (!write_ev_) {
     write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &Stream::OnWritable, this));
   }
-  timeval tv = ToTimeval(timeout);
-  event_add(write_ev_.get(), timeout.count() > 0 ? &tv : nullptr);
+  Watch(write_ev_.get(), timeout);
   writing_ = true;
 }
 
