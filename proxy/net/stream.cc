@@ -81,13 +81,11 @@ void Stream::ReleaseBuffers() {
 }
 
 void Stream::SetReadTimeout(milliseconds timeout) {
-  if (timeout == read_timeout_) return;
   read_timeout_ = timeout;
-  if (reading_ && !connecting_) AddRead();
+  if (reading_ && !connecting_) AddRead();  // restarts it, even at the same value
 }
 
 void Stream::SetWriteTimeout(milliseconds timeout) {
-  if (timeout == write_timeout_) return;
   write_timeout_ = timeout;
   if (writing_ && !connecting_) AddWrite(timeout);
 }

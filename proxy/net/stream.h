@@ -74,7 +74,9 @@ class Stream {
     event_cb_ = event;
     ctx_ = ctx;
   }
-  // Zero: no timeout. A change applies at once to a side being watched.
+  // Zero: no timeout. Applies at once to a side being watched, and restarts its clock there
+  // even when the value is the same: a reused pooled connection's read timeout runs from its
+  // new request, not from its last read before it went idle.
   void SetReadTimeout(std::chrono::milliseconds timeout);
   void SetWriteTimeout(std::chrono::milliseconds timeout);
   void SetLowWater(size_t bytes) { low_water_ = bytes; }
