@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Upstream connections are kept alive and reused, and replaced when a backend closes them."""
+"""Upstream connections are kept alive and reused, and replaced when a backend closes them;
+a client connection lasts as long as the client wants it, and no longer."""
 
+import socket
 import time
 import unittest
 
@@ -83,6 +85,65 @@ class UpstreamKeepAlive(harness.ProxyTestCase):
             self.assertEqual(r.status, 200, r)
             r = proxy.get("/", conn=conn)
             self.assertEqual(r.status, 200, r)
+
+
+class HalfClosingClient(harness.ProxyTestCase):
+    """A client may shutdown(SHUT_WR) once its request is sent: it still reads (RFC 9112 §9.6
+    lets a server close after the response). A request cut short by it is not a request."""
+
+    def start(self):
+        self.backend = self.start_backend("a")
+        return self.start_proxy(self.config(pools={"api": self.pool(self.backend)}))
+
+    def test_gets_the_whole_response_after_half_closing_and_then_the_proxy_closes(self):
+        proxy = self.start()
+        size = 1 << 20
+        for path in ("/slow?ms=300", "/bytes?n=%d" % size):
+            with self.subTest(path=path):
+                sock, rfile = self.open_raw(proxy)
+                sock.sendall(b"GET %s HTTP/1.1\r\nHost: test\r\n\r\n" % path.encode())
+                sock.shutdown(socket.SHUT_WR)
+                r = harness.read_response(rfile)
+                self.assertEqual(r.status, 200, r)
+                if path.startswith("/bytes"):
+                    self.assertTrue(r.body == pattern(size), "the body differs")
+                else:
+                    self.assertEqual(r.body, b"slow from a\n")
+                    # The EOF came while the backend was still thinking: the proxy said it
+                    # would close.
+                    self.assertEqual((r.header("Connection") or "").lower(), "close", r)
+                # Then an orderly close (FIN, not RST): recv returns b"".
+                self.assertEqual(rfile.read(), b"")
+
+    def test_a_body_cut_short_by_half_closing_gets_no_response(self):
+        # OnClientEvent: EOF before the body is complete closes the connection (no 400: the
+        # request never ended), and the backend never sees a whole request.
+        proxy = self.start()
+        heads = {
+            "content-length": b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n"
+                              + b"x" * 10,
+            "chunked": b"POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"a\r\n0123456789\r\n",
+        }
+        for framing, data in heads.items():
+            with self.subTest(framing=framing):
+                sock, _ = self.open_raw(proxy)
+                sock.sendall(data)
+                sock.shutdown(socket.SHUT_WR)
+                self.assertEqual(harness.read_until_closed(sock, timeout=5), b"")
+                # Once the proxy has dropped its upstream connection (only the stats request's
+                # own stays open), no POST was read whole.
+                def upstream_closed():
+                    stats = self.backend.stats()
+                    return stats if stats["open_connections"] <= 1 else None
+                stats = harness.wait_until(upstream_closed, timeout=5,
+                                           what="the proxy to close its upstream connection")
+                self.assertFalse([c for c in stats["complete"] if c[0] == "POST"], stats)
+
+
+def pattern(n):
+    """backend.py's /bytes body: byte i is i % 256."""
+    return bytes(i % 256 for i in range(n))
 
 
 if __name__ == "__main__":
