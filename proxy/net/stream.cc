@@ -36,11 +36,7 @@ void Watch(event* ev, milliseconds timeout) {
 
 }  // namespace
 
-Stream::Stream(event_base* base, evutil_socket_t fd) : Stream(base, fd, /*connecting=*/false) {
-  // As promised: a blocking socket would stall the whole loop in a Flush. Sockets from the
-  // listener are non-blocking already, so this is one fcntl(F_GETFL) per connection.
-  evutil_make_socket_nonblocking(fd_);
-}
+Stream::Stream(event_base* base, evutil_socket_t fd) : Stream(base, fd, /*connecting=*/false) {}
 
 Stream::Stream(ConnectingTag, event_base* base, evutil_socket_t fd)
     : Stream(base, fd, /*connecting=*/true) {}

@@ -50,7 +50,10 @@ class Stream {
   // 16 KiB evbuffer chain holds with its header (so no allocation rounds up to 32 KiB).
   static constexpr size_t kReadSize = 16 * 1024 - 128;
 
-  // Takes ownership of `fd`, a connected socket (made non-blocking here).
+  // Takes ownership of `fd`, a connected socket. REQUIRES: it is non-blocking (accept4 with
+  // SOCK_NONBLOCK, as the listener does; a blocking one would stall the loop in Flush). It is
+  // not made so here: that would be an fcntl per connection for sockets that already are.
+  // The process must ignore SIGPIPE: writes to a peer that has gone report EPIPE instead.
   Stream(event_base* base, evutil_socket_t fd);
   // Starts a non-blocking connect to `address`; kConnected (or kError|kWriting) reports how it
   // ended, and a connect that takes longer than `timeout` is a kTimeout|kWriting. Output

@@ -62,8 +62,7 @@ struct Pair {
 Pair UnixPair() {
   int fds[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  // As the listener hands sockets over: non-blocking already (the constructor's own part is
-  // tested separately, so a regression there fails one test instead of hanging the rest).
+  // As the listener hands sockets over: non-blocking (Stream requires it).
   evutil_make_socket_nonblocking(fds[0]);
   return Pair{fds[0], Fd(fds[1])};
 }
@@ -251,17 +250,6 @@ class StreamTest : public ::testing::Test {
   std::function<void()> after_read_;
   DestroyIn destroy_in_ = DestroyIn::kNever;
 };
-
-// ---- construction ------------------------------------------------------------------------
-
-TEST_F(StreamTest, ConstructorMakesTheSocketNonBlocking) {
-  int fds[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  Fd peer(fds[1]);
-  ASSERT_EQ(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
-  Adopt(fds[0]);
-  EXPECT_NE(fcntl(stream_->fd(), F_GETFL) & O_NONBLOCK, 0);
-}
 
 // ---- reading -----------------------------------------------------------------------------
 
