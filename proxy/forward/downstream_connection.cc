@@ -197,6 +197,7 @@ void DownstreamConnection::Flush() {
 }
 
 DownstreamConnection::~DownstreamConnection() {
+  worker_.ReturnExchange(std::move(ex_));
   if (pending_slot_) upstream::Release(backend_->pending());
   if (backend_ != nullptr) backend_->AddActive(-1);
 }
@@ -636,6 +637,7 @@ void DownstreamConnection::AwaitNextRequest() {
   ReadClientWhileRoom();
   const auto& timeouts = worker_.view()->snapshot->listeners[listener_index_].config->timeouts;
   bool pipelined = evbuffer_get_length(In(*client_)) > 0;
+  if (!pipelined) worker_.ReturnExchange(std::move(ex_));
   timer_is_header_ = pipelined;
   ArmTimer(pipelined ? timeouts.header : timeouts.idle);
 }
@@ -671,7 +673,6 @@ void DownstreamConnection::MoveListener(std::optional<size_t> index) {
 
 void DownstreamConnection::TrimIdle() {
   if (state_ != State::kHead || view_ != nullptr || evbuffer_get_length(In(*client_)) > 0) return;
-  ex_.reset();
   replay_.reset();
   client_->ReleaseBuffers();
 }

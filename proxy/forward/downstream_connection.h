@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include "proxy/forward/body_pump.h"
+#include "proxy/forward/exchange.h"
 #include "proxy/forward/worker.h"
 #include "proxy/http/limits.h"
 #include "proxy/http/message.h"
@@ -39,8 +39,8 @@ class DownstreamConnection {
 
   // The worker is draining: close now if idle, else close after the current response.
   void OnDrain();
-  // Frees the buffers an idle connection (waiting for a request, nothing buffered) keeps
-  // from its last request; they come back with its next one. Called once a second.
+  // Frees the socket buffers an idle connection (waiting for a request, nothing buffered)
+  // keeps from its last request; they come back with its next one. Called once a second.
   void TrimIdle();
 
   // The listener it was accepted on, as an index into the worker's current snapshot.
@@ -137,21 +137,10 @@ class DownstreamConnection {
   // Why the pool has no backend for the request (outrigger_pool_shed_requests_total{reason}).
   metrics::ShedReason ShedReasonNow() const;
 
-  // The per-request state that has buffers of its own, reused from request to request on a
-  // busy connection, and dropped by TrimIdle() from one that has gone idle: an idle
-  // keep-alive connection should cost little more than its socket.
-  struct Exchange {
-    balance::PickContext pick;    // kept across attempts: a retry avoids the backends that failed
-    http::RequestHead request;    // its header vector keeps its capacity between requests
-    http::ResponseHead response;  // likewise
-    std::string upstream_head;    // kept until the first response byte, to resend on a fresh
-                                  // connection when a pooled one turns out stale
-    std::string scratch;          // response heads and error pages
-    BodyPump request_body;
-    BodyPump response_body;
-  };
+  // The per-request state (see exchange.h): taken from the worker when a request begins and
+  // given back when the connection waits for its next one with nothing buffered.
   Exchange& ex() {
-    if (!ex_) ex_ = std::make_unique<Exchange>();
+    if (!ex_) ex_ = worker_.TakeExchange();
     return *ex_;
   }
   const Exchange& ex() const { return *ex_; }  // REQUIRES: ex_ (a request is being served)

@@ -215,6 +215,19 @@ void Worker::Retire(DownstreamConnection* conn) {
   event_active(sweep_.get(), 0, 0);
 }
 
+std::unique_ptr<Exchange> Worker::TakeExchange() {
+  if (spare_exchanges_.empty()) return std::make_unique<Exchange>();
+  std::unique_ptr<Exchange> exchange = std::move(spare_exchanges_.back());
+  spare_exchanges_.pop_back();
+  return exchange;
+}
+
+void Worker::ReturnExchange(std::unique_ptr<Exchange> exchange) {
+  if (exchange && spare_exchanges_.size() < kSpareExchanges) {
+    spare_exchanges_.push_back(std::move(exchange));
+  }
+}
+
 void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
   self->connection_pool_.CloseUnavailable(upstream::Backend::kDead | upstream::Backend::kDraining);

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "proxy/balance/policy.h"
+#include "proxy/forward/exchange.h"
 #include "proxy/forward/limit_counters.h"
 #include "proxy/forward/snapshot.h"
 #include "proxy/metrics/collector.h"
@@ -90,6 +91,10 @@ class Worker {
   uint64_t NextSeed() { return ++seed_; }
   // Hands the connection over for destruction after the current callback has returned.
   void Retire(DownstreamConnection* conn);
+  // Per-request state for a connection that starts a request, and back when it is done
+  // (null is ignored). At most kSpareExchanges wait for reuse; more are freed.
+  std::unique_ptr<Exchange> TakeExchange();
+  void ReturnExchange(std::unique_ptr<Exchange> exchange);
   // Counts a limit `conn` ran into, against the listener it was accepted on.
   void CountLimit(const DownstreamConnection& conn, Limit limit);
 
@@ -134,6 +139,8 @@ class Worker {
   upstream::ConnectionPool connection_pool_;
   std::list<std::unique_ptr<DownstreamConnection>> connections_;
   std::vector<std::unique_ptr<DownstreamConnection>> retired_;
+  static constexpr size_t kSpareExchanges = 128;
+  std::vector<std::unique_ptr<Exchange>> spare_exchanges_;  // most recently returned last
   std::atomic<size_t> connection_count_{0};
   LimitCounterSet limit_counters_;
   std::atomic<bool> stopped_{false};
