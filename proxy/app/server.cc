@@ -12,6 +12,7 @@
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
 #include "proxy/config/loader.h"
+#include "proxy/net/event.h"
 #include "proxy/upstream/circuit_breaker.h"
 #include "proxy/upstream/panic.h"
 #include "version.h"
@@ -153,8 +154,7 @@ void Server::BeginDrain() {
   spdlog::info("draining: not ready any more; still serving for {} ms (drain.delay)",
                delay.count());
   drain_delay_.reset(evtimer_new(base_.get(), &Server::OnDrainDelay, this));
-  timeval tv{static_cast<time_t>(delay.count() / 1000),
-             static_cast<suseconds_t>(delay.count() % 1000 * 1000)};
+  timeval tv = net::ToTimeval(delay);
   event_add(drain_delay_.get(), &tv);
 }
 

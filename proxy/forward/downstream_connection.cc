@@ -18,6 +18,7 @@
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
 #include "proxy/net/cidr.h"
+#include "proxy/net/event.h"
 #include "proxy/upstream/caps.h"
 #include "proxy/upstream/circuit_breaker.h"
 #include "proxy/upstream/retry_policy.h"
@@ -46,11 +47,6 @@ constexpr milliseconds kPendingRecheck{5};
 void SetNoDelay(evutil_socket_t fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-timeval ToTimeval(milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
 evbuffer* In(net::Stream& s) { return s.input(); }
@@ -203,7 +199,7 @@ DownstreamConnection::~DownstreamConnection() {
 }
 
 void DownstreamConnection::ArmTimer(milliseconds after) {
-  timeval tv = ToTimeval(after);
+  timeval tv = net::ToTimeval(after);
   evtimer_add(timer_.get(), &tv);
 }
 

@@ -7,6 +7,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include <chrono>
 #include <memory>
 
 namespace outrigger::net {
@@ -24,6 +25,12 @@ using EventPtr = std::unique_ptr<event, Deleter<event_free>>;
 using EvBufferPtr = std::unique_ptr<evbuffer, Deleter<evbuffer_free>>;
 using ListenerPtr = std::unique_ptr<evconnlistener, Deleter<evconnlistener_free>>;
 using EvHttpPtr = std::unique_ptr<evhttp, Deleter<evhttp_free>>;
+
+// libevent's form of a duration (timeouts, timers).
+inline timeval ToTimeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
 
 // Makes libevent safe to signal across threads (event_active from another thread). Called
 // once by main() before any event_base exists.

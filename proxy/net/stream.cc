@@ -16,11 +16,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-timeval ToTimeval(milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
-
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
 // Registers a persistent event with `timeout`, zero meaning none. event_add(ev, NULL) does not

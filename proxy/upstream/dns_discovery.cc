@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "proxy/base/log.h"
+#include "proxy/net/event.h"
 
 namespace outrigger::upstream {
 namespace {
@@ -205,8 +206,7 @@ void DnsDiscovery::OnAnswer(Query& query, int result, char type, int count, cons
 
 void DnsDiscovery::FinishRound(Entry& entry) {
   entry.settled = true;
-  timeval every{static_cast<time_t>(entry.every.count() / 1000),
-                static_cast<suseconds_t>(entry.every.count() % 1000 * 1000)};
+  timeval every = net::ToTimeval(entry.every);
   evtimer_add(entry.timer.get(), &every);
 
   std::vector<net::SocketAddress>& current = addresses_[entry.key];

@@ -4,6 +4,7 @@
 
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
+#include "proxy/net/event.h"
 #include "proxy/upstream/health_state.h"
 #include "proxy/upstream/http_probe.h"
 
@@ -15,11 +16,6 @@ using std::chrono::milliseconds;
 // A new backend's first probe fires within this, not a whole interval later: a ready probe
 // holds its traffic back until then.
 constexpr milliseconds kFirstProbeSpread{50};
-
-timeval ToTimeval(milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
 
 }  // namespace
 
@@ -52,7 +48,7 @@ class HealthChecker::Session {
   void Publish(bool healthy) { backend_->SetUnavailable(Bit(), !healthy); }
 
   void Schedule(milliseconds after) {
-    timeval tv = ToTimeval(after);
+    timeval tv = net::ToTimeval(after);
     evtimer_add(timer_.get(), &tv);
   }
 

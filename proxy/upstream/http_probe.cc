@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "proxy/net/event.h"
+
 namespace outrigger::upstream {
 namespace {
 
@@ -20,8 +22,8 @@ HttpProbe::HttpProbe(event_base* base, const net::SocketAddress& address,
       host_(config.host.empty() ? address.ToString() : config.host),
       connection_(
           evhttp_connection_base_new(base, nullptr, address.IpString().c_str(), address.port())) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout).count();
-  timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  timeval tv =
+      net::ToTimeval(std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout));
   evhttp_connection_set_timeout_tv(connection_.get(), &tv);
   evhttp_connection_set_retries(connection_.get(), 0);
   evhttp_connection_set_max_headers_size(connection_.get(), kMaxHeadersSize);
