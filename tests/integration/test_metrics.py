@@ -59,8 +59,8 @@ class Metrics(harness.ProxyTestCase):
         client_busy = sum(end - start for start, end in load.spans)
         busy = value(after, "outrigger_backend_busy_seconds_total", **b) - busy0
         pool_busy = value(after, "outrigger_pool_busy_seconds_total", pool="api") - pool_busy0
-        self.assertAlmostEqual(busy / client_busy, 1.0, delta=0.05)
-        self.assertAlmostEqual(pool_busy / client_busy, 1.0, delta=0.05)
+        self.assertAlmostEqual(busy / client_busy, 1.0, delta=0.05 * harness.TOLERANCE)
+        self.assertAlmostEqual(pool_busy / client_busy, 1.0, delta=0.05 * harness.TOLERANCE)
         self.assertAlmostEqual(busy, total_latency, delta=0.05 * total_latency)
 
     def test_requests_per_second_is_the_client_rate_over_the_last_ten_seconds(self):
@@ -75,7 +75,7 @@ class Metrics(harness.ProxyTestCase):
         finally:
             load.stop()
         self.assertGreater(measured, 20)
-        self.assertAlmostEqual(rps / measured, 1.0, delta=0.05, msg="rps %.1f, client %.1f"
+        self.assertAlmostEqual(rps / measured, 1.0, delta=0.05 * harness.TOLERANCE, msg="rps %.1f, client %.1f"
                                % (rps, measured))
 
     def test_series_of_a_removed_backend_disappear_and_survivors_keep_counting(self):

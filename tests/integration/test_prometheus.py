@@ -88,7 +88,7 @@ class Prometheus(harness.ProxyTestCase):
         promql_rate = float(rate[0]["value"][1])
         promql_p95 = float(p95[0]["value"][1])
         # rate() over scrapes up to 1 s old, extrapolated: within 10% of the client's rate.
-        self.assertAlmostEqual(promql_rate / measured, 1.0, delta=0.10,
+        self.assertAlmostEqual(promql_rate / measured, 1.0, delta=0.10 * harness.TOLERANCE,
                                msg="promql %.1f/s, client %.1f/s" % (promql_rate, measured))
         # Both p95s in the same bucket: the histogram's resolution is the bucket.
         self.assertGreater(client_p95, 0.25)
