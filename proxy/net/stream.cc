@@ -37,10 +37,9 @@ Stream::Stream(ConnectingTag, event_base* base, evutil_socket_t fd)
     : Stream(base, fd, /*connecting=*/true) {}
 
 Stream::Stream(event_base* base, evutil_socket_t fd, bool connecting)
-    : base_(base),
-      fd_(fd),
-      read_ev_(event_new(base, fd, EV_READ | EV_PERSIST, &Stream::OnReadable, this)),
-      connecting_(connecting) {}
+    : fd_(fd), connecting_(connecting) {
+  event_assign(&read_ev_, base, fd, EV_READ | EV_PERSIST, &Stream::OnReadable, this);
+}
 
 absl::StatusOr<std::unique_ptr<Stream>> Stream::Connect(event_base* base,
                                                         const SocketAddress& address,
@@ -61,7 +60,7 @@ absl::StatusOr<std::unique_ptr<Stream>> Stream::Connect(event_base* base,
 
 Stream::~Stream() {
   // The events go first: an event must not outlive the descriptor it watches.
-  read_ev_.reset();
+  event_del(&read_ev_);
   write_ev_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
@@ -73,7 +72,12 @@ void Stream::ReleaseBuffers() {
 
 void Stream::SetReadTimeout(milliseconds timeout) {
   read_timeout_ = timeout;
-  if (reading_ && !connecting_) AddRead();  // restarts it, even at the same value
+  if (!reading_ || connecting_) return;
+  if (timeout.count() <= 0) {
+    event_remove_timer(&read_ev_);  // registered already: only its timer goes
+  } else {
+    AddRead();  // restarts it, even at the same value
+  }
 }
 
 void Stream::SetWriteTimeout(milliseconds timeout) {
@@ -81,11 +85,12 @@ void Stream::SetWriteTimeout(milliseconds timeout) {
   if (writing_ && !connecting_) AddWrite(timeout);
 }
 
-void Stream::AddRead() { Watch(read_ev_.get(), read_timeout_); }
+void Stream::AddRead() { Watch(&read_ev_, read_timeout_); }
 
 void Stream::AddWrite(milliseconds timeout) {
   if (!write_ev_) {
-    write_ev_.reset(event_new(base_, fd_, EV_WRITE | EV_PERSIST, &Stream::OnWritable, this));
+    write_ev_.reset(event_new(event_get_base(&read_ev_), fd_, EV_WRITE | EV_PERSIST,
+                              &Stream::OnWritable, this));
   }
   Watch(write_ev_.get(), timeout);
   writing_ = true;
@@ -106,7 +111,7 @@ void Stream::EnableRead() {
 void Stream::DisableRead() {
   if (!reading_) return;
   reading_ = false;
-  if (!connecting_) event_del(read_ev_.get());
+  if (!connecting_) event_del(&read_ev_);
 }
 
 bool Stream::WriteOnce() {
