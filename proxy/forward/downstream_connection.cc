@@ -35,6 +35,8 @@ constexpr size_t kLowWater = 32 * 1024;
 // After a final response, how long a closing connection keeps reading and discarding what
 // the client still sends, so the kernel does not answer it with a reset that destroys the
 // response in flight (nginx's lingering_close).
+// Request heads: the parser's defaults, the same as nginx's large_client_header_buffers.
+constexpr http::HeadLimits kHeadLimits{};
 constexpr milliseconds kLinger{2000};
 // How often a request waiting for a connection to a backend at its max_connections looks
 // again. Connections free up on any worker, so a look is simpler than a cross-thread wake-up;
@@ -170,26 +172,28 @@ bool ExceedsMaxBody(const config::RouteConfig& route, const http::RequestHead& r
 DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index,
                                            evutil_socket_t fd, const net::SocketAddress& peer)
     : worker_(worker),
-      listener_index_(listener_index),
-      client_(std::make_unique<net::Stream>(worker.base(), fd)),
-      timer_(evtimer_new(worker.base(), &DownstreamConnection::OnTimer, this)),
-      peer_ip_(peer.IpString()) {
+      client_(worker.base(), fd),
+      peer_ip_(peer.IpString()),
+      listener_index_(static_cast<uint32_t>(listener_index)) {
   SetNoDelay(fd);
-  client_->SetCallbacks(&DownstreamConnection::OnClientRead, &DownstreamConnection::OnClientWrite,
-                        &DownstreamConnection::OnClientEvent, this);
-  client_->SetLowWater(kLowWater);
+  client_.SetCallbacks(&DownstreamConnection::OnClientRead, &DownstreamConnection::OnClientWrite,
+                       &DownstreamConnection::OnClientEvent, this);
+  client_.SetLowWater(kLowWater);
   const config::ListenerConfig& listener =
       *worker_.view()->snapshot->listeners[listener_index_].config;
-  client_->SetWriteTimeout(listener.timeouts.idle);  // a client that stops reading its response
-  client_->EnableRead();
-  timer_is_header_ = true;
-  ArmTimer(listener.timeouts.header);
+  client_.SetWriteTimeout(listener.timeouts.idle);  // a client that stops reading its response
+  AwaitHead(/*started=*/true);                      // the header timeout runs from the accept
+  client_.EnableRead();
 }
 
 void DownstreamConnection::Flush() {
   if (state_ == State::kClosed) return;
   if (upstream_) upstream_->stream().Flush();  // the request first: its answer takes longest
-  client_->Flush();
+  client_.Flush();
+  // Waiting for a request with nothing buffered: give the buffers back now rather than at the
+  // next upkeep, so that idle keep-alive connections hold no buffer at all (the allocator's
+  // thread cache makes them cheap to take again with the next request).
+  if (state_ == State::kHead && ex_ == nullptr) client_.ReleaseBuffers();
 }
 
 DownstreamConnection::~DownstreamConnection() {
@@ -199,8 +203,29 @@ DownstreamConnection::~DownstreamConnection() {
 }
 
 void DownstreamConnection::ArmTimer(milliseconds after) {
+  if (!timer_) timer_.reset(evtimer_new(worker_.base(), &DownstreamConnection::OnTimer, this));
   timeval tv = net::ToTimeval(after);
   evtimer_add(timer_.get(), &tv);
+}
+
+void DownstreamConnection::StopTimer() {
+  if (timer_) evtimer_del(timer_.get());
+}
+
+void DownstreamConnection::AwaitHead(bool started) {
+  const auto& timeouts = worker_.view()->snapshot->listeners[listener_index_].config->timeouts;
+  head_started_ = started;
+  if (started) {
+    head_deadline_ns_ = MonoNanos() + std::chrono::nanoseconds(timeouts.header).count();
+    client_.SetReadTimeout(timeouts.header);
+  } else {
+    client_.SetReadTimeout(timeouts.idle);
+  }
+}
+
+void DownstreamConnection::ArmHeaderDeadline() {
+  auto left = std::chrono::nanoseconds(head_deadline_ns_ - MonoNanos());
+  client_.SetReadTimeout(std::max(std::chrono::ceil<milliseconds>(left), milliseconds(1)));
 }
 
 // ---- client side -----------------------------------------------------------------------
@@ -223,7 +248,7 @@ void DownstreamConnection::OnClientRead(void* arg) {
       self->PumpTunnel();
       break;
     case State::kClosing:  // lingering: discard what the client still sends
-      evbuffer_drain(In(*self->client_), evbuffer_get_length(In(*self->client_)));
+      evbuffer_drain(In(self->client_), evbuffer_get_length(In(self->client_)));
       break;
     case State::kClosed:
       break;
@@ -236,7 +261,7 @@ void DownstreamConnection::OnClientWrite(void* arg) {
   switch (self->state_) {
     case State::kExchange:
       // The client drained what we sent: read more of the response.
-      if (self->upstream_ && self->response_started_) {
+      if (self->upstream_ && self->ex().response_started) {
         self->upstream_->stream().EnableRead();
         self->PumpResponseBody();
       }
@@ -250,19 +275,19 @@ void DownstreamConnection::OnClientWrite(void* arg) {
       self->ProcessClientInput();
       break;
     case State::kClosing:
-      if (evbuffer_get_length(Out(*self->client_)) == 0) {
+      if (evbuffer_get_length(Out(self->client_)) == 0) {
         // Everything is sent. A client that has finished sending (it half-closed, or asked
         // for the close and sent nothing more) is done with us: close now, as nginx does.
         // Any other may still be sending: half-close and linger, so that a reset provoked
         // by its late bytes cannot destroy the response before it has read it.
         if (self->client_half_closed_ ||
-            (self->client_asked_close_ && evbuffer_get_length(In(*self->client_)) == 0 &&
+            (self->client_asked_close_ && evbuffer_get_length(In(self->client_)) == 0 &&
              (self->ex_ == nullptr || self->ex_->request_body.done()))) {
           self->Close();
           break;
         }
-        shutdown(self->client_->fd(), SHUT_WR);
-        self->client_->EnableRead();
+        shutdown(self->client_.fd(), SHUT_WR);
+        self->client_.EnableRead();
         self->ArmTimer(kLinger);
       }
       break;
@@ -275,8 +300,18 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
   FlushOnReturn flush(self);
   if (self->state_ == State::kClosed) return;
+  if (self->state_ == State::kHead && what == (net::Stream::kReading | net::Stream::kTimeout)) {
+    if (self->head_started_) {
+      self->worker_.CountLimit(*self, Limit::kHeaderTimeout);
+      self->SendLocalResponse(408, "request head not received in time", /*close=*/true);
+    } else {
+      self->worker_.CountLimit(*self, Limit::kIdleTimeout);
+      self->Close();  // keep-alive idle timeout
+    }
+    return;
+  }
   if (self->state_ == State::kClosing && what == (net::Stream::kReading | net::Stream::kEof) &&
-      evbuffer_get_length(Out(*self->client_)) > 0) {
+      evbuffer_get_length(Out(self->client_)) > 0) {
     self->client_half_closed_ = true;  // it still reads: finish sending, then close
     return;
   }
@@ -296,7 +331,7 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     up.Flush();
     if (evbuffer_get_length(Out(up)) > 0) {
       self->client_eof_ = true;
-      self->client_->DisableRead();
+      self->client_.DisableRead();
       up.DisableRead();
       up.SetLowWater(0);
       return;
@@ -310,18 +345,11 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
   FlushOnReturn flush(self);
   switch (self->state_) {
-    case State::kHead:
-      if (self->timer_is_header_) {
-        self->worker_.CountLimit(*self, Limit::kHeaderTimeout);
-        self->SendLocalResponse(408, "request head not received in time", /*close=*/true);
-      } else {
-        self->worker_.CountLimit(*self, Limit::kIdleTimeout);
-        self->Close();  // keep-alive idle timeout
-      }
+    case State::kHead:  // its timeouts are the client stream's (OnClientEvent)
       break;
     case State::kTunnel: {
       const auto& pool = *self->pool_->config;
-      int64_t idle_ns = MonoNanos() - self->last_activity_ns_;
+      int64_t idle_ns = MonoNanos() - self->ex().last_activity_ns;
       int64_t limit_ns = std::chrono::nanoseconds(pool.timeouts.tunnel).count();
       if (idle_ns >= limit_ns) {
         self->Close();
@@ -347,7 +375,7 @@ void DownstreamConnection::ProcessClientInput() {
   // A loop rather than recursion: a pipeline of requests answered locally (404, 503) must
   // not grow the stack.
   while (state_ == State::kHead) {
-    if (evbuffer_get_length(Out(*client_)) > kHighWater) break;  // resumes in OnClientWrite
+    if (evbuffer_get_length(Out(client_)) > kHighWater) break;  // resumes in OnClientWrite
     if (!TryReadHead()) break;
   }
   if (state_ == State::kHead) ReadClientWhileRoom();
@@ -356,47 +384,49 @@ void DownstreamConnection::ProcessClientInput() {
 void DownstreamConnection::ReadClientWhileRoom() {
   // Reading stays on between requests (turning it off and on costs two epoll_ctl calls per
   // request); only a client that sends far ahead of its responses is made to wait.
-  if (evbuffer_get_length(In(*client_)) > kHighWater) {
-    client_->DisableRead();
+  if (evbuffer_get_length(In(client_)) > kHighWater) {
+    client_.DisableRead();
   } else if (!client_half_closed_) {
-    client_->EnableRead();
+    client_.EnableRead();
   }
 }
 
 bool DownstreamConnection::TryReadHead() {
-  evbuffer* in = In(*client_);
+  evbuffer* in = In(client_);
   size_t len = evbuffer_get_length(in);
   if (len == 0) return false;
   if (listener_gone_) {  // nothing left to route by; the client reconnects elsewhere
     Close();
     return false;
   }
-  if (!timer_is_header_) {  // the first byte of a new request: the header timeout starts
-    timer_is_header_ = true;
-    ArmTimer(worker_.view()->snapshot->listeners[listener_index_].config->timeouts.header);
-  }
   size_t head_len = FindHeadEnd(in, &head_scan_);
   const bool ended = head_len > 0;
   if (!ended) {
-    if (len <= limits_.max_request_line) return false;
+    // The first bytes of a request start its header timeout; later ones must not extend it.
+    if (head_started_) {
+      ArmHeaderDeadline();
+    } else {
+      AwaitHead(/*started=*/true);
+    }
+    if (len <= kHeadLimits.max_request_line) return false;
     // Long enough to break a limit: let the parser say which (414 or 431), or wait.
-    head_len = std::min(len, limits_.max_head + 1);
+    head_len = std::min(len, kHeadLimits.max_head + 1);
   }
   http::ParseResult r = http::ParseRequestHead(std::string_view(Pullup(in, head_len), head_len),
-                                               limits_, &ex().request);
+                                               kHeadLimits, &ex().request);
   if (r.status == http::ParseStatus::kError) {
     worker_.CountLimit(*this, r.http_status == 400 ? Limit::kBadRequest : Limit::kHeadSize);
     SendLocalResponse(r.http_status, r.reason, /*close=*/true);
     return false;
   }
   if (r.status == http::ParseStatus::kIncomplete) {
-    if (ended || len > limits_.max_head) {
+    if (ended || len > kHeadLimits.max_head) {
       worker_.CountLimit(*this, Limit::kHeadSize);
       SendLocalResponse(431, "request head too large", /*close=*/true);
     }
     return false;
   }
-  evtimer_del(timer_.get());
+  client_.SetReadTimeout(milliseconds(0));  // no head timeout while the request is served
   HandleRequest();
   return true;
 }
@@ -406,19 +436,19 @@ void DownstreamConnection::HandleRequest() {
   request_start_ns_ = MetricNanos();
   const Snapshot& snap = *view_->snapshot;
   const ListenerRuntime& listener = snap.listeners[listener_index_];
-  method_ = ex().request.method;
-  client_minor_ = ex().request.version_minor;
+  ex().method = ex().request.method;
+  ex().client_minor = ex().request.version_minor;
   client_keep_alive_ = ex().request.keep_alive && !worker_.draining();
   client_asked_close_ = !ex().request.keep_alive;
-  upgrade_requested_ = false;
-  has_body_ =
+  ex().upgrade_requested = false;
+  ex().has_body =
       ex().request.body != http::BodyKind::kNone &&
       !(ex().request.body == http::BodyKind::kContentLength && ex().request.content_length == 0);
 
   std::optional<size_t> route = listener.router.Match(ex().request.authority, ex().request.path);
   if (!route) {
-    evbuffer_drain(In(*client_), ex().request.head_size);
-    SendLocalResponse(404, "no route for this host and path", /*close=*/has_body_);
+    evbuffer_drain(In(client_), ex().request.head_size);
+    SendLocalResponse(404, "no route for this host and path", /*close=*/ex().has_body);
     return;
   }
   const config::RouteConfig& route_config = listener.config->routes[*route];
@@ -428,45 +458,45 @@ void DownstreamConnection::HandleRequest() {
       SendLocalResponse(400, "upgrade not allowed on this route", /*close=*/true);
       return;
     }
-    upgrade_requested_ = true;
+    ex().upgrade_requested = true;
   }
   if (ExceedsMaxBody(route_config, ex().request)) {
     worker_.CountLimit(*this, Limit::kMaxBody);
     SendLocalResponse(413, "request body too large", /*close=*/true);
     return;
   }
-  max_body_ = route_config.max_body;
-  pool_index_ = listener.route_pool[*route];
-  pool_ = &snap.pools[pool_index_];
-  shard().OnPoolRequestStart(static_cast<metrics::PoolId>(pool_index_), request_start_ns_);
-  pool_request_open_ = true;
+  ex().max_body = route_config.max_body;
+  ex().pool_index = listener.route_pool[*route];
+  pool_ = &snap.pools[ex().pool_index];
+  shard().OnPoolRequestStart(static_cast<metrics::PoolId>(ex().pool_index), request_start_ns_);
+  ex().pool_request_open = true;
 
   std::string_view client_ip = ClientIp(*listener.config, peer_ip_, ex().request);
   ex().pick = balance::PickContext();
   ex().pick.hash_key = HashKey(*pool_->config, client_ip, ex().request);
   ex().pick.caps = &pool_->caps;
-  retries_ = 0;
-  view_->retry_budgets[pool_index_].OnRequest(MonoNanos());
+  ex().retries = 0;
+  view_->retry_budgets[ex().pool_index].OnRequest(MonoNanos());
   backend_ = PickBackend();
   if (backend_ == nullptr) {
-    shard().OnShed(static_cast<metrics::PoolId>(pool_index_), ShedReasonNow());
-    evbuffer_drain(In(*client_), ex().request.head_size);
-    SendLocalResponse(503, "no backend available", /*close=*/has_body_, "Retry-After: 1\r\n");
+    shard().OnShed(static_cast<metrics::PoolId>(ex().pool_index), ShedReasonNow());
+    evbuffer_drain(In(client_), ex().request.head_size);
+    SendLocalResponse(503, "no backend available", /*close=*/ex().has_body, "Retry-After: 1\r\n");
     return;
   }
   backend_->AddActive(1);
 
   ex().upstream_head.clear();
   http::WriteUpstreamRequestHead(ex().request, {peer_ip_, "http", client_ip}, &ex().upstream_head);
-  evbuffer_drain(In(*client_), ex().request.head_size);
-  ex().request_body.Start(ex().request.body, ex().request.content_length, max_body_);
+  evbuffer_drain(In(client_), ex().request.head_size);
+  ex().request_body.Start(ex().request.body, ex().request.content_length, ex().max_body);
   state_ = State::kExchange;
-  response_started_ = false;
+  ex().response_started = false;
   StartAttempt();
 }
 
 upstream::Backend* DownstreamConnection::PickBackend() {
-  balance::BalancingPolicy& policy = *view_->policies[pool_index_];
+  balance::BalancingPolicy& policy = *view_->policies[ex().pool_index];
   ex().pick.now_ns = MonoNanos();
   ex().pick.ignore =
       pool_->shared->balancing_panic.load(std::memory_order_relaxed)
@@ -479,7 +509,7 @@ upstream::Backend* DownstreamConnection::PickBackend() {
     // An excluded backend comes back only when no other is usable: a retry must go elsewhere.
     if (b == nullptr || balance::Excluded(b, ex().pick)) return nullptr;
     if (b->breaker()->AllowRequest(ex().pick.now_ns)) {
-      breaker_admitted_ = true;
+      ex().breaker_admitted = true;
       return b;
     }
     ex().pick.Exclude(b);
@@ -488,9 +518,9 @@ upstream::Backend* DownstreamConnection::PickBackend() {
 }
 
 void DownstreamConnection::StartAttempt() {
-  retried_stale_ = false;
-  response_scan_ = 0;
-  exchange_start_ns_ = MonoNanos();
+  ex().retried_stale = false;
+  ex().response_scan = 0;
+  ex().exchange_start_ns = MonoNanos();
   upstream_ = worker_.connection_pool().Acquire(backend_);
   if (upstream_) {
     BeginAttempt();
@@ -508,9 +538,9 @@ void DownstreamConnection::StartAttempt() {
     return;
   }
   pending_slot_ = true;
-  wait_deadline_ns_ =
-      exchange_start_ns_ + std::chrono::nanoseconds(pool_->config->timeouts.connect).count();
-  client_->DisableRead();  // the body waits in the kernel meanwhile
+  ex().wait_deadline_ns =
+      ex().exchange_start_ns + std::chrono::nanoseconds(pool_->config->timeouts.connect).count();
+  client_.DisableRead();  // the body waits in the kernel meanwhile
   ArmTimer(kPendingRecheck);
 }
 
@@ -520,7 +550,7 @@ void DownstreamConnection::RecheckPending() {
                      backend_->connections() < static_cast<int64_t>(pool_->caps.max_connections);
   if (upstream_ || can_connect) {
     ReleasePendingSlot();
-    exchange_start_ns_ = MonoNanos();
+    ex().exchange_start_ns = MonoNanos();
     BeginAttempt();
     if (upstream_) {
       SendRequest();
@@ -529,7 +559,7 @@ void DownstreamConnection::RecheckPending() {
     }
     return;
   }
-  if (MonoNanos() >= wait_deadline_ns_) {
+  if (MonoNanos() >= ex().wait_deadline_ns) {
     ReleasePendingSlot();
     ShedOverLimit();
     return;
@@ -541,15 +571,15 @@ void DownstreamConnection::ReleasePendingSlot() {
   if (!pending_slot_) return;
   pending_slot_ = false;
   upstream::Release(backend_->pending());
-  evtimer_del(timer_.get());
+  StopTimer();
 }
 
 void DownstreamConnection::ShedOverLimit() {
   spdlog::debug("pool {} backend {}: over its connection caps", pool_->config->name,
                 backend_->label());
-  shard().OnShed(static_cast<metrics::PoolId>(pool_index_), metrics::ShedReason::kOverLimit);
-  if (breaker_admitted_) {  // nothing was tried: says nothing about the backend's health
-    breaker_admitted_ = false;
+  shard().OnShed(static_cast<metrics::PoolId>(ex().pool_index), metrics::ShedReason::kOverLimit);
+  if (ex().breaker_admitted) {  // nothing was tried: says nothing about the backend's health
+    ex().breaker_admitted = false;
     backend_->breaker()->OnAbandoned();
   }
   SendLocalResponse(503, "every backend is at its limits", /*close=*/!ex().request_body.done(),
@@ -557,24 +587,24 @@ void DownstreamConnection::ShedOverLimit() {
 }
 
 bool DownstreamConnection::MayRetry(upstream::Outcome outcome) const {
-  if (response_started_ || state_ != State::kExchange) return false;
-  if (retries_ >= pool_->config->retries.attempts) return false;
+  if (ex().response_started || state_ != State::kExchange) return false;
+  if (ex().retries >= pool_->config->retries.attempts) return false;
   // A read timeout is not retried: the backend may still be working on it, and another
   // wait as long would double the client's.
   if (outcome == upstream::Outcome::kLocalTimeout) return false;
   bool sent = RequestBytesSent();
-  return upstream::IsRetryable(method_, sent, /*body_fully_buffered=*/!sent || !has_body_);
+  return upstream::IsRetryable(ex().method, sent, /*body_fully_buffered=*/!sent || !ex().has_body);
 }
 
 bool DownstreamConnection::RequestBytesSent() const {
   if (upstream_ == nullptr) return false;
-  uint64_t queued = attempt_queued_ + (ex().request_body.moved() - attempt_body_start_);
+  uint64_t queued = ex().attempt_queued + (ex().request_body.moved() - ex().attempt_body_start);
   return queued > evbuffer_get_length(Out(upstream_->stream()));
 }
 
 bool DownstreamConnection::Retry(int answered) {
   int64_t now = MonoNanos();
-  if (!view_->retry_budgets[pool_index_].TryRetry(now)) {
+  if (!view_->retry_budgets[ex().pool_index].TryRetry(now)) {
     spdlog::debug("pool {}: retry budget spent, not retrying", pool_->config->name);
     return false;
   }
@@ -586,8 +616,8 @@ bool DownstreamConnection::Retry(int answered) {
   // to now) goes to the next one as is. Otherwise the request has no body and its head is
   // sent again.
   if (upstream_ != nullptr && !RequestBytesSent()) {
-    if (!replay_) replay_.reset(evbuffer_new());
-    evbuffer_add_buffer(replay_.get(), Out(upstream_->stream()));
+    if (!ex().replay) ex().replay.reset(evbuffer_new());
+    evbuffer_add_buffer(ex().replay.get(), Out(upstream_->stream()));
   }
   spdlog::debug("pool {}: retrying on {} after {} failed", pool_->config->name, next->label(),
                 backend_->label());
@@ -595,7 +625,7 @@ bool DownstreamConnection::Retry(int answered) {
   backend_->AddActive(-1);
   backend_ = next;
   backend_->AddActive(1);
-  ++retries_;
+  ++ex().retries;
   if constexpr (metrics::kRecording) {  // MetricId is a hash lookup: skip it with the recording
     shard().OnRetry(view_->snapshot->MetricId(backend_));  // once per try, at its backend
   }
@@ -613,7 +643,7 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   if (worker_.draining() || !client_keep_alive_) close = true;
   ex().scratch.clear();
   http::WriteErrorResponse(status, detail, close, extra_headers, &ex().scratch);
-  evbuffer_add(Out(*client_), ex().scratch.data(), ex().scratch.size());
+  evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
   if (close) {
     CloseAfterFlush();
   } else {
@@ -631,36 +661,35 @@ void DownstreamConnection::AwaitNextRequest() {
   pool_ = nullptr;
   state_ = State::kHead;
   ReadClientWhileRoom();
-  const auto& timeouts = worker_.view()->snapshot->listeners[listener_index_].config->timeouts;
-  bool pipelined = evbuffer_get_length(In(*client_)) > 0;
+  bool pipelined = evbuffer_get_length(In(client_)) > 0;
   if (!pipelined) worker_.ReturnExchange(std::move(ex_));
-  timer_is_header_ = pipelined;
-  ArmTimer(pipelined ? timeouts.header : timeouts.idle);
+  AwaitHead(/*started=*/pipelined);
 }
 
 void DownstreamConnection::CloseAfterFlush() {
   DropUpstream();
   state_ = State::kClosing;
-  evtimer_del(timer_.get());
-  client_->SetLowWater(0);
-  client_->DisableRead();
-  client_->Flush();
-  if (evbuffer_get_length(Out(*client_)) == 0) OnClientWrite(this);
+  StopTimer();
+  client_.SetReadTimeout(milliseconds(0));  // the linger has its own timer
+  client_.SetLowWater(0);
+  client_.DisableRead();
+  client_.Flush();
+  if (evbuffer_get_length(Out(client_)) == 0) OnClientWrite(this);
 }
 
 void DownstreamConnection::Close() {
   if (state_ == State::kClosed) return;
   DropUpstream();
   state_ = State::kClosed;
-  evtimer_del(timer_.get());
-  client_->DisableRead();
-  client_->SetCallbacks(nullptr, nullptr, nullptr, nullptr);
+  StopTimer();
+  client_.DisableRead();
+  client_.SetCallbacks(nullptr, nullptr, nullptr, nullptr);
   worker_.Retire(this);
 }
 
 void DownstreamConnection::MoveListener(std::optional<size_t> index) {
   if (index) {
-    listener_index_ = *index;
+    listener_index_ = static_cast<uint32_t>(*index);
     return;
   }
   listener_gone_ = true;
@@ -668,14 +697,15 @@ void DownstreamConnection::MoveListener(std::optional<size_t> index) {
 }
 
 void DownstreamConnection::TrimIdle() {
-  if (state_ != State::kHead || view_ != nullptr || evbuffer_get_length(In(*client_)) > 0) return;
-  replay_.reset();
-  client_->ReleaseBuffers();
+  // Without an exchange in kHead, it waits for a request with nothing buffered.
+  if (state_ != State::kHead || ex_ != nullptr) return;
+  timer_.reset();  // not armed in kHead; here, outside its callback, it may go
+  client_.ReleaseBuffers();
 }
 
 void DownstreamConnection::OnDrain() {
   client_keep_alive_ = false;
-  if (state_ == State::kHead && evbuffer_get_length(In(*client_)) == 0) Close();
+  if (state_ == State::kHead && evbuffer_get_length(In(client_)) == 0) Close();
 }
 
 // ---- upstream side ---------------------------------------------------------------------
@@ -691,7 +721,7 @@ void DownstreamConnection::Connect() {
   SetNoDelay((*stream)->fd());
   upstream_ = std::make_unique<upstream::UpstreamConnection>(*std::move(stream),
                                                              backend_->shared_from_this());
-  connecting_ = true;
+  ex().connecting = true;
   SendRequest();
 }
 
@@ -702,12 +732,12 @@ void DownstreamConnection::SendRequest() {
   up.SetLowWater(kLowWater);
   up.SetReadTimeout(pool_->config->timeouts.read);  // from the connect on, if connecting
   up.EnableRead();
-  attempt_body_start_ = ex().request_body.moved();
-  if (replay_ != nullptr && evbuffer_get_length(replay_.get()) > 0) {
-    attempt_queued_ = evbuffer_get_length(replay_.get());
-    evbuffer_add_buffer(Out(up), replay_.get());
+  ex().attempt_body_start = ex().request_body.moved();
+  if (ex().replay != nullptr && evbuffer_get_length(ex().replay.get()) > 0) {
+    ex().attempt_queued = evbuffer_get_length(ex().replay.get());
+    evbuffer_add_buffer(Out(up), ex().replay.get());
   } else {
-    attempt_queued_ = ex().upstream_head.size();
+    ex().attempt_queued = ex().upstream_head.size();
     evbuffer_add(Out(up), ex().upstream_head.data(), ex().upstream_head.size());
   }
   PumpRequestBody();
@@ -716,11 +746,11 @@ void DownstreamConnection::SendRequest() {
 void DownstreamConnection::PumpRequestBody() {
   if (!upstream_ || ex().request_body.done()) return;
   evbuffer* up_out = Out(upstream_->stream());
-  BodyPump::Result r = ex().request_body.Pump(In(*client_), up_out);
+  BodyPump::Result r = ex().request_body.Pump(In(client_), up_out);
   if (r == BodyPump::Result::kError) {
     bool too_large = ex().request_body.too_large();
     worker_.CountLimit(*this, too_large ? Limit::kMaxBody : Limit::kBadRequest);
-    if (response_started_) {
+    if (ex().response_started) {
       Close();
     } else {
       SendLocalResponse(too_large ? 413 : 400, ex().request_body.error(), /*close=*/true);
@@ -734,9 +764,9 @@ void DownstreamConnection::PumpRequestBody() {
     return;
   }
   if (evbuffer_get_length(up_out) > kHighWater) {
-    client_->DisableRead();  // resumes in OnUpstreamWrite
+    client_.DisableRead();  // resumes in OnUpstreamWrite
   } else {
-    client_->EnableRead();
+    client_.EnableRead();
   }
 }
 
@@ -750,7 +780,7 @@ void DownstreamConnection::OnUpstreamWrite(void* arg) {
       if (evbuffer_get_length(Out(self->upstream_->stream())) == 0) self->Close();
       return;
     }
-    self->client_->EnableRead();
+    self->client_.EnableRead();
     self->PumpTunnel();
   }
 }
@@ -770,7 +800,7 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
   FlushOnReturn flush(self);
   net::Stream* const stream = self->upstream_ ? &self->upstream_->stream() : nullptr;
   if (what & net::Stream::kConnected) {
-    self->connecting_ = false;
+    self->ex().connecting = false;
     return;
   }
   if (self->state_ == State::kTunnel) {
@@ -780,7 +810,7 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
   }
   if (self->state_ != State::kExchange) return;
   if (what & net::Stream::kTimeout) {
-    if (self->connecting_) {
+    if (self->ex().connecting) {
       // Nothing was sent: as safe to retry as a refused connection.
       self->UpstreamFailed(504, "upstream connect timed out",
                            upstream::Outcome::kLocalConnectFailed);
@@ -796,13 +826,14 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
         &self->upstream_->stream() != stream) {
       return;
     }
-    if (self->response_started_ && self->ex().response.body == http::BodyKind::kCloseDelimited) {
-      self->upstream_reusable_ = false;
+    if (self->ex().response_started &&
+        self->ex().response.body == http::BodyKind::kCloseDelimited) {
+      self->ex().upstream_reusable = false;
       self->FinishExchange();
       return;
     }
   }
-  if (self->connecting_) {
+  if (self->ex().connecting) {
     self->UpstreamFailed(502, "upstream connect failed", upstream::Outcome::kLocalConnectFailed);
   } else {
     self->UpstreamFailed(502, "upstream closed the connection", upstream::Outcome::kUpstreamReset);
@@ -811,13 +842,13 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
 
 void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
                                           upstream::Outcome outcome) {
-  bool stale = upstream_ && upstream_->requests > 0 && !response_started_ &&
+  bool stale = upstream_ && upstream_->requests > 0 && !ex().response_started &&
                evbuffer_get_length(In(upstream_->stream())) == 0 &&
-               ex().request_body.moved() == 0 && !retried_stale_;
+               ex().request_body.moved() == 0 && !ex().retried_stale;
   if (stale) {
     // A pooled connection the backend had already closed: resend on a fresh one. The
     // client never sees this; it is not a retry against the backend's health.
-    retried_stale_ = true;
+    ex().retried_stale = true;
     upstream_.reset();
     Connect();
     return;
@@ -826,7 +857,7 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
                 detail);
   ReportOutcome(/*failure=*/true);
   EndAttempt(0, outcome);
-  if (response_started_) {
+  if (ex().response_started) {
     Close();  // the client already has part of a response: all we can do is cut it
     return;
   }
@@ -836,7 +867,7 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
 
 void DownstreamConnection::ReadResponse() {
   while (state_ == State::kExchange && upstream_) {
-    if (response_started_) {
+    if (ex().response_started) {
       PumpResponseBody();
       return;
     }
@@ -848,32 +879,32 @@ bool DownstreamConnection::TryReadResponseHead() {
   evbuffer* in = In(upstream_->stream());
   size_t len = evbuffer_get_length(in);
   if (len == 0) return false;
-  size_t head_len = FindHeadEnd(in, &response_scan_);
+  size_t head_len = FindHeadEnd(in, &ex().response_scan);
   if (head_len == 0) {
-    if (len > limits_.max_head) {
+    if (len > kHeadLimits.max_head) {
       UpstreamFailed(502, "upstream response head too large",
                      upstream::Outcome::kUpstreamProtocolError);
     }
     return false;
   }
   http::ParseResult r = http::ParseResponseHead(std::string_view(Pullup(in, head_len), head_len),
-                                                method_, limits_, &ex().response);
+                                                ex().method, kHeadLimits, &ex().response);
   if (r.status != http::ParseStatus::kDone) {
-    upstream_reusable_ = false;
+    ex().upstream_reusable = false;
     UpstreamFailed(
         502, r.status == http::ParseStatus::kError ? r.reason : "invalid upstream response head",
         upstream::Outcome::kUpstreamProtocolError);
     return false;
   }
-  evbuffer* client_out = Out(*client_);
+  evbuffer* client_out = Out(client_);
   if (ex().response.status == 101) {
-    if (!upgrade_requested_) {
+    if (!ex().upgrade_requested) {
       UpstreamFailed(502, "upstream switched protocols unasked",
                      upstream::Outcome::kUpstreamProtocolError);
       return false;
     }
     ex().scratch.clear();
-    http::WriteClientResponseHead(ex().response, client_minor_, /*client_keep_alive=*/true,
+    http::WriteClientResponseHead(ex().response, ex().client_minor, /*client_keep_alive=*/true,
                                   &ex().scratch);
     evbuffer_drain(in, head_len);
     evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
@@ -882,19 +913,19 @@ bool DownstreamConnection::TryReadResponseHead() {
   }
   if (ex().response.status < 200) {
     // Interim (100 Continue, 103 Early Hints): relay to HTTP/1.1 clients, then keep reading.
-    if (client_minor_ >= 1) {
+    if (ex().client_minor >= 1) {
       ex().scratch.clear();
-      http::WriteClientResponseHead(ex().response, client_minor_, /*client_keep_alive=*/true,
+      http::WriteClientResponseHead(ex().response, ex().client_minor, /*client_keep_alive=*/true,
                                     &ex().scratch);
       evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
     }
     evbuffer_drain(in, head_len);
     return true;
   }
-  if (client_minor_ == 0 && ex().response.body == http::BodyKind::kChunked) {
+  if (ex().client_minor == 0 && ex().response.body == http::BodyKind::kChunked) {
     // The request went up as HTTP/1.0, so a backend must not chunk; an HTTP/1.0 client
     // could not read it.
-    upstream_reusable_ = false;
+    ex().upstream_reusable = false;
     UpstreamFailed(502, "upstream sent a chunked response to an HTTP/1.0 request",
                    upstream::Outcome::kUpstreamProtocolError);
     return false;
@@ -904,22 +935,23 @@ bool DownstreamConnection::TryReadResponseHead() {
     // The backend cannot serve now (502/503/504): another may. Its answer is dropped with its
     // connection; if no retry can be made, it goes to the client as it is.
     ReportOutcome(/*failure=*/true);
-    upstream_reusable_ = false;
+    ex().upstream_reusable = false;
     if (Retry(ex().response.status)) return false;
   }
   // The client connection can stay open only if the request body was read to its end (or
   // will be, as it streams) and the body's end is marked by framing, not by a close.
-  upstream_reusable_ =
+  ex().upstream_reusable =
       ex().response.keep_alive && ex().response.body != http::BodyKind::kCloseDelimited;
   if (ex().response.body == http::BodyKind::kCloseDelimited || !ex().request_body.done() ||
       worker_.draining()) {
     client_keep_alive_ = false;
   }
   ex().scratch.clear();
-  http::WriteClientResponseHead(ex().response, client_minor_, client_keep_alive_, &ex().scratch);
+  http::WriteClientResponseHead(ex().response, ex().client_minor, client_keep_alive_,
+                                &ex().scratch);
   evbuffer_drain(in, head_len);
   evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
-  response_started_ = true;
+  ex().response_started = true;
   ex().upstream_head.clear();
   ex().response_body.Start(ex().response.body, ex().response.content_length);
   return true;
@@ -927,7 +959,7 @@ bool DownstreamConnection::TryReadResponseHead() {
 
 void DownstreamConnection::PumpResponseBody() {
   evbuffer* up_in = In(upstream_->stream());
-  evbuffer* client_out = Out(*client_);
+  evbuffer* client_out = Out(client_);
   BodyPump::Result r = ex().response_body.Pump(up_in, client_out);
   if (r == BodyPump::Result::kError) {
     spdlog::debug("{} {}: invalid response body framing: {}", pool_->config->name,
@@ -938,7 +970,7 @@ void DownstreamConnection::PumpResponseBody() {
     return;
   }
   if (r == BodyPump::Result::kDone) {
-    if (evbuffer_get_length(up_in) > 0) upstream_reusable_ = false;  // stray bytes
+    if (evbuffer_get_length(up_in) > 0) ex().upstream_reusable = false;  // stray bytes
     FinishExchange();
     return;
   }
@@ -958,10 +990,10 @@ void DownstreamConnection::FinishExchange() {
   backend_ = nullptr;
   backend->AddActive(-1);
   int64_t now = MonoNanos();
-  balance::ObserveLatency(*backend, now - exchange_start_ns_, now);
+  balance::ObserveLatency(*backend, now - ex().exchange_start_ns, now);
   if (upstream_) {
     upstream_->requests++;
-    if (upstream_reusable_ && ex().request_body.done() && !worker_.draining() &&
+    if (ex().upstream_reusable && ex().request_body.done() && !worker_.draining() &&
         evbuffer_get_length(Out(upstream_->stream())) == 0) {
       worker_.connection_pool().Release(std::move(upstream_), pool_->config->keepalive,
                                         pool_->config->timeouts.idle);
@@ -977,8 +1009,8 @@ void DownstreamConnection::FinishExchange() {
 }
 
 void DownstreamConnection::ReportOutcome(bool failure) {
-  if (!breaker_admitted_) return;
-  breaker_admitted_ = false;
+  if (!ex().breaker_admitted) return;
+  ex().breaker_admitted = false;
   upstream::CircuitBreaker& breaker = *backend_->breaker();
   int64_t now = MonoNanos();
   switch (failure ? breaker.OnFailure(now) : breaker.OnSuccess(now)) {
@@ -1001,17 +1033,21 @@ void DownstreamConnection::ReportOutcome(bool failure) {
 void DownstreamConnection::DropUpstream() {
   ReleasePendingSlot();
   upstream_.reset();
-  ex().upstream_head.clear();
-  EndAttempt(0);  // still open here: the client went away first
-  if (tunnel_open_) {
-    tunnel_open_ = false;
-    shard().OnTunnelClosed(metric_backend_);
-  }
-  if (pool_request_open_) EndClientRequest(response_started_ ? ex().response.status : 499);
-  if (replay_ != nullptr) evbuffer_drain(replay_.get(), evbuffer_get_length(replay_.get()));
-  if (breaker_admitted_) {  // the client went away: says nothing about the backend
-    breaker_admitted_ = false;
-    backend_->breaker()->OnAbandoned();
+  if (ex_ != nullptr) {  // else no request is held: nothing was recorded or admitted
+    ex_->upstream_head.clear();
+    EndAttempt(0);  // still open here: the client went away first
+    if (ex_->tunnel_open) {
+      ex_->tunnel_open = false;
+      shard().OnTunnelClosed(ex_->metric_backend);
+    }
+    if (ex_->pool_request_open)
+      EndClientRequest(ex_->response_started ? ex_->response.status : 499);
+    if (ex_->replay != nullptr)
+      evbuffer_drain(ex_->replay.get(), evbuffer_get_length(ex_->replay.get()));
+    if (ex_->breaker_admitted) {  // the client went away: says nothing about the backend
+      ex_->breaker_admitted = false;
+      backend_->breaker()->OnAbandoned();
+    }
   }
   if (backend_ != nullptr) {
     backend_->AddActive(-1);
@@ -1026,30 +1062,30 @@ metrics::Shard& DownstreamConnection::shard() const {
 }
 
 void DownstreamConnection::BeginAttempt() {
-  if constexpr (metrics::kRecording) metric_backend_ = view_->snapshot->MetricId(backend_);
-  shard().OnRequestStart(metric_backend_, exchange_start_ns_);
-  attempt_open_ = true;
+  if constexpr (metrics::kRecording) ex().metric_backend = view_->snapshot->MetricId(backend_);
+  shard().OnRequestStart(ex().metric_backend, ex().exchange_start_ns);
+  ex().attempt_open = true;
 }
 
 void DownstreamConnection::EndAttempt(int status, upstream::Outcome outcome) {
-  if (!attempt_open_) return;
-  attempt_open_ = false;
+  if (!ex().attempt_open) return;
+  ex().attempt_open = false;
   const int64_t now = MetricNanos();
   if (std::optional<metrics::FailureReason> reason = MetricReason(outcome)) {
-    shard().OnRequestFailed(metric_backend_, now, *reason);
+    shard().OnRequestFailed(ex().metric_backend, now, *reason);
   } else if (status != 0) {
-    shard().OnRequestEnd(metric_backend_, now, status, now - exchange_start_ns_);
+    shard().OnRequestEnd(ex().metric_backend, now, status, now - ex().exchange_start_ns);
   } else {
-    shard().OnRequestAbandoned(metric_backend_, now);
+    shard().OnRequestAbandoned(ex().metric_backend, now);
   }
 }
 
 void DownstreamConnection::EndClientRequest(int status) {
-  if (!pool_request_open_) return;
-  pool_request_open_ = false;
+  if (!ex().pool_request_open) return;
+  ex().pool_request_open = false;
   const int64_t now = MetricNanos();
   shard().OnPoolRequestEnd(
-      static_cast<metrics::PoolId>(pool_index_), now, status, now - request_start_ns_,
+      static_cast<metrics::PoolId>(ex().pool_index), now, status, now - request_start_ns_,
       status >= 500 || status == 499 ? metrics::PoolOutcome::kError : metrics::PoolOutcome::kOk);
 }
 
@@ -1072,15 +1108,15 @@ void DownstreamConnection::StartTunnel() {
   EndClientRequest(101);
   shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), 101,
                                MetricNanos() - request_start_ns_);
-  shard().OnTunnelOpened(metric_backend_);
-  tunnel_open_ = true;
+  shard().OnTunnelOpened(ex().metric_backend);
+  ex().tunnel_open = true;
   state_ = State::kTunnel;
   ex().upstream_head.clear();
   // The tunnel keeps counting as an active request on its backend until it closes.
   upstream_->stream().SetReadTimeout(milliseconds(0));
-  client_->EnableRead();
+  client_.EnableRead();
   upstream_->stream().EnableRead();
-  last_activity_ns_ = MonoNanos();
+  ex().last_activity_ns = MonoNanos();
   ArmTimer(pool_->config->timeouts.tunnel);
   PumpTunnel();
 }
@@ -1088,9 +1124,9 @@ void DownstreamConnection::StartTunnel() {
 void DownstreamConnection::PumpTunnel() {
   if (!upstream_) return;
   net::Stream& up = upstream_->stream();
-  net::Stream& cl = *client_;
+  net::Stream& cl = client_;
   size_t moved = evbuffer_get_length(In(cl)) + evbuffer_get_length(In(up));
-  if (moved > 0) last_activity_ns_ = MonoNanos();
+  if (moved > 0) ex().last_activity_ns = MonoNanos();
   evbuffer_add_buffer(Out(up), In(cl));
   evbuffer_add_buffer(Out(cl), In(up));
   if (evbuffer_get_length(Out(up)) > kHighWater) cl.DisableRead();

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,7 +49,7 @@ class DownstreamConnection {
   // snapshot removed it (then: like OnDrain, and the index is no longer used).
   void MoveListener(std::optional<size_t> index);
 
-  std::list<std::unique_ptr<DownstreamConnection>>::iterator self;  // the Worker's handle
+  uint32_t slot = 0;  // its index in the Worker's connections (Worker::Accept, Retire)
 
  private:
   enum class State : uint8_t {
@@ -87,7 +86,17 @@ class DownstreamConnection {
   void AwaitNextRequest();
   void CloseAfterFlush();
   void Close();
+  // The timer for what the client stream's own timeouts cannot express: the wait for a
+  // pending slot, the linger after a last response, the tunnel's idle limit. Made on first
+  // use and freed when the connection next waits for a request, so an idle keep-alive
+  // connection has none: its idle and header timeouts are the client stream's read timeout.
   void ArmTimer(std::chrono::milliseconds after);
+  void StopTimer();
+  // kHead: the client's read timeout is the keep-alive idle timeout until the next request's
+  // first byte, then the time left to the header deadline (re-armed at each read, since the
+  // stream restarts it at each read).
+  void AwaitHead(bool started);
+  void ArmHeaderDeadline();
 
   // Upstream side.
   static void OnUpstreamRead(void* self);
@@ -145,54 +154,32 @@ class DownstreamConnection {
   }
   const Exchange& ex() const { return *ex_; }  // REQUIRES: ex_ (a request is being served)
 
+  // Largest first, flags last: an idle keep-alive connection is mostly this object.
   Worker& worker_;
-  size_t listener_index_;       // into the worker's current snapshot's listeners
-  bool listener_gone_ = false;  // a reload removed it: finish the request in flight, close
-  std::unique_ptr<net::Stream> client_;
-  net::EventPtr timer_;
+  net::Stream client_;
+  net::EventPtr timer_;  // see ArmTimer
   const std::string peer_ip_;
-  State state_ = State::kHead;
-  bool timer_is_header_ = true;  // the armed timer is the header timeout (else keep-alive idle)
-  size_t head_scan_ = 0;         // input bytes already searched for the end of the head
-  http::HeadLimits limits_;
+  size_t head_scan_ = 0;          // input bytes already searched for the end of the head
+  int64_t head_deadline_ns_ = 0;  // kHead, head_started_: the header timeout expires then
 
-  // The request being served (valid from HandleRequest to FinishExchange).
+  // The request being served (valid from HandleRequest to FinishExchange); the rest of its
+  // state is in ex(). These stay here: teardown reads them whether or not a request is held.
   std::shared_ptr<WorkerView> view_;
   const PoolRuntime* pool_ = nullptr;
-  size_t pool_index_ = 0;
   upstream::Backend* backend_ = nullptr;
   std::unique_ptr<upstream::UpstreamConnection> upstream_;
-  http::Method method_ = http::Method::kGet;
-  int client_minor_ = 1;
-  uint64_t max_body_ = 0;  // the route's max_body for the request being served
+  int64_t request_start_ns_ = 0;  // the request head was complete (0: none, or no metrics)
+  std::unique_ptr<Exchange> ex_;  // see ex()
+
+  uint32_t listener_index_;     // into the worker's current snapshot's listeners
+  bool listener_gone_ = false;  // a reload removed it: finish the request in flight, close
+  State state_ = State::kHead;
+  bool head_started_ = true;  // kHead: a request's first byte came (header, not idle, timeout)
   bool client_keep_alive_ = true;
-  bool upgrade_requested_ = false;
-  bool connecting_ = false;
-  bool response_started_ = false;  // the response head went to the client: no more 5xx
-  bool upstream_reusable_ = false;
-  bool retried_stale_ = false;
-  bool breaker_admitted_ = false;    // the breaker admitted this attempt and awaits its outcome
   bool client_eof_ = false;          // tunnel: the client closed; flushing its last bytes upstream
   bool client_asked_close_ = false;  // the last request said Connection: close (or HTTP/1.0)
   bool client_half_closed_ = false;  // the client sent EOF after a whole request; it still reads
-  bool has_body_ = false;            // the current request has a (non-empty) body
   bool pending_slot_ = false;        // holds one of backend_'s pending slots (waiting to connect)
-  uint32_t retries_ = 0;             // retries of the current request so far
-  int64_t wait_deadline_ns_ = 0;     // a pending request gives up then (connect timeout)
-  // This attempt's bytes queued upstream: its head (or replay), and the body's moved() count
-  // when it began; what is queued but no longer in the output buffer reached the backend.
-  uint64_t attempt_queued_ = 0;
-  uint64_t attempt_body_start_ = 0;
-  net::EvBufferPtr replay_;  // request bytes the failed attempt never sent, for the next one
-  size_t response_scan_ = 0;
-  int64_t exchange_start_ns_ = 0;
-  int64_t request_start_ns_ = 0;  // the request head was complete (0: none, or no metrics)
-  metrics::BackendId metric_backend_ = 0;
-  bool attempt_open_ = false;       // BeginAttempt recorded, its end not yet
-  bool pool_request_open_ = false;  // OnPoolRequestStart recorded, its end not yet
-  bool tunnel_open_ = false;        // OnTunnelOpened recorded, its close not yet
-  int64_t last_activity_ns_ = 0;    // tunnel idle timeout
-  std::unique_ptr<Exchange> ex_;    // see ex()
 };
 
 }  // namespace outrigger::forward

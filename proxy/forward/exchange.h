@@ -5,19 +5,57 @@
 // little more than its socket while a busy one reuses the same buffers request after
 // request, with no allocation.
 //
-// Every field is set by the request that uses it (as it was when each connection kept its
-// own): nothing carries meaning from one request to the next.
+// The containers are set by the request that uses them and keep their capacity; the plain
+// state (ExchangeState) starts from its defaults with every request, since an exchange is
+// reset when it is given back.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "proxy/balance/policy.h"
 #include "proxy/forward/body_pump.h"
 #include "proxy/http/message.h"
+#include "proxy/metrics/shard.h"
+#include "proxy/net/event.h"
 
 namespace outrigger::forward {
 
-struct Exchange {
+// Where serving one request has got to: DownstreamConnection's per-request fields, kept here
+// so that an idle connection does not carry them.
+struct ExchangeState {
+  size_t pool_index = 0;
+  http::Method method = http::Method::kGet;
+  int client_minor = 1;
+  uint64_t max_body = 0;  // the route's max_body for the request being served
+  bool upgrade_requested = false;
+  bool connecting = false;
+  bool response_started = false;  // the response head went to the client: no more 5xx
+  bool upstream_reusable = false;
+  bool retried_stale = false;
+  bool breaker_admitted = false;   // the breaker admitted this attempt and awaits its outcome
+  bool has_body = false;           // the current request has a (non-empty) body
+  bool attempt_open = false;       // BeginAttempt recorded, its end not yet
+  bool pool_request_open = false;  // OnPoolRequestStart recorded, its end not yet
+  bool tunnel_open = false;        // OnTunnelOpened recorded, its close not yet
+  uint32_t retries = 0;            // retries of the current request so far
+  metrics::BackendId metric_backend = 0;
+  int64_t wait_deadline_ns = 0;  // a pending request gives up then (connect timeout)
+  // This attempt's bytes queued upstream: its head (or replay), and the body's moved() count
+  // when it began; what is queued but no longer in the output buffer reached the backend.
+  uint64_t attempt_queued = 0;
+  uint64_t attempt_body_start = 0;
+  net::EvBufferPtr replay;  // request bytes the failed attempt never sent, for the next one
+  size_t response_scan = 0;
+  int64_t exchange_start_ns = 0;
+  int64_t last_activity_ns = 0;  // tunnel idle timeout
+};
+
+struct Exchange : ExchangeState {
+  // Back to the defaults, keeping the containers' capacity (Worker::ReturnExchange).
+  void ResetState() { static_cast<ExchangeState&>(*this) = ExchangeState{}; }
+
   balance::PickContext pick;    // kept across attempts: a retry avoids the backends that failed
   http::RequestHead request;    // its header vector keeps its capacity between requests
   http::ResponseHead response;  // likewise

@@ -172,9 +172,10 @@ void Worker::SwapListeners(const Snapshot& previous, const Snapshot& next,
   }
   // What is left in `kept` are removed listeners: their sockets close with them. Their
   // connections finish the request in flight, then close.
-  // MoveListener may retire the connection, which erases it from the list: advance first.
-  for (auto it = connections_.begin(); it != connections_.end();) {
-    DownstreamConnection* conn = (it++)->get();
+  // Backwards: MoveListener may retire the connection, whose slot then takes the last one,
+  // which this loop has already seen.
+  for (size_t i = connections_.size(); i-- > 0;) {
+    DownstreamConnection* conn = connections_[i].get();
     if (conn->listener_gone()) continue;
     const net::SocketAddress& address = previous.listeners[conn->listener_index()].config->listen;
     std::optional<size_t> index;
@@ -192,7 +193,7 @@ void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::Socket
   }
   view_->shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(listener_index), 1);
   connections_.push_back(std::make_unique<DownstreamConnection>(*this, listener_index, fd, peer));
-  connections_.back()->self = std::prev(connections_.end());
+  connections_.back()->slot = static_cast<uint32_t>(connections_.size() - 1);
   connection_count_.fetch_add(1, std::memory_order_relaxed);
   if (ListenerSlot* slot = SlotFor(listener_index)) {
     ++slot->connections;
@@ -209,8 +210,13 @@ void Worker::Retire(DownstreamConnection* conn) {
     --slot->connections;
     UpdateAccepting(*slot);
   }
-  retired_.push_back(std::move(*conn->self));
-  connections_.erase(conn->self);
+  const uint32_t at = conn->slot;
+  retired_.push_back(std::move(connections_[at]));
+  if (at + 1 != connections_.size()) {
+    connections_[at] = std::move(connections_.back());
+    connections_[at]->slot = at;
+  }
+  connections_.pop_back();
   connection_count_.fetch_sub(1, std::memory_order_relaxed);
   event_active(sweep_.get(), 0, 0);
 }
@@ -224,6 +230,7 @@ std::unique_ptr<Exchange> Worker::TakeExchange() {
 
 void Worker::ReturnExchange(std::unique_ptr<Exchange> exchange) {
   if (exchange && spare_exchanges_.size() < kSpareExchanges) {
+    exchange->ResetState();
     spare_exchanges_.push_back(std::move(exchange));
   }
 }
@@ -245,11 +252,9 @@ void Worker::Drain() {
   draining_ = true;
   for (auto& l : listeners_) l->listener->Close();
   connection_pool_.Clear();
-  // OnDrain may retire the connection, which erases it from the list: advance first.
-  for (auto it = connections_.begin(); it != connections_.end();) {
-    DownstreamConnection* conn = (it++)->get();
-    conn->OnDrain();
-  }
+  // Backwards: OnDrain may retire the connection, whose slot then takes the last one, which
+  // this loop has already seen.
+  for (size_t i = connections_.size(); i-- > 0;) connections_[i]->OnDrain();
   MaybeExit();
 }
 

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <atomic>
-#include <list>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -137,7 +136,8 @@ class Worker {
   std::vector<std::unique_ptr<ListenerSlot>> listeners_;  // in the current snapshot's order
   bool listening_ = false;                                // BindListeners succeeded
   upstream::ConnectionPool connection_pool_;
-  std::list<std::unique_ptr<DownstreamConnection>> connections_;
+  // Unordered: a retired connection's slot takes the last one (DownstreamConnection::slot).
+  std::vector<std::unique_ptr<DownstreamConnection>> connections_;
   std::vector<std::unique_ptr<DownstreamConnection>> retired_;
   static constexpr size_t kSpareExchanges = 128;
   std::vector<std::unique_ptr<Exchange>> spare_exchanges_;  // most recently returned last

@@ -2,11 +2,13 @@
 """Upstream connections are kept alive and reused, and replaced when a backend closes them;
 a client connection lasts as long as the client wants it, and no longer."""
 
+import select
 import socket
 import time
 import unittest
 
 import harness
+import metrics_util
 
 
 class UpstreamKeepAlive(harness.ProxyTestCase):
@@ -144,6 +146,81 @@ class HalfClosingClient(harness.ProxyTestCase):
 def pattern(n):
     """backend.py's /bytes body: byte i is i % 256."""
     return bytes(i % 256 for i in range(n))
+
+
+class ClientTimeouts(harness.ProxyTestCase):
+    """The keep-alive idle timeout runs between requests; the header timeout runs from a
+    request's first byte (from the accept for the first request) and is a deadline for the
+    whole head, not a gap between reads."""
+
+    def limit_hits(self, proxy, limit):
+        samples, _ = metrics_util.scrape(proxy)
+        return metrics_util.value(samples, "outrigger_downstream_limit_hits_total",
+                                  listener="web", limit=limit)
+
+    def test_a_client_idle_past_timeouts_idle_is_closed_and_counted(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
+                                             listener={"timeouts": {"idle": "1s", "header": "5s"}}))
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        self.assertEqual(harness.read_response(rfile).status, 200)
+        start = time.monotonic()
+        rest = harness.read_until_closed(sock, timeout=4)
+        elapsed = time.monotonic() - start
+        self.assertEqual(rest, b"", "an idle close sends nothing")
+        self.assertGreaterEqual(elapsed, 0.9, "closed before timeouts.idle")
+        self.assertEqual(self.limit_hits(proxy, "idle_timeout"), 1)
+        self.assertEqual(self.limit_hits(proxy, "header_timeout"), 0)
+
+    def test_a_client_busy_longer_than_timeouts_idle_stays_connected(self):
+        # Each gap is shorter than the idle timeout; together they are far longer.
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
+                                             listener={"timeouts": {"idle": "1s"}}))
+        sock, rfile = self.open_raw(proxy)
+        for i in range(5):
+            sock.sendall(b"GET /?i=%d HTTP/1.1\r\nHost: test\r\n\r\n" % i)
+            self.assertEqual(harness.read_response(rfile).status, 200)
+            time.sleep(0.5)
+        self.assertEqual(self.limit_hits(proxy, "idle_timeout"), 0)
+
+    def test_the_header_timeout_of_a_later_request_runs_from_its_first_byte(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
+                                             listener={"timeouts": {"idle": "30s", "header": "2s"}}))
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        self.assertEqual(harness.read_response(rfile).status, 200)
+        time.sleep(2.5)  # idle, longer than the header timeout: that one has not started
+        head = b"GET /second HTTP/1.1\r\nHost: test\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n"
+        start = time.monotonic()
+        answer = b""
+        # A byte every 0.4 s: each read comes well within the timeout, so only a deadline
+        # from the first byte ends this.
+        for i in range(len(head)):
+            sock.sendall(head[i:i + 1])
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            if poller.poll(400):
+                answer = harness.read_until_closed(sock, timeout=5)
+                break
+        elapsed = time.monotonic() - start
+        self.assertRegex(answer, rb"^HTTP/1\.1 408 ", answer[:200])
+        self.assertGreaterEqual(elapsed, 1.9, "408 came before timeouts.header")
+        self.assertLess(elapsed, 4 * harness.SLOWDOWN, "the reads kept extending the header timeout")
+        self.assertEqual(a.stats()["by_path"].get("/second", 0), 0)
+        self.assertEqual(self.limit_hits(proxy, "header_timeout"), 1)
+
+    def test_a_connection_that_sends_nothing_gets_408_after_timeouts_header(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
+                                             listener={"timeouts": {"idle": "30s", "header": "1s"}}))
+        sock, _ = self.open_raw(proxy)
+        start = time.monotonic()
+        answer = harness.read_until_closed(sock, timeout=4)
+        self.assertRegex(answer, rb"^HTTP/1\.1 408 ", answer[:200])
+        self.assertGreaterEqual(time.monotonic() - start, 0.9)
 
 
 if __name__ == "__main__":
