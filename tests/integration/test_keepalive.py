@@ -158,13 +158,19 @@ class ClientTimeouts(harness.ProxyTestCase):
         return metrics_util.value(samples, "outrigger_downstream_limit_hits_total",
                                   listener="web", limit=limit)
 
-    def test_a_client_idle_past_timeouts_idle_is_closed_and_counted(self):
+    def served(self, **timeouts):
+        """A backend, a proxy with these listener timeouts, and a raw client connection to it
+        that has had one request answered."""
         a = self.start_backend("a")
         proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
-                                             listener={"timeouts": {"idle": "1s", "header": "5s"}}))
+                                             listener={"timeouts": timeouts}))
         sock, rfile = self.open_raw(proxy)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
         self.assertEqual(harness.read_response(rfile).status, 200)
+        return a, proxy, sock, rfile
+
+    def test_a_client_idle_past_timeouts_idle_is_closed_and_counted(self):
+        _, proxy, sock, _ = self.served(idle="1s", header="5s")
         start = time.monotonic()
         rest = harness.read_until_closed(sock, timeout=4)
         elapsed = time.monotonic() - start
@@ -175,10 +181,7 @@ class ClientTimeouts(harness.ProxyTestCase):
 
     def test_a_client_busy_longer_than_timeouts_idle_stays_connected(self):
         # Each gap is shorter than the idle timeout; together they are far longer.
-        a = self.start_backend("a")
-        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
-                                             listener={"timeouts": {"idle": "1s"}}))
-        sock, rfile = self.open_raw(proxy)
+        _, proxy, sock, rfile = self.served(idle="1s")
         for i in range(5):
             sock.sendall(b"GET /?i=%d HTTP/1.1\r\nHost: test\r\n\r\n" % i)
             self.assertEqual(harness.read_response(rfile).status, 200)
@@ -186,12 +189,7 @@ class ClientTimeouts(harness.ProxyTestCase):
         self.assertEqual(self.limit_hits(proxy, "idle_timeout"), 0)
 
     def test_the_header_timeout_of_a_later_request_runs_from_its_first_byte(self):
-        a = self.start_backend("a")
-        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
-                                             listener={"timeouts": {"idle": "30s", "header": "2s"}}))
-        sock, rfile = self.open_raw(proxy)
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
-        self.assertEqual(harness.read_response(rfile).status, 200)
+        a, proxy, sock, _ = self.served(idle="30s", header="2s")
         time.sleep(2.5)  # idle, longer than the header timeout: that one has not started
         head = b"GET /second HTTP/1.1\r\nHost: test\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n"
         start = time.monotonic()
