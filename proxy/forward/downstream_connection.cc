@@ -176,6 +176,7 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
       peer_ip_(peer.IpString()),
       listener_index_(static_cast<uint32_t>(listener_index)) {
   SetNoDelay(fd);
+  client_.UseSpares(&worker.buffer_spares());
   client_.SetCallbacks(&DownstreamConnection::OnClientRead, &DownstreamConnection::OnClientWrite,
                        &DownstreamConnection::OnClientEvent, this);
   client_.SetLowWater(kLowWater);
@@ -200,6 +201,11 @@ DownstreamConnection::~DownstreamConnection() {
   worker_.ReturnExchange(std::move(ex_));
   if (pending_slot_) upstream::Release(backend_->pending());
   if (backend_ != nullptr) backend_->AddActive(-1);
+}
+
+Exchange& DownstreamConnection::TakeExchange() {
+  ex_ = worker_.TakeExchange();
+  return *ex_;
 }
 
 void DownstreamConnection::ArmTimer(milliseconds after) {
@@ -300,7 +306,8 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
   FlushOnReturn flush(self);
   if (self->state_ == State::kClosed) return;
-  if (self->state_ == State::kHead && what == (net::Stream::kReading | net::Stream::kTimeout)) {
+  if (what == (net::Stream::kReading | net::Stream::kTimeout)) {
+    if (self->state_ != State::kHead) return;  // a head timeout left running (TryReadHead)
     if (self->head_started_) {
       self->worker_.CountLimit(*self, Limit::kHeaderTimeout);
       self->SendLocalResponse(408, "request head not received in time", /*close=*/true);
@@ -426,7 +433,8 @@ bool DownstreamConnection::TryReadHead() {
     }
     return false;
   }
-  client_.SetReadTimeout(milliseconds(0));  // no head timeout while the request is served
+  // The head timeout is left to run (one timer change fewer per request): a read timeout
+  // outside kHead is ignored, and AwaitNextRequest sets the next one.
   HandleRequest();
   return true;
 }
@@ -1114,6 +1122,8 @@ void DownstreamConnection::StartTunnel() {
   ex().upstream_head.clear();
   // The tunnel keeps counting as an active request on its backend until it closes.
   upstream_->stream().SetReadTimeout(milliseconds(0));
+  client_.SetReadTimeout(
+      milliseconds(0));  // the head timeout left running; the tunnel's is ArmTimer's
   client_.EnableRead();
   upstream_->stream().EnableRead();
   ex().last_activity_ns = MonoNanos();

@@ -149,9 +149,11 @@ class DownstreamConnection {
   // The per-request state (see exchange.h): taken from the worker when a request begins and
   // given back when the connection waits for its next one with nothing buffered.
   Exchange& ex() {
-    if (!ex_) ex_ = worker_.TakeExchange();
+    if (ex_ == nullptr) [[unlikely]]
+      return TakeExchange();
     return *ex_;
   }
+  Exchange& TakeExchange();  // out of line, so that ex() stays small enough to inline
   const Exchange& ex() const { return *ex_; }  // REQUIRES: ex_ (a request is being served)
 
   // Largest first, flags last: an idle keep-alive connection is mostly this object.

@@ -16,6 +16,7 @@
 #include "proxy/forward/snapshot.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/shard.h"
+#include "proxy/net/buffer_spares.h"
 #include "proxy/net/event.h"
 #include "proxy/net/listener.h"
 #include "proxy/net/mailbox.h"
@@ -86,6 +87,7 @@ class Worker {
   event_base* base() const { return base_.get(); }
   const std::shared_ptr<WorkerView>& view() const { return view_; }
   upstream::ConnectionPool& connection_pool() { return connection_pool_; }
+  net::BufferSpares& buffer_spares() { return buffer_spares_; }
   bool draining() const { return draining_; }
   uint64_t NextSeed() { return ++seed_; }
   // Hands the connection over for destruction after the current callback has returned.
@@ -140,7 +142,9 @@ class Worker {
   std::vector<std::unique_ptr<DownstreamConnection>> connections_;
   std::vector<std::unique_ptr<DownstreamConnection>> retired_;
   static constexpr size_t kSpareExchanges = 128;
+  static constexpr size_t kSpareBuffers = 256;
   std::vector<std::unique_ptr<Exchange>> spare_exchanges_;  // most recently returned last
+  net::BufferSpares buffer_spares_{kSpareBuffers};  // the client streams' (Stream::UseSpares)
   std::atomic<size_t> connection_count_{0};
   LimitCounterSet limit_counters_;
   std::atomic<bool> stopped_{false};

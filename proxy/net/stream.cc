@@ -66,8 +66,17 @@ Stream::~Stream() {
 }
 
 void Stream::ReleaseBuffers() {
-  if (input_ && evbuffer_get_length(input_.get()) == 0) input_.reset();
-  if (output_ && evbuffer_get_length(output_.get()) == 0) output_.reset();
+  ReleaseBuffer(input_);
+  ReleaseBuffer(output_);
+}
+
+void Stream::ReleaseBuffer(EvBufferPtr& buffer) {
+  if (!buffer || evbuffer_get_length(buffer.get()) > 0) return;
+  if (spares_ != nullptr) {
+    spares_->Give(std::move(buffer));
+  } else {
+    buffer.reset();
+  }
 }
 
 void Stream::SetReadTimeout(milliseconds timeout) {

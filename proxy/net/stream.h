@@ -31,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "proxy/net/address.h"
+#include "proxy/net/buffer_spares.h"
 #include "proxy/net/event.h"
 
 namespace outrigger::net {
@@ -94,14 +95,18 @@ class Stream {
   // Made on first use, so a Stream that has given its buffers back costs nothing until it
   // reads or is written to again.
   evbuffer* input() {
-    if (!input_) input_.reset(evbuffer_new());
+    if (!input_) input_ = NewBuffer();
     return input_.get();
   }
   evbuffer* output() {
-    if (!output_) output_.reset(evbuffer_new());
+    if (!output_) output_ = NewBuffer();
     return output_.get();
   }
-  // Frees the input and output buffers if they hold nothing (an idle connection's memory).
+  // Buffers come from and go back to `spares` (null: allocated and freed each time).
+  // REQUIRES: `spares` outlives this Stream's last ReleaseBuffers call.
+  void UseSpares(BufferSpares* spares) { spares_ = spares; }
+  // Gives back the input and output buffers if they hold nothing (an idle connection's
+  // memory).
   void ReleaseBuffers();
   evutil_socket_t fd() const { return fd_; }
 
@@ -121,10 +126,13 @@ class Stream {
   void StopWriting();
   // One writev of output(); false on an error other than EAGAIN.
   bool WriteOnce();
+  EvBufferPtr NewBuffer() { return spares_ ? spares_->Take() : EvBufferPtr(evbuffer_new()); }
+  void ReleaseBuffer(EvBufferPtr& buffer);
 
   evutil_socket_t fd_;
   EvBufferPtr input_;
   EvBufferPtr output_;
+  BufferSpares* spares_ = nullptr;
   // Embedded rather than allocated: every Stream has one for its whole life, and an idle
   // keep-alive connection is mostly this event (its separate allocation was a fifth of one).
   // Assigned in the constructor and deleted in the destructor; a Stream never moves.

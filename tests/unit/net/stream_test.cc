@@ -263,6 +263,51 @@ TEST_F(StreamTest, BytesFromThePeerAppearInInput) {
   EXPECT_TRUE(events_.empty());
 }
 
+// ---- buffers -------------------------------------------------------------------------------
+
+TEST_F(StreamTest, ReleaseBuffersGivesEmptyOnesToTheSparesAndKeepsTheRest) {
+  BufferSpares spares(4);
+  Pair p = UnixPair();
+  Adopt(p.ours);
+  stream_->UseSpares(&spares);
+  evbuffer* in = stream_->input();
+  evbuffer_add(stream_->output(), "unsent", 6);
+  stream_->ReleaseBuffers();
+  EXPECT_EQ(spares.size(), 1u);  // the input: the output still holds bytes
+  EXPECT_EQ(Contents(stream_->output()), "unsent");
+  EXPECT_EQ(stream_->input(), in);  // taken back from the spares
+  EXPECT_EQ(spares.size(), 0u);
+}
+
+TEST_F(StreamTest, AGivenBackBufferReadsAgainAfterItsBytesWereDrained) {
+  BufferSpares spares(4);
+  Pair p = UnixPair();
+  Adopt(p.ours);
+  stream_->UseSpares(&spares);
+  stream_->EnableRead();
+  ASSERT_EQ(write(p.peer.get(), "first", 5), 5);
+  ASSERT_TRUE(RunUntil([&] { return reads_ == 1; }));
+  EXPECT_EQ(Contents(stream_->input()), "first");
+  evbuffer_drain(stream_->input(), 5);
+  stream_->ReleaseBuffers();
+  ASSERT_EQ(spares.size(), 1u);
+  ASSERT_EQ(write(p.peer.get(), "second", 6), 6);
+  ASSERT_TRUE(RunUntil([&] { return reads_ == 2; }));
+  EXPECT_EQ(Contents(stream_->input()), "second");
+  EXPECT_EQ(spares.size(), 0u);
+}
+
+TEST_F(StreamTest, WithoutSparesReleasedBuffersAreFreedAndMadeAnew) {
+  Pair p = UnixPair();
+  Adopt(p.ours);
+  evbuffer_add(stream_->input(), "x", 1);
+  stream_->ReleaseBuffers();  // holds a byte: kept
+  EXPECT_EQ(Contents(stream_->input()), "x");
+  evbuffer_drain(stream_->input(), 1);
+  stream_->ReleaseBuffers();
+  EXPECT_EQ(evbuffer_get_length(stream_->input()), 0u);  // a new, empty one
+}
+
 TEST_F(StreamTest, ReadsNothingWhileReadingIsDisabled) {
   Pair p = UnixPair();
   Adopt(p.ours);
