@@ -37,13 +37,14 @@ class HealthProbes(harness.ProxyTestCase):
         self.assertEqual(self.spread(proxy, 10), collections.Counter({"a": 5, "b": 5}))
 
         a.get("/control/ready?on=0")
-        # fall=1: the next probe, at most one interval (+10% jitter) later, takes it out.
-        time.sleep(INTERVAL * 1.1 + 0.15 * harness.SLOWDOWN)
+        # fall=1: the next probe, at most one interval (+10% jitter) later, takes it out; it
+        # is out before the log line says so.
+        harness.wait_until(
+            lambda: "backend %s: ready probe /health/ready failed (status 503)" % a.address
+            in proxy.stderr(), timeout=INTERVAL * 1.1 + 0.5, what="the failed ready probe")
         served_before = a.stats()["by_path"].get("/", 0)
         self.assertEqual(self.spread(proxy, 20), collections.Counter({"b": 20}))
         self.assertEqual(a.stats()["by_path"].get("/", 0), served_before)
-        self.assertIn("backend %s: ready probe /health/ready failed (status 503)" % a.address,
-                      proxy.stderr())
 
         a.get("/control/ready?on=1")
         # rise=2: back after two passing probes, not after one.
