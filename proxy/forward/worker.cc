@@ -222,17 +222,14 @@ void Worker::Retire(DownstreamConnection* conn) {
 }
 
 std::unique_ptr<Exchange> Worker::TakeExchange() {
-  if (spare_exchanges_.empty()) return std::make_unique<Exchange>();
-  std::unique_ptr<Exchange> exchange = std::move(spare_exchanges_.back());
-  spare_exchanges_.pop_back();
-  return exchange;
+  if (std::unique_ptr<Exchange> spare = spare_exchanges_.Take()) return spare;
+  return std::make_unique<Exchange>();
 }
 
 void Worker::ReturnExchange(std::unique_ptr<Exchange> exchange) {
-  if (exchange && spare_exchanges_.size() < kSpareExchanges) {
-    exchange->ResetState();
-    spare_exchanges_.push_back(std::move(exchange));
-  }
+  if (exchange == nullptr) return;
+  exchange->ResetState();
+  spare_exchanges_.Give(std::move(exchange));
 }
 
 void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {

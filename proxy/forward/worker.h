@@ -11,15 +11,16 @@
 
 #include "absl/status/status.h"
 #include "proxy/balance/policy.h"
+#include "proxy/base/spares.h"
 #include "proxy/forward/exchange.h"
 #include "proxy/forward/limit_counters.h"
 #include "proxy/forward/snapshot.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/shard.h"
-#include "proxy/net/buffer_spares.h"
 #include "proxy/net/event.h"
 #include "proxy/net/listener.h"
 #include "proxy/net/mailbox.h"
+#include "proxy/net/stream.h"
 #include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/retry_budget.h"
 
@@ -143,7 +144,7 @@ class Worker {
   std::vector<std::unique_ptr<DownstreamConnection>> retired_;
   static constexpr size_t kSpareExchanges = 128;
   static constexpr size_t kSpareBuffers = 256;
-  std::vector<std::unique_ptr<Exchange>> spare_exchanges_;  // most recently returned last
+  base::Spares<std::unique_ptr<Exchange>> spare_exchanges_{kSpareExchanges};
   net::BufferSpares buffer_spares_{kSpareBuffers};  // the client streams' (Stream::UseSpares)
   std::atomic<size_t> connection_count_{0};
   LimitCounterSet limit_counters_;

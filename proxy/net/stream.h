@@ -30,11 +30,14 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "proxy/base/spares.h"
 #include "proxy/net/address.h"
-#include "proxy/net/buffer_spares.h"
 #include "proxy/net/event.h"
 
 namespace outrigger::net {
+
+// Empty evbuffers kept by a loop for its streams (Stream::UseSpares).
+using BufferSpares = base::Spares<EvBufferPtr>;
 
 class Stream {
  public:
@@ -126,7 +129,10 @@ class Stream {
   void StopWriting();
   // One writev of output(); false on an error other than EAGAIN.
   bool WriteOnce();
-  EvBufferPtr NewBuffer() { return spares_ ? spares_->Take() : EvBufferPtr(evbuffer_new()); }
+  EvBufferPtr NewBuffer() {
+    if (EvBufferPtr spare = spares_ ? spares_->Take() : nullptr) return spare;
+    return EvBufferPtr(evbuffer_new());
+  }
   void ReleaseBuffer(EvBufferPtr& buffer);
 
   evutil_socket_t fd_;
