@@ -740,6 +740,9 @@ void DownstreamConnection::SendRequest() {
   up.SetLowWater(kLowWater);
   up.SetReadTimeout(pool_->config->timeouts.read);  // from the connect on, if connecting
   up.EnableRead();
+  // On a pooled connection the request goes out as this callback returns; on a new one, once
+  // connected. The backend's latency (design.md §6) runs from there, without the connect.
+  if (!ex().connecting) ex().sent_ns = MetricNanos();
   ex().attempt_body_start = ex().request_body.moved();
   if (ex().replay != nullptr && evbuffer_get_length(ex().replay.get()) > 0) {
     ex().attempt_queued = evbuffer_get_length(ex().replay.get());
@@ -809,6 +812,7 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
   net::Stream* const stream = self->upstream_ ? &self->upstream_->stream() : nullptr;
   if (what & net::Stream::kConnected) {
     self->ex().connecting = false;
+    self->ex().sent_ns = MetricNanos();  // the Stream wrote what was queued as it connected
     return;
   }
   if (self->state_ == State::kTunnel) {
@@ -1082,7 +1086,7 @@ void DownstreamConnection::EndAttempt(int status, upstream::Outcome outcome) {
   if (std::optional<metrics::FailureReason> reason = MetricReason(outcome)) {
     shard().OnRequestFailed(ex().metric_backend, now, *reason);
   } else if (status != 0) {
-    shard().OnRequestEnd(ex().metric_backend, now, status, now - ex().exchange_start_ns);
+    shard().OnRequestEnd(ex().metric_backend, now, status, now - ex().sent_ns);
   } else {
     shard().OnRequestAbandoned(ex().metric_backend, now);
   }

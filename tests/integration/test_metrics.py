@@ -5,6 +5,8 @@ observation in its latency bucket, the 10 s request rate and the busy-seconds in
 
 import os
 import signal
+import socket
+import threading
 import time
 import unittest
 
@@ -158,6 +160,66 @@ class Metrics(harness.ProxyTestCase):
                                backend=dead), 0)
         # Health probes are the control thread's own requests: never counted.
         self.assertEqual(live.stats()["by_path"].get("/"), 6)
+
+
+class SlowConnect(harness.ProxyTestCase):
+    """Backend latency runs from the first request byte written, so a slow connect shows in
+    the client's (pool) duration but not in the backend's histogram."""
+
+    def test_a_slow_connect_is_not_backend_latency(self):
+        # A listener whose accept queue (backlog 0) is held full: the kernel drops the proxy's
+        # SYN, and its connect completes only after a retransmission once we start accepting.
+        srv = socket.socket()
+        self.addCleanup(srv.close)
+        srv.bind((harness.LOOPBACK, 0))
+        srv.listen(0)
+        address = "%s:%d" % srv.getsockname()
+        filler = socket.create_connection(srv.getsockname())
+        self.addCleanup(filler.close)
+        served = []
+
+        def serve():
+            time.sleep(1.0)
+            srv.settimeout(10 * harness.SLOWDOWN)
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                self.addCleanup(conn.close)
+                if conn.getpeername() == filler.getsockname():
+                    continue
+                conn.settimeout(5 * harness.SLOWDOWN)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+                served.append(data)
+                return
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            address, timeouts={"connect": "20s"})}))
+        start = time.monotonic()
+        r = proxy.get("/", timeout=30)
+        waited = time.monotonic() - start
+        thread.join(10 * harness.SLOWDOWN)
+        self.assertEqual((r.status, r.body), (200, b"ok\n"))
+        self.assertEqual(len(served), 1)
+        if waited < 0.9:  # Linux drops a SYN to a full accept queue; another kernel may not
+            self.skipTest("the connect was not slowed down (%.2fs)" % waited)
+        samples, _ = scrape(proxy)
+        b = {"pool": "api", "backend": address}
+        hist = "outrigger_backend_request_duration_seconds"
+        self.assertEqual(value(samples, hist + "_count", **b), 1)
+        self.assertEqual(value(samples, hist + "_bucket", le="0.25", **b), 1,
+                         "the connect counted as backend latency")
+        self.assertGreater(value(samples, "outrigger_pool_request_duration_seconds_sum",
+                                 pool="api", outcome="ok"), 0.9)
 
 
 if __name__ == "__main__":
