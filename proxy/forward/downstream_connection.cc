@@ -630,6 +630,7 @@ bool DownstreamConnection::Retry(int answered) {
   spdlog::debug("pool {}: retrying on {} after {} failed", pool_->config->name, next->label(),
                 backend_->label());
   upstream_.reset();
+  ex().connecting = false;  // the failed attempt's: the next may run on a pooled connection
   backend_->AddActive(-1);
   backend_ = next;
   backend_->AddActive(1);

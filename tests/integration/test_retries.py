@@ -13,6 +13,7 @@ import time
 import unittest
 
 import harness
+import metrics_util
 
 
 class Retries(harness.ProxyTestCase):
@@ -27,6 +28,31 @@ class Retries(harness.ProxyTestCase):
             r = proxy.request("POST", "/echo", body=body)
             self.assertEqual((r.status, r.body), (200, body), r)
         self.assertEqual(live.stats()["by_path"], {"/": 10, "/echo": 10, "/stats": 1})
+
+    def test_after_a_refused_connect_a_read_timeout_on_a_pooled_connection_is_not_retried(self):
+        # The retry after a refused connect runs on a pooled connection: a read timeout there
+        # means the backend has the POST, which must not go to another backend as if nothing
+        # had been sent (as after a failed connect).
+        a, b = self.start_backend("a"), self.start_backend("b")
+        dead = "127.0.0.1:%d" % harness.free_port()
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            dead, a, b, timeouts={"read": "300ms"},
+            circuit_breaker={"consecutive_failures": 1000})}))
+        statuses = collections.Counter()
+        for _ in range(6):
+            for _ in range(3):  # each backend gets one: a and b have pooled connections again
+                self.assertEqual(proxy.get("/").status, 200)
+            statuses[proxy.request("POST", "/slow?ms=1000", body=b"x", timeout=10).status] += 1
+        self.assertEqual(statuses, collections.Counter({504: 6}))
+        sent = sum(s.stats()["by_path"].get("/slow", 0) for s in (a, b))
+        self.assertEqual(sent, 6, "a POST reached more than one backend")
+        # And each is counted as the timeout it was, not as a failed connect.
+        samples, _ = metrics_util.scrape(proxy)
+        failures = {(s.address, reason): metrics_util.value(
+            samples, "outrigger_backend_failures_total", pool="api", backend=s.address,
+            reason=reason) for s in (a, b) for reason in ("connect", "timeout")}
+        self.assertEqual(sum(v for (_, r), v in failures.items() if r == "timeout"), 6, failures)
+        self.assertEqual(sum(v for (_, r), v in failures.items() if r == "connect"), 0, failures)
 
     def test_a_503_answer_is_retried_for_get_but_not_for_post(self):
         sick, well = self.start_backend("sick"), self.start_backend("well")
