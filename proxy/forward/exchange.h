@@ -49,7 +49,7 @@ struct ExchangeState {
   net::EvBufferPtr replay;  // request bytes the failed attempt never sent, for the next one
   size_t response_scan = 0;
   int64_t exchange_start_ns = 0;  // the attempt began: in flight from here (busy seconds)
-  int64_t sent_ns = 0;  // its first request byte went upstream: its latency runs from here
+  int64_t sent_ns = 0;           // its first request byte went upstream: its latency runs from here
   int64_t last_activity_ns = 0;  // tunnel idle timeout
 };
 
