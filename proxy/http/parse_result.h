@@ -12,8 +12,8 @@ enum class ParseStatus {
 
 struct ParseResult {
   ParseStatus status = ParseStatus::kIncomplete;
-  int http_status = 0;       // for kError: 400, 414, 431, 501 or 505 (responses: 502)
-  std::string_view reason;   // for kError: a short static explanation for logs and error pages
+  int http_status = 0;      // for kError: 400, 414, 431, 501 or 505 (responses: 502)
+  std::string_view reason;  // for kError: a short static explanation for logs and error pages
 
   static constexpr ParseResult Incomplete() { return {}; }
   static constexpr ParseResult Done() { return {ParseStatus::kDone, 0, {}}; }
