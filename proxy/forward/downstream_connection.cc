@@ -482,6 +482,12 @@ void DownstreamConnection::HandleRequest() {
   std::string_view client_ip = ClientIp(*listener.config, peer_ip_, ex().request);
   ex().pick = balance::PickContext();
   ex().pick.hash_key = HashKey(*pool_->config, client_ip, ex().request);
+  if (ex().pick.hash_key.data() != peer_ip_.data()) {
+    // A key from the head points into the client's input, drained before the attempt; a
+    // retry picks again with it, so it must own its bytes.
+    ex().hash_key.assign(ex().pick.hash_key);
+    ex().pick.hash_key = ex().hash_key;
+  }
   ex().pick.caps = &pool_->caps;
   ex().retries = 0;
   view_->retry_budgets[ex().pool_index].OnRequest(MonoNanos());

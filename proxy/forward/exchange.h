@@ -63,6 +63,7 @@ struct Exchange : ExchangeState {
   std::string upstream_head;    // kept until the first response byte, to resend on a fresh
                                 // connection when a pooled one turns out stale
   std::string scratch;          // response heads and error pages
+  std::string hash_key;         // pick.hash_key's bytes when they come from the request head
   BodyPump request_body;
   BodyPump response_body;
 };

@@ -170,6 +170,36 @@ class ReadTimeoutOnReusedConnection(harness.ProxyTestCase):
         self.assertLess(elapsed, 2 + 1.2 * harness.TOLERANCE, "one read timeout, not two")
 
 
+class HashKeyOnRetry(harness.ProxyTestCase):
+    """ip_hash's key comes from the request head, whose bytes are drained before the attempt;
+    a retry picks again with it. Under ASan a dangling key is a heap-use-after-free."""
+
+    def check(self, pool_extra, headers_for, listener=None):
+        live = self.start_backend("live")
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(refused_address(), live, balance="ip_hash",
+                                    circuit_breaker={"consecutive_failures": 1000},
+                                    retries={"attempts": 2, "budget_percent": 100},
+                                    **pool_extra)},
+            listener=listener))
+        for i in range(16):
+            r = proxy.get("/", headers=headers_for(i))
+            self.assertEqual((r.status, r.header("X-Backend")), (200, "live"), (i, r))
+        # Keys that hash to the refused backend were retried on the live one.
+        self.assertGreater(metric_total(proxy, "outrigger_backend_retries_total"), 0)
+
+    def test_header_key(self):
+        self.check({"hash_on": "header:X-User"}, lambda i: {"X-User": "user-%d" % i})
+
+    def test_cookie_key(self):
+        self.check({"hash_on": "cookie:sid"},
+                   lambda i: {"Cookie": "theme=dark; sid=session-%d; lang=en" % i})
+
+    def test_client_ip_behind_a_trusted_proxy(self):
+        self.check({}, lambda i: {"X-Forwarded-For": "203.0.113.%d" % (i + 1)},
+                   listener={"trusted_proxies": ["127.0.0.1/32"]})
+
+
 
 if __name__ == "__main__":
     harness.main()
