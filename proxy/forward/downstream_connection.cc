@@ -189,7 +189,19 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
 
 void DownstreamConnection::Flush() {
   if (state_ == State::kClosed) return;
-  if (upstream_) upstream_->stream().Flush();  // the request first: its answer takes longest
+  if (upstream_) {
+    net::Stream& up = upstream_->stream();
+    up.Flush();  // the request first: its answer takes longest
+    // A request body waits for its upstream output to drain (PumpRequestBody), and the
+    // Stream reports only drains its loop made: when this flush, or the one a connect makes
+    // on completing, sent the output down to the low-water mark, the body resumes here.
+    if (state_ == State::kExchange && !client_.reading() && ex_ != nullptr &&
+        !ex_->request_body.done() && evbuffer_get_length(Out(up)) <= kLowWater) {
+      PumpRequestBody();
+      if (state_ == State::kClosed) return;
+      if (upstream_) upstream_->stream().Flush();
+    }
+  }
   client_.Flush();
   // Waiting for a request with nothing buffered: give the buffers back to the worker's spares
   // now, so that idle keep-alive connections hold no buffer at all and the next request takes

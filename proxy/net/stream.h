@@ -15,7 +15,8 @@
 // as its last act, so the owner may destroy the Stream from inside any of them.
 //   read     bytes were appended to input()
 //   drained  a write the loop made (after EAGAIN) left no more than the low-water mark in
-//            output() (never called for writes Flush() made itself: the caller can see)
+//            output() (never called for writes Flush() made itself, the one a completing
+//            connect makes before kConnected included: the caller can see)
 //   event    kConnected, or kEof / kError / kTimeout with kReading or kWriting saying which
 //            side; after kEof or kError that side is no longer watched
 //

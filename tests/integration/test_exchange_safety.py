@@ -200,6 +200,53 @@ class HashKeyOnRetry(harness.ProxyTestCase):
                    listener={"trusted_proxies": ["127.0.0.1/32"]})
 
 
+class UploadBackpressure(harness.ProxyTestCase):
+    def test_a_large_upload_replayed_on_a_retry_arrives_whole(self):
+        # The first attempt's connect hangs, so the body queues up for it past the high-water
+        # mark and client reading stops; the retry takes that queue on a backend that is
+        # ready at once, and writes it in one go.
+        hole = Blackhole(self)
+        live = self.start_backend("live")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            hole.address, live, timeouts={"connect": "1s", "read": "5s"},
+            circuit_breaker={"consecutive_failures": 1000})}))
+        body = bytes(i * 7 % 251 for i in range(MIB))
+        for _ in range(2):  # round robin: one of the two tries the black hole first
+            r = proxy.request("POST", "/echo", body=body, timeout=20)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("X-Echo-Length"), str(len(body)))
+            self.assertTrue(r.body == body, "the echo differs from the upload")
+        self.assertGreater(metric_total(proxy, "outrigger_backend_retries_total"), 0)
+
+    def test_a_large_upload_to_a_slow_reader_arrives_whole(self):
+        def serve(backend, sock):
+            rfile = sock.makefile("rb", buffering=0)
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                c = rfile.read(1)
+                if not c:
+                    return
+                head += c
+            length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                          if l.lower().startswith(b"content-length:")][0])
+            got = 0
+            while got < length:
+                chunk = sock.recv(min(16384, length - got))
+                if not chunk:
+                    return
+                got += len(chunk)
+                time.sleep(0.005)
+            backend.record(("POST", "/", None, b"x" * got))
+            answer(sock, body=b"%d" % got)
+
+        backend = ScriptedBackend(self, serve)
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            backend.address, timeouts={"read": "5s"})}))
+        body = b"u" * (2 * MIB)
+        r = proxy.request("POST", "/upload", body=body, timeout=30)
+        self.assertEqual((r.status, r.body), (200, b"%d" % len(body)), r)
+
+
 
 if __name__ == "__main__":
     harness.main()
