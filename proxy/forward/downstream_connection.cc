@@ -776,7 +776,14 @@ void DownstreamConnection::SendRequest() {
 void DownstreamConnection::PumpRequestBody() {
   if (!upstream_ || ex().request_body.done()) return;
   evbuffer* up_out = Out(upstream_->stream());
+  const uint64_t moved_before = ex().request_body.moved();
   BodyPump::Result r = ex().request_body.Pump(In(client_), up_out);
+  if (ex().request_body.moved() != moved_before) {
+    // timeouts.read is the backend's silence once it has the whole request: while the body
+    // still flows, each move upstream restarts it, so an upload is limited by its pauses,
+    // not by its length.
+    upstream_->stream().SetReadTimeout(pool_->config->timeouts.read);
+  }
   if (r == BodyPump::Result::kError) {
     bool too_large = ex().request_body.too_large();
     worker_.CountLimit(*this, too_large ? Limit::kMaxBody : Limit::kBadRequest);

@@ -247,6 +247,38 @@ class UploadBackpressure(harness.ProxyTestCase):
         self.assertEqual((r.status, r.body), (200, b"%d" % len(body)), r)
 
 
+class ReadTimeoutDuringUpload(harness.ProxyTestCase):
+    def test_a_slow_upload_longer_than_the_read_timeout_completes(self):
+        backend = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            backend, timeouts={"read": "2s"})}))
+        sock, rfile = self.open_raw(proxy)
+        pieces = [b"%02d-456789" % i for i in range(8)]  # 10 bytes every 0.5 s: 4 s in all
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                     % sum(len(p) for p in pieces))
+        for p in pieces:
+            time.sleep(0.5)
+            sock.sendall(p)
+        r = harness.read_response(rfile)
+        self.assertEqual((r.status, r.body), (200, b"".join(pieces)), r)
+        self.assertEqual(metric_total(proxy, "outrigger_backend_failures_total"), 0)
+
+    def test_a_backend_silent_after_the_upload_still_times_out(self):
+        backend = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            backend, timeouts={"read": "1s"})}))
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"POST /slow?ms=4000 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nab")
+        time.sleep(0.7)
+        start = time.monotonic()
+        sock.sendall(b"c")
+        r = harness.read_response(rfile)
+        elapsed = time.monotonic() - start
+        self.assertEqual(r.status, 504, r)
+        self.assertGreater(elapsed, 0.9, "the read timeout runs from the end of the upload")
+        self.assertLess(elapsed, 1 + 1.5 * harness.TOLERANCE)
+
+
 
 if __name__ == "__main__":
     harness.main()
