@@ -33,7 +33,7 @@ struct PickContext {
   static constexpr size_t kMaxExcluded = 4;
   std::array<const upstream::Backend*, kMaxExcluded> exclude{};
   // Backend::Unavailable reasons to disregard: balancing panic spreads over backends that
-  // probes or circuits took out (never over draining ones).
+  // probes took out (never over open circuits or draining ones).
   uint32_t ignore = 0;
   // Per-backend caps: a backend at one is skipped. Null: no caps.
   const upstream::BackendCaps* caps = nullptr;

@@ -524,13 +524,14 @@ void DownstreamConnection::HandleRequest() {
 upstream::Backend* DownstreamConnection::PickBackend() {
   balance::BalancingPolicy& policy = *view_->policies[ex().pool_index];
   ex().pick.now_ns = MonoNanos();
-  ex().pick.ignore =
-      pool_->shared->balancing_panic.load(std::memory_order_relaxed)
-          ? upstream::Backend::kDead | upstream::Backend::kUnready | upstream::Backend::kCircuitOpen
-          : 0;
-  // Twice at most: a half-open backend whose trial is already out sends the request on to
-  // another one.
-  for (int tries = 0; tries < 2; ++tries) {
+  // Panic disregards the probes' verdicts only: an open circuit stays out (its breaker would
+  // refuse the request), as does a draining backend (snapshot.h).
+  ex().pick.ignore = pool_->shared->balancing_panic.load(std::memory_order_relaxed)
+                         ? upstream::Backend::kDead | upstream::Backend::kUnready
+                         : 0;
+  // A half-open backend whose trial is already out sends the request on to another one; as
+  // many times as the exclusions remember, so several such backends cannot hide a live one.
+  for (size_t tries = 0; tries < balance::PickContext::kMaxExcluded; ++tries) {
     upstream::Backend* b = policy.Pick(ex().pick);
     // An excluded backend comes back only when no other is usable: a retry must go elsewhere.
     if (b == nullptr || balance::Excluded(b, ex().pick)) return nullptr;

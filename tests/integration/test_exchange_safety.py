@@ -279,6 +279,23 @@ class ReadTimeoutDuringUpload(harness.ProxyTestCase):
         self.assertLess(elapsed, 1 + 1.5 * harness.TOLERANCE)
 
 
+class PanicAndOpenCircuits(harness.ProxyTestCase):
+    def test_panic_never_sheds_while_a_live_backend_is_left(self):
+        live = self.start_backend("live")
+        dead = [refused_address() for _ in range(3)]
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(
+            *dead, live,
+            health={"live": {"path": "/health/live", "interval": "200ms", "timeout": "1s",
+                             "fall": 1, "rise": 1}},
+            # The first failure opens a dead backend's circuit, for longer than the test.
+            circuit_breaker={"consecutive_failures": 1, "open_for": "5m"},
+            retries={"attempts": 3, "budget_percent": 100})}))
+        # One backend of four passes its probe: under the 50% threshold, so the pool panics
+        # and spreads over the dead ones too, until their circuits open.
+        proxy.wait_log("balancing over all of them", timeout=5)
+        statuses = [proxy.get("/").status for _ in range(40)]
+        self.assertEqual(statuses, [200] * 40)
+
 
 if __name__ == "__main__":
     harness.main()
