@@ -352,7 +352,9 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
   FlushOnReturn flush(self);
   switch (self->state_) {
-    case State::kHead:  // its timeouts are the client stream's (OnClientEvent)
+    case State::kHead:  // a pipelined request after a local answer (SendLocalResponse); the
+                        // head's timeouts are the client stream's (OnClientEvent)
+      self->ProcessClientInput();
       break;
     case State::kTunnel: {
       const auto& pool = *self->pool_->config;
@@ -655,9 +657,13 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
   if (close) {
     CloseAfterFlush();
-  } else {
-    AwaitNextRequest();
+    return;
   }
+  AwaitNextRequest();
+  // Answered from an upstream or timer callback, a pipelined request already buffered has no
+  // read event coming: the timer looks at it, from a callback of its own, so that nothing up
+  // this stack sees a new exchange begin (within ProcessClientInput, its loop gets there first).
+  if (state_ == State::kHead && evbuffer_get_length(In(client_)) > 0) ArmTimer(milliseconds(0));
 }
 
 void DownstreamConnection::AwaitNextRequest() {

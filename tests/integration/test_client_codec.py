@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""The client side of the request path: what a client is answered, and when, on the edges of
+HTTP/1.1 framing (pipelining after a local error, HEAD, bare LF, upgrades, interim responses,
+X-Forwarded-For lines, half-closed tunnels)."""
+
+import socket
+import threading
+import time
+import unittest
+
+import harness
+
+
+class ScriptedBackend:
+    """A raw backend on 127.0.0.1: for each connection, reads one request head, then calls
+    script(conn) to answer (bytes as they should go on the wire). Runs in a thread of the test
+    process; stopped in the test's cleanup."""
+
+    def __init__(self, test, script):
+        self.script = script
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((harness.LOOPBACK, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.address = "%s:%d" % self.sock.getsockname()
+        self.requests = []  # the request heads received
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        test.addCleanup(self.stop)
+
+    def _serve(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        with conn:
+            conn.settimeout(10 * harness.SLOWDOWN)
+            try:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                self.requests.append(head)
+                self.script(conn)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.stopping.set()
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def dead_address():
+    """An address nothing listens on (a port that was free a moment ago)."""
+    return "%s:%d" % (harness.LOOPBACK, harness.free_port())
+
+
+class ClientCodec(harness.ProxyTestCase):
+    def read(self, sock, rfile, method="GET", within=3.0):
+        """One response, which must come within `within` seconds (scaled by the slowdown)."""
+        sock.settimeout(within * harness.SLOWDOWN)
+        return harness.read_response(rfile, method)
+
+    # ---- 13.9: a pipelined request after a local error ----------------------------------------
+
+    def test_answers_a_pipelined_request_after_a_502_at_once(self):
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(dead_address())},
+                                             listener={"timeouts": {"header": "10s"}}))
+        sock, rfile = self.open_raw(proxy)
+        started = time.monotonic()
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: test\r\n\r\nGET /b HTTP/1.1\r\nHost: test\r\n\r\n")
+        first = self.read(sock, rfile)
+        second = self.read(sock, rfile)  # not 408 after the header timeout
+        self.assertEqual((first.status, second.status), (502, 502), (first, second))
+        self.assertIsNone(second.header("Connection"), second)
+        self.assertLess(time.monotonic() - started, 3.0 * harness.SLOWDOWN)
+
+    def test_answers_a_pipelined_request_after_a_504_then_serves_the_next(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(a, timeouts={"read": "300ms"})},
+            listener={"timeouts": {"header": "10s"}}))
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"GET /slow?ms=2000 HTTP/1.1\r\nHost: test\r\n\r\n"
+                     b"GET /?n=2 HTTP/1.1\r\nHost: test\r\n\r\n")
+        first = self.read(sock, rfile)
+        second = self.read(sock, rfile)
+        self.assertEqual((first.status, second.status), (504, 200), (first, second))
+        self.assertEqual(second.body, b"hello from a\n")
+
+
+if __name__ == "__main__":
+    harness.main()
