@@ -653,7 +653,9 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
   ex().scratch.clear();
-  http::WriteErrorResponse(status, detail, close, extra_headers, &ex().scratch);
+  // ex().method is the request's once HandleRequest took it, else the default (GET).
+  http::WriteErrorResponse(status, detail, close, extra_headers, ex().method == http::Method::kHead,
+                           &ex().scratch);
   evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
   if (close) {
     CloseAfterFlush();

@@ -99,6 +99,28 @@ class ClientCodec(harness.ProxyTestCase):
         self.assertEqual((first.status, second.status), (504, 200), (first, second))
         self.assertEqual(second.body, b"hello from a\n")
 
+    # ---- 13.10: no body for HEAD in a local answer ---------------------------------------------
+
+    def test_local_answers_to_head_have_no_body_on_a_kept_connection(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(
+            pools={"live": self.pool(a), "dead": self.pool(dead_address())},
+            routes=[{"path_prefix": "/api", "pool": "live"},
+                    {"path_prefix": "/dead", "pool": "dead"}]))
+        sock, rfile = self.open_raw(proxy)
+        for path, status in ((b"/nope", 404), (b"/dead/x", 502)):
+            sock.sendall(b"HEAD " + path + b" HTTP/1.1\r\nHost: test\r\n\r\n")
+            head = self.read(sock, rfile, "HEAD")
+            self.assertEqual(head.status, status, head)
+            self.assertIsNone(head.header("Connection"), head)
+            # Content-Length says what a GET would carry, as nginx does.
+            sock.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: test\r\n\r\n")
+            get = self.read(sock, rfile)  # a body left by the HEAD would be read as this
+            self.assertEqual(get.status, status, get)
+            self.assertEqual(head.header("Content-Length"), str(len(get.body)))
+        sock.sendall(b"GET /api/ HTTP/1.1\r\nHost: test\r\n\r\n")
+        self.assertEqual(self.read(sock, rfile).body, b"no such path /api/ on a\n")
+
 
 if __name__ == "__main__":
     harness.main()
