@@ -77,6 +77,27 @@ size_t FindHeadEnd(evbuffer* in, size_t* scanned) {
   return static_cast<size_t>(end.pos) + 4;
 }
 
+// Whether `in` holds, from byte `from` on, an LF that does not end a CRLF. Heads end their
+// lines with CRLF only (the parsers refuse a bare LF, so that no peer can disagree with us on
+// where a line ends); a head with one never shows the CRLFCRLF that FindHeadEnd looks for,
+// so it is handed to the parser, to be refused at once rather than at the header timeout.
+bool HasBareLf(evbuffer* in, size_t from) {
+  evbuffer_ptr at;
+  if (evbuffer_ptr_set(in, &at, from, EVBUFFER_PTR_SET) != 0) return false;
+  for (;;) {
+    evbuffer_ptr lf = evbuffer_search(in, "\n", 1, &at);
+    if (lf.pos < 0) return false;
+    if (lf.pos == 0) return true;
+    char before = 0;
+    evbuffer_ptr prev;
+    evbuffer_ptr_set(in, &prev, static_cast<size_t>(lf.pos) - 1, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from(in, &prev, &before, 1);
+    if (before != '\r') return true;
+    at = lf;
+    if (evbuffer_ptr_set(in, &at, 1, EVBUFFER_PTR_ADD) != 0) return false;
+  }
+}
+
 const char* Pullup(evbuffer* in, size_t n) {
   return reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
 }
@@ -408,8 +429,10 @@ bool DownstreamConnection::TryReadHead() {
     Close();
     return false;
   }
+  const size_t scan_from = head_scan_;
   size_t head_len = FindHeadEnd(in, &head_scan_);
   const bool ended = head_len > 0;
+  bool bare_lf = false;
   if (!ended) {
     // The first bytes of a request start its header timeout; later ones must not extend it.
     if (head_started_) {
@@ -417,8 +440,9 @@ bool DownstreamConnection::TryReadHead() {
     } else {
       AwaitHead(/*started=*/true);
     }
-    if (len <= kHeadLimits.max_request_line) return false;
-    // Long enough to break a limit: let the parser say which (414 or 431), or wait.
+    bare_lf = HasBareLf(in, scan_from);
+    if (!bare_lf && len <= kHeadLimits.max_request_line) return false;
+    // Long enough to break a limit, or malformed: let the parser say how (400, 414 or 431).
     head_len = std::min(len, kHeadLimits.max_head + 1);
   }
   http::ParseResult r = http::ParseRequestHead(std::string_view(Pullup(in, head_len), head_len),
@@ -432,6 +456,9 @@ bool DownstreamConnection::TryReadHead() {
     if (ended || len > kHeadLimits.max_head) {
       worker_.CountLimit(*this, Limit::kHeadSize);
       SendLocalResponse(431, "request head too large", /*close=*/true);
+    } else if (bare_lf) {  // the parser stops at the first bare LF: not reached, yet never kept
+      worker_.CountLimit(*this, Limit::kBadRequest);
+      SendLocalResponse(400, "bare LF as a line end", /*close=*/true);
     }
     return false;
   }
@@ -900,10 +927,15 @@ bool DownstreamConnection::TryReadResponseHead() {
   evbuffer* in = In(upstream_->stream());
   size_t len = evbuffer_get_length(in);
   if (len == 0) return false;
+  const size_t scan_from = ex().response_scan;
   size_t head_len = FindHeadEnd(in, &ex().response_scan);
   if (head_len == 0) {
     if (len > kHeadLimits.max_head) {
       UpstreamFailed(502, "upstream response head too large",
+                     upstream::Outcome::kUpstreamProtocolError);
+    } else if (HasBareLf(in, scan_from)) {
+      ex().upstream_reusable = false;
+      UpstreamFailed(502, "bare LF in upstream response head",
                      upstream::Outcome::kUpstreamProtocolError);
     }
     return false;

@@ -121,6 +121,42 @@ class ClientCodec(harness.ProxyTestCase):
         sock.sendall(b"GET /api/ HTTP/1.1\r\nHost: test\r\n\r\n")
         self.assertEqual(self.read(sock, rfile).body, b"no such path /api/ on a\n")
 
+    # ---- 13.14: bare LF line ends ----------------------------------------------------------------
+
+    def bare_lf(self, parts):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
+                                             listener={"timeouts": {"header": "10s"}}))
+        sock, rfile = self.open_raw(proxy)
+        for i, part in enumerate(parts):
+            if i:
+                time.sleep(0.1)  # separate reads (a pause that a slow machine only lengthens)
+            sock.sendall(part)
+        r = self.read(sock, rfile)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.header("Connection"), "close", r)
+        self.assertEqual(harness.read_until_closed(sock, timeout=3.0), b"")
+        self.assertEqual(a.stats()["requests"], 1)  # /stats itself
+
+    def test_answers_400_at_once_to_bare_lf_line_ends(self):
+        self.bare_lf([b"GET / HTTP/1.1\nHost: test\n\n"])
+
+    def test_answers_400_at_once_to_a_bare_lf_empty_line(self):
+        self.bare_lf([b"GET / HTTP/1.1\r\nHost: test\r\n\n"])
+
+    def test_answers_400_to_a_trickled_head_with_bare_lf(self):
+        self.bare_lf([b"GET / HTTP/1.1\r", b"\nHost: test\n", b"\n"])
+
+    def test_answers_502_at_once_to_a_response_head_with_bare_lf(self):
+        backend = ScriptedBackend(self, lambda conn: (
+            conn.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"), conn.recv(1)))
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(backend.address, timeouts={"read": "10s"})}))
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        r = self.read(sock, rfile)  # not 504 after timeouts.read
+        self.assertEqual(r.status, 502, r)
+
 
 if __name__ == "__main__":
     harness.main()
