@@ -17,6 +17,7 @@
 #include "proxy/http/head_writer.h"
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
+#include "proxy/http/upgrade.h"
 #include "proxy/net/cidr.h"
 #include "proxy/net/event.h"
 #include "proxy/upstream/caps.h"
@@ -102,11 +103,6 @@ const char* Pullup(evbuffer* in, size_t n) {
   return reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
 }
 evbuffer* Out(net::Stream& s) { return s.output(); }
-
-bool RouteAllowsUpgrade(const config::RouteConfig& route, std::string_view upgrade) {
-  return std::any_of(route.upgrades.begin(), route.upgrades.end(),
-                     [&](const std::string& u) { return http::ListHasToken(upgrade, u); });
-}
 
 // The client's address for stickiness and X-Real-IP: the peer itself, unless the peer is a
 // trusted proxy, in which case the rightmost X-Forwarded-For entry that is not trusted.
@@ -491,11 +487,12 @@ void DownstreamConnection::HandleRequest() {
   const config::RouteConfig& route_config = listener.config->routes[*route];
   if (!ex().request.upgrade.empty()) {
     if (!ex().request.upgrade_websocket ||
-        !RouteAllowsUpgrade(route_config, ex().request.upgrade)) {
+        !http::UpgradesAllowed(ex().request.headers, route_config.upgrades)) {
       SendLocalResponse(400, "upgrade not allowed on this route", /*close=*/true);
       return;
     }
     ex().upgrade_requested = true;
+    http::CopyUpgradeList(ex().request.headers, &ex().upgrade);
   }
   if (ExceedsMaxBody(route_config, ex().request)) {
     worker_.CountLimit(*this, Limit::kMaxBody);
@@ -953,6 +950,11 @@ bool DownstreamConnection::TryReadResponseHead() {
   if (ex().response.status == 101) {
     if (!ex().upgrade_requested) {
       UpstreamFailed(502, "upstream switched protocols unasked",
+                     upstream::Outcome::kUpstreamProtocolError);
+      return false;
+    }
+    if (!http::SwitchesToRequested(ex().response.headers, ex().upgrade)) {
+      UpstreamFailed(502, "upstream switched to a protocol not asked for",
                      upstream::Outcome::kUpstreamProtocolError);
       return false;
     }

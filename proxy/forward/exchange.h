@@ -63,6 +63,7 @@ struct Exchange : ExchangeState {
   std::string upstream_head;    // kept until the first response byte, to resend on a fresh
                                 // connection when a pooled one turns out stale
   std::string scratch;          // response heads and error pages
+  std::string upgrade;          // an upgrade's requested protocols, to check its 101 against
   BodyPump request_body;
   BodyPump response_body;
 };

@@ -157,6 +157,43 @@ class ClientCodec(harness.ProxyTestCase):
         r = self.read(sock, rfile)  # not 504 after timeouts.read
         self.assertEqual(r.status, 502, r)
 
+    # ---- 13.13: upgrades -----------------------------------------------------------------------
+
+    def test_refuses_an_upgrade_list_naming_a_protocol_the_route_does_not_allow(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\n"
+                     b"Upgrade: h2c, websocket\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        r = self.read(sock, rfile)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(a.stats()["requests"], 1)  # /stats itself
+
+    def upgrade_answered(self, response_head):
+        backend = ScriptedBackend(self, lambda conn: (conn.sendall(response_head),
+                                                      conn.recv(1)))
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(backend.address)}))
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\n"
+                     b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        return self.read(sock, rfile)
+
+    def test_passes_a_101_that_switches_to_the_requested_protocol(self):
+        r = self.upgrade_answered(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                                  b"Upgrade: WebSocket\r\n\r\n")
+        self.assertEqual(r.status, 101, r)
+
+    def test_answers_502_to_a_101_that_switches_to_another_protocol(self):
+        r = self.upgrade_answered(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                                  b"Upgrade: h2c\r\n\r\n")
+        self.assertEqual(r.status, 502, r)
+
+    def test_answers_502_to_a_101_without_upgrade(self):
+        r = self.upgrade_answered(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n")
+        self.assertEqual(r.status, 502, r)
+
 
 if __name__ == "__main__":
     harness.main()
