@@ -106,6 +106,8 @@ evbuffer* Out(net::Stream& s) { return s.output(); }
 
 // The client's address for stickiness and X-Real-IP: the peer itself, unless the peer is a
 // trusted proxy, in which case the rightmost X-Forwarded-For entry that is not trusted.
+// Several X-Forwarded-For lines are one list in their order (RFC 9110 §5.3): a trusted
+// balancer appends its line after any the client sent, so the scan runs from the last line.
 std::string_view ClientIp(const config::ListenerConfig& listener, std::string_view peer_ip,
                           const http::RequestHead& req) {
   auto trusted = [&](std::string_view ip) {
@@ -114,9 +116,9 @@ std::string_view ClientIp(const config::ListenerConfig& listener, std::string_vi
   };
   if (listener.trusted_proxies.empty() || !trusted(peer_ip)) return peer_ip;
   std::string_view client = peer_ip;
-  for (const http::Header& h : req.headers) {
-    if (!http::EqualsIgnoreCase(h.name, "x-forwarded-for")) continue;
-    std::string_view list = h.value;
+  for (auto it = req.headers.rbegin(); it != req.headers.rend(); ++it) {
+    if (!http::EqualsIgnoreCase(it->name, "x-forwarded-for")) continue;
+    std::string_view list = it->value;
     while (!list.empty()) {
       size_t comma = list.rfind(',');
       std::string_view entry =

@@ -194,6 +194,21 @@ class ClientCodec(harness.ProxyTestCase):
         r = self.upgrade_answered(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n")
         self.assertEqual(r.status, 502, r)
 
+    # ---- 13.5: X-Forwarded-For in several lines ------------------------------------------------
+
+    def test_client_ip_is_read_from_the_right_across_x_forwarded_for_lines(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
+                                             listener={"trusted_proxies": ["127.0.0.1/32"]}))
+        sock, rfile = self.open_raw(proxy)
+        # The client's own claim first, then what the trusted balancer added: one list.
+        sock.sendall(b"GET /headers HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: 6.6.6.6\r\n"
+                     b"X-Forwarded-For: 203.0.113.7\r\n\r\n")
+        r = self.read(sock, rfile)
+        self.assertEqual(r.status, 200, r)
+        real_ip = [v for k, v in r.json()["headers"] if k.lower() == "x-real-ip"]
+        self.assertEqual(real_ip, ["203.0.113.7"], r.json())
+
 
 if __name__ == "__main__":
     harness.main()
