@@ -705,7 +705,11 @@ void DownstreamConnection::AwaitNextRequest() {
   state_ = State::kHead;
   ReadClientWhileRoom();
   bool pipelined = evbuffer_get_length(In(client_)) > 0;
-  if (!pipelined) worker_.ReturnExchange(std::move(ex_));
+  if (!pipelined) {
+    worker_.ReturnExchange(std::move(ex_));
+  } else if (ex_ != nullptr) {
+    ex_->ResetState();  // the next request starts from the defaults, as on a fresh exchange
+  }
   AwaitHead(/*started=*/pipelined);
 }
 

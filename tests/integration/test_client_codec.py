@@ -99,6 +99,26 @@ class ClientCodec(harness.ProxyTestCase):
         self.assertEqual((first.status, second.status), (504, 200), (first, second))
         self.assertEqual(second.body, b"hello from a\n")
 
+    # ---- 13.19: no per-request state carried into the next pipelined request -------------------
+
+    def test_a_pipelined_request_does_not_inherit_the_last_ones_connect_state(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(
+            pools={"live": self.pool(a), "dead": self.pool(dead_address())},
+            routes=[{"path_prefix": "/", "pool": "live"},
+                    {"path_prefix": "/dead", "pool": "dead"}]))
+        self.assertEqual(proxy.get("/").status, 200)  # leaves an idle pooled connection to a
+        sock, rfile = self.open_raw(proxy)
+        # The first fails while connecting; the second, on the pooled connection, loses it
+        # after sending its body: that is a reset, not a connect failure.
+        sock.sendall(b"GET /dead/x HTTP/1.1\r\nHost: test\r\n\r\n"
+                     b"POST /drop HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\n\r\nabc")
+        first = self.read(sock, rfile)
+        second = self.read(sock, rfile)
+        self.assertEqual((first.status, second.status), (502, 502), (first, second))
+        self.assertIn(b"upstream connect failed", first.body)
+        self.assertIn(b"upstream closed the connection", second.body)
+
     # ---- 13.10: no body for HEAD in a local answer ---------------------------------------------
 
     def test_local_answers_to_head_have_no_body_on_a_kept_connection(self):
