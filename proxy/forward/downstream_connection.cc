@@ -43,6 +43,9 @@ constexpr milliseconds kLinger{2000};
 // again. Connections free up on any worker, so a look is simpler than a cross-thread wake-up;
 // it costs a few loads, and only while a backend is saturated.
 constexpr milliseconds kPendingRecheck{5};
+// Interim (1xx) responses relayed for one request; a backend that sends more is broken or
+// hostile (it could keep a client busy for ever), and gets a 502.
+constexpr uint8_t kMaxInterim = 10;
 
 // Nagle's algorithm would hold the last segment of a response (or request) until the peer
 // ACKs the previous one, and a peer that delays its ACK turns that into a 40 ms stall: a
@@ -973,6 +976,11 @@ bool DownstreamConnection::TryReadResponseHead() {
     return false;
   }
   if (ex().response.status < 200) {
+    if (++ex().interim > kMaxInterim) {
+      ex().upstream_reusable = false;
+      UpstreamFailed(502, "too many interim responses", upstream::Outcome::kUpstreamProtocolError);
+      return false;
+    }
     // Interim (100 Continue, 103 Early Hints): relay to HTTP/1.1 clients, then keep reading.
     if (ex().client_minor >= 1) {
       ex().scratch.clear();

@@ -229,6 +229,29 @@ class ClientCodec(harness.ProxyTestCase):
         real_ip = [v for k, v in r.json()["headers"] if k.lower() == "x-real-ip"]
         self.assertEqual(real_ip, ["203.0.113.7"], r.json())
 
+    # ---- 13.19: interim responses are capped ----------------------------------------------------
+
+    def interim(self, count):
+        backend = ScriptedBackend(self, lambda conn: conn.sendall(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" * count +
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(backend.address)}))
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+        answers = [self.read(sock, rfile)]
+        while answers[-1].status < 200 and len(answers) <= count:
+            answers.append(self.read(sock, rfile))
+        return answers
+
+    def test_relays_a_few_interim_responses(self):
+        answers = self.interim(3)
+        self.assertEqual([r.status for r in answers], [103, 103, 103, 200])
+
+    def test_answers_502_after_too_many_interim_responses(self):
+        answers = self.interim(50)
+        self.assertEqual(answers[-1].status, 502, answers[-1])
+        self.assertLessEqual(len(answers), 11)
+
 
 if __name__ == "__main__":
     harness.main()
