@@ -353,18 +353,21 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     return;
   }
   if (self->state_ == State::kTunnel && (what & net::Stream::kEof) && self->upstream_) {
-    // The client ended the tunnel: pass on what it sent last (a WebSocket close frame), and
-    // close both once the backend has it.
+    // The client has sent all it will (it may still read): pass on what it sent last (a
+    // WebSocket close frame), then its half-close, and keep relaying what the backend sends
+    // until the backend closes too (OnUpstreamEvent) or the tunnel's idle timeout.
     self->PumpTunnel();
+    self->client_eof_ = true;
+    self->client_half_closed_ = true;  // the close comes as soon as the last bytes are out
+    self->client_.DisableRead();
     net::Stream& up = self->upstream_->stream();
     up.Flush();
-    if (evbuffer_get_length(Out(up)) > 0) {
-      self->client_eof_ = true;
-      self->client_.DisableRead();
-      up.DisableRead();
-      up.SetLowWater(0);
-      return;
+    if (evbuffer_get_length(Out(up)) == 0) {
+      shutdown(up.fd(), SHUT_WR);
+    } else {
+      up.SetLowWater(0);  // OnUpstreamWrite passes the half-close on once all is sent
     }
+    return;
   }
   // EOF, error, or the client did not read its response within the idle timeout.
   self->Close();
@@ -830,7 +833,8 @@ void DownstreamConnection::OnUpstreamWrite(void* arg) {
     self->PumpRequestBody();
   } else if (self->state_ == State::kTunnel) {
     if (self->client_eof_) {
-      if (evbuffer_get_length(Out(self->upstream_->stream())) == 0) self->Close();
+      net::Stream& up = self->upstream_->stream();
+      if (evbuffer_get_length(Out(up)) == 0) shutdown(up.fd(), SHUT_WR);
       return;
     }
     self->client_.EnableRead();

@@ -252,6 +252,39 @@ class ClientCodec(harness.ProxyTestCase):
         self.assertEqual(answers[-1].status, 502, answers[-1])
         self.assertLessEqual(len(answers), 11)
 
+    # ---- 13.19: a client's half-close in a tunnel ------------------------------------------------
+
+    def test_a_half_closed_tunnel_still_delivers_what_the_backend_sent(self):
+        size = 4 << 20
+        blob = bytes(i % 251 for i in range(size))
+
+        def script(conn):
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                         b"Upgrade: websocket\r\n\r\n" + blob)
+            while conn.recv(65536):  # until the client's half-close comes through
+                pass
+
+        backend = ScriptedBackend(self, script)
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(backend.address)}))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # the proxy must hold the rest
+        sock.settimeout(10 * harness.SLOWDOWN)
+        sock.connect((harness.LOOPBACK, proxy.port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\n"
+                     b"Upgrade: websocket\r\n\r\n")
+        head = b""
+        while not head.endswith(b"\r\n\r\n") and len(head) < 4096:
+            byte = sock.recv(1)
+            if not byte:
+                break
+            head += byte
+        self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+        sock.shutdown(socket.SHUT_WR)  # done sending, not done reading
+        data = harness.read_until_closed(sock, timeout=20.0, limit=2 * size)
+        self.assertEqual(len(data), size)
+        self.assertEqual(data, blob)
+
 
 if __name__ == "__main__":
     harness.main()
