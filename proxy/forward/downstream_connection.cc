@@ -17,6 +17,7 @@
 #include "proxy/http/head_writer.h"
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
+#include "proxy/http/upgrade.h"
 #include "proxy/net/cidr.h"
 #include "proxy/net/event.h"
 #include "proxy/upstream/caps.h"
@@ -42,6 +43,9 @@ constexpr milliseconds kLinger{2000};
 // again. Connections free up on any worker, so a look is simpler than a cross-thread wake-up;
 // it costs a few loads, and only while a backend is saturated.
 constexpr milliseconds kPendingRecheck{5};
+// Interim (1xx) responses relayed for one request; a backend that sends more is broken or
+// hostile (it could keep a client busy for ever), and gets a 502.
+constexpr uint8_t kMaxInterim = 10;
 
 // Nagle's algorithm would hold the last segment of a response (or request) until the peer
 // ACKs the previous one, and a peer that delays its ACK turns that into a 40 ms stall: a
@@ -77,18 +81,36 @@ size_t FindHeadEnd(evbuffer* in, size_t* scanned) {
   return static_cast<size_t>(end.pos) + 4;
 }
 
+// Whether `in` holds, from byte `from` on, an LF that does not end a CRLF. Heads end their
+// lines with CRLF only (the parsers refuse a bare LF, so that no peer can disagree with us on
+// where a line ends); a head with one never shows the CRLFCRLF that FindHeadEnd looks for,
+// so it is handed to the parser, to be refused at once rather than at the header timeout.
+bool HasBareLf(evbuffer* in, size_t from) {
+  evbuffer_ptr at;
+  if (evbuffer_ptr_set(in, &at, from, EVBUFFER_PTR_SET) != 0) return false;
+  for (;;) {
+    evbuffer_ptr lf = evbuffer_search(in, "\n", 1, &at);
+    if (lf.pos < 0) return false;
+    if (lf.pos == 0) return true;
+    char before = 0;
+    evbuffer_ptr prev;
+    evbuffer_ptr_set(in, &prev, static_cast<size_t>(lf.pos) - 1, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from(in, &prev, &before, 1);
+    if (before != '\r') return true;
+    at = lf;
+    if (evbuffer_ptr_set(in, &at, 1, EVBUFFER_PTR_ADD) != 0) return false;
+  }
+}
+
 const char* Pullup(evbuffer* in, size_t n) {
   return reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
 }
 evbuffer* Out(net::Stream& s) { return s.output(); }
 
-bool RouteAllowsUpgrade(const config::RouteConfig& route, std::string_view upgrade) {
-  return std::any_of(route.upgrades.begin(), route.upgrades.end(),
-                     [&](const std::string& u) { return http::ListHasToken(upgrade, u); });
-}
-
 // The client's address for stickiness and X-Real-IP: the peer itself, unless the peer is a
 // trusted proxy, in which case the rightmost X-Forwarded-For entry that is not trusted.
+// Several X-Forwarded-For lines are one list in their order (RFC 9110 §5.3): a trusted
+// balancer appends its line after any the client sent, so the scan runs from the last line.
 std::string_view ClientIp(const config::ListenerConfig& listener, std::string_view peer_ip,
                           const http::RequestHead& req) {
   auto trusted = [&](std::string_view ip) {
@@ -97,9 +119,9 @@ std::string_view ClientIp(const config::ListenerConfig& listener, std::string_vi
   };
   if (listener.trusted_proxies.empty() || !trusted(peer_ip)) return peer_ip;
   std::string_view client = peer_ip;
-  for (const http::Header& h : req.headers) {
-    if (!http::EqualsIgnoreCase(h.name, "x-forwarded-for")) continue;
-    std::string_view list = h.value;
+  for (auto it = req.headers.rbegin(); it != req.headers.rend(); ++it) {
+    if (!http::EqualsIgnoreCase(it->name, "x-forwarded-for")) continue;
+    std::string_view list = it->value;
     while (!list.empty()) {
       size_t comma = list.rfind(',');
       std::string_view entry =
@@ -343,18 +365,21 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     return;
   }
   if (self->state_ == State::kTunnel && (what & net::Stream::kEof) && self->upstream_) {
-    // The client ended the tunnel: pass on what it sent last (a WebSocket close frame), and
-    // close both once the backend has it.
+    // The client has sent all it will (it may still read): pass on what it sent last (a
+    // WebSocket close frame), then its half-close, and keep relaying what the backend sends
+    // until the backend closes too (OnUpstreamEvent) or the tunnel's idle timeout.
     self->PumpTunnel();
+    self->client_eof_ = true;
+    self->client_half_closed_ = true;  // the close comes as soon as the last bytes are out
+    self->client_.DisableRead();
     net::Stream& up = self->upstream_->stream();
     up.Flush();
-    if (evbuffer_get_length(Out(up)) > 0) {
-      self->client_eof_ = true;
-      self->client_.DisableRead();
-      up.DisableRead();
-      up.SetLowWater(0);
-      return;
+    if (evbuffer_get_length(Out(up)) == 0) {
+      shutdown(up.fd(), SHUT_WR);
+    } else {
+      up.SetLowWater(0);  // OnUpstreamWrite passes the half-close on once all is sent
     }
+    return;
   }
   // EOF, error, or the client did not read its response within the idle timeout.
   self->Close();
@@ -364,7 +389,9 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<DownstreamConnection*>(arg);
   FlushOnReturn flush(self);
   switch (self->state_) {
-    case State::kHead:  // its timeouts are the client stream's (OnClientEvent)
+    case State::kHead:  // a pipelined request after a local answer (SendLocalResponse); the
+                        // head's timeouts are the client stream's (OnClientEvent)
+      self->ProcessClientInput();
       break;
     case State::kTunnel: {
       const auto& pool = *self->pool_->config;
@@ -418,8 +445,10 @@ bool DownstreamConnection::TryReadHead() {
     Close();
     return false;
   }
+  const size_t scan_from = head_scan_;
   size_t head_len = FindHeadEnd(in, &head_scan_);
   const bool ended = head_len > 0;
+  bool bare_lf = false;
   if (!ended) {
     // The first bytes of a request start its header timeout; later ones must not extend it.
     if (head_started_) {
@@ -427,8 +456,9 @@ bool DownstreamConnection::TryReadHead() {
     } else {
       AwaitHead(/*started=*/true);
     }
-    if (len <= kHeadLimits.max_request_line) return false;
-    // Long enough to break a limit: let the parser say which (414 or 431), or wait.
+    bare_lf = HasBareLf(in, scan_from);
+    if (!bare_lf && len <= kHeadLimits.max_request_line) return false;
+    // Long enough to break a limit, or malformed: let the parser say how (400, 414 or 431).
     head_len = std::min(len, kHeadLimits.max_head + 1);
   }
   http::ParseResult r = http::ParseRequestHead(std::string_view(Pullup(in, head_len), head_len),
@@ -442,6 +472,9 @@ bool DownstreamConnection::TryReadHead() {
     if (ended || len > kHeadLimits.max_head) {
       worker_.CountLimit(*this, Limit::kHeadSize);
       SendLocalResponse(431, "request head too large", /*close=*/true);
+    } else if (bare_lf) {  // the parser stops at the first bare LF: not reached, yet never kept
+      worker_.CountLimit(*this, Limit::kBadRequest);
+      SendLocalResponse(400, "bare LF as a line end", /*close=*/true);
     }
     return false;
   }
@@ -474,11 +507,12 @@ void DownstreamConnection::HandleRequest() {
   const config::RouteConfig& route_config = listener.config->routes[*route];
   if (!ex().request.upgrade.empty()) {
     if (!ex().request.upgrade_websocket ||
-        !RouteAllowsUpgrade(route_config, ex().request.upgrade)) {
+        !http::UpgradesAllowed(ex().request.headers, route_config.upgrades)) {
       SendLocalResponse(400, "upgrade not allowed on this route", /*close=*/true);
       return;
     }
     ex().upgrade_requested = true;
+    http::CopyUpgradeList(ex().request.headers, &ex().upgrade);
   }
   if (ExceedsMaxBody(route_config, ex().request)) {
     worker_.CountLimit(*this, Limit::kMaxBody);
@@ -670,13 +704,19 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
   ex().scratch.clear();
-  http::WriteErrorResponse(status, detail, close, extra_headers, &ex().scratch);
+  // ex().method is the request's once HandleRequest took it, else the default (GET).
+  http::WriteErrorResponse(status, detail, close, extra_headers, ex().method == http::Method::kHead,
+                           &ex().scratch);
   evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
   if (close) {
     CloseAfterFlush();
-  } else {
-    AwaitNextRequest();
+    return;
   }
+  AwaitNextRequest();
+  // Answered from an upstream or timer callback, a pipelined request already buffered has no
+  // read event coming: the timer looks at it, from a callback of its own, so that nothing up
+  // this stack sees a new exchange begin (within ProcessClientInput, its loop gets there first).
+  if (state_ == State::kHead && evbuffer_get_length(In(client_)) > 0) ArmTimer(milliseconds(0));
 }
 
 void DownstreamConnection::AwaitNextRequest() {
@@ -690,7 +730,11 @@ void DownstreamConnection::AwaitNextRequest() {
   state_ = State::kHead;
   ReadClientWhileRoom();
   bool pipelined = evbuffer_get_length(In(client_)) > 0;
-  if (!pipelined) worker_.ReturnExchange(std::move(ex_));
+  if (!pipelined) {
+    worker_.ReturnExchange(std::move(ex_));
+  } else if (ex_ != nullptr) {
+    ex_->ResetState();  // the next request starts from the defaults, as on a fresh exchange
+  }
   AwaitHead(/*started=*/pipelined);
 }
 
@@ -815,7 +859,8 @@ void DownstreamConnection::OnUpstreamWrite(void* arg) {
     self->PumpRequestBody();
   } else if (self->state_ == State::kTunnel) {
     if (self->client_eof_) {
-      if (evbuffer_get_length(Out(self->upstream_->stream())) == 0) self->Close();
+      net::Stream& up = self->upstream_->stream();
+      if (evbuffer_get_length(Out(up)) == 0) shutdown(up.fd(), SHUT_WR);
       return;
     }
     self->client_.EnableRead();
@@ -922,10 +967,15 @@ bool DownstreamConnection::TryReadResponseHead() {
   evbuffer* in = In(upstream_->stream());
   size_t len = evbuffer_get_length(in);
   if (len == 0) return false;
+  const size_t scan_from = ex().response_scan;
   size_t head_len = FindHeadEnd(in, &ex().response_scan);
   if (head_len == 0) {
     if (len > kHeadLimits.max_head) {
       UpstreamFailed(502, "upstream response head too large",
+                     upstream::Outcome::kUpstreamProtocolError);
+    } else if (HasBareLf(in, scan_from)) {
+      ex().upstream_reusable = false;
+      UpstreamFailed(502, "bare LF in upstream response head",
                      upstream::Outcome::kUpstreamProtocolError);
     }
     return false;
@@ -946,6 +996,11 @@ bool DownstreamConnection::TryReadResponseHead() {
                      upstream::Outcome::kUpstreamProtocolError);
       return false;
     }
+    if (!http::SwitchesToRequested(ex().response.headers, ex().upgrade)) {
+      UpstreamFailed(502, "upstream switched to a protocol not asked for",
+                     upstream::Outcome::kUpstreamProtocolError);
+      return false;
+    }
     ex().scratch.clear();
     http::WriteClientResponseHead(ex().response, ex().client_minor, /*client_keep_alive=*/true,
                                   &ex().scratch);
@@ -955,6 +1010,11 @@ bool DownstreamConnection::TryReadResponseHead() {
     return false;
   }
   if (ex().response.status < 200) {
+    if (++ex().interim > kMaxInterim) {
+      ex().upstream_reusable = false;
+      UpstreamFailed(502, "too many interim responses", upstream::Outcome::kUpstreamProtocolError);
+      return false;
+    }
     // Interim (100 Continue, 103 Early Hints): relay to HTTP/1.1 clients, then keep reading.
     if (ex().client_minor >= 1) {
       ex().scratch.clear();

@@ -178,7 +178,7 @@ class DownstreamConnection {
   State state_ = State::kHead;
   bool head_started_ = true;  // kHead: a request's first byte came (header, not idle, timeout)
   bool client_keep_alive_ = true;
-  bool client_eof_ = false;          // tunnel: the client closed; flushing its last bytes upstream
+  bool client_eof_ = false;          // tunnel: the client half-closed; passed on upstream
   bool client_asked_close_ = false;  // the last request said Connection: close (or HTTP/1.0)
   bool client_half_closed_ = false;  // the client sent EOF after a whole request; it still reads
   bool pending_slot_ = false;        // holds one of backend_'s pending slots (waiting to connect)

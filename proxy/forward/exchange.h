@@ -48,6 +48,7 @@ struct ExchangeState {
   uint64_t attempt_body_start = 0;
   net::EvBufferPtr replay;  // request bytes the failed attempt never sent, for the next one
   size_t response_scan = 0;
+  uint8_t interim = 0;            // interim (1xx) responses to the request so far (kMaxInterim)
   int64_t exchange_start_ns = 0;  // the attempt began: in flight from here (busy seconds)
   int64_t sent_ns = 0;           // its first request byte went upstream: its latency runs from here
   int64_t last_activity_ns = 0;  // tunnel idle timeout
@@ -64,6 +65,7 @@ struct Exchange : ExchangeState {
                                 // connection when a pooled one turns out stale
   std::string scratch;          // response heads and error pages
   std::string hash_key;         // pick.hash_key's bytes when they come from the request head
+  std::string upgrade;          // an upgrade's requested protocols, to check its 101 against
   BodyPump request_body;
   BodyPump response_body;
 };

@@ -111,7 +111,7 @@ std::string_view ReasonPhrase(int status) {
 }
 
 void WriteErrorResponse(int status, std::string_view detail, bool close,
-                        std::string_view extra_headers, std::string* out) {
+                        std::string_view extra_headers, bool head_request, std::string* out) {
   char status_buf[12];
   const auto status_end = std::to_chars(status_buf, status_buf + sizeof(status_buf), status).ptr;
   const std::string_view status_text(status_buf, static_cast<size_t>(status_end - status_buf));
@@ -131,6 +131,7 @@ void WriteErrorResponse(int status, std::string_view detail, bool close,
   if (close) out->append("Connection: close\r\n");
   out->append(extra_headers);
   out->append("\r\n");
+  if (head_request) return;
 
   out->append(status_text);
   if (!reason.empty()) {

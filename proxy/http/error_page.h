@@ -12,7 +12,9 @@ std::string_view ReasonPhrase(int status);
 // Content-Length, "Connection: close" when `close`, and optional extra header lines
 // (each "Name: value\r\n"), then a one-line body "<status> <reason>: <detail>\n" that says
 // which failure it was (for example "502 Bad Gateway: upstream connect failed").
+// To a HEAD request (`head_request`) the body is left out; Content-Length still says what a
+// GET would carry (RFC 9110 §9.3.2), as nginx does.
 void WriteErrorResponse(int status, std::string_view detail, bool close,
-                        std::string_view extra_headers, std::string* out);
+                        std::string_view extra_headers, bool head_request, std::string* out);
 
 }  // namespace outrigger::http

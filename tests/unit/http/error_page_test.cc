@@ -11,7 +11,7 @@ namespace {
 
 TEST(ErrorPageTest, WritesCompleteResponseWithDetail) {
   std::string out;
-  WriteErrorResponse(502, "upstream connect failed", true, "", &out);
+  WriteErrorResponse(502, "upstream connect failed", true, "", false, &out);
   EXPECT_EQ(out,
             "HTTP/1.1 502 Bad Gateway\r\n"
             "Content-Type: text/plain\r\n"
@@ -23,7 +23,7 @@ TEST(ErrorPageTest, WritesCompleteResponseWithDetail) {
 
 TEST(ErrorPageTest, OmitsConnectionCloseWhenKeepingTheConnection) {
   std::string out;
-  WriteErrorResponse(503, "no backend available", false, "Retry-After: 1\r\n", &out);
+  WriteErrorResponse(503, "no backend available", false, "Retry-After: 1\r\n", false, &out);
   EXPECT_EQ(out,
             "HTTP/1.1 503 Service Unavailable\r\n"
             "Content-Type: text/plain\r\n"
@@ -35,22 +35,36 @@ TEST(ErrorPageTest, OmitsConnectionCloseWhenKeepingTheConnection) {
 
 TEST(ErrorPageTest, WritesBodyWithoutDetail) {
   std::string out;
-  WriteErrorResponse(404, "", false, "", &out);
+  WriteErrorResponse(404, "", false, "", false, &out);
   EXPECT_EQ(out,
             "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\n"
             "404 Not Found\n");
 }
 
+TEST(ErrorPageTest, LeavesOutTheBodyForHeadButKeepsItsLength) {
+  std::string get;
+  WriteErrorResponse(404, "no route", false, "", false, &get);
+  std::string head;
+  WriteErrorResponse(404, "no route", false, "", true, &head);
+  EXPECT_EQ(head,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n\r\n");
+  EXPECT_EQ(get, head + "404 Not Found: no route\n");
+  ResponseHead parsed;
+  ASSERT_EQ(ParseResponseHead(head, Method::kHead, {}, &parsed).status, ParseStatus::kDone);
+  EXPECT_EQ(parsed.head_size, head.size());
+  EXPECT_EQ(parsed.content_length, 24u);
+}
+
 TEST(ErrorPageTest, AppendsToExistingOutput) {
   std::string out = "x";
-  WriteErrorResponse(400, "bad", true, "", &out);
+  WriteErrorResponse(400, "bad", true, "", false, &out);
   EXPECT_EQ(out.substr(0, 10), "xHTTP/1.1 ");
 }
 
 TEST(ErrorPageTest, ProducesResponsesOurOwnParserAccepts) {
   for (int status : {400, 413, 414, 431, 500, 501, 502, 503, 504, 505}) {
     std::string out;
-    WriteErrorResponse(status, "detail", true, "", &out);
+    WriteErrorResponse(status, "detail", true, "", false, &out);
     ResponseHead head;
     ASSERT_EQ(ParseResponseHead(out, Method::kGet, {}, &head).status, ParseStatus::kDone);
     EXPECT_EQ(head.status, status);
