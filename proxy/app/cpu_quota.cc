@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "proxy/app/cgroup.h"
 #include "proxy/app/proc_file.h"
 
 namespace outrigger::app {
@@ -22,17 +23,6 @@ std::optional<long> ParseLong(std::string_view s) {
 }
 
 }  // namespace
-
-std::string CgroupV2Path() {
-  std::optional<std::string> text = ReadProcFile("/proc/self/cgroup");
-  if (!text) return "";
-  std::istringstream lines(*text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
-  }
-  return "";
-}
 
 std::optional<double> ParseCgroupV2CpuMax(std::string_view cpu_max) {
   size_t space = cpu_max.find(' ');
@@ -50,20 +40,22 @@ std::optional<double> CgroupV1Quota(long quota_us, long period_us) {
   return static_cast<double>(quota_us) / static_cast<double>(period_us);
 }
 
-std::optional<double> CgroupCpuLimit() {
-  // cgroup v2: the process's own group first, then the namespace root (containers).
-  std::string own = CgroupV2Path();
-  for (const std::string& dir : {"/sys/fs/cgroup" + own, std::string("/sys/fs/cgroup")}) {
-    if (auto text = ReadProcFile(dir + "/cpu.max")) return ParseCgroupV2CpuMax(*text);
+std::optional<double> CgroupCpuLimit(const std::string& prefix) {
+  std::optional<double> limit;
+  auto take = [&](std::optional<double> v) {
+    if (v && (!limit || *v < *limit)) limit = v;
+  };
+  for (const std::string& dir : CgroupDirsOf("cpu", prefix)) {
+    if (auto text = ReadProcFile(dir + "/cpu.max")) take(ParseCgroupV2CpuMax(*text));
+    auto quota = ReadProcFile(dir + "/cpu.cfs_quota_us");
+    auto period = ReadProcFile(dir + "/cpu.cfs_period_us");
+    if (quota && period) {
+      auto q = ParseLong(*quota);
+      auto p = ParseLong(*period);
+      if (q && p) take(CgroupV1Quota(*q, *p));
+    }
   }
-  auto quota = ReadProcFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-  auto period = ReadProcFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  if (quota && period) {
-    auto q = ParseLong(*quota);
-    auto p = ParseLong(*period);
-    if (q && p) return CgroupV1Quota(*q, *p);
-  }
-  return std::nullopt;
+  return limit;
 }
 
 unsigned AffinityCpus() {

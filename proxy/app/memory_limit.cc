@@ -3,6 +3,7 @@
 #include <charconv>
 #include <string>
 
+#include "proxy/app/cgroup.h"
 #include "proxy/app/cpu_quota.h"
 #include "proxy/app/proc_file.h"
 
@@ -41,16 +42,16 @@ std::optional<double> ParseMemTotal(std::string_view meminfo) {
   return static_cast<double>(kb) * 1024;
 }
 
-std::optional<double> CgroupMemoryLimit() {
-  // cgroup v2: the process's own group first, then the namespace root (containers).
-  const std::string own = CgroupV2Path();
-  for (const std::string& dir : {"/sys/fs/cgroup" + own, std::string("/sys/fs/cgroup")}) {
-    if (auto text = ReadProcFile(dir + "/memory.max")) return ParseCgroupMemoryLimit(*text);
+std::optional<double> CgroupMemoryLimit(const std::string& prefix) {
+  std::optional<double> limit;
+  for (const std::string& dir : CgroupDirsOf("memory", prefix)) {
+    for (const char* file : {"/memory.max", "/memory.limit_in_bytes"}) {
+      auto text = ReadProcFile(dir + file);
+      std::optional<double> v = text ? ParseCgroupMemoryLimit(*text) : std::nullopt;
+      if (v && (!limit || *v < *limit)) limit = v;
+    }
   }
-  if (auto text = ReadProcFile("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
-    return ParseCgroupMemoryLimit(*text);
-  }
-  return std::nullopt;
+  return limit;
 }
 
 double MemoryLimitBytes() {

@@ -89,6 +89,9 @@ absl::Status Server::Start() {
   // in compose, the api may well start after the proxy.
   dns_ = std::make_unique<upstream::DnsDiscovery>(base_.get(), [this] { OnDnsChange(); });
   dns_->Configure(snapshot_->config);
+  config_load_ = std::make_unique<AsyncConfigLoad>(
+      base_.get(), config_path_,
+      [this](absl::StatusOr<config::Config> loaded) { OnConfigLoaded(std::move(loaded)); });
 
   admin_ = std::make_unique<admin::AdminServer>(
       base_.get(), admin::AdminServer::Hooks{
@@ -298,7 +301,11 @@ std::string Server::MetricsText() const {
 
 void Server::Reload() {
   if (draining_) return;
-  absl::StatusOr<config::Config> cfg = config::LoadConfigFile(config_path_);
+  config_load_->Start();
+}
+
+void Server::OnConfigLoaded(absl::StatusOr<config::Config> cfg) {
+  if (draining_) return;
   if (!cfg.ok()) {
     ++reloads_.failure;
     spdlog::error("reload refused, the running config stays:\n{}",

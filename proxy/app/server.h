@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "proxy/admin/admin_server.h"
+#include "proxy/app/config_load.h"
 #include "proxy/forward/snapshot.h"
 #include "proxy/forward/worker.h"
 #include "proxy/metrics/collector.h"
@@ -47,7 +48,9 @@ class Server {
   void BeginDrain();
   void DrainWorkers();
   static void OnDrainDelay(evutil_socket_t, short, void* self);
+  // SIGHUP: loads the config file off this thread (AsyncConfigLoad), then applies it.
   void Reload();
+  void OnConfigLoaded(absl::StatusOr<config::Config> cfg);
   // Binds, for every worker, a socket for each listener of `next` that the running config
   // lacks: [worker][k]. Fails (closing what it bound) when one cannot be bound.
   absl::StatusOr<std::vector<std::vector<net::ListenSocket>>> BindNewListeners(
@@ -91,8 +94,9 @@ class Server {
   net::EventPtr drain_delay_;
   net::EventPtr drain_tick_;
   net::EventPtr circuit_tick_;
-  // After base_: its evdns state must go before the loop does.
+  // After base_: its resolver's events must go before the loop does.
   std::unique_ptr<upstream::DnsDiscovery> dns_;
+  std::unique_ptr<AsyncConfigLoad> config_load_;
   ReloadCounts reloads_;
   net::EventPtr scaling_tick_;
   bool ready_ = false;

@@ -1,12 +1,15 @@
 // DnsDiscovery: the address sets of a config's `dns` backend entries, kept current by
-// re-resolving each name (A and AAAA) every `resolve_every` with libevent's evdns.
+// re-resolving each name (A and AAAA) every `resolve_every` with net::DnsResolver (c-ares:
+// EDNS0 and TCP fallback, so a name may have hundreds of records).
 //
 // Thread contract: control thread only — construction, every call and every callback run
 // on the control thread's event_base. Workers never see this object; they see the
 // snapshots the owner builds from addresses() (forward/snapshot.h).
 //
 // A failed or empty resolution keeps the last good set (a DNS hiccup must not empty a
-// pool) and is logged once per change of state, not once per attempt.
+// pool) and is logged once per change of state, not once per attempt. The A and AAAA
+// answers of one round are merged: a family whose query failed keeps its last addresses
+// (dns_merge.h).
 #pragma once
 
 #include <chrono>
@@ -20,9 +23,8 @@
 
 #include "proxy/config/config.h"
 #include "proxy/net/address.h"
+#include "proxy/net/dns_resolver.h"
 #include "proxy/net/event.h"
-
-struct evdns_base;
 
 namespace outrigger::upstream {
 
@@ -71,25 +73,24 @@ class DnsDiscovery {
 
  private:
   struct Entry;
-  struct Query;
-  void SetOptions();
   void SetNameservers(const std::optional<net::SocketAddress>& resolver);
   void StartRound(Entry& entry);
-  void OnAnswer(Query& query, int result, char type, int count, const void* addresses);
+  void OnAnswer(const DnsKey& key, uint64_t round, int family,
+                absl::StatusOr<std::vector<net::SocketAddress>> answer);
   void FinishRound(Entry& entry);
   static void OnTimer(evutil_socket_t, short, void* entry);
-  static void OnDnsReply(int result, char type, int count, int ttl, void* addresses, void* query);
 
   event_base* const base_;
   OnChange on_change_;
-  std::unique_ptr<evdns_base, void (*)(evdns_base*)> dns_;
   std::optional<std::optional<net::SocketAddress>> resolver_;  // outer nullopt: not set yet
   std::map<DnsKey, std::unique_ptr<Entry>> entries_;
-  // Queries in flight, owned here so that a reply for an entry a reload removed finds its
-  // Query still alive (and no entry). Freed when their reply arrives, or with the object.
-  std::map<uint64_t, std::unique_ptr<Query>> queries_;
-  uint64_t next_query_id_ = 0;
+  // Numbers rounds across all entries: an answer for a round that is no longer its entry's
+  // current one (entry removed, re-added, or its round restarted) is ignored.
+  uint64_t next_round_ = 0;
   ResolvedAddresses addresses_;
+  // Declared last, so destroyed first: its pending callbacks are dropped before the
+  // entries they refer to go.
+  net::DnsResolver dns_;
 };
 
 }  // namespace outrigger::upstream

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_cgroup.h"
+
 namespace outrigger::app {
 namespace {
 
@@ -33,6 +35,38 @@ TEST(CpuQuotaTest, UsableCpusIsAtLeastOneAndAtMostTheAffinityMask) {
   unsigned cpus = UsableCpus();
   EXPECT_GE(cpus, 1u);
   EXPECT_LE(cpus, static_cast<unsigned>(CPU_COUNT(&set)));
+}
+
+TEST(CpuQuotaTest, V1ReadsTheProcessGroupNotTheHierarchyRoot) {
+  FakeCgroupTree tree;
+  tree.Write("/proc/self/cgroup", "4:memory:/\n1:cpu:/jobs/api\n0::/\n");
+  tree.Write("/proc/self/mountinfo", kHybridMountinfo);
+  tree.Write("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "-1\n");
+  tree.Write("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "100000\n");
+  tree.Write("/sys/fs/cgroup/cpu/jobs/api/cpu.cfs_quota_us", "50000\n");
+  tree.Write("/sys/fs/cgroup/cpu/jobs/api/cpu.cfs_period_us", "100000\n");
+  EXPECT_EQ(CgroupCpuLimit(tree.prefix()), 0.5);
+}
+
+TEST(CpuQuotaTest, TheSmallestLimitOnTheWayUpWins) {
+  FakeCgroupTree tree;
+  tree.Write("/proc/self/cgroup", "0::/parent/leaf\n");
+  tree.Write("/proc/self/mountinfo", kV2Mountinfo);
+  tree.Write("/sys/fs/cgroup/parent/leaf/cpu.max", "max 100000\n");  // hides nothing
+  tree.Write("/sys/fs/cgroup/parent/cpu.max", "150000 100000\n");
+  EXPECT_EQ(CgroupCpuLimit(tree.prefix()), 1.5);
+  tree.Write("/sys/fs/cgroup/parent/leaf/cpu.max", "300000 100000\n");
+  EXPECT_EQ(CgroupCpuLimit(tree.prefix()), 1.5);
+  tree.Write("/sys/fs/cgroup/parent/leaf/cpu.max", "25000 100000\n");
+  EXPECT_EQ(CgroupCpuLimit(tree.prefix()), 0.25);
+}
+
+TEST(CpuQuotaTest, NoLimitAnywhere) {
+  FakeCgroupTree tree;
+  tree.Write("/proc/self/cgroup", "0::/a\n");
+  tree.Write("/proc/self/mountinfo", kV2Mountinfo);
+  tree.Write("/sys/fs/cgroup/a/cpu.max", "max 100000\n");
+  EXPECT_EQ(CgroupCpuLimit(tree.prefix()), std::nullopt);
 }
 
 }  // namespace

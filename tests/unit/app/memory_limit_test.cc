@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fake_cgroup.h"
+
 namespace outrigger::app {
 namespace {
 
@@ -21,6 +23,32 @@ TEST(MemoryLimitTest, ParsesMemTotal) {
 TEST(MemoryLimitTest, TheLiveLimitsArePositive) {
   EXPECT_GT(MemoryLimitBytes(), 0);
   EXPECT_GT(CpuLimitCores(), 0);
+}
+
+TEST(MemoryLimitTest, V1ReadsTheProcessGroupNotTheHierarchyRoot) {
+  FakeCgroupTree tree;
+  tree.Write("/proc/self/cgroup", "4:memory:/jobs/api\n1:cpu:/\n0::/\n");
+  tree.Write("/proc/self/mountinfo", kHybridMountinfo);
+  tree.Write("/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+  tree.Write("/sys/fs/cgroup/memory/jobs/memory.limit_in_bytes", "9223372036854771712\n");
+  tree.Write("/sys/fs/cgroup/memory/jobs/api/memory.limit_in_bytes", "268435456\n");
+  EXPECT_EQ(CgroupMemoryLimit(tree.prefix()), 268435456.0);
+}
+
+TEST(MemoryLimitTest, AParentLimitUnderALeafMaxCounts) {
+  FakeCgroupTree tree;
+  tree.Write("/proc/self/cgroup", "0::/slice/leaf\n");
+  tree.Write("/proc/self/mountinfo", kV2Mountinfo);
+  tree.Write("/sys/fs/cgroup/slice/leaf/memory.max", "max\n");
+  tree.Write("/sys/fs/cgroup/slice/memory.max", "536870912\n");
+  EXPECT_EQ(CgroupMemoryLimit(tree.prefix()), 536870912.0);
+  tree.Write("/sys/fs/cgroup/slice/leaf/memory.max", "1048576\n");
+  EXPECT_EQ(CgroupMemoryLimit(tree.prefix()), 1048576.0);
+}
+
+TEST(MemoryLimitTest, NoCgroupFilesNoLimit) {
+  FakeCgroupTree tree;
+  EXPECT_EQ(CgroupMemoryLimit(tree.prefix()), std::nullopt);
 }
 
 }  // namespace
