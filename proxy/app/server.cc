@@ -242,13 +242,13 @@ void Server::UpdateBalancingPanic() {
 void Server::OfferHalfOpenBackends() {
   // An open circuit keeps its backend out of every pick, so no request would ever ask the
   // breaker for the half-open trial; once the open time is over, offer the backend again and
-  // let AllowRequest admit the trial.
+  // let AllowRequest admit the trial. Syncing every backend also repairs a bit that a racing
+  // worker left out of step with its breaker, in either direction.
   int64_t now = MonoNanos();
   for (const forward::PoolRuntime& pool : snapshot_->pools) {
     for (const auto& b : pool.backends) {
-      if ((b->unavailable() & upstream::Backend::kCircuitOpen) != 0 &&
+      if (upstream::SyncCircuitFlag(*b, now) == upstream::FlagSync::kCleared &&
           b->breaker()->state(now) == upstream::CircuitBreaker::State::kHalfOpen) {
-        b->SetUnavailable(upstream::Backend::kCircuitOpen, false);
         spdlog::info("pool {} backend {}: circuit half-open, sending a trial request", b->pool(),
                      b->label());
       }

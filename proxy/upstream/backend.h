@@ -49,6 +49,16 @@ class Backend : public std::enable_shared_from_this<Backend> {
       unavailable_.fetch_and(~reason, std::memory_order_relaxed);
     }
   }
+  // SetUnavailable and a read of one reason, seq_cst (SyncCircuitFlag); the exchange returns
+  // whether `reason` was set before.
+  bool HasUnavailable(uint32_t reason) const {
+    return (unavailable_.load(std::memory_order_seq_cst) & reason) != 0;
+  }
+  bool ExchangeUnavailable(uint32_t reason, bool on) {
+    const uint32_t old = on ? unavailable_.fetch_or(reason, std::memory_order_seq_cst)
+                            : unavailable_.fetch_and(~reason, std::memory_order_seq_cst);
+    return (old & reason) != 0;
+  }
 
   // Requests in flight on this backend from every worker, plus open tunnels: the load that
   // least_conn and p2c_ewma weigh.

@@ -99,7 +99,9 @@ bool CircuitBreaker::AllowRequest(int64_t now_ns) {
         }
         break;
     }
-    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_relaxed)) return true;
+    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+      return true;
   }
 }
 
@@ -120,7 +122,9 @@ CircuitChange CircuitBreaker::OnSuccess(int64_t /*now_ns*/) {
         change = CircuitChange::kClosed;
         break;
     }
-    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_relaxed)) return change;
+    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+      return change;
   }
 }
 
@@ -149,7 +153,9 @@ CircuitChange CircuitBreaker::OnFailure(int64_t now_ns) {
         break;
       }
     }
-    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_relaxed)) return change;
+    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+      return change;
   }
 }
 
@@ -159,7 +165,9 @@ void CircuitBreaker::OnAbandoned() {
     Fields f = Unpack(word);
     if (f.state != State::kHalfOpen || f.trials == 0) return;
     --f.trials;
-    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_relaxed)) return;
+    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+      return;
   }
 }
 
@@ -167,6 +175,29 @@ CircuitBreaker::State CircuitBreaker::state(int64_t now_ns) const {
   const Fields f = Unpack(word_.load(std::memory_order_relaxed));
   if (f.state == State::kOpen && now_ns >= DeadlineNs(f.deadline_ms)) return State::kHalfOpen;
   return f.state;
+}
+
+bool CircuitBreaker::Excludes(uint64_t word, int64_t now_ns) {
+  const Fields f = Unpack(word);
+  return f.state == State::kOpen && now_ns < DeadlineNs(f.deadline_ms);
+}
+
+FlagSync SyncCircuitFlag(Backend& backend, int64_t now_ns, void (*between)(void*), void* arg) {
+  const CircuitBreaker& breaker = *backend.breaker();
+  std::optional<bool> before;
+  for (;;) {
+    const uint64_t word = breaker.word();
+    const bool exclude = CircuitBreaker::Excludes(word, now_ns);
+    if (between != nullptr) between(arg);
+    // Written only when it differs: the tick syncs every backend, and a needless write would
+    // take the cache line away from workers reading the bits.
+    bool was = backend.HasUnavailable(Backend::kCircuitOpen);
+    if (was != exclude) was = backend.ExchangeUnavailable(Backend::kCircuitOpen, exclude);
+    if (!before) before = was;
+    if (breaker.word() != word) continue;
+    if (*before == exclude) return FlagSync::kUnchanged;
+    return exclude ? FlagSync::kSet : FlagSync::kCleared;
+  }
 }
 
 std::optional<int64_t> CircuitBreaker::trial_at_ns() const {
