@@ -18,6 +18,12 @@ using metrics::AddSample;
 using metrics::GaugeFamily;
 
 // NaN (no observation in the window) is null in JSON.
+// Names are UTF-8 (the loader refuses anything else); should a byte slip through anyway, it
+// becomes U+FFFD rather than an exception on the control thread.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 nlohmann::json Number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nullptr; }
 
 double Rate(uint64_t now, uint64_t then, double seconds) {
@@ -204,7 +210,7 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
     if (!names.empty()) entry["dns"] = std::move(names);
     pools[pool.config->name] = std::move(entry);
   }
-  return nlohmann::json({{"pools", std::move(pools)}}).dump(2) + "\n";
+  return Dump(nlohmann::json({{"pools", std::move(pools)}})) + "\n";
 }
 
 prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets) {
@@ -260,7 +266,7 @@ std::string ScalingJson(const metrics::ScalingBoard& board) {
         {"target_kind", rps ? "rps" : "inflight"},
     };
   }
-  return nlohmann::json({{"pools", std::move(pools)}}).dump(2) + "\n";
+  return Dump(nlohmann::json({{"pools", std::move(pools)}})) + "\n";
 }
 
 }  // namespace outrigger::admin

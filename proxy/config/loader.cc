@@ -95,6 +95,9 @@ absl::StatusOr<Config> Loader::Load(std::string_view yaml) {
     diag_.Add(diag_.At(e.mark), fmt::format("cannot parse YAML: {}", e.msg));
     return diag_.ToStatus();
   }
+  // Before anything reads a name: the readers echo names into their messages, and every name
+  // ends up in /status JSON or a metric label, which must be UTF-8.
+  if (!CheckUtf8(Field{std::nullopt, root, ""}, &diag_)) return diag_.ToStatus();
   ReadRoot(root);
   ValidateCrossReferences(config_, marks_, &diag_);
   if (absl::Status s = diag_.ToStatus(); !s.ok()) return s;

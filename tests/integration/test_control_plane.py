@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Control-plane defects of issue 20: names that are not UTF-8, what a reload does to the
+backends it keeps (name, breaker options, a ready probe added), and the admin listener's
+limits."""
+
+import os
+import re
+import signal
+import socket
+import time
+import unittest
+
+import harness
+import metrics_util
+
+ERROR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.+)$", re.M)
+
+
+def latin1(text):
+    """The config as bytes with every "é" written in Latin-1 (0xE9), as an old editor would."""
+    return text.encode("utf-8").replace("é".encode("utf-8"), b"\xe9")
+
+
+def named_pool(backend, name, **extra):
+    pool = {"balance": "round_robin"}
+    pool.update(extra)
+    pool["backends"] = [{"address": backend.address, "name": name}]
+    return pool
+
+
+class ControlPlane(harness.ProxyTestCase):
+    # --- issue 20.3: a name that is not UTF-8 --------------------------------------------
+
+    def test_a_latin1_backend_name_is_a_config_error_at_its_line_and_column(self):
+        a = self.start_backend("a")
+        # Written into the text, not through to_yaml (which would quote it as "caf\u00e9").
+        text = self.config(pools={"api": named_pool(a, "placeholder")}).replace(
+            "placeholder", "café")
+        path = os.path.join(self.tmp, "latin1.yaml")
+        with open(path, "wb") as f:
+            f.write(latin1(text))
+        p = harness.run_outrigger(["--check", "-c", path])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        lines = text.splitlines()
+        row = next(i for i, l in enumerate(lines) if "café" in l) + 1
+        col = lines[row - 1].index("café") + 1
+        errors = [m.groupdict() for m in ERROR_LINE.finditer(p.stderr)]
+        self.assertTrue(any(e["file"] == path and int(e["line"]) == row and int(e["col"]) == col
+                            and "UTF-8" in e["msg"] for e in errors),
+                        "want %s:%d:%d: ... UTF-8:\n%s" % (path, row, col, p.stderr))
+
+    def test_a_reload_to_a_latin1_name_is_refused_and_status_keeps_answering(self):
+        a = self.start_backend("a")
+        text = self.config(pools={"api": named_pool(a, "a")},
+                           listener={"routes": [{"path_prefix": "/", "pool": "api"}]})
+        proxy = self.start_proxy(text)
+        with open(proxy.config_path, "wb") as f:
+            f.write(latin1(text.replace("name: a", "name: café").replace("  web:", "  wéb:")))
+        proxy.signal(signal.SIGHUP)
+        proxy.wait_log(r"reload refused")
+        self.assertIn("not valid UTF-8", proxy.stderr())
+        for path in ("/status", "/scaling", "/metrics"):
+            self.assertEqual(proxy.admin(path).status, 200, path)
+        self.assertEqual(proxy.get("/").status, 200)
+        self.assertIsNone(proxy.proc.poll())
+
+
+if __name__ == "__main__":
+    harness.main()
