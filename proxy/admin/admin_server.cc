@@ -16,6 +16,13 @@ namespace outrigger::admin {
 AdminServer::AdminServer(event_base* base, Hooks hooks)
     : hooks_(std::move(hooks)), http_(evhttp_new(base)) {
   evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  // Bounded like a traffic listener (libevent's defaults are unbounded heads and bodies and a
+  // 50 s timeout): the same head limit, no request body (every endpoint is a GET), and the
+  // traffic listener's default header timeout for reading a request and writing its answer.
+  evhttp_set_max_headers_size(http_.get(), static_cast<ev_ssize_t>(http::HeadLimits{}.max_head));
+  evhttp_set_max_body_size(http_.get(), 0);
+  const timeval timeout = net::ToTimeval(config::ListenerTimeouts{}.header);
+  evhttp_set_timeout_tv(http_.get(), &timeout);
   evhttp_set_cb(http_.get(), "/health/live", &AdminServer::OnLive, this);
   evhttp_set_cb(http_.get(), "/health/ready", &AdminServer::OnReady, this);
   evhttp_set_cb(http_.get(), "/metrics", &AdminServer::OnMetrics, this);

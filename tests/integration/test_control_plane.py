@@ -64,6 +64,22 @@ class ControlPlane(harness.ProxyTestCase):
         self.assertEqual(proxy.get("/").status, 200)
         self.assertIsNone(proxy.proc.poll())
 
+    # --- issue 13.19: the admin listener is bounded --------------------------------------
+
+    def test_the_admin_listener_refuses_an_oversized_head(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        r = harness.request(proxy.admin_port, path="/status",
+                            headers={"X-Big": "x" * (64 * 1024)})
+        self.assertIn(r.status, (400, 413, 431), r)
+        self.assertEqual(proxy.admin("/status").status, 200)
+
+    def test_the_admin_listener_refuses_a_request_body(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
+        r = harness.request(proxy.admin_port, path="/status", body=b"x" * 100)
+        self.assertIn(r.status, (400, 413), r)
+
 
 if __name__ == "__main__":
     harness.main()
