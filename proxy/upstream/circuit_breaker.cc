@@ -33,15 +33,23 @@ int64_t DeadlineNs(int64_t deadline_ms) { return deadline_ms * kNanosPerMilli; }
 
 }  // namespace
 
-CircuitBreaker::CircuitBreaker(const Options& options)
-    : consecutive_failures_(std::clamp<uint32_t>(options.consecutive_failures, 1,
-                                                 static_cast<uint32_t>(kFailuresMask))),
-      half_open_trials_(
-          std::clamp<uint32_t>(options.half_open_trials, 1, static_cast<uint32_t>(kTrialsMask))),
-      open_for_ns_(std::max<int64_t>(options.open_for.count(), 0)),
-      max_open_for_ns_(std::max<int64_t>(options.max_open_for.count(), open_for_ns_)),
-      trial_timeout_ns_(std::max<int64_t>(options.trial_timeout.count(), 0)),
-      word_(Pack(Fields{})) {}
+CircuitBreaker::CircuitBreaker(const Options& options) : word_(Pack(Fields{})) {
+  Reconfigure(options);
+}
+
+void CircuitBreaker::Reconfigure(const Options& options) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  consecutive_failures_.store(
+      std::clamp<uint32_t>(options.consecutive_failures, 1, static_cast<uint32_t>(kFailuresMask)),
+      kRelaxed);
+  half_open_trials_.store(
+      std::clamp<uint32_t>(options.half_open_trials, 1, static_cast<uint32_t>(kTrialsMask)),
+      kRelaxed);
+  const int64_t open_for = std::max<int64_t>(options.open_for.count(), 0);
+  open_for_ns_.store(open_for, kRelaxed);
+  max_open_for_ns_.store(std::max<int64_t>(options.max_open_for.count(), open_for), kRelaxed);
+  trial_timeout_ns_.store(std::max<int64_t>(options.trial_timeout.count(), 0), kRelaxed);
+}
 
 uint64_t CircuitBreaker::Pack(const Fields& f) {
   return (static_cast<uint64_t>(f.state) & kStateMask) << kStateShift |
@@ -62,9 +70,10 @@ CircuitBreaker::Fields CircuitBreaker::Unpack(uint64_t word) {
 }
 
 int64_t CircuitBreaker::OpenTimeNs(uint32_t doublings) const {
-  int64_t t = open_for_ns_;
-  for (uint32_t i = 0; i < doublings && t < max_open_for_ns_; ++i) t *= 2;
-  return std::min(t, max_open_for_ns_);
+  int64_t t = open_for_ns_.load(std::memory_order_relaxed);
+  const int64_t max = max_open_for_ns_.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < doublings && t < max; ++i) t *= 2;
+  return std::min(t, max);
 }
 
 int64_t CircuitBreaker::DeadlineMs(int64_t now_ns, int64_t duration_ns) {
@@ -86,14 +95,14 @@ bool CircuitBreaker::AllowRequest(int64_t now_ns) {
         if (now_ns < DeadlineNs(f.deadline_ms)) return false;
         f.state = State::kHalfOpen;
         f.trials = 1;
-        f.deadline_ms = DeadlineMs(now_ns, trial_timeout_ns_);
+        f.deadline_ms = DeadlineMs(now_ns, trial_timeout_ns_.load(std::memory_order_relaxed));
         break;
       case State::kHalfOpen:
-        if (f.trials < half_open_trials_) {
+        if (f.trials < half_open_trials_.load(std::memory_order_relaxed)) {
           ++f.trials;
         } else if (now_ns >= DeadlineNs(f.deadline_ms)) {
           f.trials = 1;
-          f.deadline_ms = DeadlineMs(now_ns, trial_timeout_ns_);
+          f.deadline_ms = DeadlineMs(now_ns, trial_timeout_ns_.load(std::memory_order_relaxed));
         } else {
           return false;
         }
@@ -135,11 +144,11 @@ CircuitChange CircuitBreaker::OnFailure(int64_t now_ns) {
     CircuitChange change = CircuitChange::kUnchanged;
     switch (f.state) {
       case State::kClosed:
-        if (f.failures + 1 < consecutive_failures_) {
+        if (f.failures + 1 < consecutive_failures_.load(std::memory_order_relaxed)) {
           ++f.failures;
           break;
         }
-        f = Fields{.state = State::kOpen, .deadline_ms = DeadlineMs(now_ns, open_for_ns_)};
+        f = Fields{.state = State::kOpen, .deadline_ms = DeadlineMs(now_ns, OpenTimeNs(0))};
         change = CircuitChange::kOpened;
         break;
       case State::kOpen:

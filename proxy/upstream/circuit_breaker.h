@@ -73,6 +73,11 @@ class CircuitBreaker {
   CircuitBreaker(const CircuitBreaker&) = delete;
   CircuitBreaker& operator=(const CircuitBreaker&) = delete;
 
+  // New options (a reload), keeping the state: a failure streak or an open time under way
+  // goes on under the new values from the next transition (a streak already at or past a
+  // lower consecutive_failures opens on the next failure; a running open deadline stands).
+  void Reconfigure(const Options& options);
+
   // Whether a request may go to the backend now. Closed: always. Open: no, until the open
   // time has elapsed; then the caller becomes the first half-open trial. Half-open: yes while
   // fewer than half_open_trials trials are outstanding (see trial_timeout).
@@ -122,12 +127,13 @@ class CircuitBreaker {
   int64_t OpenTimeNs(uint32_t doublings) const;
   static int64_t DeadlineMs(int64_t now_ns, int64_t duration_ns);
 
-  // Constant after construction.
-  const uint32_t consecutive_failures_;
-  const uint32_t half_open_trials_;
-  const int64_t open_for_ns_;
-  const int64_t max_open_for_ns_;
-  const int64_t trial_timeout_ns_;
+  // Options (Reconfigure), relaxed: each is read once per transition, and a transition racing
+  // a reload may mix old and new values, as a request racing a reload may.
+  std::atomic<uint32_t> consecutive_failures_;
+  std::atomic<uint32_t> half_open_trials_;
+  std::atomic<int64_t> open_for_ns_;
+  std::atomic<int64_t> max_open_for_ns_;
+  std::atomic<int64_t> trial_timeout_ns_;
 
   // Shared by every worker; relaxed (see the thread contract above).
   std::atomic<uint64_t> word_;

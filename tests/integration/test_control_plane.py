@@ -64,6 +64,34 @@ class ControlPlane(harness.ProxyTestCase):
         self.assertEqual(proxy.get("/").status, 200)
         self.assertIsNone(proxy.proc.poll())
 
+    # --- issue 20.5: a reload applies name and breaker options to kept backends ----------
+
+    def test_a_reload_renames_a_kept_backend_and_applies_its_new_breaker_options(self):
+        a = self.start_backend("a")
+        breaker = {"consecutive_failures": 5, "open_for": "30s"}
+        text = self.config(pools={"api": named_pool(a, "old-name", circuit_breaker=breaker,
+                                                    retries={"attempts": 0})})
+        proxy = self.start_proxy(text)
+        self.assertEqual(proxy.get("/").status, 200)
+        proxy.reload(text.replace("old-name", "new-name")
+                     .replace("consecutive_failures: 5", "consecutive_failures: 1"))
+        proxy.wait_log(r"reloaded ")
+        backends = proxy.admin("/status").json()["pools"]["api"]["backends"]
+        self.assertEqual([b["backend"] for b in backends], ["new-name"], backends)
+        self.assertEqual(proxy.get("/").status, 200)
+        samples, _ = metrics_util.scrape(proxy)
+        labels = {dict(k[1]).get("backend") for k in samples if "backend" in dict(k[1])}
+        self.assertIn("new-name", labels)
+        self.assertNotIn("old-name", labels)
+
+        a.get("/control/fail?code=503")
+        self.assertEqual(proxy.get("/").status, 503)
+        # One failure now opens it (it took five before the reload).
+        harness.wait_until(
+            lambda: proxy.admin("/status").json()["pools"]["api"]["backends"][0]["circuit"]
+            == "open", 2.0, what="the circuit to open after one failure")
+        self.assertIn("backend new-name: circuit opened", proxy.stderr())
+
     # --- issue 13.19: the admin listener is bounded --------------------------------------
 
     def test_the_admin_listener_refuses_an_oversized_head(self):
