@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <csignal>
 
+#include "absl/container/flat_hash_set.h"
 #include "proxy/admin/status.h"
 #include "proxy/app/cpu_quota.h"
 #include "proxy/app/memory_limit.h"
@@ -378,9 +379,17 @@ std::vector<upstream::DnsEntryStatus> Server::dns_status() const {
 void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot,
                      std::vector<std::vector<net::ListenSocket>> listener_sockets) {
   // Probes first: a new backend must be marked unready before a worker can pick it.
+  absl::flat_hash_set<const upstream::Backend*> kept;
+  if (snapshot_) {
+    for (const forward::PoolRuntime& pool : snapshot_->pools) {
+      for (const auto& b : pool.backends) kept.insert(b.get());
+    }
+  }
   std::vector<upstream::HealthChecker::Target> targets;
   for (const forward::PoolRuntime& pool : snapshot->pools) {
-    for (const auto& b : pool.backends) targets.push_back({b, &pool.config->health});
+    for (const auto& b : pool.backends) {
+      targets.push_back({b, &pool.config->health, !kept.contains(b.get())});
+    }
   }
   health_->Track(targets);
   if (snapshot_) forward::MarkRemovedBackends(*snapshot_, *snapshot);

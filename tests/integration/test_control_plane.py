@@ -92,6 +92,25 @@ class ControlPlane(harness.ProxyTestCase):
             == "open", 2.0, what="the circuit to open after one failure")
         self.assertIn("backend new-name: circuit opened", proxy.stderr())
 
+    # --- issue 20.6: adding a ready probe does not take serving backends out -------------
+
+    def test_a_reload_adding_a_ready_probe_keeps_serving_backends_in(self):
+        a, b = self.start_backend("a"), self.start_backend("b")
+        text = self.config(pools={"api": self.pool(a, b)}, workers=2)
+        proxy = self.start_proxy(text)
+        self.assertEqual(proxy.get("/").status, 200)
+        # The probe answers after 0.8 s: before the fix both backends were unready that long.
+        health = ("    health:\n      ready:\n        path: /slow?ms=800\n"
+                  "        interval: 5s\n        timeout: 3s\n")
+        proxy.reload(text.replace("    backends:\n", health + "    backends:\n", 1))
+        proxy.wait_log(r"reloaded ")
+        statuses = []
+        end = time.monotonic() + 0.6
+        while time.monotonic() < end:
+            statuses.append(proxy.get("/").status)
+        self.assertGreater(len(statuses), 5)
+        self.assertEqual([s for s in statuses if s != 200], [], "right after the reload")
+
     # --- issue 13.19: the admin listener is bounded --------------------------------------
 
     def test_the_admin_listener_refuses_an_oversized_head(self):
