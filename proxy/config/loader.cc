@@ -290,6 +290,14 @@ void Loader::ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark
         diag_.Add(LocateValue(*host, diag_),
                   fmt::format("{}expected a host name without scheme, port or path, got \"{}\"",
                               host->Prefix(), *s));
+      } else if (const size_t star = s->find('*');
+                 star != std::string::npos &&
+                 (star != 0 || !s->starts_with("*.") || s->size() == 2 ||
+                  s->find('*', 1) != std::string::npos)) {
+        diag_.Add(LocateValue(*host, diag_),
+                  fmt::format("{}only a leading wildcard is supported (\"*.example.com\"), got "
+                              "\"{}\"",
+                              host->Prefix(), *s));
       }
     }
   }

@@ -127,6 +127,18 @@ class ControlPlane(harness.ProxyTestCase):
         r = harness.request(proxy.admin_port, path="/status", body=b"x" * 100)
         self.assertIn(r.status, (400, 413), r)
 
+    # --- issue 20.11 ----------------------------------------------------------------------
+
+    def test_a_leading_wildcard_host_routes_subdomains(self):
+        a, b = self.start_backend("a"), self.start_backend("b")
+        routes = [{"path_prefix": "/", "host": "*.example.com", "pool": "wild"},
+                  {"path_prefix": "/", "pool": "other"}]
+        proxy = self.start_proxy(self.config(
+            pools={"wild": self.pool(a), "other": self.pool(b)}, routes=routes))
+        self.assertEqual(proxy.get("/", headers={"Host": "www.example.com"}).header("X-Backend"),
+                         "a")
+        self.assertEqual(proxy.get("/", headers={"Host": "example.com"}).header("X-Backend"), "b")
+
 
 if __name__ == "__main__":
     harness.main()

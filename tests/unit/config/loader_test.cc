@@ -1002,5 +1002,22 @@ TEST_F(LoaderTest, AcceptsUtf8NamesAndRejectsOverlongAndSurrogateForms) {
   EXPECT_EQ(FirstInvalidUtf8("abc\xe2\x82"), 3u);       // truncated
 }
 
+// --- issue 20.11: leading-wildcard hosts ----------------------------------------------------
+
+TEST_F(LoaderTest, AcceptsALeadingWildcardHostAndRefusesOtherWildcards) {
+  auto with_host = [&](std::string_view host) {
+    return fmt::format(
+        "listeners:\n  web:\n    listen: 127.0.0.1:8080\n    routes:\n      - pool: api\n"
+        "        host: \"{}\"\n{}",
+        host, kApiPool);
+  };
+  LoadValid(with_host("*.example.com"));
+  for (std::string_view bad : {"www.*.com", "*example.com", "*.", "*.*.example.com"}) {
+    EXPECT_NE(Errors(with_host(bad)).find("only a leading wildcard is supported"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace outrigger::config
