@@ -80,6 +80,7 @@ absl::Status Server::Start() {
   absl::StatusOr<config::Config> cfg = config::LoadConfigFile(config_path_);
   if (!cfg.ok()) return cfg.status();
   unsigned workers = cfg->workers != 0 ? cfg->workers : UsableCpus();
+  if (absl::Status s = CheckConnectionLimits(*cfg, workers); !s.ok()) return s;
   net::SocketAddress admin_address = cfg->admin.listen;
   absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
       forward::BuildSnapshot(*std::move(cfg), nullptr);
@@ -200,6 +201,22 @@ void Server::OnCircuitTick(evutil_socket_t, short, void* arg) {
   self->UpdateBalancingPanic();
 }
 
+absl::Status Server::CheckConnectionLimits(const config::Config& config, size_t workers) {
+  // Each worker admits its share of max_connections, rounded up and at least one, with no
+  // counter shared between workers (worker.cc): below the worker count the cap would be the
+  // worker count, silently. Refused rather than enforced process-wide, which would put a
+  // shared atomic on every accept and close of every worker for a setting that makes little
+  // sense (nginx's worker_connections is per worker too).
+  for (const config::ListenerConfig& l : config.listeners) {
+    if (l.max_connections >= workers) continue;
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: listeners.{}.max_connections: {} is below the {} workers, and each worker admits "
+        "at least one connection; raise it to {} or lower `workers`",
+        config.file, l.name, l.max_connections, workers, workers));
+  }
+  return absl::OkStatus();
+}
+
 bool Server::Ready() const {
   if (!ready_ || draining_) return false;
   // Every pool must have a backend that is up and ready; open circuits do not count against
@@ -304,6 +321,11 @@ void Server::Reload() {
     ++reloads_.failure;
     spdlog::error("reload refused, the running config stays:\n{}",
                   std::string(cfg.status().message()));
+    return;
+  }
+  if (absl::Status s = CheckConnectionLimits(*cfg, workers_.size()); !s.ok()) {
+    ++reloads_.failure;
+    spdlog::error("reload refused, the running config stays: {}", std::string(s.message()));
     return;
   }
   const config::Config& running = snapshot_->config;

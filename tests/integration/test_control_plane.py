@@ -139,6 +139,14 @@ class ControlPlane(harness.ProxyTestCase):
                          "a")
         self.assertEqual(proxy.get("/", headers={"Host": "example.com"}).header("X-Backend"), "b")
 
+    def test_max_connections_below_the_worker_count_is_refused(self):
+        a = self.start_backend("a")
+        text = self.config(pools={"api": self.pool(a)}, workers=2,
+                           listener={"max_connections": 1})
+        proxy = self.start_proxy(text, wait_ready=False)
+        self.assertEqual(proxy.wait(10), 1, proxy.stderr())
+        self.assertIn("listeners.web.max_connections: 1 is below the 2 workers", proxy.stderr())
+
 
 if __name__ == "__main__":
     harness.main()
