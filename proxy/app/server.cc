@@ -315,7 +315,10 @@ std::string Server::MetricsText() const {
 }
 
 void Server::Reload() {
-  if (draining_) return;
+  if (draining_) {
+    spdlog::warn("reload ignored: draining (SIGHUP after a stop signal)");
+    return;
+  }
   absl::StatusOr<config::Config> cfg = config::LoadConfigFile(config_path_);
   if (!cfg.ok()) {
     ++reloads_.failure;

@@ -147,6 +147,15 @@ class ControlPlane(harness.ProxyTestCase):
         self.assertEqual(proxy.wait(10), 1, proxy.stderr())
         self.assertIn("listeners.web.max_connections: 1 is below the 2 workers", proxy.stderr())
 
+    def test_a_sighup_while_draining_is_logged(self):
+        a = self.start_backend("a")
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(a)},
+                                             drain={"delay": "3s"}))
+        proxy.signal(signal.SIGTERM)
+        proxy.wait_log(r"draining: not ready any more")
+        proxy.signal(signal.SIGHUP)
+        proxy.wait_log(r"reload ignored: draining")
+
 
 if __name__ == "__main__":
     harness.main()
