@@ -213,10 +213,17 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
   return Dump(nlohmann::json({{"pools", std::move(pools)}})) + "\n";
 }
 
-prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets) {
+prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
+                                         std::span<const config::ListenerConfig> listeners) {
   std::map<std::string, std::array<uint64_t, forward::kLimitCount>> sums;
   for (const forward::LimitCounterSet* set : sets) {
     set->ForEach([&](const std::string& listener, const forward::LimitCounters& counters) {
+      // A listener a reload removed or renamed: its series goes (a Prometheus counter may
+      // disappear, not fall), and comes back with its count if the name returns.
+      if (std::none_of(listeners.begin(), listeners.end(),
+                       [&](const config::ListenerConfig& l) { return l.name == listener; })) {
+        return;
+      }
       auto& sum = sums.try_emplace(listener).first->second;
       for (size_t i = 0; i < forward::kLimitCount; ++i) {
         sum[i] += counters.Read(static_cast<forward::Limit>(i));

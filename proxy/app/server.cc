@@ -310,7 +310,7 @@ std::string Server::MetricsText() const {
   families.push_back(admin::ReloadFamily(reloads_.success, reloads_.failure));
   std::vector<const forward::LimitCounterSet*> limits;
   for (const auto& w : workers_) limits.push_back(&w->limit_counters());
-  families.push_back(admin::LimitHitsFamily(limits));
+  families.push_back(admin::LimitHitsFamily(limits, snapshot_->config.listeners));
   return prometheus::TextSerializer().Serialize(families);
 }
 

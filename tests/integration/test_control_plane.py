@@ -156,6 +156,26 @@ class ControlPlane(harness.ProxyTestCase):
         proxy.signal(signal.SIGHUP)
         proxy.wait_log(r"reload ignored: draining")
 
+    def test_a_removed_listener_loses_its_limit_series(self):
+        a = self.start_backend("a")
+        text = self.config(pools={"api": self.pool(a)})
+        extra = harness.free_port()
+        added = text.replace("pools:", "  extra:\n    listen: 127.0.0.1:%d\n    routes:\n"
+                             "      - pool: api\npools:" % extra, 1)
+        proxy = self.start_proxy(added)
+        r = harness.request(extra, path="/", headers={"X-Big": "x" * (64 * 1024)})
+        self.assertEqual(r.status, 431, r)
+
+        def extra_series():
+            samples, _ = metrics_util.scrape(proxy)
+            return [k for k in samples if k[0] == "outrigger_downstream_limit_hits_total"
+                    and ("listener", "extra") in k[1]]
+
+        harness.wait_until(lambda: extra_series(), 3.0, what="the extra listener's series")
+        proxy.reload(text)
+        proxy.wait_log(r"reloaded ")
+        self.assertEqual(extra_series(), [])
+
 
 if __name__ == "__main__":
     harness.main()
