@@ -5,11 +5,24 @@
 #include <event2/keyvalq_struct.h>
 #include <fmt/format.h>
 
+#include <exception>
+
+#include "proxy/base/log.h"
+#include "proxy/config/config.h"
+#include "proxy/http/limits.h"
+
 namespace outrigger::admin {
 
 AdminServer::AdminServer(event_base* base, Hooks hooks)
     : hooks_(std::move(hooks)), http_(evhttp_new(base)) {
   evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  // Bounded like a traffic listener (libevent's defaults are unbounded heads and bodies and a
+  // 50 s timeout): the same head limit, no request body (every endpoint is a GET), and the
+  // traffic listener's default header timeout for reading a request and writing its answer.
+  evhttp_set_max_headers_size(http_.get(), static_cast<ev_ssize_t>(http::HeadLimits{}.max_head));
+  evhttp_set_max_body_size(http_.get(), 0);
+  const timeval timeout = net::ToTimeval(config::ListenerTimeouts{}.header);
+  evhttp_set_timeout_tv(http_.get(), &timeout);
   evhttp_set_cb(http_.get(), "/health/live", &AdminServer::OnLive, this);
   evhttp_set_cb(http_.get(), "/health/ready", &AdminServer::OnReady, this);
   evhttp_set_cb(http_.get(), "/metrics", &AdminServer::OnMetrics, this);
@@ -37,6 +50,25 @@ void AdminServer::Reply(evhttp_request* req, int code, const char* reason, std::
   evhttp_send_reply(req, code, reason, out.get());
 }
 
+void AdminServer::ReplyWith(evhttp_request* req, const std::function<std::string()>& body,
+                            std::string_view fallback, const char* content_type) {
+  // A handler that throws must cost one 500, never the process (an exception escaping a
+  // libevent callback terminates it).
+  std::string text;
+  try {
+    text = body ? body() : std::string(fallback);
+  } catch (const std::exception& e) {
+    spdlog::error("admin {}: {}", evhttp_request_get_uri(req), e.what());
+    Reply(req, 500, "Internal Server Error", "internal error\n");
+    return;
+  } catch (...) {
+    spdlog::error("admin {}: unknown exception", evhttp_request_get_uri(req));
+    Reply(req, 500, "Internal Server Error", "internal error\n");
+    return;
+  }
+  Reply(req, 200, "OK", text, content_type);
+}
+
 void AdminServer::OnLive(evhttp_request* req, void*) {
   // Answered by the control loop: it turning is what liveness means for the process.
   Reply(req, 200, "OK", "live\n");
@@ -53,20 +85,17 @@ void AdminServer::OnReady(evhttp_request* req, void* arg) {
 
 void AdminServer::OnMetrics(evhttp_request* req, void* arg) {
   auto* self = static_cast<AdminServer*>(arg);
-  Reply(req, 200, "OK", self->hooks_.metrics ? self->hooks_.metrics() : std::string(),
-        "text/plain; version=0.0.4; charset=utf-8");
+  ReplyWith(req, self->hooks_.metrics, "", "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void AdminServer::OnStatus(evhttp_request* req, void* arg) {
   auto* self = static_cast<AdminServer*>(arg);
-  Reply(req, 200, "OK", self->hooks_.status ? self->hooks_.status() : std::string("{}\n"),
-        "application/json");
+  ReplyWith(req, self->hooks_.status, "{}\n", "application/json");
 }
 
 void AdminServer::OnScaling(evhttp_request* req, void* arg) {
   auto* self = static_cast<AdminServer*>(arg);
-  Reply(req, 200, "OK", self->hooks_.scaling ? self->hooks_.scaling() : std::string("{}\n"),
-        "application/json");
+  ReplyWith(req, self->hooks_.scaling, "{}\n", "application/json");
 }
 
 void AdminServer::OnOther(evhttp_request* req, void*) {

@@ -36,6 +36,9 @@ class AdminServer {
   static void OnMetrics(evhttp_request* req, void* self);
   static void OnStatus(evhttp_request* req, void* self);
   static void OnScaling(evhttp_request* req, void* self);
+  // 200 with body(), or `fallback` when there is no hook; 500 if body() throws.
+  static void ReplyWith(evhttp_request* req, const std::function<std::string()>& body,
+                        std::string_view fallback, const char* content_type);
   static void Reply(evhttp_request* req, int code, const char* reason, std::string_view body,
                     const char* content_type = "text/plain; charset=utf-8");
 

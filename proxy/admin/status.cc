@@ -18,6 +18,12 @@ using metrics::AddSample;
 using metrics::GaugeFamily;
 
 // NaN (no observation in the window) is null in JSON.
+// Names are UTF-8 (the loader refuses anything else); should a byte slip through anyway, it
+// becomes U+FFFD rather than an exception on the control thread.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 nlohmann::json Number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nullptr; }
 
 double Rate(uint64_t now, uint64_t then, double seconds) {
@@ -204,13 +210,20 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
     if (!names.empty()) entry["dns"] = std::move(names);
     pools[pool.config->name] = std::move(entry);
   }
-  return nlohmann::json({{"pools", std::move(pools)}}).dump(2) + "\n";
+  return Dump(nlohmann::json({{"pools", std::move(pools)}})) + "\n";
 }
 
-prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets) {
+prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
+                                         std::span<const config::ListenerConfig> listeners) {
   std::map<std::string, std::array<uint64_t, forward::kLimitCount>> sums;
   for (const forward::LimitCounterSet* set : sets) {
     set->ForEach([&](const std::string& listener, const forward::LimitCounters& counters) {
+      // A listener a reload removed or renamed: its series goes (a Prometheus counter may
+      // disappear, not fall), and comes back with its count if the name returns.
+      if (std::none_of(listeners.begin(), listeners.end(),
+                       [&](const config::ListenerConfig& l) { return l.name == listener; })) {
+        return;
+      }
       auto& sum = sums.try_emplace(listener).first->second;
       for (size_t i = 0; i < forward::kLimitCount; ++i) {
         sum[i] += counters.Read(static_cast<forward::Limit>(i));
@@ -260,7 +273,7 @@ std::string ScalingJson(const metrics::ScalingBoard& board) {
         {"target_kind", rps ? "rps" : "inflight"},
     };
   }
-  return nlohmann::json({{"pools", std::move(pools)}}).dump(2) + "\n";
+  return Dump(nlohmann::json({{"pools", std::move(pools)}})) + "\n";
 }
 
 }  // namespace outrigger::admin

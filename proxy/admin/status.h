@@ -47,7 +47,9 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
                        std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns);
 
 // outrigger_downstream_limit_hits_total{listener, limit}: every worker's counts summed.
-prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets);
+// Only the series of `listeners` (the running config's) are exposed.
+prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
+                                         std::span<const config::ListenerConfig> listeners);
 
 // outrigger_config_reloads_total{result="success"|"failure"}.
 prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <csignal>
 
+#include "absl/container/flat_hash_set.h"
 #include "proxy/admin/status.h"
 #include "proxy/app/cpu_quota.h"
 #include "proxy/app/memory_limit.h"
@@ -79,6 +80,7 @@ absl::Status Server::Start() {
   absl::StatusOr<config::Config> cfg = config::LoadConfigFile(config_path_);
   if (!cfg.ok()) return cfg.status();
   unsigned workers = cfg->workers != 0 ? cfg->workers : UsableCpus();
+  if (absl::Status s = CheckConnectionLimits(*cfg, workers); !s.ok()) return s;
   net::SocketAddress admin_address = cfg->admin.listen;
   absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
       forward::BuildSnapshot(*std::move(cfg), nullptr);
@@ -202,6 +204,22 @@ void Server::OnCircuitTick(evutil_socket_t, short, void* arg) {
   self->UpdateBalancingPanic();
 }
 
+absl::Status Server::CheckConnectionLimits(const config::Config& config, size_t workers) {
+  // Each worker admits its share of max_connections, rounded up and at least one, with no
+  // counter shared between workers (worker.cc): below the worker count the cap would be the
+  // worker count, silently. Refused rather than enforced process-wide, which would put a
+  // shared atomic on every accept and close of every worker for a setting that makes little
+  // sense (nginx's worker_connections is per worker too).
+  for (const config::ListenerConfig& l : config.listeners) {
+    if (l.max_connections >= workers) continue;
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: listeners.{}.max_connections: {} is below the {} workers, and each worker admits "
+        "at least one connection; raise it to {} or lower `workers`",
+        config.file, l.name, l.max_connections, workers, workers));
+  }
+  return absl::OkStatus();
+}
+
 bool Server::Ready() const {
   if (!ready_ || draining_) return false;
   // Every pool must have a backend that is up and ready; open circuits do not count against
@@ -245,13 +263,13 @@ void Server::UpdateBalancingPanic() {
 void Server::OfferHalfOpenBackends() {
   // An open circuit keeps its backend out of every pick, so no request would ever ask the
   // breaker for the half-open trial; once the open time is over, offer the backend again and
-  // let AllowRequest admit the trial.
+  // let AllowRequest admit the trial. Syncing every backend also repairs a bit that a racing
+  // worker left out of step with its breaker, in either direction.
   int64_t now = MonoNanos();
   for (const forward::PoolRuntime& pool : snapshot_->pools) {
     for (const auto& b : pool.backends) {
-      if ((b->unavailable() & upstream::Backend::kCircuitOpen) != 0 &&
+      if (upstream::SyncCircuitFlag(*b, now) == upstream::FlagSync::kCleared &&
           b->breaker()->state(now) == upstream::CircuitBreaker::State::kHalfOpen) {
-        b->SetUnavailable(upstream::Backend::kCircuitOpen, false);
         spdlog::info("pool {} backend {}: circuit half-open, sending a trial request", b->pool(),
                      b->label());
       }
@@ -295,12 +313,15 @@ std::string Server::MetricsText() const {
   families.push_back(admin::ReloadFamily(reloads_.success, reloads_.failure));
   std::vector<const forward::LimitCounterSet*> limits;
   for (const auto& w : workers_) limits.push_back(&w->limit_counters());
-  families.push_back(admin::LimitHitsFamily(limits));
+  families.push_back(admin::LimitHitsFamily(limits, snapshot_->config.listeners));
   return prometheus::TextSerializer().Serialize(families);
 }
 
 void Server::Reload() {
-  if (draining_) return;
+  if (draining_) {
+    spdlog::warn("reload ignored: draining (SIGHUP after a stop signal)");
+    return;
+  }
   config_load_->Start();
 }
 
@@ -310,6 +331,11 @@ void Server::OnConfigLoaded(absl::StatusOr<config::Config> cfg) {
     ++reloads_.failure;
     spdlog::error("reload refused, the running config stays:\n{}",
                   std::string(cfg.status().message()));
+    return;
+  }
+  if (absl::Status s = CheckConnectionLimits(*cfg, workers_.size()); !s.ok()) {
+    ++reloads_.failure;
+    spdlog::error("reload refused, the running config stays: {}", std::string(s.message()));
     return;
   }
   const config::Config& running = snapshot_->config;
@@ -385,9 +411,17 @@ std::vector<upstream::DnsEntryStatus> Server::dns_status() const {
 void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot,
                      std::vector<std::vector<net::ListenSocket>> listener_sockets) {
   // Probes first: a new backend must be marked unready before a worker can pick it.
+  absl::flat_hash_set<const upstream::Backend*> kept;
+  if (snapshot_) {
+    for (const forward::PoolRuntime& pool : snapshot_->pools) {
+      for (const auto& b : pool.backends) kept.insert(b.get());
+    }
+  }
   std::vector<upstream::HealthChecker::Target> targets;
   for (const forward::PoolRuntime& pool : snapshot->pools) {
-    for (const auto& b : pool.backends) targets.push_back({b, &pool.config->health});
+    for (const auto& b : pool.backends) {
+      targets.push_back({b, &pool.config->health, !kept.contains(b.get())});
+    }
   }
   health_->Track(targets);
   if (snapshot_) forward::MarkRemovedBackends(*snapshot_, *snapshot);

@@ -72,6 +72,8 @@ class Server {
   void UpdateBalancingPanic();
   // /health/ready: listeners bound, not draining, every pool with a live and ready backend.
   bool Ready() const;
+  // Refuses a listener max_connections below the worker count (see the definition).
+  static absl::Status CheckConnectionLimits(const config::Config& config, size_t workers);
   static void OnScalingTick(evutil_socket_t, short, void* self);
   // Once a second: merge the shards, derive the scaling signals, keep /status's window, and
   // watch RSS against the memory limit.

@@ -21,11 +21,15 @@
 // Slow start is ignored here, deliberately: ramping a member means moving keys onto it and
 // then moving them again, and a client's affinity is what ip_hash exists for; a recovered
 // member gets its keys back at once, as in nginx's and HAProxy's hash balancing.
+#include "proxy/balance/ip_hash.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
 #include <numeric>
+#include <queue>
+#include <utility>
 #include <vector>
 
 #include "proxy/balance/eligible.h"
@@ -65,6 +69,8 @@ class IpHash final : public BalancingPolicy {
     if (!members_.empty()) Populate();
   }
 
+  uint64_t population_turns() const { return population_turns_; }
+
   // BalancingPolicy
   upstream::Backend* Pick(const PickContext& ctx) override {
     if (table_.empty()) return nullptr;
@@ -78,7 +84,13 @@ class IpHash final : public BalancingPolicy {
   }
 
  private:
-  // Maglev's population (the paper's Pseudocode 1) with weighted turns.
+  // Maglev's population (the paper's Pseudocode 1) with weighted turns. Round by round, each
+  // member (in identity order) earns its weight in credit and claims one slot per max-weight
+  // of credit. A member's credit is a closed form of the rounds gone by, so only the turns in
+  // which a member claims are taken, in (round, identity rank) order from a heap: the same
+  // table as visiting every member every round, in O((M + n) log n) rather than
+  // O(M × n × max weight / total weight), which was seconds for 10,000 backends with one of
+  // weight 10,000.
   void Populate() {
     const uint64_t size = TableSize(members_.size());
     const size_t n = members_.size();
@@ -87,28 +99,39 @@ class IpHash final : public BalancingPolicy {
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(),
               [&](size_t a, size_t b) { return identity_[a] < identity_[b]; });
-    std::vector<uint64_t> offset(n), skip(n), next(n, 0), credit(n, 0);
+    std::vector<uint64_t> offset(n), skip(n), next(n, 0), credit(n, 0), last_round(n, 0);
     uint64_t max_weight = 1;
     for (size_t i = 0; i < n; ++i) {
       offset[i] = MixHash64(identity_[i] ^ kOffsetSeed) % size;
       skip[i] = MixHash64(identity_[i] ^ kSkipSeed) % (size - 1) + 1;
       max_weight = std::max<uint64_t>(max_weight, members_[i].weight);
     }
+    // The first round (from 1) after `round` in which a member holding `c` credit claims.
+    auto next_claim = [&](size_t i, uint64_t round, uint64_t c) {
+      const uint64_t w = members_[i].weight;
+      return round + (max_weight - c + w - 1) / w;
+    };
+    using Turn = std::pair<uint64_t, size_t>;  // (round, rank in `order`)
+    std::priority_queue<Turn, std::vector<Turn>, std::greater<>> turns;
+    for (size_t k = 0; k < n; ++k) turns.emplace(next_claim(order[k], 0, 0), k);
     constexpr uint32_t kEmpty = UINT32_MAX;
     table_.assign(size, kEmpty);
     uint64_t filled = 0;
     while (filled < size) {
-      for (size_t k = 0; k < n && filled < size; ++k) {
-        const size_t i = order[k];
-        credit[i] += members_[i].weight;
-        for (; credit[i] >= max_weight && filled < size; credit[i] -= max_weight) {
-          uint64_t slot = (offset[i] + next[i] * skip[i]) % size;
-          while (table_[slot] != kEmpty) slot = (offset[i] + ++next[i] * skip[i]) % size;
-          table_[slot] = static_cast<uint32_t>(i);
-          ++next[i];
-          ++filled;
-        }
+      const auto [round, k] = turns.top();
+      turns.pop();
+      ++population_turns_;
+      const size_t i = order[k];
+      credit[i] += (round - last_round[i]) * members_[i].weight;
+      last_round[i] = round;
+      for (; credit[i] >= max_weight && filled < size; credit[i] -= max_weight) {
+        uint64_t slot = (offset[i] + next[i] * skip[i]) % size;
+        while (table_[slot] != kEmpty) slot = (offset[i] + ++next[i] * skip[i]) % size;
+        table_[slot] = static_cast<uint32_t>(i);
+        ++next[i];
+        ++filled;
       }
+      turns.emplace(next_claim(i, round, credit[i]), k);
     }
   }
 
@@ -135,12 +158,17 @@ class IpHash final : public BalancingPolicy {
   const std::vector<Member> members_;
   std::vector<uint64_t> identity_;  // StableHash64 of each member's address
   std::vector<uint32_t> table_;     // slot → member index
+  uint64_t population_turns_ = 0;   // member turns Populate() took
 };
 
 }  // namespace
 
 std::unique_ptr<BalancingPolicy> MakeIpHash(std::span<const Member> members, const PolicyOptions&) {
   return std::make_unique<IpHash>(members);
+}
+
+uint64_t IpHashPopulationTurns(std::span<const Member> members) {
+  return IpHash(members).population_turns();
 }
 
 }  // namespace outrigger::balance

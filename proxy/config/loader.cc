@@ -95,6 +95,9 @@ absl::StatusOr<Config> Loader::Load(std::string_view yaml) {
     diag_.Add(diag_.At(e.mark), fmt::format("cannot parse YAML: {}", e.msg));
     return diag_.ToStatus();
   }
+  // Before anything reads a name: the readers echo names into their messages, and every name
+  // ends up in /status JSON or a metric label, which must be UTF-8.
+  if (!CheckUtf8(Field{std::nullopt, root, ""}, &diag_)) return diag_.ToStatus();
   ReadRoot(root);
   ValidateCrossReferences(config_, marks_, &diag_);
   if (absl::Status s = diag_.ToStatus(); !s.ok()) return s;
@@ -286,6 +289,14 @@ void Loader::ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark
       if (bad) {
         diag_.Add(LocateValue(*host, diag_),
                   fmt::format("{}expected a host name without scheme, port or path, got \"{}\"",
+                              host->Prefix(), *s));
+      } else if (const size_t star = s->find('*');
+                 star != std::string::npos &&
+                 (star != 0 || !s->starts_with("*.") || s->size() == 2 ||
+                  s->find('*', 1) != std::string::npos)) {
+        diag_.Add(LocateValue(*host, diag_),
+                  fmt::format("{}only a leading wildcard is supported (\"*.example.com\"), got "
+                              "\"{}\"",
                               host->Prefix(), *s));
       }
     }

@@ -272,4 +272,77 @@ std::optional<Field> MapReader::Require(std::string_view key) const {
   return f;
 }
 
+std::optional<size_t> FirstInvalidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;
+    }
+    if (s.size() - i < len) return i;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    const bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+    if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// Reports `node` when it is a scalar that is not UTF-8; `what` names it in the message.
+bool CheckScalarUtf8(const YAML::Node& node, std::string_view what, Diagnostics* diag) {
+  if (!node.IsScalar()) return true;
+  const std::optional<size_t> bad = FirstInvalidUtf8(node.Scalar());
+  if (!bad) return true;
+  diag->Add(diag->At(node.Mark()),
+            fmt::format("{} is not valid UTF-8 (byte 0x{:02X} at offset {}): the config file "
+                        "must be UTF-8",
+                        what, static_cast<unsigned char>(node.Scalar()[*bad]), *bad));
+  return false;
+}
+
+}  // namespace
+
+bool CheckUtf8(const Field& field, Diagnostics* diag) {
+  const std::string where = field.path.empty() ? std::string("the top level") : field.path;
+  bool ok = true;
+  if (field.value.IsMap()) {
+    for (const auto& entry : field.value) {
+      const bool key_ok = CheckScalarUtf8(entry.first, fmt::format("a key in {}", where), diag);
+      ok = key_ok && ok;
+      // A broken key is not echoed in the paths under it.
+      const std::string child =
+          key_ok && entry.first.IsScalar() ? field.Child(entry.first.Scalar()) : field.Child("?");
+      ok = CheckUtf8(Field{entry.first, entry.second, child}, diag) && ok;
+    }
+  } else if (field.value.IsSequence()) {
+    for (size_t i = 0; i < field.value.size(); ++i) {
+      ok = CheckUtf8(Field{std::nullopt, field.value[i], field.Item(i)}, diag) && ok;
+    }
+  } else {
+    ok = CheckScalarUtf8(field.value, field.path.empty() ? "the document" : field.path, diag);
+  }
+  return ok;
+}
+
 }  // namespace outrigger::config

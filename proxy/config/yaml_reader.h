@@ -85,6 +85,15 @@ std::optional<Duration> ReadDuration(const Field& field, bool allow_zero, Diagno
 // A byte size ("65536", "512KiB", "10MiB").
 std::optional<uint64_t> ReadByteSize(const Field& field, Diagnostics* diag);
 
+// Byte offset of the first byte of `s` that is not part of well-formed UTF-8 (overlongs,
+// surrogates and code points above U+10FFFF included), or nullopt when it is all UTF-8.
+std::optional<size_t> FirstInvalidUtf8(std::string_view s);
+
+// Reports every key and scalar value under `field` that is not valid UTF-8 (YAML streams
+// are Unicode; names end up in JSON and Prometheus labels, which must be UTF-8), at its
+// position. Returns whether there was none.
+bool CheckUtf8(const Field& field, Diagnostics* diag);
+
 // The entries of one YAML map, checked once at construction: non-scalar keys, duplicate
 // keys (yaml-cpp silently keeps the first; we report the later ones) and, when `known` is
 // not empty, unknown keys with a "did you mean" are all reported.

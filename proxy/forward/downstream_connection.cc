@@ -1116,15 +1116,16 @@ void DownstreamConnection::ReportOutcome(bool failure) {
   ex().breaker_admitted = false;
   upstream::CircuitBreaker& breaker = *backend_->breaker();
   int64_t now = MonoNanos();
-  switch (failure ? breaker.OnFailure(now) : breaker.OnSuccess(now)) {
+  const upstream::CircuitChange change = failure ? breaker.OnFailure(now) : breaker.OnSuccess(now);
+  // The bit follows the word, not `change`: another worker may have moved the word on since.
+  if (change != upstream::CircuitChange::kUnchanged) upstream::SyncCircuitFlag(*backend_, now);
+  switch (change) {
     case upstream::CircuitChange::kOpened:
-      backend_->SetUnavailable(upstream::Backend::kCircuitOpen, true);
       spdlog::warn("pool {} backend {}: circuit opened after consecutive failures",
                    backend_->pool(), backend_->label());
       break;
     case upstream::CircuitChange::kClosed:
       backend_->set_available_since_ns(now);  // recovered: slow_start ramps it back up
-      backend_->SetUnavailable(upstream::Backend::kCircuitOpen, false);
       spdlog::info("pool {} backend {}: circuit closed, the trial request succeeded",
                    backend_->pool(), backend_->label());
       break;

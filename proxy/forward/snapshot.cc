@@ -40,6 +40,15 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
   snap->config = std::move(config);
   const config::Config& cfg = snap->config;
 
+  // Settings of kept backends, applied only once the snapshot is known to build: a refused
+  // reload must leave the running backends as they were.
+  struct KeptUpdate {
+    upstream::Backend* backend;
+    std::string label;
+    upstream::CircuitBreaker::Options options;
+  };
+  std::vector<KeptUpdate> kept;
+
   snap->pools.reserve(cfg.pools.size());
   for (const config::PoolConfig& pc : cfg.pools) {
     const config::CircuitBreakerConfig& cb = pc.circuit_breaker;
@@ -57,13 +66,16 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
       for (const auto& b : pool.backends) {
         if (b->address() == address) return;  // a dns record repeating a listed address
       }
+      upstream::CircuitBreaker::Options options;
+      options.consecutive_failures = pc.circuit_breaker.consecutive_failures;
+      options.open_for = pc.circuit_breaker.open_for;
+      options.trial_timeout = pc.timeouts.connect + pc.timeouts.read;
       std::shared_ptr<upstream::Backend> b = FindBackend(previous, pc.name, address);
-      if (b == nullptr) {
+      if (b != nullptr) {
+        // Kept: its state and counters go on under this config's name and breaker options.
+        kept.push_back({b.get(), std::move(label), options});
+      } else {
         b = std::make_shared<upstream::Backend>(pc.name, address, std::move(label));
-        upstream::CircuitBreaker::Options options;
-        options.consecutive_failures = pc.circuit_breaker.consecutive_failures;
-        options.open_for = pc.circuit_breaker.open_for;
-        options.trial_timeout = pc.timeouts.connect + pc.timeouts.read;
         b->set_breaker(std::make_shared<upstream::CircuitBreaker>(options));
         // A backend a reload or a resolution adds ramps up under slow_start; those present at
         // start-up do not (nothing is warmer than anything else then).
@@ -89,6 +101,12 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
     snap->pools.push_back(std::move(pool));
   }
 
+  // Nothing below fails on a config that passed validation (routes name known pools).
+  for (KeptUpdate& u : kept) {
+    if (u.backend->label() != u.label) u.backend->set_label(std::move(u.label));
+    u.backend->breaker()->Reconfigure(u.options);
+  }
+  // After the renames: a new label is a new series (metrics::Collector keys by label).
   auto layout = std::make_shared<metrics::MetricLayout>();
   for (size_t p = 0; p < snap->pools.size(); ++p) {
     layout->pools.push_back(cfg.pools[p].name);

@@ -1,6 +1,7 @@
 // A backend: one address of a pool, and the state every thread shares about it.
 //
-// Thread contract: identity is constant after construction. Everything else is atomic and
+// Thread contract: identity (pool, address) is constant after construction; the label is
+// changed by the control thread only (a reload renames the backend). Everything else is atomic and
 // written with relaxed ordering: each field is an independent fact (a count, a timestamp, a
 // state bit) and no reader needs one field to be consistent with another. Workers read and
 // update load; the control thread writes eligibility. A Backend outlives every snapshot that
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/net/address.h"
 
@@ -30,14 +32,22 @@ class Backend : public std::enable_shared_from_this<Backend> {
   };
 
   Backend(std::string pool, net::SocketAddress address, std::string label)
-      : pool_(std::move(pool)), address_(address), label_(std::move(label)) {}
+      : pool_(std::move(pool)), address_(address) {
+    set_label(std::move(label));
+  }
   Backend(const Backend&) = delete;
   Backend& operator=(const Backend&) = delete;
 
   const std::string& pool() const { return pool_; }
   const net::SocketAddress& address() const { return address_; }
   // The `backend` label of its metrics: the configured name, or "ip:port".
-  const std::string& label() const { return label_; }
+  // Any thread; the reference stays valid for the Backend's life.
+  const std::string& label() const { return *label_.load(std::memory_order_acquire); }
+  // Control thread only (a reload that renames the backend).
+  void set_label(std::string label) {
+    labels_.push_back(std::make_unique<const std::string>(std::move(label)));
+    label_.store(labels_.back().get(), std::memory_order_release);
+  }
 
   // May take a new request now (before per-backend caps, which the caller checks).
   bool Available() const { return unavailable_.load(std::memory_order_relaxed) == 0; }
@@ -48,6 +58,16 @@ class Backend : public std::enable_shared_from_this<Backend> {
     } else {
       unavailable_.fetch_and(~reason, std::memory_order_relaxed);
     }
+  }
+  // SetUnavailable and a read of one reason, seq_cst (SyncCircuitFlag); the exchange returns
+  // whether `reason` was set before.
+  bool HasUnavailable(uint32_t reason) const {
+    return (unavailable_.load(std::memory_order_seq_cst) & reason) != 0;
+  }
+  bool ExchangeUnavailable(uint32_t reason, bool on) {
+    const uint32_t old = on ? unavailable_.fetch_or(reason, std::memory_order_seq_cst)
+                            : unavailable_.fetch_and(~reason, std::memory_order_seq_cst);
+    return (old & reason) != 0;
   }
 
   // Requests in flight on this backend from every worker, plus open tunnels: the load that
@@ -91,8 +111,12 @@ class Backend : public std::enable_shared_from_this<Backend> {
   // Constant after construction.
   const std::string pool_;
   const net::SocketAddress address_;
-  const std::string label_;
   std::shared_ptr<CircuitBreaker> breaker_;
+  // Every label the backend has had, the current one last (control thread only): a worker may
+  // still be formatting a log line with an earlier one, so none is freed before the Backend.
+  // Renames are operator actions, so the list stays short.
+  std::vector<std::unique_ptr<const std::string>> labels_;
+  std::atomic<const std::string*> label_{nullptr};
 
   // Shared, relaxed.
   std::atomic<uint32_t> unavailable_{0};

@@ -33,15 +33,23 @@ int64_t DeadlineNs(int64_t deadline_ms) { return deadline_ms * kNanosPerMilli; }
 
 }  // namespace
 
-CircuitBreaker::CircuitBreaker(const Options& options)
-    : consecutive_failures_(std::clamp<uint32_t>(options.consecutive_failures, 1,
-                                                 static_cast<uint32_t>(kFailuresMask))),
-      half_open_trials_(
-          std::clamp<uint32_t>(options.half_open_trials, 1, static_cast<uint32_t>(kTrialsMask))),
-      open_for_ns_(std::max<int64_t>(options.open_for.count(), 0)),
-      max_open_for_ns_(std::max<int64_t>(options.max_open_for.count(), open_for_ns_)),
-      trial_timeout_ns_(std::max<int64_t>(options.trial_timeout.count(), 0)),
-      word_(Pack(Fields{})) {}
+CircuitBreaker::CircuitBreaker(const Options& options) : word_(Pack(Fields{})) {
+  Reconfigure(options);
+}
+
+void CircuitBreaker::Reconfigure(const Options& options) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  consecutive_failures_.store(
+      std::clamp<uint32_t>(options.consecutive_failures, 1, static_cast<uint32_t>(kFailuresMask)),
+      kRelaxed);
+  half_open_trials_.store(
+      std::clamp<uint32_t>(options.half_open_trials, 1, static_cast<uint32_t>(kTrialsMask)),
+      kRelaxed);
+  const int64_t open_for = std::max<int64_t>(options.open_for.count(), 0);
+  open_for_ns_.store(open_for, kRelaxed);
+  max_open_for_ns_.store(std::max<int64_t>(options.max_open_for.count(), open_for), kRelaxed);
+  trial_timeout_ns_.store(std::max<int64_t>(options.trial_timeout.count(), 0), kRelaxed);
+}
 
 uint64_t CircuitBreaker::Pack(const Fields& f) {
   return (static_cast<uint64_t>(f.state) & kStateMask) << kStateShift |
@@ -62,9 +70,10 @@ CircuitBreaker::Fields CircuitBreaker::Unpack(uint64_t word) {
 }
 
 int64_t CircuitBreaker::OpenTimeNs(uint32_t doublings) const {
-  int64_t t = open_for_ns_;
-  for (uint32_t i = 0; i < doublings && t < max_open_for_ns_; ++i) t *= 2;
-  return std::min(t, max_open_for_ns_);
+  int64_t t = open_for_ns_.load(std::memory_order_relaxed);
+  const int64_t max = max_open_for_ns_.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < doublings && t < max; ++i) t *= 2;
+  return std::min(t, max);
 }
 
 int64_t CircuitBreaker::DeadlineMs(int64_t now_ns, int64_t duration_ns) {
@@ -86,20 +95,22 @@ bool CircuitBreaker::AllowRequest(int64_t now_ns) {
         if (now_ns < DeadlineNs(f.deadline_ms)) return false;
         f.state = State::kHalfOpen;
         f.trials = 1;
-        f.deadline_ms = DeadlineMs(now_ns, trial_timeout_ns_);
+        f.deadline_ms = DeadlineMs(now_ns, trial_timeout_ns_.load(std::memory_order_relaxed));
         break;
       case State::kHalfOpen:
-        if (f.trials < half_open_trials_) {
+        if (f.trials < half_open_trials_.load(std::memory_order_relaxed)) {
           ++f.trials;
         } else if (now_ns >= DeadlineNs(f.deadline_ms)) {
           f.trials = 1;
-          f.deadline_ms = DeadlineMs(now_ns, trial_timeout_ns_);
+          f.deadline_ms = DeadlineMs(now_ns, trial_timeout_ns_.load(std::memory_order_relaxed));
         } else {
           return false;
         }
         break;
     }
-    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_relaxed)) return true;
+    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+      return true;
   }
 }
 
@@ -120,7 +131,9 @@ CircuitChange CircuitBreaker::OnSuccess(int64_t /*now_ns*/) {
         change = CircuitChange::kClosed;
         break;
     }
-    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_relaxed)) return change;
+    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+      return change;
   }
 }
 
@@ -131,11 +144,11 @@ CircuitChange CircuitBreaker::OnFailure(int64_t now_ns) {
     CircuitChange change = CircuitChange::kUnchanged;
     switch (f.state) {
       case State::kClosed:
-        if (f.failures + 1 < consecutive_failures_) {
+        if (f.failures + 1 < consecutive_failures_.load(std::memory_order_relaxed)) {
           ++f.failures;
           break;
         }
-        f = Fields{.state = State::kOpen, .deadline_ms = DeadlineMs(now_ns, open_for_ns_)};
+        f = Fields{.state = State::kOpen, .deadline_ms = DeadlineMs(now_ns, OpenTimeNs(0))};
         change = CircuitChange::kOpened;
         break;
       case State::kOpen:
@@ -149,7 +162,9 @@ CircuitChange CircuitBreaker::OnFailure(int64_t now_ns) {
         break;
       }
     }
-    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_relaxed)) return change;
+    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+      return change;
   }
 }
 
@@ -159,7 +174,9 @@ void CircuitBreaker::OnAbandoned() {
     Fields f = Unpack(word);
     if (f.state != State::kHalfOpen || f.trials == 0) return;
     --f.trials;
-    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_relaxed)) return;
+    if (word_.compare_exchange_weak(word, Pack(f), std::memory_order_seq_cst,
+                                    std::memory_order_relaxed))
+      return;
   }
 }
 
@@ -167,6 +184,29 @@ CircuitBreaker::State CircuitBreaker::state(int64_t now_ns) const {
   const Fields f = Unpack(word_.load(std::memory_order_relaxed));
   if (f.state == State::kOpen && now_ns >= DeadlineNs(f.deadline_ms)) return State::kHalfOpen;
   return f.state;
+}
+
+bool CircuitBreaker::Excludes(uint64_t word, int64_t now_ns) {
+  const Fields f = Unpack(word);
+  return f.state == State::kOpen && now_ns < DeadlineNs(f.deadline_ms);
+}
+
+FlagSync SyncCircuitFlag(Backend& backend, int64_t now_ns, void (*between)(void*), void* arg) {
+  const CircuitBreaker& breaker = *backend.breaker();
+  std::optional<bool> before;
+  for (;;) {
+    const uint64_t word = breaker.word();
+    const bool exclude = CircuitBreaker::Excludes(word, now_ns);
+    if (between != nullptr) between(arg);
+    // Written only when it differs: the tick syncs every backend, and a needless write would
+    // take the cache line away from workers reading the bits.
+    bool was = backend.HasUnavailable(Backend::kCircuitOpen);
+    if (was != exclude) was = backend.ExchangeUnavailable(Backend::kCircuitOpen, exclude);
+    if (!before) before = was;
+    if (breaker.word() != word) continue;
+    if (*before == exclude) return FlagSync::kUnchanged;
+    return exclude ? FlagSync::kSet : FlagSync::kCleared;
+  }
 }
 
 std::optional<int64_t> CircuitBreaker::trial_at_ns() const {

@@ -14,10 +14,12 @@
 // Thread contract: one breaker per Backend, shared by every worker; all methods may be called
 // concurrently and none blocks or allocates. The whole state is one 64-bit word changed by
 // compare-exchange, so each transition has exactly one winner and only the winner reports it
-// (OnFailure returns kOpened once per opening). Every access is relaxed: the word publishes
-// no other memory, and read-modify-writes of one atomic object are totally ordered whatever
-// their memory order, which is all a single-winner transition needs. A reader may see a
-// slightly old state, as it may with Backend's other relaxed facts.
+// (OnFailure returns kOpened once per opening). The word publishes no other memory, and
+// read-modify-writes of one atomic object are totally ordered whatever their memory order,
+// which is all a single-winner transition needs; transitions are seq_cst only so that
+// SyncCircuitFlag can order them against Backend::kCircuitOpen. A reader may see a
+// slightly old state, as it may with Backend's other relaxed facts. Backend::kCircuitOpen is
+// derived from the word by SyncCircuitFlag (below), never set from a transition's result.
 //
 // Time is injected (MonoNanos() in production) and must be >= 0. The open deadline is kept
 // in milliseconds, rounded up, so a breaker never half-opens early but may do so up to 1 ms
@@ -29,13 +31,17 @@
 #include <cstdint>
 #include <optional>
 
+#include "proxy/upstream/backend.h"
+
 namespace outrigger::upstream {
 
 enum class CircuitChange : uint8_t {
   kUnchanged,
-  kOpened,  // from closed, or again from half_open: set Backend::kCircuitOpen
-  kClosed,  // from half_open: the backend is trusted again
+  kOpened,  // from closed, or again from half_open: call SyncCircuitFlag
+  kClosed,  // from half_open: the backend is trusted again; call SyncCircuitFlag
 };
+
+enum class FlagSync : uint8_t { kUnchanged, kSet, kCleared };
 
 class CircuitBreaker {
  public:
@@ -67,6 +73,11 @@ class CircuitBreaker {
   CircuitBreaker(const CircuitBreaker&) = delete;
   CircuitBreaker& operator=(const CircuitBreaker&) = delete;
 
+  // New options (a reload), keeping the state: a failure streak or an open time under way
+  // goes on under the new values from the next transition (a streak already at or past a
+  // lower consecutive_failures opens on the next failure; a running open deadline stands).
+  void Reconfigure(const Options& options);
+
   // Whether a request may go to the backend now. Closed: always. Open: no, until the open
   // time has elapsed; then the caller becomes the first half-open trial. Half-open: yes while
   // fewer than half_open_trials trials are outstanding (see trial_timeout).
@@ -92,7 +103,16 @@ class CircuitBreaker {
   // the balancer offers the backend again). nullopt in closed and half_open.
   std::optional<int64_t> trial_at_ns() const;
 
+  // Whether the breaker keeps its backend out of picks at now_ns: open, and the open time not
+  // yet over (after it, the balancer must offer the backend so AllowRequest can admit a trial).
+  bool Excludes(int64_t now_ns) const { return Excludes(word(), now_ns); }
+
  private:
+  friend FlagSync SyncCircuitFlag(Backend&, int64_t, void (*)(void*), void*);
+
+  uint64_t word() const { return word_.load(std::memory_order_seq_cst); }
+  static bool Excludes(uint64_t word, int64_t now_ns);
+
   // The fields packed into word_ (layout in circuit_breaker.cc).
   struct Fields {
     State state = State::kClosed;
@@ -107,16 +127,37 @@ class CircuitBreaker {
   int64_t OpenTimeNs(uint32_t doublings) const;
   static int64_t DeadlineMs(int64_t now_ns, int64_t duration_ns);
 
-  // Constant after construction.
-  const uint32_t consecutive_failures_;
-  const uint32_t half_open_trials_;
-  const int64_t open_for_ns_;
-  const int64_t max_open_for_ns_;
-  const int64_t trial_timeout_ns_;
+  // Options (Reconfigure), relaxed: each is read once per transition, and a transition racing
+  // a reload may mix old and new values, as a request racing a reload may.
+  std::atomic<uint32_t> consecutive_failures_;
+  std::atomic<uint32_t> half_open_trials_;
+  std::atomic<int64_t> open_for_ns_;
+  std::atomic<int64_t> max_open_for_ns_;
+  std::atomic<int64_t> trial_timeout_ns_;
 
   // Shared by every worker; relaxed (see the thread contract above).
   std::atomic<uint64_t> word_;
   static_assert(std::atomic<uint64_t>::is_always_lock_free);
 };
+
+// Makes backend.unavailable() & kCircuitOpen equal to backend.breaker()->Excludes(now_ns), and
+// says whether it changed the bit. Call it after every transition (the CircuitChange is not
+// kUnchanged) and from the control thread's tick, which clears the bit once the open time is
+// over. Setting the bit from a transition's result instead loses races: worker A opens the
+// breaker; the open time passes and worker B's trial closes it and clears the bit; A then
+// sets the bit on a closed breaker, which nothing would ever clear.
+//
+// Any number of threads may sync one backend at once. Each writes the bit its reading of the
+// state word implies, then reads the word again and starts over if it changed; the word and
+// the bit are accessed seq_cst, so the last writer of the bit saw the word as it still is, or
+// the thread that changed the word later syncs after it. Only the time-dependent part may
+// lag: a thread whose now_ns is before the open deadline can set the bit just after the tick
+// cleared it, and the next tick clears it again.
+//
+// `between` (tests only; may be null) runs with `arg` after the word is read and before the
+// bit is written, to replay an interleaving deterministically.
+// REQUIRES: backend.breaker() is not null.
+FlagSync SyncCircuitFlag(Backend& backend, int64_t now_ns, void (*between)(void*) = nullptr,
+                         void* arg = nullptr);
 
 }  // namespace outrigger::upstream

@@ -110,15 +110,16 @@ void HealthChecker::Track(std::span<const Target> targets) {
         return;
       }
       if (*slot && (*slot)->config() == *config) return;
-      // New, or its probe changed: a changed probe keeps the current verdict; a new backend
-      // starts live, and unready until its first probe passes.
+      // New, or its probe changed: a changed probe keeps the current verdict; a new probe
+      // starts live, and ready only on a backend that is not fresh (it has been serving).
       HealthState::Initial initial;
       if (*slot) {
         initial =
             (*slot)->healthy() ? HealthState::Initial::kHealthy : HealthState::Initial::kUnhealthy;
+      } else if (kind == Kind::kLive || !t.fresh) {
+        initial = HealthState::Initial::kHealthy;
       } else {
-        initial = kind == Kind::kLive ? HealthState::Initial::kHealthy
-                                      : HealthState::Initial::kUnhealthyUntilFirstSuccess;
+        initial = HealthState::Initial::kUnhealthyUntilFirstSuccess;
       }
       *slot = std::make_unique<Session>(base_, t.backend, kind, *config, initial, &rng_);
     };

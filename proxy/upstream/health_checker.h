@@ -29,6 +29,10 @@ class HealthChecker {
   struct Target {
     std::shared_ptr<Backend> backend;
     const config::HealthConfig* health;  // read during Track() only
+    // Created by the snapshot being published (or at start-up), so never taken a request: a
+    // ready probe holds it back until it first passes. A kept backend that gains a ready probe
+    // has been serving, and stays ready until the probe fails `fall` times.
+    bool fresh = true;
   };
 
   // REQUIRES: `base` is the control thread's loop and outlives the checker.
@@ -38,7 +42,7 @@ class HealthChecker {
   HealthChecker& operator=(const HealthChecker&) = delete;
 
   // Makes `targets` the backends probed (call with every new backend set, before workers see
-  // it). A new backend with a ready probe is marked unready here, so no request reaches it
+  // it). A fresh backend with a ready probe is marked unready here, so no request reaches it
   // before its first probe passes; its first probes fire within kFirstProbeSpread. A backend
   // that keeps its probe configuration keeps its verdict and schedule; one no longer listed
   // stops being probed.

@@ -20,8 +20,15 @@ HttpProbe::HttpProbe(event_base* base, const net::SocketAddress& address,
                      const config::ProbeConfig& config)
     : config_(config),
       host_(config.host.empty() ? address.ToString() : config.host),
-      connection_(
-          evhttp_connection_base_new(base, nullptr, address.IpString().c_str(), address.port())) {
+      base_(base),
+      address_(address),
+      deadline_(evtimer_new(base, &HttpProbe::OnDeadline, this)) {
+  Connect();
+}
+
+void HttpProbe::Connect() {
+  connection_.reset(
+      evhttp_connection_base_new(base_, nullptr, address_.IpString().c_str(), address_.port()));
   timeval tv =
       net::ToTimeval(std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout));
   evhttp_connection_set_timeout_tv(connection_.get(), &tv);
@@ -46,12 +53,34 @@ void HttpProbe::Run(Done done) {
     // evhttp_make_request has freed the request.
     running_ = false;
     done_(ProbeResult{false, "cannot send the probe request"});
+    return;
   }
+  // The connection's timeout bounds each read and write, not the probe: a backend trickling
+  // its answer a byte at a time would keep one probe outstanding, and its verdict, for hours.
+  timeval tv =
+      net::ToTimeval(std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout));
+  evtimer_add(deadline_.get(), &tv);
+}
+
+void HttpProbe::OnDeadline(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<HttpProbe*>(arg);
+  if (!self->running_) return;
+  self->running_ = false;
+  // Freeing the connection drops the request without its callback; the next Run() gets a new
+  // connection, as it would anyway (each probe says Connection: close).
+  self->Connect();
+  Done done = std::move(self->done_);
+  done(ProbeResult{
+      false,
+      fmt::format(
+          "no whole answer within the timeout ({} ms)",
+          std::chrono::duration_cast<std::chrono::milliseconds>(self->config_.timeout).count())});
 }
 
 void HttpProbe::OnResponse(evhttp_request* req, void* arg) {
   auto* self = static_cast<HttpProbe*>(arg);
   self->running_ = false;
+  evtimer_del(self->deadline_.get());
   int status = req != nullptr ? evhttp_request_get_response_code(req) : 0;
   ProbeResult result;
   if (status == 0) {

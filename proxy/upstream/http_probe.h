@@ -35,19 +35,28 @@ class HttpProbe {
   HttpProbe& operator=(const HttpProbe&) = delete;
 
   // Sends one probe; `done` runs once with its result, on the loop, unless the probe is
-  // destroyed first (then never). REQUIRES: no probe of this object is outstanding; `done`
-  // does not destroy the probe (libevent still holds the connection while it runs).
+  // destroyed first (then never). A probe that has not got its whole answer within
+  // config.timeout (connect included) fails and is dropped. REQUIRES: no probe of this object is
+  // outstanding; `done` does not destroy the probe (libevent still holds the connection while it
+  // runs).
   void Run(Done done);
   bool running() const { return running_; }
 
  private:
   static void OnResponse(evhttp_request* req, void* self);
+  // The whole probe took longer than config_.timeout: drop it and report a failure.
+  static void OnDeadline(evutil_socket_t, short, void* self);
   bool Expected(int status) const;
+  // (Re)makes connection_, dropping any request outstanding on the old one.
+  void Connect();
 
   using ConnectionPtr = std::unique_ptr<evhttp_connection, net::Deleter<evhttp_connection_free>>;
 
   const config::ProbeConfig config_;
   const std::string host_;  // Host header
+  event_base* const base_;
+  const net::SocketAddress address_;
+  net::EventPtr deadline_;  // declared before connection_: the connection goes first
   ConnectionPtr connection_;
   Done done_;
   bool running_ = false;

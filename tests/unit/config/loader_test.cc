@@ -9,6 +9,7 @@
 #include <string>
 
 #include "proxy/balance/registry.h"
+#include "proxy/config/yaml_reader.h"
 
 namespace outrigger::config {
 namespace {
@@ -958,6 +959,64 @@ pools:
                 ")\n"
                 "t.yaml:14:17: pools.api.backends[0].weight: must be between 1 and 10000, got 0\n"
                 "t.yaml:15:9: pools.api.backends[0]: unknown key `nmae`; did you mean `name`?");
+}
+
+// --- issue 20.3: names must be UTF-8 -----------------------------------------------------
+
+TEST_F(LoaderTest, ReportsANameThatIsNotUtf8AtItsPosition) {
+  const std::string yaml = Cat(kWebListener,
+                               "pools:\n"
+                               "  api:\n"
+                               "    backends:\n"
+                               "      - address: 127.0.0.1:9001\n"
+                               "        name: caf\xe9\n");
+  const std::string errors = Errors(yaml);
+  const int line = static_cast<int>(std::count(kWebListener.begin(), kWebListener.end(), '\n')) + 5;
+  EXPECT_NE(errors.find(fmt::format("t.yaml:{}:15: pools.api.backends[0].name is not valid UTF-8 "
+                                    "(byte 0xE9 at offset 3)",
+                                    line)),
+            std::string::npos)
+      << errors;
+}
+
+TEST_F(LoaderTest, ReportsAKeyThatIsNotUtf8WithoutEchoingIt) {
+  const std::string errors =
+      Errors(Cat("listeners:\n  w\xe9"
+                 "b:\n    listen: 127.0.0.1:8080\n    routes:\n"
+                 "      - pool: api\n",
+                 kApiPool));
+  EXPECT_NE(
+      errors.find("t.yaml:2:3: a key in listeners is not valid UTF-8 (byte 0xE9 at offset 1)"),
+      std::string::npos)
+      << errors;
+  EXPECT_EQ(errors.find('\xe9'), std::string::npos) << "the bad byte is not echoed";
+}
+
+TEST_F(LoaderTest, AcceptsUtf8NamesAndRejectsOverlongAndSurrogateForms) {
+  EXPECT_EQ(FirstInvalidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80"), std::nullopt);
+  EXPECT_EQ(FirstInvalidUtf8("a\xc0\xaf"
+                             "b"),
+            1u);                                        // overlong "/"
+  EXPECT_EQ(FirstInvalidUtf8("ab\xed\xa0\x80"), 2u);    // a UTF-16 surrogate
+  EXPECT_EQ(FirstInvalidUtf8("\xf4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(FirstInvalidUtf8("abc\xe2\x82"), 3u);       // truncated
+}
+
+// --- issue 20.11: leading-wildcard hosts ----------------------------------------------------
+
+TEST_F(LoaderTest, AcceptsALeadingWildcardHostAndRefusesOtherWildcards) {
+  auto with_host = [&](std::string_view host) {
+    return fmt::format(
+        "listeners:\n  web:\n    listen: 127.0.0.1:8080\n    routes:\n      - pool: api\n"
+        "        host: \"{}\"\n{}",
+        host, kApiPool);
+  };
+  LoadValid(with_host("*.example.com"));
+  for (std::string_view bad : {"www.*.com", "*example.com", "*.", "*.*.example.com"}) {
+    EXPECT_NE(Errors(with_host(bad)).find("only a leading wildcard is supported"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 }  // namespace

@@ -101,6 +101,35 @@ TEST_F(RouterTest, ReturnsNothingWhenNoRouteMatches) {
   EXPECT_EQ(Pool("other.example.com", ""), "404");
 }
 
+// issue 20.11: "*.example.com" was accepted but compared as a literal name, so it never matched.
+TEST_F(RouterTest, LeadingWildcardHostMatchesSubdomainsOnly) {
+  Route("/", "*.example.com", "wild");
+  Route("/", "", "any");
+  EXPECT_EQ(Pool("www.example.com", "/"), "wild");
+  EXPECT_EQ(Pool("A.B.Example.COM:8080", "/x"), "wild");
+  EXPECT_EQ(Pool("www.example.com.", "/"), "wild");
+  EXPECT_EQ(Pool("example.com", "/"), "any") << "nginx's *.example.com excludes example.com";
+  EXPECT_EQ(Pool("wwwexample.com", "/"), "any");
+}
+
+TEST_F(RouterTest, ExactHostBeatsWildcardAndTheLongestWildcardWins) {
+  Route("/", "*.example.com", "wild");
+  Route("/", "*.api.example.com", "api-wild");
+  Route("/", "www.api.example.com", "exact");
+  Route("/", "", "any");
+  EXPECT_EQ(Pool("www.api.example.com", "/"), "exact");
+  EXPECT_EQ(Pool("v1.api.example.com", "/"), "api-wild");
+  EXPECT_EQ(Pool("www.example.com", "/"), "wild");
+  EXPECT_EQ(Pool("example.org", "/"), "any");
+}
+
+TEST_F(RouterTest, FallsBackFromAWildcardWhosePrefixDoesNotMatch) {
+  Route("/api", "*.example.com", "wild");
+  Route("/", "", "any");
+  EXPECT_EQ(Pool("www.example.com", "/api/x"), "wild");
+  EXPECT_EQ(Pool("www.example.com", "/other"), "any");
+}
+
 TEST_F(RouterTest, EmptyRouterMatchesNothing) { EXPECT_EQ(Pool("x", "/"), "404"); }
 
 TEST_F(RouterTest, FirstOfEqualRoutesWins) {

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/net/address.h"
+
 namespace outrigger::upstream {
 namespace {
 
@@ -354,6 +356,94 @@ TEST(CircuitBreakerTest, RandomConcurrentUseKeepsTransitionsBalanced) {
     EXPECT_EQ(breaker.OnSuccess(later), CircuitChange::kClosed);
   }
   EXPECT_TRUE(breaker.AllowRequest(later));
+}
+
+// --- Backend::kCircuitOpen follows the breaker (SyncCircuitFlag) ---
+
+std::shared_ptr<Backend> BackendWithBreaker(uint32_t failures) {
+  auto b = std::make_shared<Backend>("p", *net::ParseNumericAddress("127.0.0.1:1"), "b");
+  b->set_breaker(std::make_shared<CircuitBreaker>(Opts(failures)));
+  return b;
+}
+
+bool FlagSet(const Backend& b) { return (b.unavailable() & Backend::kCircuitOpen) != 0; }
+
+// issue 20.2: worker A's failure opens the breaker, but before A updates the bit the open time
+// passes and worker B's half-open trial closes it. A must not leave a closed breaker flagged.
+TEST(CircuitFlagTest, OpenerThatLosesTheRaceToATrialLeavesTheBackendAvailable) {
+  auto b = BackendWithBreaker(1);
+  CircuitBreaker& breaker = *b->breaker();
+  ASSERT_EQ(breaker.OnFailure(kStart), CircuitChange::kOpened);  // worker A's transition
+  const int64_t trial = *breaker.trial_at_ns();
+  ASSERT_TRUE(breaker.AllowRequest(trial));  // worker B
+  ASSERT_EQ(breaker.OnSuccess(trial), CircuitChange::kClosed);
+  EXPECT_EQ(SyncCircuitFlag(*b, trial), FlagSync::kUnchanged);
+  EXPECT_EQ(SyncCircuitFlag(*b, kStart), FlagSync::kUnchanged);  // worker A, late
+  EXPECT_FALSE(FlagSet(*b));
+  EXPECT_TRUE(b->Available());
+}
+
+// The same race inside the sync itself: A has read the open word and is about to set the bit
+// when B closes the breaker and syncs. A's re-read sees the change and clears its own write.
+TEST(CircuitFlagTest, SyncThatReadAnOpenWordRedoesItWhenATrialClosesMeanwhile) {
+  auto b = BackendWithBreaker(1);
+  ASSERT_EQ(b->breaker()->OnFailure(kStart), CircuitChange::kOpened);
+  struct Race {
+    Backend* backend;
+    bool done = false;
+  } race{b.get()};
+  auto worker_b = [](void* arg) {
+    auto* r = static_cast<Race*>(arg);
+    if (r->done) return;
+    r->done = true;
+    CircuitBreaker& breaker = *r->backend->breaker();
+    const int64_t trial = *breaker.trial_at_ns();
+    ASSERT_TRUE(breaker.AllowRequest(trial));
+    ASSERT_EQ(breaker.OnSuccess(trial), CircuitChange::kClosed);
+    SyncCircuitFlag(*r->backend, trial);
+  };
+  SyncCircuitFlag(*b, kStart, worker_b, &race);
+  EXPECT_TRUE(race.done);
+  EXPECT_FALSE(FlagSet(*b));
+}
+
+// The other direction: B closed the breaker and, before B cleared the bit, A's failure
+// reopened it and A synced. B's late sync must leave the bit set.
+TEST(CircuitFlagTest, SyncThatReadAClosedWordRedoesItWhenAFailureReopens) {
+  auto b = BackendWithBreaker(1);
+  struct Race {
+    Backend* backend;
+    bool done = false;
+  } race{b.get()};
+  auto worker_a = [](void* arg) {
+    auto* r = static_cast<Race*>(arg);
+    if (r->done) return;
+    r->done = true;
+    ASSERT_EQ(r->backend->breaker()->OnFailure(kStart), CircuitChange::kOpened);
+    EXPECT_EQ(SyncCircuitFlag(*r->backend, kStart), FlagSync::kSet);
+  };
+  SyncCircuitFlag(*b, kStart, worker_a, &race);
+  EXPECT_TRUE(race.done);
+  EXPECT_TRUE(FlagSet(*b));
+  EXPECT_FALSE(b->Available());
+}
+
+// The control thread's tick repairs a bit out of step either way, and clears it once the open
+// time is over so that a trial can be picked.
+TEST(CircuitFlagTest, TickClearsAStaleBitAndOffersTheBackendForItsTrial) {
+  auto b = BackendWithBreaker(1);
+  b->SetUnavailable(Backend::kCircuitOpen, true);  // left behind on a closed breaker
+  EXPECT_EQ(SyncCircuitFlag(*b, kStart), FlagSync::kCleared);
+  EXPECT_TRUE(b->Available());
+
+  ASSERT_EQ(b->breaker()->OnFailure(kStart), CircuitChange::kOpened);
+  EXPECT_EQ(SyncCircuitFlag(*b, kStart), FlagSync::kSet);
+  EXPECT_EQ(SyncCircuitFlag(*b, kStart + kSecond), FlagSync::kUnchanged);
+  const int64_t trial = *b->breaker()->trial_at_ns();
+  EXPECT_EQ(SyncCircuitFlag(*b, trial - 1), FlagSync::kUnchanged);
+  EXPECT_EQ(SyncCircuitFlag(*b, trial), FlagSync::kCleared);
+  EXPECT_TRUE(b->Available());
+  EXPECT_EQ(b->breaker()->state(trial), State::kHalfOpen);
 }
 
 }  // namespace

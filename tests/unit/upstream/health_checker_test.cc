@@ -26,8 +26,8 @@ class HealthCheckerTest : public ::testing::Test {
   bool RunUntil(const std::function<bool()>& done) {
     return upstream::RunUntil(base_.get(), done, 3000);
   }
-  void Track(const config::HealthConfig& health) {
-    HealthChecker::Target t{backend_, &health};
+  void Track(const config::HealthConfig& health, bool fresh = true) {
+    HealthChecker::Target t{backend_, &health, fresh};
     checker_.Track({&t, 1});
   }
 
@@ -45,6 +45,19 @@ TEST_F(HealthCheckerTest, ANewBackendIsUnreadyUntilItsFirstReadyProbePasses) {
   EXPECT_TRUE(Has(Backend::kUnready)) << "marked before any worker could pick it";
   ASSERT_TRUE(RunUntil([&] { return !Has(Backend::kUnready); }));
   EXPECT_EQ(server_.requests, 1) << "one passing probe is enough for a new backend";
+}
+
+// issue 20.6: a reload that adds a ready probe to a pool must not take its serving backends
+// out until their first probe passes; only `fall` failures do.
+TEST_F(HealthCheckerTest, AKeptBackendThatGainsAReadyProbeStaysReadyUntilItFails) {
+  config::HealthConfig health;
+  Track(health);  // serving, no probe
+  health.ready = Probe(2, 1);
+  server_.status = 503;
+  Track(health, /*fresh=*/false);
+  EXPECT_FALSE(Has(Backend::kUnready)) << "a kept backend has been serving";
+  ASSERT_TRUE(RunUntil([&] { return Has(Backend::kUnready); }));
+  EXPECT_EQ(server_.requests, 2) << "unready after `fall` failures, not before";
 }
 
 TEST_F(HealthCheckerTest, ReadyFallsAfterFallFailuresAndRisesAfterRisePasses) {
