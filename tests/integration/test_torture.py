@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""The torture test: seeded random schedules against the real binary (issue 13).
+
+Each schedule starts one proxy (2 workers) in front of misbehaving backends
+(torture_backend.py: slow, reset, close mid-body, bad framing, extra responses, WebSocket)
+and runs steps. A step starts a few concurrent client actions (torture_clients.py:
+keep-alive sequences, pipelining, half-close, trickled and aborted bodies, HEAD, POST with
+plain and chunked bodies, upgrades, bad requests) and, while they run, one proxy event:
+SIGHUP with listeners and backends added, removed and reordered, a backend dying or coming
+back, a DNS change. After every step: no sanitizer report; every request answered once or
+its connection closed, in bounded time, with its own response and nothing extra; gauges back
+to zero; pool counters consistent with the answers clients got. At the end: a drain
+(SIGTERM with a request in flight, which must be answered, and a clean exit), and no POST
+delivered to the backends twice.
+
+A failure prints the seed and the schedule; TORTURE_SEED=N replays one seed,
+TORTURE_SCHEDULES=N runs N seeds from TORTURE_FIRST_SEED (default: a new one every run).
+Seeds that once found a defect are kept in FOUND and run every time.
+"""
+
+import json
+import os
+import random
+import re
+import signal
+import sys
+import threading
+import time
+import unittest
+
+import dns_server
+import harness
+import metrics_util
+import torture_clients as tc
+
+TORTURE_BACKEND_PY = os.path.join(harness.HERE, "torture_backend.py")
+DNS_NAME = "torture.outrigger.test"
+DNS_IPS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+READ_TIMEOUT_S = 2
+HEADER_TIMEOUT_S = 4
+# Seeds that found a defect once (issue 13 items noted); each runs in every CI run.
+FOUND = []
+# Schedules per run: the sanitizer build (3 min budget with everything else) runs more.
+SCHEDULES = int(os.environ.get("TORTURE_SCHEDULES", "4" if harness.SANITIZER else "3"))
+STEPS = int(os.environ.get("TORTURE_STEPS", "8"))
+
+# For development only: TORTURE_KNOWN=13.7,13.9 leaves out the behaviours that hit those
+# known issue items. CI runs with none left out.
+KNOWN = set(filter(None, os.environ.get("TORTURE_KNOWN", "").split(",")))
+ERROR_KINDS = ("slowlong", "badframe", "midbody", "reset", "status503", "nope")
+
+KINDS = ["ok", "ok", "echo", "slowshort", "slowlong", "chunked", "drip", "status503", "status404",
+         "close", "reset", "midbody", "badframe", "extra", "extralate", "nope"]
+
+
+# --- the schedule ------------------------------------------------------------------------------
+
+class Plan:
+    """Makes the seeded schedule: pure data, printed on failure."""
+
+    def __init__(self, seed, dns):
+        self.rng = random.Random(seed)
+        self.seed, self.dns, self.next_id = seed, dns, 0
+        self.listeners = ["web"]
+        self.backends = ["a", "b"]
+        self.dead = set()
+        self.dns_set = DNS_IPS[:2]
+
+    def new_id(self):
+        self.next_id += 1
+        return "s%d-%d" % (self.seed, self.next_id)
+
+    def request(self, method=None, kind=None):
+        r = self.rng
+        kind = kind or r.choice(KINDS + (["dns"] if self.dns else []))
+        if "NEW.1" in KNOWN and kind == "extralate":
+            kind = "extra"
+        method = method or r.choice(["GET", "GET", "HEAD", "POST", "POST"])
+        if "13.10" in KNOWN and method == "HEAD":
+            method = "GET"
+        if "13.4" in KNOWN and method == "POST" and kind == "slowlong":
+            method = "GET"
+        req = {"id": self.new_id(), "method": method, "kind": kind, "pool": "main"}
+        if kind == "nope":
+            req.update(path="/nope", pool=None)
+        elif kind == "dns":
+            req.update(path="/d/ok", pool="dns")
+        elif kind == "slowshort":
+            req["path"] = "/b/slow?ms=%d" % r.choice([50, 200, 400])
+        elif kind == "slowlong":
+            req["path"] = "/b/slow?ms=%d" % (READ_TIMEOUT_S * 1000 + 800)
+        elif kind == "drip":
+            req["path"] = "/b/drip?ms=300"
+        elif kind.startswith("status"):
+            req["path"] = "/b/status?code=%s" % kind[6:]
+        else:
+            req["path"] = "/b/" + kind
+        if method == "POST":
+            req["body"] = bytes(r.randrange(256) for _ in range(r.choice([1, 17, 1000, 3000])))
+            req["chunked"] = r.random() < 0.4
+        return req
+
+    def action(self):
+        r = self.rng
+        kind = r.choice(["keepalive", "keepalive", "pipeline", "pipeline", "halfclose", "trickle",
+                         "abort", "leave", "websocket", "garbage"])
+        act = {"kind": kind, "listener": r.choice(self.listeners)}
+        if kind in ("keepalive", "pipeline"):
+            act["reqs"] = [self.request() for _ in range(r.randint(2, 5))]
+            if "13.9" in KNOWN and kind == "pipeline":
+                act["reqs"] = [q for q in act["reqs"][:-1] if q["kind"] not in ERROR_KINDS] \
+                    + act["reqs"][-1:]
+        elif kind == "halfclose":
+            act["reqs"] = [self.request() for _ in range(r.randint(1, 2))]
+        elif kind == "trickle":
+            # Longer than the read timeout: a body still flowing must not time out (13.7).
+            act["req"] = self.request("POST", "echo")
+            act["pieces"], act["gap"] = 6, READ_TIMEOUT_S / (4.0 if "13.7" not in KNOWN else 8.0)
+        elif kind == "abort":
+            act["req"] = self.request("POST", r.choice(["ok", "echo", "slowshort"]))
+            act["req"]["body"] = b"x" * 2000
+            act["req"]["chunked"] = r.random() < 0.5
+            act["after"], act["reset"] = r.choice([0.0, 0.1, 0.3]), r.random() < 0.5
+        elif kind == "leave":
+            act["req"] = self.request(r.choice(["GET", "POST"]), "slowshort")
+            act["req"]["path"] = "/b/slow?ms=600"
+            act["after"] = r.choice([0.05, 0.3])
+        elif kind == "websocket":
+            act["req"] = self.request("GET", "ws")
+            act["req"]["ws"] = "websocket"
+            act["hold"], act["half_close"] = r.choice([0.0, 0.2, 0.6]), r.random() < 0.5
+        else:
+            act["garbage"] = r.choice(sorted(tc.GARBAGE))
+            if ("13.13" in KNOWN and act["garbage"] == "upgrade-list") or \
+                    ("13.14" in KNOWN and act["garbage"] == "bare-lf"):
+                act["garbage"] = "binary"
+            act["req"] = self.request("GET", "garbage")
+            act["req"]["pool"] = None
+        return act
+
+    def event(self):
+        r = self.rng
+        choices = ["none", "reload", "reload", "kill", "revive"] + (["dns"] if self.dns else [])
+        kind = r.choice(choices)
+        if kind == "reload":
+            alts = [n for n in ("alt1", "alt2") if r.random() < 0.5]
+            listeners = alts + ["web"]
+            r.shuffle(listeners)
+            if "13.1" in KNOWN or "13.2" in KNOWN:
+                listeners = list(self.listeners)
+            backends = [b for b in ("a", "b", "c") if r.random() < 0.6] or ["c"]
+            r.shuffle(backends)
+            if "13.11" in KNOWN:
+                backends = ["a", "b", "c"]
+                r.shuffle(backends)
+            ev = {"kind": "reload", "listeners": listeners, "backends": backends,
+                  "weights": [r.randint(1, 3) for _ in backends],
+                  "balance": r.choice(["round_robin", "least_conn", "random"]
+                                      + ([] if "13.3" in KNOWN else ["ip_hash"])),
+                  "keepalive": r.choice([0, 1, 32])}
+            self.listeners, self.backends = listeners, backends
+            return ev
+        if kind == "kill" and len(self.dead) < 2:
+            victim = r.choice(["a", "b", "c"])
+            self.dead.add(victim)
+            return {"kind": "kill", "backend": victim}
+        if kind == "revive" and self.dead:
+            back = r.choice(sorted(self.dead))
+            self.dead.discard(back)
+            return {"kind": "revive", "backend": back}
+        if kind == "dns" and "13.11" not in KNOWN:
+            self.dns_set = sorted(r.sample(DNS_IPS, r.randint(1, 3)))
+            return {"kind": "dns", "ips": self.dns_set}
+        return {"kind": "none"}
+
+    def steps(self, n):
+        out = []
+        for _ in range(n):
+            before = list(self.listeners)
+            acts = [self.action() for _ in range(self.rng.randint(2, 6))]
+            ev = self.event()
+            stable = [l for l in before if l in self.listeners]
+            out.append({"actions": acts, "event": ev, "event_after": self.rng.choice([0.05, 0.2, 0.5]),
+                        "stable_listeners": stable})
+        return out
+
+
+def describe(steps):
+    def short(x):
+        if isinstance(x, dict):
+            return {k: short(v) for k, v in x.items() if k != "body"} | (
+                {"body_len": len(x["body"])} if "body" in x else {})
+        if isinstance(x, list):
+            return [short(v) for v in x]
+        return x
+    return "\n".join("step %d: %s" % (i, json.dumps(short(s))) for i, s in enumerate(steps))
+
+
+# --- the world the schedule runs in ------------------------------------------------------------
+
+class Torture(harness.ProxyTestCase):
+    def start_world(self, seed):
+        self.id_logs = []
+        self.procs = {}
+        for name in ("a", "b", "c"):
+            self.procs[name] = self.torture_backend(name)
+        self.dns = None
+        if os.access(dns_server.DNSMASQ, os.X_OK):
+            self.dns_backends = self.start_dns_replicas()
+            self.dns = dns_server.Dnsmasq(self.tmp, {DNS_NAME: DNS_IPS[:2]})
+            self.addCleanup(self.dns.stop)
+        self.ports = {"alt1": harness.free_port(), "alt2": harness.free_port()}
+        self.state = {"listeners": ["web"], "backends": ["a", "b"], "weights": [1, 1],
+                      "balance": "round_robin", "keepalive": 32}
+        self.proxy = self.start_proxy(self.render(first=True))
+        self.ports["web"] = self.proxy_port
+        self.reloads = 0
+
+    def torture_backend(self, name, port=0, host=harness.LOOPBACK):
+        log = os.path.join(self.tmp, "ids-%s-%d.log" % (name, len(self.id_logs)))
+        self.id_logs.append(log)
+        b = harness.Backend(name, port=port, host=host, log_dir=self.tmp, script=TORTURE_BACKEND_PY,
+                            extra_args=["--id-log", log])
+        self.addCleanup(b.stop)
+        return b
+
+    def start_dns_replicas(self):
+        for _ in range(5):
+            first = self.torture_backend("d2", host=DNS_IPS[0])
+            try:
+                rest = [self.torture_backend("d%s" % ip[-1], host=ip, port=first.port) for ip in DNS_IPS[1:]]
+            except AssertionError:
+                continue
+            return [first] + rest
+        raise AssertionError("no port free on 127.0.0.2-4")
+
+    def render(self, first=False):
+        st = self.state
+        routes = [{"path_prefix": "/b/", "pool": "main"}]
+        pools = {"main": {
+            "balance": st["balance"],
+            "keepalive": st["keepalive"],
+            "timeouts": {"connect": "1s", "read": "%ds" % READ_TIMEOUT_S},
+            "retries": {"attempts": 2},
+            "circuit_breaker": {"consecutive_failures": 5, "open_for": "1s"},
+            "backends": [{"address": self.procs[n].address, "weight": w}
+                         for n, w in zip(st["backends"], st["weights"])]}}
+        if st["balance"] == "ip_hash":
+            pools["main"]["hash_on"] = "header:X-Torture-Id"
+        top = {}
+        if self.dns:
+            routes.append({"path_prefix": "/d/", "pool": "dns"})
+            pools["dns"] = {"timeouts": {"read": "%ds" % READ_TIMEOUT_S},
+                            "backends": [{"dns": "%s:%d" % (DNS_NAME, self.dns_backends[0].port),
+                                          "resolve_every": "1s"}]}
+            top["resolver"] = "127.0.0.1:%d" % self.dns.port
+        listener = {"timeouts": {"header": "%ds" % HEADER_TIMEOUT_S}}
+        text = self.config(pools=pools, routes=routes, listener=listener, workers=2,
+                           drain={"delay": "0s", "timeout": "10s"}, top=top) if first else None
+        if first:
+            self.base = {"admin": self.admin_port, "web": self.proxy_port}
+            return text
+        cfg = {"workers": 2, "admin": {"listen": "127.0.0.1:%d" % self.base["admin"]},
+               "drain": {"delay": "0s", "timeout": "10s"}}
+        cfg.update(top)
+        cfg["listeners"] = {n: {"listen": "127.0.0.1:%d" % self.ports[n],
+                                "timeouts": {"header": "%ds" % HEADER_TIMEOUT_S}, "routes": routes}
+                            for n in st["listeners"]}
+        cfg["pools"] = pools
+        return harness.to_yaml(cfg) + "\n"
+
+    # --- events --------------------------------------------------------------------------------
+
+    def fire(self, ev):
+        kind = ev["kind"]
+        if kind == "reload":
+            for k in ("listeners", "backends", "weights", "balance", "keepalive"):
+                self.state[k] = ev[k]
+            self.reloads += 1
+            self.proxy.reload(self.render())
+            self.proxy.wait_log(r"reloaded |reload refused", count=self.reloads, timeout=10)
+            if "reload refused" in self.proxy.stderr(tail=100000):
+                raise AssertionError("a valid reload was refused")
+        elif kind == "kill":
+            self.procs[ev["backend"]].proc.kill()
+            self.procs[ev["backend"]].proc.wait(10)
+        elif kind == "revive":
+            old = self.procs[ev["backend"]]
+            old.stop()
+            for _ in range(20):
+                try:
+                    self.procs[ev["backend"]] = self.torture_backend(ev["backend"], port=old.port)
+                    break
+                except AssertionError:  # the port is briefly still held; try again
+                    time.sleep(0.1)
+        elif kind == "dns":
+            self.dns.reload({DNS_NAME: ev["ips"]}, DNS_NAME)
+
+    # --- one step ------------------------------------------------------------------------------
+
+    def run_action(self, act, res):
+        port = self.ports[act["listener"]]
+        k = act["kind"]
+        if k == "keepalive":
+            tc.keepalive(res, port, act["reqs"])
+        elif k == "pipeline":
+            tc.pipeline(res, port, act["reqs"])
+        elif k == "halfclose":
+            tc.halfclose(res, port, act["reqs"])
+        elif k == "trickle":
+            tc.trickle(res, port, act["req"], act["pieces"], act["gap"])
+        elif k == "abort":
+            tc.abort(res, port, act["req"], act["after"], act["reset"])
+        elif k == "leave":
+            tc.leave_early(res, port, act["req"], act["after"])
+        elif k == "websocket":
+            tc.websocket(res, port, act["req"], act["hold"], act["half_close"])
+        else:
+            tc.garbage(res, port, act["garbage"], act["req"])
+
+    def run_step(self, i, step):
+        violations = []
+        before = metrics_util.scrape(self.proxy)[0]
+        results = [tc.Result("step %d action %d (%s on %s)" % (i, j, a["kind"], a["listener"]))
+                   for j, a in enumerate(step["actions"])]
+
+        def guarded(act, res):
+            try:
+                self.run_action(act, res)
+            except Exception as e:  # an unexpected client error is a finding too
+                res.bad("client raised %r" % e)
+
+        threads = [threading.Thread(target=guarded, args=(a, r), daemon=True)
+                   for a, r in zip(step["actions"], results)]
+        for t in threads:
+            t.start()
+        time.sleep(step["event_after"])
+        self.fire(step["event"])
+        end = harness.deadline(4 * tc.ANSWER_DEADLINE)
+        for t, r in zip(threads, results):
+            t.join(max(0.0, end - time.monotonic()))
+            if t.is_alive():
+                violations.append("%s: client still running at the step's deadline" % r.name)
+        for act, r in zip(step["actions"], results):
+            violations += r.violations
+            if r.refused and act["listener"] in step["stable_listeners"]:
+                violations.append("%s: connection refused by a listener that stayed configured" % r.name)
+        violations += self.sanitizer_report()
+        if self.proxy.proc.poll() is not None:
+            violations.append("outrigger exited with status %s" % self.proxy.proc.returncode)
+            return violations
+        try:
+            violations += self.quiet_gauges()
+        except OSError as e:
+            time.sleep(0.5)
+            return violations + ["admin /metrics failed (%r); outrigger status %s; stderr:\n%s"
+                                 % (e, self.proxy.proc.poll(), self.proxy.stderr(tail=30))]
+        partial = {}
+        for act in step["actions"]:
+            if act["kind"] in ("abort", "leave"):
+                partial[act["req"]["pool"]] = partial.get(act["req"]["pool"], 0) + 1
+        violations += self.pool_counts(before, results, partial)
+        return violations
+
+    def sanitizer_report(self):
+        report = harness.SANITIZER_REPORT.search(self.proxy.stderr(tail=100000))
+        if report:
+            return ["sanitizer report:\n" + self.proxy.stderr(tail=100000)[report.start():][:6000]]
+        return []
+
+    GAUGES = ("outrigger_pool_inflight_requests", "outrigger_pool_pending_requests",
+              "outrigger_backend_inflight_requests", "outrigger_backend_tunnels",
+              "outrigger_downstream_connections")
+
+    def busy_gauges(self):
+        samples = metrics_util.scrape(self.proxy)[0]
+        busy = {"%s%s" % (n, dict(l)): v for (n, l), v in samples.items()
+                if v and (n in self.GAUGES or (n == "outrigger_backend_connections"
+                                                and ("state", "active") in l))}
+        return busy
+
+    def quiet_gauges(self):
+        """Every client is gone: nothing may stay in flight, open or active."""
+        try:
+            harness.wait_until(lambda: not self.busy_gauges(), timeout=5, interval=0.1)
+        except AssertionError:
+            return ["gauges not back to zero with every client gone: %s" % self.busy_gauges()]
+        return []
+
+    def pool_counts(self, before, results, partial):
+        """outrigger_pool_requests_total counts each client request once, by the status the
+        client got: at least the answers clients read whole, at most the heads they sent
+        (`partial`: heads of aborted bodies and of clients that left, per pool)."""
+        after = metrics_util.scrape(self.proxy)[0]
+        out = []
+        for pool in ("main", "dns"):
+            def delta(cls):
+                key = ("outrigger_pool_requests_total", frozenset({("pool", pool), ("code", cls)}))
+                return after.get(key, 0) - before.get(key, 0)
+            seen = {}
+            for r in results:
+                for p, status in r.answers:
+                    if p == pool:
+                        cls = "%dxx" % (status // 100)
+                        seen[cls] = seen.get(cls, 0) + 1
+            sent = sum(1 for r in results for p, _ in r.sent if p == pool) + partial.get(pool, 0)
+            counted = {c: delta(c) for c in ("1xx", "2xx", "3xx", "4xx", "5xx")}
+            for cls, n in sorted(seen.items()):
+                if counted[cls] < n:
+                    out.append("pool %s counted %d %s answers, clients read %d whole"
+                               % (pool, counted[cls], cls, n))
+            if sum(counted.values()) > sent:
+                out.append("pool %s counted %d requests (%s), clients sent %d heads"
+                           % (pool, sum(counted.values()), counted, sent))
+        return out
+
+    # --- the end -------------------------------------------------------------------------------
+
+    def drain(self):
+        """SIGTERM with a slow request in flight: it is answered, then the process exits 0."""
+        out = []
+        res = tc.Result("drain")
+        req = {"id": "drain-%d" % self.seed, "method": "GET", "path": "/b/slow?ms=700",
+               "kind": "slowshort", "pool": "main"}
+        t = threading.Thread(target=tc.keepalive, args=(res, self.ports["web"], [req]), daemon=True)
+        t.start()
+        harness.wait_until(lambda: self.busy_gauges(), timeout=5, what="the drain request in flight")
+        self.proxy.signal(signal.SIGTERM)
+        t.join(3 * tc.ANSWER_DEADLINE * harness.SLOWDOWN)
+        out += res.violations
+        if t.is_alive():
+            out.append("drain: the in-flight request was not answered")
+        try:
+            status = self.proxy.wait(15)
+            if status != 0:
+                out.append("drain: outrigger exited with status %s" % status)
+        except AssertionError as e:
+            out.append("drain: %s" % e)
+        out += self.sanitizer_report()
+        return out
+
+    def duplicates(self):
+        """A POST (unique X-Torture-Id) must reach the backends at most once in all."""
+        seen = {}
+        for path in self.id_logs:
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) == 3 and parts[1] == "POST" and parts[2] != "-":
+                        seen.setdefault(parts[2], []).append(parts[0])
+        return ["POST %s delivered %d times (backends %s)" % (k, len(v), v)
+                for k, v in sorted(seen.items()) if len(v) > 1]
+
+    def run_seed(self, seed):
+        self.seed = seed
+        self.start_world(seed)
+        plan = Plan(seed, self.dns is not None)
+        steps = plan.steps(STEPS)
+        violations = []
+        started = time.monotonic()
+        for i, step in enumerate(steps):
+            found = self.run_step(i, step)
+            if found:
+                violations += ["step %d: %s" % (i, v) for v in found]
+                break
+        if not violations or self.proxy.proc.poll() is None:
+            violations += self.drain()
+        violations += self.duplicates()
+        if violations:
+            self.fail("TORTURE_SEED=%d failed after %.1fs:\n  %s\nschedule:\n%s\n"
+                      "outrigger stderr (tail):\n%s"
+                      % (seed, time.monotonic() - started, "\n  ".join(violations), describe(steps),
+                         self.proxy.stderr(tail=40)))
+
+
+def seeds():
+    if os.environ.get("TORTURE_SEED"):
+        return [int(os.environ["TORTURE_SEED"])]
+    first = int(os.environ.get("TORTURE_FIRST_SEED", str(random.SystemRandom().randrange(1 << 30))))
+    return FOUND + [first + i for i in range(SCHEDULES)]
+
+
+class TortureSchedules(Torture):
+    """One test per seed, so each gets its own processes and its own failure report."""
+
+
+def _add_seed(seed):
+    def test(self):
+        sys.stderr.write("torture: TORTURE_SEED=%d\n" % seed)
+        self.run_seed(seed)
+    setattr(TortureSchedules, "test_seed_%d" % seed, test)
+
+
+for _seed in seeds():
+    _add_seed(_seed)
+
+
+if __name__ == "__main__":
+    harness.main()
