@@ -18,7 +18,9 @@ and X-Torture-Id echoing the request's:
   midbody   head with Content-Length 1000, 100 body bytes, then close
   badframe  "NOT HTTP" garbage, connection kept
   extra     a valid answer with a second, unasked-for one glued on (one write), connection kept
-  extralate the same, the second answer written a millisecond after the first
+  extralate the same, the second answer written a millisecond after the first: no proxy can
+            tell it from the answer to the next request sent on that connection, so the
+            torture schedule leaves it out; it is there to reproduce by hand
   ws        an Upgrade: websocket request gets 101, then bytes are echoed until EOF
 Any other path: 200 "ok ID" as well (health probes, /d/ routes).
 """
