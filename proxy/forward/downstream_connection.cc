@@ -441,6 +441,7 @@ bool DownstreamConnection::TryReadHead() {
 
 void DownstreamConnection::HandleRequest() {
   view_ = worker_.view();
+  request_listener_ = listener_index_;
   request_start_ns_ = MetricNanos();
   const Snapshot& snap = *view_->snapshot;
   const ListenerRuntime& listener = snap.listeners[listener_index_];
@@ -646,8 +647,7 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
                                              std::string_view extra_headers) {
   EndClientRequest(status);  // before DropUpstream, which would count the client as gone
   DropUpstream();
-  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), status,
-                               request_start_ns_ != 0 ? MetricNanos() - request_start_ns_ : 0);
+  CountResponse(status);
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
   ex().scratch.clear();
@@ -997,8 +997,7 @@ void DownstreamConnection::FinishExchange() {
                 ex().response.status == 504);
   EndAttempt(ex().response.status);
   EndClientRequest(ex().response.status);
-  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_),
-                               ex().response.status, MetricNanos() - request_start_ns_);
+  CountResponse(ex().response.status);
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
@@ -1074,6 +1073,15 @@ metrics::Shard& DownstreamConnection::shard() const {
   return view_ ? *view_->shard : *worker_.view()->shard;
 }
 
+void DownstreamConnection::CountResponse(int status) {
+  const int64_t duration = request_start_ns_ != 0 ? MetricNanos() - request_start_ns_ : 0;
+  if (view_) {
+    view_->shard->OnDownstreamResponse(request_listener_, status, duration);
+  } else if (!listener_gone_) {
+    worker_.view()->shard->OnDownstreamResponse(listener_index_, status, duration);
+  }
+}
+
 void DownstreamConnection::BeginAttempt() {
   if constexpr (metrics::kRecording) ex().metric_backend = view_->snapshot->MetricId(backend_);
   shard().OnRequestStart(ex().metric_backend, ex().exchange_start_ns);
@@ -1119,8 +1127,7 @@ void DownstreamConnection::StartTunnel() {
   ReportOutcome(/*failure=*/false);
   EndAttempt(101);
   EndClientRequest(101);
-  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), 101,
-                               MetricNanos() - request_start_ns_);
+  CountResponse(101);
   shard().OnTunnelOpened(ex().metric_backend);
   ex().tunnel_open = true;
   state_ = State::kTunnel;

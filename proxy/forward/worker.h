@@ -117,7 +117,10 @@ class Worker {
   void UpdateAccepting(ListenerSlot& slot);
   void AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
                      std::vector<net::ListenSocket> new_listeners = {});
-  void SwapListeners(const Snapshot& previous, const Snapshot& next,
+  // Before view_ moves from `previous` to `next` (both writable here): connections on a
+  // listener `next` renames or removes leave its connection gauge in `previous`'s shard (and
+  // a renamed one's join the new name's in `next`'s), since the gauge is a series per name.
+  void SwapListeners(const WorkerView& previous, const WorkerView& next,
                      std::vector<net::ListenSocket> new_listeners);
   void Drain();
   void MaybeExit();
