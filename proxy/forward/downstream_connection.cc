@@ -283,11 +283,14 @@ void DownstreamConnection::OnClientWrite(void* arg) {
     case State::kClosing:
       if (evbuffer_get_length(Out(self->client_)) == 0) {
         // Everything is sent. A client that has finished sending (it half-closed, or asked
-        // for the close and sent nothing more) is done with us: close now, as nginx does.
+        // for the close and sent nothing more) is done with us: close now, as nginx does;
+        // so is one whose whole request was read when the worker drains (the response
+        // said close: it has no reason to send more, and the process waits for it to exit).
         // Any other may still be sending: half-close and linger, so that a reset provoked
         // by its late bytes cannot destroy the response before it has read it.
         if (self->client_half_closed_ ||
-            (self->client_asked_close_ && evbuffer_get_length(In(self->client_)) == 0 &&
+            ((self->client_asked_close_ || self->worker_.draining()) &&
+             evbuffer_get_length(In(self->client_)) == 0 &&
              (self->ex_ == nullptr || self->ex_->request_body.done()))) {
           self->Close();
           break;
