@@ -786,6 +786,32 @@ TEST_F(LoaderTest, ReportsDuplicateListenAddresses) {
             "(127.0.0.1:8080): a wildcard address takes port 8080 on every interface");
 }
 
+TEST_F(LoaderTest, ReportsAnIpv4MappedListenerOnAnIpv4ListenersAddress) {
+  // Both bind (SO_REUSEPORT) and the kernel gives one socket every connection.
+  EXPECT_EQ(Errors(Cat(R"(listeners:
+  a:
+    listen: 127.0.0.1:8080
+    routes: [{ pool: api }]
+  b:
+    listen: "[::ffff:127.0.0.1]:8080"
+    routes: [{ pool: api }]
+  c:
+    listen: "[::ffff:0.0.0.0]:8081"
+    routes: [{ pool: api }]
+  d:
+    listen: 127.0.0.1:8081
+    routes: [{ pool: api }]
+  e:
+    listen: "[::ffff:127.0.0.2]:8080"
+    routes: [{ pool: api }]
+)",
+                       kApiPool)),
+            "t.yaml:6:13: listeners.b.listen: [::ffff:127.0.0.1]:8080 is also the address of "
+            "listener `a` (127.0.0.1:8080)\n"
+            "t.yaml:12:13: listeners.d.listen: 127.0.0.1:8081 overlaps listener `c` "
+            "([::ffff:0.0.0.0]:8081): a wildcard address takes port 8081 on every interface");
+}
+
 TEST_F(LoaderTest, ReportsAdminSharingAListenerAddress) {
   EXPECT_EQ(Errors(Cat("admin:\n  listen: 127.0.0.1:8080\n", Cat(kWebListener, kApiPool))),
             "t.yaml:2:11: admin.listen: 127.0.0.1:8080 is also the address of listener `web`; "
