@@ -586,6 +586,26 @@ TEST_F(LoaderTest, ReportsBadCidrs) {
             "\"example.com\" is not an IP address");
 }
 
+TEST_F(LoaderTest, RefusesTrustedProxiesThatTrustEveryAddress) {
+  EXPECT_EQ(Errors(Cat(R"(listeners:
+  web:
+    listen: 127.0.0.1:8080
+    trusted_proxies: [10.0.0.0/8, 0.0.0.0/0, "::/0", "::ffff:0.0.0.0/96", 0.0.0.0/1]
+    routes:
+      - pool: api
+)",
+                       kApiPool)),
+            "t.yaml:4:35: listeners.web.trusted_proxies[1]: 0.0.0.0/0 trusts every address: any "
+            "client could then forge X-Forwarded-For, and with it X-Real-IP and client_ip "
+            "stickiness; list your balancers' own networks (e.g. 10.0.0.0/8)\n"
+            "t.yaml:4:46: listeners.web.trusted_proxies[2]: ::/0 trusts every address: any client "
+            "could then forge X-Forwarded-For, and with it X-Real-IP and client_ip stickiness; "
+            "list your balancers' own networks (e.g. 10.0.0.0/8)\n"
+            "t.yaml:4:54: listeners.web.trusted_proxies[3]: ::ffff:0.0.0.0/96 trusts every "
+            "address: any client could then forge X-Forwarded-For, and with it X-Real-IP and "
+            "client_ip stickiness; list your balancers' own networks (e.g. 10.0.0.0/8)");
+}
+
 TEST_F(LoaderTest, ReportsWeightOutOfRange) {
   EXPECT_EQ(Errors(Cat(R"(pools:
   api:
