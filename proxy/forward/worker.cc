@@ -1,5 +1,9 @@
 #include "proxy/forward/worker.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <optional>
 
@@ -203,6 +207,7 @@ void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::Socket
   connections_.push_back(std::make_unique<DownstreamConnection>(*this, listener_index, fd, peer));
   connections_.back()->slot = static_cast<uint32_t>(connections_.size() - 1);
   connection_count_.fetch_add(1, std::memory_order_relaxed);
+  peak_connections_ = std::max(peak_connections_, connections_.size());
   if (ListenerSlot* slot = SlotFor(listener_index)) {
     ++slot->connections;
     UpdateAccepting(*slot);
@@ -246,6 +251,14 @@ void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
   self->connection_pool_.CloseUnavailable(upstream::Backend::kDead | upstream::Backend::kDraining);
   for (auto& conn : self->connections_) conn->TrimIdle();
+  if (self->peak_connections_ >= self->connections_.size() + kTrimAfterClosed) {
+    // glibc keeps what thousands of connections freed (their pages hold a few live blocks
+    // each) until asked; a trim walks every arena, which is why it waits for such a fall.
+    self->peak_connections_ = self->connections_.size();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+  }
 }
 
 void Worker::OnSweep(evutil_socket_t, short, void* arg) {
