@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  outrigger::app::Server::BlockSignals();  // before the first thread starts (see there)
   outrigger::InitLogging(log_level);
   outrigger::net::InitLibevent();
   outrigger::app::Server server(config_path);

@@ -52,7 +52,21 @@ std::vector<metrics::PoolScalingSettings> ScalingSettings(const forward::Snapsho
   return settings;
 }
 
+constexpr int kSignals[] = {SIGTERM, SIGINT, SIGHUP};
+
+sigset_t SignalSet() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kSignals) sigaddset(&set, sig);
+  return set;
+}
+
 }  // namespace
+
+void Server::BlockSignals() {
+  sigset_t handled = SignalSet();
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+}
 
 Server::Server(std::string config_path)
     : config_path_(std::move(config_path)),
@@ -115,10 +129,12 @@ absl::Status Server::Start() {
   }
   for (auto& w : workers_) w->Start();
 
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+  for (int sig : kSignals) {
     signals_.emplace_back(evsignal_new(base_.get(), sig, &Server::OnSignal, this));
     event_add(signals_.back().get(), nullptr);
   }
+  sigset_t handled = SignalSet();
+  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);  // what came meanwhile is handled now
   std::signal(SIGPIPE, SIG_IGN);
   circuit_tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Server::OnCircuitTick, this));
   event_add(circuit_tick_.get(), &kCircuitTick);

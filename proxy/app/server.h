@@ -31,6 +31,11 @@ class Server {
   // Runs until drained after SIGTERM/SIGINT. Returns the process exit code; a start-up
   // failure (bad config, a port in use) is logged and yields 1.
   int Run();
+  // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread. main calls it before any thread
+  // starts, so that every thread inherits the mask; Run unblocks them on the control thread
+  // once its handlers are in place, and one sent meanwhile acts then (a SIGHUP during start-up
+  // is a reload right after it) instead of killing the process.
+  static void BlockSignals();
 
   // SIGHUP reloads by result: `failure` counts files that did not load, validate, or whose
   // new listeners could not be bound (the running config stayed). Control thread only.

@@ -33,6 +33,16 @@ constexpr uint32_t kMaxScalingBackends = 100'000;
 constexpr uint32_t kMaxConnections = 1000000;
 constexpr std::string_view kDefaultAdminListen = "127.0.0.1:9901";
 
+// A trusted_proxies entry holding all of IPv4 (0.0.0.0/0, ::ffff:0:0/96) or of IPv6 (::/0):
+// it believes any peer's X-Forwarded-For. Refused rather than warned about: Traefik asks for
+// an explicit `insecure` switch to trust every source, and a balancer's own network is always
+// known and narrower. A prefix holds every address between its lowest and highest.
+bool TrustsEveryAddress(const net::Cidr& cidr) {
+  return (cidr.Contains("0.0.0.0") && cidr.Contains("255.255.255.255")) ||
+         (cidr.Contains("::ffff:0.0.0.0") && cidr.Contains("::ffff:255.255.255.255")) ||
+         (cidr.Contains("::") && cidr.Contains("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+}
+
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string ToLower(std::string_view s) {
@@ -232,6 +242,14 @@ void Loader::ReadListener(const Field& f) {
       if (!cidr.ok()) {
         diag_.Add(LocateValue(item, diag_),
                   fmt::format("{}{}", item.Prefix(), std::string(cidr.status().message())));
+        continue;
+      }
+      if (TrustsEveryAddress(*cidr)) {
+        diag_.Add(LocateValue(item, diag_),
+                  fmt::format("{}{} trusts every address: any client could then forge "
+                              "X-Forwarded-For, and with it X-Real-IP and client_ip "
+                              "stickiness; list your balancers' own networks (e.g. 10.0.0.0/8)",
+                              item.Prefix(), *text));
         continue;
       }
       listener.trusted_proxies.push_back(*cidr);

@@ -14,14 +14,18 @@ bool IsWildcard(const net::SocketAddress& a) {
 }
 
 // Why `a` cannot be bound next to `b` (owned by `owner`), or nullopt when both can. The
-// workers bind with SO_REUSEPORT, so the kernel would not refuse these: we must.
+// workers bind with SO_REUSEPORT, so the kernel would not refuse these: we must. An
+// IPv4-mapped address ([::ffff:127.0.0.1]) is the IPv4 endpoint it maps.
 std::optional<std::string> Clash(const net::SocketAddress& a, const net::SocketAddress& b,
                                  std::string_view owner) {
   if (!a.valid() || !b.valid() || a.port() != b.port()) return std::nullopt;
-  if (a.IpString() == b.IpString()) {
-    return fmt::format("{} is also the address of {}", a.ToString(), owner);
+  const net::SocketAddress ua = a.Unmapped();
+  const net::SocketAddress ub = b.Unmapped();
+  if (ua.IpString() == ub.IpString()) {
+    return fmt::format("{} is also the address of {}{}", a.ToString(), owner,
+                       ua == a && ub == b ? "" : fmt::format(" ({})", b.ToString()));
   }
-  if (IsWildcard(a) || IsWildcard(b)) {
+  if (IsWildcard(ua) || IsWildcard(ub)) {
     return fmt::format("{} overlaps {} ({}): a wildcard address takes port {} on every interface",
                        a.ToString(), owner, b.ToString(), a.port());
   }

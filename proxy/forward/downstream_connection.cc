@@ -317,11 +317,14 @@ void DownstreamConnection::OnClientWrite(void* arg) {
     case State::kClosing:
       if (evbuffer_get_length(Out(self->client_)) == 0) {
         // Everything is sent. A client that has finished sending (it half-closed, or asked
-        // for the close and sent nothing more) is done with us: close now, as nginx does.
+        // for the close and sent nothing more) is done with us: close now, as nginx does;
+        // so is one whose whole request was read when the worker drains (the response
+        // said close: it has no reason to send more, and the process waits for it to exit).
         // Any other may still be sending: half-close and linger, so that a reset provoked
         // by its late bytes cannot destroy the response before it has read it.
         if (self->client_half_closed_ ||
-            (self->client_asked_close_ && evbuffer_get_length(In(self->client_)) == 0 &&
+            ((self->client_asked_close_ || self->worker_.draining()) &&
+             evbuffer_get_length(In(self->client_)) == 0 &&
              (self->ex_ == nullptr || self->ex_->request_body.done()))) {
           self->Close();
           break;
@@ -486,6 +489,7 @@ bool DownstreamConnection::TryReadHead() {
 
 void DownstreamConnection::HandleRequest() {
   view_ = worker_.view();
+  request_listener_ = listener_index_;
   request_start_ns_ = MetricNanos();
   const Snapshot& snap = *view_->snapshot;
   const ListenerRuntime& listener = snap.listeners[listener_index_];
@@ -699,8 +703,7 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
                                              std::string_view extra_headers) {
   EndClientRequest(status);  // before DropUpstream, which would count the client as gone
   DropUpstream();
-  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), status,
-                               request_start_ns_ != 0 ? MetricNanos() - request_start_ns_ : 0);
+  CountResponse(status);
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
   ex().scratch.clear();
@@ -1087,8 +1090,7 @@ void DownstreamConnection::FinishExchange() {
                 ex().response.status == 504);
   EndAttempt(ex().response.status);
   EndClientRequest(ex().response.status);
-  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_),
-                               ex().response.status, MetricNanos() - request_start_ns_);
+  CountResponse(ex().response.status);
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
@@ -1165,6 +1167,15 @@ metrics::Shard& DownstreamConnection::shard() const {
   return view_ ? *view_->shard : *worker_.view()->shard;
 }
 
+void DownstreamConnection::CountResponse(int status) {
+  const int64_t duration = request_start_ns_ != 0 ? MetricNanos() - request_start_ns_ : 0;
+  if (view_) {
+    view_->shard->OnDownstreamResponse(request_listener_, status, duration);
+  } else if (!listener_gone_) {
+    worker_.view()->shard->OnDownstreamResponse(listener_index_, status, duration);
+  }
+}
+
 void DownstreamConnection::BeginAttempt() {
   if constexpr (metrics::kRecording) ex().metric_backend = view_->snapshot->MetricId(backend_);
   shard().OnRequestStart(ex().metric_backend, ex().exchange_start_ns);
@@ -1210,8 +1221,7 @@ void DownstreamConnection::StartTunnel() {
   ReportOutcome(/*failure=*/false);
   EndAttempt(101);
   EndClientRequest(101);
-  shard().OnDownstreamResponse(static_cast<metrics::ListenerId>(listener_index_), 101,
-                               MetricNanos() - request_start_ns_);
+  CountResponse(101);
   shard().OnTunnelOpened(ex().metric_backend);
   ex().tunnel_open = true;
   state_ = State::kTunnel;

@@ -136,6 +136,11 @@ class DownstreamConnection {
   // Metrics (design.md §6), into the shard of the request's view (the worker's current one
   // before a request is routed). Each is called once at the event it names.
   metrics::Shard& shard() const;
+  // A response went to the client: counted against its listener as the shard's own layout
+  // numbers it, view_'s (the number the listener had when the request began; a reload may
+  // renumber or remove it meanwhile) or, before a request holds a view, the worker's current
+  // one; not at all when a reload removed the listener and no view still has its series.
+  void CountResponse(int status);
   // An attempt at backend_ begins: a connection is at hand or being opened (not while pending).
   void BeginAttempt();
   // The attempt ends: with a response status, a transport failure (`outcome`), or abandoned
@@ -173,8 +178,9 @@ class DownstreamConnection {
   int64_t request_start_ns_ = 0;  // the request head was complete (0: none, or no metrics)
   std::unique_ptr<Exchange> ex_;  // see ex()
 
-  uint32_t listener_index_;     // into the worker's current snapshot's listeners
-  bool listener_gone_ = false;  // a reload removed it: finish the request in flight, close
+  uint32_t listener_index_;        // into the worker's current snapshot's listeners
+  uint32_t request_listener_ = 0;  // HandleRequest: listener_index_ in view_'s snapshot
+  bool listener_gone_ = false;     // a reload removed it: finish the request in flight, close
   State state_ = State::kHead;
   bool head_started_ = true;  // kHead: a request's first byte came (header, not idle, timeout)
   bool client_keep_alive_ = true;

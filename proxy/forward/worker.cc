@@ -1,5 +1,9 @@
 #include "proxy/forward/worker.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <optional>
 
@@ -123,8 +127,6 @@ void Worker::PostStop() {
 
 void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
                            std::vector<net::ListenSocket> new_listeners) {
-  if (listening_ && !draining_)
-    SwapListeners(*view_->snapshot, *snapshot, std::move(new_listeners));
   auto view = std::make_shared<WorkerView>();
   view->policies.reserve(snapshot->pools.size());
   for (const PoolRuntime& pool : snapshot->pools) {
@@ -141,14 +143,17 @@ void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
   }
   view->shard = std::make_shared<metrics::Shard>(snapshot->metric_layout);
   view->snapshot = std::move(snapshot);
+  if (listening_ && !draining_) SwapListeners(*view_, *view, std::move(new_listeners));
   collector_->AddShard(view->shard, view);
   view_ = std::move(view);
   // A reload may have moved max_connections either way.
   for (auto& slot : listeners_) UpdateAccepting(*slot);
 }
 
-void Worker::SwapListeners(const Snapshot& previous, const Snapshot& next,
+void Worker::SwapListeners(const WorkerView& previous_view, const WorkerView& next_view,
                            std::vector<net::ListenSocket> new_listeners) {
+  const Snapshot& previous = *previous_view.snapshot;
+  const Snapshot& next = *next_view.snapshot;
   std::vector<std::unique_ptr<ListenerSlot>> kept;
   kept.swap(listeners_);
   for (size_t i = 0; i < next.listeners.size(); ++i) {
@@ -157,6 +162,7 @@ void Worker::SwapListeners(const Snapshot& previous, const Snapshot& next,
                             [&](const auto& slot) { return slot && slot->address == address; });
     if (old != kept.end()) {
       (*old)->index = i;
+      (*old)->limits = limit_counters_.For(next.listeners[i].config->name);  // maybe renamed
       listeners_.push_back(std::move(*old));
       continue;
     }
@@ -177,10 +183,16 @@ void Worker::SwapListeners(const Snapshot& previous, const Snapshot& next,
   for (size_t i = connections_.size(); i-- > 0;) {
     DownstreamConnection* conn = connections_[i].get();
     if (conn->listener_gone()) continue;
-    const net::SocketAddress& address = previous.listeners[conn->listener_index()].config->listen;
+    const size_t was = conn->listener_index();
+    const config::ListenerConfig& config = *previous.listeners[was].config;
     std::optional<size_t> index;
     for (size_t i = 0; i < next.listeners.size() && !index; ++i) {
-      if (next.listeners[i].config->listen == address) index = i;
+      if (next.listeners[i].config->listen == config.listen) index = i;
+    }
+    if (!index || next.listeners[*index].config->name != config.name) {
+      previous_view.shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(was), -1);
+      if (index)
+        next_view.shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(*index), 1);
     }
     conn->MoveListener(index);
   }
@@ -195,6 +207,7 @@ void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::Socket
   connections_.push_back(std::make_unique<DownstreamConnection>(*this, listener_index, fd, peer));
   connections_.back()->slot = static_cast<uint32_t>(connections_.size() - 1);
   connection_count_.fetch_add(1, std::memory_order_relaxed);
+  peak_connections_ = std::max(peak_connections_, connections_.size());
   if (ListenerSlot* slot = SlotFor(listener_index)) {
     ++slot->connections;
     UpdateAccepting(*slot);
@@ -202,13 +215,15 @@ void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::Socket
 }
 
 void Worker::Retire(DownstreamConnection* conn) {
-  view_->shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(conn->listener_index()),
-                                       -1);
-  // A connection whose listener was removed counts against no slot any more.
-  ListenerSlot* slot = conn->listener_gone() ? nullptr : SlotFor(conn->listener_index());
-  if (slot != nullptr) {
-    --slot->connections;
-    UpdateAccepting(*slot);
+  // A connection whose listener was removed counts against no slot, and left the gauge at
+  // the swap (SwapListeners): its index means nothing in the current snapshot.
+  if (!conn->listener_gone()) {
+    view_->shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(conn->listener_index()),
+                                         -1);
+    if (ListenerSlot* slot = SlotFor(conn->listener_index())) {
+      --slot->connections;
+      UpdateAccepting(*slot);
+    }
   }
   const uint32_t at = conn->slot;
   retired_.push_back(std::move(connections_[at]));
@@ -236,6 +251,14 @@ void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
   self->connection_pool_.CloseUnavailable(upstream::Backend::kDead | upstream::Backend::kDraining);
   for (auto& conn : self->connections_) conn->TrimIdle();
+  if (self->peak_connections_ >= self->connections_.size() + kTrimAfterClosed) {
+    // glibc keeps what thousands of connections freed (their pages hold a few live blocks
+    // each) until asked; a trim walks every arena, which is why it waits for such a fall.
+    self->peak_connections_ = self->connections_.size();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+  }
 }
 
 void Worker::OnSweep(evutil_socket_t, short, void* arg) {

@@ -117,13 +117,17 @@ class Worker {
   void UpdateAccepting(ListenerSlot& slot);
   void AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
                      std::vector<net::ListenSocket> new_listeners = {});
-  void SwapListeners(const Snapshot& previous, const Snapshot& next,
+  // Before view_ moves from `previous` to `next` (both writable here): connections on a
+  // listener `next` renames or removes leave its connection gauge in `previous`'s shard (and
+  // a renamed one's join the new name's in `next`'s), since the gauge is a series per name.
+  void SwapListeners(const WorkerView& previous, const WorkerView& next,
                      std::vector<net::ListenSocket> new_listeners);
   void Drain();
   void MaybeExit();
   static void OnSweep(evutil_socket_t, short, void* self);
-  // Once a second: closes idle upstream connections to dead or draining backends, and lets
-  // idle client connections give back their per-request buffers.
+  // Once a second: closes idle upstream connections to dead or draining backends, lets idle
+  // client connections give back their per-request buffers, and after a storm of connections
+  // has closed returns the heap's free pages to the system.
   static void OnUpkeep(evutil_socket_t, short, void* self);
 
   const int id_;
@@ -147,6 +151,10 @@ class Worker {
   base::Spares<std::unique_ptr<Exchange>> spare_exchanges_{kSpareExchanges};
   net::BufferSpares buffer_spares_{kSpareBuffers};  // the client streams' (Stream::UseSpares)
   std::atomic<size_t> connection_count_{0};
+  // The most connections open at once since the heap was last trimmed (OnUpkeep): when as
+  // many as kTrimAfterClosed of them have gone, what they used is given back to the system.
+  size_t peak_connections_ = 0;
+  static constexpr size_t kTrimAfterClosed = 1024;
   LimitCounterSet limit_counters_;
   std::atomic<bool> stopped_{false};
   bool draining_ = false;

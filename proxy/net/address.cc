@@ -42,6 +42,17 @@ std::string SocketAddress::ToString() const {
   return fmt::format("{}:{}", IpString(), port());
 }
 
+SocketAddress SocketAddress::Unmapped() const {
+  if (family() != AF_INET6) return *this;
+  const auto& v6 = *reinterpret_cast<const sockaddr_in6*>(&storage_);
+  if (!IN6_IS_ADDR_V4MAPPED(&v6.sin6_addr)) return *this;
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_port = v6.sin6_port;
+  std::memcpy(&v4.sin_addr, &v6.sin6_addr.s6_addr[12], sizeof(v4.sin_addr));
+  return SocketAddress(reinterpret_cast<const sockaddr*>(&v4), sizeof(v4));
+}
+
 bool operator==(const SocketAddress& a, const SocketAddress& b) {
   return a.length_ == b.length_ && std::memcmp(&a.storage_, &b.storage_, a.length_) == 0;
 }

@@ -28,6 +28,9 @@ class SocketAddress {
   std::string ToString() const;
   // "127.0.0.1" or "::1": what X-Forwarded-For carries.
   std::string IpString() const;
+  // An IPv4-mapped IPv6 address ([::ffff:a.b.c.d]:port) as the IPv4 address it stands for;
+  // any other as it is. Both name the same IPv4 endpoint: compare listen addresses this way.
+  SocketAddress Unmapped() const;
 
   friend bool operator==(const SocketAddress& a, const SocketAddress& b);
   template <typename H>

@@ -148,6 +148,10 @@ void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
     if (self->event_cb_) self->event_cb_(kReading | kTimeout, self->ctx_);
     return;
   }
+  // An idle stream gave its buffers back: the one this read takes goes again if nothing
+  // comes, with the space reserved in it, instead of staying until the stream is destroyed
+  // (a storm of idle connections closing would hold one each).
+  const bool fresh = self->input_ == nullptr;
   evbuffer_iovec vec[2];
   int nvec = evbuffer_reserve_space(self->input(), kReadSize, vec, 2);
   if (nvec <= 0) {  // out of memory: as fatal for this stream as a socket error
@@ -158,12 +162,13 @@ void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
   iovec iov[2];
   for (int i = 0; i < nvec; ++i) iov[i] = iovec{vec[i].iov_base, vec[i].iov_len};
   ssize_t n = ::readv(self->fd_, iov, nvec);
-  if (n < 0 && WouldBlock(errno)) {
-    evbuffer_commit_space(self->input(), vec, 0);
-    return;
-  }
+  const bool would_block = n < 0 && WouldBlock(errno);
   if (n <= 0) {
     evbuffer_commit_space(self->input(), vec, 0);
+    if (fresh) self->input_.reset();
+  }
+  if (would_block) return;
+  if (n <= 0) {
     self->DisableRead();
     if (self->event_cb_) self->event_cb_(kReading | (n == 0 ? kEof : kError), self->ctx_);
     return;

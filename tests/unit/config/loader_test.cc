@@ -587,6 +587,26 @@ TEST_F(LoaderTest, ReportsBadCidrs) {
             "\"example.com\" is not an IP address");
 }
 
+TEST_F(LoaderTest, RefusesTrustedProxiesThatTrustEveryAddress) {
+  EXPECT_EQ(Errors(Cat(R"(listeners:
+  web:
+    listen: 127.0.0.1:8080
+    trusted_proxies: [10.0.0.0/8, 0.0.0.0/0, "::/0", "::ffff:0.0.0.0/96", 0.0.0.0/1]
+    routes:
+      - pool: api
+)",
+                       kApiPool)),
+            "t.yaml:4:35: listeners.web.trusted_proxies[1]: 0.0.0.0/0 trusts every address: any "
+            "client could then forge X-Forwarded-For, and with it X-Real-IP and client_ip "
+            "stickiness; list your balancers' own networks (e.g. 10.0.0.0/8)\n"
+            "t.yaml:4:46: listeners.web.trusted_proxies[2]: ::/0 trusts every address: any client "
+            "could then forge X-Forwarded-For, and with it X-Real-IP and client_ip stickiness; "
+            "list your balancers' own networks (e.g. 10.0.0.0/8)\n"
+            "t.yaml:4:54: listeners.web.trusted_proxies[3]: ::ffff:0.0.0.0/96 trusts every "
+            "address: any client could then forge X-Forwarded-For, and with it X-Real-IP and "
+            "client_ip stickiness; list your balancers' own networks (e.g. 10.0.0.0/8)");
+}
+
 TEST_F(LoaderTest, ReportsWeightOutOfRange) {
   EXPECT_EQ(Errors(Cat(R"(pools:
   api:
@@ -785,6 +805,32 @@ TEST_F(LoaderTest, ReportsDuplicateListenAddresses) {
             "t.yaml:6:13: listeners.b.listen: 127.0.0.1:8080 is also the address of listener `a`\n"
             "t.yaml:9:13: listeners.c.listen: 0.0.0.0:8080 overlaps listener `a` "
             "(127.0.0.1:8080): a wildcard address takes port 8080 on every interface");
+}
+
+TEST_F(LoaderTest, ReportsAnIpv4MappedListenerOnAnIpv4ListenersAddress) {
+  // Both bind (SO_REUSEPORT) and the kernel gives one socket every connection.
+  EXPECT_EQ(Errors(Cat(R"(listeners:
+  a:
+    listen: 127.0.0.1:8080
+    routes: [{ pool: api }]
+  b:
+    listen: "[::ffff:127.0.0.1]:8080"
+    routes: [{ pool: api }]
+  c:
+    listen: "[::ffff:0.0.0.0]:8081"
+    routes: [{ pool: api }]
+  d:
+    listen: 127.0.0.1:8081
+    routes: [{ pool: api }]
+  e:
+    listen: "[::ffff:127.0.0.2]:8080"
+    routes: [{ pool: api }]
+)",
+                       kApiPool)),
+            "t.yaml:6:13: listeners.b.listen: [::ffff:127.0.0.1]:8080 is also the address of "
+            "listener `a` (127.0.0.1:8080)\n"
+            "t.yaml:12:13: listeners.d.listen: 127.0.0.1:8081 overlaps listener `c` "
+            "([::ffff:0.0.0.0]:8081): a wildcard address takes port 8081 on every interface");
 }
 
 TEST_F(LoaderTest, ReportsAdminSharingAListenerAddress) {

@@ -86,6 +86,16 @@ TEST_F(AddressTest, ComparesByValue) {
   EXPECT_TRUE(ParseNumericAddress("10.0.0.1:80")->valid());
 }
 
+TEST_F(AddressTest, UnmapsIpv4MappedAddressesOnly) {
+  EXPECT_EQ(ParseNumericAddress("[::ffff:127.0.0.1]:80")->Unmapped(),
+            *ParseNumericAddress("127.0.0.1:80"));
+  EXPECT_EQ(ParseNumericAddress("[::ffff:127.0.0.1]:80")->Unmapped().ToString(), "127.0.0.1:80");
+  EXPECT_EQ(ParseNumericAddress("127.0.0.1:80")->Unmapped(), *ParseNumericAddress("127.0.0.1:80"));
+  EXPECT_EQ(ParseNumericAddress("[::1]:80")->Unmapped().ToString(), "[::1]:80");
+  // IPv4-compatible (::a.b.c.d, deprecated) is not mapped.
+  EXPECT_EQ(ParseNumericAddress("[::127.0.0.1]:80")->Unmapped().family(), AF_INET6);
+}
+
 TEST_F(AddressTest, ResolvesLocalhostToALoopbackAddress) {
   absl::StatusOr<SocketAddress> a = ResolveAddress("localhost:80");
   ASSERT_TRUE(a.ok()) << a.status().message();
