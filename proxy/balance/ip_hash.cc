@@ -8,8 +8,9 @@
 // skip derived from a stable hash of its address (stable_hash.h), and the members take turns
 // claiming their next free slot. Weights are Maglev's weighted population: per round a member
 // earns its weight in credit and claims one slot per max-weight of credit, so slot counts are
-// proportional to weight. Built once, O(M log M) expected; the same members give the same
-// table in every worker and after a restart, whatever their order.
+// proportional to weight. Built once per snapshot on the control thread (PrepareIpHash) and
+// shared read-only by every worker's instance, O(M log M) expected; the same members give the
+// same table in every worker and after a restart, whatever their order.
 //
 // Pick: slot StableHash64(key) mod M. When that member is ineligible (down, draining or the
 // retry's exclude), the key takes its second, third, ... choice: slots chosen by re-mixing
@@ -59,28 +60,26 @@ uint64_t TableSize(size_t members) {
   return m;
 }
 
-class IpHash final : public BalancingPolicy {
+// What every worker's IpHash of one pool shares, read-only: built once per snapshot on the
+// control thread (PrepareIpHash), not per worker (a table is 4 bytes × M, 256 KB at least).
+struct IpHashTable {
+  std::vector<uint64_t> identity;  // StableHash64 of each member's address
+  std::vector<uint32_t> slots;     // slot → member index
+  uint64_t turns = 0;              // member turns the population took
+};
+
+class TableBuilder {
  public:
-  explicit IpHash(std::span<const Member> members) : members_(members.begin(), members.end()) {
+  TableBuilder(std::span<const Member> members, IpHashTable* table)
+      : members_(members),
+        identity_(table->identity),
+        table_(table->slots),
+        population_turns_(table->turns) {
     identity_.reserve(members_.size());
     for (const Member& m : members_) {
       identity_.push_back(StableHash64(m.backend->address().ToString()));
     }
     if (!members_.empty()) Populate();
-  }
-
-  uint64_t population_turns() const { return population_turns_; }
-
-  // BalancingPolicy
-  upstream::Backend* Pick(const PickContext& ctx) override {
-    if (table_.empty()) return nullptr;
-    uint64_t h = StableHash64(ctx.hash_key);
-    for (int choice = 0; choice < kChoices; ++choice) {
-      upstream::Backend* b = members_[table_[h % table_.size()]].backend;
-      if (Eligible(b, ctx)) return b;
-      h = MixHash64(h + 0x9e3779b97f4a7c15ull);
-    }
-    return Rendezvous(h, ctx);
   }
 
  private:
@@ -135,6 +134,31 @@ class IpHash final : public BalancingPolicy {
     }
   }
 
+  std::span<const Member> members_;
+  std::vector<uint64_t>& identity_;
+  std::vector<uint32_t>& table_;
+  uint64_t& population_turns_;
+};
+
+class IpHash final : public BalancingPolicy {
+ public:
+  IpHash(std::span<const Member> members, std::shared_ptr<const IpHashTable> table)
+      : members_(members.begin(), members.end()), table_(std::move(table)) {}
+
+  // BalancingPolicy
+  upstream::Backend* Pick(const PickContext& ctx) override {
+    const std::vector<uint32_t>& slots = table_->slots;
+    if (slots.empty()) return nullptr;
+    uint64_t h = StableHash64(ctx.hash_key);
+    for (int choice = 0; choice < kChoices; ++choice) {
+      upstream::Backend* b = members_[slots[h % slots.size()]].backend;
+      if (Eligible(b, ctx)) return b;
+      h = MixHash64(h + 0x9e3779b97f4a7c15ull);
+    }
+    return Rendezvous(h, ctx);
+  }
+
+ private:
   // Highest-random-weight choice among the eligible, each member's score drawn ∝ its weight
   //
   // (weighted rendezvous hashing's score −weight / ln(u), u uniform in (0, 1] from the key and
@@ -145,7 +169,7 @@ class IpHash final : public BalancingPolicy {
     for (size_t i = 0; i < members_.size(); ++i) {
       if (!Eligible(members_[i].backend, ctx)) continue;
       const double u =
-          (static_cast<double>(MixHash64(key_hash ^ identity_[i]) >> 11) + 0.5) * 0x1.0p-53;
+          (static_cast<double>(MixHash64(key_hash ^ table_->identity[i]) >> 11) + 0.5) * 0x1.0p-53;
       const double score = -static_cast<double>(members_[i].weight) / std::log(u);
       if (best == members_.size() || score > best_score) {
         best = i;
@@ -155,20 +179,29 @@ class IpHash final : public BalancingPolicy {
     return best == members_.size() ? ExcludedOrNone(members_, ctx) : members_[best].backend;
   }
 
-  const std::vector<Member> members_;
-  std::vector<uint64_t> identity_;  // StableHash64 of each member's address
-  std::vector<uint32_t> table_;     // slot → member index
-  uint64_t population_turns_ = 0;   // member turns Populate() took
+  const std::vector<Member> members_;  // same order as the table's member indices
+  const std::shared_ptr<const IpHashTable> table_;
 };
 
 }  // namespace
 
-std::unique_ptr<BalancingPolicy> MakeIpHash(std::span<const Member> members, const PolicyOptions&) {
-  return std::make_unique<IpHash>(members);
+std::shared_ptr<const void> PrepareIpHash(std::span<const Member> members) {
+  auto table = std::make_shared<IpHashTable>();
+  TableBuilder(members, table.get());
+  return table;
+}
+
+std::unique_ptr<BalancingPolicy> MakeIpHash(std::span<const Member> members,
+                                            const PolicyOptions& options) {
+  // `prepared` is PrepareIpHash's for these same members (forward::BuildSnapshot); a policy
+  // made without one (tests) builds its own.
+  std::shared_ptr<const void> prepared =
+      options.prepared != nullptr ? options.prepared : PrepareIpHash(members);
+  return std::make_unique<IpHash>(members, std::static_pointer_cast<const IpHashTable>(prepared));
 }
 
 uint64_t IpHashPopulationTurns(std::span<const Member> members) {
-  return IpHash(members).population_turns();
+  return std::static_pointer_cast<const IpHashTable>(PrepareIpHash(members))->turns;
 }
 
 }  // namespace outrigger::balance

@@ -48,6 +48,9 @@ struct PickContext {
 struct PolicyOptions {
   std::chrono::milliseconds slow_start{0};  // 0: no ramp
   uint64_t seed = 0;                        // for policies that draw random numbers
+  // What the policy's PolicyPreparer built for these same members, shared read-only by every
+  // worker's instance; null: the policy builds its own.
+  std::shared_ptr<const void> prepared;
 };
 
 class BalancingPolicy {
@@ -61,5 +64,10 @@ class BalancingPolicy {
 
 using PolicyFactory = std::unique_ptr<BalancingPolicy> (*)(std::span<const Member> members,
                                                            const PolicyOptions& options);
+
+// Builds, once per snapshot and pool on the control thread, immutable state that every
+// worker's instance can share (PolicyOptions::prepared) rather than build its own: ip_hash's
+// lookup table.
+using PolicyPreparer = std::shared_ptr<const void> (*)(std::span<const Member> members);
 
 }  // namespace outrigger::balance

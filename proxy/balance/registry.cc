@@ -11,6 +11,7 @@ std::unique_ptr<BalancingPolicy> MakeLeastConn(std::span<const Member>, const Po
 std::unique_ptr<BalancingPolicy> MakeIpHash(std::span<const Member>, const PolicyOptions&);
 std::unique_ptr<BalancingPolicy> MakeP2cEwma(std::span<const Member>, const PolicyOptions&);
 std::unique_ptr<BalancingPolicy> MakeRandom(std::span<const Member>, const PolicyOptions&);
+std::shared_ptr<const void> PrepareIpHash(std::span<const Member>);
 
 namespace {
 
@@ -29,6 +30,10 @@ PolicyFactory FindPolicy(std::string_view name) {
     if (n == name) return f;
   }
   return nullptr;
+}
+
+PolicyPreparer FindPreparer(std::string_view name) {
+  return name == "ip_hash" ? &PrepareIpHash : nullptr;
 }
 
 std::vector<std::string_view> PolicyNames() {

@@ -57,7 +57,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
                      {},
                      balance::FindPolicy(pc.balance),
                      {cb.max_connections, cb.max_pending, cb.max_requests},
-                     FindPoolShared(previous, pc.name)};
+                     FindPoolShared(previous, pc.name),
+                     nullptr};
     if (pool.policy == nullptr) {
       return absl::InvalidArgumentError(
           fmt::format("pools.{}.balance: unknown policy \"{}\"", pc.name, pc.balance));
@@ -97,6 +98,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
             bc.name.empty() ? address.ToString()
                             : fmt::format("{}/{}", bc.name, address.ToString()));
       }
+    }
+    if (balance::PolicyPreparer prepare = balance::FindPreparer(pc.balance)) {
+      pool.prepared = prepare(pool.members);
     }
     snap->pools.push_back(std::move(pool));
   }

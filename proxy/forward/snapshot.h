@@ -40,6 +40,9 @@ struct PoolRuntime {
   balance::PolicyFactory policy;
   upstream::BackendCaps caps;  // from config->circuit_breaker
   std::shared_ptr<PoolShared> shared;
+  // The policy's state shared by every worker (balance::PolicyPreparer), built here on the
+  // control thread; null for policies without one.
+  std::shared_ptr<const void> prepared;
 };
 
 struct ListenerRuntime {

@@ -133,6 +133,7 @@ void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
     balance::PolicyOptions options;
     options.slow_start = pool.config->slow_start;
     options.seed = NextSeed();
+    options.prepared = pool.prepared;
     view->policies.push_back(pool.policy(pool.members, options));
     // A pool's retry budget carries over a reload: its window is the pool's recent traffic,
     // which a new snapshot does not change.

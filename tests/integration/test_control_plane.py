@@ -111,6 +111,19 @@ class ControlPlane(harness.ProxyTestCase):
         self.assertGreater(len(statuses), 5)
         self.assertEqual([s for s in statuses if s != 200], [], "right after the reload")
 
+    # --- issue 20.9: ip_hash's table, built once and shared by the workers ----------------
+
+    def test_ip_hash_sends_a_client_to_one_backend_whichever_worker_serves_it(self):
+        backends = [self.start_backend(n) for n in ("a", "b", "c")]
+        text = self.config(pools={"api": dict(self.pool(*backends), balance="ip_hash")},
+                           workers=2)
+        proxy = self.start_proxy(text)
+        seen = {proxy.get("/").header("X-Backend") for _ in range(20)}  # new connection each
+        self.assertEqual(len(seen), 1, seen)
+        proxy.reload(text.replace("balance: ip_hash", "balance: ip_hash\n    slow_start: 0s"))
+        proxy.wait_log(r"reloaded ")
+        self.assertEqual({proxy.get("/").header("X-Backend") for _ in range(20)}, seen)
+
     # --- issue 13.19: the admin listener is bounded --------------------------------------
 
     def test_the_admin_listener_refuses_an_oversized_head(self):

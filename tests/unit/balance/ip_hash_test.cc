@@ -185,5 +185,23 @@ TEST_F(IpHashTest, BuildsAVeryUnevenPoolInTurnsBoundedByTableSizePlusMembers) {
   EXPECT_NEAR(to_b0, 10000, 600);
 }
 
+// issue 20.9: the table is built once per snapshot (on the control thread) and shared
+// read-only, not rebuilt by every worker.
+TEST_F(IpHashTest, InstancesShareOnePreparedTableAndMapAsTheirOwnWould) {
+  AddBackends(5);
+  const PolicyPreparer prepare = FindPreparer("ip_hash");
+  ASSERT_NE(prepare, nullptr);
+  EXPECT_EQ(FindPreparer("round_robin"), nullptr);
+  PolicyOptions options;
+  options.prepared = prepare(pool_.members());
+  auto a = pool_.Make("ip_hash", options);
+  auto b = pool_.Make("ip_hash", options);
+  EXPECT_EQ(options.prepared.use_count(), 3) << "both instances hold the one table";
+  auto own = pool_.Make("ip_hash");
+  const std::vector<std::string> keys = Clients(1000);
+  EXPECT_EQ(Map(*a, keys), Map(*own, keys));
+  EXPECT_EQ(Map(*b, keys), Map(*own, keys));
+}
+
 }  // namespace
 }  // namespace outrigger::balance

@@ -358,6 +358,21 @@ TEST(CircuitBreakerTest, RandomConcurrentUseKeepsTransitionsBalanced) {
   EXPECT_TRUE(breaker.AllowRequest(later));
 }
 
+// issue 20.5: a reload's new options apply to a kept breaker without resetting its state.
+TEST(CircuitBreakerTest, ReconfigureAppliesNewOptionsAndKeepsTheState) {
+  CircuitBreaker breaker(Opts(5));
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(breaker.OnFailure(kStart), CircuitChange::kUnchanged);
+  CircuitBreaker::Options lower = Opts(3);
+  lower.open_for = seconds(2);
+  breaker.Reconfigure(lower);
+  EXPECT_EQ(breaker.state(kStart), State::kClosed) << "the streak of 2 is kept";
+  EXPECT_EQ(breaker.OnFailure(kStart), CircuitChange::kOpened) << "the third of 3 opens it";
+  EXPECT_EQ(breaker.trial_at_ns(), kStart + 2 * kSecond) << "under the new open_for";
+
+  breaker.Reconfigure(Opts(5));  // open_for back to 30 s: the running open time stands
+  EXPECT_EQ(breaker.trial_at_ns(), kStart + 2 * kSecond);
+}
+
 // --- Backend::kCircuitOpen follows the breaker (SyncCircuitFlag) ---
 
 std::shared_ptr<Backend> BackendWithBreaker(uint32_t failures) {
