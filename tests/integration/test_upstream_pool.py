@@ -125,7 +125,7 @@ class AdaptiveKeepalive(harness.ProxyTestCase):
         proxy = self.start_proxy(self.config(pools={"api": self.pool(a)}))
         self.assertNotIn("keepalive", proxy.config_text)
         before = a.stats()
-        self.bursts(proxy, 6, "/slow?ms=%d" % int(300 * harness.SLOWDOWN))
+        self.bursts(proxy, 6, "/slow?ms=%d" % int(500 * harness.SLOWDOWN))
         after = a.stats()
         opened = after["connections"] - before["connections"] - 1  # the /stats request's own
         # Never more than one per client: each burst finds the last one's connections idle.
