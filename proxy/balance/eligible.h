@@ -14,9 +14,9 @@ namespace outrigger::balance {
 inline bool Usable(const upstream::Backend* backend, const PickContext& ctx) {
   if ((backend->unavailable() & ~ctx.ignore) != 0) return false;
   if (ctx.caps == nullptr) return true;
-  upstream::BackendLoad load{backend->connections(), backend->pending(),
+  upstream::BackendLoad load{backend->connections_in_use(), backend->pending(),
                              backend->active_requests()};
-  return !upstream::OverCaps(load, *ctx.caps, /*idle_connection=*/false);
+  return !upstream::OverCaps(load, *ctx.caps);
 }
 
 // REQUIRES: backend is not null (null marks unused slots).

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -137,14 +138,19 @@ struct ScalingConfig {
   SourceMark mark;
 };
 
+// PoolConfig::keepalive for `keepalive: auto`.
+inline constexpr uint32_t kKeepaliveAuto = std::numeric_limits<uint32_t>::max();
+
 struct PoolConfig {
   std::string name;
   std::string balance = "round_robin";  // `balance`: a policy name from balance/registry.h
   HashOn hash_on;                       // `hash_on`: only meaningful with ip_hash
   Duration slow_start{0};  // `slow_start`: ramp a new/recovered backend's weight over (0: off)
   std::vector<BackendConfig> backends;  // `backends`: at least one
-  uint32_t keepalive = 32;  // `keepalive`: idle upstream connections kept per backend per worker
-  PoolTimeouts timeouts;    // `timeouts`
+  // `keepalive`: idle upstream connections kept per backend per worker, at most; `auto`
+  // (kKeepaliveAuto): as many as recent traffic needed (upstream/keepalive_sizer.h).
+  uint32_t keepalive = kKeepaliveAuto;
+  PoolTimeouts timeouts;                 // `timeouts`
   CircuitBreakerConfig circuit_breaker;  // `circuit_breaker`
   HealthConfig health;                   // `health`
   RetryConfig retries;                   // `retries`

@@ -405,7 +405,16 @@ void Loader::ReadPool(const Field& f) {
     if (auto d = ReadDuration(*slow_start, /*allow_zero=*/true, &diag_)) pool.slow_start = *d;
   }
   if (auto keepalive = keys.Get("keepalive")) {
-    if (auto n = ReadInteger(*keepalive, 0, kMaxKeepalive, &diag_)) pool.keepalive = *n;
+    Diagnostics scratch(diag_.file());
+    if (keepalive->value.IsScalar() && keepalive->value.Scalar() == "auto") {
+      pool.keepalive = kKeepaliveAuto;
+    } else if (auto n = ReadInteger(*keepalive, 0, kMaxKeepalive, &scratch)) {
+      pool.keepalive = *n;
+    } else {  // one message for both ways of being wrong, as for `workers`
+      diag_.Add(LocateValue(*keepalive, diag_),
+                fmt::format("{}must be `auto` or an integer between 0 and {}, got {}",
+                            keepalive->Prefix(), kMaxKeepalive, Describe(keepalive->value)));
+    }
   }
   if (auto timeouts = keys.Get("timeouts")) ReadPoolTimeouts(*timeouts, &pool.timeouts);
   if (auto breaker = keys.Get("circuit_breaker")) {

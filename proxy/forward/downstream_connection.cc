@@ -586,15 +586,10 @@ void DownstreamConnection::StartAttempt() {
   ex().retried_stale = false;
   ex().response_scan = 0;
   ex().exchange_start_ns = MonoNanos();
-  upstream_ = worker_.connection_pool().Acquire(backend_);
-  if (upstream_) {
-    BeginAttempt();
-    SendRequest();
-    return;
-  }
-  if (backend_->connections() < static_cast<int64_t>(pool_->caps.max_connections)) {
-    BeginAttempt();
-    Connect();
+  // max_connections caps the connections in use from every worker: an idle one in any
+  // worker's pool takes no slot, and reusing one takes a slot as a new one does.
+  if (upstream::TryAcquire(backend_->connections_in_use(), pool_->caps.max_connections)) {
+    SendInSlot();
     return;
   }
   // At its connection cap: wait for a connection to free up, if the queue has room.
@@ -609,19 +604,29 @@ void DownstreamConnection::StartAttempt() {
   ArmTimer(kPendingRecheck);
 }
 
-void DownstreamConnection::RecheckPending() {
+void DownstreamConnection::SendInSlot() {
+  // The reservation is freed only once the connection counts itself: the count may run one
+  // high for a moment, never low, so the cap holds however workers race.
+  std::atomic<int64_t>& in_use = backend_->connections_in_use();
   upstream_ = worker_.connection_pool().Acquire(backend_);
-  bool can_connect = upstream_ == nullptr &&
-                     backend_->connections() < static_cast<int64_t>(pool_->caps.max_connections);
-  if (upstream_ || can_connect) {
+  BeginAttempt();
+  if (upstream_) {
+    upstream::Release(in_use);
+    SendRequest();
+    return;
+  }
+  // Connecting may fail and end the request or retry it elsewhere, releasing the snapshot
+  // that holds this backend: the reservation is freed on it, kept alive until then.
+  std::shared_ptr<upstream::Backend> backend = backend_->shared_from_this();
+  Connect();
+  upstream::Release(backend->connections_in_use());
+}
+
+void DownstreamConnection::RecheckPending() {
+  if (upstream::TryAcquire(backend_->connections_in_use(), pool_->caps.max_connections)) {
     ReleasePendingSlot();
     ex().exchange_start_ns = MonoNanos();
-    BeginAttempt();
-    if (upstream_) {
-      SendRequest();
-    } else {
-      Connect();
-    }
+    SendInSlot();
     return;
   }
   if (MonoNanos() >= ex().wait_deadline_ns) {
@@ -1100,6 +1105,7 @@ void DownstreamConnection::FinishExchange() {
     upstream_->requests++;
     if (ex().upstream_reusable && ex().request_body.done() && !worker_.draining() &&
         evbuffer_get_length(Out(upstream_->stream())) == 0) {
+      static_assert(config::kKeepaliveAuto == upstream::ConnectionPool::kAdaptive);
       worker_.connection_pool().Release(std::move(upstream_), pool_->config->keepalive,
                                         pool_->config->timeouts.idle);
     }

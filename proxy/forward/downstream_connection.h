@@ -109,6 +109,9 @@ class DownstreamConnection {
   // the backend's max_connections, after waiting for one (RecheckPending).
   void StartAttempt();
   void RecheckPending();
+  // With one of backend_'s in-use slots reserved under max_connections: sends on an idle
+  // pooled connection or a new one, which then counts itself, and frees the reservation.
+  void SendInSlot();
   void ReleasePendingSlot();
   void ShedOverLimit();
   // Whether the attempt that just failed with `outcome` may be sent again (safety and the

@@ -250,7 +250,7 @@ void Worker::ReturnExchange(std::unique_ptr<Exchange> exchange) {
 
 void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
-  self->connection_pool_.CloseUnavailable(upstream::Backend::kDead | upstream::Backend::kDraining);
+  self->connection_pool_.Upkeep(upstream::Backend::kDead | upstream::Backend::kDraining);
   for (auto& conn : self->connections_) conn->TrimIdle();
   if (self->peak_connections_ >= self->connections_.size() + kTrimAfterClosed) {
     // glibc keeps what thousands of connections freed (their pages hold a few live blocks

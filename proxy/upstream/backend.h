@@ -75,12 +75,18 @@ class Backend : public std::enable_shared_from_this<Backend> {
   int64_t active_requests() const { return active_requests_.load(std::memory_order_relaxed); }
   void AddActive(int64_t delta) { active_requests_.fetch_add(delta, std::memory_order_relaxed); }
 
-  // Upstream connections to this backend from every worker, open or opening, idle ones
-  // included (counted by UpstreamConnection's lifetime), and requests waiting for one
-  // (upstream/caps.h).
-  int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
-  void AddConnections(int64_t delta) { connections_.fetch_add(delta, std::memory_order_relaxed); }
-  // Of those, the ones idle in a worker's keep-alive pool (outrigger_backend_connections).
+  // Upstream connections to this backend from every worker that are in use: opening, or
+  // carrying a request or a tunnel. max_connections caps this count (upstream/caps.h); one
+  // idle in a worker's keep-alive pool is not in use, as it loads the backend with nothing.
+  // Kept by UpstreamConnection as it is opened, pooled, taken back and closed.
+  std::atomic<int64_t>& connections_in_use() { return connections_in_use_; }
+  int64_t connections_in_use() const { return connections_in_use_.load(std::memory_order_relaxed); }
+  void AddConnectionsInUse(int64_t delta) {
+    connections_in_use_.fetch_add(delta, std::memory_order_relaxed);
+  }
+  // Every upstream connection to this backend from every worker: in use or idle.
+  int64_t connections() const { return connections_in_use() + idle_connections(); }
+  // The ones idle in a worker's keep-alive pool (outrigger_backend_connections).
   int64_t idle_connections() const { return idle_connections_.load(std::memory_order_relaxed); }
   void AddIdleConnections(int64_t delta) {
     idle_connections_.fetch_add(delta, std::memory_order_relaxed);
@@ -121,7 +127,7 @@ class Backend : public std::enable_shared_from_this<Backend> {
   // Shared, relaxed.
   std::atomic<uint32_t> unavailable_{0};
   std::atomic<int64_t> active_requests_{0};
-  std::atomic<int64_t> connections_{0};
+  std::atomic<int64_t> connections_in_use_{0};
   std::atomic<int64_t> pending_{0};
   std::atomic<int64_t> idle_connections_{0};
   std::atomic<int64_t> available_since_ns_{0};

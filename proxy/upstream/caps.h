@@ -3,7 +3,9 @@
 // backend cannot absorb every connection and request of the proxy.
 //
 // The caps bound three counters shared by every worker (atomics on Backend, relaxed):
-//   connections: upstream connections to the backend, open or being opened;
+//   connections: upstream connections to the backend in use, being opened or carrying a
+//                request (Backend::connections_in_use); idle ones in a worker's pool load the
+//                backend with nothing and do not count, and reusing one takes a slot;
 //   pending:     requests waiting for a connection to it (every connection busy, cap hit);
 //   requests:    requests in flight on it, tunnels included (Backend::active_requests()).
 //
@@ -35,24 +37,21 @@ struct BackendLoad {
 };
 
 enum class CapVerdict : uint8_t {
-  kSend,       // send now: on an idle connection, or on a new one within max_connections
+  kSend,       // send now, on a connection within max_connections (idle or new)
   kWait,       // queue for a connection: the connection cap is hit but the queue is not full
   kOverLimit,  // take nothing: try another backend, or shed with reason over_limit
 };
 
-// idle_connection: this worker holds an idle keep-alive connection to the backend, which
-// serves the request without opening another.
-constexpr CapVerdict CheckCaps(const BackendLoad& load, const BackendCaps& caps,
-                               bool idle_connection) {
+constexpr CapVerdict CheckCaps(const BackendLoad& load, const BackendCaps& caps) {
   if (load.requests >= caps.max_requests) return CapVerdict::kOverLimit;
-  if (idle_connection || load.connections < caps.max_connections) return CapVerdict::kSend;
+  if (load.connections < caps.max_connections) return CapVerdict::kSend;
   if (load.pending < caps.max_pending) return CapVerdict::kWait;
   return CapVerdict::kOverLimit;
 }
 
 // Whether the backend can take no new request at all: the balancer should skip it.
-constexpr bool OverCaps(const BackendLoad& load, const BackendCaps& caps, bool idle_connection) {
-  return CheckCaps(load, caps, idle_connection) == CapVerdict::kOverLimit;
+constexpr bool OverCaps(const BackendLoad& load, const BackendCaps& caps) {
+  return CheckCaps(load, caps) == CapVerdict::kOverLimit;
 }
 
 // Takes one unit of `counter` if that keeps it at most `cap`; exact however many threads race,

@@ -3,10 +3,12 @@
 namespace outrigger::upstream {
 
 std::unique_ptr<UpstreamConnection> ConnectionPool::Acquire(const Backend* backend) {
-  auto it = idle_.find(backend);
-  if (it == idle_.end() || it->second.empty()) return nullptr;
-  std::unique_ptr<UpstreamConnection> conn = std::move(it->second.back());
-  it->second.pop_back();
+  auto it = entries_.find(backend);
+  if (it == entries_.end() || it->second.idle.empty()) return nullptr;
+  Entry& entry = it->second;
+  std::unique_ptr<UpstreamConnection> conn = std::move(entry.idle.back());
+  entry.idle.pop_back();
+  entry.sizer.OnTake(entry.idle.size());
   conn->SetPool(nullptr);
   conn->stream().SetCallbacks(nullptr, nullptr, nullptr, nullptr);
   return conn;
@@ -14,12 +16,15 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::Acquire(const Backend* backe
 
 void ConnectionPool::Release(std::unique_ptr<UpstreamConnection> conn, uint32_t max_idle,
                              std::chrono::milliseconds idle_timeout) {
-  List& list = idle_[conn->backend()];
-  if (list.size() >= max_idle) return;  // `conn` closes as it goes out of scope
+  if (max_idle == 0) return;  // `conn` closes as it goes out of scope; no entry for it
+  Entry& entry = entries_[conn->backend()];
+  if (entry.backend == nullptr) entry.backend = conn->backend_;
+  entry.adaptive = max_idle == kAdaptive;
+  if (!entry.adaptive && entry.idle.size() >= max_idle) return;
   UpstreamConnection* c = conn.get();
-  list.push_back(std::move(conn));
+  entry.idle.push_back(std::move(conn));
   c->SetPool(this);
-  c->idle_pos_ = std::prev(list.end());
+  c->idle_pos_ = std::prev(entry.idle.end());
   net::Stream& stream = c->stream();
   stream.SetCallbacks(&ConnectionPool::OnIdleRead, nullptr, &ConnectionPool::OnIdleEvent, c);
   stream.SetReadTimeout(idle_timeout);
@@ -39,20 +44,29 @@ void ConnectionPool::OnIdleEvent(short, void* conn) {
 }
 
 void ConnectionPool::Forget(UpstreamConnection* conn) {
-  auto it = idle_.find(conn->backend());
-  it->second.erase(conn->idle_pos_);  // destroys `conn`, closing its socket
+  auto it = entries_.find(conn->backend());
+  it->second.idle.erase(conn->idle_pos_);  // destroys `conn`, closing its socket
 }
 
-void ConnectionPool::CloseAll(const Backend* backend) { idle_.erase(backend); }
+void ConnectionPool::CloseAll(const Backend* backend) { entries_.erase(backend); }
 
-void ConnectionPool::CloseUnavailable(uint32_t reasons) {
-  absl::erase_if(
-      idle_, [reasons](const auto& entry) { return (entry.first->unavailable() & reasons) != 0; });
+void ConnectionPool::Upkeep(uint32_t reasons) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& entry = it->second;
+    if (entry.idle.empty() || (entry.backend->unavailable() & reasons) != 0) {
+      entries_.erase(it++);  // closes its connections, then drops the Backend reference
+      continue;
+    }
+    if (entry.adaptive) {
+      for (size_t n = entry.sizer.Tick(entry.idle.size()); n > 0; --n) entry.idle.pop_front();
+    }
+    ++it;
+  }
 }
 
 size_t ConnectionPool::idle_count(const Backend* backend) const {
-  auto it = idle_.find(backend);
-  return it == idle_.end() ? 0 : it->second.size();
+  auto it = entries_.find(backend);
+  return it == entries_.end() ? 0 : it->second.idle.size();
 }
 
 }  // namespace outrigger::upstream

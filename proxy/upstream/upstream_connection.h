@@ -14,15 +14,20 @@ namespace outrigger::upstream {
 
 class ConnectionPool;
 
+// It counts itself on its Backend: in use (Backend::connections_in_use) from its opening, idle
+// while pooled, in use again once taken back, until it closes.
 class UpstreamConnection {
  public:
   UpstreamConnection(std::unique_ptr<net::Stream> stream, std::shared_ptr<Backend> backend)
       : stream_(std::move(stream)), backend_(std::move(backend)) {
-    backend_->AddConnections(1);
+    backend_->AddConnectionsInUse(1);
   }
   ~UpstreamConnection() {
-    if (pool_ != nullptr) backend_->AddIdleConnections(-1);
-    backend_->AddConnections(-1);
+    if (pool_ != nullptr) {
+      backend_->AddIdleConnections(-1);
+    } else {
+      backend_->AddConnectionsInUse(-1);
+    }
   }
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
@@ -36,9 +41,12 @@ class UpstreamConnection {
 
  private:
   friend class ConnectionPool;
-  // Entering (pool != null) or leaving a pool; keeps the Backend's idle count.
+  // Entering (pool != null) or leaving a pool; keeps the Backend's idle and in-use counts.
   void SetPool(ConnectionPool* pool) {
-    if ((pool_ == nullptr) != (pool == nullptr)) backend_->AddIdleConnections(pool ? 1 : -1);
+    if ((pool_ == nullptr) != (pool == nullptr)) {
+      backend_->AddIdleConnections(pool ? 1 : -1);
+      backend_->AddConnectionsInUse(pool ? -1 : 1);
+    }
     pool_ = pool;
   }
   std::unique_ptr<net::Stream> stream_;

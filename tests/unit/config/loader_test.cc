@@ -94,7 +94,7 @@ TEST_F(LoaderTest, AppliesDefaultsToAMinimalConfig) {
   EXPECT_EQ(api.balance, "round_robin");
   EXPECT_EQ(api.hash_on.kind, HashOn::Kind::kClientIp);
   EXPECT_EQ(api.slow_start, Duration(0));
-  EXPECT_EQ(api.keepalive, 32u);
+  EXPECT_EQ(api.keepalive, kKeepaliveAuto);
   EXPECT_EQ(api.timeouts.connect, Duration(5000));
   EXPECT_EQ(api.timeouts.read, Duration(60000));
   EXPECT_EQ(api.timeouts.idle, Duration(60000));
@@ -306,6 +306,28 @@ TEST_F(LoaderTest, AcceptsWorkersAutoAndNumbers) {
   EXPECT_EQ(LoadValid(Cat("workers: 256\n", Cat(kWebListener, kApiPool))).workers, 256u);
 }
 
+std::string PoolWithKeepalive(std::string_view value) {
+  return "pools:\n  api:\n    keepalive: " + std::string(value) +
+         "\n    backends:\n      - address: 127.0.0.1:9001\n";
+}
+
+TEST_F(LoaderTest, AcceptsKeepaliveAutoAndNumbers) {
+  for (auto [text, want] : {std::pair{"auto", kKeepaliveAuto}, std::pair{"0", 0u},
+                            std::pair{"32", 32u}, std::pair{"65535", 65535u}}) {
+    Config c = LoadValid(Cat(kWebListener, PoolWithKeepalive(text)));
+    EXPECT_EQ(c.pools[0].keepalive, want) << text;
+  }
+}
+
+TEST_F(LoaderTest, ReportsKeepaliveThatIsNeitherAutoNorANumberInRange) {
+  for (std::string_view bad : {"65536", "-1", "Auto", "[auto]"}) {
+    EXPECT_EQ(Errors(Cat(kWebListener, PoolWithKeepalive(bad))),
+              fmt::format("t.yaml:8:16: pools.api.keepalive: must be `auto` or an integer "
+                          "between 0 and 65535, got {}",
+                          bad == "[auto]" ? std::string("a list") : fmt::format("\"{}\"", bad)));
+  }
+}
+
 TEST_F(LoaderTest, LoadsAFileFromDisk) {
   std::string path = ::testing::TempDir() + "/loader_test_valid.yaml";
   FILE* f = std::fopen(path.c_str(), "w");
@@ -460,7 +482,8 @@ pools:
             "t.yaml:6:13: listeners.web.listen: expected a string, got a map\n"
             "t.yaml:7:22: listeners.web.trusted_proxies: expected a list, got \"10.0.0.0/8\"\n"
             "t.yaml:9:7: listeners.web.routes: expected a list, got a map\n"
-            "t.yaml:12:16: pools.api.keepalive: expected an integer, got \"many\"\n"
+            "t.yaml:12:16: pools.api.keepalive: must be `auto` or an integer between 0 and 65535, "
+            "got \"many\"\n"
             "t.yaml:15:17: pools.api.backends[0].weight: expected an integer, got a list");
 }
 
@@ -955,7 +978,8 @@ pools:
 }
 
 TEST_F(LoaderTest, KeepsEachErrorOnOneLineAndShortensLongValues) {
-  EXPECT_EQ(Errors(Cat(R"(listeners:
+  EXPECT_EQ(
+      Errors(Cat(R"(listeners:
   web:
     listen: "a\nb"
     routes:
@@ -967,12 +991,12 @@ pools:
     backends:
       - address: 127.0.0.1:9001
 )",
-                       "")),
-            "t.yaml:3:13: listeners.web.listen: invalid address \"a\\nb\": expected HOST:PORT "
-            "(listen addresses are numeric: IP:PORT or [IPv6]:PORT)\n"
-            "t.yaml:6:22: listeners.web.routes[0].path_prefix: expected a string, got a list\n"
-            "t.yaml:9:16: pools.api.keepalive: expected an integer, got "
-            "\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij...\"");
+                 "")),
+      "t.yaml:3:13: listeners.web.listen: invalid address \"a\\nb\": expected HOST:PORT "
+      "(listen addresses are numeric: IP:PORT or [IPv6]:PORT)\n"
+      "t.yaml:6:22: listeners.web.routes[0].path_prefix: expected a string, got a list\n"
+      "t.yaml:9:16: pools.api.keepalive: must be `auto` or an integer between 0 and 65535, got "
+      "\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij...\"");
 }
 
 // --- All at once ------------------------------------------------------------------------

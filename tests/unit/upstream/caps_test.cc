@@ -17,34 +17,30 @@ BackendLoad Load(int64_t connections, int64_t pending, int64_t requests) {
 }
 
 TEST(CapsTest, UnderEveryCapSends) {
-  EXPECT_EQ(CheckCaps(Load(0, 0, 0), kCaps, false), CapVerdict::kSend);
-  EXPECT_EQ(CheckCaps(Load(9, 4, 19), kCaps, false), CapVerdict::kSend);
+  EXPECT_EQ(CheckCaps(Load(0, 0, 0), kCaps), CapVerdict::kSend);
+  EXPECT_EQ(CheckCaps(Load(9, 4, 19), kCaps), CapVerdict::kSend);
 }
 
-TEST(CapsTest, RequestCapRefusesEvenWithAnIdleConnection) {
-  EXPECT_EQ(CheckCaps(Load(0, 0, 20), kCaps, true), CapVerdict::kOverLimit);
-  EXPECT_TRUE(OverCaps(Load(0, 0, 20), kCaps, true));
+TEST(CapsTest, RequestCapRefuses) {
+  EXPECT_EQ(CheckCaps(Load(0, 0, 20), kCaps), CapVerdict::kOverLimit);
+  EXPECT_TRUE(OverCaps(Load(0, 0, 20), kCaps));
 }
 
 TEST(CapsTest, ConnectionCapQueuesWhileTheQueueHasRoom) {
-  EXPECT_EQ(CheckCaps(Load(10, 0, 10), kCaps, false), CapVerdict::kWait);
-  EXPECT_EQ(CheckCaps(Load(10, 4, 10), kCaps, false), CapVerdict::kWait);
-  EXPECT_FALSE(OverCaps(Load(10, 4, 10), kCaps, false));
+  EXPECT_EQ(CheckCaps(Load(10, 0, 10), kCaps), CapVerdict::kWait);
+  EXPECT_EQ(CheckCaps(Load(10, 4, 10), kCaps), CapVerdict::kWait);
+  EXPECT_FALSE(OverCaps(Load(10, 4, 10), kCaps));
 }
 
 TEST(CapsTest, ConnectionCapAndFullQueueIsOverLimit) {
-  EXPECT_EQ(CheckCaps(Load(10, 5, 10), kCaps, false), CapVerdict::kOverLimit);
-  EXPECT_TRUE(OverCaps(Load(10, 5, 10), kCaps, false));
-}
-
-TEST(CapsTest, IdleConnectionSendsDespiteTheConnectionCap) {
-  EXPECT_EQ(CheckCaps(Load(10, 5, 10), kCaps, true), CapVerdict::kSend);
+  EXPECT_EQ(CheckCaps(Load(10, 5, 10), kCaps), CapVerdict::kOverLimit);
+  EXPECT_TRUE(OverCaps(Load(10, 5, 10), kCaps));
 }
 
 TEST(CapsTest, ZeroMaxPendingNeverQueues) {
   BackendCaps caps = kCaps;
   caps.max_pending = 0;
-  EXPECT_EQ(CheckCaps(Load(10, 0, 0), caps, false), CapVerdict::kOverLimit);
+  EXPECT_EQ(CheckCaps(Load(10, 0, 0), caps), CapVerdict::kOverLimit);
 }
 
 TEST(CapsTest, DefaultsFollowTheDesign) {
