@@ -92,6 +92,10 @@ SEEDS = {
         RUN, 2, DRAIN, SLEEP, 5, RUN, 4),
     "upgrade_list_h2c": knobs(route=4) + op(CLIENT_CANNED, 0, H2C_WS, RUN, 2, BACKEND_CANNED, 0,
                                             SWITCHING, RUN, 4),
+    # Found by the fuzzer (as it found it): a HEAD answered 504 by the read timeout in the loop
+    # pass where the client's stale header timer fell due; the kept-alive connection stopped
+    # watching its socket (net::Stream's Watch, fixed).
+    "found_stale_header_timer": bytes.fromhex("007e000d0000040800040001000d0a6762630d02677e697005"),
 }
 
 
