@@ -23,9 +23,20 @@ bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == 
 // with the last timeout it was given each time the event fires, even after an event_del. A
 // timer added and removed at once clears both (and, like event_add, makes no syscall when the
 // event is already registered).
+//
+// An event whose timer has fired but whose callback has not run yet is off the descriptor's
+// watch list (libevent takes it off until the callback re-adds it). event_add then only
+// re-arms the timer and drops the pending callback, which would leave the descriptor
+// unwatched until that timer fires: a keep-alive client's next request or EOF went unread
+// for the whole idle timeout when its stale header timer fell due in the loop pass that
+// ended the exchange. Such an event is watched again.
 void Watch(event* ev, milliseconds timeout) {
   timeval tv = ToTimeval(timeout.count() > 0 ? timeout : milliseconds(1000));
   event_add(ev, &tv);
+  if (event_pending(ev, EV_READ | EV_WRITE, nullptr) == 0) {
+    event_del(ev);
+    event_add(ev, &tv);
+  }
   if (timeout.count() <= 0) event_remove_timer(ev);
 }
 

@@ -539,6 +539,25 @@ TEST_F(StreamTest, SettingTheReadTimeoutRestartsIt) {
   EXPECT_EQ(log_, (std::vector<std::string>{"reset", "marker", "reading|timeout"}));
 }
 
+TEST_F(StreamTest, SettingTheReadTimeoutAsItFallsDueKeepsWatchingTheSocket) {
+  // The loop is late (a slow callback), so a marker and the read timeout fall due in the same
+  // pass, the marker first: it restarts the timeout before the timed-out read event's
+  // callback has run, as a connection does when an exchange ends (AwaitHead) while its stale
+  // header timer is due. The peer's byte must still be read at once, not when the restarted
+  // timeout fires.
+  Pair p = UnixPair();
+  Adopt(p.ours);
+  stream_->SetReadTimeout(milliseconds(50));
+  stream_->EnableRead();
+  Mark(milliseconds(10), "stall", [] { usleep(100 * 1000); });
+  Mark(milliseconds(20), "restart", [&] {
+    stream_->SetReadTimeout(milliseconds(2000));
+    ASSERT_EQ(write(p.peer.get(), "x", 1), 1);
+  });
+  RunFor(milliseconds(400), "marker");
+  EXPECT_EQ(log_, (std::vector<std::string>{"stall", "restart", "read", "marker"}));
+}
+
 TEST_F(StreamTest, DisableReadStopsTheReadTimeout) {
   Pair p = UnixPair();
   Adopt(p.ours);
