@@ -189,6 +189,15 @@ bool ExceedsMaxBody(const config::RouteConfig& route, const http::RequestHead& r
          request.content_length > route.max_body;
 }
 
+// A pooled connection for `method`. One that cannot be resent if the connection turns out
+// stale (UpstreamFailed) gets one the backend still holds open; an idempotent one is resent
+// instead, and saves the check's syscall.
+std::unique_ptr<upstream::UpstreamConnection> AcquirePooled(upstream::ConnectionPool& pool,
+                                                            const upstream::Backend* backend,
+                                                            http::Method method) {
+  return http::IsIdempotent(method) ? pool.Acquire(backend) : pool.AcquireOpen(backend);
+}
+
 }  // namespace
 
 DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index,
@@ -608,7 +617,7 @@ void DownstreamConnection::SendInSlot() {
   // The reservation is freed only once the connection counts itself: the count may run one
   // high for a moment, never low, so the cap holds however workers race.
   std::atomic<int64_t>& in_use = backend_->connections_in_use();
-  upstream_ = worker_.connection_pool().Acquire(backend_);
+  upstream_ = AcquirePooled(worker_.connection_pool(), backend_, ex().method);
   BeginAttempt();
   if (upstream_) {
     upstream::Release(in_use);
@@ -936,11 +945,15 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
                                           upstream::Outcome outcome) {
   // Stale: a pooled connection that closed (EOF, reset, write error) before any response
   // byte, as one the backend timed out while idle does. Never a timeout: a backend that
-  // holds a request unanswered may be working on it, and must not get it twice.
+  // holds a request unanswered may be working on it, and must not get it twice. Nor a
+  // non-idempotent request whose bytes left us: a backend that crashed on it looks the same
+  // as one that had closed while idle (AcquirePooled made that unlikely instead).
   bool stale = outcome == upstream::Outcome::kUpstreamReset && upstream_ &&
                upstream_->requests > 0 && !ex().response_started &&
                evbuffer_get_length(In(upstream_->stream())) == 0 &&
-               ex().request_body.moved() == 0 && !ex().retried_stale;
+               ex().request_body.moved() == 0 && !ex().retried_stale &&
+               upstream::IsRetryable(ex().method, RequestBytesSent(),
+                                     /*body_fully_buffered=*/true);
   if (stale) {
     // Resend on a fresh connection. The client never sees this; it is not a retry against
     // the backend's health.

@@ -14,6 +14,13 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::Acquire(const Backend* backe
   return conn;
 }
 
+std::unique_ptr<UpstreamConnection> ConnectionPool::AcquireOpen(const Backend* backend) {
+  while (std::unique_ptr<UpstreamConnection> conn = Acquire(backend)) {
+    if (conn->PeerOpen()) return conn;
+  }
+  return nullptr;
+}
+
 void ConnectionPool::Release(std::unique_ptr<UpstreamConnection> conn, uint32_t max_idle,
                              std::chrono::milliseconds idle_timeout) {
   if (max_idle == 0) return;  // `conn` closes as it goes out of scope; no entry for it

@@ -36,6 +36,10 @@ class ConnectionPool {
   // (its read event stays registered: handing it over costs no syscall), with the pool's idle
   // timeout as its read timeout until the new owner sets its own. It counts as in use again.
   std::unique_ptr<UpstreamConnection> Acquire(const Backend* backend);
+  // As Acquire, but only a connection the backend still holds open (PeerOpen), closing the
+  // dead ones it meets: for a request that cannot be resent if the connection turns out
+  // stale. One recv per connection looked at.
+  std::unique_ptr<UpstreamConnection> AcquireOpen(const Backend* backend);
 
   // Pools `conn` for reuse unless `max_idle` connections to its backend are already idle,
   // in which case it is closed (max_idle 0: always). kAdaptive: pools it, and Upkeep closes

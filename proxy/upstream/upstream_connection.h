@@ -35,6 +35,12 @@ class UpstreamConnection {
   net::Stream& stream() const { return *stream_; }
   Backend* backend() const { return backend_.get(); }
 
+  // Whether the backend still holds its end open, checked with one non-blocking
+  // recv(MSG_PEEK): false on EOF, an error, or unsolicited bytes (the connection is out of
+  // sync). For a pooled connection about to carry a request that must not be sent twice: it
+  // narrows, without closing, the race with the backend's keep-alive timeout.
+  bool PeerOpen() const;
+
   // Requests completed on this connection; > 0 means it was reused from the pool, so a
   // failure before any response byte may just be the backend's keep-alive timeout racing us.
   uint64_t requests = 0;

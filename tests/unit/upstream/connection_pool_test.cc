@@ -79,6 +79,29 @@ TEST_F(ConnectionPoolTest, ConnectionClosedByTheBackendLeavesThePool) {
   EXPECT_EQ(pool_.Acquire(backend_.get()), nullptr);
 }
 
+TEST_F(ConnectionPoolTest, AcquireOpenSkipsConnectionsTheBackendClosed) {
+  // Closed by the backend but not yet noticed by the loop: Acquire would hand them out.
+  auto live = NewConnection();
+  UpstreamConnection* raw = live.get();
+  pool_.Release(std::move(live), 4, milliseconds(60000));
+  for (int i = 0; i < 2; ++i) {
+    pool_.Release(NewConnection(), 4, milliseconds(60000));
+    close(far_ends_.back());
+    far_ends_.pop_back();
+  }
+  EXPECT_EQ(pool_.AcquireOpen(backend_.get()).get(), raw);
+  EXPECT_EQ(pool_.idle_count(backend_.get()), 0u);
+  EXPECT_EQ(backend_->connections(), 0);  // the dead ones were closed, not leaked
+}
+
+TEST_F(ConnectionPoolTest, AcquireOpenReturnsNullWhenEveryIdleConnectionIsDead) {
+  pool_.Release(NewConnection(), 4, milliseconds(60000));
+  close(far_ends_.back());
+  far_ends_.pop_back();
+  EXPECT_EQ(pool_.AcquireOpen(backend_.get()), nullptr);
+  EXPECT_EQ(pool_.idle_count(backend_.get()), 0u);
+}
+
 TEST_F(ConnectionPoolTest, IdleConnectionIsClosedAfterTheIdleTimeout) {
   pool_.Release(NewConnection(), 4, milliseconds(20));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
