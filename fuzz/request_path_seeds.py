@@ -96,6 +96,10 @@ SEEDS = {
     # pass where the client's stale header timer fell due; the kept-alive connection stopped
     # watching its socket (net::Stream's Watch, fixed).
     "found_stale_header_timer": bytes.fromhex("007e000d0000040800040001000d0a6762630d02677e697005"),
+    # Found by the fuzzer in CI: a snapshot swap while draining left connections numbered for
+    # the old listeners; Retire then indexed the new shard with it (Worker::MoveConnections).
+    "found_reload_while_draining": bytes.fromhex(
+        "000800677a69706200000000000200776562736f636b6574a21d7f6e736665722d00000100000000000000006504"),
 }
 
 

@@ -144,17 +144,18 @@ void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
   }
   view->shard = std::make_shared<metrics::Shard>(snapshot->metric_layout);
   view->snapshot = std::move(snapshot);
-  if (listening_ && !draining_) SwapListeners(*view_, *view, std::move(new_listeners));
+  if (listening_ && !draining_) SwapListeners(*view->snapshot, std::move(new_listeners));
+  // Whether or not sockets changed (a draining worker keeps none), every connection's
+  // listener index must be renumbered for the new snapshot: Retire and CountLimit index the
+  // current view's shard with it.
+  if (view_) MoveConnections(*view_, *view);
   collector_->AddShard(view->shard, view);
   view_ = std::move(view);
   // A reload may have moved max_connections either way.
   for (auto& slot : listeners_) UpdateAccepting(*slot);
 }
 
-void Worker::SwapListeners(const WorkerView& previous_view, const WorkerView& next_view,
-                           std::vector<net::ListenSocket> new_listeners) {
-  const Snapshot& previous = *previous_view.snapshot;
-  const Snapshot& next = *next_view.snapshot;
+void Worker::SwapListeners(const Snapshot& next, std::vector<net::ListenSocket> new_listeners) {
   std::vector<std::unique_ptr<ListenerSlot>> kept;
   kept.swap(listeners_);
   for (size_t i = 0; i < next.listeners.size(); ++i) {
@@ -178,7 +179,12 @@ void Worker::SwapListeners(const WorkerView& previous_view, const WorkerView& ne
     }
   }
   // What is left in `kept` are removed listeners: their sockets close with them. Their
-  // connections finish the request in flight, then close.
+  // connections finish the request in flight, then close (MoveConnections).
+}
+
+void Worker::MoveConnections(const WorkerView& previous_view, const WorkerView& next_view) {
+  const Snapshot& previous = *previous_view.snapshot;
+  const Snapshot& next = *next_view.snapshot;
   // Backwards: MoveListener may retire the connection, whose slot then takes the last one,
   // which this loop has already seen.
   for (size_t i = connections_.size(); i-- > 0;) {

@@ -117,11 +117,15 @@ class Worker {
   void UpdateAccepting(ListenerSlot& slot);
   void AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
                      std::vector<net::ListenSocket> new_listeners = {});
-  // Before view_ moves from `previous` to `next` (both writable here): connections on a
-  // listener `next` renames or removes leave its connection gauge in `previous`'s shard (and
-  // a renamed one's join the new name's in `next`'s), since the gauge is a series per name.
-  void SwapListeners(const WorkerView& previous, const WorkerView& next,
-                     std::vector<net::ListenSocket> new_listeners);
+  // Keeps the sockets of `next`'s listeners that were already open, opens the new ones and
+  // closes the removed ones (a listening, non-draining worker only).
+  void SwapListeners(const Snapshot& next, std::vector<net::ListenSocket> new_listeners);
+  // Before view_ moves from `previous` to `next` (both writable here), at every snapshot
+  // swap, draining or not: renumbers each connection's listener for `next`, or marks it gone.
+  // Connections on a listener `next` renames or removes leave its connection gauge in
+  // `previous`'s shard (and a renamed one's join the new name's in `next`'s), since the
+  // gauge is a series per name.
+  void MoveConnections(const WorkerView& previous, const WorkerView& next);
   void Drain();
   void MaybeExit();
   static void OnSweep(evutil_socket_t, short, void* self);
