@@ -180,6 +180,16 @@ struct ListenerTimeouts {
   Duration idle{60000};    // `idle`: a keep-alive client connection with no request is closed (60s)
 };
 
+// `normalize` (per listener): request paths are normalized before routing, and forwarded as
+// normalized (http/path_normalize.h says how).
+enum class EscapedSlashes : uint8_t { kKeep, kReject, kDecode };
+struct NormalizeConfig {
+  bool merge_slashes = true;                               // `merge_slashes`: "//" → "/"
+  EscapedSlashes escaped_slashes = EscapedSlashes::kKeep;  // `escaped_slashes`: keep|reject|decode
+};
+
+enum class ForwardedForMode : uint8_t { kReplace, kAppend };
+
 struct ListenerConfig {
   std::string name;         // the key under `listeners`
   std::string listen_text;  // `listen`: "ip:port"
@@ -194,6 +204,14 @@ struct ListenerConfig {
   // peer inside one is a balancer in front of us, so the client address is taken from the
   // rightmost X-Forwarded-For entry that is not itself trusted. Default: none.
   std::vector<net::Cidr> trusted_proxies;
+  NormalizeConfig normalize;  // `normalize`
+  // `forwarded_for`: `replace` (default): an X-Forwarded-For from a peer outside
+  // trusted_proxies is dropped and the header holds the peer alone; `append`: the peer is
+  // appended to whatever the client sent (nginx's $proxy_add_x_forwarded_for).
+  ForwardedForMode forwarded_for = ForwardedForMode::kReplace;
+  // `forwarded`: `off` (default) or `rfc7239`: also send an RFC 7239 Forwarded element
+  // (for, host, proto) after any a trusted proxy sent.
+  bool forwarded_rfc7239 = false;
   SourceMark mark;
 };
 

@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "proxy/balance/registry.h"
+#include "proxy/config/forwarding_reader.h"
 #include "proxy/config/health_reader.h"
 #include "proxy/config/validate.h"
 #include "proxy/config/yaml_reader.h"
@@ -229,7 +230,10 @@ void Loader::ReadListener(const Field& f) {
   listener.name = f.key->Scalar();
   listener.mark = LocateKey(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f, {"listen", "trusted_proxies", "timeouts", "max_connections", "routes"}, &diag_);
+  MapReader keys(f,
+                 {"listen", "trusted_proxies", "timeouts", "max_connections", "routes", "normalize",
+                  "forwarded_for", "forwarded"},
+                 &diag_);
   if (auto listen = keys.Require("listen")) {
     listener.listen = ReadListenAddress(*listen, &listener.listen_text);
     listen_mark = LocateValue(*listen, diag_);
@@ -255,6 +259,10 @@ void Loader::ReadListener(const Field& f) {
       listener.trusted_proxies.push_back(*cidr);
     }
   }
+  if (auto normalize = keys.Get("normalize"))
+    ReadNormalize(*normalize, &listener.normalize, &diag_);
+  if (auto xff = keys.Get("forwarded_for")) ReadForwardedFor(*xff, &listener.forwarded_for, &diag_);
+  if (auto fwd = keys.Get("forwarded")) ReadForwarded(*fwd, &listener.forwarded_rfc7239, &diag_);
   if (auto timeouts = keys.Get("timeouts")) ReadListenerTimeouts(*timeouts, &listener.timeouts);
   if (auto max = keys.Get("max_connections")) {
     if (auto n = ReadInteger(*max, 1, kMaxConnections, &diag_)) listener.max_connections = *n;

@@ -12,6 +12,7 @@
 #include "proxy/balance/peak_ewma.h"
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
+#include "proxy/forward/forwarded_fields.h"
 #include "proxy/http/error_page.h"
 #include "proxy/http/fields.h"
 #include "proxy/http/head_writer.h"
@@ -511,6 +512,15 @@ void DownstreamConnection::HandleRequest() {
       ex().request.body != http::BodyKind::kNone &&
       !(ex().request.body == http::BodyKind::kContentLength && ex().request.content_length == 0);
 
+  // Routed on, and forwarded as, the normalized target (forwarded_fields.h).
+  const http::PathNormalizeResult target =
+      http::NormalizePath(ex().request.path, PathOptions(*listener.config), &ex().target);
+  if (target.verdict == http::PathVerdict::kInvalid) {
+    worker_.CountLimit(*this, Limit::kBadRequest);
+    SendLocalResponse(400, target.reason, /*close=*/true);
+    return;
+  }
+  if (target.verdict == http::PathVerdict::kRewritten) ex().request.path = ex().target;
   std::optional<size_t> route = listener.router.Match(ex().request.authority, ex().request.path);
   if (!route) {
     evbuffer_drain(In(client_), ex().request.head_size);
@@ -560,7 +570,8 @@ void DownstreamConnection::HandleRequest() {
   backend_->AddActive(1);
 
   ex().upstream_head.clear();
-  http::WriteUpstreamRequestHead(ex().request, {peer_ip_, "http", client_ip}, &ex().upstream_head);
+  http::WriteUpstreamRequestHead(
+      ex().request, ForwardedFields(*listener.config, peer_ip_, client_ip), &ex().upstream_head);
   evbuffer_drain(In(client_), ex().request.head_size);
   ex().request_body.Start(ex().request.body, ex().request.content_length, ex().max_body);
   state_ = State::kExchange;

@@ -66,6 +66,7 @@ struct Exchange : ExchangeState {
   std::string scratch;          // response heads and error pages
   std::string hash_key;         // pick.hash_key's bytes when they come from the request head
   std::string upgrade;          // an upgrade's requested protocols, to check its 101 against
+  std::string target;           // request.path's bytes when normalization rewrote it
   BodyPump request_body;
   BodyPump response_body;
 };

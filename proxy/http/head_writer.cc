@@ -19,8 +19,13 @@ enum class FieldRole : uint8_t {
   kContentLength,     // re-emitted once with the validated value
   kTransferEncoding,  // re-emitted once as "chunked"
   kForwardedFor,      // requests: merged with the client address
-  kProxySet,          // requests: X-Real-IP / X-Forwarded-Proto, set by the proxy only
-  kUpgrade,           // hop-by-hop, but re-emitted when the upgrade is passed on
+  kProxySet,          // requests: X-Real-IP, set by the proxy only
+  // requests: kept from a trusted proxy only; the proxy sets its own otherwise
+  kForwardedHost,   // X-Forwarded-Host
+  kForwardedPort,   // X-Forwarded-Port
+  kForwardedProto,  // X-Forwarded-Proto
+  kForwardedOther,  // Forwarded, X-Forwarded-Prefix
+  kUpgrade,         // hop-by-hop, but re-emitted when the upgrade is passed on
 };
 
 FieldRole RoleOf(std::string_view name) {
@@ -33,7 +38,8 @@ FieldRole RoleOf(std::string_view name) {
       if (NameIs(name, "upgrade")) return FieldRole::kUpgrade;
       return NameIs(name, "trailer") ? FieldRole::kHopByHop : FieldRole::kCopy;
     case 9:
-      return NameIs(name, "x-real-ip") ? FieldRole::kProxySet : FieldRole::kCopy;
+      if (NameIs(name, "x-real-ip")) return FieldRole::kProxySet;
+      return NameIs(name, "forwarded") ? FieldRole::kForwardedOther : FieldRole::kCopy;
     case 10:
       if (NameIs(name, "connection") || NameIs(name, "keep-alive")) return FieldRole::kHopByHop;
       return FieldRole::kCopy;
@@ -42,10 +48,14 @@ FieldRole RoleOf(std::string_view name) {
     case 15:
       return NameIs(name, "x-forwarded-for") ? FieldRole::kForwardedFor : FieldRole::kCopy;
     case 16:
-      return NameIs(name, "proxy-connection") ? FieldRole::kHopByHop : FieldRole::kCopy;
+      if (NameIs(name, "proxy-connection")) return FieldRole::kHopByHop;
+      if (NameIs(name, "x-forwarded-host")) return FieldRole::kForwardedHost;
+      return NameIs(name, "x-forwarded-port") ? FieldRole::kForwardedPort : FieldRole::kCopy;
     case 17:
       if (NameIs(name, "transfer-encoding")) return FieldRole::kTransferEncoding;
-      return NameIs(name, "x-forwarded-proto") ? FieldRole::kProxySet : FieldRole::kCopy;
+      return NameIs(name, "x-forwarded-proto") ? FieldRole::kForwardedProto : FieldRole::kCopy;
+    case 18:
+      return NameIs(name, "x-forwarded-prefix") ? FieldRole::kForwardedOther : FieldRole::kCopy;
     default:
       return FieldRole::kCopy;
   }
@@ -99,6 +109,30 @@ void AppendContentLength(uint64_t length, std::string* out) {
   out->append("\r\n");
 }
 
+// RFC 7239 §4: one forwarded-element. A value that is not a token (an IPv6 address, a
+// host with a port) is a quoted-string; IPv6 node names are bracketed (§6).
+void AppendForwardedElement(const ForwardedFor& fwd, std::string_view host, std::string* out) {
+  out->append("Forwarded: for=");
+  if (fwd.client_ip.find(':') != std::string_view::npos) {
+    out->append("\"[");
+    out->append(fwd.client_ip);
+    out->append("]\"");
+  } else {
+    out->append(fwd.client_ip);
+  }
+  if (!host.empty()) {
+    const bool quote = host.find_first_of(":[]") != std::string_view::npos;
+    out->append(quote ? ";host=\"" : ";host=");
+    out->append(host);
+    if (quote) out->push_back('"');
+  }
+  if (!fwd.proto.empty()) {
+    out->append(";proto=");
+    out->append(fwd.proto);
+  }
+  out->append("\r\n");
+}
+
 void AppendUpgradeFields(const std::vector<Header>& headers, std::string* out) {
   out->append("Connection: Upgrade\r\n");
   for (const Header& h : headers) {
@@ -140,8 +174,13 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
   const bool check_connection = ConnectionNamesFields(req.headers);
   bool framing_written = false;
   bool have_forwarded_for = false;
+  const bool keep_for = fwd.trusted || fwd.append_untrusted_for;
+  bool kept_host = false;
+  bool kept_port = false;
+  bool kept_proto = false;
   for (const Header& h : req.headers) {
-    switch (RoleOf(h.name)) {
+    const FieldRole role = RoleOf(h.name);
+    switch (role) {
       case FieldRole::kCopy:
         if (!check_connection || !NamedByConnection(req.headers, h.name)) {
           AppendField(h.name, h.value, out);
@@ -162,8 +201,20 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
         }
         break;
       case FieldRole::kForwardedFor:
-        if (!h.value.empty() && (!check_connection || !NamedByConnection(req.headers, h.name))) {
+        if (keep_for && !h.value.empty() &&
+            (!check_connection || !NamedByConnection(req.headers, h.name))) {
           have_forwarded_for = true;
+        }
+        break;
+      case FieldRole::kForwardedHost:
+      case FieldRole::kForwardedPort:
+      case FieldRole::kForwardedProto:
+      case FieldRole::kForwardedOther:
+        if (fwd.trusted && (!check_connection || !NamedByConnection(req.headers, h.name))) {
+          AppendField(h.name, h.value, out);
+          kept_host |= role == FieldRole::kForwardedHost;
+          kept_port |= role == FieldRole::kForwardedPort;
+          kept_proto |= role == FieldRole::kForwardedProto;
         }
         break;
       case FieldRole::kHopByHop:
@@ -197,9 +248,16 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
     }
     out->append("\r\n");
   }
-  if (!fwd.proto.empty()) AppendField("X-Forwarded-Proto", fwd.proto, out);
+  if (!fwd.proto.empty() && !kept_proto) AppendField("X-Forwarded-Proto", fwd.proto, out);
+  if (!req.authority.empty() && !kept_host) AppendField("X-Forwarded-Host", req.authority, out);
+  if (fwd.port != 0 && !kept_port) {
+    out->append("X-Forwarded-Port: ");
+    AppendDecimal(fwd.port, out);
+    out->append("\r\n");
+  }
   std::string_view real_ip = fwd.real_ip.empty() ? fwd.client_ip : fwd.real_ip;
   if (!real_ip.empty()) AppendField("X-Real-IP", real_ip, out);
+  if (fwd.rfc7239 && !fwd.client_ip.empty()) AppendForwardedElement(fwd, req.authority, out);
 
   if (req.upgrade_websocket) {
     AppendUpgradeFields(req.headers, out);
@@ -226,6 +284,10 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
       case FieldRole::kHost:
       case FieldRole::kForwardedFor:
       case FieldRole::kProxySet:
+      case FieldRole::kForwardedHost:
+      case FieldRole::kForwardedPort:
+      case FieldRole::kForwardedProto:
+      case FieldRole::kForwardedOther:
         if (!check_connection || !NamedByConnection(resp.headers, h.name)) {
           AppendField(h.name, h.value, out);
         }

@@ -6,6 +6,7 @@
 // normalised to "chunked"), because bodies are forwarded verbatim.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,16 +20,26 @@ struct ForwardedFor {
   // The original client for X-Real-IP: the peer itself, or the address a trusted proxy
   // reported in X-Forwarded-For. Empty: the same as client_ip.
   std::string_view real_ip = {};
+  // The peer is a trusted proxy: the client's Forwarded and X-Forwarded-* fields are its
+  // word and are kept. Otherwise they are dropped and the proxy's own sent instead.
+  bool trusted = false;
+  // Keep an untrusted client's X-Forwarded-For and append to it (nginx), rather than replace it.
+  bool append_untrusted_for = false;
+  bool rfc7239 = false;  // also send an RFC 7239 Forwarded element: for, host, proto
+  uint16_t port = 0;     // the listener's port, for X-Forwarded-Port (0: none sent)
 };
 
 // Appends the request head to send upstream to `*out`:
 //   - request line: method, req.path, and HTTP/1.1 (HTTP/1.0 when the client spoke 1.0, so a
 //     backend never answers chunked to a client that cannot read it);
 //   - Host: req.authority (rebuilt from the target for absolute-form);
-//   - the client's fields minus hop-by-hop ones (and minus X-Real-IP / X-Forwarded-Proto,
-//     which the proxy sets);
-//   - X-Forwarded-For: the client's value with ", <client_ip>" appended, or just <client_ip>;
-//     X-Forwarded-Proto, and X-Real-IP (real_ip, or client_ip when empty);
+//   - the client's fields minus hop-by-hop ones, minus X-Real-IP (the proxy sets it), and,
+//     unless fwd.trusted, minus Forwarded, X-Forwarded-Host, -Port, -Prefix and -Proto;
+//   - X-Forwarded-For: the client's value with ", <client_ip>" appended when fwd.trusted or
+//     fwd.append_untrusted_for, otherwise just <client_ip>;
+//   - X-Forwarded-Proto, X-Forwarded-Host (the authority) and X-Forwarded-Port, each unless a
+//     trusted client sent one; X-Real-IP (real_ip, or client_ip when empty); with
+//     fwd.rfc7239, "Forwarded: for=...;host=...;proto=..." after any the trusted client sent;
 //   - for a WebSocket upgrade: "Connection: Upgrade" and the client's Upgrade value;
 //     for an HTTP/1.0 client: "Connection: keep-alive" (the upstream connection is pooled).
 void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, std::string* out);

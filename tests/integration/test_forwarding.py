@@ -33,7 +33,9 @@ class Forwarding(harness.ProxyTestCase):
         self.assertEqual(seen.get("x-forwarded-proto"), ["http"], seen)
 
     def test_appends_the_client_to_an_existing_x_forwarded_for(self):
-        proxy = self.start()
+        # forwarded_for: append keeps an untrusted client's chain (the default replaces it:
+        # test_forwarded_trust.py).
+        proxy = self.start(listener={"forwarded_for": "append"})
         seen = self.seen(proxy, {"X-Forwarded-For": "203.0.113.7"})
         xff = [p.strip() for v in seen.get("x-forwarded-for", []) for p in v.split(",")]
         self.assertEqual(xff, ["203.0.113.7", "127.0.0.1"], seen)

@@ -39,16 +39,18 @@ class HeadWriterTest : public testing::Test {
   std::string raw_;
 };
 
-constexpr std::string_view kForwarded =
-    "X-Forwarded-For: 203.0.113.7\r\n"
-    "X-Forwarded-Proto: http\r\n"
-    "X-Real-IP: 203.0.113.7\r\n";
+// The fields the proxy adds for an untrusted client 203.0.113.7 whose Host is `host`.
+std::string Forwarded(std::string_view host) {
+  std::string fields = "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: http\r\n";
+  if (!host.empty()) fields += "X-Forwarded-Host: " + std::string(host) + "\r\n";
+  return fields + "X-Real-IP: 203.0.113.7\r\n";
+}
 
 TEST_F(HeadWriterTest, WritesRequestLineHostFieldsAndForwardingFields) {
   EXPECT_EQ(
       Upstream("GET /a?b HTTP/1.1\r\nUser-Agent: t\r\nHost: example.com\r\nAccept: */*\r\n\r\n"),
       "GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nAccept: */*\r\n" +
-          std::string(kForwarded) + "\r\n");
+          Forwarded("example.com") + "\r\n");
 }
 
 TEST_F(HeadWriterTest, StripsHopByHopFields) {
@@ -62,55 +64,65 @@ TEST_F(HeadWriterTest, StripsHopByHopFields) {
                      "X-Secret: s\r\n"
                      "x-secret: s2\r\n"
                      "X-Kept: k\r\n\r\n"),
-            "GET / HTTP/1.1\r\nHost: a\r\nX-Kept: k\r\n" + std::string(kForwarded) + "\r\n");
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Kept: k\r\n" + Forwarded("a") + "\r\n");
 }
 
 TEST_F(HeadWriterTest, ReplacesClientSetProxyFields) {
   EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\nX-Real-IP: 1.1.1.1\r\n"
                      "X-Forwarded-Proto: https\r\n\r\n"),
-            "GET / HTTP/1.1\r\nHost: a\r\n" + std::string(kForwarded) + "\r\n");
+            "GET / HTTP/1.1\r\nHost: a\r\n" + Forwarded("a") + "\r\n");
+}
+
+TEST_F(HeadWriterTest, ReplacesAnUntrustedClientsForwardedFor) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n"
+                     "x-forwarded-for: 10.0.0.3\r\n\r\n"),
+            "GET / HTTP/1.1\r\nHost: a\r\n" + Forwarded("a") + "\r\n");
 }
 
 TEST_F(HeadWriterTest, AppendsClientToForwardedForChain) {
-  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n"
-                     "x-forwarded-for: 10.0.0.3\r\n\r\n"),
-            "GET / HTTP/1.1\r\nHost: a\r\n"
-            "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 203.0.113.7\r\n"
-            "X-Forwarded-Proto: http\r\nX-Real-IP: 203.0.113.7\r\n\r\n");
+  const std::string chain =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n"
+      "x-forwarded-for: 10.0.0.3\r\n\r\n";
+  const std::string expected =
+      "GET / HTTP/1.1\r\nHost: a\r\n"
+      "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 203.0.113.7\r\n"
+      "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\nX-Real-IP: 203.0.113.7\r\n\r\n";
+  EXPECT_EQ(Upstream(chain, {"203.0.113.7", "http", {}, /*trusted=*/true}), expected);
+  EXPECT_EQ(Upstream(chain, {"203.0.113.7", "http", {}, false, /*append_untrusted_for=*/true}),
+            expected);
 }
 
 TEST_F(HeadWriterTest, SetsRealIpToTheClientATrustedProxyReported) {
   EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.9\r\n\r\n",
-                     {"10.0.0.5", "http", "198.51.100.9"}),
+                     {"10.0.0.5", "http", "198.51.100.9", /*trusted=*/true}),
             "GET / HTTP/1.1\r\nHost: a\r\n"
             "X-Forwarded-For: 198.51.100.9, 10.0.0.5\r\n"
-            "X-Forwarded-Proto: http\r\nX-Real-IP: 198.51.100.9\r\n\r\n");
+            "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\nX-Real-IP: 198.51.100.9\r\n\r\n");
 }
 
 TEST_F(HeadWriterTest, RebuildsHostFromAbsoluteFormTarget) {
-  EXPECT_EQ(
-      Upstream("GET http://origin.example:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n"),
-      "GET /p?q HTTP/1.1\r\nHost: origin.example:8080\r\n" + std::string(kForwarded) + "\r\n");
+  EXPECT_EQ(Upstream("GET http://origin.example:8080/p?q HTTP/1.1\r\nHost: other\r\n\r\n"),
+            "GET /p?q HTTP/1.1\r\nHost: origin.example:8080\r\n" +
+                Forwarded("origin.example:8080") + "\r\n");
 }
 
 TEST_F(HeadWriterTest, CollapsesDuplicateContentLengths) {
-  EXPECT_EQ(Upstream("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\n"
-                     "Content-Length: 005, 5\r\n\r\n"),
-            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\n" +
-                std::string(kForwarded) + "\r\n");
+  EXPECT_EQ(
+      Upstream("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\n"
+               "Content-Length: 005, 5\r\n\r\n"),
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX: 1\r\n" + Forwarded("a") + "\r\n");
 }
 
 TEST_F(HeadWriterTest, NormalisesTransferEncodingToChunked) {
-  EXPECT_EQ(Upstream("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , ChUnKeD\r\n\r\n"),
-            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n" +
-                std::string(kForwarded) + "\r\n");
+  EXPECT_EQ(
+      Upstream("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , ChUnKeD\r\n\r\n"),
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n" + Forwarded("a") + "\r\n");
 }
 
 TEST_F(HeadWriterTest, KeepsFramingFieldsNamedByConnection) {
-  EXPECT_EQ(
-      Upstream("POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, Host\r\n"
-               "Content-Length: 3\r\n\r\n"),
-      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n" + std::string(kForwarded) + "\r\n");
+  EXPECT_EQ(Upstream("POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, Host\r\n"
+                     "Content-Length: 3\r\n\r\n"),
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n" + Forwarded("a") + "\r\n");
 }
 
 TEST_F(HeadWriterTest, PassesWebSocketUpgradeOn) {
@@ -118,24 +130,65 @@ TEST_F(HeadWriterTest, PassesWebSocketUpgradeOn) {
                      "Upgrade: websocket\r\nSec-WebSocket-Key: k\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n"),
             "GET /ws HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n" +
-                std::string(kForwarded) + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+                Forwarded("a") + "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
 }
 
 TEST_F(HeadWriterTest, SpeaksHttp10UpstreamForHttp10Client) {
-  EXPECT_EQ(
-      Upstream("GET / HTTP/1.0\r\nHost: a\r\n\r\n"),
-      "GET / HTTP/1.0\r\nHost: a\r\n" + std::string(kForwarded) + "Connection: keep-alive\r\n\r\n");
+  EXPECT_EQ(Upstream("GET / HTTP/1.0\r\nHost: a\r\n\r\n"),
+            "GET / HTTP/1.0\r\nHost: a\r\n" + Forwarded("a") + "Connection: keep-alive\r\n\r\n");
 }
 
 TEST_F(HeadWriterTest, OmitsHostWhenHttp10ClientSentNone) {
   EXPECT_EQ(Upstream("GET / HTTP/1.0\r\n\r\n"),
-            "GET / HTTP/1.0\r\n" + std::string(kForwarded) + "Connection: keep-alive\r\n\r\n");
+            "GET / HTTP/1.0\r\n" + Forwarded("") + "Connection: keep-alive\r\n\r\n");
 }
 
 TEST_F(HeadWriterTest, WritesHttpsProto) {
   EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\n\r\n", {"2001:db8::1", "https"}),
             "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 2001:db8::1\r\n"
-            "X-Forwarded-Proto: https\r\nX-Real-IP: 2001:db8::1\r\n\r\n");
+            "X-Forwarded-Proto: https\r\nX-Forwarded-Host: a\r\nX-Real-IP: 2001:db8::1\r\n\r\n");
+}
+
+constexpr char kClientForwarded[] =
+    "Forwarded: for=8.8.8.8\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Port: 1\r\n"
+    "X-Forwarded-Prefix: /p\r\nX-Forwarded-Proto: https\r\n";
+
+TEST_F(HeadWriterTest, DropsForwardedFieldsFromAnUntrustedClient) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\n" + std::string(kClientForwarded) +
+                         "forwarded: by=x\r\nX-Kept: k\r\n\r\n",
+                     {"203.0.113.7", "http", {}, false, false, false, /*port=*/8080}),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Kept: k\r\nX-Forwarded-For: 203.0.113.7\r\n"
+            "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\nX-Forwarded-Port: 8080\r\n"
+            "X-Real-IP: 203.0.113.7\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, KeepsForwardedFieldsFromATrustedProxy) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\n" + std::string(kClientForwarded) + "\r\n",
+                     {"10.0.0.5", "http", {}, /*trusted=*/true, false, false, /*port=*/8080}),
+            "GET / HTTP/1.1\r\nHost: a\r\n" + std::string(kClientForwarded) +
+                "X-Forwarded-For: 10.0.0.5\r\nX-Real-IP: 10.0.0.5\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, DropsTrustedForwardedFieldsTheConnectionHeaderNames) {
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Forwarded-Host\r\n"
+                     "X-Forwarded-Host: h\r\n\r\n",
+                     {"10.0.0.5", "http", {}, /*trusted=*/true}),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.5\r\n"
+            "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\nX-Real-IP: 10.0.0.5\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, WritesAnRfc7239ElementAfterATrustedProxysOnes) {
+  const ForwardedFor v4{"10.0.0.5", "http", {}, /*trusted=*/true, false, /*rfc7239=*/true};
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a.example\r\nForwarded: for=1.2.3.4\r\n\r\n", v4),
+            "GET / HTTP/1.1\r\nHost: a.example\r\nForwarded: for=1.2.3.4\r\n"
+            "X-Forwarded-For: 10.0.0.5\r\nX-Forwarded-Proto: http\r\n"
+            "X-Forwarded-Host: a.example\r\nX-Real-IP: 10.0.0.5\r\n"
+            "Forwarded: for=10.0.0.5;host=a.example;proto=http\r\n\r\n");
+  const ForwardedFor v6{"2001:db8::1", "http", {}, false, false, /*rfc7239=*/true};
+  const std::string out = Upstream("GET / HTTP/1.1\r\nHost: a:81\r\n\r\n", v6);
+  EXPECT_NE(out.find("\r\nForwarded: for=\"[2001:db8::1]\";host=\"a:81\";proto=http\r\n"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(HeadWriterTest, AppendsWithoutAllocatingWhenCapacitySuffices) {
