@@ -180,6 +180,24 @@ struct ListenerTimeouts {
   Duration idle{60000};    // `idle`: a keep-alive client connection with no request is closed (60s)
 };
 
+// `access_log` of a listener: one line per request (README "Access log").
+struct AccessLogConfig {
+  enum class Format : uint8_t { kOff, kJson, kCombined };
+  Format format = Format::kOff;  // `format`: json | combined | off (default off)
+  std::string path = "stdout";   // `path`: stdout | stderr | a file (appended to)
+  // `sample`: the share (0–1) of successful requests logged; every error (status >= 400 or
+  // a termination other than ok) and every request slower than `slow` is logged regardless.
+  double sample = 1.0;
+  Duration slow{1000};  // `slow` (1s)
+};
+
+// `request_id` of a listener: every request gets an id (README "Request ids").
+struct RequestIdConfig {
+  bool enabled = true;                // `enabled` (true)
+  std::string header = "X-Request-Id";  // `header`
+  bool trust_incoming = true;         // `trust_incoming`: keep a valid id the client sent
+};
+
 struct ListenerConfig {
   std::string name;         // the key under `listeners`
   std::string listen_text;  // `listen`: "ip:port"
@@ -194,6 +212,8 @@ struct ListenerConfig {
   // peer inside one is a balancer in front of us, so the client address is taken from the
   // rightmost X-Forwarded-For entry that is not itself trusted. Default: none.
   std::vector<net::Cidr> trusted_proxies;
+  AccessLogConfig access_log;  // `access_log`
+  RequestIdConfig request_id;  // `request_id`
   SourceMark mark;
 };
 

@@ -510,6 +510,7 @@ void DownstreamConnection::HandleRequest() {
   ex().has_body =
       ex().request.body != http::BodyKind::kNone &&
       !(ex().request.body == http::BodyKind::kContentLength && ex().request.content_length == 0);
+  BeginRequestLog(*listener.config);
 
   std::optional<size_t> route = listener.router.Match(ex().request.authority, ex().request.path);
   if (!route) {
@@ -539,6 +540,7 @@ void DownstreamConnection::HandleRequest() {
   ex().pool_request_open = true;
 
   std::string_view client_ip = ClientIp(*listener.config, peer_ip_, ex().request);
+  NoteClient(client_ip);
   ex().pick = balance::PickContext();
   ex().pick.hash_key = HashKey(*pool_->config, client_ip, ex().request);
   if (ex().pick.hash_key.data() != peer_ip_.data()) {
@@ -560,7 +562,8 @@ void DownstreamConnection::HandleRequest() {
   backend_->AddActive(1);
 
   ex().upstream_head.clear();
-  http::WriteUpstreamRequestHead(ex().request, {peer_ip_, "http", client_ip}, &ex().upstream_head);
+  http::WriteUpstreamRequestHead(ex().request, {peer_ip_, "http", client_ip, RequestIdField()},
+                                 &ex().upstream_head);
   evbuffer_drain(In(client_), ex().request.head_size);
   ex().request_body.Start(ex().request.body, ex().request.content_length, ex().max_body);
   state_ = State::kExchange;
@@ -720,11 +723,14 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   CountResponse(status);
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
+  if (!ex().log_begun) BeginBareRequestLog();  // no head parsed: an id for the page anyway
   ex().scratch.clear();
   // ex().method is the request's once HandleRequest took it, else the default (GET).
+  const http::SetField id = RequestIdField();
   http::WriteErrorResponse(status, detail, close, extra_headers, ex().method == http::Method::kHead,
-                           &ex().scratch);
+                           &ex().scratch, id.name, id.value);
   evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
+  LogLocalAnswer(status);
   if (close) {
     CloseAfterFlush();
     return;
@@ -768,6 +774,7 @@ void DownstreamConnection::CloseAfterFlush() {
 
 void DownstreamConnection::Close() {
   if (state_ == State::kClosed) return;
+  LogUnfinished();
   DropUpstream();
   state_ = State::kClosed;
   StopTimer();
@@ -816,6 +823,7 @@ void DownstreamConnection::Connect() {
 
 void DownstreamConnection::SendRequest() {
   net::Stream& up = upstream_->stream();
+  ex().log.connect_ns = -1;  // a pooled connection; a new one's is noted once connected
   up.SetCallbacks(&DownstreamConnection::OnUpstreamRead, &DownstreamConnection::OnUpstreamWrite,
                   &DownstreamConnection::OnUpstreamEvent, this);
   up.SetLowWater(kLowWater);
@@ -902,6 +910,7 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
   if (what & net::Stream::kConnected) {
     self->ex().connecting = false;
     self->ex().sent_ns = MetricNanos();  // the Stream wrote what was queued as it connected
+    self->ex().log.connect_ns = self->ex().sent_ns - self->ex().exchange_start_ns;
     return;
   }
   if (self->state_ == State::kTunnel) {
@@ -967,10 +976,12 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
   ReportOutcome(/*failure=*/true);
   EndAttempt(0, outcome);
   if (ex().response_started) {
+    NoteFailure(outcome);
     Close();  // the client already has part of a response: all we can do is cut it
     return;
   }
   if (MayRetry(outcome) && Retry()) return;
+  NoteFailure(outcome);
   SendLocalResponse(status, detail, /*close=*/!ex().request_body.done());
 }
 
@@ -1024,7 +1035,8 @@ bool DownstreamConnection::TryReadResponseHead() {
     }
     ex().scratch.clear();
     http::WriteClientResponseHead(ex().response, ex().client_minor, /*client_keep_alive=*/true,
-                                  &ex().scratch);
+                                  &ex().scratch, RequestIdField());
+    NoteResponseHead();
     evbuffer_drain(in, head_len);
     evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
     StartTunnel();
@@ -1072,7 +1084,8 @@ bool DownstreamConnection::TryReadResponseHead() {
   }
   ex().scratch.clear();
   http::WriteClientResponseHead(ex().response, ex().client_minor, client_keep_alive_,
-                                &ex().scratch);
+                                &ex().scratch, RequestIdField());
+  NoteResponseHead();
   evbuffer_drain(in, head_len);
   evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
   ex().response_started = true;
@@ -1090,6 +1103,7 @@ void DownstreamConnection::PumpResponseBody() {
                   backend_->label(), ex().response_body.error());
     ReportOutcome(/*failure=*/true);
     EndAttempt(0, upstream::Outcome::kUpstreamProtocolError);
+    NoteFailure(upstream::Outcome::kUpstreamProtocolError);
     Close();
     return;
   }
@@ -1109,6 +1123,7 @@ void DownstreamConnection::FinishExchange() {
   EndAttempt(ex().response.status);
   EndClientRequest(ex().response.status);
   CountResponse(ex().response.status);
+  LogExchange(ex().response.status, ex().log.response_head_bytes + ex().response_body.moved());
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
@@ -1199,6 +1214,10 @@ void DownstreamConnection::BeginAttempt() {
   if constexpr (metrics::kRecording) ex().metric_backend = view_->snapshot->MetricId(backend_);
   shard().OnRequestStart(ex().metric_backend, ex().exchange_start_ns);
   ex().attempt_open = true;
+  if (ex().log_open) {
+    ex().log.backend.assign(backend_->label());
+    ++ex().log.attempts;
+  }
 }
 
 void DownstreamConnection::EndAttempt(int status, upstream::Outcome outcome) {
@@ -1241,6 +1260,7 @@ void DownstreamConnection::StartTunnel() {
   EndAttempt(101);
   EndClientRequest(101);
   CountResponse(101);
+  LogExchange(101, ex().log.response_head_bytes);
   shard().OnTunnelOpened(ex().metric_backend);
   ex().tunnel_open = true;
   state_ = State::kTunnel;

@@ -13,12 +13,20 @@
 
 namespace outrigger::http {
 
+// A field the proxy sets on a head it writes, replacing every one of that name the peer sent
+// (the request id). An empty name sets nothing.
+struct SetField {
+  std::string_view name;
+  std::string_view value;
+};
+
 struct ForwardedFor {
   std::string_view client_ip;  // textual address of the peer (no port): appended to XFF
   std::string_view proto;      // "http" or "https"
   // The original client for X-Real-IP: the peer itself, or the address a trusted proxy
   // reported in X-Forwarded-For. Empty: the same as client_ip.
   std::string_view real_ip = {};
+  SetField request_id = {};  // the request's id, under its configured header
 };
 
 // Appends the request head to send upstream to `*out`:
@@ -39,8 +47,9 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
 //   - otherwise "Connection: close" when !client_keep_alive, or "Connection: keep-alive" when
 //     the client is HTTP/1.0 and the connection stays open.
 // A close-delimited body is forwarded as is; the caller passes client_keep_alive = false then.
+// `set` (the request id) replaces the backend's field of that name.
 void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
-                             bool client_keep_alive, std::string* out);
+                             bool client_keep_alive, std::string* out, SetField set = {});
 
 // Case-insensitive ASCII comparison for field names and tokens.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
