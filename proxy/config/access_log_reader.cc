@@ -1,8 +1,8 @@
 #include "proxy/config/access_log_reader.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 namespace outrigger::config {
 namespace {

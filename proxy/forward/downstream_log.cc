@@ -179,7 +179,8 @@ void DownstreamConnection::LogLocalAnswer(int status) {
 void DownstreamConnection::LogUnfinished() {
   if (ex_ == nullptr || !ex_->log_open) return;
   Exchange& e = *ex_;
-  if (e.log.termination == log::Termination::kOk) e.log.termination = log::Termination::kClientClosed;
+  if (e.log.termination == log::Termination::kOk)
+    e.log.termination = log::Termination::kClientClosed;
   if (e.response_started) {
     LogExchange(e.response.status, e.log.response_head_bytes + e.response_body.moved());
   } else {

@@ -34,7 +34,8 @@ void AppendJsonEscaped(std::string_view s, std::string* out) {
       // Keep a well-formed multibyte sequence as it is.
       size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
       bool ok = n != 0 && i + n <= s.size();
-      for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      for (size_t k = 1; ok && k < n; ++k)
+        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
       if (ok) {
         i += n - 1;
         continue;
@@ -230,8 +231,7 @@ bool TraceIdOf(std::string_view v, char* trace_id) {
   return nonzero;
 }
 
-void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
-                    std::string* out) {
+void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock, std::string* out) {
   const bool req = r.has_request;
   out->append("{\"time\":\"");
   clock->Rfc3339(r.start_unix_ms, out);
@@ -241,9 +241,9 @@ void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
   JsonStringOrNull(",\"method\":", req, r.method, out);
   const size_t q = r.target.find('?');
   JsonStringOrNull(",\"path\":", req, PathOf(r.target), out);
-  JsonStringOrNull(",\"query\":", req && q != std::string::npos,
-                   q == std::string::npos ? std::string_view() : std::string_view(r.target).substr(q + 1),
-                   out);
+  JsonStringOrNull(
+      ",\"query\":", req && q != std::string::npos,
+      q == std::string::npos ? std::string_view() : std::string_view(r.target).substr(q + 1), out);
   JsonStringOrNull(",\"protocol\":", req, r.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1", out);
   JsonStringOrNull(",\"host\":", req && !r.host.empty(), r.host, out);
   out->append(",\"status\":");
@@ -286,8 +286,8 @@ void AppendCombinedLine(const AccessRecord& r, const LineEnd& end, TimeCache* cl
   out->append("\" ");
   AppendInt(end.status, out);
   out->push_back(' ');
-  const uint64_t body = end.bytes_out > r.response_head_bytes ? end.bytes_out - r.response_head_bytes
-                                                               : 0;
+  const uint64_t body =
+      end.bytes_out > r.response_head_bytes ? end.bytes_out - r.response_head_bytes : 0;
   AppendInt(static_cast<int64_t>(body), out);
   out->append(" \"");
   if (r.has_request && r.has_referer) {

@@ -15,17 +15,17 @@ enum class Format : uint8_t { kOff, kJson, kCombined };
 
 // How the exchange ended, for `termination`.
 enum class Termination : uint8_t {
-  kOk,               // a response went out whole (whatever its status)
-  kClientClosed,     // the client went away before its response was complete
-  kClientTimeout,    // the request head did not arrive in time (408)
-  kBadRequest,       // the request was malformed (400, 414, 431, …)
-  kLimit,            // a limit refused it (413 max_body)
-  kNoRoute,          // no route for its host and path (404)
-  kNoBackend,        // the pool had no backend for it, or all were at their caps (503)
-  kUpstreamConnect,  // no backend could be connected to (502)
-  kUpstreamTimeout,  // a backend did not answer in time (504)
-  kUpstreamReset,    // a backend closed or reset the connection (502, or a cut response)
-  kUpstreamProtocol, // a backend's response was not valid HTTP (502)
+  kOk,                // a response went out whole (whatever its status)
+  kClientClosed,      // the client went away before its response was complete
+  kClientTimeout,     // the request head did not arrive in time (408)
+  kBadRequest,        // the request was malformed (400, 414, 431, …)
+  kLimit,             // a limit refused it (413 max_body)
+  kNoRoute,           // no route for its host and path (404)
+  kNoBackend,         // the pool had no backend for it, or all were at their caps (503)
+  kUpstreamConnect,   // no backend could be connected to (502)
+  kUpstreamTimeout,   // a backend did not answer in time (504)
+  kUpstreamReset,     // a backend closed or reset the connection (502, or a cut response)
+  kUpstreamProtocol,  // a backend's response was not valid HTTP (502)
 };
 std::string_view TerminationName(Termination t);
 
@@ -49,8 +49,8 @@ struct AccessRecord {
   int version_minor = 1;
 
   // Filled as the exchange runs.
-  std::string_view pool;     // points into the snapshot the request holds
-  std::string backend;       // the last attempt's backend, as in metrics (its label)
+  std::string_view pool;  // points into the snapshot the request holds
+  std::string backend;    // the last attempt's backend, as in metrics (its label)
   uint32_t attempts = 0;
   int64_t connect_ns = -1;  // the last attempt's connect (-1: a pooled connection, or none)
   int64_t header_ns = -1;   // its first request byte sent → response head received

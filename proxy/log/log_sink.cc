@@ -27,7 +27,7 @@ int OpenFile(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LogSink>> LogSink::Open(std::string path, std::string name,
-                                                      size_t queue_bytes) {
+                                                       size_t queue_bytes) {
   int fd;
   if (path == "stdout") {
     fd = STDOUT_FILENO;
@@ -98,6 +98,7 @@ void LogSink::ReopenNow() {
 }
 
 void LogSink::WriteAll(const std::string& batch) {
+  if (abandoned_) return;
   size_t done = 0;
   int waited_ms = 0;
   while (done < batch.size()) {
@@ -106,7 +107,10 @@ void LogSink::WriteAll(const std::string& batch) {
     if (ready == 0) {
       std::lock_guard<std::mutex> lock(mu_);
       waited_ms += kPollMs;
-      if (stop_ && waited_ms >= kStopPatienceMs) return;  // nobody reads: give up at exit
+      if (stop_ && waited_ms >= kStopPatienceMs) {  // nobody reads: give up at exit
+        abandoned_ = true;
+        return;
+      }
       continue;
     }
     if (ready < 0 && errno == EINTR) continue;
@@ -149,8 +153,8 @@ void LogSink::Run() {
     const uint64_t dropped = dropped_.load(std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now();
     if (dropped != reported && now - last_report >= kDropReportEvery) {
-      spdlog::warn("access log {} ({}): {} lines dropped, the sink is not keeping up", path_,
-                   name_, dropped - reported);
+      spdlog::warn("access log {} ({}): {} lines dropped, the sink is not keeping up", path_, name_,
+                   dropped - reported);
       reported = dropped;
       last_report = now;
     }

@@ -32,7 +32,7 @@ class LogSink {
   // `path`: "stdout", "stderr" or a file, opened (created, appended to) now, so that an
   // unwritable path fails the config load. `name` labels its warnings (the listener).
   static absl::StatusOr<std::unique_ptr<LogSink>> Open(std::string path, std::string name,
-                                                      size_t queue_bytes = kDefaultQueueBytes);
+                                                       size_t queue_bytes = kDefaultQueueBytes);
   ~LogSink();  // writes what is queued (for a bounded time), then stops the writer
   LogSink(const LogSink&) = delete;
   LogSink& operator=(const LogSink&) = delete;
@@ -55,14 +55,15 @@ class LogSink {
   const std::string path_;
   const std::string name_;
   const size_t queue_bytes_;
-  int fd_;  // the writer's; owned unless 1 or 2
+  int fd_;                  // the writer's; owned unless 1 or 2
+  bool abandoned_ = false;  // the writer's: stopping, and the sink stopped taking bytes
 
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<std::string> queue_;     // guarded by mu_
-  std::vector<std::string> spares_;   // guarded by mu_: written batches, for their capacity
-  size_t queued_bytes_ = 0;           // guarded by mu_
-  bool stop_ = false;                 // guarded by mu_
+  std::deque<std::string> queue_;    // guarded by mu_
+  std::vector<std::string> spares_;  // guarded by mu_: written batches, for their capacity
+  size_t queued_bytes_ = 0;          // guarded by mu_
+  bool stop_ = false;                // guarded by mu_
   std::atomic<bool> reopen_{false};
   std::atomic<uint64_t> dropped_{0};
   std::thread writer_;
@@ -74,7 +75,7 @@ class LogBuffer {
  public:
   static constexpr size_t kFlushBytes = 32 * 1024;
   static constexpr int64_t kFlushAfterNs = 100'000'000;  // a line waits at most this long
-                                                           // while lines keep coming
+                                                         // while lines keep coming
 
   explicit LogBuffer(std::shared_ptr<LogSink> sink) : sink_(std::move(sink)) {}
   ~LogBuffer() { Flush(); }
