@@ -193,9 +193,9 @@ struct AccessLogConfig {
 
 // `request_id` of a listener: every request gets an id (README "Request ids").
 struct RequestIdConfig {
-  bool enabled = true;                // `enabled` (true)
+  bool enabled = true;                  // `enabled` (true)
   std::string header = "X-Request-Id";  // `header`
-  bool trust_incoming = true;         // `trust_incoming`: keep a valid id the client sent
+  bool trust_incoming = true;           // `trust_incoming`: keep a valid id the client sent
 };
 
 struct ListenerConfig {

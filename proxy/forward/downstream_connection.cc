@@ -1083,8 +1083,8 @@ bool DownstreamConnection::TryReadResponseHead() {
     client_keep_alive_ = false;
   }
   ex().scratch.clear();
-  http::WriteClientResponseHead(ex().response, ex().client_minor, client_keep_alive_,
-                                &ex().scratch, RequestIdField());
+  http::WriteClientResponseHead(ex().response, ex().client_minor, client_keep_alive_, &ex().scratch,
+                                RequestIdField());
   NoteResponseHead();
   evbuffer_drain(in, head_len);
   evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());

@@ -113,13 +113,15 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
     if (lc.access_log.format == config::AccessLogConfig::Format::kOff) continue;
     if (previous != nullptr) {
       for (const ListenerRuntime& old : previous->listeners) {
-        if (old.access_log && old.config->name == lc.name && old.access_log->path() == lc.access_log.path) {
+        if (old.access_log && old.config->name == lc.name &&
+            old.access_log->path() == lc.access_log.path) {
           sinks[i] = old.access_log;
         }
       }
     }
     if (sinks[i]) continue;
-    absl::StatusOr<std::unique_ptr<log::LogSink>> sink = log::LogSink::Open(lc.access_log.path, lc.name);
+    absl::StatusOr<std::unique_ptr<log::LogSink>> sink =
+        log::LogSink::Open(lc.access_log.path, lc.name);
     if (!sink.ok()) {
       return absl::InvalidArgumentError(fmt::format("listeners.{}.access_log.path: {}", lc.name,
                                                     std::string(sink.status().message())));

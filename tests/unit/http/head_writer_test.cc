@@ -162,7 +162,8 @@ TEST_F(HeadWriterTest, RequestIdReplacesTheClientsFieldUpstreamAndTheBackendsDow
   EXPECT_NE(out.find("\r\nX-Request-Id: id1\r\n"), std::string::npos) << out;
 
   ResponseHead resp;
-  const std::string raw_resp = "HTTP/1.1 200 OK\r\nX-Request-Id: other\r\nContent-Length: 0\r\n\r\n";
+  const std::string raw_resp =
+      "HTTP/1.1 200 OK\r\nX-Request-Id: other\r\nContent-Length: 0\r\n\r\n";
   ASSERT_EQ(ParseResponseHead(raw_resp, Method::kGet, {}, &resp).status, ParseStatus::kDone);
   std::string client;
   WriteClientResponseHead(resp, 1, true, &client, {"X-Request-Id", "id1"});
