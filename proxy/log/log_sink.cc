@@ -105,6 +105,7 @@ void LogSink::WriteAll(const std::string& batch) {
     pollfd p{fd_, POLLOUT, 0};
     int ready = ::poll(&p, 1, kPollMs);
     if (ready == 0) {
+      MaybeReportDrops();  // the sink is stuck: that is when drops happen
       std::lock_guard<std::mutex> lock(mu_);
       waited_ms += kPollMs;
       if (stop_ && waited_ms >= kStopPatienceMs) {  // nobody reads: give up at exit
@@ -125,10 +126,20 @@ void LogSink::WriteAll(const std::string& batch) {
   }
 }
 
+void LogSink::MaybeReportDrops() {
+  const uint64_t dropped = dropped_.load(std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  if (dropped != reported_ && now - last_report_ >= kDropReportEvery) {
+    spdlog::warn("access log {} ({}): {} lines dropped, the sink is not keeping up", path_, name_,
+                 dropped - reported_);
+    reported_ = dropped;
+    last_report_ = now;
+  }
+}
+
 void LogSink::Run() {
   std::deque<std::string> batches;
-  uint64_t reported = 0;
-  auto last_report = std::chrono::steady_clock::now() - kDropReportEvery;  // the first at once
+  last_report_ = std::chrono::steady_clock::now() - kDropReportEvery;  // the first at once
   for (;;) {
     bool stopping;
     {
@@ -150,14 +161,7 @@ void LogSink::Run() {
       WriteAll(b);
       b.clear();
     }
-    const uint64_t dropped = dropped_.load(std::memory_order_relaxed);
-    const auto now = std::chrono::steady_clock::now();
-    if (dropped != reported && now - last_report >= kDropReportEvery) {
-      spdlog::warn("access log {} ({}): {} lines dropped, the sink is not keeping up", path_, name_,
-                   dropped - reported);
-      reported = dropped;
-      last_report = now;
-    }
+    MaybeReportDrops();
     if (stopping) return;
   }
 }

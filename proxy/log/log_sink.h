@@ -26,7 +26,7 @@ namespace outrigger::log {
 
 class LogSink {
  public:
-  static constexpr size_t kDefaultQueueBytes = 4 << 20;
+  static constexpr size_t kDefaultQueueBytes = 1 << 20;
   static constexpr std::chrono::seconds kDropReportEvery{10};
 
   // `path`: "stdout", "stderr" or a file, opened (created, appended to) now, so that an
@@ -51,12 +51,16 @@ class LogSink {
   void Run();
   void WriteAll(const std::string& batch);
   void ReopenNow();
+  // Logs the drops since the last report, at most once per kDropReportEvery.
+  void MaybeReportDrops();
 
   const std::string path_;
   const std::string name_;
   const size_t queue_bytes_;
   int fd_;                  // the writer's; owned unless 1 or 2
   bool abandoned_ = false;  // the writer's: stopping, and the sink stopped taking bytes
+  uint64_t reported_ = 0;   // the writer's: drops already logged, and when last
+  std::chrono::steady_clock::time_point last_report_;
 
   std::mutex mu_;
   std::condition_variable wake_;
