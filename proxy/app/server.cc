@@ -7,6 +7,7 @@
 #include <csignal>
 
 #include "absl/container/flat_hash_set.h"
+#include "proxy/admin/access_log_family.h"
 #include "proxy/admin/status.h"
 #include "proxy/app/cpu_quota.h"
 #include "proxy/app/memory_limit.h"
@@ -52,7 +53,7 @@ std::vector<metrics::PoolScalingSettings> ScalingSettings(const forward::Snapsho
   return settings;
 }
 
-constexpr int kSignals[] = {SIGTERM, SIGINT, SIGHUP};
+constexpr int kSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 
 sigset_t SignalSet() {
   sigset_t set;
@@ -154,6 +155,8 @@ void Server::OnSignal(evutil_socket_t sig, short, void* arg) {
   auto* self = static_cast<Server*>(arg);
   if (sig == SIGHUP) {
     self->Reload();
+  } else if (sig == SIGUSR1) {
+    self->ReopenAccessLogs();
   } else {
     self->BeginDrain();
   }
@@ -330,7 +333,17 @@ std::string Server::MetricsText() const {
   std::vector<const forward::LimitCounterSet*> limits;
   for (const auto& w : workers_) limits.push_back(&w->limit_counters());
   families.push_back(admin::LimitHitsFamily(limits, snapshot_->config.listeners));
+  families.push_back(admin::AccessLogDroppedFamily(*snapshot_));
   return prometheus::TextSerializer().Serialize(families);
+}
+
+void Server::ReopenAccessLogs() {
+  // logrotate's postrotate: the files were renamed; lines go on to new ones at the paths.
+  // A sink a reload gave a new path was opened anew then (BuildSnapshot).
+  for (const forward::ListenerRuntime& l : snapshot_->listeners) {
+    if (l.access_log) l.access_log->Reopen();
+  }
+  spdlog::info("SIGUSR1: reopening the access logs");
 }
 
 void Server::Reload() {

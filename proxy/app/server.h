@@ -55,6 +55,8 @@ class Server {
   static void OnDrainDelay(evutil_socket_t, short, void* self);
   // SIGHUP: loads the config file off this thread (AsyncConfigLoad), then applies it.
   void Reload();
+  // SIGUSR1: every access log file is reopened at its path (after logrotate renamed it).
+  void ReopenAccessLogs();
   void OnConfigLoaded(absl::StatusOr<config::Config> cfg);
   // Binds, for every worker, a socket for each listener of `next` that the running config
   // lacks: [worker][k]. Fails (closing what it bound) when one cannot be bound.

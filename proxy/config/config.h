@@ -190,6 +190,24 @@ struct NormalizeConfig {
 
 enum class ForwardedForMode : uint8_t { kReplace, kAppend };
 
+// `access_log` of a listener: one line per request (README "Access log").
+struct AccessLogConfig {
+  enum class Format : uint8_t { kOff, kJson, kCombined };
+  Format format = Format::kOff;  // `format`: json | combined | off (default off)
+  std::string path = "stdout";   // `path`: stdout | stderr | a file (appended to)
+  // `sample`: the share (0–1) of successful requests logged; every error (status >= 400 or
+  // a termination other than ok) and every request slower than `slow` is logged regardless.
+  double sample = 1.0;
+  Duration slow{1000};  // `slow` (1s)
+};
+
+// `request_id` of a listener: every request gets an id (README "Request ids").
+struct RequestIdConfig {
+  bool enabled = true;                  // `enabled` (true)
+  std::string header = "X-Request-Id";  // `header`
+  bool trust_incoming = true;           // `trust_incoming`: keep a valid id the client sent
+};
+
 struct ListenerConfig {
   std::string name;         // the key under `listeners`
   std::string listen_text;  // `listen`: "ip:port"
@@ -212,6 +230,8 @@ struct ListenerConfig {
   // `forwarded`: `off` (default) or `rfc7239`: also send an RFC 7239 Forwarded element
   // (for, host, proto) after any a trusted proxy sent.
   bool forwarded_rfc7239 = false;
+  AccessLogConfig access_log;  // `access_log`
+  RequestIdConfig request_id;  // `request_id`
   SourceMark mark;
 };
 

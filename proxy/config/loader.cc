@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "proxy/balance/registry.h"
+#include "proxy/config/access_log_reader.h"
 #include "proxy/config/forwarding_reader.h"
 #include "proxy/config/health_reader.h"
 #include "proxy/config/validate.h"
@@ -231,8 +232,8 @@ void Loader::ReadListener(const Field& f) {
   listener.mark = LocateKey(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
   MapReader keys(f,
-                 {"listen", "trusted_proxies", "timeouts", "max_connections", "routes", "normalize",
-                  "forwarded_for", "forwarded"},
+                 {"listen", "trusted_proxies", "timeouts", "max_connections", "access_log",
+                  "request_id", "routes", "normalize", "forwarded_for", "forwarded"},
                  &diag_);
   if (auto listen = keys.Require("listen")) {
     listener.listen = ReadListenAddress(*listen, &listener.listen_text);
@@ -264,6 +265,8 @@ void Loader::ReadListener(const Field& f) {
   if (auto xff = keys.Get("forwarded_for")) ReadForwardedFor(*xff, &listener.forwarded_for, &diag_);
   if (auto fwd = keys.Get("forwarded")) ReadForwarded(*fwd, &listener.forwarded_rfc7239, &diag_);
   if (auto timeouts = keys.Get("timeouts")) ReadListenerTimeouts(*timeouts, &listener.timeouts);
+  if (auto log = keys.Get("access_log")) ReadAccessLog(*log, &listener.access_log, &diag_);
+  if (auto id = keys.Get("request_id")) ReadRequestId(*id, &listener.request_id, &diag_);
   if (auto max = keys.Get("max_connections")) {
     if (auto n = ReadInteger(*max, 1, kMaxConnections, &diag_)) listener.max_connections = *n;
   }

@@ -511,6 +511,7 @@ void DownstreamConnection::HandleRequest() {
   ex().has_body =
       ex().request.body != http::BodyKind::kNone &&
       !(ex().request.body == http::BodyKind::kContentLength && ex().request.content_length == 0);
+  BeginRequestLog(*listener.config);
 
   // Routed on, and forwarded as, the normalized target (forwarded_fields.h).
   const http::PathNormalizeResult target =
@@ -549,6 +550,7 @@ void DownstreamConnection::HandleRequest() {
   ex().pool_request_open = true;
 
   std::string_view client_ip = ClientIp(*listener.config, peer_ip_, ex().request);
+  NoteClient(client_ip);
   ex().pick = balance::PickContext();
   ex().pick.hash_key = HashKey(*pool_->config, client_ip, ex().request);
   if (ex().pick.hash_key.data() != peer_ip_.data()) {
@@ -570,8 +572,9 @@ void DownstreamConnection::HandleRequest() {
   backend_->AddActive(1);
 
   ex().upstream_head.clear();
-  http::WriteUpstreamRequestHead(
-      ex().request, ForwardedFields(*listener.config, peer_ip_, client_ip), &ex().upstream_head);
+  http::ForwardedFor forwarded = ForwardedFields(*listener.config, peer_ip_, client_ip);
+  forwarded.request_id = RequestIdField();
+  http::WriteUpstreamRequestHead(ex().request, forwarded, &ex().upstream_head);
   evbuffer_drain(In(client_), ex().request.head_size);
   ex().request_body.Start(ex().request.body, ex().request.content_length, ex().max_body);
   state_ = State::kExchange;
@@ -731,11 +734,14 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   CountResponse(status);
   // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
   if (worker_.draining() || !client_keep_alive_) close = true;
+  if (!ex().log_begun) BeginBareRequestLog();  // no head parsed: an id for the page anyway
   ex().scratch.clear();
   // ex().method is the request's once HandleRequest took it, else the default (GET).
+  const http::SetField id = RequestIdField();
   http::WriteErrorResponse(status, detail, close, extra_headers, ex().method == http::Method::kHead,
-                           &ex().scratch);
+                           &ex().scratch, id.name, id.value);
   evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
+  LogLocalAnswer(status);
   if (close) {
     CloseAfterFlush();
     return;
@@ -779,6 +785,7 @@ void DownstreamConnection::CloseAfterFlush() {
 
 void DownstreamConnection::Close() {
   if (state_ == State::kClosed) return;
+  LogUnfinished();
   DropUpstream();
   state_ = State::kClosed;
   StopTimer();
@@ -827,6 +834,7 @@ void DownstreamConnection::Connect() {
 
 void DownstreamConnection::SendRequest() {
   net::Stream& up = upstream_->stream();
+  ex().log.connect_ns = -1;  // a pooled connection; a new one's is noted once connected
   up.SetCallbacks(&DownstreamConnection::OnUpstreamRead, &DownstreamConnection::OnUpstreamWrite,
                   &DownstreamConnection::OnUpstreamEvent, this);
   up.SetLowWater(kLowWater);
@@ -913,6 +921,7 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
   if (what & net::Stream::kConnected) {
     self->ex().connecting = false;
     self->ex().sent_ns = MetricNanos();  // the Stream wrote what was queued as it connected
+    self->ex().log.connect_ns = self->ex().sent_ns - self->ex().exchange_start_ns;
     return;
   }
   if (self->state_ == State::kTunnel) {
@@ -978,10 +987,12 @@ void DownstreamConnection::UpstreamFailed(int status, std::string_view detail,
   ReportOutcome(/*failure=*/true);
   EndAttempt(0, outcome);
   if (ex().response_started) {
+    NoteFailure(outcome);
     Close();  // the client already has part of a response: all we can do is cut it
     return;
   }
   if (MayRetry(outcome) && Retry()) return;
+  NoteFailure(outcome);
   SendLocalResponse(status, detail, /*close=*/!ex().request_body.done());
 }
 
@@ -1035,7 +1046,8 @@ bool DownstreamConnection::TryReadResponseHead() {
     }
     ex().scratch.clear();
     http::WriteClientResponseHead(ex().response, ex().client_minor, /*client_keep_alive=*/true,
-                                  &ex().scratch);
+                                  &ex().scratch, RequestIdField());
+    NoteResponseHead();
     evbuffer_drain(in, head_len);
     evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
     StartTunnel();
@@ -1082,8 +1094,9 @@ bool DownstreamConnection::TryReadResponseHead() {
     client_keep_alive_ = false;
   }
   ex().scratch.clear();
-  http::WriteClientResponseHead(ex().response, ex().client_minor, client_keep_alive_,
-                                &ex().scratch);
+  http::WriteClientResponseHead(ex().response, ex().client_minor, client_keep_alive_, &ex().scratch,
+                                RequestIdField());
+  NoteResponseHead();
   evbuffer_drain(in, head_len);
   evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
   ex().response_started = true;
@@ -1101,6 +1114,7 @@ void DownstreamConnection::PumpResponseBody() {
                   backend_->label(), ex().response_body.error());
     ReportOutcome(/*failure=*/true);
     EndAttempt(0, upstream::Outcome::kUpstreamProtocolError);
+    NoteFailure(upstream::Outcome::kUpstreamProtocolError);
     Close();
     return;
   }
@@ -1120,6 +1134,7 @@ void DownstreamConnection::FinishExchange() {
   EndAttempt(ex().response.status);
   EndClientRequest(ex().response.status);
   CountResponse(ex().response.status);
+  LogExchange(ex().response.status, ex().log.response_head_bytes + ex().response_body.moved());
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);
@@ -1210,6 +1225,10 @@ void DownstreamConnection::BeginAttempt() {
   if constexpr (metrics::kRecording) ex().metric_backend = view_->snapshot->MetricId(backend_);
   shard().OnRequestStart(ex().metric_backend, ex().exchange_start_ns);
   ex().attempt_open = true;
+  if (ex().log_open) {
+    ex().log.backend.assign(backend_->label());
+    ++ex().log.attempts;
+  }
 }
 
 void DownstreamConnection::EndAttempt(int status, upstream::Outcome outcome) {
@@ -1252,6 +1271,7 @@ void DownstreamConnection::StartTunnel() {
   EndAttempt(101);
   EndClientRequest(101);
   CountResponse(101);
+  LogExchange(101, ex().log.response_head_bytes);
   shard().OnTunnelOpened(ex().metric_backend);
   ex().tunnel_open = true;
   state_ = State::kTunnel;

@@ -17,6 +17,7 @@
 
 #include "proxy/forward/exchange.h"
 #include "proxy/forward/worker.h"
+#include "proxy/http/head_writer.h"
 #include "proxy/http/limits.h"
 #include "proxy/http/message.h"
 #include "proxy/metrics/shard.h"
@@ -153,6 +154,31 @@ class DownstreamConnection {
   void EndClientRequest(int status);
   // Why the pool has no backend for the request (outrigger_pool_shed_requests_total{reason}).
   metrics::ShedReason ShedReasonNow() const;
+
+  // Request ids and the access log (downstream_log.cc). The head is parsed: gives the
+  // request its id and, when its listener logs, starts its record (log_open).
+  void BeginRequestLog(const config::ListenerConfig& listener);
+  // The client address the listener decided on (after trusted_proxies), for `client`.
+  void NoteClient(std::string_view client_ip);
+  // An answer to a head that never parsed (400, 408, 431): a record and an id of its own.
+  void BeginBareRequestLog();
+  // The request's id under its listener's header, for the heads the proxy writes ({} when
+  // the listener has request ids off).
+  http::SetField RequestIdField() const;
+  // The final response head arrived: upstream_header_ms.
+  void NoteResponseHead();
+  // A failed attempt ends the exchange: its `termination`.
+  void NoteFailure(upstream::Outcome outcome);
+  // The proxy's own answer in ex().scratch went out.
+  void LogLocalAnswer(int status);
+  // The connection closes with the exchange unfinished (the client went, or a cut response).
+  void LogUnfinished();
+  // The exchange ended with `status` having sent `bytes_out` bytes: writes its line, once,
+  // if its listener logs and sampling keeps it.
+  void LogExchange(int status, uint64_t bytes_out);
+  // The listener of the request being served, in the view it holds; null once a reload
+  // removed it from the worker's current one with no request view.
+  const ListenerRuntime* RequestListener(log::LogBuffer** buffer) const;
 
   // The per-request state (see exchange.h): taken from the worker when a request begins and
   // given back when the connection waits for its next one with nothing buffered.

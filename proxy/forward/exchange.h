@@ -17,6 +17,7 @@
 #include "proxy/balance/policy.h"
 #include "proxy/forward/body_pump.h"
 #include "proxy/http/message.h"
+#include "proxy/log/access_log.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/net/event.h"
 
@@ -39,6 +40,8 @@ struct ExchangeState {
   bool attempt_open = false;       // BeginAttempt recorded, its end not yet
   bool pool_request_open = false;  // OnPoolRequestStart recorded, its end not yet
   bool tunnel_open = false;        // OnTunnelOpened recorded, its close not yet
+  bool log_begun = false;          // `log` (its request id at least) is this request's
+  bool log_open = false;           // `log` describes this request, its line not yet written
   uint32_t retries = 0;            // retries of the current request so far
   metrics::BackendId metric_backend = 0;
   int64_t wait_deadline_ns = 0;  // a pending request gives up then (connect timeout)
@@ -69,6 +72,7 @@ struct Exchange : ExchangeState {
   std::string target;           // request.path's bytes when normalization rewrote it
   BodyPump request_body;
   BodyPump response_body;
+  log::AccessRecord log;  // the request's id and access log record (downstream_log.cc)
 };
 
 }  // namespace outrigger::forward

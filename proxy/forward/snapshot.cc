@@ -105,6 +105,30 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
     snap->pools.push_back(std::move(pool));
   }
 
+  // Access log sinks: kept from `previous` for a listener of the same name and path (their
+  // writer and queue carry on), opened otherwise; an unwritable path fails the build.
+  std::vector<std::shared_ptr<log::LogSink>> sinks(cfg.listeners.size());
+  for (size_t i = 0; i < cfg.listeners.size(); ++i) {
+    const config::ListenerConfig& lc = cfg.listeners[i];
+    if (lc.access_log.format == config::AccessLogConfig::Format::kOff) continue;
+    if (previous != nullptr) {
+      for (const ListenerRuntime& old : previous->listeners) {
+        if (old.access_log && old.config->name == lc.name &&
+            old.access_log->path() == lc.access_log.path) {
+          sinks[i] = old.access_log;
+        }
+      }
+    }
+    if (sinks[i]) continue;
+    absl::StatusOr<std::unique_ptr<log::LogSink>> sink =
+        log::LogSink::Open(lc.access_log.path, lc.name);
+    if (!sink.ok()) {
+      return absl::InvalidArgumentError(fmt::format("listeners.{}.access_log.path: {}", lc.name,
+                                                    std::string(sink.status().message())));
+    }
+    sinks[i] = *std::move(sink);
+  }
+
   // Nothing below fails on a config that passed validation (routes name known pools).
   for (KeptUpdate& u : kept) {
     if (u.backend->label() != u.label) u.backend->set_label(std::move(u.label));
@@ -124,7 +148,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
 
   snap->listeners.reserve(cfg.listeners.size());
   for (const config::ListenerConfig& lc : cfg.listeners) {
-    ListenerRuntime l{&lc, route::Router(lc.routes), {}};
+    ListenerRuntime l{&lc, route::Router(lc.routes), {}, std::move(sinks[snap->listeners.size()])};
     for (const config::RouteConfig& rc : lc.routes) {
       size_t index = 0;
       while (index < cfg.pools.size() && cfg.pools[index].name != rc.pool) ++index;

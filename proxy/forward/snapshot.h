@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "proxy/balance/policy.h"
 #include "proxy/config/config.h"
+#include "proxy/log/log_sink.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/route/router.h"
 #include "proxy/upstream/backend.h"
@@ -49,6 +50,9 @@ struct ListenerRuntime {
   const config::ListenerConfig* config;  // points into Snapshot::config
   route::Router router;
   std::vector<size_t> route_pool;  // route index → index into Snapshot::pools
+  // Where its access log goes (null: `access_log` off); shared with the snapshots before and
+  // after this one while the path stays the same.
+  std::shared_ptr<log::LogSink> access_log;
 };
 
 struct Snapshot {

@@ -143,6 +143,8 @@ void Worker::AdoptSnapshot(std::shared_ptr<const Snapshot> snapshot,
         old != nullptr && old->budget_percent() == percent ? *old : upstream::RetryBudget(percent));
   }
   view->shard = std::make_shared<metrics::Shard>(snapshot->metric_layout);
+  view->access_logs.reserve(snapshot->listeners.size());
+  for (const ListenerRuntime& l : snapshot->listeners) view->access_logs.emplace_back(l.access_log);
   view->snapshot = std::move(snapshot);
   if (listening_ && !draining_) SwapListeners(*view->snapshot, std::move(new_listeners));
   // Whether or not sockets changed (a draining worker keeps none), every connection's
@@ -258,6 +260,7 @@ void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
   self->connection_pool_.Upkeep(upstream::Backend::kDead | upstream::Backend::kDraining);
   for (auto& conn : self->connections_) conn->TrimIdle();
+  for (log::LogBuffer& b : self->view_->access_logs) b.Flush();  // lines of a quiet second
   if (self->peak_connections_ >= self->connections_.size() + kTrimAfterClosed) {
     // glibc keeps what thousands of connections freed (their pages hold a few live blocks
     // each) until asked; a trim walks every arena, which is why it waits for such a fall.

@@ -15,6 +15,9 @@
 #include "proxy/forward/exchange.h"
 #include "proxy/forward/limit_counters.h"
 #include "proxy/forward/snapshot.h"
+#include "proxy/log/access_log.h"
+#include "proxy/log/log_sink.h"
+#include "proxy/log/request_id.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/net/event.h"
@@ -38,6 +41,9 @@ struct WorkerView {
   std::vector<std::unique_ptr<balance::BalancingPolicy>> policies;  // one per pool
   std::shared_ptr<metrics::Shard> shard;                            // written by this worker only
   std::vector<upstream::RetryBudget> retry_budgets;                 // one per pool
+  // One per listener: this worker's pending access log lines (disabled when `off`). Whatever
+  // is pending goes to the sink when the view is destroyed.
+  std::vector<log::LogBuffer> access_logs;
 
   const upstream::RetryBudget* FindRetryBudget(std::string_view pool) const {
     for (size_t i = 0; i < retry_budgets.size(); ++i) {
@@ -97,6 +103,9 @@ class Worker {
   // (null is ignored). At most kSpareExchanges wait for reuse; more are freed.
   std::unique_ptr<Exchange> TakeExchange();
   void ReturnExchange(std::unique_ptr<Exchange> exchange);
+  // This worker's request id generator (also the sampling dice) and log line clock.
+  log::RequestIdGenerator& request_ids() { return request_ids_; }
+  log::TimeCache& log_clock() { return log_clock_; }
   // Counts a limit `conn` ran into, against the listener it was accepted on.
   void CountLimit(const DownstreamConnection& conn, Limit limit);
 
@@ -160,6 +169,8 @@ class Worker {
   size_t peak_connections_ = 0;
   static constexpr size_t kTrimAfterClosed = 1024;
   LimitCounterSet limit_counters_;
+  log::RequestIdGenerator request_ids_;  // seeded once, from the OS
+  log::TimeCache log_clock_;
   std::atomic<bool> stopped_{false};
   bool draining_ = false;
   uint64_t seed_;

@@ -111,7 +111,10 @@ std::string_view ReasonPhrase(int status) {
 }
 
 void WriteErrorResponse(int status, std::string_view detail, bool close,
-                        std::string_view extra_headers, bool head_request, std::string* out) {
+                        std::string_view extra_headers, bool head_request, std::string* out,
+                        std::string_view request_id_header, std::string_view request_id) {
+  constexpr std::string_view kIdLine = "request id: ";
+  const bool with_id = !request_id_header.empty() && !request_id.empty();
   char status_buf[12];
   const auto status_end = std::to_chars(status_buf, status_buf + sizeof(status_buf), status).ptr;
   const std::string_view status_text(status_buf, static_cast<size_t>(status_end - status_buf));
@@ -119,7 +122,8 @@ void WriteErrorResponse(int status, std::string_view detail, bool close,
 
   // "<status> <reason>: <detail>\n", dropping the separators of empty parts.
   const size_t body_length = status_text.size() + (reason.empty() ? 0 : 1 + reason.size()) +
-                             (detail.empty() ? 0 : 2 + detail.size()) + 1;
+                             (detail.empty() ? 0 : 2 + detail.size()) + 1 +
+                             (with_id ? kIdLine.size() + request_id.size() + 1 : 0);
 
   out->append("HTTP/1.1 ");
   out->append(status_text);
@@ -130,6 +134,12 @@ void WriteErrorResponse(int status, std::string_view detail, bool close,
   out->append("\r\n");
   if (close) out->append("Connection: close\r\n");
   out->append(extra_headers);
+  if (with_id) {
+    out->append(request_id_header);
+    out->append(": ");
+    out->append(request_id);
+    out->append("\r\n");
+  }
   out->append("\r\n");
   if (head_request) return;
 
@@ -143,6 +153,11 @@ void WriteErrorResponse(int status, std::string_view detail, bool close,
     out->append(detail);
   }
   out->push_back('\n');
+  if (with_id) {
+    out->append(kIdLine);
+    out->append(request_id);
+    out->push_back('\n');
+  }
 }
 
 }  // namespace outrigger::http

@@ -97,6 +97,10 @@ void AppendField(std::string_view name, std::string_view value, std::string* out
   out->append("\r\n");
 }
 
+bool IsSetField(std::string_view name, const SetField& set) {
+  return !set.name.empty() && name.size() == set.name.size() && EqualsIgnoreCase(name, set.name);
+}
+
 void AppendDecimal(uint64_t v, std::string* out) {
   char buf[20];
   const auto r = std::to_chars(buf, buf + sizeof(buf), v);
@@ -182,7 +186,8 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
     const FieldRole role = RoleOf(h.name);
     switch (role) {
       case FieldRole::kCopy:
-        if (!check_connection || !NamedByConnection(req.headers, h.name)) {
+        if ((!check_connection || !NamedByConnection(req.headers, h.name)) &&
+            !IsSetField(h.name, fwd.request_id)) {
           AppendField(h.name, h.value, out);
         }
         break;
@@ -258,6 +263,7 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
   std::string_view real_ip = fwd.real_ip.empty() ? fwd.client_ip : fwd.real_ip;
   if (!real_ip.empty()) AppendField("X-Real-IP", real_ip, out);
   if (fwd.rfc7239 && !fwd.client_ip.empty()) AppendForwardedElement(fwd, req.authority, out);
+  if (!fwd.request_id.name.empty()) AppendField(fwd.request_id.name, fwd.request_id.value, out);
 
   if (req.upgrade_websocket) {
     AppendUpgradeFields(req.headers, out);
@@ -268,7 +274,7 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
 }
 
 void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
-                             bool client_keep_alive, std::string* out) {
+                             bool client_keep_alive, std::string* out, SetField set) {
   out->append("HTTP/1.1 ");
   AppendDecimal(static_cast<uint64_t>(resp.status), out);
   out->push_back(' ');
@@ -288,7 +294,8 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
       case FieldRole::kForwardedPort:
       case FieldRole::kForwardedProto:
       case FieldRole::kForwardedOther:
-        if (!check_connection || !NamedByConnection(resp.headers, h.name)) {
+        if ((!check_connection || !NamedByConnection(resp.headers, h.name)) &&
+            !IsSetField(h.name, set)) {
           AppendField(h.name, h.value, out);
         }
         break;
@@ -308,6 +315,7 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
     }
   }
 
+  if (!set.name.empty()) AppendField(set.name, set.value, out);
   if (resp.status == 101) {
     AppendUpgradeFields(resp.headers, out);
   } else if (!client_keep_alive) {

@@ -14,6 +14,13 @@
 
 namespace outrigger::http {
 
+// A field the proxy sets on a head it writes, replacing every one of that name the peer sent
+// (the request id). An empty name sets nothing.
+struct SetField {
+  std::string_view name;
+  std::string_view value;
+};
+
 struct ForwardedFor {
   std::string_view client_ip;  // textual address of the peer (no port): appended to XFF
   std::string_view proto;      // "http" or "https"
@@ -25,8 +32,9 @@ struct ForwardedFor {
   bool trusted = false;
   // Keep an untrusted client's X-Forwarded-For and append to it (nginx), rather than replace it.
   bool append_untrusted_for = false;
-  bool rfc7239 = false;  // also send an RFC 7239 Forwarded element: for, host, proto
-  uint16_t port = 0;     // the listener's port, for X-Forwarded-Port (0: none sent)
+  bool rfc7239 = false;      // also send an RFC 7239 Forwarded element: for, host, proto
+  uint16_t port = 0;         // the listener's port, for X-Forwarded-Port (0: none sent)
+  SetField request_id = {};  // the request's id, under its configured header
 };
 
 // Appends the request head to send upstream to `*out`:
@@ -50,8 +58,9 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
 //   - otherwise "Connection: close" when !client_keep_alive, or "Connection: keep-alive" when
 //     the client is HTTP/1.0 and the connection stays open.
 // A close-delimited body is forwarded as is; the caller passes client_keep_alive = false then.
+// `set` (the request id) replaces the backend's field of that name.
 void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
-                             bool client_keep_alive, std::string* out);
+                             bool client_keep_alive, std::string* out, SetField set = {});
 
 // Case-insensitive ASCII comparison for field names and tokens.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

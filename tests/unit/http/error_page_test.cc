@@ -21,6 +21,20 @@ TEST(ErrorPageTest, WritesCompleteResponseWithDetail) {
             "502 Bad Gateway: upstream connect failed\n");
 }
 
+TEST(ErrorPageTest, CarriesTheRequestIdInHeadAndBody) {
+  std::string out;
+  WriteErrorResponse(502, "upstream connect failed", true, "", false, &out, "X-Request-Id", "r1");
+  EXPECT_EQ(out,
+            "HTTP/1.1 502 Bad Gateway\r\n"
+            "Content-Type: text/plain\r\n"
+            "Content-Length: 56\r\n"
+            "Connection: close\r\n"
+            "X-Request-Id: r1\r\n"
+            "\r\n"
+            "502 Bad Gateway: upstream connect failed\n"
+            "request id: r1\n");
+}
+
 TEST(ErrorPageTest, OmitsConnectionCloseWhenKeepingTheConnection) {
   std::string out;
   WriteErrorResponse(503, "no backend available", false, "Retry-After: 1\r\n", false, &out);

@@ -204,6 +204,27 @@ TEST_F(HeadWriterTest, AppendsWithoutAllocatingWhenCapacitySuffices) {
   EXPECT_EQ(out.substr(0, 23), "previousGET / HTTP/1.1\r");
 }
 
+TEST_F(HeadWriterTest, RequestIdReplacesTheClientsFieldUpstreamAndTheBackendsDownstream) {
+  const std::string raw = "GET / HTTP/1.1\r\nHost: a\r\nx-request-id: bad id\r\nA: b\r\n\r\n";
+  RequestHead req;
+  ASSERT_EQ(ParseRequestHead(raw, {}, &req).status, ParseStatus::kDone);
+  std::string out;
+  WriteUpstreamRequestHead(
+      req, {.client_ip = "203.0.113.7", .proto = "http", .request_id = {"X-Request-Id", "id1"}},
+      &out);
+  EXPECT_EQ(out.find("bad"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nA: b\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nX-Request-Id: id1\r\n"), std::string::npos) << out;
+
+  ResponseHead resp;
+  const std::string raw_resp =
+      "HTTP/1.1 200 OK\r\nX-Request-Id: other\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_EQ(ParseResponseHead(raw_resp, Method::kGet, {}, &resp).status, ParseStatus::kDone);
+  std::string client;
+  WriteClientResponseHead(resp, 1, true, &client, {"X-Request-Id", "id1"});
+  EXPECT_EQ(client, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-Id: id1\r\n\r\n");
+}
+
 TEST_F(HeadWriterTest, WritesResponseStatusLineAndFields) {
   EXPECT_EQ(Client("HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\n"),
             "HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\n");

@@ -1,0 +1,223 @@
+// DownstreamConnection's request ids and access log lines, apart from the request path's
+// control flow in downstream_connection.cc (which calls these at the events they name).
+#include <time.h>
+
+#include "proxy/base/clock.h"
+#include "proxy/forward/downstream_connection.h"
+#include "proxy/http/head_writer.h"
+#include "proxy/log/request_id.h"
+
+namespace outrigger::forward {
+namespace {
+
+int64_t UnixMillis() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Why a request the proxy answered itself ended, when nothing more specific was noted.
+log::Termination TerminationOfStatus(int status) {
+  switch (status) {
+    case 404:
+      return log::Termination::kNoRoute;
+    case 408:
+      return log::Termination::kClientTimeout;
+    case 413:
+      return log::Termination::kLimit;
+    case 502:
+      return log::Termination::kUpstreamConnect;
+    case 503:
+      return log::Termination::kNoBackend;
+    case 504:
+      return log::Termination::kUpstreamTimeout;
+    default:
+      return status >= 400 && status < 500 ? log::Termination::kBadRequest : log::Termination::kOk;
+  }
+}
+
+}  // namespace
+
+const ListenerRuntime* DownstreamConnection::RequestListener(log::LogBuffer** buffer) const {
+  WorkerView* view = view_ ? view_.get() : worker_.view().get();
+  size_t index = view_ ? request_listener_ : listener_index_;
+  if (!view_ && listener_gone_) return nullptr;
+  if (buffer != nullptr) *buffer = &view->access_logs[index];
+  return &view->snapshot->listeners[index];
+}
+
+void DownstreamConnection::BeginRequestLog(const config::ListenerConfig& listener) {
+  Exchange& e = ex();
+  log::AccessRecord& r = e.log;
+  r.Reset();
+  r.request_id.clear();
+  e.log_begun = true;
+  const http::RequestHead& req = e.request;
+  const config::RequestIdConfig& ids = listener.request_id;
+  if (ids.enabled) {
+    const http::Header* incoming = nullptr;
+    if (ids.trust_incoming) {
+      for (const http::Header& h : req.headers) {
+        if (h.name.size() == ids.header.size() && http::EqualsIgnoreCase(h.name, ids.header)) {
+          incoming = &h;
+          break;
+        }
+      }
+    }
+    if (incoming != nullptr && log::IsValidRequestId(incoming->value)) {
+      r.request_id.assign(incoming->value);
+    } else {
+      r.request_id.resize(log::RequestIdGenerator::kLength);
+      worker_.request_ids().Next(r.request_id.data());
+    }
+  }
+  if (listener.access_log.format == config::AccessLogConfig::Format::kOff) return;
+  e.log_open = true;
+  r.has_request = true;
+  r.start_ns = request_start_ns_ != 0 ? request_start_ns_ : MonoNanos();
+  r.start_unix_ms = UnixMillis();
+  r.method.assign(req.method_text);
+  r.target.assign(req.path);
+  r.host.assign(req.authority);
+  r.version_minor = req.version_minor;
+  r.client.assign(peer_ip_);
+  for (const http::Header& h : req.headers) {
+    switch (h.name.size()) {
+      case 7:
+        if (!r.has_referer && http::EqualsIgnoreCase(h.name, "referer")) {
+          r.referer.assign(h.value);
+          r.has_referer = true;
+        }
+        break;
+      case 10:
+        if (!r.has_user_agent && http::EqualsIgnoreCase(h.name, "user-agent")) {
+          r.user_agent.assign(h.value);
+          r.has_user_agent = true;
+        }
+        break;
+      case 11:
+        if (!r.has_trace_id && http::EqualsIgnoreCase(h.name, "traceparent")) {
+          r.has_trace_id = log::TraceIdOf(h.value, r.trace_id);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void DownstreamConnection::NoteClient(std::string_view client_ip) {
+  // HOOK (trusted_proxies, issue 21): `client` is whatever address the listener decided is
+  // the client; only a different one than the peer needs copying.
+  if (ex().log_open && client_ip.data() != peer_ip_.data()) ex().log.client.assign(client_ip);
+}
+
+void DownstreamConnection::BeginBareRequestLog() {
+  const ListenerRuntime* listener = RequestListener(nullptr);
+  Exchange& e = ex();
+  log::AccessRecord& r = e.log;
+  r.Reset();
+  r.request_id.clear();
+  e.log_begun = true;
+  if (listener == nullptr) return;
+  if (listener->config->request_id.enabled) {
+    r.request_id.resize(log::RequestIdGenerator::kLength);
+    worker_.request_ids().Next(r.request_id.data());
+  }
+  if (listener->config->access_log.format == config::AccessLogConfig::Format::kOff) return;
+  e.log_open = true;
+  r.start_ns = MonoNanos();
+  r.start_unix_ms = UnixMillis();
+  r.client.assign(peer_ip_);
+}
+
+http::SetField DownstreamConnection::RequestIdField() const {
+  if (ex_ == nullptr || ex_->log.request_id.empty()) return {};
+  const ListenerRuntime* listener = RequestListener(nullptr);
+  if (listener == nullptr) return {};
+  return {listener->config->request_id.header, ex_->log.request_id};
+}
+
+void DownstreamConnection::NoteResponseHead() {
+  if (!ex().log_open) return;
+  if (ex().sent_ns != 0) ex().log.header_ns = MonoNanos() - ex().sent_ns;
+  ex().log.response_head_bytes = ex().scratch.size();
+}
+
+void DownstreamConnection::NoteFailure(upstream::Outcome outcome) {
+  log::Termination& t = ex().log.termination;
+  switch (outcome) {
+    case upstream::Outcome::kLocalConnectFailed:
+      t = log::Termination::kUpstreamConnect;
+      break;
+    case upstream::Outcome::kLocalTimeout:
+      t = log::Termination::kUpstreamTimeout;
+      break;
+    case upstream::Outcome::kUpstreamProtocolError:
+      t = log::Termination::kUpstreamProtocol;
+      break;
+    case upstream::Outcome::kUpstreamReset:
+    case upstream::Outcome::kUpstream5xx:
+      t = log::Termination::kUpstreamReset;
+      break;
+    case upstream::Outcome::kSuccess:
+    case upstream::Outcome::kDownstreamReset:
+      break;
+  }
+}
+
+void DownstreamConnection::LogLocalAnswer(int status) {
+  if (!ex().log_open) return;
+  if (ex().log.termination == log::Termination::kOk) {
+    ex().log.termination = TerminationOfStatus(status);
+  }
+  const size_t head_end = ex().scratch.find("\r\n\r\n");
+  ex().log.response_head_bytes = head_end == std::string::npos ? 0 : head_end + 4;
+  LogExchange(status, ex().scratch.size());
+}
+
+void DownstreamConnection::LogUnfinished() {
+  if (ex_ == nullptr || !ex_->log_open) return;
+  Exchange& e = *ex_;
+  if (e.log.termination == log::Termination::kOk)
+    e.log.termination = log::Termination::kClientClosed;
+  if (e.response_started) {
+    LogExchange(e.response.status, e.log.response_head_bytes + e.response_body.moved());
+  } else {
+    LogExchange(499, 0);
+  }
+}
+
+void DownstreamConnection::LogExchange(int status, uint64_t bytes_out) {
+  if (ex_ == nullptr || !ex_->log_open) return;
+  Exchange& e = *ex_;
+  e.log_open = false;
+  log::LogBuffer* buffer = nullptr;
+  const ListenerRuntime* listener = RequestListener(&buffer);
+  if (listener == nullptr || !buffer->enabled()) return;
+  log::AccessRecord& r = e.log;
+  const config::AccessLogConfig& cfg = listener->config->access_log;
+  const int64_t now = MonoNanos();
+  const int64_t duration = now - r.start_ns;
+  if (cfg.sample < 1.0 && status < 400 && r.termination == log::Termination::kOk &&
+      duration < std::chrono::nanoseconds(cfg.slow).count()) {
+    // 53 random bits as a share in [0, 1).
+    const double dice = static_cast<double>(worker_.request_ids().Next64() >> 11) * 0x1p-53;
+    if (dice >= cfg.sample) return;
+  }
+  r.pool = pool_ != nullptr ? std::string_view(pool_->config->name) : std::string_view();
+  log::LineEnd end;
+  end.listener = listener->config->name;
+  end.status = status;
+  end.bytes_in = r.has_request ? e.request.head_size + e.request_body.moved() : 0;
+  end.bytes_out = bytes_out;
+  end.duration_ns = duration;
+  if (cfg.format == config::AccessLogConfig::Format::kCombined) {
+    log::AppendCombinedLine(r, end, &worker_.log_clock(), buffer->line_buffer());
+  } else {
+    log::AppendJsonLine(r, end, &worker_.log_clock(), buffer->line_buffer());
+  }
+  buffer->Committed(now);
+}
+
+}  // namespace outrigger::forward

@@ -1,0 +1,109 @@
+// LogSink: where one listener's access log lines go (stdout, stderr or a file), written by a
+// thread of its own so that a slow disk or a pipe nobody reads never blocks a worker.
+//
+// Workers hand over whole batches of lines (LogBuffer) through a queue bounded in bytes;
+// when it is full the batch is dropped and its lines counted (dropped()), and the writer
+// logs the drops at most once per kDropReportEvery. The writer never blocks for ever
+// either: it waits for a pipe to take bytes in short polls, so destruction ends promptly.
+//
+// Thread-safety: Submit, Reopen and dropped from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace outrigger::log {
+
+class LogSink {
+ public:
+  static constexpr size_t kDefaultQueueBytes = 1 << 20;
+  static constexpr std::chrono::seconds kDropReportEvery{10};
+
+  // `path`: "stdout", "stderr" or a file, opened (created, appended to) now, so that an
+  // unwritable path fails the config load. `name` labels its warnings (the listener).
+  static absl::StatusOr<std::unique_ptr<LogSink>> Open(std::string path, std::string name,
+                                                       size_t queue_bytes = kDefaultQueueBytes);
+  ~LogSink();  // writes what is queued (for a bounded time), then stops the writer
+  LogSink(const LogSink&) = delete;
+  LogSink& operator=(const LogSink&) = delete;
+
+  // Takes `*batch` (holding `lines` lines) for writing, or drops and counts it when the queue
+  // is full; either way `*batch` comes back empty, with the capacity of an earlier batch.
+  void Submit(std::string* batch, uint64_t lines);
+  // Reopens a file path before the next write (after logrotate renamed it); no-op for
+  // stdout and stderr.
+  void Reopen();
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  const std::string& path() const { return path_; }
+
+ private:
+  LogSink(std::string path, std::string name, int fd, size_t queue_bytes);
+  void Run();
+  void WriteAll(const std::string& batch);
+  void ReopenNow();
+  // Logs the drops since the last report, at most once per kDropReportEvery.
+  void MaybeReportDrops();
+
+  const std::string path_;
+  const std::string name_;
+  const size_t queue_bytes_;
+  int fd_;                  // the writer's; owned unless 1 or 2
+  bool abandoned_ = false;  // the writer's: stopping, and the sink stopped taking bytes
+  uint64_t reported_ = 0;   // the writer's: drops already logged, and when last
+  std::chrono::steady_clock::time_point last_report_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::string> queue_;    // guarded by mu_
+  std::vector<std::string> spares_;  // guarded by mu_: written batches, for their capacity
+  size_t queued_bytes_ = 0;          // guarded by mu_
+  bool stop_ = false;                // guarded by mu_
+  std::atomic<bool> reopen_{false};
+  std::atomic<uint64_t> dropped_{0};
+  std::thread writer_;
+};
+
+// One worker's pending lines for one sink: appended to on the worker's loop, handed to the
+// sink when large or at the worker's periodic flush, and at destruction.
+class LogBuffer {
+ public:
+  static constexpr size_t kFlushBytes = 32 * 1024;
+  static constexpr int64_t kFlushAfterNs = 100'000'000;  // a line waits at most this long
+                                                         // while lines keep coming
+
+  explicit LogBuffer(std::shared_ptr<LogSink> sink) : sink_(std::move(sink)) {}
+  ~LogBuffer() { Flush(); }
+  LogBuffer(LogBuffer&&) = default;
+  LogBuffer& operator=(LogBuffer&&) = delete;
+
+  bool enabled() const { return sink_ != nullptr; }
+  std::string* line_buffer() { return &buf_; }
+  // After a line was appended to line_buffer(), at monotonic time `now_ns`.
+  void Committed(int64_t now_ns) {
+    if (lines_++ == 0) first_ns_ = now_ns;
+    if (buf_.size() >= kFlushBytes || now_ns - first_ns_ >= kFlushAfterNs) Flush();
+  }
+  void Flush() {
+    if (lines_ == 0 || sink_ == nullptr) return;
+    sink_->Submit(&buf_, lines_);
+    lines_ = 0;
+  }
+
+ private:
+  std::shared_ptr<LogSink> sink_;
+  std::string buf_;
+  uint64_t lines_ = 0;
+  int64_t first_ns_ = 0;  // when the oldest pending line was added
+};
+
+}  // namespace outrigger::log

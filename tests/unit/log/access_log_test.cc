@@ -1,0 +1,125 @@
+// The access log's line formats: every JSON key present (null when not applicable), escaping
+// that keeps every line parseable, nginx's combined layout, and the traceparent reader.
+#include "proxy/log/access_log.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+
+namespace outrigger::log {
+namespace {
+
+AccessRecord Sample() {
+  AccessRecord r;
+  r.has_request = true;
+  r.start_unix_ms = 1764894061123;  // 2025-12-05T00:21:01.123Z
+  r.method = "GET";
+  r.target = "/a/b?x=1&y=2";
+  r.host = "example.com";
+  r.user_agent = "curl/8.0";
+  r.has_user_agent = true;
+  r.client = "203.0.113.9";
+  r.request_id = "abc";
+  r.pool = "api";
+  r.backend = "127.0.0.1:9001";
+  r.attempts = 2;
+  r.connect_ns = 1'500'000;
+  r.header_ns = 12'345'678;
+  r.response_head_bytes = 100;
+  return r;
+}
+
+TEST(AccessLogTest, JsonHasEveryKey) {
+  AccessRecord r = Sample();
+  TimeCache clock;
+  std::string line;
+  AppendJsonLine(r, {"web", 200, 150, 1100, 20'000'000}, &clock, &line);
+  ASSERT_EQ(line.back(), '\n');
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["time"], "2025-12-05T00:21:01.123Z");
+  EXPECT_EQ(j["listener"], "web");
+  EXPECT_EQ(j["client"], "203.0.113.9");
+  EXPECT_EQ(j["method"], "GET");
+  EXPECT_EQ(j["path"], "/a/b");
+  EXPECT_EQ(j["query"], "x=1&y=2");
+  EXPECT_EQ(j["protocol"], "HTTP/1.1");
+  EXPECT_EQ(j["host"], "example.com");
+  EXPECT_EQ(j["status"], 200);
+  EXPECT_EQ(j["bytes_in"], 150);
+  EXPECT_EQ(j["bytes_out"], 1100);
+  EXPECT_DOUBLE_EQ(j["duration_ms"].get<double>(), 20.0);
+  EXPECT_DOUBLE_EQ(j["upstream_connect_ms"].get<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(j["upstream_header_ms"].get<double>(), 12.345);
+  EXPECT_EQ(j["pool"], "api");
+  EXPECT_EQ(j["backend"], "127.0.0.1:9001");
+  EXPECT_EQ(j["attempts"], 2);
+  EXPECT_EQ(j["request_id"], "abc");
+  EXPECT_EQ(j["user_agent"], "curl/8.0");
+  EXPECT_TRUE(j["referer"].is_null());
+  EXPECT_TRUE(j["tls_version"].is_null());
+  EXPECT_TRUE(j["sni"].is_null());
+  EXPECT_TRUE(j["trace_id"].is_null());
+  EXPECT_EQ(j["termination"], "ok");
+  EXPECT_EQ(j.size(), 24u);
+}
+
+TEST(AccessLogTest, JsonNullsWithoutARequest) {
+  AccessRecord r;
+  r.start_unix_ms = 0;
+  r.client = "127.0.0.1";
+  r.termination = Termination::kBadRequest;
+  TimeCache clock;
+  std::string line;
+  AppendJsonLine(r, {"web", 400, 0, 90, 1000}, &clock, &line);
+  nlohmann::json j = nlohmann::json::parse(line);
+  for (const char* key : {"method", "path", "query", "protocol", "host", "upstream_connect_ms",
+                          "upstream_header_ms", "pool", "backend", "request_id", "user_agent"}) {
+    EXPECT_TRUE(j[key].is_null()) << key;
+  }
+  EXPECT_EQ(j["time"], "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(j["termination"], "bad_request");
+}
+
+TEST(AccessLogTest, JsonEscapesEverythingAClientCanSend) {
+  AccessRecord r = Sample();
+  r.target = std::string("/\"q\\\x01\n\xff\xc3\xa9");
+  r.user_agent = "a\"}\n{\"forged\":1";
+  TimeCache clock;
+  std::string line;
+  AppendJsonLine(r, {"web", 200, 0, 0, 0}, &clock, &line);
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["path"], "/\"q\\\x01\n\xc3\xbf\xc3\xa9");  // \u00ff for the stray byte
+  EXPECT_EQ(j["user_agent"], "a\"}\n{\"forged\":1");
+}
+
+TEST(AccessLogTest, CombinedMatchesNginxLayout) {
+  AccessRecord r = Sample();
+  r.referer = "http://ref/\"x\"";
+  r.has_referer = true;
+  TimeCache clock;
+  std::string line;
+  AppendCombinedLine(r, {"web", 200, 150, 1100, 0}, &clock, &line);
+  EXPECT_EQ(line,
+            "203.0.113.9 - - [05/Dec/2025:00:21:01 +0000] \"GET /a/b?x=1&y=2 HTTP/1.1\" 200 1000 "
+            "\"http://ref/\\x22x\\x22\" \"curl/8.0\"\n");
+  const std::regex nginx(
+      R"re(^(\S+) - (\S+) \[([^\]]+)\] "([^"\\]*(?:\\.[^"\\]*)*)" (\d{3}) (\d+) "([^"\\]*(?:\\.[^"\\]*)*)" "([^"\\]*(?:\\.[^"\\]*)*)"\n$)re");
+  EXPECT_TRUE(std::regex_match(line, nginx));
+}
+
+TEST(AccessLogTest, TraceIdFromTraceparent) {
+  char id[32];
+  ASSERT_TRUE(TraceIdOf("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", id));
+  EXPECT_EQ(std::string(id, 32), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_FALSE(TraceIdOf("00-00000000000000000000000000000000-b7ad6b7169203331-01", id));
+  EXPECT_FALSE(TraceIdOf("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", id));
+  EXPECT_FALSE(TraceIdOf("garbage", id));
+  EXPECT_FALSE(TraceIdOf("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x", id));
+  EXPECT_TRUE(TraceIdOf("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x", id));
+}
+
+}  // namespace
+}  // namespace outrigger::log
