@@ -1,5 +1,7 @@
 #include "proxy/http/path_normalize.h"
 
+#include <array>
+
 namespace outrigger::http {
 namespace {
 
@@ -22,34 +24,41 @@ bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 bool IsDotSegment(std::string_view seg) { return seg == "." || seg == ".."; }
 
+// The bytes NeedsWork looks at more closely: '/', '%', '\\' and the control characters.
+constexpr std::array<bool, 256> kSpecial = [] {
+  std::array<bool, 256> special{};
+  for (int c = 0; c < 0x20; ++c) special[c] = true;
+  special[0x7f] = special['/'] = special['%'] = special['\\'] = true;
+  return special;
+}();
+
 // True when `path` (no query; starts with '/') might change or be refused: the cheap check
 // that keeps already-normal targets off the rewriting path. False means NormalizePath would
-// return it unchanged.
+// return it unchanged. One table lookup per ordinary byte: a dot segment or a repeated slash
+// is seen from the separator before it.
 bool NeedsWork(std::string_view path, const PathNormalizeOptions& options) {
-  size_t segment = 1;
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      const size_t length = i - segment;
-      if (length == 0) {
-        if (i != path.size() && options.merge_slashes) return true;
-      } else if (length <= 2 && IsDotSegment(path.substr(segment, length))) {
-        return true;
+  const char* p = path.data();
+  const size_t n = path.size();
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (!kSpecial[c]) continue;
+    if (c == '/') {
+      const size_t rest = n - i - 1;
+      if (rest == 0) continue;
+      if (p[i + 1] == '/') {
+        if (options.merge_slashes) return true;
+      } else if (p[i + 1] == '.') {
+        if (rest == 1 || p[i + 2] == '/') return true;                       // "/." segment
+        if (p[i + 2] == '.' && (rest == 2 || p[i + 3] == '/')) return true;  // "/.." segment
       }
-      segment = i + 1;
       continue;
     }
-    const auto c = static_cast<unsigned char>(path[i]);
-    if (c == '%') {
-      if (i + 2 >= path.size() || !IsUpperHex(path[i + 1]) || !IsUpperHex(path[i + 2])) {
-        return true;
-      }
-      const auto v = static_cast<unsigned char>(HexValue(path[i + 1]) * 16 + HexValue(path[i + 2]));
-      if (IsUnreserved(v) || IsControl(v)) return true;
-      if ((v == '/' || v == '\\') && options.escaped_slashes != EscapedSlashes::kKeep) return true;
-      i += 2;
-    } else if (c == '\\' || IsControl(c)) {
-      return true;
-    }
+    if (c != '%') return true;  // a backslash or a control character
+    if (i + 2 >= n || !IsUpperHex(p[i + 1]) || !IsUpperHex(p[i + 2])) return true;
+    const auto v = static_cast<unsigned char>(HexValue(p[i + 1]) * 16 + HexValue(p[i + 2]));
+    if (IsUnreserved(v) || IsControl(v)) return true;
+    if ((v == '/' || v == '\\') && options.escaped_slashes != EscapedSlashes::kKeep) return true;
+    i += 2;
   }
   return false;
 }
