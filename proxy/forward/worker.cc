@@ -256,7 +256,8 @@ void Worker::ReturnExchange(std::unique_ptr<Exchange> exchange) {
 
 void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
-  self->connection_pool_.Upkeep(upstream::Backend::kDead | upstream::Backend::kDraining);
+  self->connection_pool_.Upkeep(upstream::Backend::kDead | upstream::Backend::kDraining |
+                                upstream::Backend::kMaint);
   for (auto& conn : self->connections_) conn->TrimIdle();
   if (self->peak_connections_ >= self->connections_.size() + kTrimAfterClosed) {
     // glibc keeps what thousands of connections freed (their pages hold a few live blocks
