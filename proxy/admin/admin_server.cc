@@ -157,7 +157,11 @@ void AdminServer::OnOther(evhttp_request* req, void* arg) {
 
 bool AdminServer::ReadMethod(evhttp_request* req) {
   const evhttp_cmd_type method = evhttp_request_get_command(req);
-  if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) return true;
+  if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) {
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) == 0) return true;
+    Reply(req, 400, "Bad Request", "a read takes no request body\n");
+    return false;
+  }
   evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
   Reply(req, 405, "Method Not Allowed", "method not allowed\n");
   return false;

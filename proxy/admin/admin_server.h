@@ -55,7 +55,8 @@ class AdminServer {
   static void OnReload(evhttp_request* req, void* self);
   // PATCH /pools/{pool}/backends/{backend}; false when the path is not of that shape.
   bool OnPatch(evhttp_request* req);
-  // Answers 405 and returns false unless the method is GET or HEAD (reads mutate nothing).
+  // Answers 405 and returns false unless the method is GET or HEAD (reads mutate nothing),
+  // 400 if such a request has a body.
   static bool ReadMethod(evhttp_request* req);
   // Answers 401 or 403 and returns false unless the request may mutate.
   bool Authorized(evhttp_request* req) const;

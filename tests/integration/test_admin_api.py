@@ -111,6 +111,14 @@ class AdminApi(harness.ProxyTestCase):
         r = patch(proxy, "api", a.address, {"weight": None})
         self.assertEqual((r.json()["weight"], r.json()["operator"]), (1, None))
 
+    def test_ready_ramps_back_through_slow_start(self):
+        proxy, a, b = self.two(slow_start="30s")
+        self.assertEqual(spread(proxy, 10), {"a": 5, "b": 5})  # present at start: no ramp
+        self.assertEqual(patch(proxy, "api", a.address, {"state": "drain"}).status, 200)
+        self.assertEqual(patch(proxy, "api", a.address, {"state": "ready"}).status, 200)
+        seen = spread(proxy, 40)  # a ramps from almost nothing over 30 s
+        self.assertLessEqual(seen["a"], 4, seen)
+
     def test_maint_closes_idle_connections_and_stops_probes(self):
         health = {"ready": {"path": "/health/ready", "interval": "%dms" % (INTERVAL * 1000),
                             "timeout": "1s", "fall": 1, "rise": 1}}
