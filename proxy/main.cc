@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "proxy/app/ctl.h"
 #include "proxy/app/server.h"
 #include "proxy/base/log.h"
 #include "proxy/config/loader.h"
@@ -15,6 +16,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: outrigger [-c FILE] [--check] [--log-level LEVEL]\n"
+    "       outrigger ctl [--admin HOST:PORT] [--token-file FILE] COMMAND  (ctl --help)\n"
     "\n"
     "  -c, --config FILE    configuration file (default /etc/outrigger/outrigger.yaml)\n"
     "      --check          validate the configuration, print every error, and exit\n"
@@ -38,6 +40,7 @@ int Check(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "ctl") return outrigger::app::RunCtl(argc - 2, argv + 2);
   std::string config_path = "/etc/outrigger/outrigger.yaml";
   std::string log_level = "info";
   bool check = false;

@@ -53,7 +53,7 @@ nlohmann::json UnixSeconds(const std::optional<std::chrono::system_clock::time_p
 std::string_view BackendState(const upstream::Backend& backend) {
   const uint32_t flags = backend.unavailable();
   if (flags & upstream::Backend::kDead) return "dead";
-  if (flags & upstream::Backend::kDraining) return "draining";
+  if (flags & (upstream::Backend::kDraining | upstream::Backend::kOperatorOut)) return "draining";
   if (flags != 0) return "unready";
   return "ready";
 }
@@ -128,7 +128,8 @@ std::vector<MetricFamily> StateFamilies(const forward::Snapshot& snapshot, int64
 
 std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
                        const metrics::Recent& recent, const metrics::ScalingBoard& board,
-                       std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns) {
+                       std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns,
+                       const upstream::OperatorOverrides* overrides) {
   const metrics::Recent::Window rates = recent.RateWindow();
   const metrics::Recent::Window latency = recent.QuantileWindow();
   auto same_layout = [&](const metrics::Recent::Window& w) {
@@ -162,6 +163,26 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
                                     Sum(rates.then->backends[id].requests), rates.seconds)
                              : 0.0},
       };
+      const upstream::OperatorOverride* op =
+          overrides != nullptr ? overrides->Find(b.pool(), b.address()) : nullptr;
+      nlohmann::json op_json = nullptr;
+      std::string_view admin_state = "ready";
+      if (op != nullptr) {
+        op_json = nlohmann::json::object();
+        if (op->state) op_json["state"] = OperatorStateName(*op->state);
+        if (op->weight) {
+          op_json["weight"] = *op->weight;
+          backend["weight"] = *op->weight;  // 0 builds the policies with 1, out of rotation
+        }
+        if (op->state || op->weight == 0u) {
+          const bool idle = t.inflight == 0 && t.tunnels == 0 && b.active_requests() == 0;
+          admin_state = op->state == upstream::OperatorState::kMaint ? "maint"
+                        : idle                                       ? "drained"
+                                                                     : "draining";
+        }
+      }
+      backend["operator"] = std::move(op_json);
+      backend["admin_state"] = admin_state;
       backend["latency_seconds"] =
           have_latency ? Quantiles(metrics::Minus(latency.now->backends[id].latency,
                                                   latency.then->backends[id].latency))

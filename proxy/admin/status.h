@@ -21,12 +21,13 @@
 #include "proxy/metrics/shard.h"
 #include "proxy/upstream/backend.h"
 #include "proxy/upstream/dns_discovery.h"
+#include "proxy/upstream/operator_overrides.h"
 
 namespace outrigger::admin {
 
 // The one state of outrigger_pool_backends{state} a backend is counted in: "dead" (failed
-// its live probe), else "draining", else "unready" (failed its ready probe, or its circuit
-// is open: it takes no request), else "ready".
+// its live probe), else "draining" (removed, or an operator's drain, maint or weight 0), else
+// "unready" (failed its ready probe, or its circuit is open: it takes no request), else "ready".
 std::string_view BackendState(const upstream::Backend& backend);
 // "closed", "open" or "half_open".
 std::string_view CircuitState(const upstream::Backend& backend, int64_t now_ns);
@@ -42,9 +43,13 @@ std::vector<prometheus::MetricFamily> StateFamilies(const forward::Snapshot& sna
 // quantiles. `totals` is a reading in snapshot's layout.
 // `dns` adds each pool's DNS entries (their address count, last success and last error: a
 // failing resolution keeps the last good set, and this is where that shows).
+// `overrides` (may be null) adds each backend's "operator" entry ({state, weight} an operator
+// set through the admin API, or null), and its "admin_state": "ready", "draining",
+// "drained" (an operator's drain or maint with nothing left in flight) or "maint".
 std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
                        const metrics::Recent& recent, const metrics::ScalingBoard& board,
-                       std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns);
+                       std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns,
+                       const upstream::OperatorOverrides* overrides = nullptr);
 
 // outrigger_downstream_limit_hits_total{listener, limit}: every worker's counts summed.
 // Only the series of `listeners` (the running config's) are exposed.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "proxy/admin/access_log_family.h"
@@ -100,6 +101,8 @@ absl::Status Server::Start() {
   absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
       forward::BuildSnapshot(*std::move(cfg), nullptr);
   if (!snap.ok()) return snap.status();
+  absl::StatusOr<std::optional<std::string>> token = ReadToken((*snap)->config);
+  if (!token.ok()) return token.status();
   health_ = std::make_unique<upstream::HealthChecker>(base_.get(), MonoNanos());
   Publish(*std::move(snap));  // no worker yet: this marks new backends unready before they start
   // Names not resolved yet leave their pool without those backends (503) until they are:
@@ -111,16 +114,21 @@ absl::Status Server::Start() {
       [this](absl::StatusOr<config::Config> loaded) { OnConfigLoaded(std::move(loaded)); });
 
   admin_ = std::make_unique<admin::AdminServer>(
-      base_.get(), admin::AdminServer::Hooks{
-                       .ready = [this] { return Ready(); },
-                       .metrics = [this] { return MetricsText(); },
-                       .status =
-                           [this] {
-                             return admin::StatusJson(*snapshot_, collector_.Read(), recent_,
-                                                      scaling_, dns_status(), MonoNanos());
-                           },
-                       .scaling = [this] { return admin::ScalingJson(scaling_); },
-                   });
+      base_.get(),
+      admin::AdminServer::Hooks{
+          .ready = [this] { return Ready(); },
+          .metrics = [this] { return MetricsText(); },
+          .status =
+              [this] {
+                return admin::StatusJson(*snapshot_, collector_.Read(), recent_, scaling_,
+                                         dns_status(), MonoNanos(), &overrides_);
+              },
+          .scaling = [this] { return admin::ScalingJson(scaling_); },
+          .patch = [this](std::string_view pool, std::string_view backend,
+                          std::string_view body) { return PatchBackend(pool, backend, body); },
+          .reload = [this](auto done) { AdminReload(std::move(done)); },
+      });
+  admin_->SetToken(*std::move(token));
   if (absl::Status s = admin_->Bind(admin_address); !s.ok()) return s;
 
   for (unsigned i = 0; i < workers; ++i) {
@@ -355,36 +363,38 @@ void Server::Reload() {
 }
 
 void Server::OnConfigLoaded(absl::StatusOr<config::Config> cfg) {
-  if (draining_) return;
-  if (!cfg.ok()) {
-    ++reloads_.failure;
-    spdlog::error("reload refused, the running config stays:\n{}",
-                  std::string(cfg.status().message()));
+  const bool load_failed = !cfg.ok();  // its errors are lines of FILE:LINE:COL: ...
+  absl::Status result = draining_ ? absl::UnavailableError("draining: the reload was dropped")
+                                  : ApplyConfig(std::move(cfg));
+  if (draining_) {
+    for (auto& done : std::exchange(reload_waiters_, {})) done(ReloadAnswer(result));
     return;
   }
-  if (absl::Status s = CheckConnectionLimits(*cfg, workers_.size()); !s.ok()) {
+  if (result.ok()) {
+    ++reloads_.success;
+    spdlog::info("reloaded {}", config_path_);
+  } else {
     ++reloads_.failure;
-    spdlog::error("reload refused, the running config stays: {}", std::string(s.message()));
-    return;
+    spdlog::error("reload refused, the running config stays:{}{}", load_failed ? "\n" : " ",
+                  std::string(result.message()));
   }
+  for (auto& done : std::exchange(reload_waiters_, {})) done(ReloadAnswer(result));
+}
+
+absl::Status Server::ApplyConfig(absl::StatusOr<config::Config> cfg) {
+  if (!cfg.ok()) return cfg.status();
+  if (absl::Status s = CheckConnectionLimits(*cfg, workers_.size()); !s.ok()) return s;
+  absl::StatusOr<std::optional<std::string>> token = ReadToken(*cfg);
+  if (!token.ok()) return token.status();
   const config::Config& running = snapshot_->config;
   if (cfg->workers != running.workers || !(cfg->admin.listen == running.admin.listen)) {
     spdlog::warn("reload: `workers` and `admin.listen` change only at a restart; kept as they are");
   }
   absl::StatusOr<std::vector<std::vector<net::ListenSocket>>> sockets = BindNewListeners(*cfg);
-  if (!sockets.ok()) {
-    ++reloads_.failure;
-    spdlog::error("reload refused, the running config stays: {}",
-                  std::string(sockets.status().message()));
-    return;
-  }
+  if (!sockets.ok()) return sockets.status();
   absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
-      forward::BuildSnapshot(*std::move(cfg), snapshot_.get(), &dns_->addresses());
-  if (!snap.ok()) {
-    ++reloads_.failure;
-    spdlog::error("reload refused: {}", std::string(snap.status().message()));
-    return;
-  }
+      forward::BuildSnapshot(*std::move(cfg), snapshot_.get(), &dns_->addresses(), &overrides_);
+  if (!snap.ok()) return snap.status();
   for (const auto& l : (*snap)->config.listeners) {
     bool had = std::any_of(running.listeners.begin(), running.listeners.end(),
                            [&](const auto& r) { return r.listen == l.listen; });
@@ -397,8 +407,8 @@ void Server::OnConfigLoaded(absl::StatusOr<config::Config> cfg) {
   }
   Publish(*std::move(snap), *std::move(sockets));
   dns_->Configure(snapshot_->config);
-  ++reloads_.success;
-  spdlog::info("reloaded {}", config_path_);
+  admin_->SetToken(*std::move(token));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::vector<net::ListenSocket>>> Server::BindNewListeners(
@@ -425,7 +435,7 @@ absl::StatusOr<std::vector<std::vector<net::ListenSocket>>> Server::BindNewListe
 
 void Server::OnDnsChange() {
   absl::StatusOr<std::shared_ptr<const forward::Snapshot>> snap =
-      forward::BuildSnapshot(snapshot_->config, snapshot_.get(), &dns_->addresses());
+      forward::BuildSnapshot(snapshot_->config, snapshot_.get(), &dns_->addresses(), &overrides_);
   if (!snap.ok()) {  // the running config compiled before; only a bug gets here
     spdlog::error("dns: cannot rebuild the snapshot: {}", std::string(snap.status().message()));
     return;
@@ -447,12 +457,21 @@ void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot,
     }
   }
   std::vector<upstream::HealthChecker::Target> targets;
+  absl::flat_hash_set<const upstream::Backend*> unprobed;
   for (const forward::PoolRuntime& pool : snapshot->pools) {
     for (const auto& b : pool.backends) {
-      targets.push_back({b, &pool.config->health, !kept.contains(b.get())});
+      // An operator's state first: a backend in maint must not be picked, nor probed.
+      overrides_.ApplyTo(*b);
+      if (overrides_.InMaint(*b)) {
+        unprobed.insert(b.get());
+        continue;
+      }
+      targets.push_back(
+          {b, &pool.config->health, !kept.contains(b.get()) || unprobed_.contains(b.get())});
     }
   }
   health_->Track(targets);
+  unprobed_ = std::move(unprobed);
   if (snapshot_) forward::MarkRemovedBackends(*snapshot_, *snapshot);
   snapshot_ = std::move(snapshot);
   // Before the workers adopt it: their new shards are in this layout, and the series of

@@ -3,10 +3,13 @@
 // reloads the config file.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/app/config_load.h"
@@ -20,11 +23,15 @@
 #include "proxy/net/listener.h"
 #include "proxy/upstream/dns_discovery.h"
 #include "proxy/upstream/health_checker.h"
+#include "proxy/upstream/operator_overrides.h"
 
 namespace outrigger::app {
 
 class Server {
  public:
+  // An admin API mutation's answer: status code and JSON body.
+  using AdminAnswer = admin::AdminServer::Hooks::Answer;
+
   explicit Server(std::string config_path);
   ~Server();
 
@@ -58,6 +65,15 @@ class Server {
   // SIGUSR1: every access log file is reopened at its path (after logrotate renamed it).
   void ReopenAccessLogs();
   void OnConfigLoaded(absl::StatusOr<config::Config> cfg);
+  // Applies a loaded config; an error (the running config stays) says why it was refused.
+  absl::Status ApplyConfig(absl::StatusOr<config::Config> cfg);
+  // The admin API's mutations (admin_actions.cc).
+  AdminAnswer PatchBackend(std::string_view pool, std::string_view backend, std::string_view body);
+  void AdminReload(std::function<void(AdminAnswer)> done);
+  // POST /reload's answer: 200 {"result":"reloaded"}, or 400 {"result":"refused","errors":[...]}.
+  static AdminAnswer ReloadAnswer(const absl::Status& result);
+  // `admin.token_file`'s token (trailing whitespace dropped); nullopt when the key is unset.
+  static absl::StatusOr<std::optional<std::string>> ReadToken(const config::Config& config);
   // Binds, for every worker, a socket for each listener of `next` that the running config
   // lacks: [worker][k]. Fails (closing what it bound) when one cannot be bound.
   absl::StatusOr<std::vector<std::vector<net::ListenSocket>>> BindNewListeners(
@@ -108,6 +124,12 @@ class Server {
   std::unique_ptr<AsyncConfigLoad> config_load_;
   ReloadCounts reloads_;
   net::EventPtr scaling_tick_;
+  // An operator's states and weights (admin API), applied at every Publish.
+  upstream::OperatorOverrides overrides_;
+  // Backends left out of the last HealthChecker::Track (maint): probed afresh when back.
+  absl::flat_hash_set<const upstream::Backend*> unprobed_;
+  // POST /reload requests waiting for the load under way.
+  std::vector<std::function<void(AdminAnswer)>> reload_waiters_;
   bool ready_ = false;
   bool draining_ = false;
   int64_t drain_deadline_ns_ = 0;

@@ -238,6 +238,9 @@ struct ListenerConfig {
 struct AdminConfig {
   std::string listen_text = "127.0.0.1:9901";  // `admin.listen`
   net::SocketAddress listen;
+  // `admin.token_file`: the file holding the bearer token that admin mutations need (read at
+  // start-up and at each reload); empty: none.
+  std::string token_file;
 };
 
 struct DrainConfig {

@@ -173,8 +173,11 @@ void Loader::ReadResolver(const Field& f) {
 void Loader::ReadAdmin(const std::optional<Field>& f) {
   std::optional<Field> listen;
   if (f && ExpectMap(*f, &diag_)) {
-    MapReader admin(*f, {"listen"}, &diag_);
+    MapReader admin(*f, {"listen", "token_file"}, &diag_);
     listen = admin.Get("listen");
+    if (auto token = admin.Get("token_file")) {
+      if (auto s = ReadString(*token, &diag_)) config_.admin.token_file = *s;
+    }
   }
   if (listen) {
     config_.admin.listen = ReadListenAddress(*listen, &config_.admin.listen_text);

@@ -35,7 +35,8 @@ std::shared_ptr<PoolShared> FindPoolShared(const Snapshot* previous, const std::
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
-    config::Config config, const Snapshot* previous, const upstream::ResolvedAddresses* resolved) {
+    config::Config config, const Snapshot* previous, const upstream::ResolvedAddresses* resolved,
+    const upstream::OperatorOverrides* overrides) {
   auto snap = std::make_shared<Snapshot>();
   snap->config = std::move(config);
   const config::Config& cfg = snap->config;
@@ -81,6 +82,11 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
         // A backend a reload or a resolution adds ramps up under slow_start; those present at
         // start-up do not (nothing is warmer than anything else then).
         if (previous != nullptr) b->set_available_since_ns(MonoNanos());
+      }
+      if (const upstream::OperatorOverride* o =
+              overrides != nullptr ? overrides->Find(pc.name, address) : nullptr;
+          o != nullptr && o->weight) {
+        weight = std::max<uint32_t>(*o->weight, 1);
       }
       pool.members.push_back({b.get(), weight});
       pool.backends.push_back(std::move(b));

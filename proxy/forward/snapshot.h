@@ -22,6 +22,7 @@
 #include "proxy/upstream/backend.h"
 #include "proxy/upstream/caps.h"
 #include "proxy/upstream/dns_discovery.h"
+#include "proxy/upstream/operator_overrides.h"
 
 namespace outrigger::forward {
 
@@ -75,10 +76,13 @@ struct Snapshot {
 // null) holds for it, with the entry's weight, skipping an address the pool already has.
 // Backends whose pool name and address match one in `previous` (may be null) are reused;
 // new ones ramp up under slow_start unless there is no `previous` (start-up). Fails only on
-// what validation cannot see (an unknown policy name).
+// what validation cannot see (an unknown policy name). `overrides` (may be null): an
+// operator's weight replaces the configured one (0 builds as 1: OperatorOverrides::ApplyTo
+// takes such a backend out).
 absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
     config::Config config, const Snapshot* previous,
-    const upstream::ResolvedAddresses* resolved = nullptr);
+    const upstream::ResolvedAddresses* resolved = nullptr,
+    const upstream::OperatorOverrides* overrides = nullptr);
 
 // Marks every backend of `previous` that `next` no longer has as draining: requests still in
 // flight on it (on `previous`) finish, and nothing that still holds `previous` picks it.

@@ -258,7 +258,8 @@ void Worker::ReturnExchange(std::unique_ptr<Exchange> exchange) {
 
 void Worker::OnUpkeep(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Worker*>(arg);
-  self->connection_pool_.Upkeep(upstream::Backend::kDead | upstream::Backend::kDraining);
+  self->connection_pool_.Upkeep(upstream::Backend::kDead | upstream::Backend::kDraining |
+                                upstream::Backend::kMaint);
   for (auto& conn : self->connections_) conn->TrimIdle();
   for (log::LogBuffer& b : self->view_->access_logs) b.Flush();  // lines of a quiet second
   if (self->peak_connections_ >= self->connections_.size() + kTrimAfterClosed) {

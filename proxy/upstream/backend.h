@@ -29,6 +29,10 @@ class Backend : public std::enable_shared_from_this<Backend> {
     kUnready = 1u << 1,      // failed its ready probe
     kDraining = 1u << 2,     // removed (DNS, reload): in-flight work finishes, nothing new
     kCircuitOpen = 1u << 3,  // circuit breaker open
+    // Set by an operator through the admin API (upstream/operator_overrides.h): `drain`,
+    // `maint` or weight 0; in-flight work finishes, nothing new.
+    kOperatorOut = 1u << 4,
+    kMaint = 1u << 5,  // `maint`: also its idle connections close and its probes stop
   };
 
   Backend(std::string pool, net::SocketAddress address, std::string label)
