@@ -4,9 +4,11 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "proxy/app/server.h"
 #include "proxy/base/log.h"
+#include "proxy/cli/probe.h"
 #include "proxy/config/loader.h"
 #include "proxy/net/event.h"
 #include "version.h"
@@ -15,6 +17,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: outrigger [-c FILE] [--check] [--log-level LEVEL]\n"
+    "       outrigger probe [--timeout DURATION] URL\n"
     "\n"
     "  -c, --config FILE    configuration file (default /etc/outrigger/outrigger.yaml)\n"
     "      --check          validate the configuration, print every error, and exit\n"
@@ -38,6 +41,11 @@ int Check(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Subcommands: tools beside the server, each with its own arguments.
+  if (argc > 1) {
+    const std::string_view sub = argv[1];
+    if (sub == "probe") return outrigger::cli::ProbeMain(argc - 1, argv + 1);
+  }
   std::string config_path = "/etc/outrigger/outrigger.yaml";
   std::string log_level = "info";
   bool check = false;
