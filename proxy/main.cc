@@ -10,6 +10,7 @@
 #include "proxy/base/log.h"
 #include "proxy/cli/probe.h"
 #include "proxy/config/loader.h"
+#include "proxy/import_nginx/command.h"
 #include "proxy/net/event.h"
 #include "version.h"
 
@@ -18,6 +19,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: outrigger [-c FILE] [--check] [--log-level LEVEL]\n"
     "       outrigger probe [--timeout DURATION] URL\n"
+    "       outrigger import-nginx FILE\n"
     "\n"
     "  -c, --config FILE    configuration file (default /etc/outrigger/outrigger.yaml)\n"
     "      --check          validate the configuration, print every error, and exit\n"
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     const std::string_view sub = argv[1];
     if (sub == "probe") return outrigger::cli::ProbeMain(argc - 1, argv + 1);
+    if (sub == "import-nginx") return outrigger::import_nginx::ImportNginxMain(argc - 1, argv + 1);
   }
   std::string config_path = "/etc/outrigger/outrigger.yaml";
   std::string log_level = "info";
