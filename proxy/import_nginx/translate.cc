@@ -257,10 +257,11 @@ class Translator {
       if (d.name == "location" && d.has_block) Location(d, s, ctx);
     }
     if (proxy_pass == nullptr) {
-      model_.notes.push_back({loc.file, loc.line,
-                              Cat("location ", prefix,
-                                  " not translated: it has no proxy_pass, and Outrigger only "
-                                  "proxies (its requests go to the next shorter prefix route)")});
+      model_.notes.push_back(
+          {loc.file, loc.line,
+           Cat("location ", prefix,
+               " not translated: it has no proxy_pass, and Outrigger only "
+               "proxies (its requests go to a shorter prefix's route, or get 404)")});
       return;
     }
     Route r;
@@ -406,7 +407,10 @@ class Translator {
           l.routes.push_back(std::move(r));
         }
       };
+      // With one server on the address, nginx sends it every request whatever the Host:
+      // its host-less routes alone say so.
       for (const auto& [s, is_default] : servers) {
+        if (servers.size() == 1) break;
         for (const std::string& h : s->hosts) add(*s, h);
       }
       add(*def, "");  // nginx's default server answers any other Host
