@@ -65,8 +65,11 @@ std::string EmitYaml(const Model& m, std::string_view source) {
     }
   }
   Append(&out, "\npools:\n");
-  if (m.pools.empty()) Append(&out, "  {}\n");
+  bool any_pool = false;
+  for (const Pool& p : m.pools) any_pool |= !p.backends.empty();
+  if (!any_pool) Append(&out, "  {}\n");
   for (const Pool& p : m.pools) {
+    if (p.backends.empty()) continue;  // reported where a route used it
     for (const std::string& c : p.comments) Comment(out, "  ", c);
     Append(&out, "  ", Quote(p.name), ":\n    balance: ", p.balance, "\n");
     if (!p.hash_on.empty()) Append(&out, "    hash_on: ", Quote(p.hash_on), "\n");

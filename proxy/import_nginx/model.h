@@ -35,8 +35,6 @@ struct Pool {
   std::optional<int64_t> resolve_every_ms;
   std::vector<Backend> backends;
   std::vector<std::string> comments;  // written above the pool: where semantics differ
-  // Where the read/connect timeouts were taken from, to name it in a conflict note.
-  std::string timeouts_from;
 };
 
 struct Route {

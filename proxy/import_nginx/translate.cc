@@ -322,6 +322,11 @@ class Translator {
         model_.pools.push_back(std::move(p));
       }
     }
+    if (model_.pools[pool_index_[host]].backends.empty()) {
+      Untranslated(d, "its upstream has no server Outrigger can use (all down, backup or unix:)",
+                   model_.notes);
+      return false;
+    }
     r.pool = host;
     return true;
   }

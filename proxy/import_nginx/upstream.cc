@@ -175,6 +175,10 @@ Pool TranslateUpstream(const Directive& upstream, std::vector<Note>& notes) {
       Untranslated(d, "no Outrigger equivalent", notes);
     }
   }
+  if (pool.backends.empty()) {
+    notes.push_back({upstream.file, upstream.line,
+                     Cat("upstream ", pool.name, " not translated: no server Outrigger can use")});
+  }
   return pool;
 }
 

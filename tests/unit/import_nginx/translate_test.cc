@@ -132,5 +132,23 @@ TEST(Translate, WhatHasNoEquivalentIsReportedWhereItWasWritten) {
   EXPECT_EQ(m.listeners[0].listen, "0.0.0.0:80");
 }
 
+TEST(Translate, AnUpstreamWithNoUsableServerIsReportedAndNotRoutedTo) {
+  Model m = From(
+      "http {\n"
+      "  upstream gone { server 10.0.0.1:1 backup; server unix:/run/app.sock; }\n"
+      "  server { listen 80;\n"
+      "    location / { proxy_pass http://gone; proxy_set_header Host $host; }\n"
+      "    location /ok/ { proxy_pass http://10.0.0.2:80; proxy_set_header Host $host; }\n"
+      "  }\n"
+      "}\n");
+  EXPECT_TRUE(HasNote(m, 2, "upstream gone not translated")) << AllNotes(m);
+  EXPECT_TRUE(HasNote(m, 4, "no server Outrigger can use")) << AllNotes(m);
+  ASSERT_EQ(m.listeners.size(), 1u);
+  ASSERT_EQ(m.listeners[0].routes.size(), 1u);
+  EXPECT_EQ(m.listeners[0].routes[0].path_prefix, "/ok/");
+  std::string yaml = EmitYaml(m, "t.conf");
+  EXPECT_EQ(yaml.find("\"gone\":"), std::string::npos) << yaml;
+}
+
 }  // namespace
 }  // namespace outrigger::import_nginx
