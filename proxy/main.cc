@@ -4,11 +4,14 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "proxy/app/ctl.h"
 #include "proxy/app/server.h"
 #include "proxy/base/log.h"
+#include "proxy/cli/probe.h"
 #include "proxy/config/loader.h"
+#include "proxy/import_nginx/command.h"
 #include "proxy/net/event.h"
 #include "version.h"
 
@@ -17,6 +20,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: outrigger [-c FILE] [--check] [--log-level LEVEL]\n"
     "       outrigger ctl [--admin HOST:PORT] [--token-file FILE] COMMAND  (ctl --help)\n"
+    "       outrigger probe [--timeout DURATION] URL\n"
+    "       outrigger import-nginx FILE\n"
     "\n"
     "  -c, --config FILE    configuration file (default /etc/outrigger/outrigger.yaml)\n"
     "      --check          validate the configuration, print every error, and exit\n"
@@ -40,7 +45,13 @@ int Check(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "ctl") return outrigger::app::RunCtl(argc - 2, argv + 2);
+  // Subcommands: tools beside the server, each with its own arguments.
+  if (argc > 1) {
+    const std::string_view sub = argv[1];
+    if (sub == "ctl") return outrigger::app::RunCtl(argc - 2, argv + 2);
+    if (sub == "probe") return outrigger::cli::ProbeMain(argc - 1, argv + 1);
+    if (sub == "import-nginx") return outrigger::import_nginx::ImportNginxMain(argc - 1, argv + 1);
+  }
   std::string config_path = "/etc/outrigger/outrigger.yaml";
   std::string log_level = "info";
   bool check = false;

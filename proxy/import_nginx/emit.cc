@@ -1,0 +1,103 @@
+// Model → YAML text. Written by hand rather than through yaml-cpp's emitter so that the
+// comments (where nginx and Outrigger differ) sit next to the keys they explain. Every
+// string scalar is double-quoted: hosts like `*.example.com` would otherwise be aliases.
+#include "proxy/import_nginx/text.h"
+#include "proxy/import_nginx/translate.h"
+#include "proxy/import_nginx/values.h"
+
+namespace outrigger::import_nginx {
+namespace {
+
+void Timeouts(std::string& out, const std::string& indent,
+              std::initializer_list<std::pair<const char*, std::optional<int64_t>>> items) {
+  std::string body;
+  for (const auto& [key, ms] : items) {
+    if (!ms) continue;
+    Append(&body, body.empty() ? "" : ", ", key, ": ", FormatDuration(*ms));
+  }
+  if (!body.empty()) Append(&out, indent, "timeouts: { ", body, " }\n");
+}
+
+// `text` as comment lines of at most ~96 columns.
+void Comment(std::string& out, const std::string& indent, std::string_view text) {
+  std::string line;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t space = text.find(' ', start);
+    std::string_view word =
+        text.substr(start, space == std::string_view::npos ? text.npos : space - start);
+    if (!line.empty() && indent.size() + 2 + line.size() + 1 + word.size() > 96) {
+      Append(&out, indent, "# ", line, "\n");
+      line.clear();
+    }
+    Append(&line, line.empty() ? "" : " ", word);
+    if (space == std::string_view::npos) break;
+    start = space + 1;
+  }
+  if (!line.empty()) Append(&out, indent, "# ", line, "\n");
+}
+
+}  // namespace
+
+std::string EmitYaml(const Model& m, std::string_view source) {
+  std::string out = Cat(
+      "# Translated from ", source, " by `outrigger import-nginx`.\n",
+      "# Every nginx directive not carried over was reported on stderr as FILE:LINE.\n",
+      "# Unlike nginx, Outrigger always adds X-Forwarded-For, X-Forwarded-Proto and X-Real-IP,\n",
+      "# keeps the client's Host, retries idempotent requests on another backend, and answers\n",
+      "# a path no route covers with 404. Check the result with: outrigger --check -c FILE\n\n");
+  Append(&out, "workers: ", m.workers, "\n");
+  if (!m.resolver.empty()) Append(&out, "resolver: ", m.resolver, "\n");
+  Append(&out, "admin:\n  listen: 127.0.0.1:9901\n\nlisteners:\n");
+  if (m.listeners.empty()) Append(&out, "  {}\n");
+  for (const Listener& l : m.listeners) {
+    Append(&out, "  ", Quote(l.name), ":\n    listen: ", Quote(l.listen), "\n");
+    Timeouts(out, "    ", {{"header", l.header_ms}, {"idle", l.idle_ms}});
+    Append(&out, "    routes:\n");
+    for (const Route& r : l.routes) {
+      if (!r.comment.empty()) Comment(out, "      ", r.comment);
+      Append(&out, "      - path_prefix: ", Quote(r.path_prefix), "\n");
+      if (!r.host.empty()) Append(&out, "        host: ", Quote(r.host), "\n");
+      Append(&out, "        pool: ", Quote(r.pool), "\n");
+      // nginx passes no Upgrade without the WebSocket idiom, so such a route refuses one.
+      Append(&out, "        upgrades: ", r.websocket ? "[websocket]" : "[]", "\n");
+      Append(&out, "        max_body: ", FormatByteSize(r.max_body), "\n");
+    }
+  }
+  Append(&out, "\npools:\n");
+  bool any_pool = false;
+  for (const Pool& p : m.pools) any_pool |= !p.backends.empty();
+  if (!any_pool) Append(&out, "  {}\n");
+  for (const Pool& p : m.pools) {
+    if (p.backends.empty()) continue;  // reported where a route used it
+    for (const std::string& c : p.comments) Comment(out, "  ", c);
+    Append(&out, "  ", Quote(p.name), ":\n    balance: ", p.balance, "\n");
+    if (!p.hash_on.empty()) Append(&out, "    hash_on: ", Quote(p.hash_on), "\n");
+    if (p.keepalive) Append(&out, "    keepalive: ", *p.keepalive, "\n");
+    Timeouts(out, "    ",
+             {{"connect", p.connect_ms},
+              {"read", p.read_ms},
+              {"idle", p.idle_ms},
+              {"tunnel", p.tunnel_ms}});
+    if (p.consecutive_failures || p.open_for_ms) {
+      Append(&out,
+             "    # nginx max_fails counts failures within fail_timeout; Outrigger's "
+             "circuit counts them in a row.\n    circuit_breaker:\n");
+      if (p.consecutive_failures) {
+        Append(&out, "      consecutive_failures: ", *p.consecutive_failures, "\n");
+      }
+      if (p.open_for_ms) Append(&out, "      open_for: ", FormatDuration(*p.open_for_ms), "\n");
+    }
+    Append(&out, "    backends:\n");
+    for (const Backend& b : p.backends) {
+      Append(&out, "      - ", b.dns ? "dns: " : "address: ", Quote(b.target), "\n");
+      if (b.dns && p.resolve_every_ms) {
+        Append(&out, "        resolve_every: ", FormatDuration(*p.resolve_every_ms), "\n");
+      }
+      if (b.weight != 1) Append(&out, "        weight: ", b.weight, "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace outrigger::import_nginx

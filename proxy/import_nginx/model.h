@@ -1,0 +1,64 @@
+// What the translator builds from an nginx config before it is written out as YAML: the
+// subset of Outrigger's config (config/config.h) that nginx directives map to, plus the
+// notes for everything that did not map.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace outrigger::import_nginx {
+
+// One thing the translation could not carry over (or carried over only approximately),
+// printed as "FILE:LINE: message".
+struct Note {
+  std::string file;
+  int line = 0;
+  std::string message;
+};
+
+struct Backend {
+  std::string target;  // ip:port or host:port
+  bool dns = false;    // `server NAME resolve`: re-resolved (`dns:`) rather than once
+  int weight = 1;
+};
+
+struct Pool {
+  std::string name;
+  std::string balance = "round_robin";
+  std::string hash_on;  // with ip_hash
+  std::optional<int> keepalive;
+  std::optional<int64_t> connect_ms, read_ms, idle_ms, tunnel_ms;
+  std::optional<int> consecutive_failures;
+  std::optional<int64_t> open_for_ms;
+  std::optional<int64_t> resolve_every_ms;
+  std::vector<Backend> backends;
+  std::vector<std::string> comments;  // written above the pool: where semantics differ
+};
+
+struct Route {
+  std::string host;  // empty: any host
+  std::string path_prefix;
+  std::string pool;
+  bool websocket = false;
+  uint64_t max_body = 0;
+  std::string comment;
+};
+
+struct Listener {
+  std::string name;
+  std::string listen;
+  std::optional<int64_t> idle_ms, header_ms;
+  std::vector<Route> routes;
+};
+
+struct Model {
+  std::string workers = "auto";
+  std::string resolver;
+  std::vector<Listener> listeners;
+  std::vector<Pool> pools;
+  std::vector<Note> notes;
+};
+
+}  // namespace outrigger::import_nginx

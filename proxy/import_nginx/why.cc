@@ -1,0 +1,32 @@
+// The reason printed for a directive left out: which Outrigger feature would carry it, so
+// a reader knows whether to wait for it or to do without.
+#include "proxy/import_nginx/text.h"
+#include "proxy/import_nginx/translate.h"
+
+namespace outrigger::import_nginx {
+
+std::string_view WhyUntranslated(std::string_view d) {
+  if (StartsWith(d, "ssl_") || d == "ssl" || d == "http2" || d == "proxy_ssl_verify") {
+    return "TLS is not in Outrigger yet";
+  }
+  if (d == "add_header" || d == "proxy_hide_header" || d == "more_set_headers" ||
+      d == "proxy_set_header") {
+    return "the headers plugin is not in Outrigger yet";
+  }
+  if (StartsWith(d, "limit_req") || StartsWith(d, "limit_conn")) {
+    return "the rate_limit plugin is not in Outrigger yet";
+  }
+  if (d == "return" || d == "rewrite")
+    return "the redirect and respond plugins are not in Outrigger yet";
+  if (d == "root" || d == "alias" || d == "try_files" || d == "index" || d == "autoindex" ||
+      d == "expires" || d == "sendfile" || d == "types" || d == "default_type") {
+    return "Outrigger serves no files";
+  }
+  if (d == "allow" || d == "deny") return "the ip_filter plugin is not in Outrigger yet";
+  if (StartsWith(d, "auth_basic")) return "the basic_auth plugin is not in Outrigger yet";
+  if (StartsWith(d, "gzip")) return "the compress plugin is not in Outrigger yet";
+  if (d == "access_log" || d == "log_format") return "access logs are not in Outrigger yet";
+  return "no Outrigger equivalent";
+}
+
+}  // namespace outrigger::import_nginx
