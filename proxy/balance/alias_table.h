@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "proxy/balance/policy.h"
-#include "proxy/balance/prng.h"
+#include "proxy/base/prng.h"
 
 namespace outrigger::balance {
 
@@ -19,7 +19,7 @@ class AliasTable {
   explicit AliasTable(std::span<const Member> members);
 
   // REQUIRES: built from at least one member.
-  size_t Draw(Rng& rng) const {
+  size_t Draw(base::Rng& rng) const {
     const size_t column = rng.Below(columns_.size());
     const Column& c = columns_[column];
     return rng.Below(total_) < c.threshold ? column : c.alias;

@@ -24,8 +24,8 @@
 #include "proxy/balance/eligible.h"
 #include "proxy/balance/peak_ewma.h"
 #include "proxy/balance/policy.h"
-#include "proxy/balance/prng.h"
 #include "proxy/balance/sampler.h"
+#include "proxy/base/prng.h"
 
 namespace outrigger::balance {
 namespace {
@@ -86,7 +86,7 @@ class P2cEwma final : public BalancingPolicy {
   }
 
   const EligibleSampler sampler_;
-  Rng rng_;
+  base::Rng rng_;
 };
 
 }  // namespace

@@ -8,8 +8,8 @@
 
 #include "proxy/balance/eligible.h"
 #include "proxy/balance/policy.h"
-#include "proxy/balance/prng.h"
 #include "proxy/balance/sampler.h"
+#include "proxy/base/prng.h"
 
 namespace outrigger::balance {
 namespace {
@@ -29,7 +29,7 @@ class Random final : public BalancingPolicy {
 
  private:
   const EligibleSampler sampler_;
-  Rng rng_;
+  base::Rng rng_;
 };
 
 }  // namespace

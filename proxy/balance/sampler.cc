@@ -7,7 +7,7 @@ namespace outrigger::balance {
 EligibleSampler::EligibleSampler(std::span<const Member> members, const PolicyOptions& options)
     : members_(members.begin(), members.end()), table_(members), slow_start_(options.slow_start) {}
 
-size_t EligibleSampler::Draw(const PickContext& ctx, Rng& rng, size_t avoid) const {
+size_t EligibleSampler::Draw(const PickContext& ctx, base::Rng& rng, size_t avoid) const {
   if (members_.empty()) return kNone;
   for (int attempt = 0; attempt < kDrawAttempts; ++attempt) {
     const size_t i = table_.Draw(rng);
@@ -20,7 +20,7 @@ size_t EligibleSampler::Draw(const PickContext& ctx, Rng& rng, size_t avoid) con
   return kNone;
 }
 
-size_t EligibleSampler::Scan(const PickContext& ctx, Rng& rng, size_t avoid) const {
+size_t EligibleSampler::Scan(const PickContext& ctx, base::Rng& rng, size_t avoid) const {
   // Keeping member i with probability points_i / (Σ points so far) leaves each member chosen
   // with probability points_i / Σ points at the end.
   uint64_t total = 0;

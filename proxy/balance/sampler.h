@@ -9,7 +9,7 @@
 // that is mostly down costs a bounded number of draws before Scan().
 // Scan(): the same distribution in one O(n) pass (weighted reservoir sampling), always
 // answers when some member is eligible.
-// Neither allocates. Not thread-safe (the Rng is the caller's, one per worker).
+// Neither allocates. Not thread-safe (the base::Rng is the caller's, one per worker).
 #pragma once
 
 #include <cstddef>
@@ -18,8 +18,8 @@
 
 #include "proxy/balance/alias_table.h"
 #include "proxy/balance/policy.h"
-#include "proxy/balance/prng.h"
 #include "proxy/balance/slow_start.h"
+#include "proxy/base/prng.h"
 
 namespace outrigger::balance {
 
@@ -31,10 +31,10 @@ class EligibleSampler {
   EligibleSampler(std::span<const Member> members, const PolicyOptions& options);
 
   // An eligible member's index other than `avoid`, or kNone after kDrawAttempts misses.
-  size_t Draw(const PickContext& ctx, Rng& rng, size_t avoid = kNone) const;
+  size_t Draw(const PickContext& ctx, base::Rng& rng, size_t avoid = kNone) const;
 
   // An eligible member's index other than `avoid`, or kNone when there is none.
-  size_t Scan(const PickContext& ctx, Rng& rng, size_t avoid = kNone) const;
+  size_t Scan(const PickContext& ctx, base::Rng& rng, size_t avoid = kNone) const;
 
   std::span<const Member> members() const { return members_; }
   const SlowStart& slow_start() const { return slow_start_; }

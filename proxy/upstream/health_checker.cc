@@ -23,7 +23,7 @@ constexpr milliseconds kFirstProbeSpread{50};
 class HealthChecker::Session {
  public:
   Session(event_base* base, std::shared_ptr<Backend> backend, Kind kind,
-          const config::ProbeConfig& config, HealthState::Initial initial, balance::Rng* rng)
+          const config::ProbeConfig& config, HealthState::Initial initial, base::Rng* rng)
       : backend_(std::move(backend)),
         kind_(kind),
         config_(config),
@@ -89,7 +89,7 @@ class HealthChecker::Session {
   HealthState state_;
   HttpProbe probe_;
   net::EventPtr timer_;
-  balance::Rng* rng_;
+  base::Rng* rng_;
 };
 
 HealthChecker::HealthChecker(event_base* base, uint64_t seed) : base_(base), rng_(seed) {}

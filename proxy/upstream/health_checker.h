@@ -17,7 +17,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "proxy/balance/prng.h"
+#include "proxy/base/prng.h"
 #include "proxy/config/config.h"
 #include "proxy/net/event.h"
 #include "proxy/upstream/backend.h"
@@ -59,7 +59,7 @@ class HealthChecker {
   };
 
   event_base* const base_;
-  balance::Rng rng_;
+  base::Rng rng_;
   absl::flat_hash_map<Backend*, Probes> probes_;
 };
 

@@ -1,16 +1,17 @@
-// Rng: the per-instance pseudo-random generator of the balancing policies.
+// Rng: the per-instance pseudo-random generator of the balancing policies, the health
+// checker's jitter and the request ids.
 //
 // xoshiro256++ (Blackman & Vigna, "Scrambled Linear Pseudorandom Number Generators", 2021),
 // seeded through SplitMix64 so any 64-bit seed, 0 included, gives a well-mixed state. Chosen
 // over std::mt19937_64 for its 32-byte state and ~1 ns draw, and over absl::BitGen because a
 // policy's picks must be exactly reproducible from PolicyOptions::seed in tests.
-// Not thread-safe: one per policy instance, and so one per worker.
+// Not thread-safe: one per policy instance (so one per worker), one per worker for ids.
 #pragma once
 
 #include <array>
 #include <cstdint>
 
-namespace outrigger::balance {
+namespace outrigger::base {
 
 class Rng {
  public:
@@ -57,4 +58,4 @@ class Rng {
   std::array<uint64_t, 4> state_;
 };
 
-}  // namespace outrigger::balance
+}  // namespace outrigger::base
