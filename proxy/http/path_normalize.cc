@@ -24,32 +24,33 @@ bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 bool IsDotSegment(std::string_view seg) { return seg == "." || seg == ".."; }
 
-// The bytes NeedsWork looks at more closely: '/', '%', '\\' and the control characters.
+// The bytes NeedsWork looks at more closely: '/', '%', '?', '\\' and the control characters.
 constexpr std::array<bool, 256> kSpecial = [] {
   std::array<bool, 256> special{};
   for (int c = 0; c < 0x20; ++c) special[c] = true;
-  special[0x7f] = special['/'] = special['%'] = special['\\'] = true;
+  special[0x7f] = special['/'] = special['%'] = special['?'] = special['\\'] = true;
   return special;
 }();
 
-// True when `path` (no query; starts with '/') might change or be refused: the cheap check
-// that keeps already-normal targets off the rewriting path. False means NormalizePath would
-// return it unchanged. One table lookup per ordinary byte: a dot segment or a repeated slash
-// is seen from the separator before it.
-bool NeedsWork(std::string_view path, const PathNormalizeOptions& options) {
-  const char* p = path.data();
-  const size_t n = path.size();
+// True when the path part of `target` (up to '?'; starts with '/') might change or be
+// refused: the cheap check that keeps already-normal targets off the rewriting path. False
+// means NormalizePath would return it unchanged. One pass and one table lookup per ordinary
+// byte; a dot segment or a repeated slash is seen from the separator before it.
+bool NeedsWork(std::string_view target, const PathNormalizeOptions& options) {
+  const char* p = target.data();
+  const size_t n = target.size();
+  const auto path_ends_at = [p, n](size_t j) { return j >= n || p[j] == '?'; };
   for (size_t i = 0; i < n; ++i) {
     const auto c = static_cast<unsigned char>(p[i]);
     if (!kSpecial[c]) continue;
+    if (c == '?') return false;
     if (c == '/') {
-      const size_t rest = n - i - 1;
-      if (rest == 0) continue;
+      if (path_ends_at(i + 1)) continue;
       if (p[i + 1] == '/') {
         if (options.merge_slashes) return true;
       } else if (p[i + 1] == '.') {
-        if (rest == 1 || p[i + 2] == '/') return true;                       // "/." segment
-        if (p[i + 2] == '.' && (rest == 2 || p[i + 3] == '/')) return true;  // "/.." segment
+        if (path_ends_at(i + 2) || p[i + 2] == '/') return true;  // a "." segment
+        if (p[i + 2] == '.' && (path_ends_at(i + 3) || p[i + 3] == '/')) return true;  // ".."
       }
       continue;
     }
@@ -70,9 +71,9 @@ PathNormalizeResult Invalid(std::string_view reason) { return {PathVerdict::kInv
 PathNormalizeResult NormalizePath(std::string_view target, const PathNormalizeOptions& options,
                                   std::string* out) {
   if (target.empty() || target.front() != '/') return {};
+  if (!NeedsWork(target, options)) return {};
   const size_t query = target.find('?');
   const std::string_view path = target.substr(0, query);
-  if (!NeedsWork(path, options)) return {};
 
   out->clear();
   out->reserve(target.size());
