@@ -44,7 +44,11 @@ absl::StatusOr<std::unique_ptr<LogSink>> LogSink::Open(std::string path, std::st
 }
 
 LogSink::LogSink(std::string path, std::string name, int fd, size_t queue_bytes)
-    : path_(std::move(path)), name_(std::move(name)), queue_bytes_(queue_bytes), fd_(fd) {
+    : path_(std::move(path)),
+      name_(std::move(name)),
+      queue_bytes_(queue_bytes),
+      is_file_(fd > STDERR_FILENO),
+      fd_(fd) {
   writer_ = std::thread([this] { Run(); });
 }
 
@@ -81,7 +85,7 @@ void LogSink::Submit(std::string* batch, uint64_t lines) {
 }
 
 void LogSink::Reopen() {
-  if (fd_ <= STDERR_FILENO) return;
+  if (!is_file_) return;  // fd_ is the writer thread's
   reopen_.store(true, std::memory_order_relaxed);
   wake_.notify_one();
 }

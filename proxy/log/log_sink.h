@@ -57,6 +57,7 @@ class LogSink {
   const std::string path_;
   const std::string name_;
   const size_t queue_bytes_;
+  const bool is_file_;      // not stdout or stderr: Reopen() reopens it; read by any thread
   int fd_;                  // the writer's; owned unless 1 or 2
   bool abandoned_ = false;  // the writer's: stopping, and the sink stopped taking bytes
   uint64_t reported_ = 0;   // the writer's: drops already logged, and when last
