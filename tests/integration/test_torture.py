@@ -22,6 +22,7 @@ import json
 import os
 import random
 import signal
+import socket
 import sys
 import threading
 import time
@@ -457,22 +458,30 @@ class Torture(harness.ProxyTestCase):
         response is flushed and no request bytes can still arrive)."""
         out = []
         res = tc.Result("drain")
-        req = {"id": "drain-%d" % self.seed, "method": "GET", "path": "/b/slow?ms=700",
-               "kind": "slowshort", "pool": "main"}
         pool = self.state["backends"]
         if all(self.procs[n].proc.poll() is not None for n in pool):
-            # The schedule may end with every backend of the pool dead; the drain needs one,
-            # and the breaker that the dead one opened must have let a trial through.
+            # The schedule may end with every backend of the pool dead; the drain needs one.
             self.fire({"kind": "revive", "backend": pool[0]})
-            time.sleep(1.5)
-        wire = tc.Wire(self.ports["web"])
-        try:
+        # The pool's circuit may still be open from the schedule's failures (its 503 is right):
+        # ask again, on a fresh connection, until a request is in flight at a backend.
+        deadline = time.monotonic() + 10 * harness.TOLERANCE
+        refusals = []
+        for attempt in range(1000):
+            req = {"id": "drain-%d-%d" % (self.seed, attempt), "method": "GET",
+                   "path": "/b/slow?ms=700", "kind": "slowshort", "pool": "main"}
+            wire = tc.Wire(self.ports["web"])
             wire.sock.sendall(tc.request_bytes(req))
-            try:
-                harness.wait_until(lambda: self.delivered(req["id"]), timeout=5,
-                                   what="the drain request to reach a backend")
-            except AssertionError as e:
-                return out + ["drain: %s" % e] + self.sanitizer_report()
+            answer = self.await_delivery(wire, req["id"])
+            if answer is None:
+                break
+            wire.close()
+            refusals.append(answer)
+            if time.monotonic() > deadline:
+                return out + ["drain: no request reached a backend within %.0fs; answers: %s"
+                              % (10 * harness.TOLERANCE, sorted(set(refusals)))] + \
+                    self.sanitizer_report()
+            time.sleep(0.2)
+        try:
             self.proxy.signal(signal.SIGTERM)
             tc.read_answers(res, wire, [req])
             answered = time.monotonic()
@@ -493,6 +502,28 @@ class Torture(harness.ProxyTestCase):
             wire.close()
         out += self.sanitizer_report()
         return out
+
+    def await_delivery(self, wire, tid):
+        """None once the request reached a backend; else the status line the proxy answered
+        with instead (or a note that nothing came)."""
+        end = time.monotonic() + 2 * harness.TOLERANCE
+        wire.sock.settimeout(0.05)
+        got = b""
+        while time.monotonic() < end:
+            if self.delivered(tid):
+                return None
+            try:
+                chunk = wire.sock.recv(4096)
+            except (socket.timeout, BlockingIOError):
+                continue
+            except OSError as e:
+                return "connection error %r" % e
+            if not chunk:
+                return "closed: %r" % got.split(b"\r\n")[0]
+            got += chunk
+            if b"\r\n" in got and not self.delivered(tid):
+                return got.split(b"\r\n")[0].decode("latin-1")
+        return "no answer within %.1fs" % (2 * harness.TOLERANCE)
 
     def delivered(self, tid):
         for path in self.id_logs:
