@@ -1,7 +1,5 @@
 // DownstreamConnection's request ids and access log lines, apart from the request path's
 // control flow in downstream_connection.cc (which calls these at the events they name).
-#include <time.h>
-
 #include "proxy/base/clock.h"
 #include "proxy/forward/downstream_connection.h"
 #include "proxy/http/head_writer.h"
@@ -9,12 +7,6 @@
 
 namespace outrigger::forward {
 namespace {
-
-int64_t UnixMillis() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 // Why a request the proxy answered itself ended, when nothing more specific was noted.
 log::Termination TerminationOfStatus(int status) {
@@ -75,7 +67,7 @@ void DownstreamConnection::BeginRequestLog(const config::ListenerConfig& listene
   e.log_open = true;
   r.has_request = true;
   r.start_ns = request_start_ns_ != 0 ? request_start_ns_ : MonoNanos();
-  r.start_unix_ms = UnixMillis();
+  r.start_unix_ms = worker_.log_clock().UnixMillis(r.start_ns);
   r.method.assign(req.method_text);
   r.target.assign(req.path);
   r.host.assign(req.authority);
@@ -127,7 +119,7 @@ void DownstreamConnection::BeginBareRequestLog() {
   if (listener->config->access_log.format == config::AccessLogConfig::Format::kOff) return;
   e.log_open = true;
   r.start_ns = MonoNanos();
-  r.start_unix_ms = UnixMillis();
+  r.start_unix_ms = worker_.log_clock().UnixMillis(r.start_ns);
   r.client.assign(peer_ip_);
 }
 

@@ -1,121 +1,204 @@
 #include "proxy/log/access_log.h"
 
+#include <time.h>
+
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <ctime>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace outrigger::log {
 namespace {
 
-void AppendInt(int64_t v, std::string* out) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, r.ptr);
+// Lines are written through a raw pointer into room sized in advance (AppendBounded), so a
+// field costs a copy of its bytes, not a std::string::append call with its checks.
+struct Cursor {
+  char* p;
+
+  template <size_t N>
+  void Lit(const char (&s)[N]) {
+    std::memcpy(p, s, N - 1);
+    p += N - 1;
+  }
+  void Raw(std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+  void Char(char c) { *p++ = c; }
+  void Int(int64_t v) { p = std::to_chars(p, p + 20, v).ptr; }
+  // Milliseconds with three decimals ("12.345"), from nanoseconds.
+  void Millis(int64_t ns) {
+    if (ns < 0) ns = 0;
+    const int64_t us = ns / 1000;
+    Int(us / 1000);
+    p[0] = '.';
+    p[1] = static_cast<char>('0' + (us / 100) % 10);
+    p[2] = static_cast<char>('0' + (us / 10) % 10);
+    p[3] = static_cast<char>('0' + us % 10);
+    p += 4;
+  }
+};
+
+// Room for 20 digits and a sign, or a millisecond figure.
+constexpr size_t kNumberRoom = 24;
+
+// Runs `write(char* room)` (which returns the end of what it wrote) on at least `bound`
+// bytes of room and appends the result to *out. Lines fit the stack buffer unless a client
+// sent very long fields; those are written straight into *out.
+template <typename Write>
+void AppendBounded(size_t bound, std::string* out, Write write) {
+  constexpr size_t kStackRoom = 4096;
+  if (bound <= kStackRoom) {
+    char room[kStackRoom];
+    const char* end = write(room);
+    out->append(room, static_cast<size_t>(end - room));
+    return;
+  }
+  const size_t old = out->size();
+  out->resize(old + bound);
+  const char* end = write(out->data() + old);
+  out->resize(static_cast<size_t>(end - out->data()));
 }
 
-// Milliseconds with three decimals ("12.345"), from nanoseconds.
-void AppendMillis(int64_t ns, std::string* out) {
-  if (ns < 0) ns = 0;
-  const int64_t us = ns / 1000;
-  AppendInt(us / 1000, out);
-  char frac[4] = {'.', static_cast<char>('0' + (us / 100) % 10),
-                  static_cast<char>('0' + (us / 10) % 10), static_cast<char>('0' + us % 10)};
-  out->append(frac, 4);
-}
-
-// A JSON string body: quotes, backslashes and control bytes escaped, and bytes that are not
-// UTF-8 (a request's target can hold any) as \u00XX of the byte, so every line parses.
-// Bytes a JSON string holds as they are (printable ASCII but '"' and '\\'): one table load
-// per byte on the common path, where paths, hosts and user agents are plain ASCII.
+// Bytes a JSON string holds as they are: printable ASCII but '"' and '\\'.
 constexpr auto kJsonPlain = [] {
   std::array<bool, 256> t{};
   for (int c = 0x20; c < 0x7f; ++c) t[static_cast<size_t>(c)] = c != '"' && c != '\\';
   return t;
 }();
 
-void AppendJsonEscaped(std::string_view s, std::string* out) {
+// Copies the leading bytes of s[0, n) that a JSON string holds as they are to `out`, and
+// returns how many. Paths, hosts and user agents are nearly always plain ASCII: 16 bytes a
+// step where SSE2 is (every x86-64). A step may store bytes past the ones counted (never
+// past out + n), which the caller's later writes overwrite.
+size_t CopyJsonPlain(const char* s, size_t n, char* out) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i del = _mm_set1_epi8(0x7f);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), v);
+    // A signed compare: bytes from 0x80 up are negative, so one test finds them and controls.
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    const int mask = _mm_movemask_epi8(special);
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#endif
+  for (; i < n && kJsonPlain[static_cast<unsigned char>(s[i])]; ++i) out[i] = s[i];
+  return i;
+}
+
+// The length of the well-formed UTF-8 sequence at s[0, n) (s[0] >= 0x80), or 0.
+size_t Utf8Sequence(const char* s, size_t n) {
+  const auto c = static_cast<unsigned char>(s[0]);
+  const size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  if (len == 0 || len > n) return 0;
+  for (size_t k = 1; k < len; ++k)
+    if ((static_cast<unsigned char>(s[k]) & 0xc0) != 0x80) return 0;
+  return len;
+}
+
+// A JSON string body: quotes, backslashes and control bytes escaped, and bytes that are not
+// UTF-8 (a request's target can hold any) as \u00XX of the byte, so every line parses.
+// Writes at most 6 bytes per byte of `s`.
+constexpr size_t kJsonEscapeGrowth = 6;
+
+void JsonEscaped(std::string_view s, Cursor* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (kJsonPlain[c]) continue;
+  const char* d = s.data();
+  const size_t n = s.size();
+  size_t i = 0;
+  for (;;) {
+    const size_t run = CopyJsonPlain(d + i, n - i, out->p);
+    out->p += run;
+    i += run;
+    if (i == n) return;
+    const auto c = static_cast<unsigned char>(d[i]);
     if (c >= 0x80) {
-      // Keep a well-formed multibyte sequence as it is.
-      size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-      bool ok = n != 0 && i + n <= s.size();
-      for (size_t k = 1; ok && k < n; ++k)
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-      if (ok) {
-        i += n - 1;
+      if (const size_t len = Utf8Sequence(d + i, n - i); len != 0) {
+        out->Raw({d + i, len});
+        i += len;
         continue;
       }
     }
-    out->append(s.data() + run, i - run);
-    run = i + 1;
+    ++i;
     switch (c) {
       case '"':
-        out->append("\\\"");
+        out->Lit("\\\"");
         break;
       case '\\':
-        out->append("\\\\");
+        out->Lit("\\\\");
         break;
       case '\n':
-        out->append("\\n");
+        out->Lit("\\n");
         break;
       case '\r':
-        out->append("\\r");
+        out->Lit("\\r");
         break;
       case '\t':
-        out->append("\\t");
+        out->Lit("\\t");
         break;
-      default: {
-        char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-        out->append(u, 6);
-      }
+      default:
+        out->Lit("\\u00");
+        out->Char(kHex[c >> 4]);
+        out->Char(kHex[c & 0xf]);
     }
   }
-  out->append(s.data() + run, s.size() - run);
 }
 
-void JsonString(std::string_view key, std::string_view value, std::string* out) {
-  out->append(key);
-  out->push_back('"');
-  AppendJsonEscaped(value, out);
-  out->push_back('"');
+template <size_t N>
+void JsonString(const char (&key)[N], std::string_view value, Cursor* out) {
+  out->Lit(key);
+  out->Char('"');
+  JsonEscaped(value, out);
+  out->Char('"');
 }
 
-void JsonStringOrNull(std::string_view key, bool present, std::string_view value,
-                      std::string* out) {
+template <size_t N>
+void JsonStringOrNull(const char (&key)[N], bool present, std::string_view value, Cursor* out) {
   if (!present) {
-    out->append(key);
-    out->append("null");
+    out->Lit(key);
+    out->Lit("null");
     return;
   }
   JsonString(key, value, out);
 }
 
-void JsonMillisOrNull(std::string_view key, int64_t ns, std::string* out) {
-  out->append(key);
+template <size_t N>
+void JsonMillisOrNull(const char (&key)[N], int64_t ns, Cursor* out) {
+  out->Lit(key);
   if (ns < 0) {
-    out->append("null");
+    out->Lit("null");
   } else {
-    AppendMillis(ns, out);
+    out->Millis(ns);
   }
 }
 
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // Combined-format field: '"' and '\' escaped, and bytes outside printable ASCII as \xXX, as
-// nginx's escape=default does.
-void AppendCommonEscaped(std::string_view s, std::string* out) {
+// nginx's escape=default does. Writes at most 4 bytes per byte of `s`.
+constexpr size_t kCommonEscapeGrowth = 4;
+
+void CommonEscaped(std::string_view s, Cursor* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      char x[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
-      out->append(x, 4);
+      out->Lit("\\x");
+      out->Char(kHex[c >> 4]);
+      out->Char(kHex[c & 0xf]);
     } else {
-      out->push_back(ch);
+      out->Char(ch);
     }
   }
 }
@@ -212,18 +295,35 @@ void TimeCache::Update(int64_t unix_s) {
   for (int i = 0; i < 6; ++i) c[20 + i] = tz[i];
 }
 
-void TimeCache::Rfc3339(int64_t unix_ms, std::string* out) {
+char* TimeCache::Rfc3339(int64_t unix_ms, char* out) {
   Update(unix_ms / 1000);
-  out->append(rfc3339_, 19);
+  std::memcpy(out, rfc3339_, 19);
   const int ms = static_cast<int>(unix_ms % 1000);
-  char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                  static_cast<char>('0' + ms % 10), 'Z'};
-  out->append(frac, 5);
+  out[19] = '.';
+  out[20] = static_cast<char>('0' + ms / 100);
+  out[21] = static_cast<char>('0' + ms / 10 % 10);
+  out[22] = static_cast<char>('0' + ms % 10);
+  out[23] = 'Z';
+  return out + kRfc3339Size;
 }
 
-void TimeCache::Common(int64_t unix_ms, std::string* out) {
+int64_t TimeCache::UnixMillis(int64_t mono_ns) {
+  if (mono_ns >= next_sync_ns_) {
+    timespec wall{};
+    timespec mono{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &wall);
+    const int64_t mono_now = int64_t{mono.tv_sec} * 1'000'000'000 + mono.tv_nsec;
+    offset_ns_ = int64_t{wall.tv_sec} * 1'000'000'000 + wall.tv_nsec - mono_now;
+    next_sync_ns_ = mono_now + 1'000'000'000;
+  }
+  return (mono_ns + offset_ns_) / 1'000'000;
+}
+
+char* TimeCache::Common(int64_t unix_ms, char* out) {
   Update(unix_ms / 1000);
-  out->append(common_, 26);
+  std::memcpy(out, common_, kCommonSize);
+  return out + kCommonSize;
 }
 
 bool TraceIdOf(std::string_view v, char* trace_id) {
@@ -241,76 +341,109 @@ bool TraceIdOf(std::string_view v, char* trace_id) {
 }
 
 void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock, std::string* out) {
-  const bool req = r.has_request;
-  out->append("{\"time\":\"");
-  clock->Rfc3339(r.start_unix_ms, out);
-  out->push_back('"');
-  JsonString(",\"listener\":", end.listener, out);
-  JsonStringOrNull(",\"client\":", !r.client.empty(), r.client, out);
-  JsonStringOrNull(",\"method\":", req, r.method, out);
-  const size_t q = r.target.find('?');
-  JsonStringOrNull(",\"path\":", req, PathOf(r.target), out);
-  JsonStringOrNull(
-      ",\"query\":", req && q != std::string::npos,
-      q == std::string::npos ? std::string_view() : std::string_view(r.target).substr(q + 1), out);
-  JsonStringOrNull(",\"protocol\":", req, r.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1", out);
-  JsonStringOrNull(",\"host\":", req && !r.host.empty(), r.host, out);
-  out->append(",\"status\":");
-  AppendInt(end.status, out);
-  out->append(",\"bytes_in\":");
-  AppendInt(static_cast<int64_t>(end.bytes_in), out);
-  out->append(",\"bytes_out\":");
-  AppendInt(static_cast<int64_t>(end.bytes_out), out);
-  out->append(",\"duration_ms\":");
-  AppendMillis(end.duration_ns, out);
-  JsonMillisOrNull(",\"upstream_connect_ms\":", r.connect_ns, out);
-  JsonMillisOrNull(",\"upstream_header_ms\":", r.header_ns, out);
-  JsonStringOrNull(",\"pool\":", !r.pool.empty(), r.pool, out);
-  JsonStringOrNull(",\"backend\":", !r.backend.empty(), r.backend, out);
-  out->append(",\"attempts\":");
-  AppendInt(r.attempts, out);
-  JsonStringOrNull(",\"request_id\":", !r.request_id.empty(), r.request_id, out);
-  JsonStringOrNull(",\"user_agent\":", req && r.has_user_agent, r.user_agent, out);
-  JsonStringOrNull(",\"referer\":", req && r.has_referer, r.referer, out);
-  out->append(",\"tls_version\":null,\"sni\":null");
-  JsonStringOrNull(",\"trace_id\":", req && r.has_trace_id, std::string_view(r.trace_id, 32), out);
-  JsonString(",\"termination\":", TerminationName(r.termination), out);
-  out->append("}\n");
+  // The keys, quotes, numbers and fields of our own take under kFixed bytes; escaping grows
+  // a client's field at most 6×.
+  constexpr size_t kFixed = 768;
+  const size_t bound =
+      kFixed +
+      kJsonEscapeGrowth * (end.listener.size() + r.client.size() + r.method.size() +
+                           r.target.size() + r.host.size() + r.pool.size() + r.backend.size() +
+                           r.request_id.size() + r.user_agent.size() + r.referer.size());
+  AppendBounded(bound, out, [&](char* room) {
+    Cursor w{room};
+    const bool req = r.has_request;
+    w.Lit("{\"time\":\"");
+    w.p = clock->Rfc3339(r.start_unix_ms, w.p);
+    w.Char('"');
+    JsonString(",\"listener\":", end.listener, &w);
+    JsonStringOrNull(",\"client\":", !r.client.empty(), r.client, &w);
+    // The parser admits only token characters in a method: nothing to escape.
+    if (req) {
+      w.Lit(",\"method\":\"");
+      w.Raw(r.method);
+      w.Char('"');
+    } else {
+      w.Lit(",\"method\":null");
+    }
+    const size_t q = r.target.find('?');
+    JsonStringOrNull(",\"path\":", req, PathOf(r.target), &w);
+    JsonStringOrNull(
+        ",\"query\":", req && q != std::string::npos,
+        q == std::string::npos ? std::string_view() : std::string_view(r.target).substr(q + 1), &w);
+    if (!req) {
+      w.Lit(",\"protocol\":null");
+    } else if (r.version_minor == 0) {
+      w.Lit(",\"protocol\":\"HTTP/1.0\"");
+    } else {
+      w.Lit(",\"protocol\":\"HTTP/1.1\"");
+    }
+    JsonStringOrNull(",\"host\":", req && !r.host.empty(), r.host, &w);
+    w.Lit(",\"status\":");
+    w.Int(end.status);
+    w.Lit(",\"bytes_in\":");
+    w.Int(static_cast<int64_t>(end.bytes_in));
+    w.Lit(",\"bytes_out\":");
+    w.Int(static_cast<int64_t>(end.bytes_out));
+    w.Lit(",\"duration_ms\":");
+    w.Millis(end.duration_ns);
+    JsonMillisOrNull(",\"upstream_connect_ms\":", r.connect_ns, &w);
+    JsonMillisOrNull(",\"upstream_header_ms\":", r.header_ns, &w);
+    JsonStringOrNull(",\"pool\":", !r.pool.empty(), r.pool, &w);
+    JsonStringOrNull(",\"backend\":", !r.backend.empty(), r.backend, &w);
+    w.Lit(",\"attempts\":");
+    w.Int(r.attempts);
+    JsonStringOrNull(",\"request_id\":", !r.request_id.empty(), r.request_id, &w);
+    JsonStringOrNull(",\"user_agent\":", req && r.has_user_agent, r.user_agent, &w);
+    JsonStringOrNull(",\"referer\":", req && r.has_referer, r.referer, &w);
+    w.Lit(",\"tls_version\":null,\"sni\":null");
+    JsonStringOrNull(",\"trace_id\":", req && r.has_trace_id, std::string_view(r.trace_id, 32), &w);
+    JsonString(",\"termination\":", TerminationName(r.termination), &w);
+    w.Lit("}\n");
+    return w.p;
+  });
 }
 
 void AppendCombinedLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
                         std::string* out) {
   // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
   // "$http_referer" "$http_user_agent"
-  out->append(r.client.empty() ? std::string_view("-") : std::string_view(r.client));
-  out->append(" - - [");
-  clock->Common(r.start_unix_ms, out);
-  out->append("] \"");
-  if (r.has_request) {
-    AppendCommonEscaped(r.method, out);
-    out->push_back(' ');
-    AppendCommonEscaped(r.target, out);
-    out->append(r.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
-  }
-  out->append("\" ");
-  AppendInt(end.status, out);
-  out->push_back(' ');
-  const uint64_t body =
-      end.bytes_out > r.response_head_bytes ? end.bytes_out - r.response_head_bytes : 0;
-  AppendInt(static_cast<int64_t>(body), out);
-  out->append(" \"");
-  if (r.has_request && r.has_referer) {
-    AppendCommonEscaped(r.referer, out);
-  } else {
-    out->push_back('-');
-  }
-  out->append("\" \"");
-  if (r.has_request && r.has_user_agent) {
-    AppendCommonEscaped(r.user_agent, out);
-  } else {
-    out->push_back('-');
-  }
-  out->append("\"\n");
+  constexpr size_t kFixed = 128;
+  const size_t bound = kFixed + r.client.size() +
+                       kCommonEscapeGrowth * (r.method.size() + r.target.size() + r.referer.size() +
+                                              r.user_agent.size());
+  AppendBounded(bound, out, [&](char* room) {
+    Cursor w{room};
+    w.Raw(r.client.empty() ? std::string_view("-") : std::string_view(r.client));
+    w.Lit(" - - [");
+    w.p = clock->Common(r.start_unix_ms, w.p);
+    w.Lit("] \"");
+    if (r.has_request) {
+      CommonEscaped(r.method, &w);
+      w.Char(' ');
+      CommonEscaped(r.target, &w);
+      w.Raw(r.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1");
+    }
+    w.Lit("\" ");
+    w.Int(end.status);
+    w.Char(' ');
+    const uint64_t body =
+        end.bytes_out > r.response_head_bytes ? end.bytes_out - r.response_head_bytes : 0;
+    w.Int(static_cast<int64_t>(body));
+    w.Lit(" \"");
+    if (r.has_request && r.has_referer) {
+      CommonEscaped(r.referer, &w);
+    } else {
+      w.Char('-');
+    }
+    w.Lit("\" \"");
+    if (r.has_request && r.has_user_agent) {
+      CommonEscaped(r.user_agent, &w);
+    } else {
+      w.Char('-');
+    }
+    w.Lit("\"\n");
+    return w.p;
+  });
 }
 
 }  // namespace outrigger::log

@@ -73,16 +73,23 @@ struct LineEnd {
 // Formats wall-clock times for the lines, recomputing the calendar part once a second.
 class TimeCache {
  public:
-  // "2026-12-05T00:21:01.123Z"
-  void Rfc3339(int64_t unix_ms, std::string* out);
-  // "05/Dec/2026:00:21:01 +0000"
-  void Common(int64_t unix_ms, std::string* out);
+  static constexpr size_t kRfc3339Size = 24;  // "2026-12-05T00:21:01.123Z"
+  static constexpr size_t kCommonSize = 26;   // "05/Dec/2026:00:21:01 +0000"
+  // Each writes its text at `out` (room for its size) and returns the end of it.
+  char* Rfc3339(int64_t unix_ms, char* out);
+  char* Common(int64_t unix_ms, char* out);
+  // The wall clock (ms since the epoch) at monotonic instant `mono_ns`, from an offset
+  // between the two clocks read at most once a second: a step of the wall clock shows in
+  // the lines within a second, and a line costs no clock_gettime of its own.
+  int64_t UnixMillis(int64_t mono_ns);
 
  private:
   void Update(int64_t unix_s);
   int64_t second_ = -1;
-  char rfc3339_[20] = {};  // "YYYY-MM-DDTHH:MM:SS"
-  char common_[27] = {};   // "DD/Mon/YYYY:HH:MM:SS +0000"
+  int64_t offset_ns_ = 0;             // wall clock minus monotonic clock
+  int64_t next_sync_ns_ = INT64_MIN;  // monotonic instant to read both clocks again
+  char rfc3339_[20] = {};             // "YYYY-MM-DDTHH:MM:SS"
+  char common_[27] = {};              // "DD/Mon/YYYY:HH:MM:SS +0000"
 };
 
 // The trace id (32 lowercase hex digits) of a W3C traceparent value

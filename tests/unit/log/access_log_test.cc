@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <regex>
 #include <string>
 
@@ -119,6 +121,88 @@ TEST(AccessLogTest, TraceIdFromTraceparent) {
   EXPECT_FALSE(TraceIdOf("garbage", id));
   EXPECT_FALSE(TraceIdOf("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x", id));
   EXPECT_TRUE(TraceIdOf("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x", id));
+}
+
+TEST(AccessLogTest, WallClockFromTheMonotonicClock) {
+  TimeCache clock;
+  const auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t mono = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch())
+                           .count();
+  const int64_t before = wall_ms();
+  const int64_t got = clock.UnixMillis(mono);
+  EXPECT_GE(got, before - 5);
+  EXPECT_LE(got, wall_ms() + 5);
+  // A later instant, within the second the offset is kept, maps by the same offset.
+  EXPECT_EQ(clock.UnixMillis(mono + 250'000'000) - got, 250);
+}
+
+// What JsonEscapesEverythingAClientCanSend expects of any bytes: a well-formed UTF-8
+// sequence kept, any other byte read as the code point of its value.
+std::string DecodedAsLogged(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    bool ok = c >= 0x80 && n != 0 && i + n <= s.size();
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n - 1;
+    } else if (c >= 0x80) {
+      out.push_back(static_cast<char>(0xc0 | c >> 6));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+// Fields of every length around the 16-byte scan steps, with a special byte at each place,
+// and fields long enough that the line outgrows the stack room.
+TEST(AccessLogTest, JsonEscapingHoldsAtEveryPositionAndLength) {
+  std::mt19937 rng(7);
+  const std::string specials = std::string("\"\\\x01\x1f\x7f\x80\xff\n\xc3\xa9\xe2\x82\xac", 15);
+  TimeCache clock;
+  for (size_t len : {0, 1, 15, 16, 17, 31, 32, 33, 47, 100, 700, 5000}) {
+    for (int round = 0; round < 40; ++round) {
+      std::string ua(len, 'a');
+      for (char& ch : ua) ch = static_cast<char>('a' + rng() % 26);
+      if (len > 0) {
+        for (int k = 0; k < 3; ++k) ua[rng() % len] = specials[rng() % specials.size()];
+      }
+      AccessRecord r = Sample();
+      r.user_agent = ua;
+      r.target = "/" + ua;
+      std::string line = "prefix";
+      AppendJsonLine(r, {"web", 200, 0, 0, 0}, &clock, &line);
+      ASSERT_EQ(line.substr(0, 6), "prefix");
+      ASSERT_EQ(line.find('\n'), line.size() - 1);
+      for (size_t i = 0; i + 1 < line.size(); ++i) {
+        const auto c = static_cast<unsigned char>(line[i]);
+        ASSERT_TRUE(c >= 0x20 && c != 0x7f) << "raw byte " << int{c} << " at " << i;
+      }
+      nlohmann::json j = nlohmann::json::parse(line.substr(6));
+      ASSERT_EQ(j["user_agent"], DecodedAsLogged(ua)) << len << " " << round;
+    }
+  }
+}
+
+TEST(AccessLogTest, CombinedLongFieldsOutgrowTheStackRoom) {
+  AccessRecord r = Sample();
+  r.user_agent = std::string(3000, '"');
+  r.has_user_agent = true;
+  TimeCache clock;
+  std::string line;
+  AppendCombinedLine(r, {"web", 200, 150, 1100, 0}, &clock, &line);
+  std::string escaped;
+  for (int i = 0; i < 3000; ++i) escaped += "\\x22";
+  EXPECT_TRUE(line.ends_with(" \"" + escaped + "\"\n")) << line.substr(0, 200);
 }
 
 }  // namespace
