@@ -71,28 +71,51 @@ constexpr auto kJsonPlain = [] {
   return t;
 }();
 
-// Copies the leading bytes of s[0, n) that a JSON string holds as they are to `out`, and
-// returns how many. Paths, hosts and user agents are nearly always plain ASCII: 16 bytes a
-// step where SSE2 is (every x86-64). A step may store bytes past the ones counted (never
-// past out + n), which the caller's later writes overwrite.
-size_t CopyJsonPlain(const char* s, size_t n, char* out) {
-  size_t i = 0;
 #if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  const __m128i del = _mm_set1_epi8(0x7f);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), v);
-    // A signed compare: bytes from 0x80 up are negative, so one test finds them and controls.
-    const __m128i special =
-        _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
-    const int mask = _mm_movemask_epi8(special);
-    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+// Bit k set when byte k of `v` needs escaping in a JSON string.
+inline unsigned JsonSpecials(__m128i v) {
+  // A signed compare: bytes from 0x80 up are negative, so one test finds them and controls.
+  const __m128i special = _mm_or_si128(
+      _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))),
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  return static_cast<unsigned>(_mm_movemask_epi8(special));
+}
+
+inline __m128i Load8(const char* s) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s)); }
+#endif
+
+// Copies the leading bytes of s[0, n) that a JSON string holds as they are to `out`, and
+// returns how many. Paths, hosts, addresses and ids are nearly always plain ASCII, so where
+// SSE2 is (every x86-64) a field is checked 16 bytes a step, its last step and a short
+// field through loads that overlap rather than byte by byte (bytes seen twice were plain).
+// Loads stay within s[0, n); stores may reach past the bytes counted, never past out + n,
+// and the caller's later writes overwrite them.
+inline size_t CopyJsonPlain(const char* s, size_t n, char* out) {
+#if defined(__SSE2__)
+  if (n >= 16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), v);
+      if (const unsigned m = JsonSpecials(v); m != 0) return i + __builtin_ctz(m);
+    }
+    if (i == n) return n;
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + n - 16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + n - 16), v);
+    const unsigned m = JsonSpecials(v);
+    return m == 0 ? n : n - 16 + __builtin_ctz(m);
+  }
+  if (n >= 8) {  // bytes [0, 8) in the low half, [n - 8, n) in the high half
+    const __m128i lo = Load8(s);
+    const __m128i hi = Load8(s + n - 8);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), lo);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + n - 8), hi);
+    const unsigned m = JsonSpecials(_mm_unpacklo_epi64(lo, hi));
+    if (m == 0) return n;
+    return (m & 0xff) != 0 ? __builtin_ctz(m) : n - 16 + __builtin_ctz(m);
   }
 #endif
+  size_t i = 0;
   for (; i < n && kJsonPlain[static_cast<unsigned char>(s[i])]; ++i) out[i] = s[i];
   return i;
 }
@@ -112,7 +135,8 @@ size_t Utf8Sequence(const char* s, size_t n) {
 // Writes at most 6 bytes per byte of `s`.
 constexpr size_t kJsonEscapeGrowth = 6;
 
-void JsonEscaped(std::string_view s, Cursor* out) {
+// The rest of JsonEscaped, from the first byte that needs more than a copy.
+[[gnu::noinline]] void JsonEscapedRest(std::string_view s, Cursor* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   const char* d = s.data();
   const size_t n = s.size();
@@ -153,6 +177,12 @@ void JsonEscaped(std::string_view s, Cursor* out) {
         out->Char(kHex[c & 0xf]);
     }
   }
+}
+
+inline void JsonEscaped(std::string_view s, Cursor* out) {
+  const size_t run = CopyJsonPlain(s.data(), s.size(), out->p);
+  out->p += run;
+  if (run != s.size()) JsonEscapedRest(s.substr(run), out);
 }
 
 template <size_t N>
