@@ -106,22 +106,33 @@ class RequestIds(harness.ProxyTestCase):
         self.assertRegex(bad.header("X-Request-Id"), HEX32)
         self.assertIn("request id: %s\n" % bad.header("X-Request-Id"), bad.text)
 
-    def test_unique_across_workers(self):
-        # The generator's uniqueness over 100,000 ids is a unit test (request_id_test); here a
-        # sample over two workers and many connections, so both workers' generators take part.
-        proxy = self.start(workers=2)
-        ids = set()
-        total = 0
+    def test_unique_over_100000_requests_across_workers(self):
+        # 100,000 requests from 40 keep-alive connections spread over two workers, pipelined
+        # 250 at a time. They ask for a path no route has, so the proxy answers each itself
+        # (404, an id in its head) and no backend sets the pace.
+        routes = [{"path_prefix": "/api/", "pool": "api"}]
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(self.start_backend("b"))},
+                                             routes=routes, workers=2))
+        per_conn, batch = 2500, 250
+        request = b"GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n"
+        id_re = re.compile(rb"\r\nX-Request-Id: ([0-9a-f]{32})\r\n")
+        ids = []
         for _ in range(40):
-            conn = proxy.connection()
-            try:
-                for _ in range(25):
-                    r = proxy.get("/", conn=conn)
-                    ids.add(r.header("X-Request-Id"))
-                    total += 1
-            finally:
-                conn.close()
-        self.assertEqual(len(ids), total)
+            sock, _ = self.open_raw(proxy)
+            sock.settimeout(10 * harness.SLOWDOWN)
+            for _ in range(per_conn // batch):
+                sock.sendall(request * batch)
+                got, seen = b"", 0
+                while seen < batch:
+                    chunk = sock.recv(1 << 20)
+                    self.assertTrue(chunk, "the proxy closed a keep-alive connection")
+                    got += chunk
+                    seen = got.count(b"HTTP/1.1 404 ")
+                self.assertEqual(seen, batch)
+                ids += id_re.findall(got)
+            sock.close()
+        self.assertEqual(len(ids), 100000)
+        self.assertEqual(len(set(ids)), 100000, "request ids repeat")
 
 
 if __name__ == "__main__":
