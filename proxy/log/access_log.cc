@@ -120,12 +120,28 @@ inline size_t CopyJsonPlain(const char* s, size_t n, char* out) {
   return i;
 }
 
-// The length of the well-formed UTF-8 sequence at s[0, n) (s[0] >= 0x80), or 0.
+// The length of the well-formed UTF-8 sequence at s[0, n) (s[0] >= 0x80), or 0: RFC 3629's
+// table, so no overlong form, surrogate or code point above U+10FFFF passes as text.
 size_t Utf8Sequence(const char* s, size_t n) {
   const auto c = static_cast<unsigned char>(s[0]);
-  const size_t len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  size_t len = 0;
+  unsigned char lo = 0x80;  // the second byte's range
+  unsigned char hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  }
   if (len == 0 || len > n) return 0;
-  for (size_t k = 1; k < len; ++k)
+  const auto second = static_cast<unsigned char>(s[1]);
+  if (second < lo || second > hi) return 0;
+  for (size_t k = 2; k < len; ++k)
     if ((static_cast<unsigned char>(s[k]) & 0xc0) != 0x80) return 0;
   return len;
 }

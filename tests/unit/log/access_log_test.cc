@@ -142,14 +142,23 @@ TEST(AccessLogTest, WallClockFromTheMonotonicClock) {
 }
 
 // What JsonEscapesEverythingAClientCanSend expects of any bytes: a well-formed UTF-8
-// sequence kept, any other byte read as the code point of its value.
+// sequence kept, any other byte read as the code point of its value. Decides well-formed
+// by decoding: the code point must need that many bytes, not be a surrogate, nor pass
+// U+10FFFF.
 std::string DecodedAsLogged(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-    bool ok = c >= 0x80 && n != 0 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    const size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    bool ok = n != 0 && i + n <= s.size();
+    uint32_t cp = n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+    for (size_t k = 1; ok && k < n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      ok = (b & 0xc0) == 0x80;
+      cp = cp << 6 | (b & 0x3f);
+    }
+    const uint32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+    ok = ok && cp >= min && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
     if (ok) {
       out.append(s.substr(i, n));
       i += n - 1;
@@ -175,6 +184,11 @@ TEST(AccessLogTest, JsonEscapingHoldsAtEveryPositionAndLength) {
       for (char& ch : ua) ch = static_cast<char>('a' + rng() % 26);
       if (len > 0) {
         for (int k = 0; k < 3; ++k) ua[rng() % len] = specials[rng() % specials.size()];
+        // Any byte from 0x80 up, and a run that may or may not be a well-formed sequence.
+        ua[rng() % len] = static_cast<char>(0x80 + rng() % 0x80);
+        const size_t at = rng() % len;
+        for (size_t k = at; k < std::min(len, at + 4); ++k)
+          ua[k] = static_cast<char>(k == at ? 0xc0 + rng() % 0x40 : 0x80 + rng() % 0x40);
       }
       AccessRecord r = Sample();
       r.user_agent = ua;
