@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "proxy/admin/status_page.h"
 #include "proxy/base/log.h"
 #include "proxy/config/config.h"
 #include "proxy/http/limits.h"
@@ -67,6 +68,7 @@ AdminServer::AdminServer(event_base* base, Hooks hooks)
   evhttp_set_max_body_size(http_.get(), kMaxBody);
   const timeval timeout = net::ToTimeval(config::ListenerTimeouts{}.header);
   evhttp_set_timeout_tv(http_.get(), &timeout);
+  evhttp_set_cb(http_.get(), "/", &AdminServer::OnPage, this);
   evhttp_set_cb(http_.get(), "/health/live", &AdminServer::OnLive, this);
   evhttp_set_cb(http_.get(), "/health/ready", &AdminServer::OnReady, this);
   evhttp_set_cb(http_.get(), "/metrics", &AdminServer::OnMetrics, this);
@@ -113,6 +115,15 @@ void AdminServer::ReplyWith(evhttp_request* req, const std::function<std::string
     return;
   }
   Reply(req, 200, "OK", text, content_type);
+}
+
+void AdminServer::OnPage(evhttp_request* req, void*) {
+  if (!ReadMethod(req)) return;
+  evkeyvalq* headers = evhttp_request_get_output_headers(req);
+  evhttp_add_header(headers, "Content-Security-Policy", kStatusPagePolicy);
+  evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+  evhttp_add_header(headers, "Referrer-Policy", "no-referrer");
+  Reply(req, 200, "OK", StatusPage(), "text/html; charset=utf-8");
 }
 
 void AdminServer::OnLive(evhttp_request* req, void*) {

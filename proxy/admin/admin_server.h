@@ -46,6 +46,7 @@ class AdminServer {
   void SetToken(std::optional<std::string> token) { token_ = std::move(token); }
 
  private:
+  static void OnPage(evhttp_request* req, void* self);
   static void OnLive(evhttp_request* req, void* self);
   static void OnReady(evhttp_request* req, void* self);
   static void OnOther(evhttp_request* req, void* self);

@@ -217,7 +217,9 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
       entry["scaling"] = {{"desired_backends", s.signals.desired},
                           {"recommended_backends", s.signals.recommended},
                           {"utilization", s.signals.utilization},
-                          {"panic", s.signals.panic}};
+                          {"panic", s.signals.panic},
+                          {"min_backends", pool.config->scaling.min_backends},
+                          {"max_backends", pool.config->scaling.max_backends}};
     }
     nlohmann::json names = nlohmann::json::array();
     for (const upstream::DnsEntryStatus& d : dns) {
