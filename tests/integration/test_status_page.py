@@ -97,6 +97,20 @@ class StatusPage(harness.ProxyTestCase):
         self.assertEqual(rows[("app", self.a.address)], "drained")
         self.assertEqual(rows[("app", self.b.address)], "ready")
 
+    def test_names_are_shown_as_text_never_as_markup(self):
+        evil = 'x"><i>injected</i>&amp;<script>document.title="owned"</script>'
+        backend = self.start_backend("evil")
+        self.proxy.stop()
+        self.proxy = self.start_proxy(self.config(
+            pools={"app": {"backends": [{"address": backend.address, "name": evil}]}}))
+        self.url = "http://127.0.0.1:%d/" % self.proxy.admin_port
+        dom = self.chromium("--dump-dom")
+        parser = Rows()
+        parser.feed(dom)
+        self.assertEqual(parser.rows, {("app", evil): "ready"})
+        self.assertNotIn("<i>injected</i>", dom)
+        self.assertIn("<title>Outrigger status</title>", dom)
+
     def test_screenshots_at_desktop_and_phone_sizes(self):
         out = artifacts_dir()
         for name, size in (("status-page-1280x800.png", "1280,800"),
