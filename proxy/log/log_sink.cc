@@ -73,7 +73,7 @@ void LogSink::Submit(std::string* batch, uint64_t lines) {
         spares_.pop_back();
       } else {
         *batch = std::string();
-        batch->reserve(LogBuffer::kFlushBytes + LogBuffer::kLineRoom);
+        batch->reserve(LogBuffer::kBatchRoom);
       }
       batch->clear();
     } else {

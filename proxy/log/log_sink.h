@@ -79,12 +79,14 @@ class LogSink {
 class LogBuffer {
  public:
   static constexpr size_t kFlushBytes = 32 * 1024;
-  static constexpr size_t kLineRoom = 8 * 1024;          // a batch holds kFlushBytes and a line
+  // What a batch reserves at once: kFlushBytes and a line (growing it from nothing churned
+  // the worker's heap).
+  static constexpr size_t kBatchRoom = kFlushBytes + 8 * 1024;
   static constexpr int64_t kFlushAfterNs = 100'000'000;  // a line waits at most this long
                                                          // while lines keep coming
 
   explicit LogBuffer(std::shared_ptr<LogSink> sink) : sink_(std::move(sink)) {
-    if (sink_ != nullptr) buf_.reserve(kFlushBytes + kLineRoom);
+    if (sink_ != nullptr) buf_.reserve(kBatchRoom);
   }
   ~LogBuffer() { Flush(); }
   LogBuffer(LogBuffer&&) = default;
