@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/config/tls_config.h"
 #include "proxy/net/address.h"
 #include "proxy/net/cidr.h"
 
@@ -194,6 +195,8 @@ struct ListenerConfig {
   // peer inside one is a balancer in front of us, so the client address is taken from the
   // rightmost X-Forwarded-For entry that is not itself trusted. Default: none.
   std::vector<net::Cidr> trusted_proxies;
+  // `tls`: serve HTTPS on this listener (config/tls_config.h); absent: plain HTTP.
+  std::optional<ListenerTlsConfig> tls;
   SourceMark mark;
 };
 

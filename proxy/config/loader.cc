@@ -12,10 +12,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <tuple>
 
 #include "proxy/balance/registry.h"
 #include "proxy/config/health_reader.h"
+#include "proxy/config/tls_reader.h"
 #include "proxy/config/validate.h"
 #include "proxy/config/yaml_reader.h"
 
@@ -229,7 +231,8 @@ void Loader::ReadListener(const Field& f) {
   listener.name = f.key->Scalar();
   listener.mark = LocateKey(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f, {"listen", "trusted_proxies", "timeouts", "max_connections", "routes"}, &diag_);
+  MapReader keys(f, {"listen", "trusted_proxies", "timeouts", "max_connections", "routes", "tls"},
+                 &diag_);
   if (auto listen = keys.Require("listen")) {
     listener.listen = ReadListenAddress(*listen, &listener.listen_text);
     listen_mark = LocateValue(*listen, diag_);
@@ -256,6 +259,7 @@ void Loader::ReadListener(const Field& f) {
     }
   }
   if (auto timeouts = keys.Get("timeouts")) ReadListenerTimeouts(*timeouts, &listener.timeouts);
+  if (auto tls = keys.Get("tls")) listener.tls = ReadListenerTls(*tls, std::time(nullptr), &diag_);
   if (auto max = keys.Get("max_connections")) {
     if (auto n = ReadInteger(*max, 1, kMaxConnections, &diag_)) listener.max_connections = *n;
   }

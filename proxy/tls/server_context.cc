@@ -2,7 +2,9 @@
 
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <ctime>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -149,6 +151,19 @@ absl::StatusOr<std::shared_ptr<const ServerContext>> ServerContext::Build(
     }
   }
   return std::shared_ptr<const ServerContext>(std::move(self));
+}
+
+std::optional<size_t> ServerContext::FindDuplicate(
+    const std::vector<std::shared_ptr<const CertifiedKey>>& certificates) {
+  std::vector<std::tuple<std::vector<std::string>, bool>> seen;
+  for (size_t i = 0; i < certificates.size(); ++i) {
+    std::vector<std::string> names = certificates[i]->names;
+    std::sort(names.begin(), names.end());
+    auto entry = std::make_tuple(std::move(names), certificates[i]->ecdsa);
+    if (std::find(seen.begin(), seen.end(), entry) != seen.end()) return i;
+    seen.push_back(std::move(entry));
+  }
+  return std::nullopt;
 }
 
 SSL_CTX* ServerContext::Select(std::string_view server_name) const {

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,11 @@ class ServerContext : public std::enable_shared_from_this<ServerContext> {
   // certificate, key or setting.
   static absl::StatusOr<std::shared_ptr<const ServerContext>> Build(
       const ServerOptions& options, std::shared_ptr<const TicketKeys> ticket_keys);
+
+  // Whether `certificates` can be served together: the index of the first one that is a
+  // second certificate of the same key kind for the same names, or nullopt.
+  static std::optional<size_t> FindDuplicate(
+      const std::vector<std::shared_ptr<const CertifiedKey>>& certificates);
 
   // A session for one accepted connection, to be the connection's Stream filter.
   // `observer` (may be null) must outlive the session.
