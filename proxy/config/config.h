@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/config/tls_config.h"
 #include "proxy/net/address.h"
 #include "proxy/net/cidr.h"
 
@@ -232,6 +233,8 @@ struct ListenerConfig {
   bool forwarded_rfc7239 = false;
   AccessLogConfig access_log;  // `access_log`
   RequestIdConfig request_id;  // `request_id`
+  // `tls`: serve HTTPS on this listener (config/tls_config.h); absent: plain HTTP.
+  std::optional<ListenerTlsConfig> tls;
   SourceMark mark;
 };
 

@@ -12,12 +12,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <tuple>
 
 #include "proxy/balance/registry.h"
 #include "proxy/config/access_log_reader.h"
 #include "proxy/config/forwarding_reader.h"
 #include "proxy/config/health_reader.h"
+#include "proxy/config/tls_reader.h"
 #include "proxy/config/validate.h"
 #include "proxy/config/yaml_reader.h"
 
@@ -236,7 +238,7 @@ void Loader::ReadListener(const Field& f) {
   if (!ExpectMap(f, &diag_)) return;
   MapReader keys(f,
                  {"listen", "trusted_proxies", "timeouts", "max_connections", "access_log",
-                  "request_id", "routes", "normalize", "forwarded_for", "forwarded"},
+                  "request_id", "routes", "normalize", "forwarded_for", "forwarded", "tls"},
                  &diag_);
   if (auto listen = keys.Require("listen")) {
     listener.listen = ReadListenAddress(*listen, &listener.listen_text);
@@ -270,6 +272,7 @@ void Loader::ReadListener(const Field& f) {
   if (auto timeouts = keys.Get("timeouts")) ReadListenerTimeouts(*timeouts, &listener.timeouts);
   if (auto log = keys.Get("access_log")) ReadAccessLog(*log, &listener.access_log, &diag_);
   if (auto id = keys.Get("request_id")) ReadRequestId(*id, &listener.request_id, &diag_);
+  if (auto tls = keys.Get("tls")) listener.tls = ReadListenerTls(*tls, std::time(nullptr), &diag_);
   if (auto max = keys.Get("max_connections")) {
     if (auto n = ReadInteger(*max, 1, kMaxConnections, &diag_)) listener.max_connections = *n;
   }

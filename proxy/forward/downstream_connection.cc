@@ -212,8 +212,14 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
   client_.SetCallbacks(&DownstreamConnection::OnClientRead, &DownstreamConnection::OnClientWrite,
                        &DownstreamConnection::OnClientEvent, this);
   client_.SetLowWater(kLowWater);
-  const config::ListenerConfig& listener =
-      *worker_.view()->snapshot->listeners[listener_index_].config;
+  const ListenerRuntime& runtime = worker_.view()->snapshot->listeners[listener_index_];
+  const config::ListenerConfig& listener = *runtime.config;
+  // TLS: the session keeps the listener's certificates of this snapshot for its whole life.
+  if (runtime.tls) {
+    std::unique_ptr<tls::ServerSession> session = runtime.tls->NewSession(nullptr);
+    tls_session_ = session.get();
+    client_.SetFilter(std::move(session));
+  }
   client_.SetWriteTimeout(listener.timeouts.idle);  // a client that stops reading its response
   AwaitHead(/*started=*/true);                      // the header timeout runs from the accept
   client_.EnableRead();
@@ -325,7 +331,7 @@ void DownstreamConnection::OnClientWrite(void* arg) {
       self->ProcessClientInput();
       break;
     case State::kClosing:
-      if (evbuffer_get_length(Out(self->client_)) == 0) {
+      if (self->client_.unsent() == 0) {
         // Everything is sent. A client that has finished sending (it half-closed, or asked
         // for the close and sent nothing more) is done with us: close now, as nginx does;
         // so is one whose whole request was read when the worker drains (the response
@@ -365,7 +371,7 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     return;
   }
   if (self->state_ == State::kClosing && what == (net::Stream::kReading | net::Stream::kEof) &&
-      evbuffer_get_length(Out(self->client_)) > 0) {
+      self->client_.unsent() > 0) {
     self->client_half_closed_ = true;  // it still reads: finish sending, then close
     return;
   }
@@ -434,7 +440,7 @@ void DownstreamConnection::ProcessClientInput() {
   // A loop rather than recursion: a pipeline of requests answered locally (404, 503) must
   // not grow the stack.
   while (state_ == State::kHead) {
-    if (evbuffer_get_length(Out(client_)) > kHighWater) break;  // resumes in OnClientWrite
+    if (client_.unsent() > kHighWater) break;  // resumes in OnClientWrite
     if (!TryReadHead()) break;
   }
   if (state_ == State::kHead) ReadClientWhileRoom();
@@ -453,7 +459,11 @@ void DownstreamConnection::ReadClientWhileRoom() {
 bool DownstreamConnection::TryReadHead() {
   evbuffer* in = In(client_);
   size_t len = evbuffer_get_length(in);
-  if (len == 0) return false;
+  if (len == 0) {
+    // A TLS handshake record reads as nothing: it must not extend the header timeout either.
+    if (head_started_) ArmHeaderDeadline();
+    return false;
+  }
   if (listener_gone_) {  // nothing left to route by; the client reconnects elsewhere
     Close();
     return false;
@@ -780,7 +790,7 @@ void DownstreamConnection::CloseAfterFlush() {
   client_.SetLowWater(0);
   client_.DisableRead();
   client_.Flush();
-  if (evbuffer_get_length(Out(client_)) == 0) OnClientWrite(this);
+  if (client_.unsent() == 0) OnClientWrite(this);
 }
 
 void DownstreamConnection::Close() {
@@ -1123,7 +1133,7 @@ void DownstreamConnection::PumpResponseBody() {
     FinishExchange();
     return;
   }
-  if (evbuffer_get_length(client_out) > kHighWater) {
+  if (client_.unsent() > kHighWater) {
     upstream_->stream().DisableRead();  // resumes in OnClientWrite
   }
 }
@@ -1296,7 +1306,7 @@ void DownstreamConnection::PumpTunnel() {
   evbuffer_add_buffer(Out(up), In(cl));
   evbuffer_add_buffer(Out(cl), In(up));
   if (evbuffer_get_length(Out(up)) > kHighWater) cl.DisableRead();
-  if (evbuffer_get_length(Out(cl)) > kHighWater) up.DisableRead();
+  if (cl.unsent() > kHighWater) up.DisableRead();
 }
 
 }  // namespace outrigger::forward

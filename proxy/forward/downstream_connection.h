@@ -24,6 +24,7 @@
 #include "proxy/net/address.h"
 #include "proxy/net/event.h"
 #include "proxy/net/stream.h"
+#include "proxy/tls/session.h"
 #include "proxy/upstream/outcome.h"
 #include "proxy/upstream/upstream_connection.h"
 
@@ -179,6 +180,8 @@ class DownstreamConnection {
   // The listener of the request being served, in the view it holds; null once a reload
   // removed it from the worker's current one with no request view.
   const ListenerRuntime* RequestListener(log::LogBuffer** buffer) const;
+  // The TLS version and server name of the connection, into the request's log record.
+  void NoteTls();
 
   // The per-request state (see exchange.h): taken from the worker when a request begins and
   // given back when the connection waits for its next one with nothing buffered.
@@ -193,6 +196,8 @@ class DownstreamConnection {
   // Largest first, flags last: an idle keep-alive connection is mostly this object.
   Worker& worker_;
   net::Stream client_;
+  // The client's TLS session, owned by client_ as its filter (null: plain HTTP).
+  const tls::ServerSession* tls_session_ = nullptr;
   net::EventPtr timer_;  // see ArmTimer
   const std::string peer_ip_;
   size_t head_scan_ = 0;          // input bytes already searched for the end of the head

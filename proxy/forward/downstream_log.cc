@@ -73,6 +73,7 @@ void DownstreamConnection::BeginRequestLog(const config::ListenerConfig& listene
   r.host.assign(req.authority);
   r.version_minor = req.version_minor;
   r.client.assign(peer_ip_);
+  NoteTls();
   for (const http::Header& h : req.headers) {
     switch (h.name.size()) {
       case 7:
@@ -121,6 +122,16 @@ void DownstreamConnection::BeginBareRequestLog() {
   r.start_ns = MonoNanos();
   r.start_unix_ms = worker_.log_clock().UnixMillis(r.start_ns);
   r.client.assign(peer_ip_);
+  NoteTls();
+}
+
+void DownstreamConnection::NoteTls() {
+  if (tls_session_ == nullptr || !tls_session_->handshake_done()) return;
+  log::AccessRecord& r = ex().log;
+  r.tls_version = tls_session_->version();
+  const std::string_view sni = tls_session_->server_name();
+  r.has_sni = !sni.empty();
+  r.sni.assign(sni);
 }
 
 http::SetField DownstreamConnection::RequestIdField() const {

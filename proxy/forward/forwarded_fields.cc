@@ -11,7 +11,7 @@ bool IsTrustedProxy(const config::ListenerConfig& listener, std::string_view ip)
 
 http::ForwardedFor ForwardedFields(const config::ListenerConfig& listener, std::string_view peer_ip,
                                    std::string_view client_ip) {
-  http::ForwardedFor fwd{peer_ip, "http", client_ip};
+  http::ForwardedFor fwd{peer_ip, listener.tls ? "https" : "http", client_ip};
   fwd.trusted = IsTrustedProxy(listener, peer_ip);
   fwd.append_untrusted_for = listener.forwarded_for == config::ForwardedForMode::kAppend;
   fwd.rfc7239 = listener.forwarded_rfc7239;

@@ -6,6 +6,7 @@
 
 #include "proxy/balance/registry.h"
 #include "proxy/base/clock.h"
+#include "proxy/config/tls_reader.h"
 #include "proxy/upstream/circuit_breaker.h"
 
 namespace outrigger::forward {
@@ -30,6 +31,25 @@ std::shared_ptr<PoolShared> FindPoolShared(const Snapshot* previous, const std::
     }
   }
   return std::make_shared<PoolShared>();
+}
+
+// The listener's TLS context: the previous snapshot's when that listener (by name) serves
+// the very same loaded certificates with the same settings, else a new one.
+absl::StatusOr<std::shared_ptr<const tls::ServerContext>> ServerContextFor(
+    const config::ListenerConfig& lc, const Snapshot* previous,
+    const std::shared_ptr<const tls::TicketKeys>& keys) {
+  tls::ServerOptions options{config::Loaded(*lc.tls), lc.tls->min_version, lc.tls->alpn};
+  if (previous != nullptr) {
+    for (const ListenerRuntime& old : previous->listeners) {
+      if (old.config->name == lc.name && old.tls && old.config->tls &&
+          old.tls->certificates() == options.certificates &&
+          old.config->tls->min_version == options.min_version &&
+          old.config->tls->alpn == options.alpn) {
+        return old.tls;
+      }
+    }
+  }
+  return tls::ServerContext::Build(options, keys);
 }
 
 }  // namespace
@@ -152,9 +172,21 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
   for (const config::ListenerConfig& lc : cfg.listeners) layout->listeners.push_back(lc.name);
   snap->metric_layout = std::move(layout);
 
+  snap->ticket_keys = previous != nullptr && previous->ticket_keys
+                          ? previous->ticket_keys
+                          : std::make_shared<const tls::TicketKeys>();
   snap->listeners.reserve(cfg.listeners.size());
   for (const config::ListenerConfig& lc : cfg.listeners) {
     ListenerRuntime l{&lc, route::Router(lc.routes), {}, std::move(sinks[snap->listeners.size()])};
+    if (lc.tls) {
+      absl::StatusOr<std::shared_ptr<const tls::ServerContext>> tls =
+          ServerContextFor(lc, previous, snap->ticket_keys);
+      if (!tls.ok()) {
+        return absl::InvalidArgumentError(
+            fmt::format("listeners.{}.tls: {}", lc.name, std::string(tls.status().message())));
+      }
+      l.tls = *std::move(tls);
+    }
     for (const config::RouteConfig& rc : lc.routes) {
       size_t index = 0;
       while (index < cfg.pools.size() && cfg.pools[index].name != rc.pool) ++index;

@@ -19,6 +19,8 @@
 #include "proxy/log/log_sink.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/route/router.h"
+#include "proxy/tls/server_context.h"
+#include "proxy/tls/ticket_keys.h"
 #include "proxy/upstream/backend.h"
 #include "proxy/upstream/caps.h"
 #include "proxy/upstream/dns_discovery.h"
@@ -54,12 +56,19 @@ struct ListenerRuntime {
   // Where its access log goes (null: `access_log` off); shared with the snapshots before and
   // after this one while the path stays the same.
   std::shared_ptr<log::LogSink> access_log;
+  // A TLS listener's certificates and settings (null: plain HTTP). Reused from the previous
+  // snapshot while the listener's TLS config is unchanged (a DNS rebuild, another listener's
+  // reload), so sessions and contexts are not rebuilt for nothing.
+  std::shared_ptr<const tls::ServerContext> tls;
 };
 
 struct Snapshot {
   config::Config config;
   std::vector<PoolRuntime> pools;          // same order as config.pools
   std::vector<ListenerRuntime> listeners;  // same order as config.listeners
+  // Session-ticket keys: made at start-up and handed from snapshot to snapshot, so tickets
+  // survive reloads (tls/ticket_keys.h).
+  std::shared_ptr<const tls::TicketKeys> ticket_keys;
 
   // The metric series of this snapshot: PoolId = index into pools, ListenerId = index into
   // listeners, BackendId as MetricId() gives it.

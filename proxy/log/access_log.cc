@@ -296,6 +296,8 @@ void AccessRecord::Reset() {
   has_user_agent = false;
   has_referer = false;
   has_trace_id = false;
+  tls_version = {};
+  has_sni = false;
   pool = {};
   backend.clear();
   attempts = 0;
@@ -391,10 +393,10 @@ void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
   // a client's field at most 6×.
   constexpr size_t kFixed = 768;
   const size_t bound =
-      kFixed +
-      kJsonEscapeGrowth * (end.listener.size() + r.client.size() + r.method.size() +
-                           r.target.size() + r.host.size() + r.pool.size() + r.backend.size() +
-                           r.request_id.size() + r.user_agent.size() + r.referer.size());
+      kFixed + kJsonEscapeGrowth *
+                   (end.listener.size() + r.client.size() + r.method.size() + r.target.size() +
+                    r.host.size() + r.pool.size() + r.backend.size() + r.request_id.size() +
+                    r.user_agent.size() + r.referer.size() + r.tls_version.size() + r.sni.size());
   AppendBounded(bound, out, [&](char* room) {
     Cursor w{room};
     const bool req = r.has_request;
@@ -441,7 +443,8 @@ void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
     JsonStringOrNull(",\"request_id\":", !r.request_id.empty(), r.request_id, &w);
     JsonStringOrNull(",\"user_agent\":", req && r.has_user_agent, r.user_agent, &w);
     JsonStringOrNull(",\"referer\":", req && r.has_referer, r.referer, &w);
-    w.Lit(",\"tls_version\":null,\"sni\":null");
+    JsonStringOrNull(",\"tls_version\":", !r.tls_version.empty(), r.tls_version, &w);
+    JsonStringOrNull(",\"sni\":", r.has_sni, r.sni, &w);
     JsonStringOrNull(",\"trace_id\":", req && r.has_trace_id, std::string_view(r.trace_id, 32), &w);
     JsonString(",\"termination\":", TerminationName(r.termination), &w);
     w.Lit("}\n");

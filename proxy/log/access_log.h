@@ -45,6 +45,9 @@ struct AccessRecord {
   std::string client;
   std::string request_id;
   char trace_id[32] = {};
+  std::string_view tls_version;  // "TLSv1.3" (static text); empty: not over TLS
+  std::string sni;               // the TLS server name the client asked for
+  bool has_sni = false;
   bool has_trace_id = false;
   int version_minor = 1;
 

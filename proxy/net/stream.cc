@@ -136,27 +136,81 @@ void Stream::DisableRead() {
 
 bool Stream::WriteOnce() {
   // evbuffer_write gathers the chains into one writev (up to 128 of them) with no FIONREAD.
-  int n = evbuffer_write(output(), fd_);
+  int n = evbuffer_write(Outgoing(), fd_);
   return n >= 0 || WouldBlock(errno);
 }
 
+void Stream::FailWrite() {
+  // Reported from the loop, where the owner expects callbacks, not from its own call.
+  write_failed_ = true;
+  AddWrite(milliseconds(0));
+  event_active(write_ev_.get(), EV_WRITE, 0);
+}
+
 void Stream::Flush() {
-  if (connecting_ || write_failed_ || !output_ || evbuffer_get_length(output_.get()) == 0) return;
+  evbuffer* out = output_.get();
+  if (filter_ != nullptr) [[unlikely]] {
+    // Encoded now, whole: unsent() keeps what the filter holds within the owner's limits.
+    if (out != nullptr && evbuffer_get_length(out) > 0 && !write_failed_ &&
+        filter_->Encode(out) != StreamFilter::Result::kOk) {
+      FailWrite();
+      return;
+    }
+    out = filter_->wire_out();
+  }
+  if (connecting_ || write_failed_ || !out || evbuffer_get_length(out) == 0) return;
   if (writing_) return;  // the socket is full: the write event sends it when there is room
   if (!WriteOnce()) {
-    // Reported from the loop, where the owner expects callbacks, not from its own call.
-    write_failed_ = true;
-    AddWrite(milliseconds(0));
-    event_active(write_ev_.get(), EV_WRITE, 0);
+    FailWrite();
     return;
   }
-  if (evbuffer_get_length(output()) > 0) AddWrite(write_timeout_);
+  if (evbuffer_get_length(out) > 0) AddWrite(write_timeout_);
+}
+
+void Stream::ReadFiltered() {
+  evbuffer* wire = filter_->wire_in();
+  evbuffer_iovec vec[2];
+  int nvec = evbuffer_reserve_space(wire, kReadSize, vec, 2);
+  if (nvec <= 0) {
+    DisableRead();
+    if (event_cb_) event_cb_(kReading | kError, ctx_);
+    return;
+  }
+  iovec iov[2];
+  for (int i = 0; i < nvec; ++i) iov[i] = iovec{vec[i].iov_base, vec[i].iov_len};
+  ssize_t n = ::readv(fd_, iov, nvec);
+  if (n <= 0) {
+    evbuffer_commit_space(wire, vec, 0);
+    if (n < 0 && WouldBlock(errno)) return;
+    DisableRead();
+    if (event_cb_) event_cb_(kReading | (n == 0 ? kEof : kError), ctx_);
+    return;
+  }
+  size_t left = static_cast<size_t>(n);
+  int used = 0;
+  for (; used < nvec && left > 0; ++used) {
+    vec[used].iov_len = std::min(vec[used].iov_len, left);
+    left -= vec[used].iov_len;
+  }
+  evbuffer_commit_space(wire, vec, used);
+  StreamFilter::Result r = filter_->Decode(input());
+  Flush();  // handshake messages, alerts, tickets: out in this callback's one writev
+  if (r != StreamFilter::Result::kOk) {
+    DisableRead();
+    if (event_cb_) event_cb_(kReading | (r == StreamFilter::Result::kEof ? kEof : kError), ctx_);
+    return;
+  }
+  if (read_cb_) read_cb_(ctx_);
 }
 
 void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<Stream*>(arg);
   if (what & EV_TIMEOUT) {
     if (self->event_cb_) self->event_cb_(kReading | kTimeout, self->ctx_);
+    return;
+  }
+  if (self->filter_ != nullptr) [[unlikely]] {
+    self->ReadFiltered();
     return;
   }
   // An idle stream gave its buffers back: the one this read takes goes again if nothing
@@ -224,7 +278,7 @@ void Stream::OnWritable(evutil_socket_t, short what, void* arg) {
     if (self->event_cb_) self->event_cb_(kWriting | kError, self->ctx_);
     return;
   }
-  size_t left = evbuffer_get_length(self->output());
+  size_t left = evbuffer_get_length(self->Outgoing());
   if (left == 0) self->StopWriting();
   if (left <= self->low_water_ && self->drained_cb_) self->drained_cb_(self->ctx_);
 }

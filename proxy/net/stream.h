@@ -13,12 +13,17 @@
 //
 // Callbacks (all optional) are the owner's; a Stream calls at most one per loop callback,
 // as its last act, so the owner may destroy the Stream from inside any of them.
-//   read     bytes were appended to input()
+//   read     bytes were appended to input(); with a filter, bytes came from the socket
+//            (a handshake record may add nothing to input(): the owner's deadlines still run)
 //   drained  a write the loop made (after EAGAIN) left no more than the low-water mark in
 //            output() (never called for writes Flush() made itself, the one a completing
 //            connect makes before kConnected included: the caller can see)
 //   event    kConnected, or kEof / kError / kTimeout with kReading or kWriting saying which
 //            side; after kEof or kError that side is no longer watched
+//
+// A filter (TLS: net/stream_filter.h) may sit between the socket and the owner: input() and
+// output() then hold plaintext, the socket's bytes are the filter's, and unsent() counts
+// both. Without one, the request path pays one predictable branch per read and flush.
 //
 // Loop affinity: the loop it was created on. Owns its socket.
 #pragma once
@@ -34,6 +39,7 @@
 #include "proxy/base/spares.h"
 #include "proxy/net/address.h"
 #include "proxy/net/event.h"
+#include "proxy/net/stream_filter.h"
 
 namespace outrigger::net {
 
@@ -90,6 +96,9 @@ class Stream {
   void SetReadTimeout(std::chrono::milliseconds timeout);
   void SetWriteTimeout(std::chrono::milliseconds timeout);
   void SetLowWater(size_t bytes) { low_water_ = bytes; }
+  // Installs a filter before any byte was read or written (right after construction).
+  void SetFilter(std::unique_ptr<StreamFilter> filter) { filter_ = std::move(filter); }
+  StreamFilter* filter() const { return filter_.get(); }
 
   void EnableRead();
   void DisableRead();
@@ -113,6 +122,14 @@ class Stream {
   // memory).
   void ReleaseBuffers();
   evutil_socket_t fd() const { return fd_; }
+  // Bytes queued to send and not yet taken by the kernel: output(), and with a filter what
+  // it has encoded and not yet sent. What backpressure and "all sent" checks must read.
+  size_t unsent() {
+    size_t n = evbuffer_get_length(output());
+    if (filter_ != nullptr) [[unlikely]]
+      n += evbuffer_get_length(filter_->wire_out());
+    return n;
+  }
 
   // Writes what output() holds, as far as the socket takes it now; what remains goes out
   // when the socket is writable. An error is reported through the event callback from the
@@ -128,8 +145,14 @@ class Stream {
   void AddRead();
   void AddWrite(std::chrono::milliseconds timeout);
   void StopWriting();
-  // One writev of output(); false on an error other than EAGAIN.
+  // One writev of what goes to the socket (Outgoing()); false on an error other than EAGAIN.
   bool WriteOnce();
+  // What the socket is to be sent: output(), or the filter's wire_out().
+  evbuffer* Outgoing() { return filter_ != nullptr ? filter_->wire_out() : output(); }
+  // OnReadable with a filter: reads wire bytes, decodes them, sends what decoding queued.
+  void ReadFiltered();
+  // Reports a write error from the loop (never from inside the owner's call).
+  void FailWrite();
   EvBufferPtr NewBuffer() {
     if (EvBufferPtr spare = spares_ ? spares_->Take() : nullptr) return spare;
     return EvBufferPtr(evbuffer_new());
@@ -145,6 +168,7 @@ class Stream {
   // Assigned in the constructor and deleted in the destructor; a Stream never moves.
   event read_ev_;
   EventPtr write_ev_;  // made on first need: most streams never fill their socket buffer
+  std::unique_ptr<StreamFilter> filter_;
   std::chrono::milliseconds read_timeout_{0};
   std::chrono::milliseconds write_timeout_{0};
   std::chrono::milliseconds connect_timeout_{0};

@@ -67,6 +67,22 @@ TEST(AccessLogTest, JsonHasEveryKey) {
   EXPECT_EQ(j.size(), 24u);
 }
 
+TEST(AccessLogTest, JsonTlsFields) {
+  AccessRecord r = Sample();
+  r.tls_version = "TLSv1.3";
+  r.sni = "a\"b.test";
+  r.has_sni = true;
+  TimeCache clock;
+  std::string line;
+  AppendJsonLine(r, {"web", 200, 0, 0, 0}, &clock, &line);
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["tls_version"], "TLSv1.3");
+  EXPECT_EQ(j["sni"], "a\"b.test");
+  r.Reset();
+  EXPECT_TRUE(r.tls_version.empty());
+  EXPECT_FALSE(r.has_sni);
+}
+
 TEST(AccessLogTest, JsonNullsWithoutARequest) {
   AccessRecord r;
   r.start_unix_ms = 0;

@@ -1,0 +1,33 @@
+// The `tls:` block of a listener (design.md §8). Certificates are read and checked while the
+// config loads, so --check and a reload refuse a missing file, an unreadable key, a key that
+// does not match its certificate, or an expired certificate, with FILE:LINE:COL.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/tls/certified_key.h"
+
+namespace outrigger::config {
+
+struct SourceMark;
+
+struct CertificateConfig {
+  std::string cert_path;  // `cert`: PEM, the leaf first, then its intermediates
+  std::string key_path;   // `key`: PEM private key (unencrypted)
+  std::shared_ptr<const tls::CertifiedKey> loaded;  // read and checked at load
+};
+
+struct ListenerTlsConfig {
+  // `certificates`: at least one; picked by SNI against each one's SAN names (wildcards
+  // too), an ECDSA and an RSA one for the same names served by what the client supports; the
+  // first serves clients without SNI or with an unknown name. Relative paths are from the
+  // config file's directory.
+  std::vector<CertificateConfig> certificates;
+  int min_version = 12;  // `min_version`: "1.2" (default) or "1.3"
+  // `alpn`: protocols offered, preferred first; default [http/1.1] (only http/1.1 is served).
+  std::vector<std::string> alpn{"http/1.1"};
+};
+
+}  // namespace outrigger::config

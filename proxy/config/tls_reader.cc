@@ -1,0 +1,133 @@
+#include "proxy/config/tls_reader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+#include "proxy/tls/certified_key.h"
+#include "proxy/tls/server_context.h"
+
+namespace outrigger::config {
+namespace {
+
+std::string Resolve(const std::string& path, const std::string& config_file) {
+  if (path.starts_with('/')) return path;
+  size_t slash = config_file.rfind('/');
+  if (slash == std::string::npos) return path;
+  return config_file.substr(0, slash + 1) + path;
+}
+
+std::optional<CertificateConfig> ReadCertificate(const Field& f, int64_t now, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return std::nullopt;
+  MapReader keys(f, {"cert", "key"}, diag);
+  std::optional<Field> cert = keys.Require("cert");
+  std::optional<Field> key = keys.Require("key");
+  if (!cert || !key) return std::nullopt;
+  std::optional<std::string> cert_path = ReadString(*cert, diag);
+  std::optional<std::string> key_path = ReadString(*key, diag);
+  if (!cert_path || !key_path) return std::nullopt;
+  CertificateConfig out{Resolve(*cert_path, diag->file()), Resolve(*key_path, diag->file()), {}};
+  absl::StatusOr<std::vector<tls::X509Ptr>> certs = tls::ReadCertificates(out.cert_path);
+  if (!certs.ok()) {
+    diag->Add(LocateKey(*cert, *diag),
+              fmt::format("{}{}", cert->Prefix(), std::string(certs.status().message())));
+  }
+  absl::StatusOr<tls::EvpPkeyPtr> pkey = tls::ReadPrivateKey(out.key_path);
+  if (!pkey.ok()) {
+    diag->Add(LocateKey(*key, *diag),
+              fmt::format("{}{}", key->Prefix(), std::string(pkey.status().message())));
+  }
+  if (!certs.ok() || !pkey.ok()) return std::nullopt;
+  absl::StatusOr<std::shared_ptr<const tls::CertifiedKey>> loaded =
+      tls::MakeCertifiedKey(*std::move(certs), *std::move(pkey), now);
+  if (!loaded.ok()) {
+    const Field& at =
+        loaded.status().code() == absl::StatusCode::kFailedPrecondition ? *key : *cert;
+    diag->Add(LocateKey(at, *diag),
+              fmt::format("{}{} ({})", at.Prefix(), std::string(loaded.status().message()),
+                          out.cert_path));
+    return std::nullopt;
+  }
+  if ((*loaded)->not_after - now < kCertificateWarnSeconds) {
+    SourceMark m = LocateKey(*cert, *diag);
+    spdlog::warn("{}:{}:{}: {}{} expires in {} day(s)", m.file, m.line, m.column, cert->Prefix(),
+                 out.cert_path, ((*loaded)->not_after - now) / 86400);
+  }
+  out.loaded = *std::move(loaded);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<const tls::CertifiedKey>> Loaded(const ListenerTlsConfig& tls) {
+  std::vector<std::shared_ptr<const tls::CertifiedKey>> out;
+  for (const CertificateConfig& c : tls.certificates) out.push_back(c.loaded);
+  return out;
+}
+
+std::optional<ListenerTlsConfig> ReadListenerTls(const Field& f, int64_t now, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return std::nullopt;
+  MapReader keys(f, {"certificates", "min_version", "alpn"}, diag);
+  ListenerTlsConfig tls;
+  bool ok = true;
+  if (auto list = keys.Require("certificates"); list && ExpectList(*list, diag)) {
+    std::vector<Field> items = ListItems(*list);
+    if (items.empty()) {
+      diag->Add(LocateKey(*list, *diag),
+                fmt::format("{}at least one certificate is required", list->Prefix()));
+      ok = false;
+    }
+    for (const Field& item : items) {
+      std::optional<CertificateConfig> c = ReadCertificate(item, now, diag);
+      if (c) {
+        tls.certificates.push_back(*std::move(c));
+      } else {
+        ok = false;
+      }
+    }
+    if (auto dup = tls::ServerContext::FindDuplicate(Loaded(tls)); ok && dup) {
+      diag->Add(LocateValue(items[*dup], *diag),
+                fmt::format("{}a second {} certificate for the same names as an earlier one: "
+                            "a name set holds one ECDSA and one RSA certificate at most",
+                            items[*dup].Prefix(),
+                            tls.certificates[*dup].loaded->ecdsa ? "ECDSA" : "non-ECDSA"));
+      ok = false;
+    }
+  } else {
+    ok = false;
+  }
+  if (auto v = keys.Get("min_version")) {
+    std::optional<std::string> text = ReadString(*v, diag);
+    if (text == "1.2") {
+      tls.min_version = 12;
+    } else if (text == "1.3") {
+      tls.min_version = 13;
+    } else {
+      if (text) {
+        diag->Add(LocateValue(*v, *diag),
+                  fmt::format("{}expected \"1.2\" or \"1.3\", got \"{}\" (older versions are "
+                              "not offered)",
+                              v->Prefix(), *text));
+      }
+      ok = false;
+    }
+  }
+  if (auto a = keys.Get("alpn"); a && ExpectList(*a, diag)) {
+    tls.alpn.clear();
+    for (const Field& item : ListItems(*a)) {
+      std::optional<std::string> p = ReadString(item, diag);
+      if (p && *p != "http/1.1") {
+        diag->Add(
+            LocateValue(item, *diag),
+            fmt::format("{}only \"http/1.1\" is served (HTTP/2 is not there yet)", item.Prefix()));
+        ok = false;
+      } else if (p) {
+        tls.alpn.push_back(*p);
+      }
+    }
+  }
+  if (!ok) return std::nullopt;
+  return tls;
+}
+
+}  // namespace outrigger::config

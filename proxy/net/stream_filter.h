@@ -1,0 +1,31 @@
+// StreamFilter: a byte transformation between a Stream's socket and its owner (TLS). The
+// Stream reads wire bytes into wire_in() and asks the filter to decode them into the owner's
+// input(); on Flush it asks the filter to encode the owner's output() into wire_out(), which
+// it then writes, in one writev as without a filter. The filter never touches the socket.
+//
+// Contract: Decode consumes what wire_in() holds (keeping a partial record for next time)
+// and may queue bytes to send in wire_out() (handshake messages, alerts): the Stream writes
+// them after each Decode. Encode consumes all of `plain_out`. kEof is the peer's orderly end
+// of the stream (TLS close_notify), kError a failure that ends the connection; after either
+// the Stream stops reading and reports it like the socket's own EOF or error.
+#pragma once
+
+#include <event2/buffer.h>
+
+#include <cstdint>
+
+namespace outrigger::net {
+
+class StreamFilter {
+ public:
+  enum class Result : uint8_t { kOk, kEof, kError };
+
+  virtual ~StreamFilter() = default;
+
+  virtual evbuffer* wire_in() = 0;
+  virtual evbuffer* wire_out() = 0;
+  virtual Result Decode(evbuffer* plain_in) = 0;
+  virtual Result Encode(evbuffer* plain_out) = 0;
+};
+
+}  // namespace outrigger::net

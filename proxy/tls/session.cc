@@ -1,0 +1,127 @@
+#include "proxy/tls/session.h"
+
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <climits>
+
+namespace outrigger::tls {
+namespace {
+
+// Plaintext is encrypted in records of at most this (TLS's maximum), each taken from one
+// contiguous run: a response head and a small body queued separately leave as one record.
+constexpr size_t kRecord = 16 * 1024;
+
+}  // namespace
+
+ServerSession::ServerSession(std::shared_ptr<const ServerContext> context,
+                             HandshakeObserver* observer)
+    : context_(std::move(context)),
+      observer_(observer),
+      wire_in_(evbuffer_new()),
+      wire_out_(evbuffer_new()),
+      ssl_(SSL_new(context_->Select(""))) {
+  if (!ssl_ || !wire_in_ || !wire_out_) {
+    ssl_.reset();  // Decode reports the failure
+    return;
+  }
+  BIO* bio = BIO_new(const_cast<BIO_METHOD*>(context_->bio_method()));
+  if (bio == nullptr) {
+    ssl_.reset();
+    return;
+  }
+  BIO_set_data(bio, this);
+  SSL_set_bio(ssl_.get(), bio, bio);  // one BIO both ways; the SSL owns it
+  SSL_set_accept_state(ssl_.get());
+}
+
+int ServerSession::BioWrite(BIO* bio, const char* data, int len) {
+  auto* self = static_cast<ServerSession*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (evbuffer_add(self->wire_out_.get(), data, static_cast<size_t>(len)) != 0) return -1;
+  return len;
+}
+
+int ServerSession::BioRead(BIO* bio, char* out, int len) {
+  auto* self = static_cast<ServerSession*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  int n = evbuffer_remove(self->wire_in_.get(), out, static_cast<size_t>(len));
+  if (n <= 0) {
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  return n;
+}
+
+long ServerSession::BioCtrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // writes are never buffered here
+}
+
+void ServerSession::Finish(bool ok) {
+  if (reported_) return;
+  reported_ = true;
+  if (observer_ != nullptr) {
+    observer_->OnHandshake(ok, ok ? SSL_get_version(ssl_.get()) : std::string_view());
+  }
+}
+
+net::StreamFilter::Result ServerSession::Decode(evbuffer* plain_in) {
+  if (!ssl_) return Result::kError;
+  if (!done_) {
+    int r = SSL_do_handshake(ssl_.get());
+    if (r != 1) {
+      int err = SSL_get_error(ssl_.get(), r);
+      if (err == SSL_ERROR_WANT_READ) return Result::kOk;
+      ERR_clear_error();
+      Finish(false);
+      return Result::kError;
+    }
+    done_ = true;
+    Finish(true);
+  }
+  for (;;) {
+    evbuffer_iovec vec;
+    if (evbuffer_reserve_space(plain_in, kRecord, &vec, 1) != 1) return Result::kError;
+    int n = SSL_read(ssl_.get(), vec.iov_base, static_cast<int>(std::min(vec.iov_len, kRecord)));
+    if (n > 0) {
+      vec.iov_len = static_cast<size_t>(n);
+      evbuffer_commit_space(plain_in, &vec, 1);
+      continue;
+    }
+    evbuffer_commit_space(plain_in, &vec, 0);
+    int err = SSL_get_error(ssl_.get(), n);
+    ERR_clear_error();
+    if (err == SSL_ERROR_WANT_READ) return Result::kOk;
+    // close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) the transport's end.
+    if (err == SSL_ERROR_ZERO_RETURN) return Result::kEof;
+    return Result::kError;
+  }
+}
+
+net::StreamFilter::Result ServerSession::Encode(evbuffer* plain_out) {
+  if (!done_) {  // nothing can be encrypted yet (see the header)
+    evbuffer_drain(plain_out, evbuffer_get_length(plain_out));
+    return Result::kOk;
+  }
+  while (size_t len = evbuffer_get_length(plain_out)) {
+    size_t chunk = std::min(len, kRecord);
+    const unsigned char* data = evbuffer_pullup(plain_out, static_cast<ssize_t>(chunk));
+    if (data == nullptr) return Result::kError;
+    int n = SSL_write(ssl_.get(), data, static_cast<int>(chunk));
+    if (n <= 0) {
+      ERR_clear_error();
+      return Result::kError;
+    }
+    evbuffer_drain(plain_out, static_cast<size_t>(n));
+  }
+  return Result::kOk;
+}
+
+std::string_view ServerSession::version() const { return SSL_get_version(ssl_.get()); }
+
+std::string_view ServerSession::server_name() const {
+  const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+  return name != nullptr ? std::string_view(name) : std::string_view();
+}
+
+}  // namespace outrigger::tls

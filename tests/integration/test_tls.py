@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""TLS termination on a listener: SNI picks each name's certificate (exact, wildcard, the
+default without SNI), an ECDSA and an RSA certificate for one name go by what the client
+supports, TLS 1.1 and weak ciphers are refused, ALPN answers http/1.1, X-Forwarded-Proto is
+https, a reload swaps certificates for new handshakes only, a broken certificate refuses the
+reload (and --check names its line), wss works through the tunnel, and a client that never
+finishes its handshake is cut by the header timeout.
+
+Certificates are made by each test with the openssl CLI in its temp dir; clients are curl,
+openssl s_client and Python's ssl module."""
+
+import asyncio
+import json
+import os
+import socket
+import ssl
+import subprocess
+import time
+import unittest
+
+import harness
+
+try:
+    import websockets
+except ImportError:  # Debian's python3-websockets; scripts/install-deps installs it
+    websockets = None
+
+
+def openssl(*args, stdin=None, timeout=20):
+    return subprocess.run(["openssl", *args], input=stdin, capture_output=True, timeout=timeout)
+
+
+class Tls(harness.ProxyTestCase):
+    serial = 0x1000
+
+    def make_cert(self, names, kind="ec", tag=None):
+        """A self-signed certificate for `names` (SANs, the first also CN); returns
+        (cert path, key path, serial as openssl prints it)."""
+        Tls.serial += 1
+        tag = tag or "%s-%s-%x" % (names[0].replace("*", "star"), kind, Tls.serial)
+        cert = os.path.join(self.tmp, tag + ".crt")
+        key = os.path.join(self.tmp, tag + ".key")
+        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ec" \
+            else ["-newkey", "rsa:2048"]
+        r = openssl("req", "-x509", *newkey, "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "30", "-subj", "/CN=" + names[0], "-set_serial", str(Tls.serial),
+                    "-addext", "subjectAltName=" + ",".join("DNS:" + n for n in names))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return cert, key, "%X" % Tls.serial
+
+    def make_expired_cert(self, name):
+        """A certificate that expired in 2020 (openssl ca sets any dates)."""
+        d = os.path.join(self.tmp, "ca")
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, "index.txt"), "w").close()
+        conf = os.path.join(d, "ca.cnf")
+        with open(conf, "w") as f:
+            f.write("[ca]\ndefault_ca=c\n[c]\ndir=%s\ndatabase=$dir/index.txt\nnew_certs_dir=$dir\n"
+                    "serial=$dir/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n"
+                    % d)
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("01\n")
+        key, csr, cert = (os.path.join(d, n) for n in ("old.key", "old.csr", "old.crt"))
+        r = openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = openssl("ca", "-batch", "-config", conf, "-selfsign", "-keyfile", key, "-in", csr,
+                    "-out", cert, "-startdate", "20200101000000Z", "-enddate", "20200201000000Z")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return cert, key
+
+    def start(self, certs, listener=None, tls_extra=None, backend=None):
+        backend = backend or self.start_backend("api")
+        tls = {"certificates": [{"cert": c[0], "key": c[1]} for c in certs]}
+        tls.update(tls_extra or {})
+        lst = {"tls": tls}
+        lst.update(listener or {})
+        return self.start_proxy(self.config(pools={"api": self.pool(backend)}, listener=lst))
+
+    def served_serial(self, s_client_output):
+        """The serial of the certificate s_client printed, in upper-case hex."""
+        r = openssl("x509", "-noout", "-serial", stdin=s_client_output.encode())
+        return r.stdout.decode().strip().split("=")[-1].lstrip("0").upper()
+
+    def context(self, **kw):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        for k, v in kw.items():
+            setattr(ctx, k, v)
+        return ctx
+
+    def handshake(self, proxy, sni=None, ctx=None):
+        """A TLS connection to the proxy (the caller closes it)."""
+        raw = harness.raw_connect(proxy.port)
+        try:
+            return (ctx or self.context()).wrap_socket(raw, server_hostname=sni)
+        except BaseException:
+            raw.close()
+            raise
+
+    def serial_of(self, tls_sock):
+        der = tls_sock.getpeercert(binary_form=True)
+        r = openssl("x509", "-inform", "DER", "-noout", "-serial", stdin=der)
+        return r.stdout.decode().strip().split("=")[1].lstrip("0")
+
+    def s_client(self, proxy, *args):
+        r = openssl("s_client", "-connect", "127.0.0.1:%d" % proxy.port, *args, stdin=b"",
+                    timeout=20 * harness.SLOWDOWN)
+        return r.returncode, r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+
+    def get_over(self, sock, path="/headers", host="a.test"):
+        sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
+        return harness.read_response(sock.makefile("rb"))
+
+    def test_sni_picks_each_names_certificate_and_no_sni_gets_the_default(self):
+        default = self.make_cert(["default.test"])
+        a = self.make_cert(["a.test"])
+        wild = self.make_cert(["*.b.test"])
+        proxy = self.start([default, a, wild])
+        for sni, want in (("a.test", a[2]), ("x.b.test", wild[2]), ("other.test", default[2])):
+            code, out = self.s_client(proxy, "-servername", sni)
+            self.assertEqual(code, 0, out)
+            self.assertEqual(self.served_serial(out), want, sni)
+        code, out = self.s_client(proxy, "-noservername")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(self.served_serial(out), default[2])
+        # curl --resolve, verifying against the very certificate it should get.
+        for cert, name in ((a, "a.test"), (wild, "x.b.test")):
+            r = subprocess.run(["curl", "-sS", "--max-time", str(10 * harness.SLOWDOWN),
+                                "--cacert", cert[0],
+                                "--resolve", "%s:%d:127.0.0.1" % (name, proxy.port),
+                                "https://%s:%d/headers" % (name, proxy.port)],
+                               capture_output=True, timeout=30 * harness.SLOWDOWN)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            seen = json.loads(r.stdout)
+            headers = {k.lower(): v for k, v in seen["headers"]}
+            self.assertEqual(headers.get("x-forwarded-proto"), "https")
+            self.assertEqual(headers.get("host"), "%s:%d" % (name, proxy.port))
+
+    def test_the_access_log_has_the_version_and_server_name(self):
+        log_path = os.path.join(self.tmp, "access.log")
+        proxy = self.start([self.make_cert(["a.test"])],
+                           listener={"access_log": {"format": "json", "path": log_path}})
+        for sni, ctx in (("a.test", self.context(maximum_version=ssl.TLSVersion.TLSv1_2)),
+                         (None, self.context())):
+            sock = self.handshake(proxy, sni=sni, ctx=ctx)
+            try:
+                self.assertEqual(self.get_over(sock).status, 200)
+            finally:
+                sock.close()
+
+        def lines():
+            if not os.path.exists(log_path):
+                return None
+            with open(log_path) as f:
+                got = [json.loads(line) for line in f]
+            return got if len(got) >= 2 else None
+
+        first, second = harness.wait_until(lines, 10, what="2 access log lines")
+        self.assertEqual((first["tls_version"], first["sni"]), ("TLSv1.2", "a.test"))
+        self.assertEqual((second["tls_version"], second["sni"]), ("TLSv1.3", None))
+
+    def test_ecdsa_only_and_rsa_only_clients_each_get_their_certificate(self):
+        ec = self.make_cert(["both.test"], "ec")
+        rsa = self.make_cert(["both.test"], "rsa")
+        proxy = self.start([rsa, ec])
+        code, out = self.s_client(proxy, "-servername", "both.test", "-sigalgs",
+                                  "ecdsa_secp256r1_sha256")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(self.served_serial(out), ec[2])
+        code, out = self.s_client(proxy, "-servername", "both.test", "-sigalgs",
+                                  "rsa_pss_rsae_sha256:RSA+SHA256")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(self.served_serial(out), rsa[2])
+        # TLS 1.2 with an RSA-only suite list, too.
+        code, out = self.s_client(proxy, "-servername", "both.test", "-tls1_2", "-cipher",
+                                  "ECDHE-RSA-AES128-GCM-SHA256")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(self.served_serial(out), rsa[2])
+
+    def test_old_protocols_and_weak_ciphers_are_refused_alpn_answers(self):
+        proxy = self.start([self.make_cert(["a.test"], "rsa")])
+        code, out = self.s_client(proxy, "-servername", "a.test", "-tls1_1", "-cipher",
+                                  "DEFAULT@SECLEVEL=0")
+        self.assertNotEqual(code, 0, out)
+        code, out = self.s_client(proxy, "-servername", "a.test", "-tls1_2", "-cipher",
+                                  "AES128-SHA:DES-CBC3-SHA:RC4-SHA@SECLEVEL=0")
+        self.assertNotEqual(code, 0, out)
+        code, out = self.s_client(proxy, "-servername", "a.test", "-alpn", "h2,http/1.1")
+        self.assertEqual(code, 0, out)
+        self.assertIn("ALPN protocol: http/1.1", out)
+        self.assertIn("TLSv1.3", out)
+        # And a TLS connection serves requests, keep-alive.
+        with self.handshake(proxy, "a.test") as s:
+            for _ in range(3):
+                r = self.get_over(s)
+                self.assertEqual(r.status, 200)
+
+    def test_min_version_13_refuses_tls12(self):
+        proxy = self.start([self.make_cert(["a.test"])], tls_extra={"min_version": "1.3"})
+        code, out = self.s_client(proxy, "-servername", "a.test", "-tls1_2")
+        self.assertNotEqual(code, 0, out)
+        code, out = self.s_client(proxy, "-servername", "a.test", "-tls1_3")
+        self.assertEqual(code, 0, out)
+
+    def test_reload_swaps_the_certificate_for_new_handshakes_only(self):
+        first = self.make_cert(["a.test"], tag="site")
+        proxy = self.start([first])
+        old = self.handshake(proxy, "a.test")
+        self.addCleanup(old.close)
+        self.assertEqual(self.serial_of(old), first[2])
+        second = self.make_cert(["a.test"], tag="site")  # same files, new contents
+        proxy.reload(proxy.config_text)
+        proxy.wait_log(r"reloaded")
+        with self.handshake(proxy, "a.test") as s:
+            self.assertEqual(self.serial_of(s), second[2])
+            self.assertEqual(self.get_over(s).status, 200)
+        self.assertEqual(self.get_over(old).status, 200)  # the old connection still works
+
+        # A broken certificate file refuses the reload; the running certificate stays.
+        with open(second[0], "w") as f:
+            f.write("not a certificate\n")
+        proxy.reload(proxy.config_text)
+        proxy.wait_log(r"reload refused")
+        self.assertRegex(proxy.stderr(), r"\.yaml:\d+:\d+: .*certificates\[0\]\.cert: .* holds no "
+                                         r"PEM certificate")
+        with self.handshake(proxy, "a.test") as s:
+            self.assertEqual(self.serial_of(s), second[2])
+            self.assertEqual(self.get_over(s).status, 200)
+
+    def test_check_names_the_line_of_each_bad_certificate(self):
+        good = self.make_cert(["a.test"])
+        other = self.make_cert(["b.test"])
+        expired = self.make_expired_cert("old.test")
+        api = self.start_backend("api")
+        text = self.config(pools={"api": self.pool(api)}, listener={"tls": {"certificates": [
+            {"cert": os.path.join(self.tmp, "missing.crt"), "key": good[1]},
+            {"cert": good[0], "key": other[1]},
+            {"cert": expired[0], "key": expired[1]},
+            {"cert": good[0], "key": good[1]},
+        ], "min_version": "1.1"}})
+        r = self.check_config(text)
+        self.assertNotEqual(r.returncode, 0)
+        err = r.stderr
+        lines = text.splitlines()
+
+        def line_of(needle, nth=0):
+            hits = [i + 1 for i, l in enumerate(lines) if needle in l]
+            return hits[nth]
+        self.assertRegex(err, r":%d:\d+: .*certificates\[0\]\.cert: cannot open .*missing\.crt: "
+                              r"No such file" % line_of("missing.crt"))
+        self.assertRegex(err, r":%d:\d+: .*certificates\[1\]\.key: the private key does not match"
+                         % line_of(other[1]))
+        self.assertRegex(err, r":%d:\d+: .*certificates\[2\]\.cert: the certificate expired on "
+                              r"2020-02-01" % line_of(expired[0]))
+        self.assertRegex(err, r":%d:\d+: .*min_version: expected \"1\.2\" or \"1\.3\""
+                         % line_of("min_version"))
+
+    @unittest.skipIf(websockets is None, "python3-websockets is not installed")
+    def test_wss_through_the_tls_listener(self):
+        ws = self.start_backend("ws", script=harness.WS_BACKEND_PY)
+        proxy = self.start([self.make_cert(["a.test"])], backend=ws)
+        payload = os.urandom(256 * 1024)
+
+        async def talk():
+            async with websockets.connect("wss://a.test:%d/ws" % proxy.port, host="127.0.0.1",
+                                          port=proxy.port, ssl=self.context(),
+                                          server_hostname="a.test", max_size=None,
+                                          ping_interval=None,
+                                          open_timeout=10 * harness.SLOWDOWN) as c:
+                await c.send("hello")
+                text = await c.recv()
+                await c.send(payload)
+                return text, await c.recv()
+
+        text, binary = asyncio.run(asyncio.wait_for(talk(), 30 * harness.SLOWDOWN))
+        self.assertEqual(text, "ws: hello")
+        self.assertTrue(binary == payload, "the binary message came back altered")
+
+    def test_a_partial_client_hello_is_cut_by_the_header_timeout(self):
+        proxy = self.start([self.make_cert(["a.test"])],
+                           listener={"timeouts": {"header": "1s"}})
+        # A real ClientHello's first bytes, then one byte a little under every timeout: the
+        # handshake must not restart the clock.
+        hello = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = self.context().wrap_bio(hello[0], hello[1], server_hostname="a.test")
+        with self.assertRaises(ssl.SSLWantReadError):
+            obj.do_handshake()
+        data = hello[1].read()
+        s = harness.raw_connect(proxy.port)
+        self.addCleanup(s.close)
+        start = time.monotonic()
+        s.sendall(data[:10])
+        closed = None
+        for b in data[10:60]:
+            time.sleep(0.3)
+            try:
+                s.sendall(bytes([b]))
+            except OSError:
+                closed = time.monotonic() - start
+                break
+            s.settimeout(0.01)
+            try:
+                if s.recv(100) == b"":
+                    closed = time.monotonic() - start
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = time.monotonic() - start
+                break
+        self.assertIsNotNone(closed, "the connection outlived 50 trickled bytes (15s)")
+        self.assertLess(closed, 1.0 + 1.5 * harness.TOLERANCE)
+        self.assertGreater(closed, 0.9)
+
+
+if __name__ == "__main__":
+    harness.main()
