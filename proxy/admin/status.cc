@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "proxy/config/tls_reader.h"
 #include "proxy/metrics/family.h"
 #include "proxy/upstream/circuit_breaker.h"
 
@@ -126,6 +127,32 @@ std::vector<MetricFamily> StateFamilies(const forward::Snapshot& snapshot, int64
   return families;
 }
 
+namespace {
+
+// Each listener's address and, for TLS, the certificates it serves (what an operator checks
+// before a renewal is due).
+nlohmann::json ListenersJson(const forward::Snapshot& snapshot) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const forward::ListenerRuntime& l : snapshot.listeners) {
+    nlohmann::json entry = {{"listen", l.config->listen_text}, {"tls", l.config->tls.has_value()}};
+    if (l.config->tls) {
+      nlohmann::json certs = nlohmann::json::array();
+      for (const std::shared_ptr<const tls::CertifiedKey>& c : config::Loaded(*l.config->tls)) {
+        certs.push_back({{"subject", c->subject_cn},
+                         {"names", c->names},
+                         {"serial", c->serial},
+                         {"key", c->ecdsa ? "ecdsa" : "rsa"},
+                         {"not_after", c->not_after}});
+      }
+      entry["certificates"] = std::move(certs);
+    }
+    out[l.config->name] = std::move(entry);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
                        const metrics::Recent& recent, const metrics::ScalingBoard& board,
                        std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns,
@@ -233,7 +260,9 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
     if (!names.empty()) entry["dns"] = std::move(names);
     pools[pool.config->name] = std::move(entry);
   }
-  return Dump(nlohmann::json({{"pools", std::move(pools)}})) + "\n";
+  return Dump(nlohmann::json(
+             {{"pools", std::move(pools)}, {"listeners", ListenersJson(snapshot)}})) +
+         "\n";
 }
 
 prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,

@@ -216,7 +216,7 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
   const config::ListenerConfig& listener = *runtime.config;
   // TLS: the session keeps the listener's certificates of this snapshot for its whole life.
   if (runtime.tls) {
-    std::unique_ptr<tls::ServerSession> session = runtime.tls->NewSession(nullptr);
+    std::unique_ptr<tls::ServerSession> session = runtime.tls->NewSession(this);
     tls_session_ = session.get();
     client_.SetFilter(std::move(session));
   }
@@ -795,6 +795,8 @@ void DownstreamConnection::CloseAfterFlush() {
 
 void DownstreamConnection::Close() {
   if (state_ == State::kClosed) return;
+  if (tls_session_ != nullptr) [[unlikely]]
+    tls_session_->Abandon();  // if still handshaking
   LogUnfinished();
   DropUpstream();
   state_ = State::kClosed;

@@ -30,7 +30,7 @@
 
 namespace outrigger::forward {
 
-class DownstreamConnection {
+class DownstreamConnection : private tls::HandshakeObserver {
  public:
   DownstreamConnection(Worker& worker, size_t listener_index, evutil_socket_t fd,
                        const net::SocketAddress& peer);
@@ -182,6 +182,8 @@ class DownstreamConnection {
   const ListenerRuntime* RequestListener(log::LogBuffer** buffer) const;
   // The TLS version and server name of the connection, into the request's log record.
   void NoteTls();
+  // tls::HandshakeObserver: counts the handshake (downstream_tls.cc).
+  void OnHandshake(bool ok, std::string_view version, tls::HandshakeFailure why) override;
 
   // The per-request state (see exchange.h): taken from the worker when a request begins and
   // given back when the connection waits for its next one with nothing buffered.
@@ -197,7 +199,7 @@ class DownstreamConnection {
   Worker& worker_;
   net::Stream client_;
   // The client's TLS session, owned by client_ as its filter (null: plain HTTP).
-  const tls::ServerSession* tls_session_ = nullptr;
+  tls::ServerSession* tls_session_ = nullptr;
   net::EventPtr timer_;  // see ArmTimer
   const std::string peer_ip_;
   size_t head_scan_ = 0;          // input bytes already searched for the end of the head

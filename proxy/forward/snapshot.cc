@@ -169,7 +169,16 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
       layout->backends.push_back({static_cast<metrics::PoolId>(p), b->label()});
     }
   }
-  for (const config::ListenerConfig& lc : cfg.listeners) layout->listeners.push_back(lc.name);
+  for (const config::ListenerConfig& lc : cfg.listeners) {
+    layout->listeners.push_back(lc.name);
+    std::vector<metrics::MetricLayout::Certificate>& certs =
+        layout->listener_certificates.emplace_back();
+    if (!lc.tls) continue;
+    for (const std::shared_ptr<const tls::CertifiedKey>& c : config::Loaded(*lc.tls)) {
+      certs.push_back(
+          {c->subject_cn.empty() && !c->names.empty() ? c->names[0] : c->subject_cn, c->not_after});
+    }
+  }
   snap->metric_layout = std::move(layout);
 
   snap->ticket_keys = previous != nullptr && previous->ticket_keys
@@ -177,7 +186,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
                           : std::make_shared<const tls::TicketKeys>();
   snap->listeners.reserve(cfg.listeners.size());
   for (const config::ListenerConfig& lc : cfg.listeners) {
-    ListenerRuntime l{&lc, route::Router(lc.routes), {}, std::move(sinks[snap->listeners.size()])};
+    ListenerRuntime l{
+        &lc, route::Router(lc.routes), {}, std::move(sinks[snap->listeners.size()]), {}};
     if (lc.tls) {
       absl::StatusOr<std::shared_ptr<const tls::ServerContext>> tls =
           ServerContextFor(lc, previous, snap->ticket_keys);

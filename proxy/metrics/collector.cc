@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "proxy/metrics/histogram_buckets.h"
+#include "proxy/metrics/tls_families.h"
 
 namespace outrigger::metrics {
 namespace {
@@ -237,6 +238,7 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
         &downstream_connections}) {
     families.push_back(std::move(*family));
   }
+  AppendTlsFamilies(totals, &families);
   return families;
 }
 

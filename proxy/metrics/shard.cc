@@ -70,6 +70,10 @@ ListenerTotals& ListenerTotals::operator+=(const ListenerTotals& other) {
   AddArrays(requests, other.requests);
   duration += other.duration;
   connections += other.connections;
+  for (size_t r = 0; r < tls_handshakes.size(); ++r) {
+    AddArrays(tls_handshakes[r], other.tls_handshakes[r]);
+  }
+  AddArrays(tls_failures, other.tls_failures);
   return *this;
 }
 
@@ -180,6 +184,10 @@ Totals Shard::Read(int64_t now_ns) const {
     out.duration.buckets = LoadArray(cells.duration_buckets);
     out.duration.sum_ns = cells.duration_sum_ns.Load();
     out.connections = cells.connections.Load();
+    for (size_t r = 0; r < out.tls_handshakes.size(); ++r) {
+      out.tls_handshakes[r] = LoadArray(cells.tls_handshakes[r]);
+    }
+    out.tls_failures = LoadArray(cells.tls_failures);
   }
   return totals;
 }

@@ -52,6 +52,13 @@ struct MetricLayout {
   std::vector<std::string> pools;
   std::vector<Backend> backends;
   std::vector<std::string> listeners;
+  // Per listener (same index): its certificates, empty for a plain listener, which then has
+  // no outrigger_tls_* series.
+  struct Certificate {
+    std::string name;       // the `name` label: the subject CN (else the first SAN name)
+    int64_t not_after = 0;  // Unix seconds
+  };
+  std::vector<std::vector<Certificate>> listener_certificates;
 };
 
 // `code` label values, indexed by status / 100 - 1.
@@ -76,6 +83,18 @@ enum class PoolOutcome : uint8_t { kOk, kError };
 inline constexpr size_t kPoolOutcomeCount = 2;
 inline constexpr std::array<std::string_view, kPoolOutcomeCount> kPoolOutcomeLabels = {"ok",
                                                                                        "error"};
+
+// outrigger_tls_handshakes_total{result, version}: result ok / failed, then the version agreed
+// (kNone: a handshake that failed before one was).
+enum class TlsVersion : uint8_t { kTls12, kTls13, kNone };
+inline constexpr size_t kTlsVersionCount = 3;
+inline constexpr std::array<std::string_view, kTlsVersionCount> kTlsVersionLabels = {
+    "TLSv1.2", "TLSv1.3", "none"};
+// outrigger_tls_handshake_failures_total{reason}; tls::HandshakeFailure's meanings.
+enum class TlsFailure : uint8_t { kVersion, kCipher, kPlainHttp, kPeerAlert, kAborted, kProtocol };
+inline constexpr size_t kTlsFailureCount = 6;
+inline constexpr std::array<std::string_view, kTlsFailureCount> kTlsFailureLabels = {
+    "version", "cipher", "plain_http", "peer_alert", "aborted", "protocol"};
 
 // ---- Plain totals: what a reading and a merge produce. Values, usable from any thread. ----
 
@@ -116,6 +135,9 @@ struct ListenerTotals {
   std::array<uint64_t, kCodeClassCount> requests{};  // responses sent to clients, by class
   HistogramTotals duration;  // request head complete to last response byte queued
   int64_t connections = 0;   // client connections open now
+  // TLS listeners: handshakes [ok, failed][TlsVersion], and failures by TlsFailure.
+  std::array<std::array<uint64_t, kTlsVersionCount>, 2> tls_handshakes{};
+  std::array<uint64_t, kTlsFailureCount> tls_failures{};
 
   ListenerTotals& operator+=(const ListenerTotals& other);
 };
@@ -257,6 +279,13 @@ class Shard {
   // A response went to a client of `listener` (proxied or local: 400, 404, 503...), `duration`
   // after its request head was complete. Once per response.
   void OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns);
+  // A TLS handshake on `listener` ended: ok, or failed for `why` (ignored when ok).
+  void OnTlsHandshake(ListenerId listener, bool ok, TlsVersion version, TlsFailure why) {
+    if constexpr (!kRecording) return;
+    ListenerCells& cells = listeners_[listener];
+    cells.tls_handshakes[ok ? 0 : 1][static_cast<size_t>(version)].Add(1);
+    if (!ok) cells.tls_failures[static_cast<size_t>(why)].Add(1);
+  }
 
   // ---- Any thread. ----
 
@@ -285,6 +314,8 @@ class Shard {
     std::array<ShardCounter, kLatencyBucketCount> duration_buckets;
     ShardCounter duration_sum_ns;
     ShardGauge connections;
+    std::array<std::array<ShardCounter, kTlsVersionCount>, 2> tls_handshakes;
+    std::array<ShardCounter, kTlsFailureCount> tls_failures;
   };
 
   // Constant after construction.

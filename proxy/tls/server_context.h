@@ -31,11 +31,23 @@ namespace outrigger::tls {
 
 class ServerSession;
 
-// How a handshake ended, for metrics (outrigger_tls_handshakes_total).
+// Why a handshake failed, for outrigger_tls_handshake_failures_total{reason}.
+enum class HandshakeFailure : uint8_t {
+  kNone,       // it did not fail
+  kVersion,    // no protocol version in common (TLS 1.1 and older, or 1.2 under min 1.3)
+  kCipher,     // no cipher suite, group or signature algorithm in common
+  kPlainHttp,  // plain HTTP sent to the TLS port
+  kPeerAlert,  // the client ended it with an alert (e.g. it did not trust the certificate)
+  kAborted,    // the connection ended first (client gone, header timeout, shutdown)
+  kProtocol,   // anything else the client sent that TLS refuses (garbage, bad records)
+};
+
+// How a handshake ended, for metrics (outrigger_tls_handshakes_total). Called once per
+// session, from the session's Decode or Abandon.
 struct HandshakeObserver {
   virtual ~HandshakeObserver() = default;
   // `version`: "TLSv1.3", "TLSv1.2", or "" when it failed before one was agreed.
-  virtual void OnHandshake(bool ok, std::string_view version) = 0;
+  virtual void OnHandshake(bool ok, std::string_view version, HandshakeFailure why) = 0;
 };
 
 struct ServerOptions {

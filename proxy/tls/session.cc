@@ -12,6 +12,31 @@ namespace {
 // contiguous run: a response head and a small body queued separately leave as one record.
 constexpr size_t kRecord = 16 * 1024;
 
+HandshakeFailure Classify(unsigned long error) {
+  switch (ERR_GET_REASON(error)) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+      return HandshakeFailure::kVersion;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+    case SSL_R_NO_SUITABLE_KEY_SHARE:
+      return HandshakeFailure::kCipher;
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+      return HandshakeFailure::kPlainHttp;
+    default:
+      break;
+  }
+  // The client's alerts are reasons SSL_AD_REASON_OFFSET + the alert's number.
+  const int reason = ERR_GET_REASON(error);
+  if (reason >= SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
+    return HandshakeFailure::kPeerAlert;
+  }
+  return HandshakeFailure::kProtocol;
+}
+
 }  // namespace
 
 ServerSession::ServerSession(std::shared_ptr<const ServerContext> context,
@@ -57,11 +82,15 @@ long ServerSession::BioCtrl(BIO*, int cmd, long, void*) {
   return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // writes are never buffered here
 }
 
-void ServerSession::Finish(bool ok) {
+void ServerSession::Finish(bool ok, HandshakeFailure why) {
   if (reported_) return;
   reported_ = true;
   if (observer_ != nullptr) {
-    observer_->OnHandshake(ok, ok ? SSL_get_version(ssl_.get()) : std::string_view());
+    // A version agreed before a failure (a 1.3 ServerHello, then a client's alert) is known.
+    const SSL_SESSION* session = ssl_ ? SSL_get_session(ssl_.get()) : nullptr;
+    const bool agreed =
+        ok || (session != nullptr && SSL_SESSION_get_protocol_version(session) != 0);
+    observer_->OnHandshake(ok, agreed ? SSL_get_version(ssl_.get()) : std::string_view(), why);
   }
 }
 
@@ -72,12 +101,14 @@ net::StreamFilter::Result ServerSession::Decode(evbuffer* plain_in) {
     if (r != 1) {
       int err = SSL_get_error(ssl_.get(), r);
       if (err == SSL_ERROR_WANT_READ) return Result::kOk;
+      HandshakeFailure why =
+          err == SSL_ERROR_SSL ? Classify(ERR_peek_error()) : HandshakeFailure::kAborted;
       ERR_clear_error();
-      Finish(false);
+      Finish(false, why);
       return Result::kError;
     }
     done_ = true;
-    Finish(true);
+    Finish(true, HandshakeFailure::kNone);
   }
   for (;;) {
     evbuffer_iovec vec;

@@ -27,6 +27,9 @@ class ServerSession : public net::StreamFilter {
   Result Encode(evbuffer* plain_out) override;
 
   bool handshake_done() const { return done_; }
+  // The connection ends: a handshake still under way is reported to the observer as
+  // kAborted. Call from the owner while the observer is still whole (not from destructors).
+  void Abandon() { Finish(false, HandshakeFailure::kAborted); }
   SSL* ssl() const { return ssl_.get(); }
   // After the handshake: the version agreed ("TLSv1.3") and the name the client asked for
   // (empty without SNI); both stay valid for the session's life.
@@ -38,7 +41,7 @@ class ServerSession : public net::StreamFilter {
   static int BioRead(BIO* bio, char* out, int len);
   static long BioCtrl(BIO* bio, int cmd, long num, void* ptr);
   friend class ServerContext;  // installs the Bio* functions in its BIO_METHOD
-  void Finish(bool ok);
+  void Finish(bool ok, HandshakeFailure why);
 
   std::shared_ptr<const ServerContext> context_;  // keeps its SSL_CTXs alive
   HandshakeObserver* observer_;

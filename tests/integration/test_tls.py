@@ -19,6 +19,7 @@ import time
 import unittest
 
 import harness
+from tls_certs import TlsTestCase, openssl
 
 try:
     import websockets
@@ -26,93 +27,7 @@ except ImportError:  # Debian's python3-websockets; scripts/install-deps install
     websockets = None
 
 
-def openssl(*args, stdin=None, timeout=20):
-    return subprocess.run(["openssl", *args], input=stdin, capture_output=True, timeout=timeout)
-
-
-class Tls(harness.ProxyTestCase):
-    serial = 0x1000
-
-    def make_cert(self, names, kind="ec", tag=None):
-        """A self-signed certificate for `names` (SANs, the first also CN); returns
-        (cert path, key path, serial as openssl prints it)."""
-        Tls.serial += 1
-        tag = tag or "%s-%s-%x" % (names[0].replace("*", "star"), kind, Tls.serial)
-        cert = os.path.join(self.tmp, tag + ".crt")
-        key = os.path.join(self.tmp, tag + ".key")
-        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if kind == "ec" \
-            else ["-newkey", "rsa:2048"]
-        r = openssl("req", "-x509", *newkey, "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "30", "-subj", "/CN=" + names[0], "-set_serial", str(Tls.serial),
-                    "-addext", "subjectAltName=" + ",".join("DNS:" + n for n in names))
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return cert, key, "%X" % Tls.serial
-
-    def make_expired_cert(self, name):
-        """A certificate that expired in 2020 (openssl ca sets any dates)."""
-        d = os.path.join(self.tmp, "ca")
-        os.makedirs(d, exist_ok=True)
-        open(os.path.join(d, "index.txt"), "w").close()
-        conf = os.path.join(d, "ca.cnf")
-        with open(conf, "w") as f:
-            f.write("[ca]\ndefault_ca=c\n[c]\ndir=%s\ndatabase=$dir/index.txt\nnew_certs_dir=$dir\n"
-                    "serial=$dir/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n"
-                    % d)
-        with open(os.path.join(d, "serial"), "w") as f:
-            f.write("01\n")
-        key, csr, cert = (os.path.join(d, n) for n in ("old.key", "old.csr", "old.crt"))
-        r = openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + name)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        r = openssl("ca", "-batch", "-config", conf, "-selfsign", "-keyfile", key, "-in", csr,
-                    "-out", cert, "-startdate", "20200101000000Z", "-enddate", "20200201000000Z")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return cert, key
-
-    def start(self, certs, listener=None, tls_extra=None, backend=None):
-        backend = backend or self.start_backend("api")
-        tls = {"certificates": [{"cert": c[0], "key": c[1]} for c in certs]}
-        tls.update(tls_extra or {})
-        lst = {"tls": tls}
-        lst.update(listener or {})
-        return self.start_proxy(self.config(pools={"api": self.pool(backend)}, listener=lst))
-
-    def served_serial(self, s_client_output):
-        """The serial of the certificate s_client printed, in upper-case hex."""
-        r = openssl("x509", "-noout", "-serial", stdin=s_client_output.encode())
-        return r.stdout.decode().strip().split("=")[-1].lstrip("0").upper()
-
-    def context(self, **kw):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        for k, v in kw.items():
-            setattr(ctx, k, v)
-        return ctx
-
-    def handshake(self, proxy, sni=None, ctx=None):
-        """A TLS connection to the proxy (the caller closes it)."""
-        raw = harness.raw_connect(proxy.port)
-        try:
-            return (ctx or self.context()).wrap_socket(raw, server_hostname=sni)
-        except BaseException:
-            raw.close()
-            raise
-
-    def serial_of(self, tls_sock):
-        der = tls_sock.getpeercert(binary_form=True)
-        r = openssl("x509", "-inform", "DER", "-noout", "-serial", stdin=der)
-        return r.stdout.decode().strip().split("=")[1].lstrip("0")
-
-    def s_client(self, proxy, *args):
-        r = openssl("s_client", "-connect", "127.0.0.1:%d" % proxy.port, *args, stdin=b"",
-                    timeout=20 * harness.SLOWDOWN)
-        return r.returncode, r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
-
-    def get_over(self, sock, path="/headers", host="a.test"):
-        sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
-        return harness.read_response(sock.makefile("rb"))
-
+class Tls(TlsTestCase):
     def test_sni_picks_each_names_certificate_and_no_sni_gets_the_default(self):
         default = self.make_cert(["default.test"])
         a = self.make_cert(["a.test"])

@@ -18,14 +18,16 @@ namespace {
 using testing::MakeCertifiedKeyFor;
 
 struct Observed : HandshakeObserver {
-  void OnHandshake(bool ok_, std::string_view version_) override {
+  void OnHandshake(bool ok_, std::string_view version_, HandshakeFailure why_) override {
     ++calls;
     ok = ok_;
     version = version_;
+    why = why_;
   }
   int calls = 0;
   bool ok = false;
   std::string version;
+  HandshakeFailure why = HandshakeFailure::kNone;
 };
 
 // A client SSL over memory BIOs, pumped against a ServerSession in the same thread.
@@ -171,6 +173,7 @@ TEST_F(SessionTest, OldProtocolsAreRefusedAndMinVersionHolds) {
   EXPECT_FALSE(old.Handshake(*s, plain_.get()));
   EXPECT_EQ(old.result(), net::StreamFilter::Result::kError);
   EXPECT_FALSE(observed_.ok);
+  EXPECT_EQ(observed_.why, HandshakeFailure::kVersion);
 
   o.min_version = 13;
   auto ctx13 = Build(o);
@@ -252,6 +255,29 @@ TEST_F(SessionTest, GarbageIsAHandshakeFailure) {
   evbuffer_add(s->wire_in(), "GET / HTTP/1.1\r\n\r\n", 18);
   EXPECT_EQ(s->Decode(plain_.get()), net::StreamFilter::Result::kError);
   EXPECT_EQ(observed_.calls, 1);
+  EXPECT_FALSE(observed_.ok);
+  EXPECT_EQ(observed_.why, HandshakeFailure::kPlainHttp);
+  EXPECT_EQ(observed_.version, "");
+  s->Abandon();  // reported once only
+  EXPECT_EQ(observed_.calls, 1);
+
+  auto t = Session(Build(o));
+  evbuffer_add(t->wire_in(), "\x16\x03\x01\x00\x05hello", 10);
+  EXPECT_EQ(t->Decode(plain_.get()), net::StreamFilter::Result::kError);
+  EXPECT_EQ(observed_.why, HandshakeFailure::kProtocol);
+}
+
+TEST_F(SessionTest, AnAbandonedHandshakeIsReportedOnce) {
+  ServerOptions o;
+  o.certificates = {MakeCertifiedKeyFor(true, {"a.test"}, 1)};
+  auto s = Session(Build(o));
+  evbuffer_add(s->wire_in(), "\x16\x03\x01", 3);  // a record's first bytes
+  EXPECT_EQ(s->Decode(plain_.get()), net::StreamFilter::Result::kOk);
+  EXPECT_EQ(observed_.calls, 0);
+  s->Abandon();
+  s->Abandon();
+  EXPECT_EQ(observed_.calls, 1);
+  EXPECT_EQ(observed_.why, HandshakeFailure::kAborted);
   EXPECT_FALSE(observed_.ok);
 }
 

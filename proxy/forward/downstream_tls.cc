@@ -1,0 +1,40 @@
+// DownstreamConnection's TLS hooks: how a client's handshake ended, into the listener's
+// outrigger_tls_* counters.
+#include "proxy/forward/downstream_connection.h"
+#include "proxy/forward/worker.h"
+
+namespace outrigger::forward {
+namespace {
+
+metrics::TlsFailure ToMetric(tls::HandshakeFailure why) {
+  switch (why) {
+    case tls::HandshakeFailure::kVersion:
+      return metrics::TlsFailure::kVersion;
+    case tls::HandshakeFailure::kCipher:
+      return metrics::TlsFailure::kCipher;
+    case tls::HandshakeFailure::kPlainHttp:
+      return metrics::TlsFailure::kPlainHttp;
+    case tls::HandshakeFailure::kPeerAlert:
+      return metrics::TlsFailure::kPeerAlert;
+    case tls::HandshakeFailure::kAborted:
+      return metrics::TlsFailure::kAborted;
+    case tls::HandshakeFailure::kNone:
+    case tls::HandshakeFailure::kProtocol:
+      break;
+  }
+  return metrics::TlsFailure::kProtocol;
+}
+
+}  // namespace
+
+void DownstreamConnection::OnHandshake(bool ok, std::string_view version,
+                                       tls::HandshakeFailure why) {
+  if (listener_gone_) return;  // its series went with it
+  const metrics::TlsVersion v = version == "TLSv1.3"   ? metrics::TlsVersion::kTls13
+                                : version == "TLSv1.2" ? metrics::TlsVersion::kTls12
+                                                       : metrics::TlsVersion::kNone;
+  worker_.view()->shard->OnTlsHandshake(static_cast<metrics::ListenerId>(listener_index_), ok, v,
+                                        ToMetric(why));
+}
+
+}  // namespace outrigger::forward
