@@ -235,6 +235,11 @@ struct ListenerConfig {
   RequestIdConfig request_id;  // `request_id`
   // `tls`: serve HTTPS on this listener (config/tls_config.h); absent: plain HTTP.
   std::optional<ListenerTlsConfig> tls;
+  // `redirect_https: { port: N }` (plain listeners only; port 1–65535, default 443): a request
+  // no route matches is answered 301 (GET, HEAD) or 308 with `Location: https://host[:N]/target`
+  // (":N" left out for 443). Routes then become optional: the ones written (an ACME
+  // http-01 challenge path, say) are still served.
+  std::optional<uint16_t> redirect_https_port;
   SourceMark mark;
 };
 

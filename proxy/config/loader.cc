@@ -80,6 +80,7 @@ class Loader {
   void ReadListeners(const Field& f);
   void ReadListener(const Field& f);
   void ReadListenerTimeouts(const Field& f, ListenerTimeouts* timeouts);
+  void ReadRedirectHttps(const Field& f, std::optional<uint16_t>* port);
   void ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark);
   void ReadPools(const Field& f);
   void ReadPool(const Field& f);
@@ -236,10 +237,11 @@ void Loader::ReadListener(const Field& f) {
   listener.name = f.key->Scalar();
   listener.mark = LocateKey(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f,
-                 {"listen", "trusted_proxies", "timeouts", "max_connections", "access_log",
-                  "request_id", "routes", "normalize", "forwarded_for", "forwarded", "tls"},
-                 &diag_);
+  MapReader keys(
+      f,
+      {"listen", "trusted_proxies", "timeouts", "max_connections", "access_log", "request_id",
+       "routes", "normalize", "forwarded_for", "forwarded", "tls", "redirect_https"},
+      &diag_);
   if (auto listen = keys.Require("listen")) {
     listener.listen = ReadListenAddress(*listen, &listener.listen_text);
     listen_mark = LocateValue(*listen, diag_);
@@ -276,15 +278,34 @@ void Loader::ReadListener(const Field& f) {
   if (auto max = keys.Get("max_connections")) {
     if (auto n = ReadInteger(*max, 1, kMaxConnections, &diag_)) listener.max_connections = *n;
   }
-  if (auto routes = keys.Require("routes"); routes && ExpectList(*routes, &diag_)) {
+  if (auto redirect = keys.Get("redirect_https")) {
+    ReadRedirectHttps(*redirect, &listener.redirect_https_port);
+    if (listener.tls) {
+      diag_.Add(LocateKey(*redirect, diag_),
+                fmt::format("{}belongs on a plain-HTTP listener; this one already serves TLS",
+                            redirect->Prefix()));
+    }
+  }
+  std::optional<Field> routes =
+      listener.redirect_https_port ? keys.Get("routes") : keys.Require("routes");
+  if (routes && ExpectList(*routes, &diag_)) {
     std::vector<Field> items = ListItems(*routes);
-    if (items.empty()) {
+    if (items.empty() && !listener.redirect_https_port) {
       diag_.Add(LocateKey(*routes, diag_),
                 fmt::format("{}a listener needs at least one route", routes->Prefix()));
     }
     for (const Field& item : items) {
       ReadRoute(item, &listener.routes.emplace_back(), &pool_marks.emplace_back());
     }
+  }
+}
+
+void Loader::ReadRedirectHttps(const Field& f, std::optional<uint16_t>* port) {
+  if (!ExpectMap(f, &diag_)) return;
+  MapReader keys(f, {"port"}, &diag_);
+  *port = 443;
+  if (auto p = keys.Get("port")) {
+    if (auto n = ReadInteger(*p, 1, 65535, &diag_)) *port = static_cast<uint16_t>(*n);
   }
 }
 

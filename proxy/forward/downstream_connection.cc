@@ -534,6 +534,10 @@ void DownstreamConnection::HandleRequest() {
   if (target.verdict == http::PathVerdict::kRewritten) ex().request.path = ex().target;
   std::optional<size_t> route = listener.router.Match(ex().request.authority, ex().request.path);
   if (!route) {
+    if (listener.config->redirect_https_port) {
+      RedirectToHttps(*listener.config->redirect_https_port);  // drains the head itself
+      return;
+    }
     evbuffer_drain(In(client_), ex().request.head_size);
     SendLocalResponse(404, "no route for this host and path", /*close=*/ex().has_body);
     return;

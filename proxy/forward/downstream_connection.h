@@ -182,6 +182,8 @@ class DownstreamConnection : private tls::HandshakeObserver {
   const ListenerRuntime* RequestListener(log::LogBuffer** buffer) const;
   // The TLS version and server name of the connection, into the request's log record.
   void NoteTls();
+  // redirect_https: 301/308 to the same host and target over HTTPS (downstream_tls.cc).
+  void RedirectToHttps(uint16_t port);
   // tls::HandshakeObserver: counts the handshake (downstream_tls.cc).
   void OnHandshake(bool ok, std::string_view version, tls::HandshakeFailure why) override;
 

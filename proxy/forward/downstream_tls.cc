@@ -1,7 +1,8 @@
 // DownstreamConnection's TLS hooks: how a client's handshake ended, into the listener's
-// outrigger_tls_* counters.
+// outrigger_tls_* counters; and a plain listener's redirect of its clients to HTTPS.
 #include "proxy/forward/downstream_connection.h"
 #include "proxy/forward/worker.h"
+#include "proxy/http/https_redirect.h"
 
 namespace outrigger::forward {
 namespace {
@@ -35,6 +36,20 @@ void DownstreamConnection::OnHandshake(bool ok, std::string_view version,
                                                        : metrics::TlsVersion::kNone;
   worker_.view()->shard->OnTlsHandshake(static_cast<metrics::ListenerId>(listener_index_), ok, v,
                                         ToMetric(why));
+}
+
+void DownstreamConnection::RedirectToHttps(uint16_t port) {
+  std::string location;  // before the head it points into is drained
+  const bool have_host =
+      http::AppendHttpsLocation(ex().request.authority, port, ex().request.path, &location);
+  evbuffer_drain(client_.input(), ex().request.head_size);
+  if (!have_host) {
+    SendLocalResponse(400, "a redirect to HTTPS needs a Host field", /*close=*/true);
+    return;
+  }
+  const bool get_or_head = ex().method == http::Method::kGet || ex().method == http::Method::kHead;
+  // The body (if any) is not read: the connection closes after the answer, as after a 404.
+  SendLocalResponse(http::HttpsRedirectStatus(get_or_head), "", /*close=*/ex().has_body, location);
 }
 
 }  // namespace outrigger::forward
