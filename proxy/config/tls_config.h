@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "proxy/tls/certified_key.h"
+#include "proxy/tls/server_context.h"
 
 namespace outrigger::config {
 
@@ -28,6 +29,12 @@ struct ListenerTlsConfig {
   int min_version = 12;  // `min_version`: "1.2" (default) or "1.3"
   // `alpn`: protocols offered, preferred first; default [http/1.1] (only http/1.1 is served).
   std::vector<std::string> alpn{"http/1.1"};
+  // `client_auth: { ca: FILE, mode: off|optional|required }`: client certificates checked
+  // against the CAs in `ca` (PEM, one or more; read at load). A verified client's subject
+  // goes upstream as X-Client-Cert-Subject.
+  tls::ClientAuthMode client_auth = tls::ClientAuthMode::kOff;
+  std::string client_ca_path;
+  std::shared_ptr<const std::vector<tls::X509Ptr>> client_cas;
 };
 
 }  // namespace outrigger::config

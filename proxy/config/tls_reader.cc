@@ -57,6 +57,41 @@ std::optional<CertificateConfig> ReadCertificate(const Field& f, int64_t now, Di
   return out;
 }
 
+bool ReadClientAuth(const Field& f, ListenerTlsConfig* tls, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return false;
+  MapReader keys(f, {"ca", "mode"}, diag);
+  std::optional<Field> mode = keys.Require("mode");
+  if (!mode) return false;
+  std::optional<std::string> text = ReadString(*mode, diag);
+  if (!text) return false;
+  if (*text == "off") {
+    tls->client_auth = tls::ClientAuthMode::kOff;
+  } else if (*text == "optional") {
+    tls->client_auth = tls::ClientAuthMode::kOptional;
+  } else if (*text == "required") {
+    tls->client_auth = tls::ClientAuthMode::kRequired;
+  } else {
+    diag->Add(
+        LocateValue(*mode, *diag),
+        fmt::format("{}expected off, optional or required, got \"{}\"", mode->Prefix(), *text));
+    return false;
+  }
+  std::optional<Field> ca =
+      tls->client_auth == tls::ClientAuthMode::kOff ? keys.Get("ca") : keys.Require("ca");
+  if (!ca) return tls->client_auth == tls::ClientAuthMode::kOff;
+  std::optional<std::string> path = ReadString(*ca, diag);
+  if (!path) return false;
+  tls->client_ca_path = Resolve(*path, diag->file());
+  absl::StatusOr<std::vector<tls::X509Ptr>> cas = tls::ReadCertificates(tls->client_ca_path);
+  if (!cas.ok()) {
+    diag->Add(LocateKey(*ca, *diag),
+              fmt::format("{}{}", ca->Prefix(), std::string(cas.status().message())));
+    return false;
+  }
+  tls->client_cas = std::make_shared<const std::vector<tls::X509Ptr>>(*std::move(cas));
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::shared_ptr<const tls::CertifiedKey>> Loaded(const ListenerTlsConfig& tls) {
@@ -67,7 +102,7 @@ std::vector<std::shared_ptr<const tls::CertifiedKey>> Loaded(const ListenerTlsCo
 
 std::optional<ListenerTlsConfig> ReadListenerTls(const Field& f, int64_t now, Diagnostics* diag) {
   if (!ExpectMap(f, diag)) return std::nullopt;
-  MapReader keys(f, {"certificates", "min_version", "alpn"}, diag);
+  MapReader keys(f, {"certificates", "min_version", "alpn", "client_auth"}, diag);
   ListenerTlsConfig tls;
   bool ok = true;
   if (auto list = keys.Require("certificates"); list && ExpectList(*list, diag)) {
@@ -126,6 +161,7 @@ std::optional<ListenerTlsConfig> ReadListenerTls(const Field& f, int64_t now, Di
       }
     }
   }
+  if (auto auth = keys.Get("client_auth")) ok = ReadClientAuth(*auth, &tls, diag) && ok;
   if (!ok) return std::nullopt;
   return tls;
 }

@@ -588,6 +588,7 @@ void DownstreamConnection::HandleRequest() {
   ex().upstream_head.clear();
   http::ForwardedFor forwarded = ForwardedFields(*listener.config, peer_ip_, client_ip);
   forwarded.request_id = RequestIdField();
+  if (tls_session_ != nullptr) forwarded.client_cert_subject = tls_session_->client_subject();
   http::WriteUpstreamRequestHead(ex().request, forwarded, &ex().upstream_head);
   evbuffer_drain(In(client_), ex().request.head_size);
   ex().request_body.Start(ex().request.body, ex().request.content_length, ex().max_body);

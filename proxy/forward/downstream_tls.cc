@@ -17,6 +17,8 @@ metrics::TlsFailure ToMetric(tls::HandshakeFailure why) {
       return metrics::TlsFailure::kPlainHttp;
     case tls::HandshakeFailure::kPeerAlert:
       return metrics::TlsFailure::kPeerAlert;
+    case tls::HandshakeFailure::kClientCertificate:
+      return metrics::TlsFailure::kClientCertificate;
     case tls::HandshakeFailure::kAborted:
       return metrics::TlsFailure::kAborted;
     case tls::HandshakeFailure::kNone:

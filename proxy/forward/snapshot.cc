@@ -38,13 +38,15 @@ std::shared_ptr<PoolShared> FindPoolShared(const Snapshot* previous, const std::
 absl::StatusOr<std::shared_ptr<const tls::ServerContext>> ServerContextFor(
     const config::ListenerConfig& lc, const Snapshot* previous,
     const std::shared_ptr<const tls::TicketKeys>& keys) {
-  tls::ServerOptions options{config::Loaded(*lc.tls), lc.tls->min_version, lc.tls->alpn};
+  tls::ServerOptions options{config::Loaded(*lc.tls), lc.tls->min_version, lc.tls->alpn,
+                             lc.tls->client_auth, lc.tls->client_cas};
   if (previous != nullptr) {
     for (const ListenerRuntime& old : previous->listeners) {
       if (old.config->name == lc.name && old.tls && old.config->tls &&
           old.tls->certificates() == options.certificates &&
           old.config->tls->min_version == options.min_version &&
-          old.config->tls->alpn == options.alpn) {
+          old.config->tls->alpn == options.alpn && old.tls->client_auth() == options.client_auth &&
+          old.tls->client_cas() == options.client_cas) {
         return old.tls;
       }
     }

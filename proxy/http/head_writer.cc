@@ -19,7 +19,7 @@ enum class FieldRole : uint8_t {
   kContentLength,     // re-emitted once with the validated value
   kTransferEncoding,  // re-emitted once as "chunked"
   kForwardedFor,      // requests: merged with the client address
-  kProxySet,          // requests: X-Real-IP, set by the proxy only
+  kProxySet,          // requests: X-Real-IP, X-Client-Cert-Subject, set by the proxy only
   // requests: kept from a trusted proxy only; the proxy sets its own otherwise
   kForwardedHost,   // X-Forwarded-Host
   kForwardedPort,   // X-Forwarded-Port
@@ -56,6 +56,8 @@ FieldRole RoleOf(std::string_view name) {
       return NameIs(name, "x-forwarded-proto") ? FieldRole::kForwardedProto : FieldRole::kCopy;
     case 18:
       return NameIs(name, "x-forwarded-prefix") ? FieldRole::kForwardedOther : FieldRole::kCopy;
+    case 21:
+      return NameIs(name, "x-client-cert-subject") ? FieldRole::kProxySet : FieldRole::kCopy;
     default:
       return FieldRole::kCopy;
   }
@@ -264,6 +266,9 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
   if (!real_ip.empty()) AppendField("X-Real-IP", real_ip, out);
   if (fwd.rfc7239 && !fwd.client_ip.empty()) AppendForwardedElement(fwd, req.authority, out);
   if (!fwd.request_id.name.empty()) AppendField(fwd.request_id.name, fwd.request_id.value, out);
+  if (!fwd.client_cert_subject.empty()) {
+    AppendField("X-Client-Cert-Subject", fwd.client_cert_subject, out);
+  }
 
   if (req.upgrade_websocket) {
     AppendUpgradeFields(req.headers, out);

@@ -35,13 +35,17 @@ struct ForwardedFor {
   bool rfc7239 = false;      // also send an RFC 7239 Forwarded element: for, host, proto
   uint16_t port = 0;         // the listener's port, for X-Forwarded-Port (0: none sent)
   SetField request_id = {};  // the request's id, under its configured header
+  // The verified TLS client certificate's subject (client_auth), sent as
+  // X-Client-Cert-Subject; a client's own field of that name is always dropped.
+  std::string_view client_cert_subject = {};
 };
 
 // Appends the request head to send upstream to `*out`:
 //   - request line: method, req.path, and HTTP/1.1 (HTTP/1.0 when the client spoke 1.0, so a
 //     backend never answers chunked to a client that cannot read it);
 //   - Host: req.authority (rebuilt from the target for absolute-form);
-//   - the client's fields minus hop-by-hop ones, minus X-Real-IP (the proxy sets it), and,
+//   - the client's fields minus hop-by-hop ones, minus X-Real-IP and X-Client-Cert-Subject
+//     (the proxy sets them), and,
 //     unless fwd.trusted, minus Forwarded, X-Forwarded-Host, -Port, -Prefix and -Proto;
 //   - X-Forwarded-For: the client's value with ", <client_ip>" appended when fwd.trusted or
 //     fwd.append_untrusted_for, otherwise just <client_ip>;

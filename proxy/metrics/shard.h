@@ -91,10 +91,18 @@ inline constexpr size_t kTlsVersionCount = 3;
 inline constexpr std::array<std::string_view, kTlsVersionCount> kTlsVersionLabels = {
     "TLSv1.2", "TLSv1.3", "none"};
 // outrigger_tls_handshake_failures_total{reason}; tls::HandshakeFailure's meanings.
-enum class TlsFailure : uint8_t { kVersion, kCipher, kPlainHttp, kPeerAlert, kAborted, kProtocol };
-inline constexpr size_t kTlsFailureCount = 6;
+enum class TlsFailure : uint8_t {
+  kVersion,
+  kCipher,
+  kPlainHttp,
+  kPeerAlert,
+  kClientCertificate,
+  kAborted,
+  kProtocol
+};
+inline constexpr size_t kTlsFailureCount = 7;
 inline constexpr std::array<std::string_view, kTlsFailureCount> kTlsFailureLabels = {
-    "version", "cipher", "plain_http", "peer_alert", "aborted", "protocol"};
+    "version", "cipher", "plain_http", "peer_alert", "client_certificate", "aborted", "protocol"};
 
 // ---- Plain totals: what a reading and a merge produce. Values, usable from any thread. ----
 

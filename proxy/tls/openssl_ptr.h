@@ -22,6 +22,7 @@ using BioPtr = std::unique_ptr<BIO, net::Deleter<BIO_free_all>>;
 using BioMethodPtr = std::unique_ptr<BIO_METHOD, net::Deleter<BIO_meth_free>>;
 using EvpCipherPtr = std::unique_ptr<EVP_CIPHER, net::Deleter<EVP_CIPHER_free>>;
 using EvpMdPtr = std::unique_ptr<EVP_MD, net::Deleter<EVP_MD_free>>;
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, net::Deleter<EVP_MD_CTX_free>>;
 
 // The reason of OpenSSL's most recent error on this thread ("no start line"), and clears
 // the thread's error queue; `fallback` when the queue is empty.

@@ -78,6 +78,41 @@ absl::Status ServerContext::Configure(SSL_CTX* ctx) const {
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &OnTicketKey);
   SSL_CTX_set_tlsext_servername_callback(ctx, &OnServerName);
   SSL_CTX_set_alpn_select_cb(ctx, &OnAlpn, const_cast<std::string*>(&alpn_wire_));
+  return client_auth_ == ClientAuthMode::kOff ? absl::OkStatus() : ConfigureClientAuth(ctx);
+}
+
+absl::Status ServerContext::ConfigureClientAuth(SSL_CTX* ctx) const {
+  if (!client_cas_ || client_cas_->empty()) {
+    return absl::InvalidArgumentError("client_auth needs at least one CA certificate");
+  }
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  // A ticket carries the client's verified certificate: one issued under other CAs or another
+  // mode must not resume here, so the session id context is a digest of both (OpenSSL refuses
+  // resumption across contexts and does a full handshake).
+  EvpMdCtxPtr md(EVP_MD_CTX_new());
+  bool ok = md && EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) == 1;
+  const unsigned char mode = static_cast<unsigned char>(client_auth_);
+  ok = ok && EVP_DigestUpdate(md.get(), &mode, 1) == 1;
+  for (const X509Ptr& ca : *client_cas_) {
+    if (X509_STORE_add_cert(store, ca.get()) != 1 || SSL_CTX_add_client_CA(ctx, ca.get()) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("client CA refused: ", LastError()));
+    }
+    unsigned char* der = nullptr;  // OpenSSL's allocation, freed at once
+    const int len = i2d_X509(ca.get(), &der);
+    ok = ok && len > 0 && EVP_DigestUpdate(md.get(), der, static_cast<size_t>(len)) == 1;
+    OPENSSL_free(der);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  ok = ok && EVP_DigestFinal_ex(md.get(), digest, &digest_len) == 1;
+  if (!ok) return absl::InternalError(absl::StrCat("digest of client CAs: ", LastError()));
+  SSL_CTX_set_session_id_context(ctx, digest,
+                                 std::min<unsigned int>(digest_len, SSL_MAX_SID_CTX_LENGTH));
+  SSL_CTX_set_verify(
+      ctx,
+      SSL_VERIFY_PEER |
+          (client_auth_ == ClientAuthMode::kRequired ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+      nullptr);
   return absl::OkStatus();
 }
 
@@ -88,6 +123,8 @@ absl::StatusOr<std::shared_ptr<const ServerContext>> ServerContext::Build(
   self->certificates_ = options.certificates;
   self->ticket_keys_ = std::move(ticket_keys);
   self->min_version_ = options.min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  self->client_auth_ = options.client_auth;
+  self->client_cas_ = options.client_cas;
   for (const std::string& p : options.alpn) {
     self->alpn_wire_.push_back(static_cast<char>(p.size()));
     self->alpn_wire_ += p;

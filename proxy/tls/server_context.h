@@ -33,13 +33,15 @@ class ServerSession;
 
 // Why a handshake failed, for outrigger_tls_handshake_failures_total{reason}.
 enum class HandshakeFailure : uint8_t {
-  kNone,       // it did not fail
-  kVersion,    // no protocol version in common (TLS 1.1 and older, or 1.2 under min 1.3)
-  kCipher,     // no cipher suite, group or signature algorithm in common
-  kPlainHttp,  // plain HTTP sent to the TLS port
-  kPeerAlert,  // the client ended it with an alert (e.g. it did not trust the certificate)
-  kAborted,    // the connection ended first (client gone, header timeout, shutdown)
-  kProtocol,   // anything else the client sent that TLS refuses (garbage, bad records)
+  kNone,               // it did not fail
+  kVersion,            // no protocol version in common (TLS 1.1 and older, or 1.2 under min 1.3)
+  kCipher,             // no cipher suite, group or signature algorithm in common
+  kPlainHttp,          // plain HTTP sent to the TLS port
+  kPeerAlert,          // the client ended it with an alert (e.g. it did not trust the certificate)
+  kClientCertificate,  // client_auth: no certificate where one is required, or one that
+                       // does not verify
+  kAborted,            // the connection ended first (client gone, header timeout, shutdown)
+  kProtocol,           // anything else the client sent that TLS refuses (garbage, bad records)
 };
 
 // How a handshake ended, for metrics (outrigger_tls_handshakes_total). Called once per
@@ -50,10 +52,19 @@ struct HandshakeObserver {
   virtual void OnHandshake(bool ok, std::string_view version, HandshakeFailure why) = 0;
 };
 
+// `client_auth.mode`: whether a client certificate is asked for. A certificate presented
+// must chain to one of the listener's CAs in every mode but kOff (a bad one fails the
+// handshake); kRequired also refuses a client that sends none.
+enum class ClientAuthMode : uint8_t { kOff, kOptional, kRequired };
+
 struct ServerOptions {
   std::vector<std::shared_ptr<const CertifiedKey>> certificates;  // at least one; [0] default
   int min_version = 12;                                           // 12: TLS 1.2, 13: TLS 1.3
   std::vector<std::string> alpn{"http/1.1"};  // protocols offered, preferred first
+  ClientAuthMode client_auth = ClientAuthMode::kOff;
+  // The CAs client certificates must chain to (required unless client_auth is kOff); their
+  // subjects are also the names sent in the CertificateRequest.
+  std::shared_ptr<const std::vector<X509Ptr>> client_cas;
 };
 
 class ServerContext : public std::enable_shared_from_this<ServerContext> {
@@ -78,6 +89,8 @@ class ServerContext : public std::enable_shared_from_this<ServerContext> {
   // The SSL_CTX that serves `server_name` (lowercase), by the rules above.
   SSL_CTX* Select(std::string_view server_name) const;
   const TicketKeys& ticket_keys() const { return *ticket_keys_; }
+  ClientAuthMode client_auth() const { return client_auth_; }
+  const std::shared_ptr<const std::vector<X509Ptr>>& client_cas() const { return client_cas_; }
   const BIO_METHOD* bio_method() const { return bio_method_.get(); }
 
   ServerContext(const ServerContext&) = delete;
@@ -86,6 +99,7 @@ class ServerContext : public std::enable_shared_from_this<ServerContext> {
 
  private:
   absl::Status Configure(SSL_CTX* ctx) const;
+  absl::Status ConfigureClientAuth(SSL_CTX* ctx) const;
 
   std::vector<std::shared_ptr<const CertifiedKey>> certificates_;
   std::vector<SslCtxPtr> contexts_;                 // one per set of names; [0] serves by default
@@ -94,6 +108,8 @@ class ServerContext : public std::enable_shared_from_this<ServerContext> {
   std::string alpn_wire_;                              // length-prefixed, as ALPN sends it
   int min_version_ = TLS1_2_VERSION;
   std::shared_ptr<const TicketKeys> ticket_keys_;
+  ClientAuthMode client_auth_ = ClientAuthMode::kOff;
+  std::shared_ptr<const std::vector<X509Ptr>> client_cas_;
   BioMethodPtr bio_method_;
 };
 

@@ -23,6 +23,9 @@ HandshakeFailure Classify(unsigned long error) {
     case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
     case SSL_R_NO_SUITABLE_KEY_SHARE:
       return HandshakeFailure::kCipher;
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+      return HandshakeFailure::kClientCertificate;
     case SSL_R_HTTP_REQUEST:
     case SSL_R_HTTPS_PROXY_REQUEST:
       return HandshakeFailure::kPlainHttp;
@@ -35,6 +38,26 @@ HandshakeFailure Classify(unsigned long error) {
     return HandshakeFailure::kPeerAlert;
   }
   return HandshakeFailure::kProtocol;
+}
+
+// The peer's certificate subject when it verified (a resumed session keeps the result of the
+// handshake that verified it), else "". Bytes outside printable ASCII (which RFC 2253 output
+// escapes already) would end the value: never in a header.
+std::string VerifiedSubject(SSL* ssl) {
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return {};
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || X509_NAME_print_ex(bio.get(), X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) < 0) {
+    ERR_clear_error();
+    return {};
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  std::string subject(data, static_cast<size_t>(std::max(0L, len)));
+  for (char& c : subject) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  }
+  return subject;
 }
 
 }  // namespace
@@ -108,6 +131,8 @@ net::StreamFilter::Result ServerSession::Decode(evbuffer* plain_in) {
       return Result::kError;
     }
     done_ = true;
+    if (context_->client_auth() != ClientAuthMode::kOff)
+      client_subject_ = VerifiedSubject(ssl_.get());
     Finish(true, HandshakeFailure::kNone);
   }
   for (;;) {

@@ -35,6 +35,10 @@ class ServerSession : public net::StreamFilter {
   // (empty without SNI); both stay valid for the session's life.
   std::string_view version() const;
   std::string_view server_name() const;
+  // After the handshake on a listener with client_auth: the verified client certificate's
+  // subject, RFC 2253 ("CN=alice,O=Example"; printable ASCII only, so safe in a header);
+  // empty when the client sent none.
+  const std::string& client_subject() const { return client_subject_; }
 
  private:
   static int BioWrite(BIO* bio, const char* data, int len);
@@ -48,6 +52,7 @@ class ServerSession : public net::StreamFilter {
   net::EvBufferPtr wire_in_;
   net::EvBufferPtr wire_out_;
   SslPtr ssl_;
+  std::string client_subject_;
   bool done_ = false;      // the handshake completed
   bool reported_ = false;  // the observer was told how the handshake ended
 };

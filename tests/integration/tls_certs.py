@@ -95,3 +95,31 @@ class TlsTestCase(harness.ProxyTestCase):
     def get_over(self, sock, path="/headers", host="a.test"):
         sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
         return harness.read_response(sock.makefile("rb"))
+
+    def make_ca(self, name):
+        """A self-signed CA: (cert path, key path)."""
+        cert = os.path.join(self.tmp, name + "-ca.crt")
+        key = os.path.join(self.tmp, name + "-ca.key")
+        r = openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "30", "-subj",
+                    "/CN=" + name, "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return cert, key
+
+    def make_client_cert(self, ca, subject):
+        """A client certificate for `subject` ("/CN=alice/O=Example") signed by `ca`:
+        (cert path, key path)."""
+        TlsTestCase.serial += 1
+        base = os.path.join(self.tmp, "client-%x" % TlsTestCase.serial)
+        key, csr, cert = base + ".key", base + ".csr", base + ".crt"
+        r = openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", csr, "-subj", subject)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ext = base + ".ext"
+        with open(ext, "w") as f:
+            f.write("extendedKeyUsage=clientAuth\n")
+        r = openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-out", cert,
+                    "-days", "30", "-set_serial", str(TlsTestCase.serial), "-extfile", ext)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return cert, key

@@ -225,6 +225,24 @@ TEST_F(HeadWriterTest, RequestIdReplacesTheClientsFieldUpstreamAndTheBackendsDow
   EXPECT_EQ(client, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-Id: id1\r\n\r\n");
 }
 
+TEST_F(HeadWriterTest, ClientCertSubjectIsTheProxysOnly) {
+  const std::string raw =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Client-Cert-Subject: CN=admin\r\n"
+      "x-client-cert-SUBJECT: CN=root\r\nA: b\r\n\r\n";
+  RequestHead req;
+  ASSERT_EQ(ParseRequestHead(raw, {}, &req).status, ParseStatus::kDone);
+  std::string plain;
+  WriteUpstreamRequestHead(req, {.client_ip = "203.0.113.7", .proto = "http"}, &plain);
+  EXPECT_EQ(plain, "GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n" + Forwarded("a") + "\r\n");
+  std::string verified;
+  WriteUpstreamRequestHead(
+      req,
+      {.client_ip = "203.0.113.7", .proto = "http", .client_cert_subject = "CN=alice,O=Example"},
+      &verified);
+  EXPECT_EQ(verified, "GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n" + Forwarded("a") +
+                          "X-Client-Cert-Subject: CN=alice,O=Example\r\n\r\n");
+}
+
 TEST_F(HeadWriterTest, WritesResponseStatusLineAndFields) {
   EXPECT_EQ(Client("HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\n"),
             "HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\n");
