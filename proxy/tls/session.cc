@@ -8,9 +8,10 @@
 namespace outrigger::tls {
 namespace {
 
-// Plaintext is encrypted in records of at most this (TLS's maximum), each taken from one
-// contiguous run: a response head and a small body queued separately leave as one record.
+// Plaintext is encrypted in records of at most kRecord (TLS's maximum), each taken from one
+// contiguous run; pieces smaller than kCoalesce are joined first (see Encode).
 constexpr size_t kRecord = 16 * 1024;
+constexpr size_t kCoalesce = 4 * 1024;
 
 HandshakeFailure Classify(unsigned long error) {
   switch (ERR_GET_REASON(error)) {
@@ -160,9 +161,22 @@ net::StreamFilter::Result ServerSession::Encode(evbuffer* plain_out) {
     return Result::kOk;
   }
   while (size_t len = evbuffer_get_length(plain_out)) {
-    size_t chunk = std::min(len, kRecord);
-    const unsigned char* data = evbuffer_pullup(plain_out, static_cast<ssize_t>(chunk));
-    if (data == nullptr) return Result::kError;
+    // A segment of kCoalesce bytes or more (a body read from a backend) is encrypted where it
+    // lies; smaller leading pieces (a response head before its body) are joined, up to
+    // kCoalesce, so that they leave as one record rather than one each. The copy is thus
+    // bounded per response, never per body byte.
+    evbuffer_iovec first;
+    if (evbuffer_peek(plain_out, -1, nullptr, &first, 1) < 1) return Result::kError;
+    size_t chunk;
+    const unsigned char* data;
+    if (first.iov_len >= std::min(len, kCoalesce)) {
+      chunk = std::min(first.iov_len, kRecord);
+      data = static_cast<const unsigned char*>(first.iov_base);
+    } else {
+      chunk = std::min(len, kCoalesce);
+      data = evbuffer_pullup(plain_out, static_cast<ssize_t>(chunk));
+      if (data == nullptr) return Result::kError;
+    }
     int n = SSL_write(ssl_.get(), data, static_cast<int>(chunk));
     if (n <= 0) {
       ERR_clear_error();

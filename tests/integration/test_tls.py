@@ -172,6 +172,25 @@ class Tls(TlsTestCase):
         self.assertRegex(err, r":%d:\d+: .*min_version: expected \"1\.2\" or \"1\.3\""
                          % line_of("min_version"))
 
+    def test_large_bodies_both_ways_and_keep_alive_after_them(self):
+        proxy = self.start([self.make_cert(["a.test"])])
+        pattern = lambda n: (bytes(range(256)) * (n // 256 + 1))[:n]  # noqa: E731
+        with self.handshake(proxy, "a.test") as s:
+            f = s.makefile("rb")
+            for n, mode in ((3 * 1024 * 1024 + 17, "length"), (1024 * 1024 + 5, "chunked"),
+                            (1, "length"), (5000, "length")):
+                s.sendall(b"GET /bytes?n=%d&mode=%s HTTP/1.1\r\nHost: a.test\r\n\r\n"
+                          % (n, mode.encode()))
+                r = harness.read_response(f)
+                self.assertEqual(r.status, 200)
+                self.assertTrue(r.body == pattern(n), "body of %d bytes (%s) altered" % (n, mode))
+            body = os.urandom(2 * 1024 * 1024 + 3)
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n\r\n"
+                      % len(body) + body)
+            r = harness.read_response(f)
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.body == body, "the echoed upload came back altered")
+
     @unittest.skipIf(websockets is None, "python3-websockets is not installed")
     def test_wss_through_the_tls_listener(self):
         ws = self.start_backend("ws", script=harness.WS_BACKEND_PY)
