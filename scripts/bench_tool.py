@@ -4,8 +4,10 @@ the report that turns raw runs into medians, ranges and ratios. Standard library
 socket goes to 127.0.0.1.
 
   bench_tool.py seq --port P --requests N [--warmup W] [--path /] [--perf-pid PID --perf-out F]
-                    [--callgrind-pid PID]
-  bench_tool.py idle --port P --connections N --pid PID      (prints KiB of RSS per connection)
+                    [--callgrind-pid PID] [--tls]
+  bench_tool.py idle --port P --connections N --pid PID [--tls]  (KiB of RSS per connection)
+
+--tls: the connections speak TLS (no verification: the bench's own certificate).
   bench_tool.py report [--bases nginx,haproxy] RESULTS.tsv     (markdown table on stdout)
   bench_tool.py profile --requests N CALLGRIND_FILE...          (where the instructions go)
 """
@@ -16,6 +18,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -32,9 +35,11 @@ def request_bytes(port, path):
 class Conn:
     """One keep-alive connection reading Content-Length framed responses."""
 
-    def __init__(self, port):
+    def __init__(self, port, tls=None):
         self.sock = socket.create_connection((HOST, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="bench.test")
         self.buf = b""
 
     def exchange(self, req):
@@ -64,9 +69,18 @@ class Conn:
         self.buf += chunk
 
 
+def tls_context(args):
+    if not args.tls:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def cmd_seq(args):
     req = request_bytes(args.port, args.path)
-    conn = Conn(args.port)
+    conn = Conn(args.port, tls_context(args))
     for _ in range(args.warmup):
         conn.exchange(req)
     perf = None
@@ -102,7 +116,8 @@ def cmd_idle(args):
     # for a browser between page loads. Requests are sequential so that the proxy never
     # needs more than one upstream connection.
     req = request_bytes(args.port, args.path)
-    warm = [Conn(args.port) for _ in range(20)]
+    tls = tls_context(args)
+    warm = [Conn(args.port, tls) for _ in range(20)]
     for c in warm:
         c.exchange(req)
     for c in warm:
@@ -111,7 +126,7 @@ def cmd_idle(args):
     before = rss_kib(args.pid)
     conns = []
     for _ in range(args.connections):
-        c = Conn(args.port)
+        c = Conn(args.port, tls)
         c.exchange(req)
         conns.append(c)
     time.sleep(1.0)
@@ -221,11 +236,13 @@ def main():
     s.add_argument("--perf-pid", type=int)
     s.add_argument("--perf-out")
     s.add_argument("--callgrind-pid", type=int)
+    s.add_argument("--tls", action="store_true")
     i = sub.add_parser("idle")
     i.add_argument("--port", type=int, required=True)
     i.add_argument("--path", default="/")
     i.add_argument("--connections", type=int, default=10000)
     i.add_argument("--pid", type=int, required=True)
+    i.add_argument("--tls", action="store_true")
     r = sub.add_parser("report")
     r.add_argument("--bases", default="nginx,haproxy")
     r.add_argument("results")

@@ -1,9 +1,12 @@
 // Every config shipped in conf/, conf/examples/ and conf/compose/ must load: users copy them.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +51,33 @@ TEST(ConfFilesTest, EveryShippedConfigLoads) {
     absl::StatusOr<Config> config = LoadConfigFile(file.string());
     EXPECT_TRUE(config.ok()) << config.status().message();
   }
+}
+
+// The compose TLS variant names its certificate by the secret's path in the container; here
+// the example certificate stands in for it.
+TEST(ConfFilesTest, ComposeTlsConfigLoadsWithACertificateInPlace) {
+  std::ifstream in(SourceDir() / "conf" / "compose" / "outrigger-tls.yaml");
+  ASSERT_TRUE(in) << "conf/compose/outrigger-tls.yaml";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string example =
+      fs::absolute(SourceDir() / "conf" / "examples" / "tls" / "example-only").string();
+  std::string yaml = text.str();
+  for (const char* ext : {".crt", ".key"}) {
+    const std::string from = std::string("/run/secrets/site") + ext;
+    const size_t at = yaml.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    yaml.replace(at, from.size(), example + ext);
+  }
+  const fs::path file =
+      fs::temp_directory_path() / ("outrigger-compose-tls-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(file) << yaml;
+  absl::StatusOr<Config> config = LoadConfigFile(file.string());
+  fs::remove(file);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  ASSERT_EQ(config->listeners.size(), 2u);
+  EXPECT_TRUE(config->listeners[0].tls.has_value());
+  EXPECT_EQ(config->listeners[1].redirect_https_port, 8443);
 }
 
 // scripts/demo starts backends on 127.0.0.1:9001-9003 and expects these addresses.
