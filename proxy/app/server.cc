@@ -466,8 +466,9 @@ void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot,
         unprobed.insert(b.get());
         continue;
       }
-      targets.push_back(
-          {b, &pool.config->health, !kept.contains(b.get()) || unprobed_.contains(b.get())});
+      targets.push_back({b, &pool.config->health,
+                         !kept.contains(b.get()) || unprobed_.contains(b.get()), pool.tls,
+                         std::string(pool.TlsName(b.get()))});
     }
   }
   health_->Track(targets);

@@ -159,6 +159,8 @@ struct PoolConfig {
   // usable, balance over all of them rather than crush the few left (Envoy; 50, 0: never).
   uint32_t panic_threshold = 50;
   ScalingConfig scaling;  // `scaling`
+  // `tls`: TLS to the backends (config/tls_config.h); absent: plain HTTP.
+  std::optional<PoolTlsConfig> tls;
   SourceMark mark;
 };
 

@@ -410,7 +410,7 @@ void Loader::ReadPool(const Field& f) {
   if (!ExpectMap(f, &diag_)) return;
   MapReader keys(f,
                  {"balance", "hash_on", "slow_start", "keepalive", "timeouts", "circuit_breaker",
-                  "health", "retries", "panic_threshold", "scaling", "backends"},
+                  "health", "retries", "panic_threshold", "scaling", "backends", "tls"},
                  &diag_);
   bool balance_known = true;  // false: already reported, so say nothing more about it
   if (auto balance = keys.Get("balance")) {
@@ -464,6 +464,7 @@ void Loader::ReadPool(const Field& f) {
     if (auto v = ReadInteger(*panic, 0, 100, &diag_)) pool.panic_threshold = *v;
   }
   if (auto scaling = keys.Get("scaling")) ReadScaling(*scaling, &pool.scaling);
+  if (auto tls = keys.Get("tls")) pool.tls = ReadPoolTls(*tls, std::time(nullptr), &diag_);
   if (auto backends = keys.Require("backends"); backends && ExpectList(*backends, &diag_)) {
     std::vector<Field> items = ListItems(*backends);
     if (items.empty()) {

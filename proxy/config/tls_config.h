@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,19 @@ struct ListenerTlsConfig {
   tls::ClientAuthMode client_auth = tls::ClientAuthMode::kOff;
   std::string client_ca_path;
   std::shared_ptr<const std::vector<tls::X509Ptr>> client_cas;
+};
+
+// A pool's `tls:`: TLS to its backends (design.md §8).
+struct PoolTlsConfig {
+  bool verify = true;  // `verify`: chain and name checked; false only when written so
+  // `ca`: "system" (default: the system trust store) or a PEM file of trust anchors, read at
+  // load into `cas`.
+  std::string ca_path = "system";
+  std::shared_ptr<const std::vector<tls::X509Ptr>> cas;
+  // `server_name`: SNI and the name verified; default each backend's own DNS name (its
+  // `address` host or `dns` name), or its IP address when it was given as one.
+  std::string server_name;
+  std::optional<CertificateConfig> certificate;  // `cert` + `key`: a client certificate
 };
 
 }  // namespace outrigger::config

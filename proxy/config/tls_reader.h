@@ -18,4 +18,7 @@ std::vector<std::shared_ptr<const tls::CertifiedKey>> Loaded(const ListenerTlsCo
 
 std::optional<ListenerTlsConfig> ReadListenerTls(const Field& f, int64_t now, Diagnostics* diag);
 
+// A pool's `tls:` block; errors go to `diag`, nullopt when anything was wrong.
+std::optional<PoolTlsConfig> ReadPoolTls(const Field& f, int64_t now, Diagnostics* diag);
+
 }  // namespace outrigger::config

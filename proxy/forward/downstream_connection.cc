@@ -843,6 +843,8 @@ void DownstreamConnection::Connect() {
     return;
   }
   SetNoDelay((*stream)->fd());
+  if (pool_->tls) [[unlikely]]
+    UseUpstreamTls(**stream);
   upstream_ = std::make_unique<upstream::UpstreamConnection>(*std::move(stream),
                                                              backend_->shared_from_this());
   ex().connecting = true;

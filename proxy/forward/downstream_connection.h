@@ -182,6 +182,8 @@ class DownstreamConnection : private tls::HandshakeObserver {
   const ListenerRuntime* RequestListener(log::LogBuffer** buffer) const;
   // The TLS version and server name of the connection, into the request's log record.
   void NoteTls();
+  // A pool with `tls:`: a new upstream stream gets its TLS session (downstream_tls.cc).
+  void UseUpstreamTls(net::Stream& stream);
   // redirect_https: 301/308 to the same host and target over HTTPS (downstream_tls.cc).
   void RedirectToHttps(uint16_t port);
   // tls::HandshakeObserver: counts the handshake (downstream_tls.cc).

@@ -1,8 +1,10 @@
 // DownstreamConnection's TLS hooks: how a client's handshake ended, into the listener's
-// outrigger_tls_* counters; and a plain listener's redirect of its clients to HTTPS.
+// outrigger_tls_* counters; a plain listener's redirect of its clients to HTTPS; and the TLS
+// session of a connection to a pool's backend.
 #include "proxy/forward/downstream_connection.h"
 #include "proxy/forward/worker.h"
 #include "proxy/http/https_redirect.h"
+#include "proxy/tls/client_session.h"
 
 namespace outrigger::forward {
 namespace {
@@ -38,6 +40,18 @@ void DownstreamConnection::OnHandshake(bool ok, std::string_view version,
                                                        : metrics::TlsVersion::kNone;
   worker_.view()->shard->OnTlsHandshake(static_cast<metrics::ListenerId>(listener_index_), ok, v,
                                         ToMetric(why));
+}
+
+void DownstreamConnection::UseUpstreamTls(net::Stream& stream) {
+  const std::string_view name = pool_->TlsName(backend_);
+  // One slot per worker, pool, backend and name: a session resumes only where it was made.
+  std::string key = pool_->config->name;
+  key += '|';
+  key += backend_->address().ToString();
+  key += '|';
+  key += name;
+  stream.SetFilter(
+      pool_->tls->NewSession(name, worker_.tls_sessions().Slot(key), &backend_->label()));
 }
 
 void DownstreamConnection::RedirectToHttps(uint16_t port) {

@@ -1,5 +1,6 @@
 #include "proxy/forward/snapshot.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -54,7 +55,37 @@ absl::StatusOr<std::shared_ptr<const tls::ServerContext>> ServerContextFor(
   return tls::ServerContext::Build(options, keys);
 }
 
+// The DNS name in an `address` ("api.internal:8443"), or "" for an IP address.
+std::string_view HostOf(std::string_view address_text) {
+  std::string host;
+  uint16_t port = 0;
+  if (!net::SplitHostPort(address_text, &host, &port).ok()) return {};
+  unsigned char bytes[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, host.c_str(), bytes) == 1 ||
+      inet_pton(AF_INET6, host.c_str(), bytes) == 1) {
+    return {};
+  }
+  return address_text.substr(0, host.size());
+}
+
+absl::StatusOr<std::shared_ptr<const tls::ClientContext>> ClientContextFor(
+    const config::PoolConfig& pc) {
+  tls::ClientOptions options;
+  options.verify = pc.tls->verify;
+  options.cas = pc.tls->cas;
+  if (pc.tls->certificate) options.certificate = pc.tls->certificate->loaded;
+  options.label = "pools." + pc.name;
+  return tls::ClientContext::Build(options);
+}
+
 }  // namespace
+
+std::string_view PoolRuntime::TlsName(const upstream::Backend* backend) const {
+  for (size_t i = 0; i < backends.size() && i < tls_names.size(); ++i) {
+    if (backends[i].get() == backend) return tls_names[i];
+  }
+  return {};
+}
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
     config::Config config, const Snapshot* previous, const upstream::ResolvedAddresses* resolved,
@@ -81,14 +112,30 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
                      balance::FindPolicy(pc.balance),
                      {cb.max_connections, cb.max_pending, cb.max_requests},
                      FindPoolShared(previous, pc.name),
-                     nullptr};
+                     nullptr,
+                     nullptr,
+                     {}};
+    if (pc.tls) {
+      absl::StatusOr<std::shared_ptr<const tls::ClientContext>> tls = ClientContextFor(pc);
+      if (!tls.ok()) {
+        return absl::InvalidArgumentError(
+            fmt::format("pools.{}.tls: {}", pc.name, std::string(tls.status().message())));
+      }
+      pool.tls = *std::move(tls);
+    }
     if (pool.policy == nullptr) {
       return absl::InvalidArgumentError(
           fmt::format("pools.{}.balance: unknown policy \"{}\"", pc.name, pc.balance));
     }
-    auto add = [&](const net::SocketAddress& address, uint32_t weight, std::string label) {
+    auto add = [&](const net::SocketAddress& address, uint32_t weight, std::string label,
+                   std::string_view host) {
       for (const auto& b : pool.backends) {
         if (b->address() == address) return;  // a dns record repeating a listed address
+      }
+      if (pool.tls) {
+        pool.tls_names.emplace_back(!pc.tls->server_name.empty() ? pc.tls->server_name
+                                    : !host.empty()              ? std::string(host)
+                                                                 : address.IpString());
       }
       upstream::CircuitBreaker::Options options;
       options.consecutive_failures = pc.circuit_breaker.consecutive_failures;
@@ -115,7 +162,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
     };
     for (const config::BackendConfig& bc : pc.backends) {
       if (!bc.is_dns()) {
-        add(bc.address, bc.weight, bc.name.empty() ? bc.address.ToString() : bc.name);
+        add(bc.address, bc.weight, bc.name.empty() ? bc.address.ToString() : bc.name,
+            HostOf(bc.address_text));
         continue;
       }
       if (resolved == nullptr) continue;
@@ -124,7 +172,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
       for (const net::SocketAddress& address : it->second) {
         add(address, bc.weight,
             bc.name.empty() ? address.ToString()
-                            : fmt::format("{}/{}", bc.name, address.ToString()));
+                            : fmt::format("{}/{}", bc.name, address.ToString()),
+            bc.dns_host);
       }
     }
     if (balance::PolicyPreparer prepare = balance::FindPreparer(pc.balance)) {

@@ -19,6 +19,7 @@
 #include "proxy/log/log_sink.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/route/router.h"
+#include "proxy/tls/client_context.h"
 #include "proxy/tls/server_context.h"
 #include "proxy/tls/ticket_keys.h"
 #include "proxy/upstream/backend.h"
@@ -47,6 +48,14 @@ struct PoolRuntime {
   // The policy's state shared by every worker (balance::PolicyPreparer), built here on the
   // control thread; null for policies without one.
   std::shared_ptr<const void> prepared;
+  // `tls:`: the context every worker's connections to these backends come from (null: plain
+  // HTTP), and the name each backend's certificate must carry (same order as backends; "":
+  // only the chain is checked).
+  std::shared_ptr<const tls::ClientContext> tls;
+  std::vector<std::string> tls_names;
+
+  // The name a backend's certificate is checked against (see tls_names).
+  std::string_view TlsName(const upstream::Backend* backend) const;
 };
 
 struct ListenerRuntime {

@@ -24,6 +24,7 @@
 #include "proxy/net/listener.h"
 #include "proxy/net/mailbox.h"
 #include "proxy/net/stream.h"
+#include "proxy/tls/client_context.h"
 #include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/retry_budget.h"
 
@@ -95,6 +96,8 @@ class Worker {
   const std::shared_ptr<WorkerView>& view() const { return view_; }
   upstream::ConnectionPool& connection_pool() { return connection_pool_; }
   net::BufferSpares& buffer_spares() { return buffer_spares_; }
+  // TLS sessions to resume with, per backend (pools with `tls:`).
+  tls::ClientSessionCache& tls_sessions() { return tls_sessions_; }
   bool draining() const { return draining_; }
   uint64_t NextSeed() { return ++seed_; }
   // Hands the connection over for destruction after the current callback has returned.
@@ -163,6 +166,7 @@ class Worker {
   static constexpr size_t kSpareBuffers = 256;
   base::Spares<std::unique_ptr<Exchange>> spare_exchanges_{kSpareExchanges};
   net::BufferSpares buffer_spares_{kSpareBuffers};  // the client streams' (Stream::UseSpares)
+  tls::ClientSessionCache tls_sessions_;
   std::atomic<size_t> connection_count_{0};
   // The most connections open at once since the heap was last trimmed (OnUpkeep): when as
   // many as kTrimAfterClosed of them have gone, what they used is given back to the system.

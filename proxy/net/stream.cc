@@ -92,7 +92,7 @@ void Stream::ReleaseBuffer(EvBufferPtr& buffer) {
 
 void Stream::SetReadTimeout(milliseconds timeout) {
   read_timeout_ = timeout;
-  if (!reading_ || connecting_) return;
+  if (!reading_ || connecting_ || handshaking_) return;
   if (timeout.count() <= 0) {
     event_remove_timer(&read_ev_);  // registered already: only its timer goes
   } else {
@@ -125,13 +125,13 @@ void Stream::StopWriting() {
 void Stream::EnableRead() {
   if (reading_) return;
   reading_ = true;
-  if (!connecting_) AddRead();  // else once connected: the read timeout starts then
+  if (!connecting_ && !handshaking_) AddRead();  // else once connected: its timeout from then
 }
 
 void Stream::DisableRead() {
   if (!reading_) return;
   reading_ = false;
-  if (!connecting_) event_del(&read_ev_);
+  if (!connecting_ && !handshaking_) event_del(&read_ev_);
 }
 
 bool Stream::WriteOnce() {
@@ -194,10 +194,23 @@ void Stream::ReadFiltered() {
   }
   evbuffer_commit_space(wire, vec, used);
   StreamFilter::Result r = filter_->Decode(input());
-  Flush();  // handshake messages, alerts, tickets: out in this callback's one writev
+  // Handshake messages, alerts, tickets, and the owner's plaintext a client handshake held
+  // back: out in this callback's one writev.
+  Flush();
   if (r != StreamFilter::Result::kOk) {
     DisableRead();
+    handshaking_ = false;
     if (event_cb_) event_cb_(kReading | (r == StreamFilter::Result::kEof ? kEof : kError), ctx_);
+    return;
+  }
+  if (handshaking_ && filter_->Ready()) {
+    handshaking_ = false;
+    if (reading_) {
+      AddRead();  // the owner's read timeout, from now
+    } else {
+      event_del(&read_ev_);
+    }
+    if (event_cb_) event_cb_(kConnected, ctx_);
     return;
   }
   if (read_cb_) read_cb_(ctx_);
@@ -266,8 +279,17 @@ void Stream::OnWritable(evutil_socket_t, short what, void* arg) {
       if (self->event_cb_) self->event_cb_(kWriting | kError, self->ctx_);
       return;
     }
-    // Connected: send what was queued meanwhile, start reading, then tell the owner.
     self->StopWriting();
+    if (self->filter_ != nullptr && !self->filter_->Ready()) [[unlikely]] {
+      // TCP is up; the filter's handshake comes next, within what is left of the connect
+      // timeout's budget (a fresh one: a slow handshake is as dead as a slow connect).
+      self->handshaking_ = true;
+      self->filter_->Start();
+      Watch(&self->read_ev_, self->connect_timeout_);
+      self->Flush();
+      return;
+    }
+    // Connected: send what was queued meanwhile, start reading, then tell the owner.
     if (self->reading_) self->AddRead();
     self->Flush();
     if (self->event_cb_) self->event_cb_(kConnected, self->ctx_);

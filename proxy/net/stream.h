@@ -103,7 +103,7 @@ class Stream {
   void EnableRead();
   void DisableRead();
   bool reading() const { return reading_; }
-  bool connecting() const { return connecting_; }
+  bool connecting() const { return connecting_ || handshaking_; }  // TCP, then a TLS handshake
 
   // Made on first use, so a Stream that has given its buffers back costs nothing until it
   // reads or is written to again.
@@ -176,6 +176,7 @@ class Stream {
   bool reading_ = false;
   bool writing_ = false;  // the write event is registered
   bool connecting_ = false;
+  bool handshaking_ = false;   // connected; the filter's client handshake is under way
   bool write_failed_ = false;  // a Flush hit an error; the write event reports it
   DataCallback read_cb_ = nullptr;
   DataCallback drained_cb_ = nullptr;

@@ -132,18 +132,9 @@ absl::StatusOr<std::shared_ptr<const ServerContext>> ServerContext::Build(
     self->alpn_wire_.push_back(static_cast<char>(p.size()));
     self->alpn_wire_ += p;
   }
-  self->bio_method_.reset(
-      BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "outrigger evbuffer"));
-  if (!self->bio_method_ ||
-      BIO_meth_set_write(self->bio_method_.get(), &ServerSession::BioWrite) != 1 ||
-      BIO_meth_set_read(self->bio_method_.get(), &ServerSession::BioRead) != 1 ||
-      BIO_meth_set_ctrl(self->bio_method_.get(), &ServerSession::BioCtrl) != 1 ||
-      BIO_meth_set_create(self->bio_method_.get(), [](BIO* b) {
-        BIO_set_init(b, 1);
-        return 1;
-      }) != 1) {
-    return absl::ResourceExhaustedError("cannot make a BIO method");
-  }
+  absl::StatusOr<BioMethodPtr> method = TlsFilter::NewBioMethod();
+  if (!method.ok()) return method.status();
+  self->bio_method_ = *std::move(method);
 
   // Certificates with the same names (in any order) share a context.
   std::vector<std::string> keys;             // the sorted names of each context, as one string

@@ -8,11 +8,6 @@
 namespace outrigger::tls {
 namespace {
 
-// Plaintext is encrypted in records of at most kRecord (TLS's maximum), each taken from one
-// contiguous run; pieces smaller than kCoalesce are joined first (see Encode).
-constexpr size_t kRecord = 16 * 1024;
-constexpr size_t kCoalesce = 4 * 1024;
-
 HandshakeFailure Classify(unsigned long error) {
   switch (ERR_GET_REASON(error)) {
     case SSL_R_UNSUPPORTED_PROTOCOL:
@@ -65,45 +60,10 @@ std::string VerifiedSubject(SSL* ssl) {
 
 ServerSession::ServerSession(std::shared_ptr<const ServerContext> context,
                              HandshakeObserver* observer)
-    : context_(std::move(context)),
-      observer_(observer),
-      wire_in_(evbuffer_new()),
-      wire_out_(evbuffer_new()),
-      ssl_(SSL_new(context_->Select(""))) {
-  if (!ssl_ || !wire_in_ || !wire_out_) {
-    ssl_.reset();  // Decode reports the failure
-    return;
-  }
-  BIO* bio = BIO_new(const_cast<BIO_METHOD*>(context_->bio_method()));
-  if (bio == nullptr) {
-    ssl_.reset();
-    return;
-  }
-  BIO_set_data(bio, this);
-  SSL_set_bio(ssl_.get(), bio, bio);  // one BIO both ways; the SSL owns it
-  SSL_set_accept_state(ssl_.get());
-}
-
-int ServerSession::BioWrite(BIO* bio, const char* data, int len) {
-  auto* self = static_cast<ServerSession*>(BIO_get_data(bio));
-  BIO_clear_retry_flags(bio);
-  if (evbuffer_add(self->wire_out_.get(), data, static_cast<size_t>(len)) != 0) return -1;
-  return len;
-}
-
-int ServerSession::BioRead(BIO* bio, char* out, int len) {
-  auto* self = static_cast<ServerSession*>(BIO_get_data(bio));
-  BIO_clear_retry_flags(bio);
-  int n = evbuffer_remove(self->wire_in_.get(), out, static_cast<size_t>(len));
-  if (n <= 0) {
-    BIO_set_retry_read(bio);
-    return -1;
-  }
-  return n;
-}
-
-long ServerSession::BioCtrl(BIO*, int cmd, long, void*) {
-  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // writes are never buffered here
+    : TlsFilter(SSL_new(context->Select("")), context->bio_method()),
+      context_(std::move(context)),
+      observer_(observer) {
+  if (ssl_) SSL_set_accept_state(ssl_.get());
 }
 
 void ServerSession::Finish(bool ok, HandshakeFailure why) {
@@ -136,23 +96,7 @@ net::StreamFilter::Result ServerSession::Decode(evbuffer* plain_in) {
       client_subject_ = VerifiedSubject(ssl_.get());
     Finish(true, HandshakeFailure::kNone);
   }
-  for (;;) {
-    evbuffer_iovec vec;
-    if (evbuffer_reserve_space(plain_in, kRecord, &vec, 1) != 1) return Result::kError;
-    int n = SSL_read(ssl_.get(), vec.iov_base, static_cast<int>(std::min(vec.iov_len, kRecord)));
-    if (n > 0) {
-      vec.iov_len = static_cast<size_t>(n);
-      evbuffer_commit_space(plain_in, &vec, 1);
-      continue;
-    }
-    evbuffer_commit_space(plain_in, &vec, 0);
-    int err = SSL_get_error(ssl_.get(), n);
-    ERR_clear_error();
-    if (err == SSL_ERROR_WANT_READ) return Result::kOk;
-    // close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) the transport's end.
-    if (err == SSL_ERROR_ZERO_RETURN) return Result::kEof;
-    return Result::kError;
-  }
+  return ReadRecords(plain_in);
 }
 
 net::StreamFilter::Result ServerSession::Encode(evbuffer* plain_out) {
@@ -160,31 +104,7 @@ net::StreamFilter::Result ServerSession::Encode(evbuffer* plain_out) {
     evbuffer_drain(plain_out, evbuffer_get_length(plain_out));
     return Result::kOk;
   }
-  while (size_t len = evbuffer_get_length(plain_out)) {
-    // A segment of kCoalesce bytes or more (a body read from a backend) is encrypted where it
-    // lies; smaller leading pieces (a response head before its body) are joined, up to
-    // kCoalesce, so that they leave as one record rather than one each. The copy is thus
-    // bounded per response, never per body byte.
-    evbuffer_iovec first;
-    if (evbuffer_peek(plain_out, -1, nullptr, &first, 1) < 1) return Result::kError;
-    size_t chunk;
-    const unsigned char* data;
-    if (first.iov_len >= std::min(len, kCoalesce)) {
-      chunk = std::min(first.iov_len, kRecord);
-      data = static_cast<const unsigned char*>(first.iov_base);
-    } else {
-      chunk = std::min(len, kCoalesce);
-      data = evbuffer_pullup(plain_out, static_cast<ssize_t>(chunk));
-      if (data == nullptr) return Result::kError;
-    }
-    int n = SSL_write(ssl_.get(), data, static_cast<int>(chunk));
-    if (n <= 0) {
-      ERR_clear_error();
-      return Result::kError;
-    }
-    evbuffer_drain(plain_out, static_cast<size_t>(n));
-  }
-  return Result::kOk;
+  return WriteRecords(plain_out);
 }
 
 std::string_view ServerSession::version() const { return SSL_get_version(ssl_.get()); }

@@ -23,12 +23,14 @@ constexpr milliseconds kFirstProbeSpread{50};
 class HealthChecker::Session {
  public:
   Session(event_base* base, std::shared_ptr<Backend> backend, Kind kind,
-          const config::ProbeConfig& config, HealthState::Initial initial, base::Rng* rng)
+          const config::ProbeConfig& config, HealthState::Initial initial, base::Rng* rng,
+          std::shared_ptr<const tls::ClientContext> tls, const std::string& tls_name)
       : backend_(std::move(backend)),
         kind_(kind),
         config_(config),
+        tls_(tls),
         state_(config.fall, config.rise, initial),
-        probe_(base, backend_->address(), config),
+        probe_(base, backend_->address(), config, std::move(tls), tls_name),
         timer_(evtimer_new(base, &Session::OnTimer, this)),
         rng_(rng) {
     Publish(state_.healthy());
@@ -36,6 +38,7 @@ class HealthChecker::Session {
   }
 
   const config::ProbeConfig& config() const { return config_; }
+  const tls::ClientContext* tls() const { return tls_.get(); }
   bool healthy() const { return state_.healthy(); }
 
   // The probe kind is no longer configured: its verdict no longer holds the backend back.
@@ -86,6 +89,7 @@ class HealthChecker::Session {
   const std::shared_ptr<Backend> backend_;
   const Kind kind_;
   const config::ProbeConfig config_;
+  const std::shared_ptr<const tls::ClientContext> tls_;
   HealthState state_;
   HttpProbe probe_;
   net::EventPtr timer_;
@@ -109,7 +113,7 @@ void HealthChecker::Track(std::span<const Target> targets) {
         slot->reset();
         return;
       }
-      if (*slot && (*slot)->config() == *config) return;
+      if (*slot && (*slot)->config() == *config && (*slot)->tls() == t.tls.get()) return;
       // New, or its probe changed: a changed probe keeps the current verdict; a new probe
       // starts live, and ready only on a backend that is not fresh (it has been serving).
       HealthState::Initial initial;
@@ -121,7 +125,8 @@ void HealthChecker::Track(std::span<const Target> targets) {
       } else {
         initial = HealthState::Initial::kUnhealthyUntilFirstSuccess;
       }
-      *slot = std::make_unique<Session>(base_, t.backend, kind, *config, initial, &rng_);
+      *slot = std::make_unique<Session>(base_, t.backend, kind, *config, initial, &rng_, t.tls,
+                                        t.tls_name);
     };
     reconcile(Kind::kLive, t.health->live, &probes.live);
     reconcile(Kind::kReady, t.health->ready, &probes.ready);

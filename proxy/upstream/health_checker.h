@@ -20,6 +20,7 @@
 #include "proxy/base/prng.h"
 #include "proxy/config/config.h"
 #include "proxy/net/event.h"
+#include "proxy/tls/client_context.h"
 #include "proxy/upstream/backend.h"
 
 namespace outrigger::upstream {
@@ -33,6 +34,9 @@ class HealthChecker {
     // ready probe holds it back until it first passes. A kept backend that gains a ready probe
     // has been serving, and stays ready until the probe fails `fall` times.
     bool fresh = true;
+    // A pool with `tls:`: probes speak TLS too, checking the same name as requests do.
+    std::shared_ptr<const tls::ClientContext> tls;
+    std::string tls_name;
   };
 
   // REQUIRES: `base` is the control thread's loop and outlives the checker.

@@ -1,5 +1,6 @@
 #include "proxy/upstream/http_probe.h"
 
+#include <event2/bufferevent_ssl.h>
 #include <fmt/format.h>
 
 #include <chrono>
@@ -17,8 +18,11 @@ constexpr size_t kMaxBodySize = 64 * 1024;
 }  // namespace
 
 HttpProbe::HttpProbe(event_base* base, const net::SocketAddress& address,
-                     const config::ProbeConfig& config)
+                     const config::ProbeConfig& config,
+                     std::shared_ptr<const tls::ClientContext> tls, std::string tls_name)
     : config_(config),
+      tls_(std::move(tls)),
+      tls_name_(std::move(tls_name)),
       host_(config.host.empty() ? address.ToString() : config.host),
       base_(base),
       address_(address),
@@ -27,8 +31,27 @@ HttpProbe::HttpProbe(event_base* base, const net::SocketAddress& address,
 }
 
 void HttpProbe::Connect() {
-  connection_.reset(
-      evhttp_connection_base_new(base_, nullptr, address_.IpString().c_str(), address_.port()));
+  if (tls_) {
+    // A bufferevent carries one TLS session: each probe gets a fresh one (Run reconnects).
+    tls::SslPtr ssl(tls_->NewSsl(tls_name_));
+    bufferevent* bev =
+        !ssl ? nullptr
+             : bufferevent_openssl_socket_new(base_, -1, ssl.get(), BUFFEREVENT_SSL_CONNECTING,
+                                              BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == nullptr) {
+      connection_.reset();
+      return;
+    }
+    ssl.release();  // the bufferevent's now (BEV_OPT_CLOSE_ON_FREE frees it)
+    // The answer is framed by its length; a backend closing without close_notify is normal.
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    connection_.reset(evhttp_connection_base_bufferevent_new(
+        base_, nullptr, bev, address_.IpString().c_str(), address_.port()));
+  } else {
+    connection_.reset(
+        evhttp_connection_base_new(base_, nullptr, address_.IpString().c_str(), address_.port()));
+  }
+  if (!connection_) return;
   timeval tv =
       net::ToTimeval(std::chrono::duration_cast<std::chrono::milliseconds>(config_.timeout));
   evhttp_connection_set_timeout_tv(connection_.get(), &tv);
@@ -43,6 +66,13 @@ HttpProbe::~HttpProbe() = default;
 void HttpProbe::Run(Done done) {
   done_ = std::move(done);
   running_ = true;
+  if (tls_ && !fresh_) Connect();
+  fresh_ = false;
+  if (!connection_) {
+    running_ = false;
+    done_(ProbeResult{false, "cannot make the probe's TLS connection"});
+    return;
+  }
   // Owned by the connection once made; freed by libevent after OnResponse returns.
   evhttp_request* req = evhttp_request_new(&HttpProbe::OnResponse, this);
   evkeyvalq* headers = evhttp_request_get_output_headers(req);

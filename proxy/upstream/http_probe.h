@@ -16,6 +16,7 @@
 #include "proxy/config/config.h"
 #include "proxy/net/address.h"
 #include "proxy/net/event.h"
+#include "proxy/tls/client_context.h"
 
 namespace outrigger::upstream {
 
@@ -29,7 +30,10 @@ class HttpProbe {
   using Done = std::function<void(const ProbeResult&)>;
 
   // REQUIRES: `base` outlives the probe; `config` is copied.
-  HttpProbe(event_base* base, const net::SocketAddress& address, const config::ProbeConfig& config);
+  // With `tls` (a pool with `tls:`), each probe is a TLS connection to `tls_name`, verified
+  // as requests are: a backend whose certificate fails verification fails its probes.
+  HttpProbe(event_base* base, const net::SocketAddress& address, const config::ProbeConfig& config,
+            std::shared_ptr<const tls::ClientContext> tls = nullptr, std::string tls_name = {});
   ~HttpProbe();
   HttpProbe(const HttpProbe&) = delete;
   HttpProbe& operator=(const HttpProbe&) = delete;
@@ -53,6 +57,8 @@ class HttpProbe {
   using ConnectionPtr = std::unique_ptr<evhttp_connection, net::Deleter<evhttp_connection_free>>;
 
   const config::ProbeConfig config_;
+  const std::shared_ptr<const tls::ClientContext> tls_;
+  const std::string tls_name_;
   const std::string host_;  // Host header
   event_base* const base_;
   const net::SocketAddress address_;
@@ -60,6 +66,7 @@ class HttpProbe {
   ConnectionPtr connection_;
   Done done_;
   bool running_ = false;
+  bool fresh_ = true;  // connection_ has not carried a probe yet
 };
 
 }  // namespace outrigger::upstream

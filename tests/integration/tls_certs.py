@@ -123,3 +123,19 @@ class TlsTestCase(harness.ProxyTestCase):
                     "-days", "30", "-set_serial", str(TlsTestCase.serial), "-extfile", ext)
         self.assertEqual(r.returncode, 0, r.stderr)
         return cert, key
+
+    def make_server_cert(self, ca, names, ips=()):
+        """A server certificate for DNS `names` and IP `ips` signed by `ca`: (cert, key)."""
+        TlsTestCase.serial += 1
+        base = os.path.join(self.tmp, "server-%x" % TlsTestCase.serial)
+        key, csr, cert, ext = base + ".key", base + ".csr", base + ".crt", base + ".ext"
+        r = openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + names[0])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(ext, "w") as f:
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % ",".join(
+                ["DNS:" + n for n in names] + ["IP:" + i for i in ips]))
+        r = openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-out", cert,
+                    "-days", "30", "-set_serial", str(TlsTestCase.serial), "-extfile", ext)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return cert, key

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""TLS to backends (a pool's `tls:`) against a real TLS origin: nginx with a certificate from
+the test's own CA, proxying to a recording backend. Verified by default (CA file, the name or
+the IP address); a wrong name or an untrusted chain is a 502 with the reason logged once;
+`verify: false` accepts anything; keep-alive TLS connections are reused and new ones resume
+their session (counted at the origin); request bodies arrive whole; health probes speak TLS
+and fail on a certificate that does not verify; --check names bad keys."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import unittest
+
+import harness
+from tls_certs import TlsTestCase
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+@unittest.skipUnless(NGINX, "nginx is not installed (scripts/install-deps installs nginx-light)")
+class UpstreamTls(TlsTestCase):
+    def setUp(self):
+        super().setUp()
+        self.ca = self.make_ca("origin-ca")
+        self.app = self.start_backend("app")
+
+    def start_origin(self, cert, keepalive_requests=1000, protocols="TLSv1.2 TLSv1.3"):
+        """nginx speaking TLS on a fresh port in front of self.app; its access log lines are
+        "<connection> <session reused: r or .> <request length> <uri>"."""
+        port = harness.free_port()
+        prefix = os.path.join(self.tmp, "nginx-%d" % port)
+        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+        self.origin_log = os.path.join(prefix, "access.log")
+        self.origin_errors = os.path.join(prefix, "error.log")
+        temp = {k: os.path.join(prefix, k) for k in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+        conf = os.path.join(prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""
+worker_processes 1;
+pid %(prefix)s/nginx.pid;
+error_log %(prefix)s/error.log;
+events { worker_connections 256; }
+http {
+    log_format t '$connection $ssl_session_reused $request_length $request_uri';
+    access_log %(log)s t;
+    client_body_temp_path %(body)s;
+    proxy_temp_path %(proxy)s;
+    fastcgi_temp_path %(fastcgi)s;
+    uwsgi_temp_path %(uwsgi)s;
+    scgi_temp_path %(scgi)s;
+    keepalive_requests %(kr)d;
+    client_max_body_size 10m;
+    # nginx's workers may not write the test's temp dir: bodies stay in memory.
+    client_body_buffer_size 8m;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    server {
+        listen 127.0.0.1:%(port)d ssl;
+        ssl_certificate %(cert)s;
+        ssl_certificate_key %(key)s;
+        ssl_protocols %(protocols)s;
+        location / {
+            proxy_pass http://%(app)s;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+""" % dict(prefix=prefix, port=port, log=self.origin_log, kr=keepalive_requests, cert=cert[0],
+           key=cert[1], app=self.app.address, protocols=protocols, **temp))
+        proc = subprocess.Popen([NGINX, "-p", prefix, "-c", conf, "-g", "daemon off;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(self.stop_origin, proc)
+
+        def listening():
+            if proc.poll() is not None:
+                raise AssertionError("nginx exited: %s" % proc.stderr.read().decode())
+            try:
+                socket.create_connection((harness.LOOPBACK, port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        harness.wait_until(listening, 10 * harness.SLOWDOWN, what="nginx listening")
+        return port
+
+    @staticmethod
+    def stop_origin(proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+    def origin_lines(self, uri_prefix="/"):
+        """The origin's log lines for requests under uri_prefix: [(connection, reused, length)]
+        (the listening() checks connect without a request and leave no line)."""
+        if not os.path.exists(self.origin_log):
+            return []
+        with open(self.origin_log) as f:
+            rows = [line.split() for line in f if line.strip()]
+        return [(c, r, int(n)) for c, r, n, uri in rows if uri.startswith(uri_prefix)]
+
+    def proxy_to(self, origin_port, tls, health=None, keepalive=None, wait_ready=True):
+        pool = self.pool("127.0.0.1:%d" % origin_port, tls=tls)
+        if health:
+            pool["health"] = health
+        if keepalive is not None:
+            pool["keepalive"] = keepalive
+        return self.start_proxy(self.config(pools={"api": pool}), wait_ready=wait_ready)
+
+    def test_verified_by_name_reused_and_resumed(self):
+        cert = self.make_server_cert(self.ca, ["origin.test"])
+        for version in ("TLSv1.2", "TLSv1.3"):
+            origin = self.start_origin(cert, keepalive_requests=2, protocols=version)
+            proxy = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "origin.test"})
+            c = proxy.connection()
+            self.addCleanup(c.close)
+            for i in range(6):
+                r = harness.request(proxy.port, path="/?k%d" % i, conn=c)
+                self.assertEqual(r.status, 200, r.text)
+                self.assertEqual(r.header("X-Backend"), "app")
+            lines = harness.wait_until(lambda: (lambda l: l if len(l) == 6 else None)(
+                self.origin_lines("/?k")), 10, what="6 origin log lines")
+            # keepalive_requests 2 at the origin: each TLS connection carries two requests, and
+            # every connection after the first resumes the session the one before it got.
+            self.assertEqual(len({c for c, _, _ in lines}), 3, (version, lines))
+            self.assertEqual([r for _, r, _ in lines[::2]], [".", "r", "r"], (version, lines))
+            proxy.stop()
+
+    def test_the_ip_address_is_verified_when_the_backend_has_no_name(self):
+        origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"], ["127.0.0.1"]))
+        proxy = self.proxy_to(origin, {"ca": self.ca[0]})
+        self.assertEqual(proxy.get("/?ip").status, 200)
+
+    def test_a_wrong_name_is_a_502_logged_once_with_the_reason(self):
+        origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
+        proxy = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "other.test"})
+        for _ in range(3):
+            r = proxy.get("/?wrong")
+            self.assertEqual(r.status, 502)
+        proxy.wait_log(r"pools\.api: TLS to backend 127\.0\.0\.1:%d failed: certificate verify "
+                       r"failed: [Hh]ostname mismatch" % origin)
+        self.assertEqual(proxy.stderr().count("TLS to backend"), 1, proxy.stderr())
+        self.assertEqual(self.origin_lines("/?wrong"), [])
+
+    def test_verification_is_on_by_default_and_off_only_when_written(self):
+        other_ca = self.make_ca("nobody")
+        origin = self.start_origin(self.make_server_cert(other_ca, ["origin.test"]))
+        proxy = self.proxy_to(origin, {"server_name": "origin.test"})  # the system store
+        self.assertEqual(proxy.get("/?default").status, 502)
+        proxy.wait_log(r"certificate verify failed: unable to get local issuer certificate")
+        proxy.stop()
+        proxy = self.proxy_to(origin, {"verify": False})
+        r = proxy.get("/?off")
+        self.assertEqual(r.status, 200, r.text)
+
+    def test_request_bodies_arrive_whole(self):
+        origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
+        proxy = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "origin.test"},
+                              keepalive=0)
+        for size in (0, 10, 70000, 3 * 1024 * 1024 + 1):
+            body = os.urandom(size)
+            r = proxy.request("POST", "/echo", body=body)
+            self.assertEqual(r.status, 200, open(self.origin_errors).read()[-2000:])
+            self.assertTrue(r.body == body, "a %d-byte body came back altered" % size)
+
+    def test_health_probes_speak_tls_and_fail_an_unverified_backend(self):
+        origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
+        health = {"live": {"path": "/health/live", "interval": "200ms", "timeout": "1s",
+                           "fall": 1, "rise": 1}}
+        proxy = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "origin.test"}, health)
+        harness.wait_until(lambda: len(self.origin_lines("/health/live")) >= 2, 10,
+                           what="TLS probes at the origin")
+        self.assertEqual(proxy.get("/?x").status, 200)
+        proxy.stop()
+        bad = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "wrong.test"}, health,
+                            wait_ready=False)
+        bad.wait_log(r"live probe /health/live failed", timeout=10)
+        self.assertEqual(bad.get("/?dead").status, 503)
+        backend = bad.admin("/status").json()["pools"]["api"]["backends"][0]
+        self.assertFalse(backend["live"])
+
+    def test_check_names_bad_pool_tls_keys(self):
+        client = self.make_client_cert(self.ca, "/CN=proxy")
+        for tls, message in (
+                ({"ca": os.path.join(self.tmp, "none.pem")}, r"tls\.ca: cannot open"),
+                ({"cert": client[0]}, r"tls\.cert: a client certificate needs both"),
+                ({"verify": "maybe"}, r"tls\.verify: expected true or false"),
+                ({"server_name": "bad name"}, r"tls\.server_name: .* is not a host name")):
+            text = self.config(pools={"api": self.pool("127.0.0.1:9", tls=tls)})
+            r = self.check_config(text)
+            self.assertNotEqual(r.returncode, 0, tls)
+            self.assertRegex(r.stderr, r"\.yaml:\d+:\d+: pools\.api\." + message, tls)
+        text = self.config(pools={"api": self.pool("127.0.0.1:9", tls={
+            "ca": self.ca[0], "cert": client[0], "key": client[1], "server_name": "a.test"})})
+        self.assertEqual(self.check_config(text).returncode, 0)
+
+
+if __name__ == "__main__":
+    harness.main()
