@@ -27,7 +27,7 @@ class HealthCheckerTest : public ::testing::Test {
     return upstream::RunUntil(base_.get(), done, 3000);
   }
   void Track(const config::HealthConfig& health, bool fresh = true) {
-    HealthChecker::Target t{backend_, &health, fresh};
+    HealthChecker::Target t{backend_, &health, fresh, nullptr, {}};
     checker_.Track({&t, 1});
   }
 
