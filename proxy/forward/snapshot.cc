@@ -68,8 +68,22 @@ std::string_view HostOf(std::string_view address_text) {
   return address_text.substr(0, host.size());
 }
 
+// The pool's context from `previous` while its `tls:` is the same (a DNS rebuild, another
+// pool's reload): its probes keep their schedule and its sessions their slots.
 absl::StatusOr<std::shared_ptr<const tls::ClientContext>> ClientContextFor(
-    const config::PoolConfig& pc) {
+    const config::PoolConfig& pc, const Snapshot* previous) {
+  auto loaded = [](const config::PoolTlsConfig& t) {
+    return t.certificate ? t.certificate->loaded : nullptr;
+  };
+  if (previous != nullptr) {
+    for (const PoolRuntime& old : previous->pools) {
+      const config::PoolTlsConfig* o = old.config->tls ? &*old.config->tls : nullptr;
+      if (old.config->name == pc.name && old.tls && o != nullptr && o->verify == pc.tls->verify &&
+          o->cas == pc.tls->cas && o->ca_path == pc.tls->ca_path && loaded(*o) == loaded(*pc.tls)) {
+        return old.tls;
+      }
+    }
+  }
   tls::ClientOptions options;
   options.verify = pc.tls->verify;
   options.cas = pc.tls->cas;
@@ -116,7 +130,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
                      nullptr,
                      {}};
     if (pc.tls) {
-      absl::StatusOr<std::shared_ptr<const tls::ClientContext>> tls = ClientContextFor(pc);
+      absl::StatusOr<std::shared_ptr<const tls::ClientContext>> tls =
+          ClientContextFor(pc, previous);
       if (!tls.ok()) {
         return absl::InvalidArgumentError(
             fmt::format("pools.{}.tls: {}", pc.name, std::string(tls.status().message())));

@@ -159,6 +159,14 @@ http {
         r = proxy.get("/?off")
         self.assertEqual(r.status, 200, r.text)
 
+    def test_a_plain_http_backend_behind_tls_is_a_502_with_the_reason(self):
+        proxy = self.start_proxy(self.config(pools={"api": self.pool(self.app, tls={
+            "verify": False})}))
+        for _ in range(2):
+            self.assertEqual(proxy.get("/?plain").status, 502)
+        proxy.wait_log(r"pools\.api: TLS to backend .* failed: (wrong version number|"
+                       r"packet length too long|record layer failure)")
+
     def test_request_bodies_arrive_whole(self):
         origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
         proxy = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "origin.test"},
