@@ -26,7 +26,8 @@ class UpstreamTls(TlsTestCase):
         self.ca = self.make_ca("origin-ca")
         self.app = self.start_backend("app")
 
-    def start_origin(self, cert, keepalive_requests=1000, protocols="TLSv1.2 TLSv1.3"):
+    def start_origin(self, cert, keepalive_requests=1000, protocols="TLSv1.2 TLSv1.3",
+                     client_ca=None):
         """nginx speaking TLS on a fresh port in front of self.app; its access log lines are
         "<connection> <session reused: r or .> <request length> <uri>"."""
         port = harness.free_port()
@@ -61,6 +62,7 @@ http {
         ssl_certificate %(cert)s;
         ssl_certificate_key %(key)s;
         ssl_protocols %(protocols)s;
+        %(client_auth)s
         location / {
             proxy_pass http://%(app)s;
             proxy_http_version 1.1;
@@ -69,7 +71,9 @@ http {
     }
 }
 """ % dict(prefix=prefix, port=port, log=self.origin_log, kr=keepalive_requests, cert=cert[0],
-           key=cert[1], app=self.app.address, protocols=protocols, **temp))
+           key=cert[1], app=self.app.address, protocols=protocols,
+           client_auth=("ssl_client_certificate %s; ssl_verify_client on;" % client_ca
+                        if client_ca else ""), **temp))
         proc = subprocess.Popen([NGINX, "-p", prefix, "-c", conf, "-g", "daemon off;"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(self.stop_origin, proc)
@@ -166,6 +170,21 @@ http {
             self.assertEqual(proxy.get("/?plain").status, 502)
         proxy.wait_log(r"pools\.api: TLS to backend .* failed: (wrong version number|"
                        r"packet length too long|record layer failure)")
+
+    def test_a_client_certificate_for_an_origin_that_requires_one(self):
+        client_ca = self.make_ca("proxies")
+        client = self.make_client_cert(client_ca, "/CN=edge-proxy")
+        origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]),
+                                   client_ca=client_ca[0])
+        tls = {"ca": self.ca[0], "server_name": "origin.test"}
+        proxy = self.proxy_to(origin, dict(tls, cert=client[0], key=client[1]))
+        r = proxy.get("/?mtls")
+        self.assertEqual((r.status, r.header("X-Backend")), (200, "app"))
+        proxy.stop()
+        proxy = self.proxy_to(origin, tls)  # no certificate: nginx answers 400 itself
+        r = proxy.get("/?none")
+        self.assertEqual(r.status, 400)
+        self.assertIn("No required SSL certificate was sent", r.text)
 
     def test_request_bodies_arrive_whole(self):
         origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
