@@ -40,6 +40,16 @@ void Watch(event* ev, milliseconds timeout) {
   if (timeout.count() <= 0) event_remove_timer(ev);
 }
 
+// Commits the `n` bytes a readv put into the space `vec` reserved in `buffer`.
+void CommitRead(evbuffer* buffer, evbuffer_iovec* vec, int nvec, size_t n) {
+  int used = 0;
+  for (; used < nvec && n > 0; ++used) {
+    vec[used].iov_len = std::min(vec[used].iov_len, n);
+    n -= vec[used].iov_len;
+  }
+  evbuffer_commit_space(buffer, vec, used);
+}
+
 }  // namespace
 
 Stream::Stream(event_base* base, evutil_socket_t fd) : Stream(base, fd, /*connecting=*/false) {}
@@ -186,13 +196,7 @@ void Stream::ReadFiltered() {
     if (event_cb_) event_cb_(kReading | (n == 0 ? kEof : kError), ctx_);
     return;
   }
-  size_t left = static_cast<size_t>(n);
-  int used = 0;
-  for (; used < nvec && left > 0; ++used) {
-    vec[used].iov_len = std::min(vec[used].iov_len, left);
-    left -= vec[used].iov_len;
-  }
-  evbuffer_commit_space(wire, vec, used);
+  CommitRead(wire, vec, nvec, static_cast<size_t>(n));
   StreamFilter::Result r = filter_->Decode(input());
   // Handshake messages, alerts, tickets, and the owner's plaintext a client handshake held
   // back: out in this callback's one writev.
@@ -251,13 +255,7 @@ void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
     if (self->event_cb_) self->event_cb_(kReading | (n == 0 ? kEof : kError), self->ctx_);
     return;
   }
-  size_t left = static_cast<size_t>(n);
-  int used = 0;
-  for (; used < nvec && left > 0; ++used) {
-    vec[used].iov_len = std::min(vec[used].iov_len, left);
-    left -= vec[used].iov_len;
-  }
-  evbuffer_commit_space(self->input(), vec, used);
+  CommitRead(self->input(), vec, nvec, static_cast<size_t>(n));
   if (self->read_cb_) self->read_cb_(self->ctx_);
 }
 

@@ -8,17 +8,13 @@ differences the README documents (NGINX_DIFFERS)."""
 
 import json
 import os
-import shutil
-import signal
-import socket
 import socketserver
-import subprocess
 import threading
-import unittest
 
 import harness
+import nginx_util
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+NGINX = nginx_util.NGINX
 
 # target → (pool, path the backend sees) or 400, with routes /admin/ → adm and / → pub.
 TABLE = {
@@ -177,54 +173,23 @@ class PathNormalize(harness.ProxyTestCase):
         """nginx on a fresh loopback port with the same two locations; stopped by PID."""
         port = harness.free_port()
         prefix = os.path.join(self.tmp, "nginx")
-        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
-        conf = os.path.join(prefix, "nginx.conf")
-        temp = {k: os.path.join(prefix, k) for k in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-        with open(conf, "w") as f:
-            f.write("""
+        nginx_util.start(self, prefix, port, """
 worker_processes 1;
 pid %(prefix)s/nginx.pid;
 error_log %(prefix)s/error.log;
 events { worker_connections 64; }
 http {
     access_log off;
-    client_body_temp_path %(body)s;
-    proxy_temp_path %(proxy)s;
-    fastcgi_temp_path %(fastcgi)s;
-    uwsgi_temp_path %(uwsgi)s;
-    scgi_temp_path %(scgi)s;
+%(temp)s
     server {
         listen 127.0.0.1:%(port)d;
         location /admin/ { proxy_pass http://%(adm)s; }
         location / { proxy_pass http://%(pub)s; }
     }
 }
-""" % dict(prefix=prefix, port=port, adm=self.adm.address, pub=self.pub.address, **temp))
-        proc = subprocess.Popen([NGINX, "-p", prefix, "-c", conf, "-g", "daemon off;"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(self.stop_nginx, proc)
-
-        def listening():
-            if proc.poll() is not None:
-                raise AssertionError("nginx exited: %s" % proc.stderr.read().decode())
-            try:
-                socket.create_connection((harness.LOOPBACK, port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        harness.wait_until(listening, 10 * harness.SLOWDOWN, what="nginx listening")
+""" % dict(prefix=prefix, port=port, adm=self.adm.address, pub=self.pub.address,
+           temp=nginx_util.temp_paths(prefix)))
         return port
-
-    @staticmethod
-    def stop_nginx(proc):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGQUIT)  # graceful: the master stops its worker first
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
 
 
 if __name__ == "__main__":

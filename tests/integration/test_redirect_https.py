@@ -4,7 +4,6 @@ https://host[:port]/target with the target (query too) kept and the client's por
 routes written beside it (an ACME challenge path) are still proxied; HTTP/1.0 without Host
 gets 400; curl -L lands on the TLS listener; --check refuses it on a TLS listener."""
 
-import os
 import subprocess
 
 import yaml

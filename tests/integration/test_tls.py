@@ -19,7 +19,7 @@ import time
 import unittest
 
 import harness
-from tls_certs import TlsTestCase, openssl
+from tls_certs import TlsTestCase
 
 try:
     import websockets

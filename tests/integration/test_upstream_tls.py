@@ -7,16 +7,13 @@ their session (counted at the origin); request bodies arrive whole; health probe
 and fail on a certificate that does not verify; --check names bad keys."""
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import unittest
 
 import harness
+import nginx_util
 from tls_certs import TlsTestCase
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+NGINX = nginx_util.NGINX
 
 
 @unittest.skipUnless(NGINX, "nginx is not installed (scripts/install-deps installs nginx-light)")
@@ -32,13 +29,9 @@ class UpstreamTls(TlsTestCase):
         "<connection> <session reused: r or .> <request length> <uri>"."""
         port = harness.free_port()
         prefix = os.path.join(self.tmp, "nginx-%d" % port)
-        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
         self.origin_log = os.path.join(prefix, "access.log")
         self.origin_errors = os.path.join(prefix, "error.log")
-        temp = {k: os.path.join(prefix, k) for k in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-        conf = os.path.join(prefix, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("""
+        nginx_util.start(self, prefix, port, """
 worker_processes 1;
 pid %(prefix)s/nginx.pid;
 error_log %(prefix)s/error.log;
@@ -46,11 +39,7 @@ events { worker_connections 256; }
 http {
     log_format t '$connection $ssl_session_reused $request_length $request_uri';
     access_log %(log)s t;
-    client_body_temp_path %(body)s;
-    proxy_temp_path %(proxy)s;
-    fastcgi_temp_path %(fastcgi)s;
-    uwsgi_temp_path %(uwsgi)s;
-    scgi_temp_path %(scgi)s;
+%(temp)s
     keepalive_requests %(kr)d;
     client_max_body_size 10m;
     # nginx's workers may not write the test's temp dir: bodies stay in memory.
@@ -73,32 +62,8 @@ http {
 """ % dict(prefix=prefix, port=port, log=self.origin_log, kr=keepalive_requests, cert=cert[0],
            key=cert[1], app=self.app.address, protocols=protocols,
            client_auth=("ssl_client_certificate %s; ssl_verify_client on;" % client_ca
-                        if client_ca else ""), **temp))
-        proc = subprocess.Popen([NGINX, "-p", prefix, "-c", conf, "-g", "daemon off;"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(self.stop_origin, proc)
-
-        def listening():
-            if proc.poll() is not None:
-                raise AssertionError("nginx exited: %s" % proc.stderr.read().decode())
-            try:
-                socket.create_connection((harness.LOOPBACK, port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        harness.wait_until(listening, 10 * harness.SLOWDOWN, what="nginx listening")
+                        if client_ca else ""), temp=nginx_util.temp_paths(prefix)))
         return port
-
-    @staticmethod
-    def stop_origin(proc):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGQUIT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
 
     def origin_lines(self, uri_prefix="/"):
         """The origin's log lines for requests under uri_prefix: [(connection, reused, length)]
