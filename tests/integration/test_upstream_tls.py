@@ -7,6 +7,8 @@ their session (counted at the origin); request bodies arrive whole; health probe
 and fail on a certificate that does not verify; --check names bad keys."""
 
 import os
+import socket
+import time
 import unittest
 
 import harness
@@ -150,6 +152,20 @@ http {
         r = proxy.get("/?none")
         self.assertEqual(r.status, 400)
         self.assertIn("No required SSL certificate was sent", r.text)
+
+    def test_a_backend_silent_in_the_handshake_is_cut_by_the_connect_timeout(self):
+        silent = socket.socket()
+        self.addCleanup(silent.close)
+        silent.bind((harness.LOOPBACK, 0))
+        silent.listen(16)  # the kernel accepts; nobody ever answers the ClientHello
+        pool = self.pool("127.0.0.1:%d" % silent.getsockname()[1], tls={"verify": False},
+                         timeouts={"connect": "300ms"})
+        proxy = self.start_proxy(self.config(pools={"api": pool}))
+        start = time.monotonic()
+        r = proxy.get("/?silent")
+        self.assertEqual(r.status, 504, r.text)
+        self.assertIn("connect timed out", r.text)
+        self.assertLess(time.monotonic() - start, 0.3 + 2 * harness.TOLERANCE)
 
     def test_request_bodies_arrive_whole(self):
         origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
