@@ -6,6 +6,7 @@ the IP address); a wrong name or an untrusted chain is a 502 with the reason log
 their session (counted at the origin); request bodies arrive whole; health probes speak TLS
 and fail on a certificate that does not verify; --check names bad keys."""
 
+import asyncio
 import os
 import socket
 import time
@@ -14,6 +15,11 @@ import unittest
 import harness
 import nginx_util
 from tls_certs import TlsTestCase
+
+try:
+    import websockets
+except ImportError:  # Debian's python3-websockets; scripts/install-deps installs it
+    websockets = None
 
 NGINX = nginx_util.NGINX
 
@@ -40,6 +46,7 @@ error_log %(prefix)s/error.log;
 events { worker_connections 256; }
 http {
     log_format t '$connection $ssl_session_reused $request_length $request_uri';
+    map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
     access_log %(log)s t;
 %(temp)s
     keepalive_requests %(kr)d;
@@ -57,7 +64,8 @@ http {
         location / {
             proxy_pass http://%(app)s;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
         }
     }
 }
@@ -166,6 +174,26 @@ http {
         self.assertEqual(r.status, 504, r.text)
         self.assertIn("connect timed out", r.text)
         self.assertLess(time.monotonic() - start, 0.3 + 2 * harness.TOLERANCE)
+
+    @unittest.skipIf(websockets is None, "python3-websockets is not installed")
+    def test_a_websocket_to_a_tls_backend(self):
+        self.app = self.start_backend("ws", script=harness.WS_BACKEND_PY)
+        origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
+        proxy = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "origin.test"})
+        payload = os.urandom(300 * 1024)
+
+        async def talk():
+            async with websockets.connect("ws://127.0.0.1:%d/ws" % proxy.port, max_size=None,
+                                          ping_interval=None,
+                                          open_timeout=10 * harness.SLOWDOWN) as c:
+                await c.send("hello")
+                text = await c.recv()
+                await c.send(payload)
+                return text, await c.recv()
+
+        text, binary = asyncio.run(asyncio.wait_for(talk(), 30 * harness.SLOWDOWN))
+        self.assertEqual(text, "ws: hello")
+        self.assertTrue(binary == payload, "the binary message came back altered")
 
     def test_request_bodies_arrive_whole(self):
         origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
