@@ -216,7 +216,8 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
   const config::ListenerConfig& listener = *runtime.config;
   // TLS: the session keeps the listener's certificates of this snapshot for its whole life.
   if (runtime.tls) {
-    std::unique_ptr<tls::ServerSession> session = runtime.tls->NewSession(this);
+    std::unique_ptr<tls::ServerSession> session =
+        runtime.tls->NewSession({&DownstreamConnection::OnHandshake, this});
     tls_session_ = session.get();
     client_.SetFilter(std::move(session));
   }

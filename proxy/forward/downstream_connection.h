@@ -30,7 +30,7 @@
 
 namespace outrigger::forward {
 
-class DownstreamConnection : private tls::HandshakeObserver {
+class DownstreamConnection {
  public:
   DownstreamConnection(Worker& worker, size_t listener_index, evutil_socket_t fd,
                        const net::SocketAddress& peer);
@@ -186,8 +186,8 @@ class DownstreamConnection : private tls::HandshakeObserver {
   void UseUpstreamTls(net::Stream& stream);
   // redirect_https: 301/308 to the same host and target over HTTPS (downstream_tls.cc).
   void RedirectToHttps(uint16_t port);
-  // tls::HandshakeObserver: counts the handshake (downstream_tls.cc).
-  void OnHandshake(bool ok, std::string_view version, tls::HandshakeFailure why) override;
+  // The tls::HandshakeObserver callback: counts the handshake (downstream_tls.cc).
+  static void OnHandshake(void* self, bool ok, std::string_view version, tls::HandshakeFailure why);
 
   // The per-request state (see exchange.h): taken from the worker when a request begins and
   // given back when the connection waits for its next one with nothing buffered.

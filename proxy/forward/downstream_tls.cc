@@ -32,14 +32,15 @@ metrics::TlsFailure ToMetric(tls::HandshakeFailure why) {
 
 }  // namespace
 
-void DownstreamConnection::OnHandshake(bool ok, std::string_view version,
+void DownstreamConnection::OnHandshake(void* arg, bool ok, std::string_view version,
                                        tls::HandshakeFailure why) {
-  if (listener_gone_) return;  // its series went with it
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  if (self->listener_gone_) return;  // its series went with it
   const metrics::TlsVersion v = version == "TLSv1.3"   ? metrics::TlsVersion::kTls13
                                 : version == "TLSv1.2" ? metrics::TlsVersion::kTls12
                                                        : metrics::TlsVersion::kNone;
-  worker_.view()->shard->OnTlsHandshake(static_cast<metrics::ListenerId>(listener_index_), ok, v,
-                                        ToMetric(why));
+  self->worker_.view()->shard->OnTlsHandshake(
+      static_cast<metrics::ListenerId>(self->listener_index_), ok, v, ToMetric(why));
 }
 
 void DownstreamConnection::UseUpstreamTls(net::Stream& stream) {

@@ -211,7 +211,7 @@ SSL_CTX* ServerContext::Select(std::string_view server_name) const {
   return contexts_[0].get();
 }
 
-std::unique_ptr<ServerSession> ServerContext::NewSession(HandshakeObserver* observer) const {
+std::unique_ptr<ServerSession> ServerContext::NewSession(HandshakeObserver observer) const {
   return std::make_unique<ServerSession>(shared_from_this(), observer);
 }
 

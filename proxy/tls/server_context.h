@@ -44,12 +44,16 @@ enum class HandshakeFailure : uint8_t {
   kProtocol,           // anything else the client sent that TLS refuses (garbage, bad records)
 };
 
-// How a handshake ended, for metrics (outrigger_tls_handshakes_total). Called once per
-// session, from the session's Decode or Abandon.
+// How a handshake ended, for metrics (outrigger_tls_handshakes_total): `callback` runs once
+// per session, from the session's Decode or Abandon, with `ctx`. `version`: "TLSv1.3",
+// "TLSv1.2", or "" when it failed before one was agreed. A function and a context rather than
+// an interface, as Stream's callbacks are: the connection that owns the session need not be
+// polymorphic (a vptr check in its destructor made UBSan open a pipe, which fails once the
+// process is out of descriptors, and report an "invalid vptr" that was not).
 struct HandshakeObserver {
-  virtual ~HandshakeObserver() = default;
-  // `version`: "TLSv1.3", "TLSv1.2", or "" when it failed before one was agreed.
-  virtual void OnHandshake(bool ok, std::string_view version, HandshakeFailure why) = 0;
+  using Callback = void (*)(void* ctx, bool ok, std::string_view version, HandshakeFailure why);
+  Callback callback = nullptr;
+  void* ctx = nullptr;
 };
 
 // `client_auth.mode`: whether a client certificate is asked for. A certificate presented
@@ -80,8 +84,8 @@ class ServerContext : public std::enable_shared_from_this<ServerContext> {
       const std::vector<std::shared_ptr<const CertifiedKey>>& certificates);
 
   // A session for one accepted connection, to be the connection's Stream filter.
-  // `observer` (may be null) must outlive the session.
-  std::unique_ptr<ServerSession> NewSession(HandshakeObserver* observer) const;
+  // `observer.ctx` must outlive the session (or the callback be null).
+  std::unique_ptr<ServerSession> NewSession(HandshakeObserver observer) const;
 
   const std::vector<std::shared_ptr<const CertifiedKey>>& certificates() const {
     return certificates_;

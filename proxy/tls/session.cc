@@ -59,7 +59,7 @@ std::string VerifiedSubject(SSL* ssl) {
 }  // namespace
 
 ServerSession::ServerSession(std::shared_ptr<const ServerContext> context,
-                             HandshakeObserver* observer)
+                             HandshakeObserver observer)
     : TlsFilter(SSL_new(context->Select("")), context->bio_method()),
       context_(std::move(context)),
       observer_(observer) {
@@ -69,12 +69,13 @@ ServerSession::ServerSession(std::shared_ptr<const ServerContext> context,
 void ServerSession::Finish(bool ok, HandshakeFailure why) {
   if (reported_) return;
   reported_ = true;
-  if (observer_ != nullptr) {
+  if (observer_.callback != nullptr) {
     // A version agreed before a failure (a 1.3 ServerHello, then a client's alert) is known.
     const SSL_SESSION* session = ssl_ ? SSL_get_session(ssl_.get()) : nullptr;
     const bool agreed =
         ok || (session != nullptr && SSL_SESSION_get_protocol_version(session) != 0);
-    observer_->OnHandshake(ok, agreed ? SSL_get_version(ssl_.get()) : std::string_view(), why);
+    observer_.callback(observer_.ctx, ok, agreed ? SSL_get_version(ssl_.get()) : std::string_view(),
+                       why);
   }
 }
 

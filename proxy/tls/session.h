@@ -18,7 +18,7 @@ namespace outrigger::tls {
 
 class ServerSession : public TlsFilter {
  public:
-  ServerSession(std::shared_ptr<const ServerContext> context, HandshakeObserver* observer);
+  ServerSession(std::shared_ptr<const ServerContext> context, HandshakeObserver observer);
 
   Result Decode(evbuffer* plain_in) override;
   Result Encode(evbuffer* plain_out) override;
@@ -40,7 +40,7 @@ class ServerSession : public TlsFilter {
   void Finish(bool ok, HandshakeFailure why);
 
   std::shared_ptr<const ServerContext> context_;  // keeps its SSL_CTXs alive
-  HandshakeObserver* observer_;
+  HandshakeObserver observer_;
   std::string client_subject_;
   bool done_ = false;      // the handshake completed
   bool reported_ = false;  // the observer was told how the handshake ended

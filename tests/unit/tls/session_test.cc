@@ -17,13 +17,15 @@ namespace {
 
 using testing::MakeCertifiedKeyFor;
 
-struct Observed : HandshakeObserver {
-  void OnHandshake(bool ok_, std::string_view version_, HandshakeFailure why_) override {
-    ++calls;
-    ok = ok_;
-    version = version_;
-    why = why_;
+struct Observed {
+  static void OnHandshake(void* self, bool ok_, std::string_view version_, HandshakeFailure why_) {
+    auto* o = static_cast<Observed*>(self);
+    ++o->calls;
+    o->ok = ok_;
+    o->version = version_;
+    o->why = why_;
   }
+  HandshakeObserver observer() { return {&Observed::OnHandshake, this}; }
   int calls = 0;
   bool ok = false;
   std::string version;
@@ -109,7 +111,7 @@ class SessionTest : public ::testing::Test {
     return *ctx;
   }
   std::unique_ptr<ServerSession> Session(const std::shared_ptr<const ServerContext>& ctx) {
-    return std::make_unique<ServerSession>(ctx, &observed_);
+    return std::make_unique<ServerSession>(ctx, observed_.observer());
   }
   std::shared_ptr<const TicketKeys> keys_ = std::make_shared<TicketKeys>();
   Observed observed_;
@@ -315,7 +317,7 @@ TEST_F(SessionTest, WorksUnderAStreamOnASocket) {
   ASSERT_EQ(ioctl(fds[1], FIONBIO, &flags), 0);  // the client's side blocks
   net::EventBasePtr base = net::NewEventBase(net::BaseThreads::kOwnerOnly);
   net::Stream stream(base.get(), fds[0]);
-  stream.SetFilter(ctx->NewSession(&observed_));
+  stream.SetFilter(ctx->NewSession(observed_.observer()));
   struct State {
     net::Stream* stream;
     event_base* base;
