@@ -9,7 +9,6 @@ finishes its handshake is cut by the header timeout.
 Certificates are made by each test with the openssl CLI in its temp dir; clients are curl,
 openssl s_client and Python's ssl module."""
 
-import asyncio
 import json
 import os
 import socket
@@ -195,22 +194,9 @@ class Tls(TlsTestCase):
     def test_wss_through_the_tls_listener(self):
         ws = self.start_backend("ws", script=harness.WS_BACKEND_PY)
         proxy = self.start([self.make_cert(["a.test"])], backend=ws)
-        payload = os.urandom(256 * 1024)
-
-        async def talk():
-            async with websockets.connect("wss://a.test:%d/ws" % proxy.port, host="127.0.0.1",
-                                          port=proxy.port, ssl=self.context(),
-                                          server_hostname="a.test", max_size=None,
-                                          ping_interval=None,
-                                          open_timeout=10 * harness.SLOWDOWN) as c:
-                await c.send("hello")
-                text = await c.recv()
-                await c.send(payload)
-                return text, await c.recv()
-
-        text, binary = asyncio.run(asyncio.wait_for(talk(), 30 * harness.SLOWDOWN))
-        self.assertEqual(text, "ws: hello")
-        self.assertTrue(binary == payload, "the binary message came back altered")
+        self.assert_websocket_echo("wss://a.test:%d/ws" % proxy.port, 256 * 1024,
+                                   host="127.0.0.1", port=proxy.port, ssl=self.context(),
+                                   server_hostname="a.test")
 
     def test_a_partial_client_hello_is_cut_by_the_header_timeout(self):
         proxy = self.start([self.make_cert(["a.test"])],

@@ -6,7 +6,6 @@ the IP address); a wrong name or an untrusted chain is a 502 with the reason log
 their session (counted at the origin); request bodies arrive whole; health probes speak TLS
 and fail on a certificate that does not verify; --check names bad keys."""
 
-import asyncio
 import os
 import socket
 import time
@@ -180,20 +179,7 @@ http {
         self.app = self.start_backend("ws", script=harness.WS_BACKEND_PY)
         origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
         proxy = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "origin.test"})
-        payload = os.urandom(300 * 1024)
-
-        async def talk():
-            async with websockets.connect("ws://127.0.0.1:%d/ws" % proxy.port, max_size=None,
-                                          ping_interval=None,
-                                          open_timeout=10 * harness.SLOWDOWN) as c:
-                await c.send("hello")
-                text = await c.recv()
-                await c.send(payload)
-                return text, await c.recv()
-
-        text, binary = asyncio.run(asyncio.wait_for(talk(), 30 * harness.SLOWDOWN))
-        self.assertEqual(text, "ws: hello")
-        self.assertTrue(binary == payload, "the binary message came back altered")
+        self.assert_websocket_echo("ws://127.0.0.1:%d/ws" % proxy.port, 300 * 1024)
 
     def test_request_bodies_arrive_whole(self):
         origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))

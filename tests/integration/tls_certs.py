@@ -2,11 +2,17 @@
 client contexts that trust nothing (the tests check which certificate was served), and
 requests over a TLS socket."""
 
+import asyncio
 import os
 import ssl
 import subprocess
 
 import harness
+
+try:
+    import websockets
+except ImportError:  # Debian's python3-websockets; scripts/install-deps installs it
+    websockets = None
 
 
 def openssl(*args, stdin=None, timeout=20):
@@ -139,3 +145,19 @@ class TlsTestCase(harness.ProxyTestCase):
                     "-days", "30", "-set_serial", str(TlsTestCase.serial), "-extfile", ext)
         self.assertEqual(r.returncode, 0, r.stderr)
         return cert, key
+
+    def assert_websocket_echo(self, url, size, **connect):
+        """Through `url`, ws_backend.py answers "hello" and echoes `size` random bytes intact."""
+        payload = os.urandom(size)
+
+        async def talk():
+            async with websockets.connect(url, max_size=None, ping_interval=None,
+                                          open_timeout=10 * harness.SLOWDOWN, **connect) as c:
+                await c.send("hello")
+                text = await c.recv()
+                await c.send(payload)
+                return text, await c.recv()
+
+        text, binary = asyncio.run(asyncio.wait_for(talk(), 30 * harness.SLOWDOWN))
+        self.assertEqual(text, "ws: hello")
+        self.assertTrue(binary == payload, "the binary message came back altered")
