@@ -235,7 +235,7 @@ void DownstreamConnection::Flush() {
     // Stream reports only drains its loop made: when this flush, or the one a connect makes
     // on completing, sent the output down to the low-water mark, the body resumes here.
     if (state_ == State::kExchange && !client_.reading() && ex_ != nullptr &&
-        !ex_->request_body.done() && evbuffer_get_length(Out(up)) <= kLowWater) {
+        !ex_->request_body.done() && up.unsent() <= kLowWater) {
       PumpRequestBody();
       if (state_ == State::kClosed) return;
       if (upstream_) upstream_->stream().Flush();
@@ -394,7 +394,7 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     self->client_.DisableRead();
     net::Stream& up = self->upstream_->stream();
     up.Flush();
-    if (evbuffer_get_length(Out(up)) == 0) {
+    if (up.unsent() == 0) {
       shutdown(up.fd(), SHUT_WR);
     } else {
       up.SetLowWater(0);  // OnUpstreamWrite passes the half-close on once all is sent
@@ -901,7 +901,9 @@ void DownstreamConnection::PumpRequestBody() {
     ReadClientWhileRoom();
     return;
   }
-  if (evbuffer_get_length(up_out) > kHighWater) {
+  // unsent(): with TLS to the backend, output() is encrypted away at each flush, and what
+  // the socket has not taken yet waits in the filter.
+  if (upstream_->stream().unsent() > kHighWater) {
     client_.DisableRead();  // resumes in OnUpstreamWrite
   } else {
     client_.EnableRead();
@@ -916,7 +918,7 @@ void DownstreamConnection::OnUpstreamWrite(void* arg) {
   } else if (self->state_ == State::kTunnel) {
     if (self->client_eof_) {
       net::Stream& up = self->upstream_->stream();
-      if (evbuffer_get_length(Out(up)) == 0) shutdown(up.fd(), SHUT_WR);
+      if (up.unsent() == 0) shutdown(up.fd(), SHUT_WR);
       return;
     }
     self->client_.EnableRead();
@@ -1163,7 +1165,7 @@ void DownstreamConnection::FinishExchange() {
   if (upstream_) {
     upstream_->requests++;
     if (ex().upstream_reusable && ex().request_body.done() && !worker_.draining() &&
-        evbuffer_get_length(Out(upstream_->stream())) == 0) {
+        upstream_->stream().unsent() == 0) {
       static_assert(config::kKeepaliveAuto == upstream::ConnectionPool::kAdaptive);
       worker_.connection_pool().Release(std::move(upstream_), pool_->config->keepalive,
                                         pool_->config->timeouts.idle);
@@ -1315,7 +1317,7 @@ void DownstreamConnection::PumpTunnel() {
   if (moved > 0) ex().last_activity_ns = MonoNanos();
   evbuffer_add_buffer(Out(up), In(cl));
   evbuffer_add_buffer(Out(cl), In(up));
-  if (evbuffer_get_length(Out(up)) > kHighWater) cl.DisableRead();
+  if (up.unsent() > kHighWater) cl.DisableRead();
   if (cl.unsent() > kHighWater) up.DisableRead();
 }
 

@@ -8,6 +8,8 @@ and fail on a certificate that does not verify; --check names bad keys."""
 
 import os
 import socket
+import ssl
+import threading
 import time
 import unittest
 
@@ -180,6 +182,69 @@ http {
         origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
         proxy = self.proxy_to(origin, {"ca": self.ca[0], "server_name": "origin.test"})
         self.assert_websocket_echo("ws://127.0.0.1:%d/ws" % proxy.port, 300 * 1024)
+
+    def test_an_upload_to_a_tls_backend_that_stops_reading_is_held_back(self):
+        # A TLS backend that takes the head, then reads nothing for a while: the proxy must
+        # stop reading the client (backpressure through what the filter has not sent), not
+        # encrypt the whole upload into memory.
+        cert = self.make_server_cert(self.ca, ["origin.test"])
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert[0], cert[1])
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind((harness.LOOPBACK, 0))
+        listener.listen(4)
+        size = 64 * 1024 * 1024
+        got = {}
+
+        def backend():
+            conn, _ = listener.accept()
+            with ctx.wrap_socket(conn, server_side=True) as s:
+                data = s.recv(65536)
+                while b"\r\n\r\n" not in data:
+                    data += s.recv(65536)
+                got["head"] = True
+                time.sleep(3 * harness.SLOWDOWN)  # reads nothing meanwhile
+                n = len(data.split(b"\r\n\r\n", 1)[1])
+                while n < size:
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        break
+                    n += len(chunk)
+                got["body"] = n
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        thread = threading.Thread(target=backend, daemon=True)
+        thread.start()
+        pool = self.pool("127.0.0.1:%d" % listener.getsockname()[1], tls={"verify": False})
+        proxy = self.start_proxy(self.config(
+            pools={"api": pool}, routes=[{"path_prefix": "/", "pool": "api", "max_body": 0}]))
+        before = proxy.rss_kib()
+        client = harness.raw_connect(proxy.port, timeout=60 * harness.SLOWDOWN)
+        self.addCleanup(client.close)
+        client.sendall(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % size)
+        block = b"u" * (1 << 20)
+        sent = 0
+        client.settimeout(0.5)
+        peak = 0
+        deadline = time.monotonic() + 2 * harness.SLOWDOWN
+        while time.monotonic() < deadline and sent < size:  # as fast as the proxy takes it
+            try:
+                sent += client.send(block)
+            except socket.timeout:
+                pass
+            peak = max(peak, proxy.rss_kib() - before)
+        self.assertTrue(got.get("head"), "the backend never got the request head")
+        self.assertLess(sent, size / 2, "the proxy took %d bytes from the client while the "
+                        "backend read nothing" % sent)
+        if not harness.SANITIZER:
+            self.assertLess(peak, 24 * 1024, "KiB the proxy grew by while the backend stalled")
+        client.settimeout(60 * harness.SLOWDOWN)
+        while sent < size:
+            sent += client.send(block[:size - sent])
+        r = harness.read_response(client.makefile("rb"))
+        self.assertEqual(r.status, 200)
+        thread.join(10)
+        self.assertEqual(got.get("body"), size)
 
     def test_request_bodies_arrive_whole(self):
         origin = self.start_origin(self.make_server_cert(self.ca, ["origin.test"]))
