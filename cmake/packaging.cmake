@@ -7,6 +7,13 @@ install(FILES ${CMAKE_SOURCE_DIR}/conf/outrigger.yaml DESTINATION /etc/outrigger
 install(FILES ${CMAKE_SOURCE_DIR}/conf/systemd/outrigger.service
         DESTINATION /lib/systemd/system)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION share/doc/outrigger)
+# The manual page, with this version, gzipped as Debian ships them (-n: reproducible). At
+# configure time: configure_file makes an edit of the page re-run it.
+configure_file(${CMAKE_SOURCE_DIR}/conf/man/outrigger.1.in ${CMAKE_BINARY_DIR}/man/outrigger.1
+               @ONLY)
+execute_process(COMMAND gzip -9nf ${CMAKE_BINARY_DIR}/man/outrigger.1 -c
+                OUTPUT_FILE ${CMAKE_BINARY_DIR}/man/outrigger.1.gz COMMAND_ERROR_IS_FATAL ANY)
+install(FILES ${CMAKE_BINARY_DIR}/man/outrigger.1.gz DESTINATION share/man/man1)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME outrigger)

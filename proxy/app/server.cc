@@ -12,6 +12,7 @@
 #include "proxy/admin/status.h"
 #include "proxy/app/cpu_quota.h"
 #include "proxy/app/memory_limit.h"
+#include "proxy/app/service_notify.h"
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
 #include "proxy/config/loader.h"
@@ -156,6 +157,8 @@ absl::Status Server::Start() {
   }
   spdlog::info("outrigger {} ready: {} worker(s), admin on {}", kVersion, workers,
                admin_address.ToString());
+  NotifyReady(fmt::format("serving: {} worker(s), {} listener(s)", workers,
+                          snapshot_->config.listeners.size()));
   return absl::OkStatus();
 }
 
@@ -178,6 +181,7 @@ void Server::BeginDrain() {
     return;
   }
   draining_ = true;  // /health/ready answers 503 from now on
+  NotifyStopping("draining");
   auto delay = snapshot_->config.drain.delay;
   if (delay.count() == 0) {
     DrainWorkers();
@@ -359,6 +363,7 @@ void Server::Reload() {
     spdlog::warn("reload ignored: draining (SIGHUP after a stop signal)");
     return;
   }
+  NotifyReloading();
   config_load_->Start();
 }
 
@@ -373,10 +378,12 @@ void Server::OnConfigLoaded(absl::StatusOr<config::Config> cfg) {
   if (result.ok()) {
     ++reloads_.success;
     spdlog::info("reloaded {}", config_path_);
+    NotifyReady("serving: reloaded");
   } else {
     ++reloads_.failure;
     spdlog::error("reload refused, the running config stays:{}{}", load_failed ? "\n" : " ",
                   std::string(result.message()));
+    NotifyReady("serving: the last reload was refused, the running config stays");
   }
   for (auto& done : std::exchange(reload_waiters_, {})) done(ReloadAnswer(result));
 }

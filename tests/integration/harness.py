@@ -299,7 +299,7 @@ class Backend:
 class Proxy:
     """The outrigger binary running on a config file; stderr goes to a temp file."""
 
-    def __init__(self, config_text, admin_port, port, log_dir, ready_timeout=15.0):
+    def __init__(self, config_text, admin_port, port, log_dir, ready_timeout=15.0, env=None):
         self.admin_port = admin_port
         self.port = port
         fd, self.config_path = tempfile.mkstemp(prefix="outrigger-", suffix=".yaml", dir=log_dir)
@@ -312,7 +312,7 @@ class Proxy:
         self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen([outrigger_bin(), "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self.out, stderr=self.log,
-                                     close_fds=True)
+                                     close_fds=True, env=env)
         if admin_port is not None:
             try:
                 self.wait_ready(ready_timeout)
@@ -494,10 +494,12 @@ class ProxyTestCase(unittest.TestCase):
         self.addCleanup(b.stop)
         return b
 
-    def start_proxy(self, config_text, wait_ready=True, ready_timeout=15.0):
-        """Starts outrigger on config_text (from self.config()); waits for /health/ready."""
+    def start_proxy(self, config_text, wait_ready=True, ready_timeout=15.0, env=None):
+        """Starts outrigger on config_text (from self.config()); waits for /health/ready.
+
+        env: the process's whole environment (default: this one's)."""
         admin_port = self.admin_port if wait_ready else None
-        p = Proxy(config_text, admin_port, self.proxy_port, self.tmp, ready_timeout)
+        p = Proxy(config_text, admin_port, self.proxy_port, self.tmp, ready_timeout, env)
         p.admin_port = self.admin_port
         self._proxies.append(p)
         self.addCleanup(self._stop_and_check, p)
