@@ -37,6 +37,32 @@ void Comment(std::string& out, const std::string& indent, std::string_view text)
   if (!line.empty()) Append(&out, indent, "# ", line, "\n");
 }
 
+void ListenerTlsYaml(std::string& out, const ListenerTls& tls) {
+  Append(&out, "    tls:\n      certificates:\n");
+  for (const Certificate& c : tls.certificates) {
+    Append(&out, "        - { cert: ", Quote(c.cert), ", key: ", Quote(c.key), " }\n");
+  }
+  if (!tls.min_version.empty()) Append(&out, "      min_version: ", Quote(tls.min_version), "\n");
+  if (!tls.client_mode.empty()) {
+    Append(&out, "      client_auth: { ca: ", Quote(tls.client_ca), ", mode: ", tls.client_mode,
+           " }\n");
+  }
+}
+
+void PoolTlsYaml(std::string& out, const PoolTls& tls) {
+  if (!tls.verify) {
+    Comment(out, "    ",
+            "nginx does not verify a backend's certificate unless `proxy_ssl_verify on`; "
+            "Outrigger does by default. Kept off as nginx had it: set `verify: true` (and `ca:` "
+            "if they are not signed by a public CA).");
+  }
+  Append(&out, "    tls:\n      verify: ", tls.verify ? "true" : "false", "\n");
+  if (!tls.ca.empty()) Append(&out, "      ca: ", Quote(tls.ca), "\n");
+  if (!tls.server_name.empty()) Append(&out, "      server_name: ", Quote(tls.server_name), "\n");
+  if (!tls.cert.empty()) Append(&out, "      cert: ", Quote(tls.cert), "\n");
+  if (!tls.key.empty()) Append(&out, "      key: ", Quote(tls.key), "\n");
+}
+
 }  // namespace
 
 std::string EmitYaml(const Model& m, std::string_view source) {
@@ -53,6 +79,14 @@ std::string EmitYaml(const Model& m, std::string_view source) {
   for (const Listener& l : m.listeners) {
     Append(&out, "  ", Quote(l.name), ":\n    listen: ", Quote(l.listen), "\n");
     Timeouts(out, "    ", {{"header", l.header_ms}, {"idle", l.idle_ms}});
+    if (l.tls) ListenerTlsYaml(out, *l.tls);
+    if (l.redirect_https) {
+      Append(&out,
+             "    # nginx: return 301 https://$host$request_uri (port 443). Outrigger answers 308\n"
+             "    # to methods other than GET and HEAD, so that a POST stays a POST.\n"
+             "    redirect_https: { port: 443 }\n");
+    }
+    if (l.routes.empty()) continue;
     Append(&out, "    routes:\n");
     for (const Route& r : l.routes) {
       if (!r.comment.empty()) Comment(out, "      ", r.comment);
@@ -74,6 +108,7 @@ std::string EmitYaml(const Model& m, std::string_view source) {
     Append(&out, "  ", Quote(p.name), ":\n    balance: ", p.balance, "\n");
     if (!p.hash_on.empty()) Append(&out, "    hash_on: ", Quote(p.hash_on), "\n");
     if (p.keepalive) Append(&out, "    keepalive: ", *p.keepalive, "\n");
+    if (p.tls) PoolTlsYaml(out, *p.tls);
     Timeouts(out, "    ",
              {{"connect", p.connect_ms},
               {"read", p.read_ms},

@@ -24,6 +24,13 @@ struct Backend {
   int weight = 1;
 };
 
+// A pool's `tls:` (proxy_pass https:// and the proxy_ssl_* in force there).
+struct PoolTls {
+  bool verify = false;  // nginx's proxy_ssl_verify is off by default; Outrigger's is on
+  std::string ca, server_name, cert, key;
+  bool operator==(const PoolTls&) const = default;
+};
+
 struct Pool {
   std::string name;
   std::string balance = "round_robin";
@@ -34,6 +41,7 @@ struct Pool {
   std::optional<int64_t> open_for_ms;
   std::optional<int64_t> resolve_every_ms;
   std::vector<Backend> backends;
+  std::optional<PoolTls> tls;
   std::vector<std::string> comments;  // written above the pool: where semantics differ
 };
 
@@ -46,10 +54,23 @@ struct Route {
   std::string comment;
 };
 
+struct Certificate {
+  std::string cert, key;
+};
+
+// A listener's `tls:` (listen ... ssl and the ssl_* of the servers on that address).
+struct ListenerTls {
+  std::vector<Certificate> certificates;  // the default server's first
+  std::string min_version;                // empty: Outrigger's default (1.2)
+  std::string client_ca, client_mode;     // client_mode empty: no client_auth
+};
+
 struct Listener {
   std::string name;
   std::string listen;
   std::optional<int64_t> idle_ms, header_ms;
+  std::optional<ListenerTls> tls;
+  bool redirect_https = false;
   std::vector<Route> routes;
 };
 

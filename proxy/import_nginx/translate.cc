@@ -9,6 +9,7 @@
 #include <set>
 
 #include "proxy/import_nginx/text.h"
+#include "proxy/import_nginx/tls.h"
 #include "proxy/import_nginx/upstream.h"
 #include "proxy/import_nginx/values.h"
 
@@ -25,12 +26,21 @@ struct Settings {
   uint64_t max_body = kNginxDefaultMaxBody;
   std::vector<const Directive*> headers;      // proxy_set_header in force
   std::optional<int64_t> idle_ms, header_ms;  // keepalive_timeout, client_header_timeout
+  TlsSettings tls;
+};
+
+struct ListenCtx {
+  std::string address;
+  bool is_default = false;
+  bool ssl = false;
+  const Directive* directive = nullptr;  // null: nginx's implicit `listen 80`
 };
 
 struct ServerCtx {
-  std::vector<std::pair<std::string, bool>> listens;  // address, default_server
-  std::vector<std::string> hosts;                     // empty: catch-all
-  std::vector<Route> routes;                          // host left empty here
+  std::vector<ListenCtx> listens;
+  std::vector<std::string> hosts;             // empty: catch-all
+  std::vector<Route> routes;                  // host left empty here
+  const Directive* https_redirect = nullptr;  // `return 301 https://$host$request_uri`
   Settings settings;
 };
 
@@ -93,9 +103,15 @@ class Translator {
         Untranslated(d, "Outrigger speaks HTTP/1.1 to backends", model_.notes);
       }
     } else {
-      return false;
+      return TlsSetting(d, s.tls, model_.notes);
     }
     return true;
+  }
+
+  // A level inherits its parent's TLS directives until it sets its own.
+  static Settings Child(Settings s) {
+    s.tls.certs_set_here = s.tls.keys_set_here = false;
+    return s;
   }
 
   void Http(const Directive& http) {
@@ -153,6 +169,7 @@ class Translator {
   }
 
   void Server(const Directive& server, Settings s) {
+    s = Child(std::move(s));
     ServerCtx ctx;
     bool reset = false;
     for (const Directive& d : server.children) {
@@ -161,6 +178,9 @@ class Translator {
         Listen(d, ctx);
       } else if (d.name == "server_name") {
         ServerNames(d, ctx);
+      } else if (d.name == "return" && ctx.https_redirect == nullptr &&
+                 IsHttpsRedirect(d, model_.notes)) {
+        ctx.https_redirect = &d;
       } else {
         Untranslated(d, WhyUntranslated(d.name), model_.notes);
       }
@@ -169,11 +189,13 @@ class Translator {
     if (ctx.listens.empty()) {
       bool had_listen = false;
       for (const Directive& d : server.children) had_listen |= d.name == "listen";
-      if (!had_listen) ctx.listens.push_back({"0.0.0.0:80", false});  // nginx's default
+      if (!had_listen) ctx.listens.push_back({"0.0.0.0:80"});  // nginx's default
     }
     for (const Directive& d : server.children) {
       if (d.name == "location" && d.has_block) Location(d, s, ctx);
     }
+    // A server-level `return` answers before any location is chosen.
+    if (ctx.https_redirect != nullptr) ctx.routes.clear();
     if (ctx.listens.empty()) {
       model_.notes.push_back({server.file, server.line,
                               "server not translated: none of its listen addresses could be"});
@@ -188,18 +210,20 @@ class Translator {
       Untranslated(d, "Outrigger listens on numeric ip:port only", model_.notes);
       return;
     }
-    bool is_default = false;
+    ListenCtx l{*addr, false, false, &d};
     for (size_t i = 1; i < d.args.size(); ++i) {
       const std::string& a = d.args[i];
       if (a == "default_server" || a == "default") {
-        is_default = true;
-      } else if (a == "ssl" || a == "http2" || a == "quic" || a == "proxy_protocol") {
-        Untranslated(
-            d,
-            Cat("`", a, "`: ",
-                a == "proxy_protocol" ? "no Outrigger equivalent" : "TLS is not in Outrigger yet",
-                "; this address is left out"),
-            model_.notes);
+        l.is_default = true;
+      } else if (a == "ssl") {
+        l.ssl = true;
+      } else if (a == "http2") {
+        model_.notes.push_back({d.file, d.line,
+                                "listen option `http2` not translated: Outrigger serves "
+                                "HTTP/1.1 (HTTP/2 is not in Outrigger yet)"});
+      } else if (a == "quic" || a == "proxy_protocol") {
+        Untranslated(d, Cat("`", a, "`: no Outrigger equivalent; this address is left out"),
+                     model_.notes);
         return;
       } else {
         model_.notes.push_back(
@@ -207,7 +231,7 @@ class Translator {
              Cat("listen option `", a, "` not translated: no Outrigger equivalent")});
       }
     }
-    ctx.listens.push_back({*addr, is_default});
+    ctx.listens.push_back(l);
   }
 
   void ServerNames(const Directive& d, ServerCtx& ctx) {
@@ -228,6 +252,7 @@ class Translator {
   }
 
   void Location(const Directive& loc, Settings s, ServerCtx& ctx) {
+    s = Child(std::move(s));
     std::string prefix;
     bool exact = false;
     if (loc.args.size() == 1 && StartsWith(loc.args[0], "/")) {
@@ -273,7 +298,7 @@ class Translator {
           {loc.file, loc.line,
            Cat("location = ", prefix, ": translated as a prefix (Outrigger has no exact match)")});
     }
-    if (!PoolFor(*proxy_pass, prefix, r)) return;
+    if (!PoolFor(*proxy_pass, prefix, s.tls.upstream, r)) return;
     r.websocket = Headers(s, *proxy_pass);
     Pool& pool = model_.pools[pool_index_[r.pool]];
     Timeout(pool.connect_ms, s.connect_ms, s.connect_from, pool, "connect");
@@ -286,18 +311,17 @@ class Translator {
     ctx.routes.push_back(std::move(r));
   }
 
-  // The pool a proxy_pass names (an upstream, or a pool made for a literal address).
-  bool PoolFor(const Directive& d, const std::string& prefix, Route& r) {
+  // The pool a proxy_pass names (an upstream, or a pool made for a literal address), with
+  // `tls` (the proxy_ssl_* in force) for an https:// one.
+  bool PoolFor(const Directive& d, const std::string& prefix, const PoolTls& tls, Route& r) {
     std::string_view url = d.args[0];
-    if (!StartsWith(url, "http://") || Contains(url, "$")) {
-      Untranslated(d,
-                   StartsWith(url, "https://") ? "TLS to backends is not in Outrigger yet"
-                                               : "Outrigger proxies to http:// "
-                                                 "addresses without variables",
+    const bool https = StartsWith(url, "https://");
+    if (!(https || StartsWith(url, "http://")) || Contains(url, "$")) {
+      Untranslated(d, "Outrigger proxies to http:// and https:// addresses without variables",
                    model_.notes);
       return false;
     }
-    url.remove_prefix(7);
+    url.remove_prefix(https ? 8 : 7);
     size_t slash = url.find('/');
     std::string host(url.substr(0, slash));
     if (slash != std::string_view::npos && url.substr(slash) != prefix) {
@@ -308,7 +332,12 @@ class Translator {
                                   "path is forwarded unchanged")});
     }
     if (upstreams_.count(host) == 0) {
-      std::optional<std::string> target = ServerAddress(host);
+      // A literal https:// address without a port is on 443 (ServerAddress assumes 80).
+      std::string literal = host;
+      if (https && literal.substr(literal.rfind(']') + 1).find(':') == std::string::npos) {
+        Append(&literal, ":443");
+      }
+      std::optional<std::string> target = ServerAddress(literal);
       if (!target) {
         Untranslated(d, "Outrigger connects to backends over TCP only", model_.notes);
         return false;
@@ -327,7 +356,32 @@ class Translator {
                    model_.notes);
       return false;
     }
+    if (!PoolScheme(d, model_.pools[pool_index_[host]], https, tls)) return false;
     r.pool = host;
+    return true;
+  }
+
+  // A pool speaks TLS or not, with one set of settings: the first proxy_pass to it decides.
+  bool PoolScheme(const Directive& d, Pool& pool, bool https, const PoolTls& tls) {
+    auto [it, first] = pool_https_.insert({pool.name, https});
+    if (first) {
+      if (https) pool.tls = tls;
+      return true;
+    }
+    if (it->second != https) {
+      Untranslated(
+          d,
+          Cat("pool ", pool.name, " is already reached over ", it->second ? "https://" : "http://",
+              " and Outrigger speaks one of them per pool; this location is left out"),
+          model_.notes);
+      return false;
+    }
+    if (https && !(*pool.tls == tls)) {
+      model_.notes.push_back({d.file, d.line,
+                              Cat("the proxy_ssl_* settings here differ from another "
+                                  "location's for pool ",
+                                  pool.name, ": Outrigger sets them per pool, the first kept")});
+    }
     return true;
   }
 
@@ -380,30 +434,48 @@ class Translator {
     }
   }
 
+  // A server on an address, by the listen that put it there.
+  struct OnAddress {
+    const ServerCtx* server;
+    const ListenCtx* listen;
+  };
+
   void Listeners() {
-    std::map<std::string, std::vector<std::pair<const ServerCtx*, bool>>> by_listen;
+    std::map<std::string, std::vector<OnAddress>> by_listen;
     std::vector<std::string> order;
     for (const ServerCtx& s : servers_) {
-      for (const auto& [addr, is_default] : s.listens) {
-        if (by_listen.count(addr) == 0) order.push_back(addr);
-        by_listen[addr].push_back({&s, is_default});
+      for (const ListenCtx& l : s.listens) {
+        if (by_listen.count(l.address) == 0) order.push_back(l.address);
+        by_listen[l.address].push_back({&s, &l});
       }
     }
     std::set<std::string> names;
     for (const std::string& addr : order) {
-      const auto& servers = by_listen[addr];
-      const ServerCtx* def = servers.front().first;
-      for (const auto& [s, is_default] : servers) {
-        if (is_default) def = s;
+      const std::vector<OnAddress>& servers = by_listen[addr];
+      OnAddress def = servers.front();
+      bool ssl = false;
+      for (const OnAddress& s : servers) {
+        if (s.listen->is_default) def = s;
+        ssl |= s.listen->ssl;  // as in nginx, `ssl` on one listen makes the whole port TLS
       }
       Listener l;
+      if (ssl) {
+        for (const OnAddress& s : servers) {
+          if (s.server->https_redirect == nullptr) continue;
+          Untranslated(*s.server->https_redirect, "a redirect to https:// from a TLS address",
+                       model_.notes);
+        }
+        if (!ListenerTlsFor(servers, def, l)) continue;
+      }
+      l.redirect_https = !ssl && RedirectsAll(servers);
       std::string port = addr.substr(addr.rfind(':') + 1);
-      l.name = Cat("http-", port);
-      for (int i = 2; names.count(l.name) != 0; ++i) l.name = Cat("http-", port, "-", i);
+      const char* scheme = ssl ? "https-" : "http-";
+      l.name = Cat(scheme, port);
+      for (int i = 2; names.count(l.name) != 0; ++i) l.name = Cat(scheme, port, "-", i);
       names.insert(l.name);
       l.listen = addr;
-      l.idle_ms = def->settings.idle_ms;
-      l.header_ms = def->settings.header_ms;
+      l.idle_ms = def.server->settings.idle_ms;
+      l.header_ms = def.server->settings.header_ms;
       std::set<std::pair<std::string, std::string>> seen;
       auto add = [&](const ServerCtx& s, const std::string& host) {
         for (Route r : s.routes) {
@@ -414,18 +486,67 @@ class Translator {
       };
       // With one server on the address, nginx sends it every request whatever the Host:
       // its host-less routes alone say so.
-      for (const auto& [s, is_default] : servers) {
+      for (const OnAddress& s : servers) {
         if (servers.size() == 1) break;
-        for (const std::string& h : s->hosts) add(*s, h);
+        for (const std::string& h : s.server->hosts) add(*s.server, h);
       }
-      add(*def, "");  // nginx's default server answers any other Host
-      if (!l.routes.empty()) model_.listeners.push_back(std::move(l));
+      add(*def.server, "");  // nginx's default server answers any other Host
+      if (!l.routes.empty() || l.redirect_https) model_.listeners.push_back(std::move(l));
     }
+  }
+
+  // The listener's TLS: the default server's certificates first, then the other servers'
+  // (Outrigger picks among them by SNI, as nginx picks the server). false: left out.
+  bool ListenerTlsFor(const std::vector<OnAddress>& servers, const OnAddress& def, Listener& l) {
+    const Directive* where = def.listen->directive;
+    for (const OnAddress& s : servers) {
+      if (where == nullptr && s.listen->ssl) where = s.listen->directive;
+    }
+    std::optional<ListenerTls> tls = ServerTls(def.server->settings.tls, *where, model_.notes);
+    if (!tls) return false;
+    std::set<std::string> certs;
+    for (const Certificate& c : tls->certificates) certs.insert(c.cert);
+    for (const OnAddress& s : servers) {
+      // nginx's implicit `listen 80` never shares an address with a TLS one: skipped.
+      if (s.server == def.server || s.listen->directive == nullptr) continue;
+      std::optional<ListenerTls> other =
+          ServerTls(s.server->settings.tls, *s.listen->directive, model_.notes);
+      if (!other) continue;
+      for (const Certificate& c : other->certificates) {
+        if (certs.insert(c.cert).second) tls->certificates.push_back(c);
+      }
+      if (other->min_version != tls->min_version || other->client_ca != tls->client_ca ||
+          other->client_mode != tls->client_mode) {
+        model_.notes.push_back({s.listen->directive->file, s.listen->directive->line,
+                                "ssl_protocols and ssl_verify_client differ from the default "
+                                "server's on this address: Outrigger sets them per listener, "
+                                "the default server's kept"});
+      }
+    }
+    l.tls = std::move(tls);
+    return true;
+  }
+
+  // Whether every server on a plain address redirects to https:// (redirect_https is the
+  // whole listener's); the redirects that cannot be carried over are reported.
+  bool RedirectsAll(const std::vector<OnAddress>& servers) {
+    bool all = true;
+    for (const OnAddress& s : servers) all &= s.server->https_redirect != nullptr;
+    if (all) return true;
+    for (const OnAddress& s : servers) {
+      if (s.server->https_redirect == nullptr) continue;
+      Untranslated(*s.server->https_redirect,
+                   "Outrigger redirects a whole listener (redirect_https), and other servers "
+                   "on this address do not redirect",
+                   model_.notes);
+    }
+    return false;
   }
 
   Model model_;
   std::map<std::string, size_t> pool_index_;
   std::set<std::string> upstreams_;
+  std::map<std::string, bool> pool_https_;  // pool → reached over https://
   std::vector<ServerCtx> servers_;
   std::optional<int64_t> resolve_every_ms_;
 };

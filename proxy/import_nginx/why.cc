@@ -6,8 +6,8 @@
 namespace outrigger::import_nginx {
 
 std::string_view WhyUntranslated(std::string_view d) {
-  if (StartsWith(d, "ssl_") || d == "ssl" || d == "http2" || d == "proxy_ssl_verify") {
-    return "TLS is not in Outrigger yet";
+  if (d == "http2" || d == "http3" || d == "quic") {
+    return "Outrigger speaks HTTP/1.1 to clients (HTTP/2 is not in Outrigger yet)";
   }
   if (d == "add_header" || d == "proxy_hide_header" || d == "more_set_headers" ||
       d == "proxy_set_header") {
@@ -25,7 +25,9 @@ std::string_view WhyUntranslated(std::string_view d) {
   if (d == "allow" || d == "deny") return "the ip_filter plugin is not in Outrigger yet";
   if (StartsWith(d, "auth_basic")) return "the basic_auth plugin is not in Outrigger yet";
   if (StartsWith(d, "gzip")) return "the compress plugin is not in Outrigger yet";
-  if (d == "access_log" || d == "log_format") return "access logs are not in Outrigger yet";
+  if (d == "access_log" || d == "log_format")
+    return "set the listener's `access_log: {format, path}` (its formats are not nginx's "
+           "log_format)";
   return "no Outrigger equivalent";
 }
 

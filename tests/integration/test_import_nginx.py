@@ -16,6 +16,7 @@ import unittest
 
 import harness
 import test_websocket
+import tls_certs
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nginx_corpus")
 NGINX = "/usr/sbin/nginx"
@@ -31,8 +32,32 @@ UNTRANSLATED = {
                                                                  27, 28, 32, 41, 44)}
                            | {("mime.types", 1)},
     "rate_limits.conf": {("rate_limits.conf", n) for n in (5, 6, 18, 19, 23, 24, 27)},
-    "tls.conf": {("tls.conf", n) for n in (16, 19, 20, 22, 23, 24, 25)},
+    "tls.conf": {("tls.conf", 20), ("tls.conf", 25)},
+    "tls_sni.conf": {("tls_sni.conf", 7), ("tls_sni.conf", 8)},
 }
+
+# Certificate paths the corpus names, and the names the test's certificates carry.
+CERT_PLACEHOLDERS = {
+    "/etc/ssl/certs/site.pem": ("secure.example.com", 0),
+    "/etc/ssl/private/site.key": ("secure.example.com", 1),
+    "/etc/nginx/tls/shop.crt": ("shop.example.com", 0),
+    "/etc/nginx/tls/shop.key": ("shop.example.com", 1),
+    "/etc/nginx/tls/blog.crt": ("blog.example.com", 0),
+    "/etc/nginx/tls/blog.key": ("blog.example.com", 1),
+    "/etc/nginx/tls/internal-ca.crt": ("api.internal", 0),
+}
+
+
+def with_real_certificates(test, text):
+    """`text` with each certificate path of CERT_PLACEHOLDERS replaced by a file made for the
+    test (tls_certs.TlsTestCase.make_cert), so that --check, and nginx, can load them."""
+    made = {}
+    for placeholder, (name, index) in CERT_PLACEHOLDERS.items():
+        if placeholder in text:
+            if name not in made:
+                made[name] = test.make_cert([name])
+            text = text.replace(placeholder, made[name][index])
+    return text
 
 
 def import_nginx(path):
@@ -42,13 +67,21 @@ def import_nginx(path):
     return r.stdout, r.stderr
 
 
-class Corpus(harness.ProxyTestCase):
+class Corpus(tls_certs.TlsTestCase):
     def test_every_corpus_config_translates_checks_and_reports_what_it_left_out(self):
         self.assertEqual(sorted(f for f in os.listdir(CORPUS) if f.endswith(".conf")),
                          sorted(UNTRANSLATED))
         for name, want in sorted(UNTRANSLATED.items()):
             with self.subTest(config=name):
-                yaml, notes = import_nginx(os.path.join(CORPUS, name))
+                path = os.path.join(CORPUS, name)
+                with open(path) as f:
+                    text = f.read()
+                real = with_real_certificates(self, text)
+                if real != text:
+                    path = os.path.join(self.tmp, name)
+                    with open(path, "w") as f:
+                        f.write(real)
+                yaml, notes = import_nginx(path)
                 check = self.check_config(yaml)
                 self.assertEqual(check.returncode, 0, "%s\n%s" % (check.stderr, yaml))
                 got = set()
