@@ -53,7 +53,9 @@ void ReadAccessLog(const Field& f, AccessLogConfig* log, Diagnostics* diag) {
     }
   }
   if (auto path = keys.Get("path")) {
-    if (std::optional<std::string> s = ReadString(*path, diag)) log->path = *s;
+    if (std::optional<std::string> s = ReadString(*path, diag)) {
+      log->path = *s == "stdout" || *s == "stderr" ? *s : ResolvePath(*s, diag->file());
+    }
   }
   if (auto sample = keys.Get("sample")) {
     double v = -1;

@@ -179,7 +179,9 @@ void Loader::ReadAdmin(const std::optional<Field>& f) {
     MapReader admin(*f, {"listen", "token_file"}, &diag_);
     listen = admin.Get("listen");
     if (auto token = admin.Get("token_file")) {
-      if (auto s = ReadString(*token, &diag_)) config_.admin.token_file = *s;
+      if (auto s = ReadString(*token, &diag_)) {
+        config_.admin.token_file = ResolvePath(*s, diag_.file());
+      }
     }
   }
   if (listen) {

@@ -11,20 +11,14 @@
 namespace outrigger::config {
 namespace {
 
-std::string Resolve(const std::string& path, const std::string& config_file) {
-  if (path.starts_with('/')) return path;
-  size_t slash = config_file.rfind('/');
-  if (slash == std::string::npos) return path;
-  return config_file.substr(0, slash + 1) + path;
-}
-
 // The certificate chain at `cert` and the key at `key` (both fields hold paths), checked.
 std::optional<CertificateConfig> LoadCertificate(const Field& cert, const Field& key, int64_t now,
                                                  Diagnostics* diag) {
   std::optional<std::string> cert_path = ReadString(cert, diag);
   std::optional<std::string> key_path = ReadString(key, diag);
   if (!cert_path || !key_path) return std::nullopt;
-  CertificateConfig out{Resolve(*cert_path, diag->file()), Resolve(*key_path, diag->file()), {}};
+  CertificateConfig out{
+      ResolvePath(*cert_path, diag->file()), ResolvePath(*key_path, diag->file()), {}};
   absl::StatusOr<std::vector<tls::X509Ptr>> certs = tls::ReadCertificates(out.cert_path);
   if (!certs.ok()) {
     diag->Add(LocateKey(cert, *diag),
@@ -68,7 +62,7 @@ std::shared_ptr<const std::vector<tls::X509Ptr>> ReadCaFile(const Field& ca, std
                                                             Diagnostics* diag) {
   std::optional<std::string> text = ReadString(ca, diag);
   if (!text) return nullptr;
-  *path = Resolve(*text, diag->file());
+  *path = ResolvePath(*text, diag->file());
   absl::StatusOr<std::vector<tls::X509Ptr>> cas = tls::ReadCertificates(*path);
   if (!cas.ok()) {
     diag->Add(LocateKey(ca, *diag),

@@ -345,4 +345,11 @@ bool CheckUtf8(const Field& field, Diagnostics* diag) {
   return ok;
 }
 
+std::string ResolvePath(const std::string& path, const std::string& config_file) {
+  if (path.starts_with('/')) return path;
+  size_t slash = config_file.rfind('/');
+  if (slash == std::string::npos) return path;
+  return config_file.substr(0, slash + 1) + path;
+}
+
 }  // namespace outrigger::config

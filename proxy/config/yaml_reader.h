@@ -70,6 +70,11 @@ std::optional<std::string_view> Suggest(std::string_view word,
                                         std::span<const std::string_view> candidates);
 std::string JoinNames(std::span<const std::string_view> names);
 
+// A path the config names (certificates, token file, access log file), relative to the
+// directory of the file it is written in (nginx reads them from its prefix, HAProxy from
+// its working directory: neither is where a reader of the file looks); absolute as is.
+std::string ResolvePath(const std::string& path, const std::string& config_file);
+
 // Each reports "expected ..., got ..." on a type mismatch.
 bool ExpectMap(const Field& field, Diagnostics* diag);
 bool ExpectList(const Field& field, Diagnostics* diag);

@@ -72,5 +72,16 @@ TEST(AccessLogReaderTest, Mistakes) {
   EXPECT_NE(Errors("    access_log: {fromat: json}\n").find("t.yaml:4:"), std::string::npos);
 }
 
+TEST(AccessLogReaderTest, ARelativeFileIsBesideTheConfigFile) {
+  absl::StatusOr<Config> c = LoadConfigString(
+      ListenerWith("    access_log: {format: json, path: logs/access.log}\n"), "/etc/o/t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listeners[0].access_log.path, "/etc/o/logs/access.log");
+  c = LoadConfigString(ListenerWith("    access_log: {format: json, path: stdout}\n"),
+                       "/etc/o/t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listeners[0].access_log.path, "stdout");
+}
+
 }  // namespace
 }  // namespace outrigger::config

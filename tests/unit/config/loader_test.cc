@@ -196,6 +196,19 @@ TEST_F(LoaderTest, ReportsScalingThatContradictsItself) {
             "`panic_window`?");
 }
 
+TEST_F(LoaderTest, ReadsTheTokenFileBesideTheConfigFile) {
+  auto token = [](std::string_view file, std::string_view path) {
+    absl::StatusOr<Config> c = LoadConfigString(
+        Cat(Cat("admin:\n  token_file: ", path), Cat("\n", Cat(kWebListener, kApiPool))),
+        std::string(file));
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return c.ok() ? c->admin.token_file : "";
+  };
+  EXPECT_EQ(token("/etc/outrigger/o.yaml", "secrets/token"), "/etc/outrigger/secrets/token");
+  EXPECT_EQ(token("conf/o.yaml", "token"), "conf/token");
+  EXPECT_EQ(token("/etc/outrigger/o.yaml", "/run/secrets/token"), "/run/secrets/token");
+}
+
 TEST_F(LoaderTest, ReadsEveryKeyOfAFullConfig) {
   Config c = LoadValid(R"(workers: 4
 admin:
