@@ -193,6 +193,10 @@ void Stream::ReadFiltered() {
     evbuffer_commit_space(wire, vec, 0);
     if (n < 0 && WouldBlock(errno)) return;
     DisableRead();
+    if (handshaking_) {
+      handshaking_ = false;
+      filter_->HandshakeCut();
+    }
     if (event_cb_) event_cb_(kReading | (n == 0 ? kEof : kError), ctx_);
     return;
   }

@@ -34,6 +34,9 @@ class StreamFilter {
   virtual Result Encode(evbuffer* plain_out) = 0;
   virtual void Start() {}
   virtual bool Ready() const { return true; }
+  // The socket ended (EOF or error) before Ready(): the filter notes why its handshake
+  // failed. The Stream then reports the end to its owner as usual.
+  virtual void HandshakeCut() {}
 };
 
 }  // namespace outrigger::net

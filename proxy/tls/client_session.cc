@@ -76,6 +76,10 @@ void ClientSession::Fail() {
   if (slot_) slot_->session.reset();
 }
 
+void ClientSession::HandshakeCut() {
+  if (ssl_ && !done_ && failure_.empty()) Fail();
+}
+
 net::StreamFilter::Result ClientSession::Decode(evbuffer* plain_in) {
   if (!ssl_ || !failure_.empty()) return Result::kError;
   if (!done_) {

@@ -21,6 +21,7 @@ class ClientSession : public TlsFilter {
 
   void Start() override;
   bool Ready() const override { return done_; }
+  void HandshakeCut() override;
   Result Decode(evbuffer* plain_in) override;
   Result Encode(evbuffer* plain_out) override;
 

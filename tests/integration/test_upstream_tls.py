@@ -162,6 +162,30 @@ http {
         self.assertEqual(r.status, 400)
         self.assertIn("No required SSL certificate was sent", r.text)
 
+    def test_a_backend_that_closes_in_the_handshake_is_a_502_said_as_such(self):
+        closer = socket.socket()
+        self.addCleanup(closer.close)
+        closer.bind((harness.LOOPBACK, 0))
+        closer.listen(16)
+
+        def close_each():  # reads the ClientHello, then closes without a word
+            for _ in range(4):
+                try:
+                    conn, _ = closer.accept()
+                except OSError:
+                    return
+                conn.recv(4096)
+                conn.close()
+        t = threading.Thread(target=close_each, daemon=True)
+        t.start()
+        pool = self.pool("127.0.0.1:%d" % closer.getsockname()[1], tls={"verify": False})
+        proxy = self.start_proxy(self.config(pools={"api": pool}))
+        r = proxy.get("/?closed")
+        self.assertEqual(r.status, 502, r.text)
+        self.assertIn("connect failed", r.text)
+        proxy.wait_log(r"pools\.api: TLS to backend 127\.0\.0\.1:\d+ failed: the backend closed "
+                       r"the connection during the TLS handshake")
+
     def test_a_backend_silent_in_the_handshake_is_cut_by_the_connect_timeout(self):
         silent = socket.socket()
         self.addCleanup(silent.close)
