@@ -15,6 +15,11 @@ execute_process(COMMAND gzip -9nf ${CMAKE_BINARY_DIR}/man/outrigger.1 -c
                 OUTPUT_FILE ${CMAKE_BINARY_DIR}/man/outrigger.1.gz COMMAND_ERROR_IS_FATAL ANY)
 install(FILES ${CMAKE_BINARY_DIR}/man/outrigger.1.gz DESTINATION share/man/man1)
 
+if(NOT SYSTEMD_FOUND)
+  message(WARNING "libsystemd not found: the binary will not send sd_notify READY=1, which the "
+                  "packaged unit (Type=notify) waits for; scripts/package refuses to build it")
+endif()
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME outrigger)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
