@@ -60,6 +60,33 @@ def with_real_certificates(test, text):
     return text
 
 
+def accepts(port):
+    try:
+        socket.create_connection((harness.LOOPBACK, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def for_test(yaml, admin_port):
+    """A translation made to run in a test: admin on `admin_port`, one worker (so that its
+    balancing state is one, as nginx's single worker's), no drain delay."""
+    yaml = yaml.replace("listen: 127.0.0.1:9901", "listen: 127.0.0.1:%d" % admin_port)
+    return yaml.replace("workers: auto", "workers: 1") + "drain: { delay: 0s }\n"
+
+
+def start_nginx(test, conf_dir, conf, port):
+    """nginx with one worker on `conf` (prefix `conf_dir`), stopped at the test's end; waits
+    until it accepts on `port`."""
+    nginx = subprocess.Popen(
+        [NGINX, "-p", conf_dir, "-c", conf, "-g",
+         "daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log;"
+         % (conf_dir, conf_dir)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    test.addCleanup(harness.stop_process, nginx)
+    harness.wait_until(lambda: accepts(port), 10, what="nginx listening")
+
+
 def import_nginx(path):
     r = harness.run_outrigger(["import-nginx", path])
     if r.returncode != 0:
@@ -156,26 +183,9 @@ class SideBySide(harness.ProxyTestCase):
         self.admin_port = harness.free_port()
         yaml = yaml.replace('listen: "127.0.0.1:%d"' % nginx_port,
                             'listen: "127.0.0.1:%d"' % self.proxy_port)
-        yaml = yaml.replace("listen: 127.0.0.1:9901", "listen: 127.0.0.1:%d" % self.admin_port)
-        yaml = yaml.replace("workers: auto", "workers: 1") + "drain: { delay: 0s }\n"
-        outrigger = self.start_proxy(yaml)
-        # nginx: one worker, so its balancing state is one, as Outrigger's single worker.
-        nginx = subprocess.Popen(
-            [NGINX, "-p", conf_dir, "-c", conf, "-g",
-             "daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log;"
-             % (conf_dir, conf_dir)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(harness.stop_process, nginx)
-        harness.wait_until(lambda: self._accepts(nginx_port), 10, what="nginx listening")
+        outrigger = self.start_proxy(for_test(yaml, self.admin_port))
+        start_nginx(self, conf_dir, conf, nginx_port)
         return nginx_port, outrigger.port, mapping
-
-    @staticmethod
-    def _accepts(port):
-        try:
-            socket.create_connection((harness.LOOPBACK, port), timeout=1).close()
-            return True
-        except OSError:
-            return False
 
     def exchange(self, port, method="GET", path="/", host="example.test", headers=None, body=None):
         h = {"Host": host}

@@ -9,7 +9,6 @@ import os
 import re
 import socket
 import ssl
-import subprocess
 import unittest
 
 import harness
@@ -72,18 +71,9 @@ class TlsSideBySide(tls_certs.TlsTestCase):
                             'listen: "127.0.0.1:%d"' % self.https_port)
         yaml = yaml.replace('listen: "127.0.0.1:%d"' % self.nginx_http,
                             'listen: "127.0.0.1:%d"' % self.http_port)
-        yaml = yaml.replace("listen: 127.0.0.1:9901", "listen: 127.0.0.1:%d" % self.admin_port)
-        yaml = yaml.replace("workers: auto", "workers: 1") + "drain: { delay: 0s }\n"
-        self.yaml = yaml
-        self.start_proxy(yaml)
-        nginx = subprocess.Popen(
-            [NGINX, "-p", conf_dir, "-c", conf, "-g",
-             "daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log;"
-             % (conf_dir, conf_dir)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(harness.stop_process, nginx)
-        harness.wait_until(lambda: test_import_nginx.SideBySide._accepts(self.nginx_https), 10,
-                           what="nginx listening")
+        self.yaml = test_import_nginx.for_test(yaml, self.admin_port)
+        self.start_proxy(self.yaml)
+        test_import_nginx.start_nginx(self, conf_dir, conf, self.nginx_https)
 
     def sides(self):
         return {"nginx": (self.nginx_https, self.nginx_http),

@@ -6,28 +6,10 @@
 #include <string>
 
 #include "proxy/import_nginx/translate.h"
+#include "tests/unit/import_nginx/translate_util.h"
 
 namespace outrigger::import_nginx {
 namespace {
-
-Model From(const std::string& text) {
-  auto d = ParseString(text, "t.conf", ".");
-  EXPECT_TRUE(d.ok()) << d.status();
-  return Translate(d.ok() ? *d : std::vector<Directive>{});
-}
-
-bool HasNote(const Model& m, int line, const std::string& part) {
-  for (const Note& n : m.notes) {
-    if (n.line == line && n.message.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
-
-std::string AllNotes(const Model& m) {
-  std::string out;
-  for (const Note& n : m.notes) out += std::to_string(n.line) + ": " + n.message + "\n";
-  return out;
-}
 
 TEST(TlsTranslate, ServersOnOneTlsAddressShareItsListenerWithACertificateEach) {
   Model m = From(

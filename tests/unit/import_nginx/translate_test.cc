@@ -4,30 +4,10 @@
 
 #include <string>
 
+#include "tests/unit/import_nginx/translate_util.h"
+
 namespace outrigger::import_nginx {
 namespace {
-
-Model From(const std::string& text) {
-  auto d = ParseString(text, "t.conf", ".");
-  EXPECT_TRUE(d.ok()) << d.status();
-  return Translate(d.ok() ? *d : std::vector<Directive>{});
-}
-
-bool HasNote(const Model& m, int line, const std::string& part) {
-  for (const Note& n : m.notes) {
-    if (n.file == "t.conf" && n.line == line && n.message.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string AllNotes(const Model& m) {
-  std::string out;
-  for (const Note& n : m.notes)
-    out += n.file + ":" + std::to_string(n.line) + ": " + n.message + "\n";
-  return out;
-}
 
 TEST(Translate, UpstreamBalancingAndServerParameters) {
   Model m = From(
