@@ -80,6 +80,9 @@ std::string EmitYaml(const Model& m, std::string_view source) {
     Append(&out, "  ", Quote(l.name), ":\n    listen: ", Quote(l.listen), "\n");
     Timeouts(out, "    ", {{"header", l.header_ms}, {"idle", l.idle_ms}});
     if (l.tls) ListenerTlsYaml(out, *l.tls);
+    if (!l.access_log.empty()) {
+      Append(&out, "    access_log: { format: combined, path: ", Quote(l.access_log), " }\n");
+    }
     if (l.redirect_https) {
       Append(&out,
              "    # nginx: return 301 https://$host$request_uri (port 443). Outrigger answers 308\n"

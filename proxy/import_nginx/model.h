@@ -71,6 +71,7 @@ struct Listener {
   std::optional<int64_t> idle_ms, header_ms;
   std::optional<ListenerTls> tls;
   bool redirect_https = false;
+  std::string access_log;  // a combined-format log to this path ("stdout", a file); empty: none
   std::vector<Route> routes;
 };
 

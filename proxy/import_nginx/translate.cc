@@ -27,6 +27,8 @@ struct Settings {
   std::vector<const Directive*> headers;      // proxy_set_header in force
   std::optional<int64_t> idle_ms, header_ms;  // keepalive_timeout, client_header_timeout
   TlsSettings tls;
+  const Directive* access_log = nullptr;  // the first of this level's, else the parent's
+  bool access_log_set_here = false;
 };
 
 struct ListenCtx {
@@ -98,6 +100,13 @@ class Translator {
       if (!headers_reset) s.headers.clear();
       headers_reset = true;
       s.headers.push_back(&d);
+    } else if (d.name == "access_log" && !d.args.empty()) {
+      if (s.access_log_set_here) {
+        Untranslated(d, "Outrigger writes one access log per listener", model_.notes);
+      } else {
+        s.access_log = &d;
+        s.access_log_set_here = true;
+      }
     } else if (d.name == "proxy_http_version") {
       if (d.args.empty() || d.args[0] != "1.1") {
         Untranslated(d, "Outrigger speaks HTTP/1.1 to backends", model_.notes);
@@ -111,7 +120,45 @@ class Translator {
   // A level inherits its parent's TLS directives until it sets its own.
   static Settings Child(Settings s) {
     s.tls.certs_set_here = s.tls.keys_set_here = false;
+    s.access_log_set_here = false;
     return s;
+  }
+
+  // The listener's access log from the default server's `access_log` (Outrigger writes
+  // nginx's `combined` format); what does not carry over is reported once.
+  std::string AccessLog(const Directive* d) {
+    if (d == nullptr || d->args[0] == "off") return "";
+    const bool first = access_logs_noted_.insert(d).second;
+    auto untranslated = [&](std::string_view why) {
+      if (first) Untranslated(*d, why, model_.notes);
+    };
+    const std::string& path = d->args[0];
+    if (StartsWith(path, "syslog:") || Contains(path, "$")) {
+      untranslated("Outrigger logs to stdout, stderr or a file named without variables");
+      return "";
+    }
+    if (first && d->args.size() > 1 && d->args[1] != "combined") {
+      model_.notes.push_back(
+          {d->file, d->line,
+           Cat("access_log format `", d->args[1],
+               "` not translated: Outrigger writes nginx's `combined` (or its own json)")});
+    }
+    if (first && d->args.size() > 2) {
+      model_.notes.push_back(
+          {d->file, d->line,
+           Cat("access_log `",
+               Join(std::vector<std::string>(d->args.begin() + 2, d->args.end()), " "),
+               "` not translated: Outrigger batches its lines itself")});
+    }
+    if (path == "/dev/stdout") return "stdout";
+    if (path == "/dev/stderr") return "stderr";
+    if (first && !StartsWith(path, "/")) {
+      model_.notes.push_back({d->file, d->line,
+                              Cat("`access_log ", path,
+                                  "`: a relative path; nginx reads it from its prefix directory, "
+                                  "Outrigger from the config file's")});
+    }
+    return path;
   }
 
   void Http(const Directive& http) {
@@ -271,6 +318,11 @@ class Translator {
     bool reset = false;
     const Directive* proxy_pass = nullptr;
     for (const Directive& d : loc.children) {
+      if (d.name == "access_log") {
+        Untranslated(d, "Outrigger writes one access log per listener (the server's)",
+                     model_.notes);
+        continue;
+      }
       if (d.name == "location" || Setting(d, s, reset)) continue;
       if (d.name == "proxy_pass" && d.args.size() == 1) {
         proxy_pass = &d;
@@ -476,6 +528,7 @@ class Translator {
       l.listen = addr;
       l.idle_ms = def.server->settings.idle_ms;
       l.header_ms = def.server->settings.header_ms;
+      l.access_log = AccessLog(def.server->settings.access_log);
       std::set<std::pair<std::string, std::string>> seen;
       auto add = [&](const ServerCtx& s, const std::string& host) {
         for (Route r : s.routes) {
@@ -547,6 +600,7 @@ class Translator {
   std::map<std::string, size_t> pool_index_;
   std::set<std::string> upstreams_;
   std::map<std::string, bool> pool_https_;  // pool → reached over https://
+  std::set<const Directive*> access_logs_noted_;
   std::vector<ServerCtx> servers_;
   std::optional<int64_t> resolve_every_ms_;
 };

@@ -25,9 +25,9 @@ std::string_view WhyUntranslated(std::string_view d) {
   if (d == "allow" || d == "deny") return "the ip_filter plugin is not in Outrigger yet";
   if (StartsWith(d, "auth_basic")) return "the basic_auth plugin is not in Outrigger yet";
   if (StartsWith(d, "gzip")) return "the compress plugin is not in Outrigger yet";
-  if (d == "access_log" || d == "log_format")
-    return "set the listener's `access_log: {format, path}` (its formats are not nginx's "
-           "log_format)";
+  if (d == "log_format") {
+    return "Outrigger's access log writes nginx's `combined` format or its own json";
+  }
   return "no Outrigger equivalent";
 }
 

@@ -28,7 +28,7 @@ UNTRANSLATED = {
                             ("api_least_conn.conf", 31)},
     "websocket_ip_hash.conf": set(),
     "multi_host.conf": set(),
-    "static_and_api.conf": {("static_and_api.conf", n) for n in (2, 4, 5, 8, 10, 11, 12, 24, 25,
+    "static_and_api.conf": {("static_and_api.conf", n) for n in (2, 4, 5, 8, 10, 12, 24, 25,
                                                                  27, 28, 32, 41, 44)}
                            | {("mime.types", 1)},
     "rate_limits.conf": {("rate_limits.conf", n) for n in (5, 6, 18, 19, 23, 24, 27)},

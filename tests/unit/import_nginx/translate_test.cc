@@ -130,5 +130,29 @@ TEST(Translate, AnUpstreamWithNoUsableServerIsReportedAndNotRoutedTo) {
   EXPECT_EQ(yaml.find("\"gone\":"), std::string::npos) << yaml;
 }
 
+TEST(Translate, TheDefaultServersAccessLogIsTheListenersInCombinedFormat) {
+  Model m = From(
+      "http {\n"
+      "  access_log /var/log/nginx/a.log main buffer=32k;\n"
+      "  proxy_set_header Host $host;\n"
+      "  server { listen 8080; access_log /dev/stdout;\n"
+      "    location / { proxy_pass http://127.0.0.1:9; access_log off; } }\n"
+      "  server { listen 8081; location / { proxy_pass http://127.0.0.1:9; } }\n"
+      "  server { listen 8082; access_log off; location / { proxy_pass http://127.0.0.1:9; } }\n"
+      "  server { listen 8083; access_log syslog:server=10.0.0.1;\n"
+      "    location / { proxy_pass http://127.0.0.1:9; } }\n"
+      "}\n");
+  ASSERT_EQ(m.listeners.size(), 4u) << AllNotes(m);
+  EXPECT_EQ(m.listeners[0].access_log, "stdout");
+  EXPECT_EQ(m.listeners[1].access_log, "/var/log/nginx/a.log");  // inherited from http
+  EXPECT_EQ(m.listeners[2].access_log, "");
+  EXPECT_EQ(m.listeners[3].access_log, "");
+  EXPECT_TRUE(HasNote(m, 2, "format `main`")) << AllNotes(m);
+  EXPECT_TRUE(HasNote(m, 2, "`buffer=32k` not translated")) << AllNotes(m);
+  EXPECT_TRUE(HasNote(m, 5, "one access log per listener")) << AllNotes(m);
+  EXPECT_TRUE(HasNote(m, 8, "syslog")) << AllNotes(m);
+  EXPECT_EQ(m.notes.size(), 4u) << AllNotes(m);  // each said once, however many listeners
+}
+
 }  // namespace
 }  // namespace outrigger::import_nginx
