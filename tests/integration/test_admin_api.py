@@ -120,10 +120,19 @@ class AdminApi(harness.ProxyTestCase):
         self.assertLessEqual(seen["a"], 4, seen)
 
     def test_maint_closes_idle_connections_and_stops_probes(self):
+        # fall 3 and a timeout scaled to the build: one probe slowed by a loaded machine must
+        # not take a backend out of rotation in the middle of the test's counts.
         health = {"ready": {"path": "/health/ready", "interval": "%dms" % (INTERVAL * 1000),
-                            "timeout": "1s", "fall": 1, "rise": 1}}
+                            "timeout": "%dms" % (1000 * harness.SLOWDOWN), "fall": 3,
+                            "rise": 1}}
         proxy, a, b = self.two(health=health)
-        spread(proxy, 4)  # a keep-alive connection to each backend is now pooled
+        # /health/ready needs one ready backend per pool, not both: wait for each one's first
+        # probe, or the requests below may all go to one and leave nothing pooled to the other.
+        harness.wait_until(lambda: all(status_entry(proxy, "api", x)["state"] == "ready"
+                                       for x in (a, b)), 10,
+                           what="a and b to pass their first ready probe")
+        # A keep-alive connection to each backend is now pooled.
+        self.assertEqual(spread(proxy, 4), {"a": 2, "b": 2})
         # open_connections counts the /stats request's own connection too.
         self.assertGreaterEqual(a.stats()["open_connections"], 2)
         r = patch(proxy, "api", a.address, {"state": "maint"})
