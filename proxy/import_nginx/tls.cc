@@ -71,8 +71,8 @@ bool ListenerDirective(const Directive& d, TlsSettings& s, std::vector<Note>& no
                  notes);
   } else if (StartsWith(n, "ssl_stapling") || n == "ssl_trusted_certificate") {
     Untranslated(d, "Outrigger does no OCSP stapling", notes);
-  } else if (n == "ssl") {
-    Untranslated(d, "write `listen ... ssl` (nginx deprecated `ssl on`)", notes);
+  } else if (n == "ssl" && OneArg(d) && (d.args[0] == "on" || d.args[0] == "off")) {
+    s.ssl_on = d.args[0] == "on";  // as `listen ... ssl` on each of the server's addresses
   } else if (StartsWith(n, "ssl_")) {
     Untranslated(d, "no Outrigger equivalent", notes);
   } else {

@@ -22,6 +22,7 @@ struct TlsSettings {
   const Directive* client_ca = nullptr;
   PoolTls upstream;  // proxy_ssl_*
   bool certs_set_here = false, keys_set_here = false;
+  bool ssl_on = false;  // nginx's deprecated `ssl on`: every listen of the server is TLS
 };
 
 // Takes `d` if it is a TLS directive (true), recording what it sets in `s` and a note for

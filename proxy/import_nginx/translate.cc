@@ -236,7 +236,16 @@ class Translator {
     if (ctx.listens.empty()) {
       bool had_listen = false;
       for (const Directive& d : server.children) had_listen |= d.name == "listen";
-      if (!had_listen) ctx.listens.push_back({"0.0.0.0:80"});  // nginx's default
+      if (!had_listen && s.tls.ssl_on) {
+        model_.notes.push_back({server.file, server.line,
+                                "server not translated: `ssl on` with nginx's implicit "
+                                "`listen 80`; write the listen with `ssl`"});
+      } else if (!had_listen) {
+        ctx.listens.push_back({"0.0.0.0:80"});  // nginx's default
+      }
+    }
+    if (s.tls.ssl_on) {
+      for (ListenCtx& l : ctx.listens) l.ssl = true;
     }
     for (const Directive& d : server.children) {
       if (d.name == "location" && d.has_block) Location(d, s, ctx);
@@ -321,6 +330,10 @@ class Translator {
       if (d.name == "access_log") {
         Untranslated(d, "Outrigger writes one access log per listener (the server's)",
                      model_.notes);
+        continue;
+      }
+      if (d.name == "ssl" || StartsWith(d.name, "ssl_")) {
+        Untranslated(d, "not allowed in a location (nginx refuses it there too)", model_.notes);
         continue;
       }
       if (d.name == "location" || Setting(d, s, reset)) continue;

@@ -145,5 +145,24 @@ TEST(TlsTranslate, HttpsBackendsGetAPoolTlsBlockWithNginxsDefaults) {
   EXPECT_EQ(m.listeners[0].routes.size(), 3u);  // /m2/ left out
 }
 
+TEST(TlsTranslate, SslOnMakesTheServersAddressesTlsAndLocationsCannotSetIt) {
+  Model m = From(
+      "http {\n"
+      "  proxy_set_header Host $host;\n"
+      "  server { listen 8443; ssl on;\n"
+      "    ssl_certificate /c.crt; ssl_certificate_key /c.key;\n"
+      "    location / { proxy_pass http://127.0.0.1:9; ssl_certificate /d.crt; } }\n"
+      "  server { ssl on; ssl_certificate /c.crt; ssl_certificate_key /c.key;\n"
+      "    location / { proxy_pass http://127.0.0.1:9; } }\n"
+      "}\n");
+  // A TLS address is never served in plain text.
+  ASSERT_EQ(m.listeners.size(), 1u) << AllNotes(m);
+  EXPECT_EQ(m.listeners[0].name, "https-8443");
+  ASSERT_TRUE(m.listeners[0].tls.has_value());
+  EXPECT_EQ(m.listeners[0].tls->certificates[0].cert, "/c.crt");
+  EXPECT_TRUE(HasNote(m, 5, "not allowed in a location")) << AllNotes(m);
+  EXPECT_TRUE(HasNote(m, 6, "implicit `listen 80`")) << AllNotes(m);
+}
+
 }  // namespace
 }  // namespace outrigger::import_nginx
