@@ -53,7 +53,11 @@ int ImportNginxMain(int argc, char** argv) {
   std::set<std::tuple<std::string, int, std::string>> seen;
   for (const Note& n : model.notes) {
     if (!seen.insert({n.file, n.line, n.message}).second) continue;
-    std::fprintf(stderr, "%s:%d: %s\n", n.file.c_str(), n.line, n.message.c_str());
+    std::string message = n.message;  // one line per note, whatever the nginx text held
+    for (char& c : message) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    std::fprintf(stderr, "%s:%d: %s\n", n.file.c_str(), n.line, message.c_str());
   }
   return 0;
 }

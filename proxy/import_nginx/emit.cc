@@ -19,7 +19,14 @@ void Timeouts(std::string& out, const std::string& indent,
 }
 
 // `text` as comment lines of at most ~96 columns.
-void Comment(std::string& out, const std::string& indent, std::string_view text) {
+void Comment(std::string& out, const std::string& indent, std::string_view raw) {
+  // A comment ends at a line break: one inside nginx text (a quoted location) would let the
+  // rest be read as YAML.
+  std::string flat(raw);
+  for (char& c : flat) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  std::string_view text = flat;
   std::string line;
   size_t start = 0;
   while (start < text.size()) {

@@ -20,8 +20,19 @@ void NoteRelative(const Directive& d, std::vector<Note>& notes) {
 }
 
 // ssl_certificate or ssl_certificate_key: a level's first one replaces the inherited list.
+// A PEM written into the config itself (`data:`, nginx 1.15.10): Outrigger reads files.
+bool Inline(const Directive& d, std::vector<Note>& notes) {
+  if (!StartsWith(d.args[0], "data:")) return false;
+  notes.push_back({d.file, d.line,
+                   Cat("`", d.name,
+                       " data:...` not translated: Outrigger reads certificates and keys from "
+                       "files; write this one to a file")});
+  return true;
+}
+
 void Collect(const Directive& d, std::vector<const Directive*>& list, bool& set_here,
              std::vector<Note>& notes) {
+  if (OneArg(d) && Inline(d, notes)) return;
   if (!OneArg(d) || Contains(d.args[0], "$")) {
     Untranslated(d,
                  "Outrigger loads each certificate at start-up and picks one by SNI among "
@@ -43,16 +54,25 @@ bool ListenerDirective(const Directive& d, TlsSettings& s, std::vector<Note>& no
     Collect(d, s.keys, s.keys_set_here, notes);
   } else if (n == "ssl_protocols") {
     s.protocols = &d;
+    bool has13 = false;
     for (const std::string& p : d.args) {
+      has13 |= p == "TLSv1.3";
       if (p != "TLSv1.2" && p != "TLSv1.3") {
         notes.push_back(
             {d.file, d.line,
              Cat("ssl_protocols `", p, "` not translated: Outrigger speaks TLS 1.2 and 1.3 only")});
       }
     }
+    if (!has13) {
+      notes.push_back({d.file, d.line,
+                       "ssl_protocols without TLSv1.3 not translated: Outrigger always offers "
+                       "TLS 1.3 (it has a minimum version, no maximum)"});
+    }
   } else if (n == "ssl_client_certificate" && OneArg(d)) {
-    s.client_ca = &d;
-    NoteRelative(d, notes);
+    if (!Inline(d, notes)) {
+      s.client_ca = &d;
+      NoteRelative(d, notes);
+    }
   } else if (n == "ssl_verify_client" && OneArg(d) &&
              (d.args[0] == "on" || d.args[0] == "optional" || d.args[0] == "off")) {
     s.verify_client = &d;
@@ -72,7 +92,7 @@ bool ListenerDirective(const Directive& d, TlsSettings& s, std::vector<Note>& no
   } else if (StartsWith(n, "ssl_stapling") || n == "ssl_trusted_certificate") {
     Untranslated(d, "Outrigger does no OCSP stapling", notes);
   } else if (n == "ssl" && OneArg(d) && (d.args[0] == "on" || d.args[0] == "off")) {
-    s.ssl_on = d.args[0] == "on";  // as `listen ... ssl` on each of the server's addresses
+    s.ssl_on = d.args[0] == "on" ? &d : nullptr;
   } else if (StartsWith(n, "ssl_")) {
     Untranslated(d, "no Outrigger equivalent", notes);
   } else {
@@ -87,16 +107,18 @@ bool UpstreamDirective(const Directive& d, PoolTls& tls, std::vector<Note>& note
   if (n == "proxy_ssl_verify" && on_off) {
     tls.verify = d.args[0] == "on";
   } else if (n == "proxy_ssl_trusted_certificate" && OneArg(d)) {
-    tls.ca = d.args[0];
-    NoteRelative(d, notes);
+    if (!Inline(d, notes)) {
+      tls.ca = d.args[0];
+      NoteRelative(d, notes);
+    }
   } else if (n == "proxy_ssl_name" && OneArg(d) && !Contains(d.args[0], "$")) {
     tls.server_name = d.args[0];
-  } else if (n == "proxy_ssl_certificate" && OneArg(d) && !Contains(d.args[0], "$")) {
-    tls.cert = d.args[0];
-    NoteRelative(d, notes);
-  } else if (n == "proxy_ssl_certificate_key" && OneArg(d) && !Contains(d.args[0], "$")) {
-    tls.key = d.args[0];
-    NoteRelative(d, notes);
+  } else if ((n == "proxy_ssl_certificate" || n == "proxy_ssl_certificate_key") && OneArg(d) &&
+             !Contains(d.args[0], "$")) {
+    if (!Inline(d, notes)) {
+      (n == "proxy_ssl_certificate" ? tls.cert : tls.key) = d.args[0];
+      NoteRelative(d, notes);
+    }
   } else if (n == "proxy_ssl_server_name" && on_off && d.args[0] == "on") {
     // Outrigger always sends SNI: server_name, else the backend's DNS name.
   } else if (n == "proxy_ssl_session_reuse" && on_off && d.args[0] == "on") {
@@ -121,8 +143,9 @@ bool TlsSetting(const Directive& d, TlsSettings& s, std::vector<Note>& notes) {
   return ListenerDirective(d, s, notes) || UpstreamDirective(d, s.upstream, notes);
 }
 
-std::optional<ListenerTls> ServerTls(const TlsSettings& s, const Directive& listen,
+std::optional<ListenerTls> ServerTls(const TlsSettings& s, const Directive& listen, bool is_default,
                                      std::vector<Note>& notes) {
+  if (s.certs.empty() && !is_default) return std::nullopt;
   if (s.certs.empty()) {
     Untranslated(listen, "its server has no ssl_certificate; this address is left out", notes);
     return std::nullopt;
@@ -167,7 +190,7 @@ bool IsHttpsRedirect(const Directive& ret, std::vector<Note>& notes) {
       url != "https://$http_host$request_uri") {
     return false;
   }
-  if (code != "301" && code != "308") {
+  if (code != "301") {
     notes.push_back({ret.file, ret.line,
                      Cat("return ", code,
                          ": translated as redirect_https, which answers 301 to GET and HEAD "

@@ -22,7 +22,9 @@ struct TlsSettings {
   const Directive* client_ca = nullptr;
   PoolTls upstream;  // proxy_ssl_*
   bool certs_set_here = false, keys_set_here = false;
-  bool ssl_on = false;  // nginx's deprecated `ssl on`: every listen of the server is TLS
+  // nginx's deprecated `ssl on`: it makes an address TLS when the address's default server
+  // has it (nginx 1.22), and is ignored in the others.
+  const Directive* ssl_on = nullptr;
 };
 
 // Takes `d` if it is a TLS directive (true), recording what it sets in `s` and a note for
@@ -32,7 +34,9 @@ bool TlsSetting(const Directive& d, TlsSettings& s, std::vector<Note>& notes);
 // The listener TLS of a server whose address has `ssl`: its certificates paired in order
 // with their keys, min_version and client_auth. nullopt (with a note at `listen`) when it has
 // no usable certificate.
-std::optional<ListenerTls> ServerTls(const TlsSettings& s, const Directive& listen,
+// A non-default server without a certificate is served with the default server's, as in
+// nginx: nullopt then, without a note.
+std::optional<ListenerTls> ServerTls(const TlsSettings& s, const Directive& listen, bool is_default,
                                      std::vector<Note>& notes);
 
 // Whether a server-level `return` sends every request to the same URL on https:// (what a

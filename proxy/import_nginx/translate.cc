@@ -18,6 +18,8 @@ namespace {
 
 constexpr uint64_t kNginxDefaultMaxBody = 1024 * 1024;  // client_max_body_size 1m
 constexpr int64_t kNginxDefaultReadMs = 60'000;         // proxy_read_timeout 60s
+// Locations nest by recursion: a bound keeps a hostile file from exhausting the stack.
+constexpr int kMaxLocationDepth = 64;
 
 struct Settings {
   std::optional<int64_t> connect_ms, read_ms;
@@ -35,6 +37,7 @@ struct ListenCtx {
   std::string address;
   bool is_default = false;
   bool ssl = false;
+  const Directive* ssl_on = nullptr;     // the server's `ssl on`
   const Directive* directive = nullptr;  // null: nginx's implicit `listen 80`
 };
 
@@ -244,9 +247,7 @@ class Translator {
         ctx.listens.push_back({"0.0.0.0:80"});  // nginx's default
       }
     }
-    if (s.tls.ssl_on) {
-      for (ListenCtx& l : ctx.listens) l.ssl = true;
-    }
+    for (ListenCtx& l : ctx.listens) l.ssl_on = s.tls.ssl_on;
     for (const Directive& d : server.children) {
       if (d.name == "location" && d.has_block) Location(d, s, ctx);
     }
@@ -266,7 +267,7 @@ class Translator {
       Untranslated(d, "Outrigger listens on numeric ip:port only", model_.notes);
       return;
     }
-    ListenCtx l{*addr, false, false, &d};
+    ListenCtx l{.address = *addr, .directive = &d};
     for (size_t i = 1; i < d.args.size(); ++i) {
       const std::string& a = d.args[i];
       if (a == "default_server" || a == "default") {
@@ -307,7 +308,13 @@ class Translator {
     }
   }
 
-  void Location(const Directive& loc, Settings s, ServerCtx& ctx) {
+  void Location(const Directive& loc, Settings s, ServerCtx& ctx, int depth = 0) {
+    if (depth >= kMaxLocationDepth) {
+      model_.notes.push_back(
+          {loc.file, loc.line,
+           Cat("location not translated: nested more than ", kMaxLocationDepth, " deep")});
+      return;
+    }
     s = Child(std::move(s));
     std::string prefix;
     bool exact = false;
@@ -344,7 +351,7 @@ class Translator {
       }
     }
     for (const Directive& d : loc.children) {
-      if (d.name == "location" && d.has_block) Location(d, s, ctx);
+      if (d.name == "location" && d.has_block) Location(d, s, ctx, depth + 1);
     }
     if (proxy_pass == nullptr) {
       model_.notes.push_back(
@@ -396,7 +403,8 @@ class Translator {
                                   "` with it): the rewrite plugin is not in Outrigger yet; the "
                                   "path is forwarded unchanged")});
     }
-    if (upstreams_.count(host) == 0) {
+    const bool is_upstream = upstreams_.count(host) != 0;
+    if (!is_upstream) {
       // A literal https:// address without a port is on 443 (ServerAddress assumes 80).
       std::string literal = host;
       if (https && literal.substr(literal.rfind(']') + 1).find(':') == std::string::npos) {
@@ -408,6 +416,7 @@ class Translator {
         return false;
       }
       host = ReplaceAll(ReplaceAll(ReplaceAll(*target, ':', "-"), '[', ""), ']', "");
+      while (upstreams_.count(host) != 0) Append(&host, "-address");  // an upstream's name
       if (pool_index_.count(host) == 0) {
         Pool p;
         p.name = host;
@@ -421,7 +430,11 @@ class Translator {
                    model_.notes);
       return false;
     }
-    if (!PoolScheme(d, model_.pools[pool_index_[host]], https, tls)) return false;
+    PoolTls pool_tls = tls;
+    if (https && is_upstream && pool_tls.verify && pool_tls.server_name.empty()) {
+      pool_tls.server_name = host;  // nginx's proxy_ssl_name default: $proxy_host
+    }
+    if (!PoolScheme(d, model_.pools[pool_index_[host]], https, pool_tls)) return false;
     r.pool = host;
     return true;
   }
@@ -523,6 +536,15 @@ class Translator {
         if (s.listen->is_default) def = s;
         ssl |= s.listen->ssl;  // as in nginx, `ssl` on one listen makes the whole port TLS
       }
+      // `ssl on` counts where the default server has it (nginx 1.22); elsewhere nginx ignores it.
+      ssl |= def.listen->ssl_on != nullptr;
+      for (const OnAddress& s : servers) {
+        if (!ssl && s.listen->ssl_on != nullptr) {
+          Untranslated(*s.listen->ssl_on,
+                       "nginx ignores it: the default server of this address does not have it",
+                       model_.notes);
+        }
+      }
       Listener l;
       if (ssl) {
         for (const OnAddress& s : servers) {
@@ -568,22 +590,32 @@ class Translator {
     for (const OnAddress& s : servers) {
       if (where == nullptr && s.listen->ssl) where = s.listen->directive;
     }
-    std::optional<ListenerTls> tls = ServerTls(def.server->settings.tls, *where, model_.notes);
+    std::optional<ListenerTls> tls =
+        ServerTls(def.server->settings.tls, *where, /*is_default=*/true, model_.notes);
     if (!tls) return false;
     std::set<std::string> certs;
     for (const Certificate& c : tls->certificates) certs.insert(c.cert);
     for (const OnAddress& s : servers) {
-      // nginx's implicit `listen 80` never shares an address with a TLS one: skipped.
-      if (s.server == def.server || s.listen->directive == nullptr) continue;
+      if (s.server == def.server) continue;
+      // nginx's implicit `listen 80` is the same socket as a `listen 80 ssl`.
+      const Directive& at = s.listen->directive != nullptr ? *s.listen->directive : *where;
       std::optional<ListenerTls> other =
-          ServerTls(s.server->settings.tls, *s.listen->directive, model_.notes);
+          ServerTls(s.server->settings.tls, at, /*is_default=*/false, model_.notes);
       if (!other) continue;
       for (const Certificate& c : other->certificates) {
         if (certs.insert(c.cert).second) tls->certificates.push_back(c);
       }
+      if (!certs_noted_.count(&at) && tls->certificates.size() > 1) {
+        certs_noted_.insert(&at);
+        model_.notes.push_back({at.file, at.line,
+                                "certificates of several servers on one TLS address: Outrigger "
+                                "picks one by the names it holds (SAN), nginx by server_name; "
+                                "they agree when each certificate names its own server's hosts "
+                                "only"});
+      }
       if (other->min_version != tls->min_version || other->client_ca != tls->client_ca ||
           other->client_mode != tls->client_mode) {
-        model_.notes.push_back({s.listen->directive->file, s.listen->directive->line,
+        model_.notes.push_back({at.file, at.line,
                                 "ssl_protocols and ssl_verify_client differ from the default "
                                 "server's on this address: Outrigger sets them per listener, "
                                 "the default server's kept"});
@@ -614,6 +646,7 @@ class Translator {
   std::set<std::string> upstreams_;
   std::map<std::string, bool> pool_https_;  // pool → reached over https://
   std::set<const Directive*> access_logs_noted_;
+  std::set<const Directive*> certs_noted_;
   std::vector<ServerCtx> servers_;
   std::optional<int64_t> resolve_every_ms_;
 };

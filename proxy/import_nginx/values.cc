@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "absl/strings/str_format.h"
 #include "proxy/import_nginx/text.h"
 
 namespace outrigger::import_nginx {
@@ -148,8 +149,16 @@ std::optional<std::string> ServerAddress(std::string_view text) {
 std::string Quote(std::string_view text) {
   std::string out = "\"";
   for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      // A line break inside quotes would fold into a space: escaped, the value stays exact.
+      absl::StrAppendFormat(&out, "\\x%02x", u);
+    } else {
+      out += c;
+    }
   }
   out += '"';
   return out;

@@ -33,7 +33,7 @@ UNTRANSLATED = {
                            | {("mime.types", 1)},
     "rate_limits.conf": {("rate_limits.conf", n) for n in (5, 6, 18, 19, 23, 24, 27)},
     "tls.conf": {("tls.conf", 20), ("tls.conf", 25)},
-    "tls_sni.conf": {("tls_sni.conf", 7), ("tls_sni.conf", 8)},
+    "tls_sni.conf": {("tls_sni.conf", 7), ("tls_sni.conf", 8), ("tls_sni.conf", 49)},
 }
 
 # Certificate paths the corpus names, and the names the test's certificates carry.

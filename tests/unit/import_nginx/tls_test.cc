@@ -164,5 +164,83 @@ TEST(TlsTranslate, SslOnMakesTheServersAddressesTlsAndLocationsCannotSetIt) {
   EXPECT_TRUE(HasNote(m, 6, "implicit `listen 80`")) << AllNotes(m);
 }
 
+// Found by helper-26's attack: each of these was translated wrongly without a word.
+TEST(TlsTranslate, AServerOnNginxsImplicitListen80SharesATlsPort80) {
+  Model m = From(
+      "http {\n"
+      "  proxy_set_header Host $host;\n"
+      "  server { server_name a.example; ssl_certificate /a.crt; ssl_certificate_key /a.key;\n"
+      "    location / { proxy_pass http://127.0.0.1:8081; } }\n"
+      "  server { listen 80 ssl default_server; server_name b.example;\n"
+      "    ssl_certificate /b.crt; ssl_certificate_key /b.key;\n"
+      "    location / { proxy_pass http://127.0.0.1:8082; } }\n"
+      "}\n");
+  ASSERT_EQ(m.listeners.size(), 1u) << AllNotes(m);
+  ASSERT_EQ(m.listeners[0].tls->certificates.size(), 2u);
+  EXPECT_EQ(m.listeners[0].tls->certificates[0].cert, "/b.crt");
+  EXPECT_EQ(m.listeners[0].tls->certificates[1].cert, "/a.crt");
+  EXPECT_TRUE(HasNote(m, 5, "picks one by the names it holds")) << AllNotes(m);
+}
+
+TEST(TlsTranslate, AVerifiedUpstreamIsCheckedAgainstItsNameAsNginxsProxyHost) {
+  Model m = From(
+      "http {\n"
+      "  upstream api { server 127.0.0.1:9443; }\n"
+      "  upstream 127.0.0.1-8081 { server 10.9.9.9:80; }\n"
+      "  server { listen 8080; proxy_set_header Host $host;\n"
+      "    location / { proxy_pass https://api; proxy_ssl_verify on;\n"
+      "      proxy_ssl_trusted_certificate /ca.pem; }\n"
+      "    location /y/ { proxy_pass http://127.0.0.1:8081; } }\n"
+      "}\n");
+  ASSERT_EQ(m.pools.size(), 3u) << AllNotes(m);
+  EXPECT_EQ(m.pools[0].tls->server_name, "api");
+  // A literal address whose pool name an upstream already has gets a pool of its own.
+  EXPECT_EQ(m.pools[2].name, "127.0.0.1-8081-address");
+  EXPECT_EQ(m.pools[2].backends[0].target, "127.0.0.1:8081");
+  EXPECT_EQ(m.listeners[0].routes[1].pool, "127.0.0.1-8081-address");
+}
+
+TEST(TlsTranslate, SslOnCountsOnlyWhereTheDefaultServerHasIt) {
+  Model m = From(
+      "http {\n"
+      "  ssl_certificate /b.crt; ssl_certificate_key /b.key; proxy_set_header Host $host;\n"
+      "  server { listen 8090; server_name a.example;\n"
+      "    location / { proxy_pass http://127.0.0.1:8081; } }\n"
+      "  server { listen 8090; server_name b.example; ssl on;\n"
+      "    location / { proxy_pass http://127.0.0.1:8082; } }\n"
+      "}\n");
+  ASSERT_EQ(m.listeners.size(), 1u) << AllNotes(m);
+  EXPECT_EQ(m.listeners[0].name, "http-8090");
+  EXPECT_FALSE(m.listeners[0].tls.has_value());
+  EXPECT_TRUE(HasNote(m, 5, "nginx ignores it")) << AllNotes(m);
+}
+
+TEST(TlsTranslate, WhatOutriggerCannotNarrowOrReadIsReported) {
+  Model m = From(
+      "http {\n"
+      "  proxy_set_header Host $host;\n"
+      "  server { listen 443 ssl; ssl_protocols TLSv1.2;\n"
+      "    ssl_certificate /c.crt; ssl_certificate_key /c.key;\n"
+      "    ssl_client_certificate \"data:-----BEGIN CERTIFICATE-----\"; ssl_verify_client on;\n"
+      "    location / { proxy_pass http://127.0.0.1:9; } }\n"
+      "  server { listen 80; return 308 https://$host$request_uri; }\n"
+      "}\n");
+  EXPECT_TRUE(HasNote(m, 3, "always offers TLS 1.3")) << AllNotes(m);
+  EXPECT_TRUE(HasNote(m, 5, "reads certificates and keys from files")) << AllNotes(m);
+  EXPECT_TRUE(HasNote(m, 7, "return 308: translated as redirect_https")) << AllNotes(m);
+  ASSERT_EQ(m.listeners.size(), 2u) << AllNotes(m);
+  EXPECT_EQ(m.listeners[0].tls->client_mode, "");
+}
+
+TEST(TlsTranslate, DeeplyNestedLocationsStopAtABound) {
+  std::string nested = "http { server { listen 8080;\n";
+  for (int i = 0; i < 5000; ++i) nested += "location / {\n";
+  nested += "proxy_pass http://127.0.0.1:9;\n";
+  for (int i = 0; i < 5000; ++i) nested += "}\n";
+  nested += "} }\n";
+  Model m = From(nested);
+  EXPECT_TRUE(HasNote(m, 66, "nested more than 64 deep")) << m.notes.size();
+}
+
 }  // namespace
 }  // namespace outrigger::import_nginx

@@ -154,5 +154,16 @@ TEST(Translate, TheDefaultServersAccessLogIsTheListenersInCombinedFormat) {
   EXPECT_EQ(m.notes.size(), 4u) << AllNotes(m);  // each said once, however many listeners
 }
 
+TEST(Translate, NginxTextInACommentCannotEndItEarly) {
+  // A quoted location may hold a line break: written into a comment it would start YAML.
+  Model m = From(
+      "http { server { listen 8080; proxy_set_header Host $host;\n"
+      "  location = \"/a\nlisteners: {}\n#\" { proxy_pass http://127.0.0.1:9; } } }\n");
+  std::string yaml = EmitYaml(m, "t.conf");
+  EXPECT_EQ(yaml.find("\nlisteners: {}"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("# nginx: location = /a listeners: {} #"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("path_prefix: \"/a\\x0alisteners: {}\\x0a#\""), std::string::npos) << yaml;
+}
+
 }  // namespace
 }  // namespace outrigger::import_nginx

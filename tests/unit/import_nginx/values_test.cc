@@ -54,7 +54,10 @@ TEST(Values, ServerAddresses) {
   EXPECT_EQ(ServerAddress("unix:/tmp/app.sock"), std::nullopt);
 }
 
-TEST(Values, QuoteEscapes) { EXPECT_EQ(Quote("a\"b\\c"), "\"a\\\"b\\\\c\""); }
+TEST(Values, QuoteEscapes) {
+  EXPECT_EQ(Quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(Quote("/a\nb:\t\x7f"), "\"/a\\x0ab:\\x09\\x7f\"");  // control bytes stay exact
+}
 
 }  // namespace
 }  // namespace outrigger::import_nginx
