@@ -14,6 +14,9 @@ namespace outrigger::import_nginx {
 namespace {
 
 constexpr int kMaxIncludeDepth = 16;
+// Blocks nest by recursion, included files' too: the bound keeps a hostile file from
+// exhausting the stack (nginx itself crashes on some 20,000 levels).
+constexpr int kMaxBlockDepth = 64;
 
 struct Glob {
   Glob() = default;
@@ -33,11 +36,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 class Parser {
  public:
-  Parser(std::vector<Token> tokens, std::string file, std::string conf_dir, int depth)
+  Parser(std::vector<Token> tokens, std::string file, std::string conf_dir, int depth, int nesting)
       : tokens_(std::move(tokens)),
         file_(std::move(file)),
         conf_dir_(std::move(conf_dir)),
-        depth_(depth) {}
+        depth_(depth),
+        nesting_(nesting) {}
 
   absl::StatusOr<std::vector<Directive>> Block(bool nested, int open_line) {
     std::vector<Directive> out;
@@ -61,7 +65,12 @@ class Parser {
         if (!a.quoted && a.text == ";") break;
         if (!a.quoted && a.text == "{") {
           d.has_block = true;
+          if (nesting_ >= kMaxBlockDepth) {
+            return Error(a.line, Cat("blocks nested more than ", kMaxBlockDepth, " deep"));
+          }
+          ++nesting_;
           absl::StatusOr<std::vector<Directive>> children = Block(true, a.line);
+          --nesting_;
           if (!children.ok()) return children.status();
           d.children = std::move(*children);
           break;
@@ -111,7 +120,7 @@ class Parser {
       if (!text.ok()) return Error(d.line, std::string(text.status().message()));
       absl::StatusOr<std::vector<Token>> tokens = Tokenize(*text, path);
       if (!tokens.ok()) return tokens.status();
-      Parser inner(std::move(*tokens), path, conf_dir_, depth_ + 1);
+      Parser inner(std::move(*tokens), path, conf_dir_, depth_ + 1, nesting_);
       absl::StatusOr<std::vector<Directive>> ds = inner.Block(false, 0);
       if (!ds.ok()) return ds.status();
       for (Directive& x : *ds) out.push_back(std::move(x));
@@ -123,7 +132,8 @@ class Parser {
   size_t pos_ = 0;
   std::string file_;
   std::string conf_dir_;
-  int depth_;
+  int depth_;    // of includes
+  int nesting_;  // of blocks, across includes
 };
 
 }  // namespace
@@ -132,7 +142,7 @@ absl::StatusOr<std::vector<Directive>> ParseString(std::string_view text, const 
                                                    const std::string& conf_dir) {
   absl::StatusOr<std::vector<Token>> tokens = Tokenize(text, file);
   if (!tokens.ok()) return tokens.status();
-  Parser parser(std::move(*tokens), file, conf_dir, 0);
+  Parser parser(std::move(*tokens), file, conf_dir, 0, 0);
   return parser.Block(false, 0);
 }
 

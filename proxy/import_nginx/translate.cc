@@ -18,9 +18,6 @@ namespace {
 
 constexpr uint64_t kNginxDefaultMaxBody = 1024 * 1024;  // client_max_body_size 1m
 constexpr int64_t kNginxDefaultReadMs = 60'000;         // proxy_read_timeout 60s
-// Locations nest by recursion: a bound keeps a hostile file from exhausting the stack.
-constexpr int kMaxLocationDepth = 64;
-
 struct Settings {
   std::optional<int64_t> connect_ms, read_ms;
   const Directive* connect_from = nullptr;
@@ -308,13 +305,7 @@ class Translator {
     }
   }
 
-  void Location(const Directive& loc, Settings s, ServerCtx& ctx, int depth = 0) {
-    if (depth >= kMaxLocationDepth) {
-      model_.notes.push_back(
-          {loc.file, loc.line,
-           Cat("location not translated: nested more than ", kMaxLocationDepth, " deep")});
-      return;
-    }
+  void Location(const Directive& loc, Settings s, ServerCtx& ctx) {
     s = Child(std::move(s));
     std::string prefix;
     bool exact = false;
@@ -351,7 +342,7 @@ class Translator {
       }
     }
     for (const Directive& d : loc.children) {
-      if (d.name == "location" && d.has_block) Location(d, s, ctx, depth + 1);
+      if (d.name == "location" && d.has_block) Location(d, s, ctx);
     }
     if (proxy_pass == nullptr) {
       model_.notes.push_back(

@@ -117,5 +117,19 @@ TEST_F(IncludeTest, ASyntaxErrorInAnIncludedFileNamesThatFile) {
       << d.status();
 }
 
+TEST(Parser, BlocksNestedTooDeepAreAnErrorNotAStackOverflow) {
+  // Found by helper-26: 1,000 nested locations overflowed the ASan build's stack.
+  std::string nested;
+  for (int i = 0; i < 5000; ++i) nested += "location / {\n";
+  for (int i = 0; i < 5000; ++i) nested += "}\n";
+  auto d = ParseString(nested, "t.conf", ".");
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(), "t.conf:65: blocks nested more than 64 deep");
+  std::string fine;
+  for (int i = 0; i < 64; ++i) fine += "location / {\n";
+  for (int i = 0; i < 64; ++i) fine += "}\n";
+  EXPECT_TRUE(ParseString(fine, "t.conf", ".").ok());
+}
+
 }  // namespace
 }  // namespace outrigger::import_nginx

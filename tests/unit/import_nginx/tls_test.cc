@@ -232,15 +232,5 @@ TEST(TlsTranslate, WhatOutriggerCannotNarrowOrReadIsReported) {
   EXPECT_EQ(m.listeners[0].tls->client_mode, "");
 }
 
-TEST(TlsTranslate, DeeplyNestedLocationsStopAtABound) {
-  std::string nested = "http { server { listen 8080;\n";
-  for (int i = 0; i < 5000; ++i) nested += "location / {\n";
-  nested += "proxy_pass http://127.0.0.1:9;\n";
-  for (int i = 0; i < 5000; ++i) nested += "}\n";
-  nested += "} }\n";
-  Model m = From(nested);
-  EXPECT_TRUE(HasNote(m, 66, "nested more than 64 deep")) << m.notes.size();
-}
-
 }  // namespace
 }  // namespace outrigger::import_nginx
