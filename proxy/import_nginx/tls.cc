@@ -8,17 +8,6 @@ namespace {
 
 bool OneArg(const Directive& d) { return d.args.size() == 1 && !d.args[0].empty(); }
 
-// nginx reads a relative path from its prefix (/etc/nginx/ in Debian's build), Outrigger from
-// the config file's directory: the same text may name another file.
-void NoteRelative(const Directive& d, std::vector<Note>& notes) {
-  if (!StartsWith(d.args[0], "/")) {
-    notes.push_back({d.file, d.line,
-                     Cat("`", d.name, " ", d.args[0],
-                         "`: a relative path; nginx reads it from its prefix directory, "
-                         "Outrigger from the config file's: check that it names the same file")});
-  }
-}
-
 // ssl_certificate or ssl_certificate_key: a level's first one replaces the inherited list.
 // A PEM written into the config itself (`data:`, nginx 1.15.10): Outrigger reads files.
 bool Inline(const Directive& d, std::vector<Note>& notes) {

@@ -152,12 +152,7 @@ class Translator {
     }
     if (path == "/dev/stdout") return "stdout";
     if (path == "/dev/stderr") return "stderr";
-    if (first && !StartsWith(path, "/")) {
-      model_.notes.push_back({d->file, d->line,
-                              Cat("`access_log ", path,
-                                  "`: a relative path; nginx reads it from its prefix directory, "
-                                  "Outrigger from the config file's")});
-    }
+    if (first) NoteRelative(*d, model_.notes);
     return path;
   }
 

@@ -11,6 +11,15 @@ void Untranslated(const Directive& d, std::string_view why, std::vector<Note>& n
   notes.push_back({d.file, d.line, Cat("`", text, "` not translated: ", why)});
 }
 
+void NoteRelative(const Directive& d, std::vector<Note>& notes) {
+  if (!StartsWith(d.args[0], "/")) {
+    notes.push_back({d.file, d.line,
+                     Cat("`", d.name, " ", d.args[0],
+                         "`: a relative path; nginx reads it from its prefix directory, "
+                         "Outrigger from the config file's: check that it names the same file")});
+  }
+}
+
 namespace {
 
 // `hash KEY`: the variables Outrigger can hash on; empty when it cannot.
