@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/config/plugin_config.h"
 #include "proxy/config/tls_config.h"
 #include "proxy/net/address.h"
 #include "proxy/net/cidr.h"
@@ -175,6 +176,9 @@ struct RouteConfig {
   // "512KiB"); default 10MiB, 0 = no limit. A Content-Length over it, or a chunked body that
   // grows past it, is answered 413 and the connection closed.
   uint64_t max_body = uint64_t{10} << 20;
+  // `plugins`: run in order on each request, in reverse on its response (plugin_config.h).
+  // With one that always answers (respond, redirect) `pool` may be left out: empty then.
+  std::vector<PluginConfig> plugins;
   SourceMark mark;
 };
 

@@ -19,6 +19,7 @@
 #include "proxy/config/access_log_reader.h"
 #include "proxy/config/forwarding_reader.h"
 #include "proxy/config/health_reader.h"
+#include "proxy/config/plugin_reader.h"
 #include "proxy/config/tls_reader.h"
 #include "proxy/config/validate.h"
 #include "proxy/config/yaml_reader.h"
@@ -325,7 +326,10 @@ void Loader::ReadListenerTimeouts(const Field& f, ListenerTimeouts* timeouts) {
 void Loader::ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark) {
   route->mark = LocateValue(f, diag_);
   if (!ExpectMap(f, &diag_)) return;
-  MapReader keys(f, {"path_prefix", "host", "pool", "upgrades", "max_body"}, &diag_);
+  MapReader keys(f, {"path_prefix", "host", "pool", "upgrades", "max_body", "plugins"}, &diag_);
+  if (auto plugins = keys.Get("plugins")) ReadPlugins(*plugins, &route->plugins, &diag_);
+  const bool answers = std::any_of(route->plugins.begin(), route->plugins.end(),
+                                   [](const PluginConfig& p) { return p.AlwaysAnswers(); });
   if (auto prefix = keys.Get("path_prefix")) {
     if (auto s = ReadString(*prefix, &diag_)) {
       route->path_prefix = *s;
@@ -359,7 +363,8 @@ void Loader::ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark
       }
     }
   }
-  if (auto pool = keys.Require("pool")) {
+  // A route whose plugins always answer (respond, redirect) reaches no pool.
+  if (auto pool = answers ? keys.Get("pool") : keys.Require("pool")) {
     if (auto s = ReadString(*pool, &diag_)) route->pool = *s;
     *pool_mark = LocateValue(*pool, diag_);
   }

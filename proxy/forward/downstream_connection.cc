@@ -559,13 +559,20 @@ void DownstreamConnection::HandleRequest() {
     return;
   }
   ex().max_body = route_config.max_body;
+  std::string_view client_ip = ClientIp(*listener.config, peer_ip_, ex().request);
+  NoteClient(client_ip);
+  ex().chain = listener.route_chains[*route].get();
+  if (ex().chain != nullptr && RunRequestPlugins(client_ip)) return;
+  if (listener.route_pool[*route] == ListenerRuntime::kNoPool) {  // the loader prevents it
+    evbuffer_drain(In(client_), ex().request.head_size);
+    SendLocalResponse(500, "route has no pool", /*close=*/ex().has_body);
+    return;
+  }
   ex().pool_index = listener.route_pool[*route];
   pool_ = &snap.pools[ex().pool_index];
   shard().OnPoolRequestStart(static_cast<metrics::PoolId>(ex().pool_index), request_start_ns_);
   ex().pool_request_open = true;
 
-  std::string_view client_ip = ClientIp(*listener.config, peer_ip_, ex().request);
-  NoteClient(client_ip);
   ex().pick = balance::PickContext();
   ex().pick.hash_key = HashKey(*pool_->config, client_ip, ex().request);
   if (ex().pick.hash_key.data() != peer_ip_.data()) {
@@ -590,7 +597,8 @@ void DownstreamConnection::HandleRequest() {
   http::ForwardedFor forwarded = ForwardedFields(*listener.config, peer_ip_, client_ip);
   forwarded.request_id = RequestIdField();
   if (tls_session_ != nullptr) forwarded.client_cert_subject = tls_session_->client_subject();
-  http::WriteUpstreamRequestHead(ex().request, forwarded, &ex().upstream_head);
+  http::WriteUpstreamRequestHead(ex().request, forwarded, &ex().upstream_head,
+                                 ex().chain != nullptr ? &ex().plugins.request_edits() : nullptr);
   evbuffer_drain(In(client_), ex().request.head_size);
   ex().request_body.Start(ex().request.body, ex().request.content_length, ex().max_body);
   state_ = State::kExchange;
@@ -758,6 +766,10 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
                            &ex().scratch, id.name, id.value);
   evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
   LogLocalAnswer(status);
+  AfterLocalAnswer(close);
+}
+
+void DownstreamConnection::AfterLocalAnswer(bool close) {
   if (close) {
     CloseAfterFlush();
     return;
@@ -1115,9 +1127,14 @@ bool DownstreamConnection::TryReadResponseHead() {
       worker_.draining()) {
     client_keep_alive_ = false;
   }
+  const http::FieldEdits* edits = nullptr;
+  if (ex().chain != nullptr) {
+    ex().chain->OnResponse(ex().plugins, ex().response);
+    edits = &ex().plugins.response_edits();
+  }
   ex().scratch.clear();
   http::WriteClientResponseHead(ex().response, ex().client_minor, client_keep_alive_, &ex().scratch,
-                                RequestIdField());
+                                RequestIdField(), edits);
   NoteResponseHead();
   evbuffer_drain(in, head_len);
   evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());

@@ -85,6 +85,12 @@ class DownstreamConnection {
   void HandleRequest();
   void SendLocalResponse(int status, std::string_view detail, bool close,
                          std::string_view extra_headers = {});
+  // After an answer made here went to the client: close, or wait for the next request.
+  void AfterLocalAnswer(bool close);
+  // downstream_plugins.cc: the route's plugins' request phase; true when one answered (and
+  // the answer was sent).
+  bool RunRequestPlugins(std::string_view client_ip);
+  void SendPluginAnswer();
   void AwaitNextRequest();
   void CloseAfterFlush();
   void Close();

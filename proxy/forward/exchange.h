@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "plugins/chain.h"
 #include "proxy/balance/policy.h"
 #include "proxy/forward/body_pump.h"
 #include "proxy/http/message.h"
@@ -43,6 +44,7 @@ struct ExchangeState {
   bool log_begun = false;          // `log` (its request id at least) is this request's
   bool log_open = false;           // `log` describes this request, its line not yet written
   uint32_t retries = 0;            // retries of the current request so far
+  const plugins::Chain* chain = nullptr;  // the route's plugins (the snapshot's), if any
   metrics::BackendId metric_backend = 0;
   int64_t wait_deadline_ns = 0;  // a pending request gives up then (connect timeout)
   // This attempt's bytes queued upstream: its head (or replay), and the body's moved() count
@@ -72,7 +74,8 @@ struct Exchange : ExchangeState {
   std::string target;           // request.path's bytes when normalization rewrote it
   BodyPump request_body;
   BodyPump response_body;
-  log::AccessRecord log;  // the request's id and access log record (downstream_log.cc)
+  log::AccessRecord log;     // the request's id and access log record (downstream_log.cc)
+  plugins::Context plugins;  // the route's plugins' view of this request (plugins/plugin.h)
 };
 
 }  // namespace outrigger::forward

@@ -245,6 +245,14 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
           {c->subject_cn.empty() && !c->names.empty() ? c->names[0] : c->subject_cn, c->not_after});
     }
   }
+  // Plugins register their action series in the layout as they are built.
+  std::vector<std::vector<std::shared_ptr<const plugins::Chain>>> chains(cfg.listeners.size());
+  for (size_t l = 0; l < cfg.listeners.size(); ++l) {
+    for (const config::RouteConfig& rc : cfg.listeners[l].routes) {
+      plugins::ActionIds ids(layout.get(), rc.pool);
+      chains[l].push_back(rc.plugins.empty() ? nullptr : plugins::BuildChain(rc.plugins, ids));
+    }
+  }
   snap->metric_layout = std::move(layout);
 
   snap->ticket_keys = previous != nullptr && previous->ticket_keys
@@ -252,8 +260,12 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
                           : std::make_shared<const tls::TicketKeys>();
   snap->listeners.reserve(cfg.listeners.size());
   for (const config::ListenerConfig& lc : cfg.listeners) {
-    ListenerRuntime l{
-        &lc, route::Router(lc.routes), {}, std::move(sinks[snap->listeners.size()]), {}};
+    ListenerRuntime l{&lc,
+                      route::Router(lc.routes),
+                      {},
+                      std::move(chains[snap->listeners.size()]),
+                      std::move(sinks[snap->listeners.size()]),
+                      {}};
     if (lc.tls) {
       absl::StatusOr<std::shared_ptr<const tls::ServerContext>> tls =
           ServerContextFor(lc, previous, snap->ticket_keys);
@@ -264,6 +276,10 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
       l.tls = *std::move(tls);
     }
     for (const config::RouteConfig& rc : lc.routes) {
+      if (rc.pool.empty()) {  // the loader allows it only where a plugin always answers
+        l.route_pool.push_back(ListenerRuntime::kNoPool);
+        continue;
+      }
       size_t index = 0;
       while (index < cfg.pools.size() && cfg.pools[index].name != rc.pool) ++index;
       if (index == cfg.pools.size()) {

@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "plugins/chain.h"
 #include "proxy/balance/policy.h"
 #include "proxy/config/config.h"
 #include "proxy/log/log_sink.h"
@@ -61,7 +62,11 @@ struct PoolRuntime {
 struct ListenerRuntime {
   const config::ListenerConfig* config;  // points into Snapshot::config
   route::Router router;
-  std::vector<size_t> route_pool;  // route index → index into Snapshot::pools
+  // route index → index into Snapshot::pools; kNoPool for a route whose plugins always answer
+  std::vector<size_t> route_pool;
+  static constexpr size_t kNoPool = static_cast<size_t>(-1);
+  // route index → its plugins (null: none)
+  std::vector<std::shared_ptr<const plugins::Chain>> route_chains;
   // Where its access log goes (null: `access_log` off); shared with the snapshots before and
   // after this one while the path stays the same.
   std::shared_ptr<log::LogSink> access_log;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 
 #include "proxy/http/error_page.h"
 #include "proxy/http/fields.h"
@@ -170,11 +171,13 @@ bool ListHasToken(std::string_view list, std::string_view token) {
   return false;
 }
 
-void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, std::string* out) {
+void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, std::string* out,
+                              const FieldEdits* edits) {
   out->append(req.method_text);
   out->push_back(' ');
   out->append(req.path);
   out->append(req.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  const size_t fields_start = out->size();
   if (!req.authority.empty()) AppendField("Host", req.authority, out);
 
   const bool check_connection = ConnectionNamesFields(req.headers);
@@ -269,6 +272,7 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
   if (!fwd.client_cert_subject.empty()) {
     AppendField("X-Client-Cert-Subject", fwd.client_cert_subject, out);
   }
+  if (edits != nullptr && !edits->empty()) ApplyFieldEdits(*edits, fields_start, out);
 
   if (req.upgrade_websocket) {
     AppendUpgradeFields(req.headers, out);
@@ -279,12 +283,14 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
 }
 
 void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
-                             bool client_keep_alive, std::string* out, SetField set) {
+                             bool client_keep_alive, std::string* out, SetField set,
+                             const FieldEdits* edits) {
   out->append("HTTP/1.1 ");
   AppendDecimal(static_cast<uint64_t>(resp.status), out);
   out->push_back(' ');
   out->append(resp.reason.empty() ? ReasonPhrase(resp.status) : resp.reason);
   out->append("\r\n");
+  const size_t fields_start = out->size();
 
   const bool check_connection = ConnectionNamesFields(resp.headers);
   bool length_written = false;
@@ -321,6 +327,7 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
   }
 
   if (!set.name.empty()) AppendField(set.name, set.value, out);
+  if (edits != nullptr && !edits->empty()) ApplyFieldEdits(*edits, fields_start, out);
   if (resp.status == 101) {
     AppendUpgradeFields(resp.headers, out);
   } else if (!client_keep_alive) {
@@ -329,6 +336,36 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
     out->append("Connection: keep-alive\r\n");
   }
   out->append("\r\n");
+}
+
+void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* out) {
+  auto dropped = [&edits](std::string_view name) {
+    for (std::string_view r : edits.remove) {
+      if (EqualsIgnoreCase(name, r)) return true;
+    }
+    for (const Header& h : edits.set) {
+      if (EqualsIgnoreCase(name, h.name)) return true;
+    }
+    return false;
+  };
+  // One pass, compacting in place: each kept line moves down over the dropped ones.
+  std::string& s = *out;
+  size_t read = fields_start;
+  size_t write = fields_start;
+  while (read < s.size()) {
+    const size_t end = s.find("\r\n", read);
+    const size_t next = end == std::string::npos ? s.size() : end + 2;
+    const size_t colon = s.find(':', read);
+    const std::string_view name(s.data() + read, (colon < next ? colon : next) - read);
+    if (!dropped(name)) {
+      if (write != read) std::memmove(s.data() + write, s.data() + read, next - read);
+      write += next - read;
+    }
+    read = next;
+  }
+  s.resize(write);
+  for (const Header& h : edits.set) AppendField(h.name, h.value, out);
+  for (const Header& h : edits.add) AppendField(h.name, h.value, out);
 }
 
 }  // namespace outrigger::http

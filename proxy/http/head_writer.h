@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proxy/http/message.h"
 
@@ -19,6 +20,25 @@ namespace outrigger::http {
 struct SetField {
   std::string_view name;
   std::string_view value;
+};
+
+// Field edits a route's plugins ask for (plugins/headers.h). Applied to the head as written,
+// the proxy's own fields included (so `set: {Host: ...}` or `remove: [X-Forwarded-For]` work
+// as nginx's proxy_set_header does): every field named in `remove` or `set` is dropped, then
+// each `set` and `add` field is appended. Framing and connection fields are never named
+// here (the config refuses them). The views must outlive the write.
+struct FieldEdits {
+  std::vector<std::string_view> remove;
+  std::vector<Header> set;
+  std::vector<Header> add;
+
+  bool empty() const { return remove.empty() && set.empty() && add.empty(); }
+  // Keeps the capacity: an exchange reuses it request after request.
+  void clear() {
+    remove.clear();
+    set.clear();
+    add.clear();
+  }
 };
 
 struct ForwardedFor {
@@ -54,7 +74,9 @@ struct ForwardedFor {
 //     fwd.rfc7239, "Forwarded: for=...;host=...;proto=..." after any the trusted client sent;
 //   - for a WebSocket upgrade: "Connection: Upgrade" and the client's Upgrade value;
 //     for an HTTP/1.0 client: "Connection: keep-alive" (the upstream connection is pooled).
-void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, std::string* out);
+// Last, `edits` (may be null) are applied to the fields.
+void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, std::string* out,
+                              const FieldEdits* edits = nullptr);
 
 // Appends the response head to send to the client to `*out`: "HTTP/1.1 <status> <reason>",
 // the backend's fields minus hop-by-hop ones, then:
@@ -62,9 +84,15 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
 //   - otherwise "Connection: close" when !client_keep_alive, or "Connection: keep-alive" when
 //     the client is HTTP/1.0 and the connection stays open.
 // A close-delimited body is forwarded as is; the caller passes client_keep_alive = false then.
-// `set` (the request id) replaces the backend's field of that name.
+// `set` (the request id) replaces the backend's field of that name; then `edits` (may be null)
+// are applied to the fields.
 void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
-                             bool client_keep_alive, std::string* out, SetField set = {});
+                             bool client_keep_alive, std::string* out, SetField set = {},
+                             const FieldEdits* edits = nullptr);
+
+// Applies `edits` to the field lines in `*out` from `fields_start` (the first field line) to
+// its end, which must be whole "Name: value\r\n" lines.
+void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* out);
 
 // Case-insensitive ASCII comparison for field names and tokens.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

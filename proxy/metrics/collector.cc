@@ -167,8 +167,19 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
       "Integral of in-flight plus pending requests over time; rate() is the mean concurrency.",
       MetricType::Counter);
 
+  MetricFamily plugin_actions =
+      Family("outrigger_plugin_actions_total",
+             "What routes' plugins did: limited, denied, redirected, answered, rewritten...",
+             MetricType::Counter);
+
   if (totals.layout != nullptr) {
     const MetricLayout& layout = *totals.layout;
+    for (size_t a = 0; a < totals.plugin_actions.size(); ++a) {
+      const MetricLayout::PluginAction& pa = layout.plugin_actions[a];
+      AddCounter(plugin_actions,
+                 {Label("pool", pa.pool), Label("plugin", pa.plugin), Label("action", pa.action)},
+                 static_cast<double>(totals.plugin_actions[a]));
+    }
     for (size_t b = 0; b < totals.backends.size(); ++b) {
       const BackendTotals& t = totals.backends[b];
       const std::string& pool = layout.pools[layout.backends[b].pool];
@@ -235,7 +246,7 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
        {&backend_requests, &backend_duration, &backend_failures, &backend_retries, &backend_busy,
         &backend_inflight, &backend_tunnels, &pool_requests, &pool_duration, &pool_shed, &pool_busy,
         &pool_inflight, &pool_pending, &downstream_requests, &downstream_duration,
-        &downstream_connections}) {
+        &downstream_connections, &plugin_actions}) {
     families.push_back(std::move(*family));
   }
   AppendTlsFamilies(totals, &families);

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 namespace outrigger::metrics {
@@ -110,7 +111,8 @@ Shard::Shard(std::shared_ptr<const MetricLayout> layout)
     : layout_(std::move(layout)),
       backends_(std::make_unique<BackendCells[]>(layout_->backends.size())),
       pools_(std::make_unique<PoolCells[]>(layout_->pools.size())),
-      listeners_(std::make_unique<ListenerCells[]>(layout_->listeners.size())) {}
+      listeners_(std::make_unique<ListenerCells[]>(layout_->listeners.size())),
+      plugin_actions_(std::make_unique<ShardCounter[]>(layout_->plugin_actions.size())) {}
 
 void Shard::OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns) {
   if constexpr (!kRecording) return;
@@ -189,6 +191,10 @@ Totals Shard::Read(int64_t now_ns) const {
     }
     out.tls_failures = LoadArray(cells.tls_failures);
   }
+  totals.plugin_actions.resize(layout_->plugin_actions.size());
+  for (size_t a = 0; a < totals.plugin_actions.size(); ++a) {
+    totals.plugin_actions[a] = plugin_actions_[a].Load();
+  }
   return totals;
 }
 
@@ -197,6 +203,9 @@ void AddByIdentity(Totals& into, const Totals& from) {
     for (size_t b = 0; b < from.backends.size(); ++b) into.backends[b] += from.backends[b];
     for (size_t p = 0; p < from.pools.size(); ++p) into.pools[p] += from.pools[p];
     for (size_t l = 0; l < from.listeners.size(); ++l) into.listeners[l] += from.listeners[l];
+    for (size_t a = 0; a < from.plugin_actions.size(); ++a) {
+      into.plugin_actions[a] += from.plugin_actions[a];
+    }
     return;
   }
   // Another layout (a previous snapshot): scrape-time work, never per request.
@@ -229,6 +238,19 @@ void AddByIdentity(Totals& into, const Totals& from) {
       into.listeners[it->second] += from.listeners[l];
     }
   }
+  using ActionKey = std::tuple<std::string_view, std::string_view, std::string_view>;
+  std::map<ActionKey, size_t> action_ids;
+  for (size_t a = 0; a < to.plugin_actions.size(); ++a) {
+    const MetricLayout::PluginAction& pa = to.plugin_actions[a];
+    action_ids.emplace(ActionKey(pa.pool, pa.plugin, pa.action), a);
+  }
+  for (size_t a = 0; a < from.plugin_actions.size(); ++a) {
+    const MetricLayout::PluginAction& pa = layout.plugin_actions[a];
+    if (auto it = action_ids.find(ActionKey(pa.pool, pa.plugin, pa.action));
+        it != action_ids.end()) {
+      into.plugin_actions[it->second] += from.plugin_actions[a];
+    }
+  }
 }
 
 Totals EmptyTotals(const std::shared_ptr<const MetricLayout>& layout) {
@@ -237,6 +259,7 @@ Totals EmptyTotals(const std::shared_ptr<const MetricLayout>& layout) {
   totals.backends.resize(layout->backends.size());
   totals.pools.resize(layout->pools.size());
   totals.listeners.resize(layout->listeners.size());
+  totals.plugin_actions.resize(layout->plugin_actions.size());
   return totals;
 }
 

@@ -59,6 +59,15 @@ struct MetricLayout {
     int64_t not_after = 0;  // Unix seconds
   };
   std::vector<std::vector<Certificate>> listener_certificates;
+  // outrigger_plugin_actions_total's series, by the ids plugins count with (one per
+  // (pool, plugin, action), shared by the routes that have the same; pool "" for a route
+  // without one).
+  struct PluginAction {
+    std::string pool;
+    std::string plugin;
+    std::string action;
+  };
+  std::vector<PluginAction> plugin_actions;
 };
 
 // `code` label values, indexed by status / 100 - 1.
@@ -156,9 +165,11 @@ struct Totals {
   std::vector<BackendTotals> backends;
   std::vector<PoolTotals> pools;
   std::vector<ListenerTotals> listeners;
+  std::vector<uint64_t> plugin_actions;
 };
 
-// Adds `from` into `into` by identity (pool name, backend label, listener name): series of
+// Adds `from` into `into` by identity (pool name, backend label, listener name, plugin
+// action's labels): series of
 // `from` that `into`'s layout does not have are dropped. REQUIRES: into.layout set and the
 // vectors sized to it.
 void AddByIdentity(Totals& into, const Totals& from);
@@ -295,6 +306,12 @@ class Shard {
     if (!ok) cells.tls_failures[static_cast<size_t>(why)].Add(1);
   }
 
+  // A plugin acted (metrics::MetricLayout::plugin_actions id).
+  void OnPluginAction(uint32_t action) {
+    if constexpr (!kRecording) return;
+    plugin_actions_[action].Add(1);
+  }
+
   // ---- Any thread. ----
 
   // A copy of every counter, busy integrals evaluated at `now_ns`.
@@ -331,6 +348,7 @@ class Shard {
   const std::unique_ptr<BackendCells[]> backends_;
   const std::unique_ptr<PoolCells[]> pools_;
   const std::unique_ptr<ListenerCells[]> listeners_;
+  const std::unique_ptr<ShardCounter[]> plugin_actions_;
 };
 
 // Zeroed totals sized to `layout`.

@@ -45,21 +45,26 @@ bool Cidr::Contains(const SocketAddress& ip) const {
 }
 
 bool Cidr::Contains(std::string_view ip) const {
+  std::optional<SocketAddress> address = ParseIp(ip);
+  return address && Contains(*address);
+}
+
+std::optional<SocketAddress> ParseIp(std::string_view ip) {
   // inet_pton wants a terminated string; an IP never needs more than this (no allocation).
   char buf[INET6_ADDRSTRLEN + 1] = {};
-  if (ip.size() >= sizeof(buf)) return false;
+  if (ip.size() >= sizeof(buf)) return std::nullopt;
   std::memcpy(buf, ip.data(), ip.size());
   sockaddr_in6 v6{};
   if (inet_pton(AF_INET6, buf, &v6.sin6_addr) == 1) {
     v6.sin6_family = AF_INET6;
-    return Contains(SocketAddress(reinterpret_cast<const sockaddr*>(&v6), sizeof(v6)));
+    return SocketAddress(reinterpret_cast<const sockaddr*>(&v6), sizeof(v6));
   }
   sockaddr_in v4{};
   if (inet_pton(AF_INET, buf, &v4.sin_addr) == 1) {
     v4.sin_family = AF_INET;
-    return Contains(SocketAddress(reinterpret_cast<const sockaddr*>(&v4), sizeof(v4)));
+    return SocketAddress(reinterpret_cast<const sockaddr*>(&v4), sizeof(v4));
   }
-  return false;
+  return std::nullopt;
 }
 
 std::string Cidr::ToString() const {

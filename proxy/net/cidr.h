@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,5 +32,8 @@ class Cidr {
 // "10.0.0.0/8", "192.168.1.7" (= /32), "fd00::/8", "::1" (= /128). Host bits set beyond the
 // prefix are an error, as in most tools (so a typo like 10.0.0.1/8 is caught).
 absl::StatusOr<Cidr> ParseCidr(std::string_view text);
+
+// A textual IP ("10.1.2.3", "::1") as an address with port 0; nullopt when it does not parse.
+std::optional<SocketAddress> ParseIp(std::string_view ip);
 
 }  // namespace outrigger::net

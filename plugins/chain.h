@@ -1,0 +1,34 @@
+// Chain: a route's plugins in order, built once per snapshot (BuildChain) and run by the
+// exchange: the request phase top-down until one answers, the response phase bottom-up over
+// the plugins that ran.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "plugins/plugin.h"
+#include "proxy/config/plugin_config.h"
+
+namespace outrigger::plugins {
+
+class Chain {
+ public:
+  explicit Chain(std::vector<std::unique_ptr<const Plugin>> plugins)
+      : plugins_(std::move(plugins)) {}
+
+  bool empty() const { return plugins_.empty(); }
+  // True when a plugin answered (ctx.answer()).
+  bool OnRequest(Context& ctx) const;
+  void OnResponse(Context& ctx, const http::ResponseHead& response) const;
+
+ private:
+  std::vector<std::unique_ptr<const Plugin>> plugins_;
+};
+
+// The chain for a route's `plugins` (registry.cc holds the table of plugin kinds). Its
+// action series are registered in `ids`.
+std::shared_ptr<const Chain> BuildChain(const std::vector<config::PluginConfig>& configs,
+                                        ActionIds& ids);
+
+}  // namespace outrigger::plugins

@@ -1,0 +1,40 @@
+// headers: set/add/remove fields on the request (to the backend) and on the response (to the
+// client) — nginx's proxy_set_header, more_clear_headers and add_header ... always.
+//
+// Both sides' values are expanded in the request phase, while every variable's bytes are
+// still there; the response's edits wait in the context until its head is written.
+#include "plugins/builtin.h"
+
+namespace outrigger::plugins {
+namespace {
+
+class Headers final : public Plugin {
+ public:
+  Headers(const config::HeadersPluginConfig& c, ActionIds& ids)
+      : config_(c), edited_(ids.Id("headers", "edited")) {}
+
+  Verdict OnRequest(Context& ctx) const override {
+    Apply(config_.request, ctx, &ctx.request_edits());
+    Apply(config_.response, ctx, &ctx.response_edits());
+    ctx.Count(edited_);
+    return Verdict::kContinue;
+  }
+
+ private:
+  static void Apply(const config::FieldEditsConfig& c, Context& ctx, http::FieldEdits* edits) {
+    for (const std::string& name : c.remove) edits->remove.push_back(name);
+    for (const auto& [name, value] : c.set) edits->set.push_back({name, ctx.Expand(value)});
+    for (const auto& [name, value] : c.add) edits->add.push_back({name, ctx.Expand(value)});
+  }
+
+  const config::HeadersPluginConfig config_;
+  const uint32_t edited_;
+};
+
+}  // namespace
+
+std::unique_ptr<const Plugin> Make(const config::HeadersPluginConfig& c, ActionIds& ids) {
+  return std::make_unique<Headers>(c, ids);
+}
+
+}  // namespace outrigger::plugins

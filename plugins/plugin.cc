@@ -1,0 +1,57 @@
+#include "plugins/plugin.h"
+
+namespace outrigger::plugins {
+
+void Context::Begin(http::RequestHead* request, const config::TemplateValues& vars,
+                    metrics::Shard* shard) {
+  request_ = request;
+  vars_ = vars;
+  shard_ = shard;
+  request_edits_.clear();
+  response_edits_.clear();
+  answer_.status = 0;
+  answer_.content_type = {};
+  answer_.body = {};
+  answer_.headers.clear();
+  strings_used_ = 0;
+  ran = 0;
+}
+
+std::string& Context::NewString() {
+  if (strings_used_ == strings_.size()) strings_.emplace_back();
+  std::string& s = strings_[strings_used_++];
+  s.clear();
+  return s;
+}
+
+void Context::SetPath(std::string_view path) {
+  request_->path = path;
+  const size_t q = path.find('?');
+  const std::string_view view = path;
+  vars_.Set(config::TemplateVar::kPath, view.substr(0, q));
+  vars_.Set(config::TemplateVar::kQuery,
+            q == std::string_view::npos ? std::string_view() : view.substr(q + 1));
+}
+
+std::string_view Context::Expand(const config::Template& t) {
+  if (t.IsConstant()) return t.constant();
+  std::string& s = NewString();
+  t.Expand(vars_, &s);
+  return s;
+}
+
+LocalAnswer& Context::Answer(int status) {
+  answer_.status = status;
+  return answer_;
+}
+
+uint32_t ActionIds::Id(std::string_view plugin, std::string_view action) {
+  std::vector<metrics::MetricLayout::PluginAction>& all = layout_->plugin_actions;
+  for (uint32_t i = 0; i < all.size(); ++i) {
+    if (all[i].pool == pool_ && all[i].plugin == plugin && all[i].action == action) return i;
+  }
+  all.push_back({std::string(pool_), std::string(plugin), std::string(action)});
+  return static_cast<uint32_t>(all.size() - 1);
+}
+
+}  // namespace outrigger::plugins

@@ -1,0 +1,108 @@
+// Plugin: one entry of a route's `plugins:` list (README "Plugins"), built once per config
+// snapshot from its config (config/plugin_config.h) and shared, const, by every worker.
+//
+// A plugin knows requests and responses, never sockets, backends or codecs. It takes part in
+// the request phase (top-down: it may edit the request or answer it locally, which ends the
+// phase) and the response phase (bottom-up, from the last plugin that ran: it may edit the
+// response's fields). Its per-request scratch is the Context, which the exchange owns and
+// reuses, so running a chain allocates nothing once warm.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/config/template.h"
+#include "proxy/http/head_writer.h"
+#include "proxy/http/message.h"
+#include "proxy/metrics/shard.h"
+
+namespace outrigger::plugins {
+
+// An answer a plugin makes itself (respond, redirect, 403, 429).
+struct LocalAnswer {
+  int status = 0;  // 0: none
+  std::string_view content_type;
+  std::string_view body;
+  std::vector<http::Header> headers;  // Location, Retry-After...
+};
+
+// One request as the plugins see it; the exchange keeps one and calls Begin per request.
+class Context {
+ public:
+  // `request` stays the exchange's: its path may be replaced (SetPath). `vars` are the
+  // request's variables; $path and $query follow SetPath.
+  void Begin(http::RequestHead* request, const config::TemplateValues& vars, metrics::Shard* shard);
+
+  http::RequestHead& request() { return *request_; }
+  const config::TemplateValues& vars() const { return vars_; }
+  std::string_view client_ip() const { return vars_.Get(config::TemplateVar::kRemoteAddr); }
+
+  // Replaces the path (and query) forwarded. `path` must stay valid while the request is
+  // served: a NewString() or the config's own bytes.
+  void SetPath(std::string_view path);
+  // An empty string of the context's, valid (and in place) until the request ends.
+  std::string& NewString();
+  // The template's value for this request, valid until the request ends.
+  std::string_view Expand(const config::Template& t);
+
+  http::FieldEdits& request_edits() { return request_edits_; }
+  http::FieldEdits& response_edits() { return response_edits_; }
+
+  // Answers locally: the request phase stops here and the request goes to no backend.
+  LocalAnswer& Answer(int status);
+  const LocalAnswer& answer() const { return answer_; }
+  bool answered() const { return answer_.status != 0; }
+
+  // Counts one `outrigger_plugin_actions_total` (an id from ActionIds).
+  void Count(uint32_t action) {
+    if (shard_ != nullptr) shard_->OnPluginAction(action);
+  }
+
+  // Chain bookkeeping: how many plugins ran the request phase (the response phase runs
+  // those, bottom-up).
+  size_t ran = 0;
+
+ private:
+  http::RequestHead* request_ = nullptr;
+  config::TemplateValues vars_;
+  metrics::Shard* shard_ = nullptr;
+  http::FieldEdits request_edits_;
+  http::FieldEdits response_edits_;
+  LocalAnswer answer_;
+  // Expanded values and rewritten paths: a deque keeps each string in place as more are
+  // added, so the views handed out stay valid; the strings keep their capacity.
+  std::deque<std::string> strings_;
+  size_t strings_used_ = 0;
+};
+
+class Plugin {
+ public:
+  enum class Verdict : uint8_t { kContinue, kAnswered };
+
+  virtual ~Plugin() = default;
+  // Request phase. kAnswered after ctx.Answer(): no later plugin runs, no backend is asked.
+  virtual Verdict OnRequest(Context& ctx) const = 0;
+  // Response phase: `response` is the head going to the client (a backend's or a plugin's
+  // answer, not an interim one); edits go to ctx.response_edits().
+  virtual void OnResponse(Context& ctx, const http::ResponseHead& response) const {
+    (void)ctx;
+    (void)response;
+  }
+};
+
+// `outrigger_plugin_actions_total` series a plugin counts on: registered at build time under
+// the route's pool (metrics::MetricLayout::plugin_actions).
+class ActionIds {
+ public:
+  ActionIds(metrics::MetricLayout* layout, std::string_view pool) : layout_(layout), pool_(pool) {}
+  uint32_t Id(std::string_view plugin, std::string_view action);
+
+ private:
+  metrics::MetricLayout* layout_;
+  std::string_view pool_;
+};
+
+}  // namespace outrigger::plugins

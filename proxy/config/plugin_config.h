@@ -1,0 +1,80 @@
+// A route's `plugins:` list (README "Plugins"): what each plugin was configured with, read
+// and checked at load (plugin_reader.cc). The plugins themselves, built from these once per
+// snapshot, are in the top-level plugins/ folder.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "proxy/config/template.h"
+#include "proxy/net/cidr.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace outrigger::config {
+
+// One side's edits: a field named in `remove` or `set` is dropped from what the peer sent;
+// `set` then sends one field of each name, `add` one more line beside any already there.
+struct FieldEditsConfig {
+  std::vector<std::pair<std::string, Template>> set;
+  std::vector<std::pair<std::string, Template>> add;
+  std::vector<std::string> remove;
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+};
+
+// `headers: { request: {set, add, remove}, response: {set, add, remove} }`.
+struct HeadersPluginConfig {
+  FieldEditsConfig request;   // to the backend
+  FieldEditsConfig response;  // to the client
+};
+
+// `rewrite:` one of `strip_prefix: /api`, `replace_prefix: { from: /a/, to: /b/ }`, or
+// `regex: { match: RE, to: REPLACEMENT }` (RE2 syntax; $1..$9 in `to`).
+struct RewritePluginConfig {
+  enum class Kind : uint8_t { kStripPrefix, kReplacePrefix, kRegex };
+  Kind kind = Kind::kStripPrefix;
+  std::string from;  // the prefix replaced (strip_prefix: the prefix stripped)
+  std::string to;    // its replacement; kRegex: RE2's rewrite string (\1..\9)
+  std::shared_ptr<const re2::RE2> regex;
+};
+
+// `redirect: { to: TEMPLATE, status: 301|302|303|307|308 }` (default 302).
+struct RedirectPluginConfig {
+  Template to;
+  int status = 302;
+};
+
+// `respond: { status: N, body: TEMPLATE, content_type: TYPE }`.
+struct RespondPluginConfig {
+  int status = 200;
+  Template body;
+  std::string content_type = "text/plain; charset=utf-8";
+};
+
+// `ip_filter: { allow: [CIDR...], deny: [CIDR...] }`: the client address (after
+// trusted_proxies) in any `deny` is refused; with an `allow` list, so is one in none of it.
+struct IpFilterPluginConfig {
+  std::vector<net::Cidr> allow;
+  std::vector<net::Cidr> deny;
+};
+
+struct PluginConfig {
+  std::variant<HeadersPluginConfig, RewritePluginConfig, RedirectPluginConfig, RespondPluginConfig,
+               IpFilterPluginConfig>
+      spec;
+  std::string name;  // its key in the config: "headers", "rewrite", ...
+
+  // A plugin that answers every request itself: a route whose list has one needs no pool.
+  bool AlwaysAnswers() const {
+    return std::holds_alternative<RedirectPluginConfig>(spec) ||
+           std::holds_alternative<RespondPluginConfig>(spec);
+  }
+};
+
+}  // namespace outrigger::config

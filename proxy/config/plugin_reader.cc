@@ -1,0 +1,319 @@
+#include "proxy/config/plugin_reader.h"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <array>
+#include <functional>
+
+#include "proxy/http/fields.h"
+
+namespace outrigger::config {
+namespace {
+
+using http::fields::NameIs;
+
+// Fields a plugin may not touch: framing and connection management belong to the codec,
+// which forwards bodies verbatim.
+bool IsCodecField(std::string_view name) {
+  for (std::string_view f : {"content-length", "transfer-encoding", "connection", "keep-alive",
+                             "proxy-connection", "te", "trailer", "upgrade"}) {
+    if (NameIs(name, f)) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> ReadFieldName(const Field& f, bool request, bool removing,
+                                         Diagnostics* diag) {
+  std::string name = f.key ? f.key->Scalar() : std::string();
+  if (!f.key) {
+    std::optional<std::string> s = ReadString(f, diag);
+    if (!s) return std::nullopt;
+    name = *s;
+  }
+  const SourceMark at = f.key ? LocateKey(f, *diag) : LocateValue(f, *diag);
+  if (!http::fields::IsToken(name)) {
+    diag->Add(at, fmt::format("{}expected a header name, got \"{}\"", f.Prefix(), name));
+    return std::nullopt;
+  }
+  if (IsCodecField(name)) {
+    diag->Add(at, fmt::format("{}{} is the proxy's to write (framing and connection fields "
+                              "cannot be changed by a plugin)",
+                              f.Prefix(), name));
+    return std::nullopt;
+  }
+  if (request && removing && NameIs(name, "host")) {
+    diag->Add(at,
+              fmt::format("{}Host cannot be removed or added to; `set` replaces it", f.Prefix()));
+    return std::nullopt;
+  }
+  return name;
+}
+
+std::optional<Template> ReadTemplate(const Field& f, Diagnostics* diag, bool field_value) {
+  std::optional<std::string> s = ReadString(f, diag);
+  if (!s) return std::nullopt;
+  if (field_value) {
+    for (char c : *s) {
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+        diag->Add(LocateValue(f, *diag),
+                  fmt::format("{}a header value cannot hold control characters", f.Prefix()));
+        return std::nullopt;
+      }
+    }
+  }
+  absl::StatusOr<Template> t = Template::Parse(*s);
+  if (!t.ok()) {
+    diag->Add(LocateValue(f, *diag),
+              fmt::format("{}{}", f.Prefix(), std::string(t.status().message())));
+    return std::nullopt;
+  }
+  return *std::move(t);
+}
+
+void ReadFieldMap(const Field& f, bool request, bool adding,
+                  std::vector<std::pair<std::string, Template>>* out, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader entries(f, {}, diag);
+  for (const Field& e : entries.entries()) {
+    std::optional<std::string> name = ReadFieldName(e, request, adding, diag);
+    std::optional<Template> value = ReadTemplate(e, diag, /*field_value=*/true);
+    if (name && value) out->emplace_back(std::move(*name), std::move(*value));
+  }
+}
+
+void ReadFieldEdits(const Field& f, bool request, FieldEditsConfig* edits, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"set", "add", "remove"}, diag);
+  if (auto set = keys.Get("set")) ReadFieldMap(*set, request, /*adding=*/false, &edits->set, diag);
+  if (auto add = keys.Get("add")) ReadFieldMap(*add, request, /*adding=*/true, &edits->add, diag);
+  if (auto remove = keys.Get("remove"); remove && ExpectList(*remove, diag)) {
+    for (const Field& item : ListItems(*remove)) {
+      if (auto name = ReadFieldName(item, request, /*removing=*/true, diag)) {
+        edits->remove.push_back(std::move(*name));
+      }
+    }
+  }
+}
+
+void ReadHeaders(const Field& f, HeadersPluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"request", "response"}, diag);
+  if (auto r = keys.Get("request")) ReadFieldEdits(*r, /*request=*/true, &c->request, diag);
+  if (auto r = keys.Get("response")) ReadFieldEdits(*r, /*request=*/false, &c->response, diag);
+  if (c->request.empty() && c->response.empty() && diag->empty()) {
+    diag->Add(LocateKey(f, *diag),
+              fmt::format("{}expected `request` and/or `response` edits", f.Prefix()));
+  }
+}
+
+std::optional<std::string> ReadPathPrefix(const Field& f, Diagnostics* diag) {
+  std::optional<std::string> s = ReadString(f, diag);
+  if (s && s->front() != '/') {
+    diag->Add(LocateValue(f, *diag),
+              fmt::format("{}must start with '/', got \"{}\"", f.Prefix(), *s));
+    return std::nullopt;
+  }
+  if (s && s->find_first_of("?# \t") != std::string::npos) {
+    diag->Add(LocateValue(f, *diag),
+              fmt::format("{}a path prefix cannot hold '?', '#' or spaces", f.Prefix()));
+    return std::nullopt;
+  }
+  return s;
+}
+
+// nginx writes captures as $1; RE2's rewrite strings as \1.
+std::optional<std::string> ToRe2Rewrite(const Field& f, const re2::RE2& re, Diagnostics* diag) {
+  std::optional<std::string> s = ReadString(f, diag);
+  if (!s) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < s->size(); ++i) {
+    const char c = (*s)[i];
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '$' && i + 1 < s->size() && (*s)[i + 1] >= '0' && (*s)[i + 1] <= '9') {
+      out += '\\';
+      out += (*s)[++i];
+    } else if (c == '$' && i + 1 < s->size() && (*s)[i + 1] == '$') {
+      out += '$';
+      ++i;
+    } else {
+      out += c;
+    }
+  }
+  std::string error;
+  if (!re.CheckRewriteString(out, &error)) {
+    diag->Add(LocateValue(f, *diag), fmt::format("{}{}", f.Prefix(), error));
+    return std::nullopt;
+  }
+  if (out.empty() || out.front() != '/') {
+    diag->Add(LocateValue(f, *diag),
+              fmt::format("{}must start with '/', got \"{}\"", f.Prefix(), *s));
+    return std::nullopt;
+  }
+  return out;
+}
+
+void ReadRewrite(const Field& f, RewritePluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"strip_prefix", "replace_prefix", "regex"}, diag);
+  if (keys.entries().size() != 1) {
+    diag->Add(LocateKey(f, *diag),
+              fmt::format("{}expected exactly one of `strip_prefix`, `replace_prefix`, `regex`",
+                          f.Prefix()));
+    return;
+  }
+  const Field& e = keys.entries().front();
+  const std::string kind = e.key->Scalar();
+  if (kind == "strip_prefix") {
+    c->kind = RewritePluginConfig::Kind::kStripPrefix;
+    if (auto p = ReadPathPrefix(e, diag)) c->from = *p;
+    c->to = "/";
+    return;
+  }
+  if (!ExpectMap(e, diag)) return;
+  MapReader sub(e, {kind == "regex" ? "match" : "from", "to"}, diag);
+  std::optional<Field> to = sub.Require("to");
+  if (kind == "replace_prefix") {
+    c->kind = RewritePluginConfig::Kind::kReplacePrefix;
+    if (auto from = sub.Require("from")) {
+      if (auto p = ReadPathPrefix(*from, diag)) c->from = *p;
+    }
+    if (to) {
+      if (auto p = ReadPathPrefix(*to, diag)) c->to = *p;
+    }
+    return;
+  }
+  c->kind = RewritePluginConfig::Kind::kRegex;
+  std::optional<Field> match = sub.Require("match");
+  if (!match) return;
+  std::optional<std::string> pattern = ReadString(*match, diag);
+  if (!pattern) return;
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_shared<const re2::RE2>(*pattern, options);
+  if (!re->ok()) {
+    diag->Add(LocateValue(*match, *diag),
+              fmt::format("{}invalid regular expression: {}", match->Prefix(), re->error()));
+    return;
+  }
+  c->regex = re;
+  if (to) {
+    if (auto rewrite = ToRe2Rewrite(*to, *re, diag)) c->to = *rewrite;
+  }
+}
+
+void ReadRedirect(const Field& f, RedirectPluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"to", "status"}, diag);
+  if (auto to = keys.Require("to")) {
+    if (auto t = ReadTemplate(*to, diag, /*field_value=*/true)) c->to = std::move(*t);
+  }
+  if (auto status = keys.Get("status")) {
+    if (auto n = ReadInteger(*status, 0, 999, diag)) {
+      if (*n != 301 && *n != 302 && *n != 303 && *n != 307 && *n != 308) {
+        diag->Add(
+            LocateValue(*status, *diag),
+            fmt::format("{}expected 301, 302, 303, 307 or 308, got {}", status->Prefix(), *n));
+      } else {
+        c->status = static_cast<int>(*n);
+      }
+    }
+  }
+}
+
+void ReadRespond(const Field& f, RespondPluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"status", "body", "content_type"}, diag);
+  if (auto status = keys.Get("status")) {
+    if (auto n = ReadInteger(*status, 200, 599, diag)) c->status = static_cast<int>(*n);
+  }
+  if (auto body = keys.Get("body")) {
+    if (auto t = ReadTemplate(*body, diag, /*field_value=*/false)) c->body = std::move(*t);
+  }
+  if (auto type = keys.Get("content_type")) {
+    if (auto t = ReadString(*type, diag)) c->content_type = *t;
+  }
+}
+
+void ReadCidrList(const Field& f, std::vector<net::Cidr>* out, Diagnostics* diag) {
+  if (!ExpectList(f, diag)) return;
+  for (const Field& item : ListItems(f)) {
+    std::optional<std::string> text = ReadString(item, diag);
+    if (!text) continue;
+    absl::StatusOr<net::Cidr> cidr = net::ParseCidr(*text);
+    if (!cidr.ok()) {
+      diag->Add(LocateValue(item, *diag),
+                fmt::format("{}{}", item.Prefix(), std::string(cidr.status().message())));
+      continue;
+    }
+    out->push_back(*cidr);
+  }
+}
+
+void ReadIpFilter(const Field& f, IpFilterPluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"allow", "deny"}, diag);
+  if (auto allow = keys.Get("allow")) ReadCidrList(*allow, &c->allow, diag);
+  if (auto deny = keys.Get("deny")) ReadCidrList(*deny, &c->deny, diag);
+  if (keys.empty()) {
+    diag->Add(LocateKey(f, *diag), fmt::format("{}expected `allow` and/or `deny`", f.Prefix()));
+  }
+}
+
+// The plugin table: every name a route's `plugins` list takes, with its reader.
+template <typename C>
+using Reader = void (*)(const Field&, C*, Diagnostics*);
+struct Entry {
+  std::string_view name;
+  std::function<void(const Field&, PluginConfig*, Diagnostics*)> read;
+};
+template <typename C>
+Entry Make(std::string_view name, Reader<C> reader) {
+  return {name, [reader](const Field& f, PluginConfig* p, Diagnostics* d) {
+            reader(f, &p->spec.emplace<C>(), d);
+          }};
+}
+
+const std::array<Entry, 5>& Table() {
+  static const std::array<Entry, 5> table = {
+      Make<HeadersPluginConfig>("headers", ReadHeaders),
+      Make<RewritePluginConfig>("rewrite", ReadRewrite),
+      Make<RedirectPluginConfig>("redirect", ReadRedirect),
+      Make<RespondPluginConfig>("respond", ReadRespond),
+      Make<IpFilterPluginConfig>("ip_filter", ReadIpFilter),
+  };
+  return table;
+}
+
+}  // namespace
+
+void ReadPlugins(const Field& f, std::vector<PluginConfig>* plugins, Diagnostics* diag) {
+  if (!ExpectList(f, diag)) return;
+  std::vector<std::string_view> names;
+  for (const Entry& e : Table()) names.push_back(e.name);
+  for (const Field& item : ListItems(f)) {
+    if (!ExpectMap(item, diag)) continue;
+    MapReader one(item, names, diag);
+    if (one.entries().size() != 1) {
+      if (!one.empty()) {
+        diag->Add(LocateValue(item, *diag),
+                  fmt::format("{}one plugin per list item (`- headers: ...`, then `- rewrite: "
+                              "...`), got {}",
+                              item.Prefix(), one.entries().size()));
+      } else if (item.value.size() == 0) {
+        diag->Add(LocateValue(item, *diag),
+                  fmt::format("{}expected a plugin: {}", item.Prefix(), JoinNames(names)));
+      }
+      continue;
+    }
+    const Field& e = one.entries().front();
+    PluginConfig& p = plugins->emplace_back();
+    p.name = e.key->Scalar();
+    for (const Entry& entry : Table()) {
+      if (entry.name == p.name) entry.read(e, &p, diag);
+    }
+  }
+}
+
+}  // namespace outrigger::config

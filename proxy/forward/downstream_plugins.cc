@@ -1,0 +1,70 @@
+// DownstreamConnection's side of a route's plugins (plugins/plugin.h): the request's
+// variables, the request phase, and the answer a plugin made. The response phase and the
+// field edits are applied where the heads are written (downstream_connection.cc).
+#include "proxy/forward/downstream_connection.h"
+#include "proxy/forward/worker.h"
+
+namespace outrigger::forward {
+namespace {
+
+// nginx's $host: the Host without its port.
+std::string_view HostWithoutPort(std::string_view authority) {
+  if (authority.starts_with('[')) {
+    const size_t close = authority.find(']');
+    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
+  }
+  return authority.substr(0, authority.find(':'));
+}
+
+}  // namespace
+
+bool DownstreamConnection::RunRequestPlugins(std::string_view client_ip) {
+  using config::TemplateVar;
+  const http::RequestHead& req = ex().request;
+  config::TemplateValues vars;
+  const size_t q = req.path.find('?');
+  vars.Set(TemplateVar::kHost, HostWithoutPort(req.authority));
+  vars.Set(TemplateVar::kPath, req.path.substr(0, q));
+  vars.Set(TemplateVar::kQuery, q == std::string_view::npos ? "" : req.path.substr(q + 1));
+  vars.Set(TemplateVar::kRequestUri, req.path);
+  vars.Set(TemplateVar::kScheme, tls_session_ != nullptr ? "https" : "http");
+  vars.Set(TemplateVar::kRemoteAddr, client_ip);
+  vars.Set(TemplateVar::kRequestId, ex().log.request_id);
+  ex().plugins.Begin(&ex().request, vars, &shard());
+  if (!ex().chain->OnRequest(ex().plugins)) return false;
+  SendPluginAnswer();
+  return true;
+}
+
+void DownstreamConnection::SendPluginAnswer() {
+  const plugins::LocalAnswer& answer = ex().plugins.answer();
+  const int status = answer.status;
+  // Everything the answer holds was expanded into the context or is the config's: the head
+  // it came from can go. The body (if any) is not read: the connection closes after the
+  // answer, as after a 404.
+  evbuffer_drain(client_.input(), ex().request.head_size);
+  EndClientRequest(status);
+  CountResponse(status);
+  const bool close = ex().has_body || worker_.draining() || !client_keep_alive_;
+
+  http::ResponseHead& resp = ex().response;
+  resp.status = status;
+  resp.reason = {};
+  resp.version_minor = 1;
+  resp.headers.assign(answer.headers.begin(), answer.headers.end());
+  if (!answer.content_type.empty()) resp.headers.push_back({"Content-Type", answer.content_type});
+  resp.headers.push_back({"Content-Length", {}});  // written from content_length
+  resp.body = http::BodyKind::kContentLength;
+  resp.content_length = answer.body.size();
+  resp.keep_alive = !close;
+  ex().chain->OnResponse(ex().plugins, resp);
+  ex().scratch.clear();
+  http::WriteClientResponseHead(resp, ex().client_minor, !close, &ex().scratch, RequestIdField(),
+                                &ex().plugins.response_edits());
+  if (ex().method != http::Method::kHead) ex().scratch.append(answer.body);
+  evbuffer_add(client_.output(), ex().scratch.data(), ex().scratch.size());
+  LogLocalAnswer(status);
+  AfterLocalAnswer(close);
+}
+
+}  // namespace outrigger::forward
