@@ -8,10 +8,11 @@
 
 namespace outrigger::plugins {
 
-std::unique_ptr<const Plugin> Make(const config::HeadersPluginConfig& c, ActionIds& ids);
-std::unique_ptr<const Plugin> Make(const config::RewritePluginConfig& c, ActionIds& ids);
-std::unique_ptr<const Plugin> Make(const config::RedirectPluginConfig& c, ActionIds& ids);
-std::unique_ptr<const Plugin> Make(const config::RespondPluginConfig& c, ActionIds& ids);
-std::unique_ptr<const Plugin> Make(const config::IpFilterPluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::HeadersPluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::RewritePluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::RedirectPluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::RespondPluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::IpFilterPluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::RateLimitPluginConfig& c, ActionIds& ids);
 
 }  // namespace outrigger::plugins

@@ -18,6 +18,8 @@ class Chain {
       : plugins_(std::move(plugins)) {}
 
   bool empty() const { return plugins_.empty(); }
+  size_t size() const { return plugins_.size(); }
+  const Plugin& at(size_t i) const { return *plugins_[i]; }
   // True when a plugin answered (ctx.answer()).
   bool OnRequest(Context& ctx) const;
   void OnResponse(Context& ctx, const http::ResponseHead& response) const;
@@ -27,8 +29,9 @@ class Chain {
 };
 
 // The chain for a route's `plugins` (registry.cc holds the table of plugin kinds). Its
-// action series are registered in `ids`.
+// action series are registered in `ids`; `previous` (may be null) is the same route's chain
+// in the snapshot before, whose plugins' state is adopted where it still applies.
 std::shared_ptr<const Chain> BuildChain(const std::vector<config::PluginConfig>& configs,
-                                        ActionIds& ids);
+                                        ActionIds& ids, const Chain* previous);
 
 }  // namespace outrigger::plugins

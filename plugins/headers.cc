@@ -33,7 +33,7 @@ class Headers final : public Plugin {
 
 }  // namespace
 
-std::unique_ptr<const Plugin> Make(const config::HeadersPluginConfig& c, ActionIds& ids) {
+std::unique_ptr<Plugin> Make(const config::HeadersPluginConfig& c, ActionIds& ids) {
   return std::make_unique<Headers>(c, ids);
 }
 

@@ -39,7 +39,7 @@ class IpFilter final : public Plugin {
 
 }  // namespace
 
-std::unique_ptr<const Plugin> Make(const config::IpFilterPluginConfig& c, ActionIds& ids) {
+std::unique_ptr<Plugin> Make(const config::IpFilterPluginConfig& c, ActionIds& ids) {
   return std::make_unique<IpFilter>(c, ids);
 }
 

@@ -23,7 +23,7 @@ class Redirect final : public Plugin {
 
 }  // namespace
 
-std::unique_ptr<const Plugin> Make(const config::RedirectPluginConfig& c, ActionIds& ids) {
+std::unique_ptr<Plugin> Make(const config::RedirectPluginConfig& c, ActionIds& ids) {
   return std::make_unique<Redirect>(c, ids);
 }
 

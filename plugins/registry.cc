@@ -8,11 +8,16 @@
 namespace outrigger::plugins {
 
 std::shared_ptr<const Chain> BuildChain(const std::vector<config::PluginConfig>& configs,
-                                        ActionIds& ids) {
+                                        ActionIds& ids, const Chain* previous) {
   std::vector<std::unique_ptr<const Plugin>> plugins;
   plugins.reserve(configs.size());
   for (const config::PluginConfig& c : configs) {
-    plugins.push_back(std::visit([&ids](const auto& spec) { return Make(spec, ids); }, c.spec));
+    std::unique_ptr<Plugin> p =
+        std::visit([&ids](const auto& spec) { return Make(spec, ids); }, c.spec);
+    if (previous != nullptr && plugins.size() < previous->size()) {
+      p->Adopt(previous->at(plugins.size()));
+    }
+    plugins.push_back(std::move(p));
   }
   return std::make_shared<const Chain>(std::move(plugins));
 }

@@ -25,7 +25,7 @@ class Respond final : public Plugin {
 
 }  // namespace
 
-std::unique_ptr<const Plugin> Make(const config::RespondPluginConfig& c, ActionIds& ids) {
+std::unique_ptr<Plugin> Make(const config::RespondPluginConfig& c, ActionIds& ids) {
   return std::make_unique<Respond>(c, ids);
 }
 

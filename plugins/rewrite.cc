@@ -57,7 +57,7 @@ class Rewrite final : public Plugin {
 
 }  // namespace
 
-std::unique_ptr<const Plugin> Make(const config::RewritePluginConfig& c, ActionIds& ids) {
+std::unique_ptr<Plugin> Make(const config::RewritePluginConfig& c, ActionIds& ids) {
   return std::make_unique<Rewrite>(c, ids);
 }
 

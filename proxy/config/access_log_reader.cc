@@ -7,17 +7,6 @@
 namespace outrigger::config {
 namespace {
 
-std::optional<bool> ReadBool(const Field& f, Diagnostics* diag) {
-  if (f.value.IsScalar()) {
-    const std::string& s = f.value.Scalar();
-    if (s == "true") return true;
-    if (s == "false") return false;
-  }
-  diag->Add(LocateValue(f, *diag),
-            fmt::format("{}expected true or false, got {}", f.Prefix(), Describe(f.value)));
-  return std::nullopt;
-}
-
 // A field name as RFC 9110 §5.1 allows (a token).
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;

@@ -3,6 +3,7 @@
 // snapshot, are in the top-level plugins/ folder.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -64,9 +65,27 @@ struct IpFilterPluginConfig {
   std::vector<net::Cidr> deny;
 };
 
+// `rate_limit: { key: client_ip | "header:NAME" | route, rate: N/PERIOD, burst: B,
+// max_keys: K, headers: true }`: at most `burst` requests at once per key, refilled at `rate`
+// (GCRA); over it, 429 with Retry-After. Keys beyond `max_keys` evict the ones closest to
+// full, so memory stays bounded.
+struct RateLimitPluginConfig {
+  enum class Key : uint8_t { kClientIp, kHeader, kRoute };
+  Key key = Key::kClientIp;
+  std::string key_text = "client_ip";   // as written: also the RateLimit policy's name
+  std::string header;                   // kHeader: the field whose value is the key
+  uint64_t count = 0;                   // `rate`'s N ...
+  std::chrono::milliseconds period{0};  // ... per this
+  uint32_t burst = 0;                   // default: count
+  uint32_t max_keys = 100000;
+  bool headers = true;  // RateLimit-Policy and RateLimit on every response
+
+  bool operator==(const RateLimitPluginConfig&) const = default;
+};
+
 struct PluginConfig {
   std::variant<HeadersPluginConfig, RewritePluginConfig, RedirectPluginConfig, RespondPluginConfig,
-               IpFilterPluginConfig>
+               IpFilterPluginConfig, RateLimitPluginConfig>
       spec;
   std::string name;  // its key in the config: "headers", "rewrite", ...
 

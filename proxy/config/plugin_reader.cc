@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <functional>
 
+#include "proxy/config/loader.h"
 #include "proxy/http/fields.h"
 
 namespace outrigger::config {
@@ -261,6 +264,70 @@ void ReadIpFilter(const Field& f, IpFilterPluginConfig* c, Diagnostics* diag) {
   }
 }
 
+// `rate`: "N/s", "N/m", "N/h" or "N/<duration>" ("100/15m").
+bool ParseRate(std::string_view text, RateLimitPluginConfig* c) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0) return false;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + slash, n);
+  if (ec != std::errc() || end != text.data() + slash || n == 0 || n > 1'000'000'000) return false;
+  std::string_view per = text.substr(slash + 1);
+  std::string unit(per);
+  if (per == "s" || per == "m" || per == "h") unit = "1" + unit;
+  absl::StatusOr<Duration> d = ParseDuration(unit);
+  if (!d.ok() || d->count() == 0) return false;
+  c->count = n;
+  c->period = *d;
+  return true;
+}
+
+void ReadRateLimit(const Field& f, RateLimitPluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"key", "rate", "burst", "max_keys", "headers"}, diag);
+  if (auto key = keys.Get("key")) {
+    if (auto s = ReadString(*key, diag)) {
+      c->key_text = *s;
+      if (*s == "client_ip") {
+        c->key = RateLimitPluginConfig::Key::kClientIp;
+      } else if (*s == "route") {
+        c->key = RateLimitPluginConfig::Key::kRoute;
+      } else if (s->starts_with("header:") && http::fields::IsToken(s->substr(7))) {
+        c->key = RateLimitPluginConfig::Key::kHeader;
+        c->header = s->substr(7);
+      } else {
+        diag->Add(LocateValue(*key, *diag),
+                  fmt::format("{}expected `client_ip`, `header:NAME` or `route`, got \"{}\"",
+                              key->Prefix(), *s));
+      }
+    }
+  }
+  if (auto rate = keys.Require("rate")) {
+    if (auto s = ReadString(*rate, diag)) {
+      if (!ParseRate(*s, c)) {
+        diag->Add(LocateValue(*rate, *diag),
+                  fmt::format("{}expected N/s, N/m, N/h or N/DURATION (\"100/15m\"), got \"{}\"",
+                              rate->Prefix(), *s));
+      } else if (std::chrono::duration_cast<std::chrono::nanoseconds>(c->period).count() /
+                     static_cast<int64_t>(c->count) <
+                 1000) {
+        diag->Add(
+            LocateValue(*rate, *diag),
+            fmt::format("{}at most 1000000 requests per second, got \"{}\"", rate->Prefix(), *s));
+      }
+    }
+  }
+  c->burst = static_cast<uint32_t>(std::min<uint64_t>(c->count, 1'000'000));
+  if (auto burst = keys.Get("burst")) {
+    if (auto n = ReadInteger(*burst, 1, 1'000'000, diag)) c->burst = *n;
+  }
+  if (auto max_keys = keys.Get("max_keys")) {
+    if (auto n = ReadInteger(*max_keys, 1, 100'000'000, diag)) c->max_keys = *n;
+  }
+  if (auto headers = keys.Get("headers")) {
+    if (auto b = ReadBool(*headers, diag)) c->headers = *b;
+  }
+}
+
 // The plugin table: every name a route's `plugins` list takes, with its reader.
 template <typename C>
 using Reader = void (*)(const Field&, C*, Diagnostics*);
@@ -275,13 +342,14 @@ Entry Make(std::string_view name, Reader<C> reader) {
           }};
 }
 
-const std::array<Entry, 5>& Table() {
-  static const std::array<Entry, 5> table = {
+const std::array<Entry, 6>& Table() {
+  static const std::array<Entry, 6> table = {
       Make<HeadersPluginConfig>("headers", ReadHeaders),
       Make<RewritePluginConfig>("rewrite", ReadRewrite),
       Make<RedirectPluginConfig>("redirect", ReadRedirect),
       Make<RespondPluginConfig>("respond", ReadRespond),
       Make<IpFilterPluginConfig>("ip_filter", ReadIpFilter),
+      Make<RateLimitPluginConfig>("rate_limit", ReadRateLimit),
   };
   return table;
 }

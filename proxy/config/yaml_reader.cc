@@ -352,4 +352,15 @@ std::string ResolvePath(const std::string& path, const std::string& config_file)
   return config_file.substr(0, slash + 1) + path;
 }
 
+std::optional<bool> ReadBool(const Field& f, Diagnostics* diag) {
+  if (f.value.IsScalar()) {
+    const std::string& s = f.value.Scalar();
+    if (s == "true") return true;
+    if (s == "false") return false;
+  }
+  diag->Add(LocateValue(f, *diag),
+            fmt::format("{}expected true or false, got {}", f.Prefix(), Describe(f.value)));
+  return std::nullopt;
+}
+
 }  // namespace outrigger::config

@@ -82,6 +82,8 @@ bool ExpectList(const Field& field, Diagnostics* diag);
 std::vector<Field> ListItems(const Field& field);
 // A non-empty scalar.
 std::optional<std::string> ReadString(const Field& field, Diagnostics* diag);
+// `true` or `false`.
+std::optional<bool> ReadBool(const Field& f, Diagnostics* diag);
 // A decimal integer in [min, max].
 std::optional<uint32_t> ReadInteger(const Field& field, uint32_t min, uint32_t max,
                                     Diagnostics* diag);

@@ -55,6 +55,20 @@ absl::StatusOr<std::shared_ptr<const tls::ServerContext>> ServerContextFor(
   return tls::ServerContext::Build(options, keys);
 }
 
+// The chain the same route (listener name, host and path_prefix) had in `previous`, if any.
+const plugins::Chain* PreviousChain(const Snapshot* previous, const config::ListenerConfig& lc,
+                                    const config::RouteConfig& rc) {
+  if (previous == nullptr) return nullptr;
+  for (const ListenerRuntime& old : previous->listeners) {
+    if (old.config->name != lc.name) continue;
+    for (size_t r = 0; r < old.config->routes.size(); ++r) {
+      const config::RouteConfig& o = old.config->routes[r];
+      if (o.host == rc.host && o.path_prefix == rc.path_prefix) return old.route_chains[r].get();
+    }
+  }
+  return nullptr;
+}
+
 // The DNS name in an `address` ("api.internal:8443"), or "" for an IP address.
 std::string_view HostOf(std::string_view address_text) {
   std::string host;
@@ -250,7 +264,10 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(
   for (size_t l = 0; l < cfg.listeners.size(); ++l) {
     for (const config::RouteConfig& rc : cfg.listeners[l].routes) {
       plugins::ActionIds ids(layout.get(), rc.pool);
-      chains[l].push_back(rc.plugins.empty() ? nullptr : plugins::BuildChain(rc.plugins, ids));
+      chains[l].push_back(rc.plugins.empty()
+                              ? nullptr
+                              : plugins::BuildChain(rc.plugins, ids,
+                                                    PreviousChain(previous, cfg.listeners[l], rc)));
     }
   }
   snap->metric_layout = std::move(layout);

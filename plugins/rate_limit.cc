@@ -1,0 +1,104 @@
+// rate_limit: at most `burst` requests at once per key, refilled at `rate` (GCRA in a
+// GcraTable shared by the workers); over it, 429 with Retry-After. With `headers` (default),
+// every response carries the IETF draft's RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers: q = quota, w = window seconds, r = remaining,
+// t = seconds until the quota is whole again).
+//
+// The table outlives a reload or a DNS rebuild that leaves the plugin's settings as they were
+// (Adopt): limits must not reset whenever a backend's address changes.
+#include <absl/hash/hash.h>
+#include <fmt/format.h>
+
+#include <iterator>
+
+#include "plugins/builtin.h"
+#include "plugins/gcra_table.h"
+#include "proxy/base/clock.h"
+#include "proxy/http/head_writer.h"
+
+namespace outrigger::plugins {
+namespace {
+
+using Key = config::RateLimitPluginConfig::Key;
+
+int64_t Ceil(int64_t ns, int64_t unit) { return (ns + unit - 1) / unit; }
+
+class RateLimit final : public Plugin {
+ public:
+  RateLimit(const config::RateLimitPluginConfig& c, ActionIds& ids)
+      : config_(c),
+        limited_(ids.Id("rate_limit", "limited")),
+        table_(std::make_shared<GcraTable>(
+            c.max_keys,
+            std::chrono::duration_cast<std::chrono::nanoseconds>(c.period).count() /
+                static_cast<int64_t>(c.count),
+            c.burst, MonoNanos())) {}
+
+  void Adopt(const Plugin& previous) override {
+    const auto* old = dynamic_cast<const RateLimit*>(&previous);
+    if (old != nullptr && old->config_ == config_) table_ = old->table_;
+  }
+
+  Verdict OnRequest(Context& ctx) const override {
+    std::string_view key;
+    switch (config_.key) {
+      case Key::kClientIp:
+        key = ctx.client_ip();
+        break;
+      case Key::kHeader:
+        if (!HeaderValue(ctx.request(), &key))
+          return Verdict::kContinue;  // nginx: no key, no limit
+        break;
+      case Key::kRoute:
+        break;
+    }
+    const int64_t now = MonoNanos();
+    const GcraTable::Decision d = table_->Take(
+        absl::Hash<absl::string_view>()(absl::string_view(key.data(), key.size())), now);
+    if (config_.headers) AddHeaders(ctx, d, &ctx.response_edits());
+    if (d.allowed) return Verdict::kContinue;
+    LocalAnswer& answer = ctx.Answer(429);
+    answer.content_type = "text/plain; charset=utf-8";
+    answer.body = "429 Too Many Requests: rate limit exceeded\n";
+    std::string& retry = ctx.NewString();
+    fmt::format_to(std::back_inserter(retry), "{}",
+                   std::max<int64_t>(1, Ceil(d.retry_after_ns, 1'000'000'000)));
+    answer.headers.push_back({"Retry-After", retry});
+    ctx.Count(limited_);
+    return Verdict::kAnswered;
+  }
+
+ private:
+  bool HeaderValue(const http::RequestHead& req, std::string_view* out) const {
+    for (const http::Header& h : req.headers) {
+      if (http::EqualsIgnoreCase(h.name, config_.header) && !h.value.empty()) {
+        *out = h.value;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void AddHeaders(Context& ctx, const GcraTable::Decision& d, http::FieldEdits* edits) const {
+    std::string& policy = ctx.NewString();
+    fmt::format_to(std::back_inserter(policy), "\"{}\";q={};w={}", config_.key_text, config_.burst,
+                   Ceil(config_.period.count(), 1000));
+    std::string& state = ctx.NewString();
+    fmt::format_to(std::back_inserter(state), "\"{}\";r={};t={}", config_.key_text, d.remaining,
+                   Ceil(d.reset_ns, 1'000'000'000));
+    edits->add.push_back({"RateLimit-Policy", policy});
+    edits->add.push_back({"RateLimit", state});
+  }
+
+  const config::RateLimitPluginConfig config_;
+  const uint32_t limited_;
+  std::shared_ptr<GcraTable> table_;
+};
+
+}  // namespace
+
+std::unique_ptr<Plugin> Make(const config::RateLimitPluginConfig& c, ActionIds& ids) {
+  return std::make_unique<RateLimit>(c, ids);
+}
+
+}  // namespace outrigger::plugins
