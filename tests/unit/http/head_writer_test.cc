@@ -14,24 +14,25 @@ namespace {
 // Parses a head from owned bytes and writes it for the other side.
 class HeadWriterTest : public testing::Test {
  protected:
-  std::string Upstream(std::string raw, ForwardedFor fwd = {"203.0.113.7", "http"}) {
+  std::string Upstream(std::string raw, ForwardedFor fwd = {"203.0.113.7", "http"},
+                       const FieldEdits* edits = nullptr) {
     raw_ = std::move(raw);
     RequestHead req;
     const ParseResult r = ParseRequestHead(raw_, {}, &req);
     EXPECT_EQ(r.status, ParseStatus::kDone) << r.reason;
     std::string out;
-    WriteUpstreamRequestHead(req, fwd, &out);
+    WriteUpstreamRequestHead(req, fwd, &out, edits);
     return out;
   }
 
   std::string Client(std::string raw, int client_version_minor = 1, bool client_keep_alive = true,
-                     Method method = Method::kGet) {
+                     Method method = Method::kGet, const FieldEdits* edits = nullptr) {
     raw_ = std::move(raw);
     ResponseHead resp;
     const ParseResult r = ParseResponseHead(raw_, method, {}, &resp);
     EXPECT_EQ(r.status, ParseStatus::kDone) << r.reason;
     std::string out;
-    WriteClientResponseHead(resp, client_version_minor, client_keep_alive, &out);
+    WriteClientResponseHead(resp, client_version_minor, client_keep_alive, &out, {}, edits);
     return out;
   }
 
@@ -297,6 +298,33 @@ TEST(FieldTokenTest, FindsTokensInLists) {
   EXPECT_TRUE(ListHasToken("a,,\tb\t", "b"));
   EXPECT_FALSE(ListHasToken("closed", "close"));
   EXPECT_FALSE(ListHasToken("", "close"));
+}
+
+TEST_F(HeadWriterTest, FieldEditsApplyToTheClientsFieldsAndTheProxysOwn) {
+  FieldEdits edits;
+  edits.remove = {"x-debug", "X-Real-IP"};
+  edits.set = {{"Host", "backend.internal"}, {"X-Forwarded-For", "1.2.3.4"}};
+  edits.add = {{"X-Debug-Id", "7"}, {"Accept", "text/html"}};
+  EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: example.com\r\nX-Debug: 1\r\nAccept: */*\r\n"
+                     "X-Debug: 2\r\n\r\n",
+                     {"203.0.113.7", "http"}, &edits),
+            "GET / HTTP/1.1\r\nAccept: */*\r\nX-Forwarded-Proto: http\r\n"
+            "X-Forwarded-Host: example.com\r\nHost: backend.internal\r\n"
+            "X-Forwarded-For: 1.2.3.4\r\nX-Debug-Id: 7\r\nAccept: text/html\r\n\r\n");
+}
+
+TEST_F(HeadWriterTest, FieldEditsApplyToTheResponseBeforeConnectionFields) {
+  FieldEdits edits;
+  edits.remove = {"Server"};
+  edits.set = {{"Strict-Transport-Security", "max-age=1"}};
+  EXPECT_EQ(Client("HTTP/1.1 200 OK\r\nServer: a\r\nContent-Length: 0\r\nServer: b\r\n"
+                   "Strict-Transport-Security: max-age=9\r\n\r\n",
+                   1, /*client_keep_alive=*/false, Method::kGet, &edits),
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nStrict-Transport-Security: max-age=1\r\n"
+            "Connection: close\r\n\r\n");
+  FieldEdits none;
+  EXPECT_EQ(Client("HTTP/1.1 204 No Content\r\nServer: a\r\n\r\n", 1, true, Method::kGet, &none),
+            "HTTP/1.1 204 No Content\r\nServer: a\r\n\r\n");
 }
 
 }  // namespace

@@ -136,6 +136,26 @@ TEST(ShardTest, MergeMapsAnOlderLayoutByIdentityAndDropsGoneBackends) {
   EXPECT_EQ(merged.backends[1].requests[4], 1u);  // and from the new one
 }
 
+TEST(ShardTest, PluginActionsSurviveANewLayoutByTheirLabels) {
+  auto old_layout = std::make_shared<MetricLayout>();
+  old_layout->plugin_actions = {{"api", "rate_limit", "limited"}, {"", "respond", "answered"}};
+  auto new_layout = std::make_shared<MetricLayout>();
+  new_layout->plugin_actions = {{"", "respond", "answered"}, {"api", "headers", "edited"}};
+  auto old_shard = std::make_shared<Shard>(old_layout);
+  auto new_shard = std::make_shared<Shard>(new_layout);
+  old_shard->OnPluginAction(0);
+  old_shard->OnPluginAction(1);
+  old_shard->OnPluginAction(1);
+  new_shard->OnPluginAction(0);
+  new_shard->OnPluginAction(1);
+
+  const std::vector<std::shared_ptr<const Shard>> shards = {old_shard, new_shard};
+  const Totals merged = MergeShards(new_layout, shards, kT0);
+  ASSERT_EQ(merged.plugin_actions.size(), 2u);
+  EXPECT_EQ(merged.plugin_actions[0], 3u);  // respond/answered: 2 before the reload, 1 after
+  EXPECT_EQ(merged.plugin_actions[1], 1u);  // rate_limit/limited is gone with its route
+}
+
 TEST(ShardTest, ConcurrentReadsSeeBusySecondsNeverRunBackwards) {
   auto layout = TwoPools();
   Shard shard(layout);

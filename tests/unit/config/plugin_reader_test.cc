@@ -1,0 +1,149 @@
+// A route's `plugins:` list: each plugin's settings read, and the exact "FILE:LINE:COL:
+// message" of each wrong one.
+#include "proxy/config/plugin_reader.h"
+
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include <string>
+#include <string_view>
+
+#include "proxy/config/loader.h"
+
+namespace outrigger::config {
+namespace {
+
+// A route with `plugins` (lines indented by eight spaces) and `pool_line` (or none).
+std::string Route(std::string_view plugins, std::string_view pool_line = "        pool: api\n") {
+  return "listeners:\n  web:\n    listen: 127.0.0.1:8080\n    routes:\n      - path_prefix: /\n" +
+         std::string(pool_line) + "        plugins:\n" + std::string(plugins) +
+         "pools:\n  api:\n    backends:\n      - address: 127.0.0.1:9001\n";
+}
+
+absl::StatusOr<Config> Load(std::string_view plugins,
+                            std::string_view pool_line = "        pool: api\n") {
+  return LoadConfigString(Route(plugins, pool_line), "t.yaml");
+}
+
+const std::vector<PluginConfig>& Plugins(const absl::StatusOr<Config>& c) {
+  return c->listeners[0].routes[0].plugins;
+}
+
+TEST(PluginReaderTest, ReadsEveryPluginInOrder) {
+  absl::StatusOr<Config> c = Load(
+      "          - rewrite: { strip_prefix: /api }\n"
+      "          - headers:\n"
+      "              request: { set: { Host: b.internal, X-Id: $request_id }, remove: [X-A] }\n"
+      "              response: { add: { X-B: '1' } }\n"
+      "          - ip_filter: { allow: [10.0.0.0/8], deny: [10.9.0.0/16] }\n"
+      "          - rate_limit: { key: 'header:X-Api-Key', rate: 100/15m, burst: 20 }\n"
+      "          - redirect: { to: 'https://x$request_uri', status: 308 }\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto& p = Plugins(c);
+  ASSERT_EQ(p.size(), 5u);
+  EXPECT_EQ(p[0].name, "rewrite");
+  const auto& rewrite = std::get<RewritePluginConfig>(p[0].spec);
+  EXPECT_EQ(rewrite.kind, RewritePluginConfig::Kind::kStripPrefix);
+  EXPECT_EQ(rewrite.from, "/api");
+  const auto& headers = std::get<HeadersPluginConfig>(p[1].spec);
+  ASSERT_EQ(headers.request.set.size(), 2u);
+  EXPECT_EQ(headers.request.set[0].first, "Host");
+  EXPECT_EQ(headers.request.set[1].second.source(), "$request_id");
+  EXPECT_EQ(headers.request.remove, std::vector<std::string>{"X-A"});
+  EXPECT_EQ(headers.response.add[0].second.constant(), "1");
+  const auto& filter = std::get<IpFilterPluginConfig>(p[2].spec);
+  EXPECT_EQ(filter.allow.size(), 1u);
+  EXPECT_EQ(filter.deny.size(), 1u);
+  const auto& limit = std::get<RateLimitPluginConfig>(p[3].spec);
+  EXPECT_EQ(limit.key, RateLimitPluginConfig::Key::kHeader);
+  EXPECT_EQ(limit.header, "X-Api-Key");
+  EXPECT_EQ(limit.count, 100u);
+  EXPECT_EQ(limit.period, std::chrono::minutes(15));
+  EXPECT_EQ(limit.burst, 20u);
+  const auto& redirect = std::get<RedirectPluginConfig>(p[4].spec);
+  EXPECT_EQ(redirect.status, 308);
+  EXPECT_TRUE(p[4].AlwaysAnswers());
+}
+
+TEST(PluginReaderTest, RegexTakesNginxCaptures) {
+  absl::StatusOr<Config> c = Load(
+      "          - rewrite: { regex: { match: '^/u/(\\d+)/(\\w+)$', to: '/users/$1?tab=$2' } }\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto& r = std::get<RewritePluginConfig>(Plugins(c)[0].spec);
+  ASSERT_NE(r.regex, nullptr);
+  std::string path = "/u/42/posts";
+  ASSERT_TRUE(RE2::Replace(&path, *r.regex, r.to));
+  EXPECT_EQ(path, "/users/42?tab=posts");
+}
+
+TEST(PluginReaderTest, RateDefaultsAndUnits) {
+  absl::StatusOr<Config> c = Load(
+      "          - rate_limit: { rate: 10/s }\n"
+      "          - rate_limit: { rate: 5/h, key: route }\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto& a = std::get<RateLimitPluginConfig>(Plugins(c)[0].spec);
+  EXPECT_EQ(a.key, RateLimitPluginConfig::Key::kClientIp);
+  EXPECT_EQ(a.period, std::chrono::seconds(1));
+  EXPECT_EQ(a.burst, 10u);  // default: the rate's count
+  EXPECT_TRUE(a.headers);
+  const auto& b = std::get<RateLimitPluginConfig>(Plugins(c)[1].spec);
+  EXPECT_EQ(b.period, std::chrono::hours(1));
+  EXPECT_EQ(b.key, RateLimitPluginConfig::Key::kRoute);
+}
+
+TEST(PluginReaderTest, RouteThatAlwaysAnswersNeedsNoPool) {
+  absl::StatusOr<Config> c = Load("          - respond: { status: 204 }\n", "");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->listeners[0].routes[0].pool.empty());
+  c = Load("          - headers: { response: { add: { X-A: b } } }\n", "");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "t.yaml:5:9: listeners.web.routes[0]: missing required key `pool`");
+}
+
+TEST(PluginReaderTest, NamesFileLineAndKeyOfEachMistake) {
+  absl::StatusOr<Config> c = Load(
+      "          - header: { request: { set: { A: b } } }\n"
+      "          - { respond: { status: 200 }, redirect: { to: /x } }\n"
+      "          - headers: { request: { set: { Content-Length: '1', 'a b': c } } }\n"
+      "          - headers: { response: { add: { X-A: $hots } }, request: { remove: [Host] } }\n"
+      "          - rewrite: { regex: { match: '(', to: /x } }\n"
+      "          - rewrite: { strip_prefix: api }\n"
+      "          - redirect: { to: /x, status: 200 }\n"
+      "          - respond: { status: 99 }\n"
+      "          - ip_filter: { allow: [10.0.0.0/33] }\n"
+      "          - rate_limit: { rate: 10/fortnight, key: cookie }\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "t.yaml:8:13: listeners.web.routes[0].plugins[0]: unknown key `header`; did you mean "
+            "`headers`?\n"
+            "t.yaml:9:13: listeners.web.routes[0].plugins[1]: one plugin per list item (`- "
+            "headers: ...`, then `- rewrite: ...`), got 2\n"
+            "t.yaml:10:42: listeners.web.routes[0].plugins[2].headers.request.set.Content-Length: "
+            "Content-Length is the proxy's to write (framing and connection fields cannot be "
+            "changed by a plugin)\n"
+            "t.yaml:10:63: listeners.web.routes[0].plugins[2].headers.request.set.a b: expected a "
+            "header name, got \"a b\"\n"
+            "t.yaml:11:48: listeners.web.routes[0].plugins[3].headers.response.add.X-A: unknown "
+            "variable $hots in \"$hots\" (variables: $host $path $query $request_uri $scheme "
+            "$remote_addr $request_id; $$ for a '$')\n"
+            "t.yaml:11:79: listeners.web.routes[0].plugins[3].headers.request.remove[0]: Host "
+            "cannot be removed or added to; `set` replaces it\n"
+            "t.yaml:12:40: listeners.web.routes[0].plugins[4].rewrite.regex.match: invalid regular "
+            "expression: missing ): (\n"
+            "t.yaml:13:38: listeners.web.routes[0].plugins[5].rewrite.strip_prefix: must start "
+            "with '/', got \"api\"\n"
+            "t.yaml:14:41: listeners.web.routes[0].plugins[6].redirect.status: expected 301, 302, "
+            "303, 307 or 308, got 200\n"
+            "t.yaml:15:32: listeners.web.routes[0].plugins[7].respond.status: must be between 200 "
+            "and 599, got 99\n"
+            "t.yaml:16:34: listeners.web.routes[0].plugins[8].ip_filter.allow[0]: invalid CIDR "
+            "\"10.0.0.0/33\": prefix length must be a number from 0 to 32\n"
+            "t.yaml:17:33: listeners.web.routes[0].plugins[9].rate_limit.rate: expected N/s, N/m, "
+            "N/h or N/DURATION (\"100/15m\"), got \"10/fortnight\"\n"
+            "t.yaml:17:52: listeners.web.routes[0].plugins[9].rate_limit.key: expected "
+            "`client_ip`, `header:NAME` or `route`, got \"cookie\"");
+}
+
+}  // namespace
+}  // namespace outrigger::config

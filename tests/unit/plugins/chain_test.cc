@@ -1,0 +1,70 @@
+// Chain: top-down until one answers, later plugins untouched; edits and actions of those that
+// ran; headers expanded per request.
+#include "plugins/chain.h"
+
+#include <gtest/gtest.h>
+
+#include "plugin_fixture.h"
+
+namespace outrigger::plugins {
+namespace {
+
+TEST(ChainTest, StopsAtTheFirstAnswer) {
+  PluginFixture f(
+      "          - headers: { response: { set: { X-Before: '1' } } }\n"
+      "          - ip_filter: { deny: [192.0.2.0/24] }\n"
+      "          - headers: { response: { set: { X-After: '1' } }, request: { add: { X-R: r } } "
+      "}\n");
+  ASSERT_TRUE(f.Request("/", "192.0.2.7"));
+  EXPECT_EQ(f.ctx().answer().status, 403);
+  EXPECT_EQ(f.ctx().ran, 2u);
+  EXPECT_EQ(PluginFixture::Find(f.ctx().response_edits().set, "X-Before"), "1");
+  EXPECT_EQ(PluginFixture::Find(f.ctx().response_edits().set, "X-After"), "");
+  ASSERT_FALSE(f.Request("/", "198.51.100.1"));
+  EXPECT_EQ(f.ctx().ran, 3u);
+  EXPECT_EQ(PluginFixture::Find(f.ctx().request_edits().add, "X-R"), "r");
+}
+
+TEST(ChainTest, IpFilterDenyWinsOverAllowAndJudgesIpv6) {
+  PluginFixture f(
+      "          - ip_filter: { allow: [10.0.0.0/8, '::1/128'], deny: [10.9.0.0/16] }\n");
+  EXPECT_FALSE(f.Request("/", "10.1.2.3"));
+  EXPECT_TRUE(f.Request("/", "10.9.2.3"));
+  EXPECT_TRUE(f.Request("/", "192.0.2.1"));
+  EXPECT_FALSE(f.Request("/", "::1"));
+  EXPECT_FALSE(f.Request("/", "::ffff:10.1.2.3"));
+  EXPECT_TRUE(f.Request("/", "not an address"));
+}
+
+TEST(ChainTest, ExpandsValuesPerRequestAndAnswersWithThem) {
+  PluginFixture f(
+      "          - headers: { request: { set: { X-Who: '$remote_addr via $scheme', X-C: c } } }\n"
+      "          - redirect: { to: 'https://$host$request_uri', status: 307 }\n");
+  ASSERT_TRUE(f.Request("/a?b=1", "10.0.0.5"));
+  EXPECT_EQ(PluginFixture::Find(f.ctx().request_edits().set, "X-Who"), "10.0.0.5 via http");
+  EXPECT_EQ(f.ctx().answer().status, 307);
+  EXPECT_EQ(PluginFixture::Find(f.ctx().answer().headers, "Location"), "https://example.com/a?b=1");
+  ASSERT_TRUE(f.Request("/c", "10.0.0.6"));  // the same context, reused
+  EXPECT_EQ(PluginFixture::Find(f.ctx().request_edits().set, "X-Who"), "10.0.0.6 via http");
+  EXPECT_EQ(f.ctx().request_edits().set.size(), 2u);
+  EXPECT_EQ(PluginFixture::Find(f.ctx().answer().headers, "Location"), "https://example.com/c");
+  EXPECT_EQ(f.ctx().answer().headers.size(), 1u);
+}
+
+TEST(ChainTest, RegistersOneSeriesPerPoolPluginAndAction) {
+  PluginFixture f(
+      "          - headers: { request: { set: { A: b } } }\n"
+      "          - headers: { request: { set: { C: d } } }\n"
+      "          - rate_limit: { rate: 1/s }\n"
+      "          - respond: { status: 204 }\n");
+  const std::vector<metrics::MetricLayout::PluginAction>& a = f.layout().plugin_actions;
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[0].pool, "api");
+  EXPECT_EQ(a[0].plugin, "headers");
+  EXPECT_EQ(a[0].action, "edited");
+  EXPECT_EQ(a[1].action, "limited");
+  EXPECT_EQ(a[2].action, "answered");
+}
+
+}  // namespace
+}  // namespace outrigger::plugins
