@@ -5,6 +5,7 @@ ip_filter; their order (an answering plugin stops the chain); keep-alive and pip
 around local answers; outrigger_plugin_actions_total; --check's errors; a reload."""
 
 import subprocess
+import unittest
 
 import harness
 import metrics_util
@@ -30,10 +31,11 @@ def route(prefix, plugins, pool="api"):
 
 
 class Plugins(harness.ProxyTestCase):
-    def start(self, routes, listener=None, backend=None):
-        self.backend = backend or self.start_backend("api")
-        return self.start_proxy(self.config(pools={"api": self.pool(self.backend)},
-                                            routes=routes, listener=listener))
+    def start(self, routes, listener=None, pools_extra=None):
+        self.backend = self.start_backend("api")
+        pools = {"api": self.pool(self.backend)}
+        pools.update(pools_extra or {})
+        return self.start_proxy(self.config(pools=pools, routes=routes, listener=listener))
 
     def targets(self):
         """The request targets the backend read whole, /stats excluded."""
@@ -127,15 +129,17 @@ class Plugins(harness.ProxyTestCase):
             r = harness.read_response(f)
             self.assertEqual(r.body, b"pong " + host + b"\n")
             self.assertNotEqual((r.header("Connection") or "").lower(), "close")
+        # In one send: local answers around proxied requests, one of them slow; the answers
+        # come in request order (a local one never overtakes a pending backend's).
         s.sendall(b"GET /ping HTTP/1.1\r\nHost: p.test\r\n\r\n"
-                  b"GET /api/?n=1 HTTP/1.1\r\nHost: p.test\r\n\r\n"
-                  b"GET /ping HTTP/1.1\r\nHost: q.test\r\n\r\n")
-        first, second, third = (harness.read_response(f) for _ in range(3))
-        self.assertEqual((first.status, first.body), (200, b"pong p.test\n"))
-        self.assertEqual((second.status, second.body), (200, b"hello from api\n"))
-        self.assertEqual(second.header("X-Backend"), "api")
-        self.assertEqual((third.status, third.body), (200, b"pong q.test\n"))
-        self.assertEqual(self.targets(), ["/?n=1"])
+                  b"GET /api/slow?ms=300 HTTP/1.1\r\nHost: p.test\r\n\r\n"
+                  b"GET /ping HTTP/1.1\r\nHost: q.test\r\n\r\n"
+                  b"GET /api/?n=1 HTTP/1.1\r\nHost: p.test\r\n\r\n")
+        got = [harness.read_response(f) for _ in range(4)]
+        self.assertEqual([(r.status, r.body) for r in got],
+                         [(200, b"pong p.test\n"), (200, b"slow from api\n"),
+                          (200, b"pong q.test\n"), (200, b"hello from api\n")])
+        self.assertEqual(self.targets(), ["/slow?ms=300", "/?n=1"])
 
     # --- 4. redirect -----------------------------------------------------------------------
     def test_redirect_status_location_and_a_body_closes(self):
@@ -196,6 +200,19 @@ class Plugins(harness.ProxyTestCase):
         r = proxy.get("/ten/x", headers={"X-Forwarded-For": "10.1.2.3"})
         self.assertEqual(r.status, 403)
         self.assertEqual(self.targets(), [])
+
+    # BUG: response edits are not applied to the proxy's own error answers (502 here, also
+    # 504, 503), though plugins/headers.cc documents them as nginx's `add_header ... always`
+    # and they are applied to a plugin's local answers (403). An HSTS or CORS header set on
+    # a route then vanishes exactly when its backend is down.
+    @unittest.expectedFailure
+    def test_response_edits_apply_to_the_proxys_own_502(self):
+        proxy = self.start([route("/", [{"headers": {"response": {
+            "set": {"Strict-Transport-Security": HSTS}}}}], pool="dead")],
+            pools_extra={"dead": self.pool("127.0.0.1:9")})
+        r = proxy.get("/x")
+        self.assertEqual(r.status, 502)
+        self.assertEqual(r.header("Strict-Transport-Security"), HSTS, r.headers)
 
     # --- 6. order --------------------------------------------------------------------------
     def test_order_of_the_chain(self):
