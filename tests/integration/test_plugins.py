@@ -31,11 +31,35 @@ def route(prefix, plugins, pool="api"):
 
 
 class Plugins(harness.ProxyTestCase):
-    def start(self, routes, listener=None, pools_extra=None):
+    def start(self, routes, listener=None, pools_extra=None, workers=1):
         self.backend = self.start_backend("api")
         pools = {"api": self.pool(self.backend)}
         pools.update(pools_extra or {})
-        return self.start_proxy(self.config(pools=pools, routes=routes, listener=listener))
+        return self.start_proxy(self.config(pools=pools, routes=routes, listener=listener,
+                                            workers=workers))
+
+    def action_counts(self, proxy):
+        """{(pool, plugin, action): value} of the non-zero plugin action counters."""
+        samples, _ = metrics_util.scrape(proxy)
+        got = {}
+        for (name, labels), v in samples.items():
+            d = dict(labels)
+            if name == "outrigger_plugin_actions_total" and v:
+                got[(d.get("pool"), d.get("plugin"), d.get("action"))] = v
+        return got
+
+    def assert_action_counts(self, proxy, want):
+        last = {}
+
+        def matches():
+            last.clear()
+            last.update(self.action_counts(proxy))
+            return last == want
+
+        try:
+            harness.wait_until(matches, 5, what="plugin action counters")
+        except AssertionError:
+            self.assertEqual(last, want)
 
     def targets(self):
         """The request targets the backend read whole, /stats excluded."""
@@ -254,7 +278,7 @@ class Plugins(harness.ProxyTestCase):
             route("/old/", [{"redirect": {"to": "/new"}}], pool=None),
             route("/deny/", [{"ip_filter": {"deny": ["127.0.0.0/8"]}},
                              {"headers": {"response": {"set": {"X-No": "1"}}}}]),
-        ])
+        ], workers=2)  # the counters are summed over the workers' shards
         for path, status in (("/api/a", 404), ("/api/b", 404), ("/apix", 404), ("/ping", 200),
                              ("/ping", 200), ("/ping", 200), ("/old/1", 302), ("/deny/1", 403),
                              ("/deny/2", 403)):
@@ -262,26 +286,7 @@ class Plugins(harness.ProxyTestCase):
         want = {("api", "rewrite", "rewritten"): 2, ("api", "headers", "edited"): 3,
                 ("", "respond", "answered"): 3, ("", "redirect", "redirected"): 1,
                 ("api", "ip_filter", "denied"): 2}
-
-        def counts():
-            samples, _ = metrics_util.scrape(proxy)
-            got = {}
-            for (name, labels), v in samples.items():
-                if name == "outrigger_plugin_actions_total":
-                    d = dict(labels)
-                    got[(d.get("pool"), d.get("plugin"), d.get("action"))] = v
-            return {k: v for k, v in got.items() if v}
-
-        last = {}
-
-        def matches():
-            last.update(counts())
-            return last == want
-
-        try:
-            harness.wait_until(matches, 5, what="plugin action counters")
-        except AssertionError:
-            self.assertEqual(last, want)
+        self.assert_action_counts(proxy, want)
 
     # --- 8. config errors ------------------------------------------------------------------
     def check_error(self, plugins, key_path, message, pool="api", marker=None):
@@ -357,6 +362,9 @@ class Plugins(harness.ProxyTestCase):
         proxy.wait_log(r"reload refused")
         self.assertEqual(proxy.get("/ping").body, b"pang http\n")
         self.assertEqual(proxy.proc.poll(), None)
+        # The counter goes on across reloads.
+        self.assert_action_counts(proxy, {("", "headers", "edited"): 3,
+                                          ("", "respond", "answered"): 3})
 
 
 if __name__ == "__main__":
