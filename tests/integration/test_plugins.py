@@ -394,6 +394,27 @@ class Plugins(harness.ProxyTestCase):
         self.assert_action_counts(proxy, {("", "headers", "edited"): 3,
                                           ("", "respond", "answered"): 3})
 
+    def test_a_request_in_flight_keeps_its_chain_across_a_reload(self):
+        # The response phase of a request that started before a reload runs the old chain,
+        # whose plugins the new config no longer has (under ASan: no use after free).
+        proxy = self.start([route("/api/", [{"rewrite": {"strip_prefix": "/api"}}, {"headers": {
+            "response": {"set": {"X-Old": "$path"}, "remove": ["Server"]}}}])])
+        s = harness.raw_connect(proxy.port)
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        s.sendall(b"GET /api/slow?ms=%d HTTP/1.1\r\nHost: a\r\n\r\n" % (1000 * harness.SLOWDOWN))
+        harness.wait_until(lambda: self.backend.stats()["slow_in_flight"] == 1, 5,
+                           what="the slow request at the backend")
+        proxy.reload(proxy.config_text.replace("X-Old", "X-New").replace("$path", "new"))
+        proxy.wait_log(r"reloaded ")
+        r = harness.read_response(f)
+        self.assertEqual((r.status, r.header("X-Old"), r.header("Server")), (200, "/slow", None))
+        # The next request on the same connection, and a new connection, get the new chain.
+        s.sendall(b"GET /api/ HTTP/1.1\r\nHost: a\r\n\r\n")
+        r = harness.read_response(f)
+        self.assertEqual((r.status, r.header("X-New"), r.header("X-Old")), (200, "new", None))
+        self.assertEqual(proxy.get("/api/").header("X-New"), "new")
+
 
 if __name__ == "__main__":
     harness.main()
