@@ -364,6 +364,16 @@ class Plugins(harness.ProxyTestCase):
         self.check_error([{"respond": {"status": 99}}], ".plugins[0].respond.status",
                          "must be between 200 and 599, got 99",
                          marker="status: 99")
+        self.check_error([{"respond": {"body": "${host"}}], ".plugins[0].respond.body",
+                         "unterminated", marker="${host")
+        self.check_error([{"ip_filter": {"deny": ["10.0.0.0/33"]}}],
+                         ".plugins[0].ip_filter.deny[0]", "invalid CIDR", marker="10.0.0.0/33")
+        self.check_error([{"rewrite": {"strip_prefix": "api"}}], ".plugins[0].rewrite.strip_prefix",
+                         "must start with '/'", marker="strip_prefix")
+        self.check_error([{"redirect": {"to": "/x", "code": 301}}], ".plugins[0].redirect",
+                         "unknown key `code`", marker="code:")
+        self.check_error([{"headers": {"request": {}}}], ".plugins[0].headers",
+                         "expected `request` and/or `response` edits")
         text = self.config(pools={"api": self.pool("127.0.0.1:9")}, routes=[
             route("/", [{"rewrite": {"strip_prefix": "/a"}}], pool=None)])
         line = next(i + 1 for i, l in enumerate(text.splitlines()) if "path_prefix" in l)
