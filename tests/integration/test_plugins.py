@@ -120,10 +120,10 @@ class Plugins(harness.ProxyTestCase):
         self.assertEqual(seen.get("x-forwarded-proto"), ["http"], seen)
 
     # BUG: the edits of several headers plugins on one route are pooled and applied as one
-    # set (all removes, all sets, all adds), not in chain order: two plugins that `set` the
-    # same field both send it (two Host fields go to the backend: RFC 9112 §3.2 has a server
-    # answer that with 400; X-R twice to the client), and a
-    # later plugin's `remove` does not undo an earlier plugin's `set`.
+    # set (all removes, then all sets, then all adds), not in chain order: two plugins that
+    # `set` one field both send it (two Host fields to the backend, which RFC 9112 §3.2 has
+    # a server answer with 400; X-R twice to the client), and a later plugin's `remove` does
+    # not undo an earlier plugin's `set`.
     @unittest.expectedFailure
     def test_two_headers_plugins_apply_in_chain_order(self):
         def edit(**request):
