@@ -88,7 +88,7 @@ class Plugins(harness.ProxyTestCase):
         proxy = self.start([
             route("/h/", [{"rewrite": {"strip_prefix": "/h"}}, {"headers": {
                 "request": {"set": {"X-Env": "prod", "Host": "backend.internal",
-                                    "X-Lit": "cost $$5 ${host}"},
+                                    "X-Lit": "cost $$5 ${host}", "X-Req": "id=$request_id"},
                             "add": {"X-Via": "edge $scheme $remote_addr"},
                             "remove": ["X-Debug"]},
                 "response": {"set": {"Strict-Transport-Security": HSTS}, "remove": ["Server"]}}}]),
@@ -103,6 +103,7 @@ class Plugins(harness.ProxyTestCase):
         self.assertEqual(seen.get("x-env"), ["prod"], seen)
         self.assertEqual(seen.get("host"), ["backend.internal"], seen)
         self.assertEqual(seen.get("x-lit"), ["cost $5 client.test"], seen)
+        self.assertEqual(seen.get("x-req"), ["id=" + r.header("X-Request-Id")], seen)
         self.assertEqual(seen.get("x-via"), ["client", "edge http 127.0.0.1"], seen)
         self.assertNotIn("x-debug", seen)
         self.assertEqual(r.header("Strict-Transport-Security"), HSTS)
