@@ -4,6 +4,7 @@ headers (request and response edits, the proxy's own fields too), respond, redir
 ip_filter; their order (an answering plugin stops the chain); keep-alive and pipelining
 around local answers; outrigger_plugin_actions_total; --check's errors; a reload."""
 
+import re
 import subprocess
 import unittest
 
@@ -69,7 +70,8 @@ class Plugins(harness.ProxyTestCase):
     def test_rewrite_strip_replace_and_regex(self):
         proxy = self.start([
             route("/api", [{"rewrite": {"strip_prefix": "/api"}}]),
-            route("/v1/", [{"rewrite": {"replace_prefix": {"from": "/v1/", "to": "/internal/v1/"}}}]),
+            route("/v1/", [{"rewrite": {"replace_prefix": {"from": "/v1/",
+                                                           "to": "/internal/v1/"}}}]),
             route("/u/", [{"rewrite": {"regex": {"match": "^/u/(\\d+)$", "to": "/users/$1"}}}]),
         ])
         for path in ("/api/users?x=1", "/api", "/apix", "/api?q=2", "/v1/a/b?k=v", "/v1/",
@@ -357,8 +359,7 @@ class Plugins(harness.ProxyTestCase):
         r = self.check_config(text)
         self.assertNotEqual(r.returncode, 0, text)
         self.assertRegex(r.stderr, r"check-\d+\.yaml:%d:\d+: listeners\.web\.routes\[0\]%s: .*%s"
-                         % (line, key_path.replace(".", r"\.").replace("[", r"\[").replace("]", r"\]"),
-                            message), text)
+                         % (line, re.escape(key_path), message), text)
 
     def test_config_errors(self):
         self.check_error([{"rewrit": {"strip_prefix": "/a"}}], ".plugins[0]",
