@@ -3,6 +3,9 @@
 //
 // Both sides' values are expanded in the request phase, while every variable's bytes are
 // still there; the response's edits wait in the context until its head is written.
+#include <string_view>
+#include <vector>
+
 #include "plugins/builtin.h"
 
 namespace outrigger::plugins {
@@ -21,10 +24,24 @@ class Headers final : public Plugin {
   }
 
  private:
+  // Several headers plugins on a route act in order, as if each edited the head in turn: a
+  // later remove or set of a name cancels what earlier ones set or added under it.
   static void Apply(const config::FieldEditsConfig& c, Context& ctx, http::FieldEdits* edits) {
-    for (const std::string& name : c.remove) edits->remove.push_back(name);
-    for (const auto& [name, value] : c.set) edits->set.push_back({name, ctx.Expand(value)});
+    for (const std::string& name : c.remove) {
+      Forget(name, edits);
+      edits->remove.push_back(name);
+    }
+    for (const auto& [name, value] : c.set) {
+      Forget(name, edits);
+      edits->set.push_back({name, ctx.Expand(value)});
+    }
     for (const auto& [name, value] : c.add) edits->add.push_back({name, ctx.Expand(value)});
+  }
+
+  static void Forget(std::string_view name, http::FieldEdits* edits) {
+    auto named = [name](const http::Header& h) { return http::EqualsIgnoreCase(h.name, name); };
+    std::erase_if(edits->set, named);
+    std::erase_if(edits->add, named);
   }
 
   const config::HeadersPluginConfig config_;

@@ -45,6 +45,7 @@ class Rewrite final : public Plugin {
       }
       out.append(rest);
     }
+    if (out == path) return Verdict::kContinue;
     ctx.SetPath(out);
     ctx.Count(rewritten_);
     return Verdict::kContinue;

@@ -233,6 +233,10 @@ void ReadRespond(const Field& f, RespondPluginConfig* c, Diagnostics* diag) {
   }
   if (auto body = keys.Get("body")) {
     if (auto t = ReadTemplate(*body, diag, /*field_value=*/false)) c->body = std::move(*t);
+    if (c->status == 204 || c->status == 304) {
+      diag->Add(LocateValue(*body, *diag),
+                fmt::format("{}a {} response has no body", body->Prefix(), c->status));
+    }
   }
   if (auto type = keys.Get("content_type")) {
     if (auto t = ReadString(*type, diag)) c->content_type = *t;
@@ -257,7 +261,15 @@ void ReadCidrList(const Field& f, std::vector<net::Cidr>* out, Diagnostics* diag
 void ReadIpFilter(const Field& f, IpFilterPluginConfig* c, Diagnostics* diag) {
   if (!ExpectMap(f, diag)) return;
   MapReader keys(f, {"allow", "deny"}, diag);
-  if (auto allow = keys.Get("allow")) ReadCidrList(*allow, &c->allow, diag);
+  if (auto allow = keys.Get("allow")) {
+    ReadCidrList(*allow, &c->allow, diag);
+    if (c->allow.empty() && allow->value.IsSequence() && allow->value.size() == 0) {
+      diag->Add(LocateValue(*allow, *diag),
+                fmt::format("{}an empty list would allow every client; leave `allow` out to "
+                            "allow all but `deny`",
+                            allow->Prefix()));
+    }
+  }
   if (auto deny = keys.Get("deny")) ReadCidrList(*deny, &c->deny, diag);
   if (keys.empty()) {
     diag->Add(LocateKey(f, *diag), fmt::format("{}expected `allow` and/or `deny`", f.Prefix()));

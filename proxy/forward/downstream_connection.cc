@@ -764,6 +764,7 @@ void DownstreamConnection::SendLocalResponse(int status, std::string_view detail
   const http::SetField id = RequestIdField();
   http::WriteErrorResponse(status, detail, close, extra_headers, ex().method == http::Method::kHead,
                            &ex().scratch, id.name, id.value);
+  if (ex().chain != nullptr) EditLocalAnswer();
   evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
   LogLocalAnswer(status);
   AfterLocalAnswer(close);

@@ -91,6 +91,9 @@ class DownstreamConnection {
   // the answer was sent).
   bool RunRequestPlugins(std::string_view client_ip);
   void SendPluginAnswer();
+  // The route's plugins' response edits, on an answer the proxy made after they ran (a 502,
+  // a 504): nginx's `add_header ... always`.
+  void EditLocalAnswer();
   void AwaitNextRequest();
   void CloseAfterFlush();
   void Close();

@@ -53,18 +53,34 @@ void DownstreamConnection::SendPluginAnswer() {
   resp.version_minor = 1;
   resp.headers.assign(answer.headers.begin(), answer.headers.end());
   if (!answer.content_type.empty()) resp.headers.push_back({"Content-Type", answer.content_type});
-  resp.headers.push_back({"Content-Length", {}});  // written from content_length
-  resp.body = http::BodyKind::kContentLength;
+  // 204 and 304 have no body (the config refuses one), and a 204 no Content-Length either.
+  const bool bodiless = status == 204 || status == 304;
+  if (!bodiless) resp.headers.push_back({"Content-Length", {}});  // written from content_length
+  resp.body = bodiless ? http::BodyKind::kNone : http::BodyKind::kContentLength;
   resp.content_length = answer.body.size();
   resp.keep_alive = !close;
   ex().chain->OnResponse(ex().plugins, resp);
   ex().scratch.clear();
   http::WriteClientResponseHead(resp, ex().client_minor, !close, &ex().scratch, RequestIdField(),
                                 &ex().plugins.response_edits());
-  if (ex().method != http::Method::kHead) ex().scratch.append(answer.body);
+  if (ex().method != http::Method::kHead && !bodiless) ex().scratch.append(answer.body);
   evbuffer_add(client_.output(), ex().scratch.data(), ex().scratch.size());
   LogLocalAnswer(status);
   AfterLocalAnswer(close);
+}
+
+void DownstreamConnection::EditLocalAnswer() {
+  const http::FieldEdits& edits = ex().plugins.response_edits();
+  if (edits.empty()) return;
+  // Errors are rare: a copy of the short body is no cost that matters.
+  std::string& s = ex().scratch;
+  const size_t head_end = s.find("\r\n\r\n");
+  if (head_end == std::string::npos) return;
+  const std::string body = s.substr(head_end + 4);
+  s.resize(head_end + 2);
+  http::ApplyFieldEdits(edits, s.find("\r\n") + 2, &s);
+  s += "\r\n";
+  s += body;
 }
 
 }  // namespace outrigger::forward

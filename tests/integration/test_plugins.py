@@ -122,12 +122,9 @@ class Plugins(harness.ProxyTestCase):
         self.assertNotIn("x-real-ip", seen)
         self.assertEqual(seen.get("x-forwarded-proto"), ["http"], seen)
 
-    # BUG: the edits of several headers plugins on one route are pooled and applied as one
-    # set (all removes, then all sets, then all adds), not in chain order: two plugins that
-    # `set` one field both send it (two Host fields to the backend, which RFC 9112 §3.2 has
-    # a server answer with 400; X-R twice to the client), and a later plugin's `remove` does
-    # not undo an earlier plugin's `set`.
-    @unittest.expectedFailure
+    # Several headers plugins act in chain order: two that `set` one field send it once (two
+    # Host fields would get a 400 from a strict backend, RFC 9112 §3.2), and a later `remove`
+    # undoes an earlier `set`.
     def test_two_headers_plugins_apply_in_chain_order(self):
         def edit(**request):
             return {"headers": {"request": request, "response": {"set": {"X-R": "v"}}}}
@@ -193,20 +190,18 @@ class Plugins(harness.ProxyTestCase):
                           (200, b"pong q.test\n"), (200, b"hello from api\n")])
         self.assertEqual(self.targets(), ["/slow?ms=300", "/?n=1"])
 
-    # BUG: respond with status 204 or 304 writes Content-Length and its body after the head,
-    # but a 204/304 ends at its head (RFC 9112 §6.3): on a keep-alive connection the client
-    # reads the body's bytes as the start of the next response (desync), and a 204 must not
-    # carry Content-Length at all (RFC 9110 §8.6). Either --check refuses a body there (this
-    # test accepts that) or the answer goes without one.
-    @unittest.expectedFailure
+    # A 204/304 ends at its head (RFC 9112 §6.3): --check refuses a body for one, and a 204
+    # carries no Content-Length (RFC 9110 §8.6); otherwise a keep-alive client would read a
+    # body's bytes as the start of the next response.
     def test_respond_204_and_304_have_no_body(self):
         routes = [route("/nm", [{"respond": {"status": 304, "body": "abc"}}], pool=None),
                   route("/nc", [{"respond": {"status": 204}}], pool=None),
                   route("/ping", [{"respond": {"body": "p"}}], pool=None)]
         r = self.check_config(self.config(pools={"api": self.pool("127.0.0.1:9")}, routes=routes))
-        if r.returncode != 0:
-            self.assertRegex(r.stderr, r"routes\[0\]\.plugins\[0\]\.respond\.body: ")
-            del routes[0]
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"routes\[0\]\.plugins\[0\]\.respond\.body: a 304 response "
+                         r"has no body")
+        del routes[0]
         proxy = self.start(routes)
         s = harness.raw_connect(proxy.port)
         self.addCleanup(s.close)
@@ -281,11 +276,9 @@ class Plugins(harness.ProxyTestCase):
         self.assertEqual(r.status, 403)
         self.assertEqual(self.targets(), [])
 
-    # BUG: response edits are not applied to the proxy's own error answers (502 here, also
-    # 504, 503), though plugins/headers.cc documents them as nginx's `add_header ... always`
-    # and they are applied to a plugin's local answers (403). An HSTS or CORS header set on
-    # a route then vanishes exactly when its backend is down.
-    @unittest.expectedFailure
+    # A route's response edits reach the proxy's own errors after the plugins ran (502, 504,
+    # 503), as nginx's `add_header ... always`: an HSTS or CORS field must not vanish exactly
+    # when the backend is down.
     def test_response_edits_apply_to_the_proxys_own_502(self):
         proxy = self.start([route("/", [{"headers": {"response": {
             "set": {"Strict-Transport-Security": HSTS}}}}], pool="dead")],

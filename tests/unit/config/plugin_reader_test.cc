@@ -101,6 +101,18 @@ TEST(PluginReaderTest, RouteThatAlwaysAnswersNeedsNoPool) {
             "t.yaml:5:9: listeners.web.routes[0]: missing required key `pool`");
 }
 
+TEST(PluginReaderTest, RefusesABodilessBodyAndAnEmptyAllowList) {
+  absl::StatusOr<Config> c = Load(
+      "          - ip_filter: { allow: [] }\n"
+      "          - respond: { status: 204, body: x }\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "t.yaml:8:33: listeners.web.routes[0].plugins[0].ip_filter.allow: an empty list would "
+            "allow every client; leave `allow` out to allow all but `deny`\n"
+            "t.yaml:9:43: listeners.web.routes[0].plugins[1].respond.body: a 204 response has no "
+            "body");
+}
+
 TEST(PluginReaderTest, NamesFileLineAndKeyOfEachMistake) {
   absl::StatusOr<Config> c = Load(
       "          - header: { request: { set: { A: b } } }\n"

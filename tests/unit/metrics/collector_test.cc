@@ -221,7 +221,7 @@ TEST_F(CollectorTest, ExposesInflightPendingTunnelsAndDownstream) {
 
 TEST_F(CollectorTest, EmitsNoSeriesBeforeTheFirstPublish) {
   const std::vector<prometheus::MetricFamily> families = collector_.Collect();
-  EXPECT_EQ(families.size(), 19u);  // 16, and the three TLS families
+  EXPECT_EQ(families.size(), 20u);  // 17, and the three TLS families
   for (const auto& family : families) EXPECT_TRUE(family.metric.empty()) << family.name;
 }
 

@@ -51,6 +51,21 @@ TEST(ChainTest, ExpandsValuesPerRequestAndAnswersWithThem) {
   EXPECT_EQ(f.ctx().answer().headers.size(), 1u);
 }
 
+TEST(ChainTest, HeadersPluginsEditInChainOrder) {
+  PluginFixture f(
+      "          - headers: { request: { set: { X-A: '1', Host: a }, add: { X-B: '1' } } }\n"
+      "          - headers: { request: { set: { X-A: '2', Host: b }, remove: [X-B] } }\n"
+      "          - headers: { request: { add: { X-B: '3' } } }\n");
+  ASSERT_FALSE(f.Request("/"));
+  const http::FieldEdits& e = f.ctx().request_edits();
+  ASSERT_EQ(e.set.size(), 2u);
+  EXPECT_EQ(PluginFixture::Find(e.set, "X-A"), "2");
+  EXPECT_EQ(PluginFixture::Find(e.set, "Host"), "b");
+  ASSERT_EQ(e.add.size(), 1u);
+  EXPECT_EQ(e.add[0].value, "3");
+  EXPECT_EQ(e.remove, std::vector<std::string_view>{"X-B"});
+}
+
 TEST(ChainTest, RegistersOneSeriesPerPoolPluginAndAction) {
   PluginFixture f(
       "          - headers: { request: { set: { A: b } } }\n"
