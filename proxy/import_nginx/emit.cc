@@ -102,10 +102,14 @@ std::string EmitYaml(const Model& m, std::string_view source) {
       if (!r.comment.empty()) Comment(out, "      ", r.comment);
       Append(&out, "      - path_prefix: ", Quote(r.path_prefix), "\n");
       if (!r.host.empty()) Append(&out, "        host: ", Quote(r.host), "\n");
-      Append(&out, "        pool: ", Quote(r.pool), "\n");
-      // nginx passes no Upgrade without the WebSocket idiom, so such a route refuses one.
-      Append(&out, "        upgrades: ", r.websocket ? "[websocket]" : "[]", "\n");
-      Append(&out, "        max_body: ", FormatByteSize(r.max_body), "\n");
+      if (!r.pool.empty()) {
+        Append(&out, "        pool: ", Quote(r.pool), "\n");
+        // nginx passes no Upgrade without the WebSocket idiom, so such a route refuses one.
+        Append(&out, "        upgrades: ", r.websocket ? "[websocket]" : "[]", "\n");
+        Append(&out, "        max_body: ", FormatByteSize(r.max_body), "\n");
+      }
+      if (!r.plugins.empty()) Append(&out, "        plugins:\n");
+      for (const std::string& p : r.plugins) Append(&out, "          - ", p, "\n");
     }
   }
   Append(&out, "\npools:\n");

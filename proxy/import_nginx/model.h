@@ -48,7 +48,8 @@ struct Pool {
 struct Route {
   std::string host;  // empty: any host
   std::string path_prefix;
-  std::string pool;
+  std::string pool;                  // empty: its plugins answer (return)
+  std::vector<std::string> plugins;  // `plugins:` items, each one line of flow-style YAML
   bool websocket = false;
   uint64_t max_body = 0;
   std::string comment;

@@ -24,6 +24,8 @@ struct Settings {
   const Directive* read_from = nullptr;
   uint64_t max_body = kNginxDefaultMaxBody;
   std::vector<const Directive*> headers;      // proxy_set_header in force
+  std::vector<const Directive*> add_headers;  // add_header in force
+  bool add_headers_set_here = false;
   std::optional<int64_t> idle_ms, header_ms;  // keepalive_timeout, client_header_timeout
   TlsSettings tls;
   const Directive* access_log = nullptr;  // the first of this level's, else the parent's
@@ -100,6 +102,11 @@ class Translator {
       if (!headers_reset) s.headers.clear();
       headers_reset = true;
       s.headers.push_back(&d);
+    } else if (d.name == "add_header" &&
+               (d.args.size() == 2 || (d.args.size() == 3 && d.args[2] == "always"))) {
+      if (!s.add_headers_set_here) s.add_headers.clear();
+      s.add_headers_set_here = true;
+      s.add_headers.push_back(&d);
     } else if (d.name == "access_log" && !d.args.empty()) {
       if (s.access_log_set_here) {
         Untranslated(d, "Outrigger writes one access log per listener", model_.notes);
@@ -121,6 +128,7 @@ class Translator {
   static Settings Child(Settings s) {
     s.tls.certs_set_here = s.tls.keys_set_here = false;
     s.access_log_set_here = false;
+    s.add_headers_set_here = false;
     return s;
   }
 
@@ -319,6 +327,7 @@ class Translator {
     }
     bool reset = false;
     const Directive* proxy_pass = nullptr;
+    const Directive* ret = nullptr;
     for (const Directive& d : loc.children) {
       if (d.name == "access_log") {
         Untranslated(d, "Outrigger writes one access log per listener (the server's)",
@@ -332,12 +341,22 @@ class Translator {
       if (d.name == "location" || Setting(d, s, reset)) continue;
       if (d.name == "proxy_pass" && d.args.size() == 1) {
         proxy_pass = &d;
+      } else if (d.name == "return" && ret == nullptr && !d.args.empty()) {
+        ret = &d;
       } else {
         Untranslated(d, WhyUntranslated(d.name), model_.notes);
       }
     }
     for (const Directive& d : loc.children) {
       if (d.name == "location" && d.has_block) Location(d, s, ctx);
+    }
+    if (ret != nullptr) {
+      Return(*ret, prefix, exact, s, ctx);
+      if (proxy_pass != nullptr) {
+        Untranslated(*proxy_pass, "never reached: the location's `return` answers first",
+                     model_.notes);
+      }
+      return;
     }
     if (proxy_pass == nullptr) {
       model_.notes.push_back(
@@ -357,7 +376,7 @@ class Translator {
            Cat("location = ", prefix, ": translated as a prefix (Outrigger has no exact match)")});
     }
     if (!PoolFor(*proxy_pass, prefix, s.tls.upstream, r)) return;
-    r.websocket = Headers(s, *proxy_pass);
+    r.websocket = Headers(s, *proxy_pass, r);
     Pool& pool = model_.pools[pool_index_[r.pool]];
     Timeout(pool.connect_ms, s.connect_ms, s.connect_from, pool, "connect");
     if (r.websocket) {
@@ -383,11 +402,9 @@ class Translator {
     size_t slash = url.find('/');
     std::string host(url.substr(0, slash));
     if (slash != std::string_view::npos && url.substr(slash) != prefix) {
-      model_.notes.push_back({d.file, d.line,
-                              Cat("proxy_pass URI part `", url.substr(slash),
-                                  "` not translated (nginx replaces the location's `", prefix,
-                                  "` with it): the rewrite plugin is not in Outrigger yet; the "
-                                  "path is forwarded unchanged")});
+      // nginx replaces the location's prefix with the URI part.
+      r.plugins.push_back(Cat("{ rewrite: { replace_prefix: { from: ", Quote(prefix),
+                              ", to: ", Quote(url.substr(slash)), " } } }"));
     }
     const bool is_upstream = upstreams_.count(host) != 0;
     if (!is_upstream) {
@@ -449,9 +466,11 @@ class Translator {
     return true;
   }
 
-  // Reads proxy_set_header in force; true for the WebSocket idiom (Upgrade and Connection).
-  bool Headers(const Settings& s, const Directive& proxy_pass) {
+  // Reads proxy_set_header and add_header in force into a headers plugin on `r`; true for
+  // the WebSocket idiom (Upgrade and Connection).
+  bool Headers(const Settings& s, const Directive& proxy_pass, Route& r) {
     bool upgrade = false, connection = false, host = false;
+    std::vector<std::string> set, remove, add;
     for (const Directive* h : s.headers) {
       const std::string name = ToLower(h->args[0]);
       const std::string& v = h->args[1];
@@ -467,9 +486,35 @@ class Translator {
       } else if (name == "connection" &&
                  (EqualsIgnoreCase(v, "upgrade") || v == "$connection_upgrade")) {
         connection = true;
-      } else {
-        Untranslated(*h, WhyUntranslated(h->name), model_.notes);
+      } else if (IsCodecField(name)) {
+        Untranslated(*h, "Outrigger writes framing and connection fields itself", model_.notes);
+      } else if (v.empty()) {
+        remove.push_back(Quote(h->args[0]));  // nginx sends no field with an empty value
+      } else if (std::optional<std::string> t = Template(*h, v)) {
+        host |= name == "host";
+        set.push_back(Cat(Quote(h->args[0]), ": ", Quote(*t)));
       }
+    }
+    for (const Directive* h : s.add_headers) {
+      if (IsCodecField(ToLower(h->args[0]))) {
+        Untranslated(*h, "Outrigger writes framing and connection fields itself", model_.notes);
+      } else if (std::optional<std::string> t = Template(*h, h->args[1])) {
+        add.push_back(Cat(Quote(h->args[0]), ": ", Quote(*t)));
+      }
+    }
+    if (!set.empty() || !remove.empty() || !add.empty()) {
+      std::string request;
+      if (!set.empty()) Append(&request, "set: { ", Join(set, ", "), " }");
+      if (!remove.empty()) {
+        Append(&request, request.empty() ? "" : ", ", "remove: [", Join(remove, ", "), "]");
+      }
+      std::string plugin = "{ headers: { ";
+      if (!request.empty()) Append(&plugin, "request: { ", request, " }");
+      if (!add.empty()) {
+        Append(&plugin, request.empty() ? "" : ", ", "response: { add: { ", Join(add, ", "),
+               " } }");
+      }
+      r.plugins.push_back(Cat(plugin, " } }"));
     }
     if (!host) {
       model_.notes.push_back({proxy_pass.file, proxy_pass.line,
@@ -483,6 +528,84 @@ class Translator {
                               "the route refuses upgrades, as nginx would fail them"});
     }
     return upgrade && connection;
+  }
+
+  static bool IsCodecField(const std::string& lower) {
+    return lower == "content-length" || lower == "transfer-encoding" || lower == "connection" ||
+           lower == "keep-alive" || lower == "proxy-connection" || lower == "te" ||
+           lower == "trailer" || lower == "upgrade";
+  }
+
+  // `value` as a template, or nullopt with the directive reported.
+  std::optional<std::string> Template(const Directive& d, std::string_view value) {
+    std::string unknown;
+    std::optional<std::string> t = NginxTemplate(value, &unknown);
+    if (!t) {
+      Untranslated(d, Cat("the variable ", unknown, " has no Outrigger equivalent"), model_.notes);
+    }
+    return t;
+  }
+
+  // A location's `return`: a route that answers with the redirect or respond plugin.
+  void Return(const Directive& d, const std::string& prefix, bool exact, const Settings& s,
+              ServerCtx& ctx) {
+    const std::vector<std::string>& a = d.args;
+    int code = 302;
+    std::string_view text;
+    const bool url_only =
+        a.size() == 1 && (StartsWith(a[0], "http://") || StartsWith(a[0], "https://") ||
+                          StartsWith(a[0], "$scheme"));
+    if (url_only) {
+      text = a[0];
+    } else {
+      std::optional<uint64_t> n = a.size() <= 2 ? ParseNginxSize(a[0]) : std::nullopt;
+      if (!n || *n < 200 || *n > 599 || a[0].find_first_not_of("0123456789") != std::string::npos) {
+        Untranslated(d, "Outrigger answers with a status from 200 to 599", model_.notes);
+        return;
+      }
+      code = static_cast<int>(*n);
+      if (code == 444) {
+        Untranslated(d, "nginx's 444 closes the connection unanswered; Outrigger answers",
+                     model_.notes);
+        return;
+      }
+      if (a.size() == 2) text = a[1];
+    }
+    const bool redirect = code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
+    if (redirect && text.empty()) {
+      Untranslated(d, "a redirect without a URL", model_.notes);
+      return;
+    }
+    if ((code == 204 || code == 304) && !text.empty()) {
+      Untranslated(d, Cat("a ", code, " has no body"), model_.notes);
+      return;
+    }
+    std::optional<std::string> t = text.empty() ? std::string() : Template(d, text);
+    if (!t) return;
+    Route r;
+    r.path_prefix = prefix;
+    if (exact) {
+      r.comment = Cat("nginx: location = ", prefix, " (exact); Outrigger matches it as a prefix");
+    }
+    if (redirect) {
+      r.plugins.push_back(Cat("{ redirect: { to: ", Quote(*t), ", status: ", code, " } }"));
+    } else {
+      r.plugins.push_back(
+          Cat("{ respond: { status: ", code, t->empty() ? "" : Cat(", body: ", Quote(*t)), " } }"));
+    }
+    // add_header in force applies to a return's answer too (with `always`, or its code is
+    // one nginx adds to): kept as the route's response edits.
+    std::vector<std::string> add;
+    for (const Directive* h : s.add_headers) {
+      if (std::optional<std::string> v = Template(*h, h->args[1])) {
+        add.push_back(Cat(Quote(h->args[0]), ": ", Quote(*v)));
+      }
+    }
+    if (!add.empty()) {
+      r.plugins.insert(r.plugins.begin(),
+                       Cat("{ headers: { response: { add: { ", Join(add, ", "), " } } } }"));
+    }
+    ctx.routes.push_back(std::move(r));
   }
 
   void Timeout(std::optional<int64_t>& slot, std::optional<int64_t> value, const Directive* from,

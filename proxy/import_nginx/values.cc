@@ -1,6 +1,7 @@
 #include "proxy/import_nginx/values.h"
 
 #include <cctype>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "proxy/import_nginx/text.h"
@@ -161,6 +162,53 @@ std::string Quote(std::string_view text) {
     }
   }
   out += '"';
+  return out;
+}
+
+std::optional<std::string> NginxTemplate(std::string_view value, std::string* unknown) {
+  static constexpr std::pair<std::string_view, std::string_view> kVars[] = {
+      {"host", "host"},
+      {"request_uri", "request_uri"},
+      {"scheme", "scheme"},
+      {"remote_addr", "remote_addr"},
+      {"request_id", "request_id"},
+      {"uri", "path"},
+      {"args", "query"},
+      {"query_string", "query"}};
+  std::string out;
+  for (size_t i = 0; i < value.size();) {
+    if (value[i] != '$') {
+      out.push_back(value[i++]);
+      continue;
+    }
+    size_t start = i + 1, end;
+    const bool braced = start < value.size() && value[start] == '{';
+    if (braced) {
+      end = value.find('}', ++start);
+      if (end == std::string_view::npos) end = value.size();
+    } else {
+      end = start;
+      while (end < value.size() &&
+             (std::isalnum(static_cast<unsigned char>(value[end])) || value[end] == '_')) {
+        ++end;
+      }
+    }
+    const std::string_view name = value.substr(start, end - start);
+    const std::pair<std::string_view, std::string_view>* found = nullptr;
+    for (const auto& v : kVars) {
+      if (v.first == name) found = &v;
+    }
+    if (found == nullptr) {
+      *unknown = "$" + std::string(name);
+      return std::nullopt;
+    }
+    i = braced ? end + 1 : end;
+    const bool name_follows =
+        i < value.size() && (std::isalnum(static_cast<unsigned char>(value[i])) || value[i] == '_');
+    out += name_follows ? "${" : "$";
+    out += found->second;
+    if (name_follows) out += "}";
+  }
   return out;
 }
 

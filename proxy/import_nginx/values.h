@@ -26,6 +26,12 @@ std::optional<std::string> ListenAddress(std::string_view text);
 // An upstream `server` address → host:port (port 80 when absent); nullopt for unix:.
 std::optional<std::string> ServerAddress(std::string_view text);
 
+// An nginx value with variables → an Outrigger template ("https://$host$request_uri"), or
+// the first variable Outrigger has no equivalent for (in `*unknown`, with its '$') and nullopt.
+// $host $request_uri $scheme $remote_addr $request_id keep their names; $uri → $path,
+// $args and $query_string → $query.
+std::optional<std::string> NginxTemplate(std::string_view value, std::string* unknown);
+
 // YAML double-quoted scalar.
 std::string Quote(std::string_view text);
 

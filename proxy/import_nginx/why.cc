@@ -9,20 +9,25 @@ std::string_view WhyUntranslated(std::string_view d) {
   if (d == "http2" || d == "http3" || d == "quic") {
     return "Outrigger speaks HTTP/1.1 to clients (HTTP/2 is not in Outrigger yet)";
   }
-  if (d == "add_header" || d == "proxy_hide_header" || d == "more_set_headers" ||
-      d == "proxy_set_header") {
-    return "the headers plugin is not in Outrigger yet";
+  if (d == "add_header" || d == "proxy_set_header") {
+    return "not in a form the headers plugin takes";
   }
-  if (StartsWith(d, "limit_req") || StartsWith(d, "limit_conn")) {
-    return "the rate_limit plugin is not in Outrigger yet";
+  if (d == "proxy_hide_header" || d == "more_set_headers") {
+    return "write it as the headers plugin's `response: {remove: [...]}`";
   }
-  if (d == "return" || d == "rewrite")
-    return "the redirect and respond plugins are not in Outrigger yet";
+  if (StartsWith(d, "limit_req")) {
+    return "write it as the rate_limit plugin (burst counts the first request)";
+  }
+  if (StartsWith(d, "limit_conn")) return "no Outrigger equivalent (per-key connection limits)";
+  if (d == "return") return "Outrigger translates a location's `return` only";
+  if (d == "rewrite") return "write it as the rewrite plugin's `regex`";
   if (d == "root" || d == "alias" || d == "try_files" || d == "index" || d == "autoindex" ||
       d == "expires" || d == "sendfile" || d == "types" || d == "default_type") {
     return "Outrigger serves no files";
   }
-  if (d == "allow" || d == "deny") return "the ip_filter plugin is not in Outrigger yet";
+  if (d == "allow" || d == "deny") {
+    return "nginx applies them in first-match order: write them as the ip_filter plugin";
+  }
   if (StartsWith(d, "auth_basic")) return "the basic_auth plugin is not in Outrigger yet";
   if (StartsWith(d, "gzip")) return "the compress plugin is not in Outrigger yet";
   if (d == "log_format") {

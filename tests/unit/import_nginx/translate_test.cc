@@ -104,12 +104,48 @@ TEST(Translate, WhatHasNoEquivalentIsReportedWhereItWasWritten) {
   // A certificate without its key: the TLS address is left out, said where the pair breaks.
   EXPECT_TRUE(HasNote(m, 5, "0 ssl_certificate_key; this address is left out")) << AllNotes(m);
   EXPECT_TRUE(HasNote(m, 6, "prefix only")) << AllNotes(m);
-  EXPECT_TRUE(HasNote(m, 7, "URI part `/v1/`")) << AllNotes(m);
-  EXPECT_TRUE(HasNote(m, 7, "headers plugin")) << AllNotes(m);
-  EXPECT_TRUE(HasNote(m, 8, "return 200")) << AllNotes(m);
-  EXPECT_TRUE(HasNote(m, 8, "no proxy_pass")) << AllNotes(m);
+  EXPECT_FALSE(HasNote(m, 7, "URI part")) << AllNotes(m);
+  EXPECT_FALSE(HasNote(m, 8, "return")) << AllNotes(m);
   ASSERT_EQ(m.listeners.size(), 1u);
   EXPECT_EQ(m.listeners[0].listen, "0.0.0.0:80");
+}
+
+TEST(Translate, ProxyPassUriHeadersAndReturnBecomePlugins) {
+  Model m = From(
+      "http {\n"
+      "  add_header Strict-Transport-Security \"max-age=9\" always;\n"
+      "  server { listen 80;\n"
+      "    location /api/ { proxy_pass http://127.0.0.1:9/v1/;\n"
+      "      proxy_set_header Host $host; proxy_set_header X-Uri $request_uri?$args;\n"
+      "      proxy_set_header X-Debug \"\"; proxy_set_header X-C $cookie_c; add_header X-A b; }\n"
+      "    location = /ping { return 200 \"pong $host\\n\"; }\n"
+      "    location /old/ { return 301 https://new.example.com$request_uri; }\n"
+      "    location /go { return https://$host/x; }\n"
+      "    location /bad/ { return 444; proxy_pass http://127.0.0.1:9; }\n"
+      "  }\n"
+      "}\n");
+  ASSERT_EQ(m.listeners.size(), 1u);
+  const std::vector<Route>& r = m.listeners[0].routes;
+  ASSERT_EQ(r.size(), 4u) << AllNotes(m);
+  EXPECT_EQ(r[0].plugins,
+            (std::vector<std::string>{
+                "{ rewrite: { replace_prefix: { from: \"/api/\", to: \"/v1/\" } } }",
+                "{ headers: { request: { set: { \"X-Uri\": "
+                "\"$request_uri?$query\" }, remove: [\"X-Debug\"] }, response: { add: { \"X-A\": "
+                "\"b\" } } } }"}));
+  // The location's own add_header replaced the http level's (nginx inherits none then).
+  EXPECT_TRUE(HasNote(m, 6, "the variable $cookie_c has no Outrigger equivalent")) << AllNotes(m);
+  EXPECT_TRUE(r[1].pool.empty());
+  EXPECT_EQ(
+      r[1].plugins,
+      (std::vector<std::string>{
+          "{ headers: { response: { add: { \"Strict-Transport-Security\": \"max-age=9\" } } } }",
+          "{ respond: { status: 200, body: \"pong $host\\x0a\" } }"}));
+  EXPECT_EQ(r[2].plugins.back(),
+            "{ redirect: { to: \"https://new.example.com$request_uri\", status: 301 } }");
+  EXPECT_EQ(r[3].plugins.back(), "{ redirect: { to: \"https://$host/x\", status: 302 } }");
+  EXPECT_TRUE(HasNote(m, 10, "444 closes the connection")) << AllNotes(m);
+  EXPECT_TRUE(HasNote(m, 10, "never reached")) << AllNotes(m);
 }
 
 TEST(Translate, AnUpstreamWithNoUsableServerIsReportedAndNotRoutedTo) {
