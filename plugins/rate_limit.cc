@@ -9,7 +9,8 @@
 #include <absl/hash/hash.h>
 #include <fmt/format.h>
 
-#include <iterator>
+#include <algorithm>
+#include <charconv>
 
 #include "plugins/builtin.h"
 #include "plugins/gcra_table.h"
@@ -32,7 +33,9 @@ class RateLimit final : public Plugin {
             c.max_keys,
             std::chrono::duration_cast<std::chrono::nanoseconds>(c.period).count() /
                 static_cast<int64_t>(c.count),
-            c.burst, MonoNanos())) {}
+            c.burst, MonoNanos())),
+        policy_(fmt::format("\"{}\";q={};w={}", c.key_text, c.burst, Ceil(c.period.count(), 1000))),
+        state_prefix_(fmt::format("\"{}\";r=", c.key_text)) {}
 
   void Adopt(const Plugin& previous) override {
     const auto* old = dynamic_cast<const RateLimit*>(&previous);
@@ -61,8 +64,8 @@ class RateLimit final : public Plugin {
     answer.content_type = "text/plain; charset=utf-8";
     answer.body = "429 Too Many Requests: rate limit exceeded\n";
     std::string& retry = ctx.NewString();
-    fmt::format_to(std::back_inserter(retry), "{}",
-                   std::max<int64_t>(1, Ceil(d.retry_after_ns, 1'000'000'000)));
+    AppendDecimal(
+        static_cast<uint64_t>(std::max<int64_t>(1, Ceil(d.retry_after_ns, 1'000'000'000))), &retry);
     answer.headers.push_back({"Retry-After", retry});
     ctx.Count(limited_);
     return Verdict::kAnswered;
@@ -80,19 +83,26 @@ class RateLimit final : public Plugin {
   }
 
   void AddHeaders(Context& ctx, const GcraTable::Decision& d, http::FieldEdits* edits) const {
-    std::string& policy = ctx.NewString();
-    fmt::format_to(std::back_inserter(policy), "\"{}\";q={};w={}", config_.key_text, config_.burst,
-                   Ceil(config_.period.count(), 1000));
+    // The policy never changes: written once, at build. Per request only r and t.
     std::string& state = ctx.NewString();
-    fmt::format_to(std::back_inserter(state), "\"{}\";r={};t={}", config_.key_text, d.remaining,
-                   Ceil(d.reset_ns, 1'000'000'000));
-    edits->add.push_back({"RateLimit-Policy", policy});
+    state.append(state_prefix_);
+    AppendDecimal(d.remaining, &state);
+    state.append(";t=");
+    AppendDecimal(static_cast<uint64_t>(Ceil(d.reset_ns, 1'000'000'000)), &state);
+    edits->add.push_back({"RateLimit-Policy", policy_});
     edits->add.push_back({"RateLimit", state});
+  }
+
+  static void AppendDecimal(uint64_t v, std::string* out) {
+    char buf[20];
+    out->append(buf, std::to_chars(buf, buf + sizeof(buf), v).ptr);
   }
 
   const config::RateLimitPluginConfig config_;
   const uint32_t limited_;
   std::shared_ptr<GcraTable> table_;
+  const std::string policy_;        // RateLimit-Policy's value
+  const std::string state_prefix_;  // RateLimit's value up to its remaining count
 };
 
 }  // namespace
