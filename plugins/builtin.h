@@ -14,5 +14,6 @@ std::unique_ptr<Plugin> Make(const config::RedirectPluginConfig& c, ActionIds& i
 std::unique_ptr<Plugin> Make(const config::RespondPluginConfig& c, ActionIds& ids);
 std::unique_ptr<Plugin> Make(const config::IpFilterPluginConfig& c, ActionIds& ids);
 std::unique_ptr<Plugin> Make(const config::RateLimitPluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::CorsPluginConfig& c, ActionIds& ids);
 
 }  // namespace outrigger::plugins

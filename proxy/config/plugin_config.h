@@ -83,9 +83,22 @@ struct RateLimitPluginConfig {
   bool operator==(const RateLimitPluginConfig&) const = default;
 };
 
+// `cors: { origins: [ORIGIN | "*"], methods: [...], headers: [...], expose: [...],
+// credentials: false, max_age: 10m }`: a preflight from an allowed origin is answered here
+// (204); other requests from one get Access-Control-Allow-Origin on their response.
+struct CorsPluginConfig {
+  std::vector<std::string> origins;  // lower-cased "scheme://host[:port]"
+  bool any_origin = false;           // "*"
+  std::string methods = "GET, HEAD, POST";
+  std::string headers;  // empty: the preflight's Access-Control-Request-Headers are allowed
+  std::string expose;
+  bool credentials = false;
+  std::chrono::milliseconds max_age{600000};
+};
+
 struct PluginConfig {
   std::variant<HeadersPluginConfig, RewritePluginConfig, RedirectPluginConfig, RespondPluginConfig,
-               IpFilterPluginConfig, RateLimitPluginConfig>
+               IpFilterPluginConfig, RateLimitPluginConfig, CorsPluginConfig>
       spec;
   std::string name;  // its key in the config: "headers", "rewrite", ...
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <functional>
 
@@ -340,6 +341,77 @@ void ReadRateLimit(const Field& f, RateLimitPluginConfig* c, Diagnostics* diag) 
   }
 }
 
+// A list of tokens (methods, field names) joined as a field value: "GET, POST".
+std::optional<std::string> ReadTokenList(const Field& f, Diagnostics* diag) {
+  if (!ExpectList(f, diag)) return std::nullopt;
+  std::string joined;
+  for (const Field& item : ListItems(f)) {
+    std::optional<std::string> s = ReadString(item, diag);
+    if (!s) continue;
+    if (!http::fields::IsToken(*s)) {
+      diag->Add(LocateValue(item, *diag),
+                fmt::format("{}expected a method or header name, got \"{}\"", item.Prefix(), *s));
+      continue;
+    }
+    if (!joined.empty()) joined += ", ";
+    joined += *s;
+  }
+  return joined;
+}
+
+void ReadCors(const Field& f, CorsPluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"origins", "methods", "headers", "expose", "credentials", "max_age"}, diag);
+  if (auto origins = keys.Require("origins"); origins && ExpectList(*origins, diag)) {
+    for (const Field& item : ListItems(*origins)) {
+      std::optional<std::string> s = ReadString(item, diag);
+      if (!s) continue;
+      if (*s == "*") {
+        c->any_origin = true;
+        continue;
+      }
+      std::string lower = *s;
+      for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      const size_t scheme_end = lower.find("://");
+      const bool ok = (lower.starts_with("http://") || lower.starts_with("https://")) &&
+                      scheme_end + 3 < lower.size() &&
+                      lower.find_first_of("/?# ", scheme_end + 3) == std::string::npos;
+      if (!ok) {
+        diag->Add(LocateValue(item, *diag),
+                  fmt::format("{}expected \"*\" or an origin as browsers send it "
+                              "(\"https://app.example.com\", no path), got \"{}\"",
+                              item.Prefix(), *s));
+        continue;
+      }
+      c->origins.push_back(std::move(lower));
+    }
+    if (!c->any_origin && c->origins.empty() && ListItems(*origins).empty()) {
+      diag->Add(LocateValue(*origins, *diag),
+                fmt::format("{}expected at least one origin", origins->Prefix()));
+    }
+  }
+  if (auto methods = keys.Get("methods")) {
+    if (auto m = ReadTokenList(*methods, diag)) c->methods = *m;
+  }
+  if (auto headers = keys.Get("headers")) {
+    if (auto h = ReadTokenList(*headers, diag)) c->headers = *h;
+  }
+  if (auto expose = keys.Get("expose")) {
+    if (auto h = ReadTokenList(*expose, diag)) c->expose = *h;
+  }
+  if (auto credentials = keys.Get("credentials")) {
+    if (auto b = ReadBool(*credentials, diag)) c->credentials = *b;
+    if (c->credentials && c->any_origin) {
+      diag->Add(LocateValue(*credentials, *diag),
+                fmt::format("{}browsers refuse credentials with origin \"*\": list the origins",
+                            credentials->Prefix()));
+    }
+  }
+  if (auto max_age = keys.Get("max_age")) {
+    if (auto d = ReadDuration(*max_age, /*allow_zero=*/true, diag)) c->max_age = *d;
+  }
+}
+
 // The plugin table: every name a route's `plugins` list takes, with its reader.
 template <typename C>
 using Reader = void (*)(const Field&, C*, Diagnostics*);
@@ -354,14 +426,15 @@ Entry Make(std::string_view name, Reader<C> reader) {
           }};
 }
 
-const std::array<Entry, 6>& Table() {
-  static const std::array<Entry, 6> table = {
+const std::array<Entry, 7>& Table() {
+  static const std::array<Entry, 7> table = {
       Make<HeadersPluginConfig>("headers", ReadHeaders),
       Make<RewritePluginConfig>("rewrite", ReadRewrite),
       Make<RedirectPluginConfig>("redirect", ReadRedirect),
       Make<RespondPluginConfig>("respond", ReadRespond),
       Make<IpFilterPluginConfig>("ip_filter", ReadIpFilter),
       Make<RateLimitPluginConfig>("rate_limit", ReadRateLimit),
+      Make<CorsPluginConfig>("cors", ReadCors),
   };
   return table;
 }

@@ -113,6 +113,31 @@ TEST(PluginReaderTest, RefusesABodilessBodyAndAnEmptyAllowList) {
             "body");
 }
 
+TEST(PluginReaderTest, CorsOriginsAndItsMistakes) {
+  absl::StatusOr<Config> c = Load(
+      "          - cors: { origins: ['HTTPS://App.example.com:8443'], methods: [GET, PUT] }\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto& cors = std::get<CorsPluginConfig>(Plugins(c)[0].spec);
+  EXPECT_EQ(cors.origins, std::vector<std::string>{"https://app.example.com:8443"});
+  EXPECT_EQ(cors.methods, "GET, PUT");
+  EXPECT_EQ(cors.max_age, std::chrono::minutes(10));
+  c = Load(
+      "          - cors: { origins: ['*'], credentials: true }\n"
+      "          - cors: { origins: [app.example.com, 'https://a.test/x'], methods: ['G T'] }\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "t.yaml:8:50: listeners.web.routes[0].plugins[0].cors.credentials: browsers refuse "
+            "credentials with origin \"*\": list the origins\n"
+            "t.yaml:9:31: listeners.web.routes[0].plugins[1].cors.origins[0]: expected \"*\" or "
+            "an origin as browsers send it (\"https://app.example.com\", no path), got "
+            "\"app.example.com\"\n"
+            "t.yaml:9:48: listeners.web.routes[0].plugins[1].cors.origins[1]: expected \"*\" or "
+            "an origin as browsers send it (\"https://app.example.com\", no path), got "
+            "\"https://a.test/x\"\n"
+            "t.yaml:9:79: listeners.web.routes[0].plugins[1].cors.methods[0]: expected a method or "
+            "header name, got \"G T\"");
+}
+
 TEST(PluginReaderTest, NamesFileLineAndKeyOfEachMistake) {
   absl::StatusOr<Config> c = Load(
       "          - header: { request: { set: { A: b } } }\n"

@@ -31,8 +31,9 @@ class PluginFixture {
 
   // Runs the request phase for `path` from `client_ip` with `headers`; true when answered.
   bool Request(std::string_view path, std::string_view client_ip = "192.0.2.1",
-               std::vector<http::Header> headers = {}) {
+               std::vector<http::Header> headers = {}, http::Method method = http::Method::kGet) {
     request_ = http::RequestHead();
+    request_.method = method;
     path_ = std::string(path);
     request_.path = path_;
     request_.authority = "example.com:8080";

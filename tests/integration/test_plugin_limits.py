@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""rate_limit and cors through the real binary: exactly the burst passes a burst of
+concurrent clients, the rest get 429 with Retry-After and the RateLimit fields, nothing
+limited reaches the backend, the limit holds across a reload that keeps it and restarts
+with one that changes it, a header key limits per key; cors answers an allowed origin's
+preflight itself and marks its responses, and leaves other origins' requests unmarked."""
+
+import threading
+import unittest
+
+import harness
+import metrics_util
+
+LIMIT = {"rate_limit": {"key": "client_ip", "rate": "5/m", "burst": 5}}
+
+
+class RateLimitAndCors(harness.ProxyTestCase):
+    def start(self, plugins, workers=2):
+        self.backend = self.start_backend("api")
+        routes = [{"path_prefix": "/", "pool": "api", "plugins": plugins}]
+        return self.start_proxy(self.config(pools={"api": self.pool(self.backend)},
+                                            routes=routes, workers=workers))
+
+    def targets(self):
+        return [t for _, t, _ in self.backend.stats()["complete"] if t != "/stats"]
+
+    def burst(self, proxy, n, headers=None):
+        """`n` requests at once, each on its own connection; their responses."""
+        out = [None] * n
+        go = threading.Event()
+
+        def one(i):
+            go.wait()
+            out[i] = harness.request(proxy.port, path="/?i=%d" % i, headers=headers)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        go.set()
+        for t in threads:
+            t.join(30)
+        return out
+
+    def test_a_burst_gets_exactly_the_burst_through(self):
+        # 5/m rather than 5/s: no token comes back while the 20 requests are in flight,
+        # however slow the machine, so the count is exact.
+        proxy = self.start([LIMIT])
+        got = self.burst(proxy, 20)
+        self.assertEqual(sorted(r.status for r in got), [200] * 5 + [429] * 15)
+        for r in got:
+            self.assertEqual(r.header("RateLimit-Policy"), '"client_ip";q=5;w=60')
+            self.assertRegex(r.header("RateLimit"), r'^"client_ip";r=\d;t=\d+$')
+            if r.status == 429:
+                self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+                self.assertLessEqual(int(r.header("Retry-After")), 12)
+        self.assertEqual(len(self.targets()), 5)
+
+        def limited():
+            samples, _ = metrics_util.scrape(proxy)
+            return sum(v for (name, labels), v in samples.items()
+                       if name == "outrigger_plugin_actions_total"
+                       and dict(labels).get("action") == "limited")
+
+        harness.wait_until(lambda: limited() == 15, 5, what="15 limited in /metrics")
+
+    def test_the_limit_survives_a_reload_that_keeps_it(self):
+        proxy = self.start([LIMIT], workers=1)
+        for _ in range(5):
+            self.assertEqual(proxy.get("/").status, 200)
+        self.assertEqual(proxy.get("/").status, 429)
+        # Another route added: the limited route's plugin is the same, its state kept.
+        text = proxy.config_text.replace("timeouts:", "timeouts:", 1)
+        proxy.reload(text + "\n")
+        proxy.wait_log(r"reloaded ")
+        self.assertEqual(proxy.get("/").status, 429)
+        # A new rate is a new limit.
+        proxy.reload(text.replace("5/m", "6/m"))
+        proxy.wait_log(r"reloaded ", count=2)
+        self.assertEqual(proxy.get("/").status, 200)
+
+    def test_a_header_key_limits_per_key(self):
+        proxy = self.start([{"rate_limit": {"key": "header:X-Api-Key", "rate": "2/h",
+                                            "headers": False}}])
+        for key, want in [("a", 200), ("a", 200), ("a", 429), ("b", 200)]:
+            r = proxy.get("/", headers={"X-Api-Key": key})
+            self.assertEqual(r.status, want, key)
+            self.assertIsNone(r.header("RateLimit"))
+        for _ in range(4):  # no key, no limit (nginx's empty key)
+            self.assertEqual(proxy.get("/").status, 200)
+
+    def test_cors_preflight_and_marked_responses(self):
+        proxy = self.start([{"cors": {"origins": ["https://app.example.com"],
+                                      "methods": ["GET", "POST"], "max_age": "1h"}}])
+        pre = proxy.request("OPTIONS", "/api", headers={
+            "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        self.assertEqual(pre.status, 204)
+        self.assertEqual(pre.header("Access-Control-Allow-Origin"), "https://app.example.com")
+        self.assertEqual(pre.header("Access-Control-Allow-Methods"), "GET, POST")
+        self.assertEqual(pre.header("Access-Control-Allow-Headers"), "content-type")
+        self.assertEqual(pre.header("Access-Control-Max-Age"), "3600")
+        self.assertIsNone(pre.header("Content-Length"))
+        self.assertEqual(self.targets(), [])  # answered here
+        r = proxy.get("/headers", headers={"Origin": "https://app.example.com"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://app.example.com")
+        self.assertIn("Origin", r.header_all("Vary"))
+        # Another origin: not marked, and its preflight goes to the backend.
+        r = proxy.get("/headers", headers={"Origin": "https://evil.example.com"})
+        self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+        pre = proxy.request("OPTIONS", "/x", headers={
+            "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
+        self.assertIsNone(pre.header("Access-Control-Allow-Origin"))
+        self.assertIn("/x", self.targets())
+
+
+if __name__ == "__main__":
+    unittest.main()
