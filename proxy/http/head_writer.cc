@@ -100,6 +100,31 @@ void AppendField(std::string_view name, std::string_view value, std::string* out
   out->append("\r\n");
 }
 
+// Whether the edits drop a field of this name (a `remove` or a `set` names it).
+bool EditsDrop(const FieldEdits& edits, std::string_view name) {
+  for (std::string_view r : edits.remove) {
+    if (EqualsIgnoreCase(name, r)) return true;
+  }
+  for (const Header& h : edits.set) {
+    if (EqualsIgnoreCase(name, h.name)) return true;
+  }
+  return false;
+}
+
+// Asked of every field as it is written, so that no second pass over the head is needed.
+class DropFilter {
+ public:
+  explicit DropFilter(const FieldEdits* edits)
+      : edits_(edits != nullptr && (!edits->remove.empty() || !edits->set.empty()) ? edits
+                                                                                   : nullptr) {}
+  bool Drops(std::string_view name) const { return edits_ != nullptr && EditsDrop(*edits_, name); }
+
+ private:
+  const FieldEdits* edits_;
+};
+
+void AppendEditedFields(const FieldEdits* edits, std::string* out);
+
 bool IsSetField(std::string_view name, const SetField& set) {
   return !set.name.empty() && name.size() == set.name.size() && EqualsIgnoreCase(name, set.name);
 }
@@ -177,8 +202,8 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
   out->push_back(' ');
   out->append(req.path);
   out->append(req.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
-  const size_t fields_start = out->size();
-  if (!req.authority.empty()) AppendField("Host", req.authority, out);
+  const DropFilter drop(edits);
+  if (!req.authority.empty() && !drop.Drops("Host")) AppendField("Host", req.authority, out);
 
   const bool check_connection = ConnectionNamesFields(req.headers);
   bool framing_written = false;
@@ -192,7 +217,7 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
     switch (role) {
       case FieldRole::kCopy:
         if ((!check_connection || !NamedByConnection(req.headers, h.name)) &&
-            !IsSetField(h.name, fwd.request_id)) {
+            !IsSetField(h.name, fwd.request_id) && !drop.Drops(h.name)) {
           AppendField(h.name, h.value, out);
         }
         break;
@@ -220,7 +245,8 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
       case FieldRole::kForwardedPort:
       case FieldRole::kForwardedProto:
       case FieldRole::kForwardedOther:
-        if (fwd.trusted && (!check_connection || !NamedByConnection(req.headers, h.name))) {
+        if (fwd.trusted && (!check_connection || !NamedByConnection(req.headers, h.name)) &&
+            !drop.Drops(h.name)) {
           AppendField(h.name, h.value, out);
           kept_host |= role == FieldRole::kForwardedHost;
           kept_port |= role == FieldRole::kForwardedPort;
@@ -240,7 +266,7 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
   }
 
   // One X-Forwarded-For: the client's chain (all its field lines, in order), then the client.
-  if (have_forwarded_for || !fwd.client_ip.empty()) {
+  if ((have_forwarded_for || !fwd.client_ip.empty()) && !drop.Drops("X-Forwarded-For")) {
     out->append("X-Forwarded-For: ");
     bool first = true;
     if (have_forwarded_for) {
@@ -258,21 +284,29 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
     }
     out->append("\r\n");
   }
-  if (!fwd.proto.empty() && !kept_proto) AppendField("X-Forwarded-Proto", fwd.proto, out);
-  if (!req.authority.empty() && !kept_host) AppendField("X-Forwarded-Host", req.authority, out);
-  if (fwd.port != 0 && !kept_port) {
+  if (!fwd.proto.empty() && !kept_proto && !drop.Drops("X-Forwarded-Proto")) {
+    AppendField("X-Forwarded-Proto", fwd.proto, out);
+  }
+  if (!req.authority.empty() && !kept_host && !drop.Drops("X-Forwarded-Host")) {
+    AppendField("X-Forwarded-Host", req.authority, out);
+  }
+  if (fwd.port != 0 && !kept_port && !drop.Drops("X-Forwarded-Port")) {
     out->append("X-Forwarded-Port: ");
     AppendDecimal(fwd.port, out);
     out->append("\r\n");
   }
   std::string_view real_ip = fwd.real_ip.empty() ? fwd.client_ip : fwd.real_ip;
-  if (!real_ip.empty()) AppendField("X-Real-IP", real_ip, out);
-  if (fwd.rfc7239 && !fwd.client_ip.empty()) AppendForwardedElement(fwd, req.authority, out);
-  if (!fwd.request_id.name.empty()) AppendField(fwd.request_id.name, fwd.request_id.value, out);
-  if (!fwd.client_cert_subject.empty()) {
+  if (!real_ip.empty() && !drop.Drops("X-Real-IP")) AppendField("X-Real-IP", real_ip, out);
+  if (fwd.rfc7239 && !fwd.client_ip.empty() && !drop.Drops("Forwarded")) {
+    AppendForwardedElement(fwd, req.authority, out);
+  }
+  if (!fwd.request_id.name.empty() && !drop.Drops(fwd.request_id.name)) {
+    AppendField(fwd.request_id.name, fwd.request_id.value, out);
+  }
+  if (!fwd.client_cert_subject.empty() && !drop.Drops("X-Client-Cert-Subject")) {
     AppendField("X-Client-Cert-Subject", fwd.client_cert_subject, out);
   }
-  if (edits != nullptr && !edits->empty()) ApplyFieldEdits(*edits, fields_start, out);
+  AppendEditedFields(edits, out);
 
   if (req.upgrade_websocket) {
     AppendUpgradeFields(req.headers, out);
@@ -290,7 +324,7 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
   out->push_back(' ');
   out->append(resp.reason.empty() ? ReasonPhrase(resp.status) : resp.reason);
   out->append("\r\n");
-  const size_t fields_start = out->size();
+  const DropFilter drop(edits);
 
   const bool check_connection = ConnectionNamesFields(resp.headers);
   bool length_written = false;
@@ -306,7 +340,7 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
       case FieldRole::kForwardedProto:
       case FieldRole::kForwardedOther:
         if ((!check_connection || !NamedByConnection(resp.headers, h.name)) &&
-            !IsSetField(h.name, set)) {
+            !IsSetField(h.name, set) && !drop.Drops(h.name)) {
           AppendField(h.name, h.value, out);
         }
         break;
@@ -326,8 +360,8 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
     }
   }
 
-  if (!set.name.empty()) AppendField(set.name, set.value, out);
-  if (edits != nullptr && !edits->empty()) ApplyFieldEdits(*edits, fields_start, out);
+  if (!set.name.empty() && !drop.Drops(set.name)) AppendField(set.name, set.value, out);
+  AppendEditedFields(edits, out);
   if (resp.status == 101) {
     AppendUpgradeFields(resp.headers, out);
   } else if (!client_keep_alive) {
@@ -339,15 +373,6 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
 }
 
 void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* out) {
-  auto dropped = [&edits](std::string_view name) {
-    for (std::string_view r : edits.remove) {
-      if (EqualsIgnoreCase(name, r)) return true;
-    }
-    for (const Header& h : edits.set) {
-      if (EqualsIgnoreCase(name, h.name)) return true;
-    }
-    return false;
-  };
   // One pass, compacting in place: each kept line moves down over the dropped ones.
   std::string& s = *out;
   size_t read = fields_start;
@@ -357,15 +382,24 @@ void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* 
     const size_t next = end == std::string::npos ? s.size() : end + 2;
     const size_t colon = s.find(':', read);
     const std::string_view name(s.data() + read, (colon < next ? colon : next) - read);
-    if (!dropped(name)) {
+    if (!EditsDrop(edits, name)) {
       if (write != read) std::memmove(s.data() + write, s.data() + read, next - read);
       write += next - read;
     }
     read = next;
   }
   s.resize(write);
-  for (const Header& h : edits.set) AppendField(h.name, h.value, out);
-  for (const Header& h : edits.add) AppendField(h.name, h.value, out);
+  AppendEditedFields(&edits, out);
 }
+
+namespace {
+
+void AppendEditedFields(const FieldEdits* edits, std::string* out) {
+  if (edits == nullptr) return;
+  for (const Header& h : edits->set) AppendField(h.name, h.value, out);
+  for (const Header& h : edits->add) AppendField(h.name, h.value, out);
+}
+
+}  // namespace
 
 }  // namespace outrigger::http
