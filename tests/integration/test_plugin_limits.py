@@ -113,6 +113,42 @@ class RateLimitAndCors(harness.ProxyTestCase):
         self.assertIsNone(pre.header("Access-Control-Allow-Origin"))
         self.assertIn("/x", self.targets())
 
+    def test_a_typical_edge_setup_end_to_end(self):
+        # conf/examples/nginx-replacement.yaml's shape: /api/ stripped for the API pool and
+        # limited per client, / to the frontend, security fields on every answer, CORS for one
+        # origin on the API, a 10 MiB body limit. (gzip waits for the compress plugin.)
+        api = self.start_backend("api")
+        front = self.start_backend("front")
+        security = {"set": {"Strict-Transport-Security": "max-age=31536000",
+                            "X-Content-Type-Options": "nosniff"}}
+        routes = [
+            {"path_prefix": "/api/", "pool": "api", "max_body": "10MiB", "plugins": [
+                {"rate_limit": {"key": "client_ip", "rate": "100/15m", "burst": 3}},
+                {"cors": {"origins": ["https://app.example.com"]}},
+                {"rewrite": {"strip_prefix": "/api"}},
+                {"headers": {"response": security}}]},
+            {"path_prefix": "/", "pool": "front", "max_body": "10MiB",
+             "plugins": [{"headers": {"response": security}}]},
+        ]
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(api), "front": self.pool(front)}, routes=routes))
+        r = proxy.get("/api/headers?x=1", headers={"Origin": "https://app.example.com"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["target"], "/headers?x=1")
+        self.assertEqual(r.header("X-Backend"), "api")
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://app.example.com")
+        self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+        r = proxy.get("/headers")
+        self.assertEqual((r.status, r.header("X-Backend")), (200, "front"))
+        self.assertEqual(r.header("Strict-Transport-Security"), "max-age=31536000")
+        self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+        # The limit is the API's alone (burst 3: the first request above was one of them).
+        statuses = [proxy.get("/api/headers").status for _ in range(3)]
+        self.assertEqual(statuses, [200, 200, 429])
+        self.assertEqual(proxy.get("/headers").status, 200)
+        r = proxy.request("POST", "/api/headers", body=b"x" * (10 * 1024 * 1024 + 1))
+        self.assertEqual(r.status, 413)
+
 
 if __name__ == "__main__":
     unittest.main()
