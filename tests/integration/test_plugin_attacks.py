@@ -133,6 +133,184 @@ class PluginAttacks(harness.ProxyTestCase):
             r = self.check([{"rate_limit": rl}])
             self.assertEqual((r.returncode, rl), (0, rl), r.stderr)
 
+    # --- pipelines: answered requests with bodies close; nothing after them is forwarded ---
+    def targets(self):
+        return [t for _, t, _ in self.backend.stats()["complete"] if t != "/stats"]
+
+    def answered_routes(self):
+        return [route("/ping", [{"respond": {"status": 200, "body": "pong\n"}}], pool=None),
+                route("/old", [{"redirect": {"to": "/new$request_uri", "status": 308}}],
+                      pool=None),
+                route("/deny", [{"ip_filter": {"deny": ["127.0.0.0/8"]}}]),
+                route("/lim", [{"rate_limit": {"key": "route", "rate": "1/h", "burst": 1}}]),
+                route("/", [{"headers": {"request": {"set": {"X-Edited": "1"}}}}])]
+
+    def test_answered_request_with_body_closes_and_forwards_nothing_after(self):
+        smuggled = b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+        proxy = self.start(self.answered_routes())
+        proxy.get("/lim")  # the route's one request: the next ones get 429
+        bodies = [
+            b"Content-Length: %d\r\n\r\n" % len(smuggled) + smuggled,
+            b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(smuggled) + smuggled
+            + b"\r\n0\r\n\r\n",
+        ]
+        for path, status in (("/ping", 200), ("/old/x?q=1", 308), ("/deny", 403), ("/lim", 429)):
+            for body in bodies:
+                s, f = self.open_raw(proxy)
+                s.sendall(b"GET /echo?before HTTP/1.1\r\nHost: a\r\n\r\n"
+                          b"POST " + path.encode() + b" HTTP/1.1\r\nHost: a\r\n" + body
+                          + b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+                first = harness.read_response(f)
+                self.assertEqual(first.status, 200, first)
+                answer = harness.read_response(f)
+                self.assertEqual(answer.status, status, (path, answer))
+                self.assertEqual((answer.header("Connection") or "").lower(), "close", answer)
+                rest = harness.read_until_closed(s)
+                self.assertEqual(rest, b"", (path, body))
+        harness.wait_until(lambda: len(self.targets()) >= 8, 5, what="the /before requests")
+        self.assertEqual(self.targets(), ["/lim"] + ["/echo?before"] * 8)
+
+    def test_pipeline_of_answers_and_proxied_requests_keeps_order(self):
+        proxy = self.start(self.answered_routes())
+        s, f = self.open_raw(proxy)
+        reqs = []
+        for i in range(40):
+            reqs.append(b"GET %s HTTP/1.1\r\nHost: a\r\n\r\n"
+                        % [b"/ping", b"/old/%d" % i, b"/echo?i=%d" % i, b"/deny",
+                           b"/slow?ms=5"][i % 5])
+        s.sendall(b"".join(reqs))
+        got = [harness.read_response(f).status for _ in range(40)]
+        self.assertEqual(got, [[200, 308, 200, 403, 200][i % 5] for i in range(40)])
+
+    # --- retries carry the edited head and the rewritten path -------------------------------
+    def dropping_backend(self):
+        """A backend that reads one request head, records it and closes without answering."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        heads = []
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                data = b""
+                c.settimeout(5)
+                try:
+                    while b"\r\n\r\n" not in data:
+                        chunk = c.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                except OSError:
+                    pass
+                heads.append(data)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(srv.close)
+        return "127.0.0.1:%d" % srv.getsockname()[1], heads
+
+    def test_retry_after_a_reset_sends_the_same_edited_head(self):
+        drop_addr, heads = self.dropping_backend()
+        good = self.start_backend("good")
+        self.backend = good
+        pools = {"api": self.pool(drop_addr, good,
+                                  retries={"attempts": 2, "budget_percent": 100})}
+        proxy = self.start_proxy(self.config(pools=pools, routes=[
+            route("/r/", [{"rewrite": {"regex": {"match": "^/r/(\\w+)/(.*)$", "to": "/$2?k=$1"}}},
+                          {"headers": {"request": {"set": {"X-Env": "prod $request_uri",
+                                                           "Host": "in.ternal"},
+                                                   "add": {"X-Path": "$path"},
+                                                   "remove": ["X-Debug"]}}}])]))
+        for i in range(6):
+            r = proxy.get("/r/k%d/headers?z=%d" % (i, i), headers={"X-Debug": "1"})
+            self.assertEqual(r.status, 200, r)
+            body = r.json()
+            self.assertEqual(body["target"], "/headers?k=k%d&z=%d" % (i, i))
+            seen = {n.lower(): v for n, v in body["headers"]}
+            self.assertEqual(seen.get("x-env"), "prod /r/k%d/headers?z=%d" % (i, i), seen)
+            self.assertEqual(seen.get("x-path"), "/headers", seen)
+            self.assertEqual(seen.get("host"), "in.ternal", seen)
+            self.assertNotIn("x-debug", seen)
+        self.assertGreater(len(heads), 0)
+        for h in heads:
+            self.assertRegex(h, rb"^GET /headers\?k=k\d&z=\d HTTP/1.1\r\n", h)
+            self.assertIn(b"\r\nX-Env: prod /r/k", h)
+            self.assertIn(b"\r\nX-Path: /headers\r\n", h)
+            self.assertNotIn(b"X-Debug", h)
+
+    # BUG: a key's slot holds only a 15-bit fingerprint (gcra_table.cc Fingerprint: the hash's
+    # top 16 bits | 0x8000) and each key has two candidate slots, so once the table is full of
+    # limited keys a never-seen key matches a stored one with p = 2/32768 and is refused with
+    # 429 for another client's state: with max_keys 1000, about 1 in 16,000 new clients. Run:
+    # 60,000 distinct X-Api-Key values, burst 1 per hour; expected ~3.7 false 429s (absl's hash
+    # is seeded per process: P(none) ≈ 2.5%).
+    @unittest.expectedFailure
+    def test_rate_limit_never_refuses_a_first_request_of_a_new_key(self):
+        proxy = self.start([route("/k", [
+            {"rate_limit": {"key": "header:X-Api-Key", "rate": "1/h", "burst": 1,
+                            "max_keys": 1000}},
+            {"respond": {"body": "ok\n"}}], pool=None)])
+        s, f = self.open_raw(proxy)
+        refused = []
+        for start in range(0, 60000, 2000):
+            s.sendall(b"".join(b"GET /k HTTP/1.1\r\nHost: a\r\nX-Api-Key: key-%d\r\n\r\n" % i
+                               for i in range(start, start + 2000)))
+            for i in range(start, start + 2000):
+                if harness.read_response(f).status != 200:
+                    refused.append(i)
+        self.assertEqual(refused, [])
+
+    # --- huge values ------------------------------------------------------------------------
+    def test_8k_path_through_templates_and_regex(self):
+        proxy = self.start([route("/big/", [
+            {"rewrite": {"regex": {"match": "^/big/(.*)$", "to": "/echo/$1/$1"}}},
+            {"headers": {"request": {"set": {"X-A": "$request_uri", "X-B": "$path$path"},
+                                     "add": {"X-C": "$request_uri$query"}},
+                         "response": {"set": {"X-R": "$request_uri"},
+                                      "add": {"X-S": "$path"}}}}])])
+        for n in (1000, 3000):
+            seg = "a" * n
+            r = proxy.get("/big/" + seg + "?q=" + "b" * 100)
+            self.assertIn(r.status, (200, 404), r)
+            self.assertEqual(r.header("X-R"), "/big/" + seg + "?q=" + "b" * 100)
+            self.assertEqual(r.header("X-S"), "/echo/%s/%s" % (seg, seg))
+        # A response head past the limit with the added fields: a clean error, no crash.
+        seg = "a" * 7000
+        r = proxy.get("/big/" + seg)
+        self.assertIn(r.status, (200, 404, 414, 431, 502), r.status)
+        self.assertEqual(proxy.get("/big/x").header("X-Backend"), "api")
+
+    def test_many_rate_limit_keys_keep_memory_flat(self):
+        proxy = self.start([route("/k", [
+            {"rate_limit": {"key": "header:X-Api-Key", "rate": "1/h", "burst": 1,
+                            "max_keys": 1000}},
+            {"respond": {"body": "ok\n"}}], pool=None)])
+        s, f = self.open_raw(proxy)
+
+        def batch(start, n, key_len=40):
+            s.sendall(b"".join(b"GET /k HTTP/1.1\r\nHost: a\r\nX-Api-Key: %s\r\n\r\n"
+                               % (b"%d-" % i + b"k" * key_len) for i in range(start, start + n)))
+            return [harness.read_response(f).status for _ in range(n)]
+
+        batch(0, 2000)
+        before = proxy.rss_kib()
+        for b in range(1, 11):
+            self.assertEqual(set(batch(b * 2000, 2000)) - {429}, {200})
+        after = proxy.rss_kib()
+        # A sanitizer's quarantine keeps freed memory resident: RSS says nothing there.
+        if not harness.SANITIZER:
+            self.assertLess(after - before, 8 * 1024, (before, after))
+        # An 8 KB key value: limited like any other.
+        self.assertEqual(batch(10 ** 6, 1, key_len=7000), [200])
+        s.sendall(b"GET /k HTTP/1.1\r\nHost: a\r\nX-Api-Key: 1000000-" + b"k" * 7000
+                  + b"\r\n\r\n")
+        self.assertEqual(harness.read_response(f).status, 429)
+
 
 if __name__ == "__main__":
     harness.main()
