@@ -388,6 +388,139 @@ class PluginAttacks(harness.ProxyTestCase):
         proxy.wait_log(r"reloaded ", count=31, timeout=20)
         self.assertEqual(statuses(proxy, "/lim", 4), [200, 200, 200, 429])
 
+    # --- response edits on unusual backend answers ------------------------------------------
+    def scripted_backend(self, answer):
+        """A backend answering every request head with `answer` (bytes, or a function of the
+        head returning bytes), then echoing what else comes until the client closes."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+
+        def conn(c):
+            with c:
+                c.settimeout(10)
+                data = b""
+                try:
+                    while True:
+                        while b"\r\n\r\n" not in data:
+                            chunk = c.recv(65536)
+                            if not chunk:
+                                return
+                            data += chunk
+                        head, _, data = data.partition(b"\r\n\r\n")
+                        c.sendall(answer(head) if callable(answer) else answer)
+                        if b"websocket" in head.lower():
+                            while True:
+                                chunk = data or c.recv(65536)
+                                data = b""
+                                if not chunk:
+                                    return
+                                c.sendall(chunk)
+                except OSError:
+                    return
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                threading.Thread(target=conn, args=(c,), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(srv.close)
+        return "127.0.0.1:%d" % srv.getsockname()[1]
+
+    def edit_proxy(self, answer, upgrades=None):
+        addr = self.scripted_backend(answer)
+        r = route("/", [{"headers": {"response": {"set": {"X-R": "v $path"},
+                                                  "add": {"X-A": "a"},
+                                                  "remove": ["Server", "X-Drop"]}}}])
+        if upgrades is not None:
+            r["upgrades"] = upgrades
+        return self.start_proxy(self.config(pools={"api": self.pool(addr)}, routes=[r]))
+
+    def assert_edited(self, r, path="/"):
+        self.assertEqual((r.header("X-R"), r.header_all("X-A")), ("v " + path, ["a"]), r.headers)
+        self.assertIsNone(r.header("Server"))
+        self.assertIsNone(r.header("X-Drop"))
+
+    def test_edits_after_interim_103_and_100(self):
+        proxy = self.edit_proxy(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nServer: s\r\n\r\n"
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nServer: s\r\nX-Drop: 1\r\nContent-Length: 2\r\n\r\nok")
+        s, f = self.open_raw(proxy)
+        for i in range(3):
+            s.sendall(b"GET /i%d HTTP/1.1\r\nHost: a\r\n\r\n" % i)
+            r = harness.read_response(f)
+            while 100 <= r.status < 200:
+                r = harness.read_response(f)
+            self.assertEqual((r.status, r.body), (200, b"ok"))
+            self.assert_edited(r, "/i%d" % i)
+
+    def test_edits_on_head_304_and_chunked_with_trailers(self):
+        def answer(head):
+            if head.startswith(b"HEAD"):
+                return b"HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 10\r\n\r\n"
+            if b"/nm" in head:
+                return b"HTTP/1.1 304 Not Modified\r\nServer: s\r\nETag: \"x\"\r\n\r\n"
+            return (b"HTTP/1.1 200 OK\r\nServer: s\r\nTransfer-Encoding: chunked\r\n"
+                    b"Trailer: X-T\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\n\r\n")
+
+        proxy = self.edit_proxy(answer)
+        s, f = self.open_raw(proxy)
+        s.sendall(b"HEAD /h HTTP/1.1\r\nHost: a\r\n\r\nGET /nm HTTP/1.1\r\nHost: a\r\n\r\n"
+                  b"GET /c HTTP/1.1\r\nHost: a\r\n\r\nGET /nm HTTP/1.1\r\nHost: a\r\n\r\n")
+        r = harness.read_response(f, "HEAD")
+        self.assertEqual((r.status, r.header("Content-Length")), (200, "10"))
+        self.assert_edited(r, "/h")
+        r = harness.read_response(f)
+        self.assertEqual(r.status, 304)
+        self.assert_edited(r, "/nm")
+        r = harness.read_response(f)
+        self.assertEqual((r.status, r.body), (200, b"ok"))
+        self.assert_edited(r, "/c")
+        r = harness.read_response(f)
+        self.assertEqual(r.status, 304)
+
+    def test_edits_on_a_websocket_upgrade(self):
+        proxy = self.edit_proxy(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Server: s\r\nSec-WebSocket-Accept: x\r\n\r\n", upgrades=["websocket"])
+        s, f = self.open_raw(proxy)
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        r = harness.read_response(f)
+        self.assertEqual(r.status, 101)
+        self.assertEqual(r.header("Upgrade"), "websocket")
+        s.sendall(b"hello tunnel")
+        got = b""
+        while len(got) < 12:
+            chunk = f.read1(100)
+            if not chunk:
+                break
+            got += chunk
+        self.assertEqual(got, b"hello tunnel")
+
+    def test_edits_on_a_response_head_near_the_limit(self):
+        def answer(head):
+            n = int(head.split(b" ")[1].strip(b"/") or b"0")
+            fields = b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 100) for i in range(n))
+            return b"HTTP/1.1 200 OK\r\nServer: s\r\n" + fields + b"Content-Length: 2\r\n\r\nok"
+
+        proxy = self.edit_proxy(answer)
+        # ~110 bytes a field: the 32 KiB head limit falls near 295 fields. Past it, a 502 (the
+        # backend may then be ejected: nothing after it is asked).
+        for n in (100, 250, 280, 285, 290, 293, 296, 300):
+            r = proxy.get("/%d" % n)
+            self.assertIn(r.status, (200, 502), (n, r))
+            if r.status == 502:
+                self.assertGreater(n, 285)
+                break
+            self.assertEqual(len([h for h in r.headers if h[0].startswith("X-F")]), n)
+            self.assert_edited(r, "/%d" % n)
+
 
 if __name__ == "__main__":
     harness.main()
