@@ -101,6 +101,38 @@ class PluginAttacks(harness.ProxyTestCase):
         self.assert_error([{"respond": {"content_type": "text/plain\r\nX-Evil: 1"}}],
                           r"\.plugins\[0\]\.respond\.content_type: ")
 
+    # BUG: rewrite.regex.to is only checked for its leading '/': spaces, CR and LF pass --check
+    # (replace_prefix.to and strip_prefix refuse them) and go verbatim into the request line
+    # sent to the backend. to: "/a b$1 HTTP/1.1\r\nX-Inj: 1\r\n" on GET /sfoo made the backend
+    # read "GET /a bfoo HTTP/1.1\r\nX-Inj: 1\r\n HTTP/1.1\r\n...": a request line and a
+    # field of the config's making (request splitting towards the backend).
+    @unittest.expectedFailure
+    def test_rewrite_regex_to_with_space_or_crlf_is_a_config_error(self):
+        self.assert_error([{"rewrite": {"regex": {"match": "^/s(.*)$", "to": "/a b$1"}}}],
+                          r"\.plugins\[0\]\.rewrite\.regex\.to: ")
+        self.assert_error([{"rewrite": {"regex": {"match": "^/s(.*)$",
+                                                  "to": "/a$1\r\nX-Inj: 1"}}}],
+                          r"\.plugins\[0\]\.rewrite\.regex\.to: ")
+
+    @unittest.expectedFailure
+    def test_rewrite_regex_to_with_space_reaches_no_backend_as_a_split_request(self):
+        # The live form of the bug above, as it stands: pinned so that a fix shows here too.
+        got = []
+
+        def answer(head):
+            got.append(head)
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+        addr = self.scripted_backend(answer)
+        text = self.config(pools={"api": self.pool(addr)}, routes=[route("/s", [
+            {"rewrite": {"regex": {"match": "^/s(.*)$", "to": "/a$1 HTTP/1.1\r\nX-Inj: 1"}}}])])
+        if self.check_config(text).returncode != 0:
+            return  # refused at load: fixed
+        proxy = self.start_proxy(text)
+        proxy.get("/sfoo")
+        harness.wait_until(lambda: got, 5, what="the backend's request")
+        self.assertNotIn(b"\r\nX-Inj: 1", got[0], got[0])
+
     def test_config_edges_are_errors_with_location(self):
         self.assertEqual(self.check(None).returncode, 0)
         self.assert_error({}, r"\.plugins: ")
