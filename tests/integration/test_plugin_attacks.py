@@ -170,7 +170,7 @@ class PluginAttacks(harness.ProxyTestCase):
         return [t for _, t, _ in self.backend.stats()["complete"] if t != "/stats"]
 
     def answered_routes(self):
-        return [route("/ping", [{"respond": {"status": 200, "body": "pong\n"}}], pool=None),
+        return [route("/ping", [{"respond": {"status": 200, "body": "pong"}}], pool=None),
                 route("/old", [{"redirect": {"to": "/new$request_uri", "status": 308}}],
                       pool=None),
                 route("/deny", [{"ip_filter": {"deny": ["127.0.0.0/8"]}}]),
@@ -213,6 +213,28 @@ class PluginAttacks(harness.ProxyTestCase):
         s.sendall(b"".join(reqs))
         got = [harness.read_response(f).status for _ in range(40)]
         self.assertEqual(got, [[200, 308, 200, 403, 200][i % 5] for i in range(40)])
+
+    def test_head_and_http10_on_answering_plugins(self):
+        proxy = self.start(self.answered_routes())
+        proxy.get("/lim")
+        s, f = self.open_raw(proxy)
+        s.sendall(b"".join(b"HEAD %s HTTP/1.1\r\nHost: a\r\n\r\n" % p
+                           for p in (b"/ping", b"/old/x", b"/deny", b"/lim", b"/echo"))
+                  + b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n")
+        got = [harness.read_response(f, "HEAD") for _ in range(5)]
+        self.assertEqual([(r.status, r.body) for r in got],
+                         [(200, b""), (308, b""), (403, b""), (429, b""), (200, b"")])
+        self.assertEqual(harness.read_response(f).body, b"pong")
+        # HTTP/1.0: closes after the answer unless asked to keep alive.
+        for path, status in ((b"/ping", 200), (b"/old/x", 308), (b"/lim", 429)):
+            s, f = self.open_raw(proxy)
+            s.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path)
+            r = harness.read_response(f)
+            self.assertEqual(r.status, status)
+            self.assertEqual(harness.read_until_closed(s), b"")
+            s, f = self.open_raw(proxy)
+            s.sendall(b"GET %s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" % path * 2)
+            self.assertEqual([harness.read_response(f).status for _ in range(2)], [status] * 2)
 
     # --- retries carry the edited head and the rewritten path -------------------------------
     def dropping_backend(self):
