@@ -610,6 +610,24 @@ class PluginAttacks(harness.ProxyTestCase):
             self.assertEqual(len([h for h in r.headers if h[0].startswith("X-F")]), n)
             self.assert_edited(r, "/%d/%d" % (n, v))
 
+    def test_edits_on_the_proxys_own_errors_after_plugins_ran(self):
+        # 502 from a refused backend, after a rewrite and templated edits whose bytes came from
+        # a request head already drained; then a keep-alive 404 must not carry them.
+        pools = {"dead": self.pool("127.0.0.1:9", retries={"attempts": 0})}
+        proxy = self.start_proxy(self.config(pools=pools, routes=[route("/p/", [
+            {"rewrite": {"strip_prefix": "/p"}},
+            {"headers": {"response": {"set": {"X-R": "$request_uri $path $host"}}}}],
+            pool="dead")], listener=None))
+        s, f = self.open_raw(proxy)
+        for i in range(3):
+            s.sendall(b"GET /p/x%d?q=%d HTTP/1.1\r\nHost: h%d.test\r\n\r\n" % (i, i, i))
+            r = harness.read_response(f)
+            self.assertIn(r.status, (502, 503), r)
+            self.assertEqual(r.header("X-R"), "/p/x%d?q=%d /x%d h%d.test" % (i, i, i, i))
+        s.sendall(b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n")
+        r = harness.read_response(f)
+        self.assertEqual((r.status, r.header("X-R")), (404, None))
+
     # --- clients that go away ---------------------------------------------------------------
     def test_clients_that_abort_mid_request(self):
         proxy = self.start([
