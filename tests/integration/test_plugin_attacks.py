@@ -628,6 +628,19 @@ class PluginAttacks(harness.ProxyTestCase):
         r = harness.read_response(f)
         self.assertEqual((r.status, r.header("X-R")), (404, None))
 
+    def test_ip_filter_and_rate_limit_ignore_forwarded_fields_without_trusted_proxies(self):
+        proxy = self.start([
+            route("/in", [{"ip_filter": {"allow": ["10.0.0.0/8"]}}, {"respond": {"body": "in"}}],
+                  pool=None),
+            route("/lim", [{"rate_limit": {"key": "client_ip", "rate": "1/h", "burst": 1}},
+                           {"respond": {"body": "ok"}}], pool=None)])
+        spoof = {"X-Forwarded-For": "10.1.2.3", "X-Real-IP": "10.1.2.3",
+                 "Forwarded": "for=10.1.2.3"}
+        self.assertEqual(proxy.get("/in", headers=spoof).status, 403)
+        got = [proxy.get("/lim", headers={"X-Forwarded-For": "10.0.0.%d" % i}).status
+               for i in range(3)]
+        self.assertEqual(got, [200, 429, 429])
+
     # --- clients that go away ---------------------------------------------------------------
     def test_clients_that_abort_mid_request(self):
         proxy = self.start([
