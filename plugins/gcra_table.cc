@@ -26,7 +26,10 @@ uint64_t Pack(uint64_t fp, int64_t tat) {
 GcraTable::GcraTable(size_t max_keys, int64_t interval_ns, uint32_t burst, int64_t epoch_ns)
     : mask_(SlotsFor(max_keys) - 1),
       interval_us_(std::max<int64_t>(1, interval_ns / 1000)),
-      tolerance_us_(interval_us_ * (static_cast<int64_t>(burst) - 1)),
+      // The config keeps burst * interval within a year; saturate rather than overflow.
+      tolerance_us_(static_cast<int64_t>(std::min<__int128>(
+          static_cast<__int128>(interval_us_) * (static_cast<int64_t>(burst) - 1),
+          __int128{1} << kTatBits))),
       epoch_ns_(epoch_ns),
       words_(std::make_unique<std::atomic<uint64_t>[]>(mask_ + 1)) {}
 

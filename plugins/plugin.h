@@ -83,10 +83,13 @@ class Plugin {
   enum class Verdict : uint8_t { kContinue, kAnswered };
 
   virtual ~Plugin() = default;
-  // Before the snapshot is published: `previous` held this plugin's place (same route, same
-  // position) in the snapshot before; a plugin with state keeps it when its settings are the
-  // same, so a reload or a DNS rebuild does not reset it.
-  virtual void Adopt(const Plugin& previous) { (void)previous; }
+  // Before the snapshot is published: `previous` is a plugin of the same route in the
+  // snapshot before. A plugin with state takes it over when `previous` is of its kind with
+  // the same settings, so a reload or a DNS rebuild does not reset it; true when it did.
+  virtual bool Adopt(const Plugin& previous) {
+    (void)previous;
+    return false;
+  }
   // Request phase. kAnswered after ctx.Answer(): no later plugin runs, no backend is asked.
   virtual Verdict OnRequest(Context& ctx) const = 0;
   // Response phase: `response` is the head going to the client (a backend's or a plugin's

@@ -37,9 +37,11 @@ class RateLimit final : public Plugin {
         policy_(fmt::format("\"{}\";q={};w={}", c.key_text, c.burst, Ceil(c.period.count(), 1000))),
         state_prefix_(fmt::format("\"{}\";r=", c.key_text)) {}
 
-  void Adopt(const Plugin& previous) override {
+  bool Adopt(const Plugin& previous) override {
     const auto* old = dynamic_cast<const RateLimit*>(&previous);
-    if (old != nullptr && old->config_ == config_) table_ = old->table_;
+    if (old == nullptr || !(old->config_ == config_)) return false;
+    table_ = old->table_;
+    return true;
   }
 
   Verdict OnRequest(Context& ctx) const override {

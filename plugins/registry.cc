@@ -11,11 +11,17 @@ std::shared_ptr<const Chain> BuildChain(const std::vector<config::PluginConfig>&
                                         ActionIds& ids, const Chain* previous) {
   std::vector<std::unique_ptr<const Plugin>> plugins;
   plugins.reserve(configs.size());
+  // Matched by kind and settings, not position: a plugin added above a rate_limit must not
+  // reset it. Each old plugin's state goes to one new plugin at most.
+  std::vector<bool> taken(previous != nullptr ? previous->size() : 0);
   for (const config::PluginConfig& c : configs) {
     std::unique_ptr<Plugin> p =
         std::visit([&ids](const auto& spec) { return Make(spec, ids); }, c.spec);
-    if (previous != nullptr && plugins.size() < previous->size()) {
-      p->Adopt(previous->at(plugins.size()));
+    for (size_t i = 0; i < taken.size(); ++i) {
+      if (!taken[i] && p->Adopt(previous->at(i))) {
+        taken[i] = true;
+        break;
+      }
     }
     plugins.push_back(std::move(p));
   }

@@ -54,17 +54,20 @@ std::optional<std::string> ReadFieldName(const Field& f, bool request, bool remo
   return name;
 }
 
+// A field value's forbidden bytes (RFC 9110 §5.5): control characters other than HTAB.
+bool HasControl(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+  });
+}
+
 std::optional<Template> ReadTemplate(const Field& f, Diagnostics* diag, bool field_value) {
   std::optional<std::string> s = ReadString(f, diag);
   if (!s) return std::nullopt;
-  if (field_value) {
-    for (char c : *s) {
-      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
-        diag->Add(LocateValue(f, *diag),
-                  fmt::format("{}a header value cannot hold control characters", f.Prefix()));
-        return std::nullopt;
-      }
-    }
+  if (field_value && HasControl(*s)) {
+    diag->Add(LocateValue(f, *diag),
+              fmt::format("{}a header value cannot hold control characters", f.Prefix()));
+    return std::nullopt;
   }
   absl::StatusOr<Template> t = Template::Parse(*s);
   if (!t.ok()) {
@@ -144,6 +147,16 @@ std::optional<std::string> ToRe2Rewrite(const Field& f, const re2::RE2& re, Diag
     } else {
       out += c;
     }
+  }
+  if (std::any_of(s->begin(), s->end(), [](char ch) {
+        return static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f ||
+               ch == '#';
+      })) {
+    diag->Add(LocateValue(f, *diag),
+              fmt::format("{}a path holds no spaces, control characters, '#' or non-ASCII bytes "
+                          "(percent-encode them), got \"{}\"",
+                          f.Prefix(), *s));
+    return std::nullopt;
   }
   std::string error;
   if (!re.CheckRewriteString(out, &error)) {
@@ -240,7 +253,14 @@ void ReadRespond(const Field& f, RespondPluginConfig* c, Diagnostics* diag) {
     }
   }
   if (auto type = keys.Get("content_type")) {
-    if (auto t = ReadString(*type, diag)) c->content_type = *t;
+    if (auto t = ReadString(*type, diag)) {
+      if (HasControl(*t)) {
+        diag->Add(LocateValue(*type, *diag),
+                  fmt::format("{}a header value cannot hold control characters", type->Prefix()));
+      } else {
+        c->content_type = *t;
+      }
+    }
   }
 }
 
@@ -332,6 +352,18 @@ void ReadRateLimit(const Field& f, RateLimitPluginConfig* c, Diagnostics* diag) 
   c->burst = static_cast<uint32_t>(std::min<uint64_t>(c->count, 1'000'000));
   if (auto burst = keys.Get("burst")) {
     if (auto n = ReadInteger(*burst, 1, 1'000'000, diag)) c->burst = *n;
+  }
+  // The table keeps 48 bits of microseconds (gcra_table.h): a bucket must refill within a
+  // year, which also keeps (burst - 1) * interval far from overflowing.
+  if (c->count > 0 && c->period.count() > 0) {
+    const double refill_ms =
+        static_cast<double>(c->period.count()) * c->burst / static_cast<double>(c->count);
+    if (refill_ms > 365.0 * 24 * 3600 * 1000) {
+      diag->Add(LocateKey(f, *diag),
+                fmt::format("{}burst {} takes {:.0f} days to refill at this rate: at most 365 "
+                            "(a limit must come back within a year)",
+                            f.Prefix(), c->burst, refill_ms / (24.0 * 3600 * 1000)));
+    }
   }
   if (auto max_keys = keys.Get("max_keys")) {
     if (auto n = ReadInteger(*max_keys, 1, 100'000'000, diag)) c->max_keys = *n;

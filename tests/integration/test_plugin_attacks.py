@@ -50,22 +50,18 @@ class PluginAttacks(harness.ProxyTestCase):
         return self.start_proxy(self.config(pools=pools, routes=routes, workers=workers))
 
     # --- rate_limit: settings the config accepts -------------------------------------------
-    # BUG: GcraTable keeps its tolerance as interval * (burst - 1) in an int64 of µs. rate
-    # 1/8760h (the longest period the config takes) with burst 1000000 (the largest) overflows
-    # that product (3.15e19: signed overflow, UB; gcra_table.cc:29): the sanitizer build dies
-    # at startup ("runtime error: signed integer overflow"), a plain build gets a negative
-    # tolerance and refuses the very first request with 429. --check accepts the config.
-    @unittest.expectedFailure
-    def test_rate_limit_longest_period_largest_burst_lets_the_first_request_through(self):
-        proxy = self.start([route("/y", limited("1/8760h", burst=1000000), pool=None)])
-        self.assertEqual(statuses(proxy, "/y", 3), [200, 200, 200])
+    # GcraTable keeps 48 bits of µs and its tolerance (burst - 1) * interval in an int64: a
+    # bucket that takes over a year to refill (1/8760h with burst 1000000 overflowed the
+    # product; 1/8760h with burst 20 wrapped the stored time after 9 requests and let every
+    # request through) is refused at load.
+    def test_rate_limit_refilling_over_a_year_is_a_config_error(self):
+        for burst in (1000000, 20):
+            self.assert_error(limited("1/8760h", burst=burst),
+                              r"\.plugins\[0\]\.rate_limit: burst %d takes \d+ days to refill at "
+                              r"this rate: at most 365" % burst)
 
-    # BUG: with rate 1/8760h the TAT passes 2^48 µs after 9 requests and wraps to a small
-    # value (Pack masks it): the key looks fresh again, so burst 20 lets through every request,
-    # forever, instead of 20 a year.
-    @unittest.expectedFailure
-    def test_rate_limit_yearly_quota_holds_past_nine_requests(self):
-        proxy = self.start([route("/y", limited("1/8760h", burst=20), pool=None)])
+    def test_rate_limit_yearly_quota_holds(self):
+        proxy = self.start([route("/y", limited("20/8760h", burst=20), pool=None)])
         got = statuses(proxy, "/y", 30)
         self.assertEqual(got, [200] * 20 + [429] * 10)
 
@@ -92,21 +88,15 @@ class PluginAttacks(harness.ProxyTestCase):
                          + pattern, plugins)
         self.assertNotIn("AddressSanitizer", r.stderr)
 
-    # BUG: respond's content_type is not checked for CR/LF/control characters (headers' values
-    # and redirect's `to` are): it is written verbatim into the answer's head, so a config value
-    # splits the response (extra fields, a body of the config's choosing, a Content-Length
-    # after the blank line). --check says "configuration is valid".
-    @unittest.expectedFailure
+    # respond's content_type is written into the answer's head: CR/LF there would split the
+    # response (extra fields, a body of the config's choosing), so it is a load error.
     def test_respond_content_type_with_crlf_is_a_config_error(self):
         self.assert_error([{"respond": {"content_type": "text/plain\r\nX-Evil: 1"}}],
                           r"\.plugins\[0\]\.respond\.content_type: ")
 
-    # BUG: rewrite.regex.to is only checked for its leading '/': spaces, CR and LF pass --check
-    # (replace_prefix.to and strip_prefix refuse them) and go verbatim into the request line
-    # sent to the backend. to: "/a b$1 HTTP/1.1\r\nX-Inj: 1\r\n" on GET /sfoo made the backend
-    # read "GET /a bfoo HTTP/1.1\r\nX-Inj: 1\r\n HTTP/1.1\r\n...": a request line and a
-    # field of the config's making (request splitting towards the backend).
-    @unittest.expectedFailure
+    # rewrite.regex.to goes into the request line sent to the backend: a space, CR or LF there
+    # would split it (to: "/a b$1 HTTP/1.1\r\nX-Inj: 1\r\n" made a backend read a field of the
+    # config's making), so anything but a path's visible characters is a load error.
     def test_rewrite_regex_to_with_space_or_crlf_is_a_config_error(self):
         self.assert_error([{"rewrite": {"regex": {"match": "^/s(.*)$", "to": "/a b$1"}}}],
                           r"\.plugins\[0\]\.rewrite\.regex\.to: ")
@@ -114,7 +104,6 @@ class PluginAttacks(harness.ProxyTestCase):
                                                   "to": "/a$1\r\nX-Inj: 1"}}}],
                           r"\.plugins\[0\]\.rewrite\.regex\.to: ")
 
-    @unittest.expectedFailure
     def test_rewrite_regex_to_with_space_reaches_no_backend_as_a_split_request(self):
         # The live form of the bug above, as it stands: pinned so that a fix shows here too.
         got = []
@@ -367,11 +356,9 @@ class PluginAttacks(harness.ProxyTestCase):
         proxy.reload(text)
         proxy.wait_log(r"reloaded ", count=count, timeout=20)
 
-    # BUG: README: "The table survives a reload ... that leaves the plugin's settings as they
-    # were". But a plugin adopts the state of the plugin at its *index* in the route's old
-    # chain (plugins/registry.cc BuildChain: previous->at(plugins.size())): adding a headers
-    # plugin above an unchanged rate_limit (or removing one) resets every client's limit.
-    @unittest.expectedFailure
+    # A plugin takes over the state of the old chain's plugin of its kind and settings, not
+    # of the one at its position: a headers plugin added above an unchanged rate_limit must
+    # not reset every client's limit.
     def test_rate_limit_state_survives_a_plugin_added_above_it(self):
         lim = {"rate_limit": {"key": "client_ip", "rate": "1/h", "burst": 2}}
         ok = {"respond": {"body": "ok"}}

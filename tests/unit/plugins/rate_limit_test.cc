@@ -37,6 +37,11 @@ TEST(RateLimitTest, ANewSnapshotKeepsTheStateOfAnUnchangedLimit) {
   for (int i = 0; i < 3; ++i) first.Request("/", "10.0.0.1");
   PluginFixture same(kLimit, &first.chain());
   EXPECT_TRUE(same.Request("/", "10.0.0.1"));  // still limited
+  // Matched by kind and settings, not position: a plugin added above it changes nothing.
+  PluginFixture moved(
+      std::string("          - headers: { request: { set: { A: b } } }\n") + std::string(kLimit),
+      &first.chain());
+  EXPECT_TRUE(moved.Request("/", "10.0.0.1"));
   PluginFixture changed("          - rate_limit: { rate: 4/m }\n", &first.chain());
   EXPECT_FALSE(changed.Request("/", "10.0.0.1"));  // new settings, new state
 }
