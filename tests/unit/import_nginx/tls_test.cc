@@ -111,8 +111,8 @@ TEST(TlsTranslate, AServerThatOnlyRedirectsToHttpsBecomesRedirectHttps) {
   EXPECT_EQ(m.listeners[2].listen, "0.0.0.0:8081");
   EXPECT_FALSE(m.listeners[2].redirect_https);
   EXPECT_TRUE(HasNote(m, 7, "whole listener")) << AllNotes(m);
-  // Another host is not the same URL on https://: the redirect plugin's job.
-  EXPECT_TRUE(HasNote(m, 9, "redirect and respond plugins")) << AllNotes(m);
+  // Another host is not the same URL on https://, and a server-level return is reported.
+  EXPECT_TRUE(HasNote(m, 9, "a location's `return` only")) << AllNotes(m);
 }
 
 TEST(TlsTranslate, HttpsBackendsGetAPoolTlsBlockWithNginxsDefaults) {
