@@ -17,7 +17,6 @@ class Chain {
   explicit Chain(std::vector<std::unique_ptr<const Plugin>> plugins)
       : plugins_(std::move(plugins)) {}
 
-  bool empty() const { return plugins_.empty(); }
   size_t size() const { return plugins_.size(); }
   const Plugin& at(size_t i) const { return *plugins_[i]; }
   // True when a plugin answered (ctx.answer()).
