@@ -2,12 +2,22 @@
 
 namespace outrigger::plugins {
 
-bool Chain::OnRequest(Context& ctx) const {
-  for (const std::unique_ptr<const Plugin>& p : plugins_) {
-    ++ctx.ran;
-    if (p->OnRequest(ctx) == Plugin::Verdict::kAnswered) return true;
+Plugin::Verdict Chain::OnRequest(Context& ctx) const {
+  ctx.ran = 0;
+  return RunFrom(ctx);
+}
+
+Plugin::Verdict Chain::Resume(Context& ctx) const {
+  const Plugin::Verdict v = plugins_[ctx.ran - 1]->OnResume(ctx);
+  return v == Plugin::Verdict::kContinue ? RunFrom(ctx) : v;
+}
+
+Plugin::Verdict Chain::RunFrom(Context& ctx) const {
+  while (ctx.ran < plugins_.size()) {
+    const Plugin::Verdict v = plugins_[ctx.ran++]->OnRequest(ctx);
+    if (v != Plugin::Verdict::kContinue) return v;
   }
-  return false;
+  return Plugin::Verdict::kContinue;
 }
 
 void Chain::OnResponse(Context& ctx, const http::ResponseHead& response) const {

@@ -19,11 +19,15 @@ class Chain {
 
   size_t size() const { return plugins_.size(); }
   const Plugin& at(size_t i) const { return *plugins_[i]; }
-  // True when a plugin answered (ctx.answer()).
-  bool OnRequest(Context& ctx) const;
+  // The request phase from the first plugin: kAnswered when one answered (ctx.answer()),
+  // kPending when one waits for a store (then Resume, once ctx.wait() has its reply).
+  Plugin::Verdict OnRequest(Context& ctx) const;
+  Plugin::Verdict Resume(Context& ctx) const;
   void OnResponse(Context& ctx, const http::ResponseHead& response) const;
 
  private:
+  Plugin::Verdict RunFrom(Context& ctx) const;  // from plugin ctx.ran on
+
   std::vector<std::unique_ptr<const Plugin>> plugins_;
 };
 

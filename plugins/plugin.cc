@@ -3,10 +3,12 @@
 namespace outrigger::plugins {
 
 void Context::Begin(http::RequestHead* request, const config::TemplateValues& vars,
-                    metrics::Shard* shard) {
+                    metrics::Shard* shard, Stores* stores) {
   request_ = request;
   vars_ = vars;
   shard_ = shard;
+  stores_ = stores;
+  wait_.Cancel();
   request_edits_.clear();
   response_edits_.clear();
   answer_.status = 0;

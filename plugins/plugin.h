@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "plugins/store/store_wait.h"
 #include "proxy/config/template.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/http/message.h"
@@ -29,12 +30,15 @@ struct LocalAnswer {
   std::vector<http::Header> headers;  // Location, Retry-After...
 };
 
+class Stores;
+
 // One request as the plugins see it; the exchange keeps one and calls Begin per request.
 class Context {
  public:
   // `request` stays the exchange's: its path may be replaced (SetPath). `vars` are the
-  // request's variables; $path and $query follow SetPath.
-  void Begin(http::RequestHead* request, const config::TemplateValues& vars, metrics::Shard* shard);
+  // request's variables; $path and $query follow SetPath. `stores` are the worker's.
+  void Begin(http::RequestHead* request, const config::TemplateValues& vars, metrics::Shard* shard,
+             Stores* stores);
 
   http::RequestHead& request() { return *request_; }
   const config::TemplateValues& vars() const { return vars_; }
@@ -56,6 +60,12 @@ class Context {
   const LocalAnswer& answer() const { return answer_; }
   bool answered() const { return answer_.status != 0; }
 
+  // The worker's connections to shared stores, and the request's wait for one: a plugin
+  // that asked a store returns kPending, and the exchange calls Chain::Resume when
+  // wait().reply() is in (the exchange set its callback).
+  Stores& stores() { return *stores_; }
+  StoreWait& wait() { return wait_; }
+
   // Counts one `outrigger_plugin_actions_total` (an id from ActionIds).
   void Count(uint32_t action) {
     if (shard_ != nullptr) shard_->OnPluginAction(action);
@@ -69,6 +79,8 @@ class Context {
   http::RequestHead* request_ = nullptr;
   config::TemplateValues vars_;
   metrics::Shard* shard_ = nullptr;
+  Stores* stores_ = nullptr;
+  StoreWait wait_;
   http::FieldEdits request_edits_;
   http::FieldEdits response_edits_;
   LocalAnswer answer_;
@@ -80,7 +92,8 @@ class Context {
 
 class Plugin {
  public:
-  enum class Verdict : uint8_t { kContinue, kAnswered };
+  // kPending: the plugin asked a store (ctx.wait()); OnResume decides once it answered.
+  enum class Verdict : uint8_t { kContinue, kAnswered, kPending };
 
   virtual ~Plugin() = default;
   // Before the snapshot is published: `previous` is a plugin of the same route in the
@@ -92,6 +105,11 @@ class Plugin {
   }
   // Request phase. kAnswered after ctx.Answer(): no later plugin runs, no backend is asked.
   virtual Verdict OnRequest(Context& ctx) const = 0;
+  // After OnRequest said kPending: ctx.wait().reply() is in. Any verdict but kPending.
+  virtual Verdict OnResume(Context& ctx) const {
+    (void)ctx;
+    return Verdict::kContinue;
+  }
   // Response phase: `response` is the head going to the client (a backend's or a plugin's
   // answer, not an interim one); edits go to ctx.response_edits().
   virtual void OnResponse(Context& ctx, const http::ResponseHead& response) const {

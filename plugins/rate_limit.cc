@@ -6,6 +6,11 @@
 //
 // The table outlives a reload or a DNS rebuild that leaves the plugin's settings as they were
 // (Adopt): limits must not reset whenever a backend's address changes.
+//
+// With `store`, the decision is Redis' (store/redis_client.h), under the key
+// "outrigger:rl:ZONE:KEY", one round trip per request; a store that cannot answer in time
+// lets the request through (or refuses it, 503, with `on_store_error: deny`), counted as the
+// action `store_error`.
 #include <absl/hash/hash.h>
 #include <fmt/format.h>
 
@@ -14,6 +19,7 @@
 
 #include "plugins/builtin.h"
 #include "plugins/gcra_table.h"
+#include "plugins/store/stores.h"
 #include "proxy/base/clock.h"
 #include "proxy/http/head_writer.h"
 
@@ -29,13 +35,20 @@ class RateLimit final : public Plugin {
   RateLimit(const config::RateLimitPluginConfig& c, ActionIds& ids)
       : config_(c),
         limited_(ids.Id("rate_limit", "limited")),
-        table_(std::make_shared<GcraTable>(
-            c.max_keys,
-            std::chrono::duration_cast<std::chrono::nanoseconds>(c.period).count() /
-                static_cast<int64_t>(c.count),
-            c.burst, MonoNanos())),
+        table_(!c.store_host.empty()
+                   ? nullptr
+                   : std::make_shared<GcraTable>(
+                         c.max_keys,
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(c.period).count() /
+                             static_cast<int64_t>(c.count),
+                         c.burst, MonoNanos())),
         policy_(fmt::format("\"{}\";q={};w={}", c.key_text, c.burst, Ceil(c.period.count(), 1000))),
-        state_prefix_(fmt::format("\"{}\";r=", c.key_text)) {}
+        state_prefix_(fmt::format("\"{}\";r=", c.key_text)),
+        store_error_(c.store_host.empty() ? 0 : ids.Id("rate_limit", "store_error")),
+        store_prefix_(fmt::format("outrigger:rl:{}:", c.zone)),
+        interval_us_(std::chrono::duration_cast<std::chrono::microseconds>(c.period).count() /
+                     static_cast<int64_t>(c.count)),
+        tolerance_us_(interval_us_ * (static_cast<int64_t>(c.burst) - 1)) {}
 
   bool Adopt(const Plugin& previous) override {
     const auto* old = dynamic_cast<const RateLimit*>(&previous);
@@ -57,9 +70,46 @@ class RateLimit final : public Plugin {
       case Key::kRoute:
         break;
     }
+    if (!config_.store_host.empty()) return AskStore(ctx, key);
     const int64_t now = MonoNanos();
-    const GcraTable::Decision d = table_->Take(
-        absl::Hash<absl::string_view>()(absl::string_view(key.data(), key.size())), now);
+    return Decide(
+        ctx, table_->Take(
+                 absl::Hash<absl::string_view>()(absl::string_view(key.data(), key.size())), now));
+  }
+
+  Verdict OnResume(Context& ctx) const override {
+    const StoreReply& r = ctx.wait().reply();
+    if (!r.ok) return StoreFailed(ctx);
+    GcraTable::Decision d;
+    d.allowed = r.allowed;
+    d.retry_after_ns = r.retry_after_us * 1000;
+    d.remaining = r.remaining;
+    d.reset_ns = r.reset_us * 1000;
+    return Decide(ctx, d);
+  }
+
+ private:
+  Verdict AskStore(Context& ctx, std::string_view key) const {
+    std::string& full = ctx.NewString();
+    full.append(store_prefix_).append(key);
+    RedisClient& store =
+        ctx.stores().Redis(config_.store_host, config_.store_port, config_.store_timeout);
+    if (!store.Gcra(full, interval_us_, tolerance_us_, &ctx.wait())) return StoreFailed(ctx);
+    return Verdict::kPending;
+  }
+
+  // The store did not answer: the request goes on, or with on_store_error: deny is refused.
+  Verdict StoreFailed(Context& ctx) const {
+    ctx.Count(store_error_);
+    if (!config_.deny_on_store_error) return Verdict::kContinue;
+    LocalAnswer& answer = ctx.Answer(503);
+    answer.content_type = "text/plain; charset=utf-8";
+    answer.body = "503 Service Unavailable: the rate limit store did not answer\n";
+    answer.headers.push_back({"Retry-After", "1"});
+    return Verdict::kAnswered;
+  }
+
+  Verdict Decide(Context& ctx, const GcraTable::Decision& d) const {
     if (config_.headers) AddHeaders(ctx, d, &ctx.response_edits());
     if (d.allowed) return Verdict::kContinue;
     LocalAnswer& answer = ctx.Answer(429);
@@ -73,7 +123,6 @@ class RateLimit final : public Plugin {
     return Verdict::kAnswered;
   }
 
- private:
   bool HeaderValue(const http::RequestHead& req, std::string_view* out) const {
     for (const http::Header& h : req.headers) {
       if (http::EqualsIgnoreCase(h.name, config_.header) && !h.value.empty()) {
@@ -102,9 +151,13 @@ class RateLimit final : public Plugin {
 
   const config::RateLimitPluginConfig config_;
   const uint32_t limited_;
-  std::shared_ptr<GcraTable> table_;
-  const std::string policy_;        // RateLimit-Policy's value
-  const std::string state_prefix_;  // RateLimit's value up to its remaining count
+  std::shared_ptr<GcraTable> table_;  // null with a store
+  const std::string policy_;          // RateLimit-Policy's value
+  const std::string state_prefix_;    // RateLimit's value up to its remaining count
+  const uint32_t store_error_;
+  const std::string store_prefix_;  // the store's key up to the request's key
+  const int64_t interval_us_;
+  const int64_t tolerance_us_;
 };
 
 }  // namespace

@@ -82,6 +82,8 @@ class Loader {
   void ReadListener(const Field& f);
   void ReadListenerTimeouts(const Field& f, ListenerTimeouts* timeouts);
   void ReadRedirectHttps(const Field& f, std::optional<uint16_t>* port);
+  // A rate_limit without `zone` is named after its route (plugin_config.h).
+  static void DefaultRateLimitZones(RouteConfig* route);
   void ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark);
   void ReadPools(const Field& f);
   void ReadPool(const Field& f);
@@ -385,6 +387,21 @@ void Loader::ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark
   }
   if (auto max_body = keys.Get("max_body")) {
     if (auto n = ReadByteSize(*max_body, &diag_)) route->max_body = *n;
+  }
+  DefaultRateLimitZones(route);
+}
+
+void Loader::DefaultRateLimitZones(RouteConfig* route) {
+  // Named by what every replica's config says of the route, so that they share the limit.
+  size_t n = 0;
+  for (PluginConfig& p : route->plugins) {
+    auto* limit = std::get_if<RateLimitPluginConfig>(&p.spec);
+    if (limit == nullptr) continue;
+    if (limit->zone.empty()) {
+      limit->zone = route->host.value_or("*") + route->path_prefix;
+      if (n > 0) limit->zone += fmt::format("#{}", n);
+    }
+    ++n;
   }
 }
 

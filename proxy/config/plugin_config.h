@@ -68,7 +68,7 @@ struct IpFilterPluginConfig {
 // `rate_limit: { key: client_ip | "header:NAME" | route, rate: N/PERIOD, burst: B,
 // max_keys: K, headers: true }`: at most `burst` requests at once per key, refilled at `rate`
 // (GCRA); over it, 429 with Retry-After. Keys beyond `max_keys` evict the ones closest to
-// full, so memory stays bounded.
+// full, so memory stays bounded. With `store`, the limit lives in Redis instead.
 struct RateLimitPluginConfig {
   enum class Key : uint8_t { kClientIp, kHeader, kRoute };
   Key key = Key::kClientIp;
@@ -79,6 +79,15 @@ struct RateLimitPluginConfig {
   uint32_t burst = 0;                   // default: count
   uint32_t max_keys = 100000;
   bool headers = true;  // RateLimit-Policy and RateLimit on every response
+  // `store: "redis://HOST:PORT"`: the limit is kept in Redis, shared by every proxy that
+  // names the same store and zone, instead of in this process (store_host empty).
+  std::string store_host;
+  uint16_t store_port = 0;
+  std::chrono::milliseconds store_timeout{100};  // `store_timeout`: the longest a decision waits
+  bool deny_on_store_error = false;              // `on_store_error: allow | deny` (allow)
+  // `zone`: the limit's name in the store; default: the route's host and path prefix (and
+  // "#N" for the route's Nth rate_limit after the first), the same in every replica.
+  std::string zone;
 
   bool operator==(const RateLimitPluginConfig&) const = default;
 };

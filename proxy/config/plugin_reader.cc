@@ -11,6 +11,7 @@
 
 #include "proxy/config/loader.h"
 #include "proxy/http/fields.h"
+#include "proxy/net/address.h"
 
 namespace outrigger::config {
 namespace {
@@ -314,9 +315,70 @@ bool ParseRate(std::string_view text, RateLimitPluginConfig* c) {
   return true;
 }
 
+// `store`, `store_timeout`, `on_store_error`, `zone` (the loader defaults the zone).
+void ReadRateLimitStore(MapReader& keys, RateLimitPluginConfig* c, Diagnostics* diag) {
+  const std::optional<Field> store = keys.Get("store");
+  if (store) {
+    if (auto s = ReadString(*store, diag)) {
+      std::string_view url = *s;
+      absl::Status ok = absl::InvalidArgumentError("");
+      if (url.starts_with("redis://")) {
+        url.remove_prefix(8);
+        if (url.ends_with('/')) url.remove_suffix(1);
+        ok = net::SplitHostPort(url, &c->store_host, &c->store_port);
+      }
+      if (!ok.ok() || c->store_host.empty() || c->store_port == 0) {
+        c->store_host.clear();
+        diag->Add(LocateValue(*store, *diag),
+                  fmt::format("{}expected \"redis://HOST:PORT\", got \"{}\"", store->Prefix(), *s));
+      }
+    }
+  }
+  for (const char* key : {"store_timeout", "on_store_error", "zone"}) {
+    if (const std::optional<Field> f = keys.Get(key); f && !store) {
+      diag->Add(LocateKey(*f, *diag), fmt::format("{}only applies with `store`", f->Prefix()));
+    }
+  }
+  if (auto t = keys.Get("store_timeout")) {
+    if (auto d = ReadDuration(*t, /*allow_zero=*/false, diag)) {
+      if (*d > std::chrono::seconds(10)) {
+        diag->Add(
+            LocateValue(*t, *diag),
+            fmt::format("{}at most 10s: a request waits this long for its store", t->Prefix()));
+      } else {
+        c->store_timeout = *d;
+      }
+    }
+  }
+  if (auto on = keys.Get("on_store_error")) {
+    if (auto s = ReadString(*on, diag)) {
+      if (*s == "allow" || *s == "deny") {
+        c->deny_on_store_error = *s == "deny";
+      } else {
+        diag->Add(LocateValue(*on, *diag),
+                  fmt::format("{}expected `allow` or `deny`, got \"{}\"", on->Prefix(), *s));
+      }
+    }
+  }
+  if (auto zone = keys.Get("zone")) {
+    if (auto s = ReadString(*zone, diag)) {
+      if (s->empty() || s->size() > 200 ||
+          std::any_of(s->begin(), s->end(), [](char ch) { return ch <= ' ' || ch == 0x7f; })) {
+        diag->Add(LocateValue(*zone, *diag),
+                  fmt::format("{}expected 1 to 200 visible characters", zone->Prefix()));
+      } else {
+        c->zone = *s;
+      }
+    }
+  }
+}
+
 void ReadRateLimit(const Field& f, RateLimitPluginConfig* c, Diagnostics* diag) {
   if (!ExpectMap(f, diag)) return;
-  MapReader keys(f, {"key", "rate", "burst", "max_keys", "headers"}, diag);
+  MapReader keys(f,
+                 {"key", "rate", "burst", "max_keys", "headers", "store", "store_timeout",
+                  "on_store_error", "zone"},
+                 diag);
   if (auto key = keys.Get("key")) {
     if (auto s = ReadString(*key, diag)) {
       c->key_text = *s;
@@ -371,6 +433,7 @@ void ReadRateLimit(const Field& f, RateLimitPluginConfig* c, Diagnostics* diag) 
   if (auto headers = keys.Get("headers")) {
     if (auto b = ReadBool(*headers, diag)) c->headers = *b;
   }
+  ReadRateLimitStore(keys, c, diag);
 }
 
 // A list of tokens (methods, field names) joined as a field value: "GET, POST".

@@ -249,6 +249,7 @@ void DownstreamConnection::Flush() {
 }
 
 DownstreamConnection::~DownstreamConnection() {
+  if (ex_ != nullptr) ex_->plugins.wait().Cancel();
   worker_.ReturnExchange(std::move(ex_));
   if (pending_slot_) upstream::Release(backend_->pending());
   if (backend_ != nullptr) backend_->AddActive(-1);
@@ -307,6 +308,7 @@ void DownstreamConnection::OnClientRead(void* arg) {
     case State::kClosing:  // lingering: discard what the client still sends
       evbuffer_drain(In(self->client_), evbuffer_get_length(In(self->client_)));
       break;
+    case State::kPlugin:  // reading is off; a read queued before that waits for the verdict
     case State::kClosed:
       break;
   }
@@ -351,6 +353,7 @@ void DownstreamConnection::OnClientWrite(void* arg) {
         self->ArmTimer(kLinger);
       }
       break;
+    case State::kPlugin:
     case State::kClosed:
       break;
   }
@@ -432,6 +435,7 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
     case State::kExchange:
       if (self->pending_slot_) self->RecheckPending();
       break;
+    case State::kPlugin:
     case State::kClosed:
       break;
   }
@@ -562,13 +566,21 @@ void DownstreamConnection::HandleRequest() {
   std::string_view client_ip = ClientIp(*listener.config, peer_ip_, ex().request);
   NoteClient(client_ip);
   ex().chain = listener.route_chains[*route].get();
+  ex().route = static_cast<uint32_t>(*route);
   if (ex().chain != nullptr && RunRequestPlugins(client_ip)) return;
-  if (listener.route_pool[*route] == ListenerRuntime::kNoPool) {  // the loader prevents it
+  ForwardRequest(client_ip);
+}
+
+void DownstreamConnection::ForwardRequest(std::string_view client_ip) {
+  const Snapshot& snap = *view_->snapshot;
+  const ListenerRuntime& listener = snap.listeners[request_listener_];
+  const size_t route = ex().route;
+  if (listener.route_pool[route] == ListenerRuntime::kNoPool) {  // the loader prevents it
     evbuffer_drain(In(client_), ex().request.head_size);
     SendLocalResponse(500, "route has no pool", /*close=*/ex().has_body);
     return;
   }
-  ex().pool_index = listener.route_pool[*route];
+  ex().pool_index = listener.route_pool[route];
   pool_ = &snap.pools[ex().pool_index];
   shard().OnPoolRequestStart(static_cast<metrics::PoolId>(ex().pool_index), request_start_ns_);
   ex().pool_request_open = true;
@@ -818,6 +830,7 @@ void DownstreamConnection::Close() {
     tls_session_->Abandon();  // if still handshaking
   LogUnfinished();
   DropUpstream();
+  if (ex_ != nullptr) ex_->plugins.wait().Cancel();  // a store's answer has no one to go to
   state_ = State::kClosed;
   StopTimer();
   client_.DisableRead();

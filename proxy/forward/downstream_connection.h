@@ -57,6 +57,7 @@ class DownstreamConnection {
   enum class State : uint8_t {
     kHead,      // waiting for (the rest of) a request head
     kExchange,  // a request is with a backend
+    kPlugin,    // a plugin waits for a store's answer (reading off, the head still in input)
     kTunnel,    // upgraded: bytes flow both ways untouched
     kClosing,   // flushing a last response, then closing
     kClosed,    // retired; no callback does anything any more
@@ -83,13 +84,18 @@ class DownstreamConnection {
   // Returns true when a request was taken (or answered) and the loop may look for another.
   bool TryReadHead();
   void HandleRequest();
+  // After routing and the plugins: to the route's pool (view_'s listener, ex().route).
+  void ForwardRequest(std::string_view client_ip);
   void SendLocalResponse(int status, std::string_view detail, bool close,
                          std::string_view extra_headers = {});
   // After an answer made here went to the client: close, or wait for the next request.
   void AfterLocalAnswer(bool close);
-  // downstream_plugins.cc: the route's plugins' request phase; true when one answered (and
-  // the answer was sent).
+  // downstream_plugins.cc: the route's plugins' request phase; true when the request is
+  // theirs for now: answered (and the answer sent), or waiting for a store (kPlugin, then
+  // OnPluginResume).
   bool RunRequestPlugins(std::string_view client_ip);
+  bool AfterPluginVerdict(plugins::Plugin::Verdict verdict);
+  static void OnPluginResume(void* self);
   void SendPluginAnswer();
   // The route's plugins' response edits, on an answer the proxy made after they ran (a 502,
   // a 504): nginx's `add_header ... always`.

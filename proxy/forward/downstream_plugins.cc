@@ -30,10 +30,35 @@ bool DownstreamConnection::RunRequestPlugins(std::string_view client_ip) {
   vars.Set(TemplateVar::kScheme, tls_session_ != nullptr ? "https" : "http");
   vars.Set(TemplateVar::kRemoteAddr, client_ip);
   vars.Set(TemplateVar::kRequestId, ex().log.request_id);
-  ex().plugins.Begin(&ex().request, vars, &shard());
-  if (!ex().chain->OnRequest(ex().plugins)) return false;
-  SendPluginAnswer();
+  ex().plugins.Begin(&ex().request, vars, &shard(), &worker_.stores());
+  ex().plugins.wait().SetCallback(&DownstreamConnection::OnPluginResume, this);
+  return AfterPluginVerdict(ex().chain->OnRequest(ex().plugins));
+}
+
+bool DownstreamConnection::AfterPluginVerdict(plugins::Plugin::Verdict verdict) {
+  switch (verdict) {
+    case plugins::Plugin::Verdict::kContinue:
+      return false;
+    case plugins::Plugin::Verdict::kAnswered:
+      SendPluginAnswer();
+      return true;
+    case plugins::Plugin::Verdict::kPending:
+      // The head stays in the client's input, where the request's views point: nothing may
+      // be read into it meanwhile. The store's timeout bounds the wait.
+      state_ = State::kPlugin;
+      client_.DisableRead();
+      return true;
+  }
   return true;
+}
+
+void DownstreamConnection::OnPluginResume(void* arg) {
+  auto* self = static_cast<DownstreamConnection*>(arg);
+  FlushOnReturn flush(self);
+  if (self->state_ != State::kPlugin) return;
+  self->state_ = State::kHead;
+  if (self->AfterPluginVerdict(self->ex().chain->Resume(self->ex().plugins))) return;
+  self->ForwardRequest(self->ex().plugins.client_ip());
 }
 
 void DownstreamConnection::SendPluginAnswer() {

@@ -44,6 +44,7 @@ struct ExchangeState {
   bool log_begun = false;          // `log` (its request id at least) is this request's
   bool log_open = false;           // `log` describes this request, its line not yet written
   uint32_t retries = 0;            // retries of the current request so far
+  uint32_t route = 0;              // its route in its listener (view's snapshot)
   const plugins::Chain* chain = nullptr;  // the route's plugins (the snapshot's), if any
   metrics::BackendId metric_backend = 0;
   int64_t wait_deadline_ns = 0;  // a pending request gives up then (connect timeout)

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "plugins/store/stores.h"
 #include "proxy/balance/policy.h"
 #include "proxy/base/spares.h"
 #include "proxy/forward/exchange.h"
@@ -96,6 +97,7 @@ class Worker {
   const std::shared_ptr<WorkerView>& view() const { return view_; }
   upstream::ConnectionPool& connection_pool() { return connection_pool_; }
   net::BufferSpares& buffer_spares() { return buffer_spares_; }
+  plugins::Stores& stores() { return stores_; }
   // TLS sessions to resume with, per backend (pools with `tls:`).
   tls::ClientSessionCache& tls_sessions() { return tls_sessions_; }
   bool draining() const { return draining_; }
@@ -159,6 +161,8 @@ class Worker {
   std::vector<std::unique_ptr<ListenerSlot>> listeners_;  // in the current snapshot's order
   bool listening_ = false;                                // BindListeners succeeded
   upstream::ConnectionPool connection_pool_;
+  // Before connections_: it outlives every request that may wait on a store.
+  plugins::Stores stores_{base_.get()};
   // Unordered: a retired connection's slot takes the last one (DownstreamConnection::slot).
   std::vector<std::unique_ptr<DownstreamConnection>> connections_;
   std::vector<std::unique_ptr<DownstreamConnection>> retired_;

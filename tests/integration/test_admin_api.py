@@ -75,7 +75,9 @@ class AdminApi(harness.ProxyTestCase):
 
     def test_drain_under_load_sends_nothing_new_and_lets_in_flight_finish(self):
         proxy, a, b = self.two()
-        slow = [Slow(proxy, 1500) for _ in range(2)]  # round robin: one on each backend
+        # Round robin: one on each backend. Long enough, scaled to the build, that a's is still
+        # in flight when the PATCH lands on a loaded machine ("draining", not "drained").
+        slow = [Slow(proxy, int(1500 * harness.SLOWDOWN)) for _ in range(2)]
         harness.wait_until(lambda: a.stats()["slow_in_flight"] == 1, 5, what="a slow request on a")
         r = patch(proxy, "api", a.address, {"state": "drain"})
         self.assertEqual(r.status, 200, r.text)
@@ -112,11 +114,14 @@ class AdminApi(harness.ProxyTestCase):
         self.assertEqual((r.json()["weight"], r.json()["operator"]), (1, None))
 
     def test_ready_ramps_back_through_slow_start(self):
-        proxy, a, b = self.two(slow_start="30s")
+        # A ramp far longer than the test: however slowly a loaded sanitizer build sends the
+        # 40 requests below, a's share stays near nothing (over 30 s, 10 s of requests would
+        # already give it about 7 of 40).
+        proxy, a, b = self.two(slow_start="600s")
         self.assertEqual(spread(proxy, 10), {"a": 5, "b": 5})  # present at start: no ramp
         self.assertEqual(patch(proxy, "api", a.address, {"state": "drain"}).status, 200)
         self.assertEqual(patch(proxy, "api", a.address, {"state": "ready"}).status, 200)
-        seen = spread(proxy, 40)  # a ramps from almost nothing over 30 s
+        seen = spread(proxy, 40)  # a ramps from almost nothing over 600 s
         self.assertLessEqual(seen["a"], 4, seen)
 
     def test_maint_closes_idle_connections_and_stops_probes(self):

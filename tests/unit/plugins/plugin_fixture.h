@@ -48,8 +48,8 @@ class PluginFixture {
     vars.Set(config::TemplateVar::kScheme, "http");
     vars.Set(config::TemplateVar::kRemoteAddr, client_ip);
     vars.Set(config::TemplateVar::kRequestId, "id-1");
-    ctx_.Begin(&request_, vars, nullptr);
-    return chain_->OnRequest(ctx_);
+    ctx_.Begin(&request_, vars, nullptr, nullptr);
+    return chain_->OnRequest(ctx_) == Plugin::Verdict::kAnswered;
   }
 
   const Chain& chain() const { return *chain_; }
