@@ -1,14 +1,18 @@
 // GcraTable: the rate_limit plugin's state, shared by every worker of the process: for each
-// key, its theoretical arrival time (GCRA, RFC-less but as in Brandur's and redis-cell's
-// write-ups: a request is allowed while TAT - now <= (burst - 1) * interval, and moves TAT
-// one interval on). Lock-free and bounded: a fixed array of 64-bit words, each a key's
-// 16-bit fingerprint and its TAT in microseconds, updated by compare-and-swap.
+// key, its theoretical arrival time (GCRA, as in Brandur's and redis-cell's write-ups: a
+// request is allowed while TAT - now <= (burst - 1) * interval, and moves TAT one interval
+// on). Lock-free and bounded: a fixed array of slots, each a key's 64-bit hash and its TAT
+// in microseconds, each word updated by compare-and-swap.
 //
 // A key may live in two slots (its hash's and the neighbouring one). A key that finds
-// neither free nor its own takes the one whose TAT is earliest: the key evicted was the one
-// closest to a full bucket, so forgetting it costs it at most what it had nearly regained.
-// Two keys that share a fingerprint and a slot share a limit: with 2^15 fingerprints and two
-// slots per key that is rare, and only ever makes a limit stricter for the keys involved.
+// neither its own takes the one whose TAT is earliest: the key evicted was the one closest
+// to a full bucket, so forgetting it costs it at most what it had nearly regained. Keys are
+// told apart by their whole hash: a 16-bit fingerprint (the first design) let about one new
+// client in 30,000 be limited by a stranger's bucket once the table was full of live keys.
+//
+// The two words of a slot are written one after the other, so a request racing an eviction
+// of its slot may be judged on the other key's TAT or lose its own update: the error is one
+// decision, at the moment the key was being forgotten anyway.
 #pragma once
 
 #include <atomic>
@@ -34,11 +38,18 @@ class GcraTable {
   size_t slots() const { return mask_ + 1; }
 
  private:
+  Decision Allowed(int64_t now_us, int64_t next_tat_us) const;
+
+  struct Slot {
+    std::atomic<uint64_t> key{0};  // the key's hash with its low bit set; 0: free
+    std::atomic<int64_t> tat{0};   // microseconds from the epoch; 0 for a free slot
+  };
+
   const size_t mask_;
   const int64_t interval_us_;
   const int64_t tolerance_us_;  // (burst - 1) * interval
   const int64_t epoch_ns_;
-  const std::unique_ptr<std::atomic<uint64_t>[]> words_;
+  const std::unique_ptr<Slot[]> slots_;
 };
 
 }  // namespace outrigger::plugins

@@ -91,6 +91,59 @@ TEST(PluginReaderTest, RateDefaultsAndUnits) {
   EXPECT_EQ(b.key, RateLimitPluginConfig::Key::kRoute);
 }
 
+TEST(PluginReaderTest, StoreSettingsAndZonesNamedAfterTheRoute) {
+  absl::StatusOr<Config> c = Load(
+      "          - rate_limit: { rate: 10/s, store: 'redis://redis:6379' }\n"
+      "          - rate_limit: { rate: 5/h, store: 'redis://[::1]:7000/', on_store_error: deny,\n"
+      "                          store_timeout: 20ms }\n"
+      "          - rate_limit: { rate: 1/s, store: 'redis://10.0.0.1:6379', zone: shared }\n"
+      "          - rate_limit: { rate: 1/s }\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto& a = std::get<RateLimitPluginConfig>(Plugins(c)[0].spec);
+  EXPECT_EQ(a.store_host, "redis");
+  EXPECT_EQ(a.store_port, 6379);
+  EXPECT_EQ(a.store_timeout, std::chrono::milliseconds(100));
+  EXPECT_FALSE(a.deny_on_store_error);
+  EXPECT_EQ(a.zone, "*/");
+  const auto& b = std::get<RateLimitPluginConfig>(Plugins(c)[1].spec);
+  EXPECT_EQ(b.store_host, "::1");
+  EXPECT_EQ(b.store_port, 7000);
+  EXPECT_EQ(b.store_timeout, std::chrono::milliseconds(20));
+  EXPECT_TRUE(b.deny_on_store_error);
+  EXPECT_EQ(b.zone, "*/#1");
+  EXPECT_EQ(std::get<RateLimitPluginConfig>(Plugins(c)[2].spec).zone, "shared");
+  EXPECT_TRUE(std::get<RateLimitPluginConfig>(Plugins(c)[3].spec).store_host.empty());
+}
+
+TEST(PluginReaderTest, StoreMistakes) {
+  absl::StatusOr<Config> c = Load(
+      "          - rate_limit: { rate: 1/s, store: 'http://x:1' }\n"
+      "          - rate_limit: { rate: 1/s, store: 'redis://nohost' }\n"
+      "          - rate_limit: { rate: 1/s, store: 'redis://h:0' }\n"
+      "          - rate_limit: { rate: 1/s, zone: z, on_store_error: allow }\n"
+      "          - rate_limit: { rate: 1/s, store: 'redis://h:1', on_store_error: maybe }\n"
+      "          - rate_limit: { rate: 1/s, store: 'redis://h:1', store_timeout: 11s }\n"
+      "          - rate_limit: { rate: 1/s, store: 'redis://h:1', zone: 'a b' }\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "t.yaml:8:45: listeners.web.routes[0].plugins[0].rate_limit.store: expected "
+            "\"redis://HOST:PORT\", got \"http://x:1\"\n"
+            "t.yaml:9:45: listeners.web.routes[0].plugins[1].rate_limit.store: expected "
+            "\"redis://HOST:PORT\", got \"redis://nohost\"\n"
+            "t.yaml:10:45: listeners.web.routes[0].plugins[2].rate_limit.store: expected "
+            "\"redis://HOST:PORT\", got \"redis://h:0\"\n"
+            "t.yaml:11:38: listeners.web.routes[0].plugins[3].rate_limit.zone: only applies "
+            "with `store`\n"
+            "t.yaml:11:47: listeners.web.routes[0].plugins[3].rate_limit.on_store_error: only "
+            "applies with `store`\n"
+            "t.yaml:12:76: listeners.web.routes[0].plugins[4].rate_limit.on_store_error: expected "
+            "`allow` or `deny`, got \"maybe\"\n"
+            "t.yaml:13:75: listeners.web.routes[0].plugins[5].rate_limit.store_timeout: at most "
+            "10s: a request waits this long for its store\n"
+            "t.yaml:14:66: listeners.web.routes[0].plugins[6].rate_limit.zone: expected 1 to 200 "
+            "visible characters");
+}
+
 TEST(PluginReaderTest, RouteThatAlwaysAnswersNeedsNoPool) {
   absl::StatusOr<Config> c = Load("          - respond: { status: 204 }\n", "");
   ASSERT_TRUE(c.ok()) << c.status().message();

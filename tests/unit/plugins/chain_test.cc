@@ -25,6 +25,64 @@ TEST(ChainTest, StopsAtTheFirstAnswer) {
   EXPECT_EQ(PluginFixture::Find(f.ctx().request_edits().add, "X-R"), "r");
 }
 
+// Records that it ran; the one in the middle waits for a store, then goes on or answers.
+class Step final : public Plugin {
+ public:
+  Step(std::vector<int>* log, int id, bool waits = false, int answer_on_resume = 0)
+      : log_(log), id_(id), waits_(waits), answer_on_resume_(answer_on_resume) {}
+  Verdict OnRequest(Context&) const override {
+    log_->push_back(id_);
+    return waits_ ? Verdict::kPending : Verdict::kContinue;
+  }
+  Verdict OnResume(Context& ctx) const override {
+    log_->push_back(-id_);
+    if (answer_on_resume_ == 0) return Verdict::kContinue;
+    ctx.Answer(answer_on_resume_);
+    return Verdict::kAnswered;
+  }
+
+ private:
+  std::vector<int>* log_;
+  int id_;
+  bool waits_;
+  int answer_on_resume_;
+};
+
+Chain ThreeSteps(std::vector<int>* log, int answer_on_resume) {
+  std::vector<std::unique_ptr<const Plugin>> steps;
+  steps.push_back(std::make_unique<Step>(log, 1));
+  steps.push_back(std::make_unique<Step>(log, 2, /*waits=*/true, answer_on_resume));
+  steps.push_back(std::make_unique<Step>(log, 3));
+  return Chain(std::move(steps));
+}
+
+TEST(ChainTest, APluginThatWaitsResumesWhereItStopped) {
+  std::vector<int> log;
+  const Chain chain = ThreeSteps(&log, 0);
+  Context ctx;
+  http::RequestHead req;
+  ctx.Begin(&req, {}, nullptr, nullptr);
+  EXPECT_EQ(chain.OnRequest(ctx), Plugin::Verdict::kPending);
+  EXPECT_EQ(log, (std::vector<int>{1, 2}));
+  EXPECT_EQ(ctx.ran, 2u);
+  EXPECT_EQ(chain.Resume(ctx), Plugin::Verdict::kContinue);
+  EXPECT_EQ(log, (std::vector<int>{1, 2, -2, 3}));
+  EXPECT_EQ(ctx.ran, 3u);  // the response phase runs all three
+}
+
+TEST(ChainTest, APluginThatWaitsMayAnswerOnResume) {
+  std::vector<int> log;
+  const Chain chain = ThreeSteps(&log, 429);
+  Context ctx;
+  http::RequestHead req;
+  ctx.Begin(&req, {}, nullptr, nullptr);
+  ASSERT_EQ(chain.OnRequest(ctx), Plugin::Verdict::kPending);
+  EXPECT_EQ(chain.Resume(ctx), Plugin::Verdict::kAnswered);
+  EXPECT_EQ(ctx.answer().status, 429);
+  EXPECT_EQ(log, (std::vector<int>{1, 2, -2}));
+  EXPECT_EQ(ctx.ran, 2u);  // the third never saw the request: its response phase does not run
+}
+
 TEST(ChainTest, IpFilterDenyWinsOverAllowAndJudgesIpv6) {
   PluginFixture f(
       "          - ip_filter: { allow: [10.0.0.0/8, '::1/128'], deny: [10.9.0.0/16] }\n");

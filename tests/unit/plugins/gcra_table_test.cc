@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,16 @@ TEST(GcraTableTest, MemoryStaysBoundedAndLiveKeysAreKept) {
     ASSERT_TRUE(t.Take((k + 1000) * 0x9e3779b97f4a7c15ULL, now + 1).allowed) << k;
   }
   EXPECT_EQ(t.slots(), 1024u);
+}
+
+TEST(GcraTableTest, ANewKeyIsNeverJudgedByAStrangersBucket) {
+  // A full table of live keys (1/h, burst 1: each one limited for the whole test), then as
+  // many new ones: each is new, so each is allowed. With 16-bit fingerprints about one in
+  // 30,000 was refused, its hash sharing a slot and a fingerprint with a limited stranger.
+  GcraTable t(100'000, 3'600'000 * kMs, /*burst=*/1, 0);
+  std::mt19937_64 random(20261205);
+  const int64_t now = 10 * kMs;
+  for (int k = 0; k < 200'000; ++k) ASSERT_TRUE(t.Take(random(), now).allowed) << k;
 }
 
 TEST(GcraTableTest, RacingWorkersAdmitExactlyTheBurst) {
