@@ -15,5 +15,6 @@ std::unique_ptr<Plugin> Make(const config::RespondPluginConfig& c, ActionIds& id
 std::unique_ptr<Plugin> Make(const config::IpFilterPluginConfig& c, ActionIds& ids);
 std::unique_ptr<Plugin> Make(const config::RateLimitPluginConfig& c, ActionIds& ids);
 std::unique_ptr<Plugin> Make(const config::CorsPluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::BasicAuthPluginConfig& c, ActionIds& ids);
 
 }  // namespace outrigger::plugins

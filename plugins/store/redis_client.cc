@@ -55,11 +55,6 @@ void AppendDecimal(int64_t v, char (&buf)[24], size_t* len) {
 
 }  // namespace
 
-void StoreWait::Cancel() {
-  if (client_ != nullptr) client_->Forget(seq_);
-  client_ = nullptr;
-}
-
 RedisClient::RedisClient(event_base* base, std::string host, uint16_t port,
                          std::chrono::milliseconds timeout)
     : base_(base),
@@ -77,7 +72,7 @@ RedisClient::RedisClient(event_base* base, std::string host, uint16_t port,
 RedisClient::~RedisClient() {
   closing_ = true;
   for (uint64_t s = first_; s < next_; ++s) {
-    if (StoreWait* w = ring_[s % kMaxInFlight].wait) w->client_ = nullptr;
+    if (StoreWait* w = ring_[s % kMaxInFlight].wait) w->Orphan();
   }
   if (ac_ != nullptr) redisAsyncFree(ac_);  // its callbacks see closing_
 }
@@ -147,8 +142,7 @@ bool RedisClient::Gcra(std::string_view key, int64_t interval_us, int64_t tolera
   }
   const uint64_t seq = next_++;
   ring_[seq % kMaxInFlight] = Op{wait, MonoNanos() + timeout_ns_};
-  wait->client_ = this;
-  wait->seq_ = seq;
+  wait->Start(this, seq);
   if (!evtimer_pending(timeout_timer_.get(), nullptr)) ArmTimeout();
   return true;
 }

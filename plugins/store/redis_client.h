@@ -36,7 +36,7 @@ class DnsResolver;
 
 namespace outrigger::plugins {
 
-class RedisClient {
+class RedisClient final : public WaitOwner {
  public:
   // `host`: an IP literal or a name (resolved with c-ares on the loop at each connect).
   RedisClient(event_base* base, std::string host, uint16_t port, std::chrono::milliseconds timeout);
@@ -53,7 +53,6 @@ class RedisClient {
   static constexpr size_t kMaxInFlight = 4096;
 
  private:
-  friend class StoreWait;
   struct Op {
     StoreWait* wait = nullptr;  // null once answered by a timeout or cancelled
     int64_t deadline_ns = 0;
@@ -62,7 +61,7 @@ class RedisClient {
   void Connect();
   void ConnectTo(const std::string& ip);
   void ScheduleReconnect(std::string_view why);
-  void Forget(uint64_t seq);  // StoreWait::Cancel
+  void Forget(uint64_t seq) override;  // StoreWait::Cancel
   void OnReply(void* reply);
   void ArmTimeout();
   static void OnReplyThunk(redisAsyncContext* ac, void* reply, void* self);

@@ -1,17 +1,26 @@
-// StoreWait: a request's wait for a shared store's answer (rate_limit's `store: redis://`).
+// StoreWait: a request's wait for an answer a plugin cannot give at once: a shared store's
+// (rate_limit's `store: redis://`) or a slow check's (basic_auth's bcrypt, off the loop).
 // The exchange owns one per request (plugins::Context) and says what to call when the answer
-// comes; the store holds a pointer to it while the question is out. Either side may go
-// first: a reply for a wait that was cancelled (its client left) is dropped, and a wait whose
-// store is gone never hears back (a store outlives its worker's exchanges).
+// comes; the answerer (a WaitOwner) holds a pointer to it while the question is out. Either
+// side may go first: a reply for a wait that was cancelled (its client left) is dropped, and
+// a wait whose answerer is gone never hears back (answerers outlive their worker's exchanges).
 #pragma once
 
 #include <cstdint>
 
 namespace outrigger::plugins {
 
-class RedisClient;
+// What answers waits: told when one is cancelled, so that it drops the answer.
+class WaitOwner {
+ public:
+  virtual void Forget(uint64_t seq) = 0;
 
-// One GCRA decision from the store (times in microseconds).
+ protected:
+  ~WaitOwner() = default;
+};
+
+// One GCRA decision from the store (times in microseconds), or a password check's verdict
+// (`allowed`).
 struct StoreReply {
   bool ok = false;  // false: no answer (store down, slow past its timeout, bad reply)
   bool allowed = false;
@@ -35,22 +44,30 @@ class StoreWait {
     done_ = done;
     arg_ = arg;
   }
-  bool waiting() const { return client_ != nullptr; }
-  // The store forgets this wait: no callback comes for the question out.
-  void Cancel();
+  bool waiting() const { return owner_ != nullptr; }
+  // The answerer forgets this wait: no callback comes for the question out.
+  void Cancel() {
+    if (owner_ != nullptr) owner_->Forget(seq_);
+    owner_ = nullptr;
+  }
   const StoreReply& reply() const { return reply_; }
 
- private:
-  friend class RedisClient;
-  // The store's side: the answer (or failure) is in; clears the link, then calls back.
+  // The answerer's side. Start: the question `seq` is out. Finish: the answer (or failure)
+  // is in; clears the link, then calls back. Orphan: the answerer is going away.
+  void Start(WaitOwner* owner, uint64_t seq) {
+    owner_ = owner;
+    seq_ = seq;
+  }
   void Finish(const StoreReply& reply) {
-    client_ = nullptr;
+    owner_ = nullptr;
     reply_ = reply;
     if (done_ != nullptr) done_(arg_);
   }
+  void Orphan() { owner_ = nullptr; }
 
-  RedisClient* client_ = nullptr;  // set while a question is out
-  uint64_t seq_ = 0;               // its number at that client
+ private:
+  WaitOwner* owner_ = nullptr;  // set while a question is out
+  uint64_t seq_ = 0;            // its number at that answerer
   StoreReply reply_;
   Callback done_ = nullptr;
   void* arg_ = nullptr;

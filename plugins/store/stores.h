@@ -1,7 +1,7 @@
-// Stores: one worker's connections to the shared stores its plugins use (rate_limit's
-// `store: redis://`), made on first use and kept for the worker's life, so that a reload
-// does not reconnect. One per worker: a plugin, shared by every worker, reaches its worker's
-// through the request's Context.
+// Stores: what one worker's plugins ask and hear back from later: its connections to shared
+// stores (rate_limit's `store: redis://`) and its password checker (basic_auth), made on
+// first use and kept for the worker's life, so that a reload does not reconnect or forget. One per
+// worker: a plugin, shared by every worker, reaches its worker's through the request's Context.
 //
 // Thread contract: the worker loop's thread only. Declared before the worker's connections,
 // so it outlives every request that may be waiting on it.
@@ -14,6 +14,7 @@
 #include <string>
 #include <tuple>
 
+#include "plugins/store/password_checker.h"
 #include "plugins/store/redis_client.h"
 
 namespace outrigger::plugins {
@@ -29,8 +30,14 @@ class Stores {
     return *c;
   }
 
+  PasswordChecker& passwords() {
+    if (passwords_ == nullptr) passwords_ = std::make_unique<PasswordChecker>(base_);
+    return *passwords_;
+  }
+
  private:
   event_base* const base_;
+  std::unique_ptr<PasswordChecker> passwords_;
   std::map<std::tuple<std::string, uint16_t, int64_t>, std::unique_ptr<RedisClient>> redis_;
 };
 

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "proxy/config/htpasswd.h"
 #include "proxy/config/template.h"
 #include "proxy/net/cidr.h"
 
@@ -92,6 +93,18 @@ struct RateLimitPluginConfig {
   bool operator==(const RateLimitPluginConfig&) const = default;
 };
 
+// `basic_auth: { users_file: PATH, realm: "restricted", forward_authorization: false }`:
+// a request without the credentials of a user in the file gets 401 with WWW-Authenticate.
+// The file is read with the config (a reload reads it again).
+struct BasicAuthPluginConfig {
+  std::string users_file;
+  std::vector<HtpasswdUser> users;
+  std::string realm = "restricted";
+  bool forward_authorization = false;  // the backend sees the client's Authorization
+
+  bool operator==(const BasicAuthPluginConfig&) const = default;
+};
+
 // `cors: { origins: [ORIGIN | "*"], methods: [...], headers: [...], expose: [...],
 // credentials: false, max_age: 10m }`: a preflight from an allowed origin is answered here
 // (204); other requests from one get Access-Control-Allow-Origin on their response.
@@ -107,7 +120,7 @@ struct CorsPluginConfig {
 
 struct PluginConfig {
   std::variant<HeadersPluginConfig, RewritePluginConfig, RedirectPluginConfig, RespondPluginConfig,
-               IpFilterPluginConfig, RateLimitPluginConfig, CorsPluginConfig>
+               IpFilterPluginConfig, RateLimitPluginConfig, CorsPluginConfig, BasicAuthPluginConfig>
       spec;
   std::string name;  // its key in the config: "headers", "rewrite", ...
 

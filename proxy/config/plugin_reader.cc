@@ -1,5 +1,6 @@
 #include "proxy/config/plugin_reader.h"
 
+#include <absl/strings/str_split.h>
 #include <fmt/format.h>
 #include <re2/re2.h>
 
@@ -507,6 +508,41 @@ void ReadCors(const Field& f, CorsPluginConfig* c, Diagnostics* diag) {
   }
 }
 
+void ReadBasicAuth(const Field& f, BasicAuthPluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"users_file", "realm", "forward_authorization"}, diag);
+  if (auto file = keys.Require("users_file")) {
+    if (auto s = ReadString(*file, diag)) {
+      c->users_file = ResolvePath(*s, diag->file());
+      absl::StatusOr<std::vector<HtpasswdUser>> users = ReadHtpasswd(c->users_file);
+      if (users.ok()) {
+        c->users = *std::move(users);
+      } else {
+        for (absl::string_view line : absl::StrSplit(users.status().message(), '\n')) {
+          diag->Add(LocateValue(*file, *diag),
+                    fmt::format("{}{}", file->Prefix(), std::string(line)));
+        }
+      }
+    }
+  }
+  if (auto realm = keys.Get("realm")) {
+    if (auto s = ReadString(*realm, diag)) {
+      // Sent as a quoted-string: no quote, backslash or control character to escape.
+      if (s->empty() || std::any_of(s->begin(), s->end(), [](char ch) {
+            return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f || ch == '"' || ch == '\\';
+          })) {
+        diag->Add(LocateValue(*realm, *diag),
+                  fmt::format("{}expected visible text without '\"' or '\\'", realm->Prefix()));
+      } else {
+        c->realm = *s;
+      }
+    }
+  }
+  if (auto fwd = keys.Get("forward_authorization")) {
+    if (auto b = ReadBool(*fwd, diag)) c->forward_authorization = *b;
+  }
+}
+
 // The plugin table: every name a route's `plugins` list takes, with its reader.
 template <typename C>
 using Reader = void (*)(const Field&, C*, Diagnostics*);
@@ -521,8 +557,8 @@ Entry Make(std::string_view name, Reader<C> reader) {
           }};
 }
 
-const std::array<Entry, 7>& Table() {
-  static const std::array<Entry, 7> table = {
+const std::array<Entry, 8>& Table() {
+  static const std::array<Entry, 8> table = {
       Make<HeadersPluginConfig>("headers", ReadHeaders),
       Make<RewritePluginConfig>("rewrite", ReadRewrite),
       Make<RedirectPluginConfig>("redirect", ReadRedirect),
@@ -530,6 +566,7 @@ const std::array<Entry, 7>& Table() {
       Make<IpFilterPluginConfig>("ip_filter", ReadIpFilter),
       Make<RateLimitPluginConfig>("rate_limit", ReadRateLimit),
       Make<CorsPluginConfig>("cors", ReadCors),
+      Make<BasicAuthPluginConfig>("basic_auth", ReadBasicAuth),
   };
   return table;
 }
