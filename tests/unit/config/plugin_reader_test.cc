@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <re2/re2.h>
 
+#include <fstream>
 #include <string>
 #include <string_view>
 
@@ -142,6 +143,40 @@ TEST(PluginReaderTest, StoreMistakes) {
             "10s: a request waits this long for its store\n"
             "t.yaml:14:66: listeners.web.routes[0].plugins[6].rate_limit.zone: expected 1 to 200 "
             "visible characters");
+}
+
+TEST(PluginReaderTest, BasicAuthReadsItsUsersFileAndNamesItsMistakes) {
+  std::string dir = ::testing::TempDir();
+  if (dir.ends_with('/')) dir.pop_back();
+  {
+    std::ofstream good(dir + "/users");
+    good << "alice:$2b$04$HUHWyhBnOEi6A5ZXM8bDsefbD21SbbcduOHocj2VBWT/uV/6KvmMm\n";
+    std::ofstream bad(dir + "/weak");
+    bad << "# old\nbob:$apr1$abc$0123456789012345678901\n";
+  }
+  absl::StatusOr<Config> c = Load("          - basic_auth: { users_file: '" + dir +
+                                  "/users', realm: Staff, forward_authorization: true }\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto& a = std::get<BasicAuthPluginConfig>(Plugins(c)[0].spec);
+  EXPECT_EQ(a.users.size(), 1u);
+  EXPECT_EQ(a.users[0].name, "alice");
+  EXPECT_EQ(a.realm, "Staff");
+  EXPECT_TRUE(a.forward_authorization);
+  c = Load("          - basic_auth: { users_file: '" + dir + "/weak', realm: 'a\"b' }\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "t.yaml:8:39: listeners.web.routes[0].plugins[0].basic_auth.users_file: " + dir +
+                "/weak:2: user \"bob\": an MD5 hash; write bcrypt (`htpasswd -B`) or SHA-crypt "
+                "(`openssl passwd -6`) hashes\n"
+                "t.yaml:8:" +
+                std::to_string(39 + dir.size() + 16) +
+                ": listeners.web.routes[0].plugins[0].basic_auth.realm: expected visible text "
+                "without '\"' or '\\'");
+  c = Load("          - basic_auth: { realm: x }\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "t.yaml:8:13: listeners.web.routes[0].plugins[0].basic_auth: missing required key "
+            "`users_file`");
 }
 
 TEST(PluginReaderTest, RouteThatAlwaysAnswersNeedsNoPool) {
