@@ -60,7 +60,8 @@ class BasicAuth final : public Plugin {
       return Deny(ctx);
     }
     const auto it = users_.find(absl::string_view(user.data(), user.size()));
-    if (it == users_.end()) return Deny(ctx);
+    // crypt(3) reads a password up to its first NUL: "secret\0anything" would pass as "secret".
+    if (it == users_.end() || password.find('\0') != std::string_view::npos) return Deny(ctx);
     switch (ctx.stores().passwords().Check(password, it->second, &ctx.wait())) {
       case PasswordChecker::Result::kMatch:
         return Pass(ctx);

@@ -59,8 +59,28 @@ PasswordChecker::Result PasswordChecker::Check(std::string_view password, const 
 }
 
 void PasswordChecker::Forget(uint64_t seq) {
-  for (auto& [s, wait] : waits_) {
-    if (s == seq) wait = nullptr;
+  // A check still queued is dropped (its client left: no CPU for it, and a drain does not
+  // wait behind it); one under way finishes, unheard.
+  bool dropped = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (it->seq == seq) {
+        OPENSSL_cleanse(it->password.data(), it->password.size());
+        queue_.erase(it);
+        dropped = true;
+        break;
+      }
+    }
+  }
+  for (auto it = waits_.begin(); it != waits_.end(); ++it) {
+    if (it->first != seq) continue;
+    if (dropped) {
+      waits_.erase(it);
+    } else {
+      it->second = nullptr;
+    }
+    return;
   }
 }
 
@@ -90,7 +110,8 @@ void PasswordChecker::Done(uint64_t seq, const Digest& digest, bool match) {
     if (matched_.size() >= kCacheSize) matched_.clear();  // rare: many users, or an attack
     matched_.insert(std::string(AsKey(digest)));
   }
-  // Checks finish in the order they were queued (one thread): the answer is the oldest's.
+  // Checks finish in the order they were queued (one thread), less those dropped (Forget
+  // erased their waits): the answer is the oldest's.
   if (waits_.empty() || waits_.front().first != seq) return;
   StoreWait* wait = waits_.front().second;
   waits_.pop_front();

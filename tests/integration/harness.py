@@ -420,7 +420,7 @@ def run_outrigger(args, timeout=20.0):
 
 # --- YAML ------------------------------------------------------------------------------------
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_./:-]+$")
+_PLAIN = re.compile(r"\A[A-Za-z0-9_./:-]+\Z")  # \Z: "a\n" is quoted, keeping its newline
 
 
 def _scalar(v):

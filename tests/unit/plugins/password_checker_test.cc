@@ -81,6 +81,32 @@ TEST_F(PasswordCheckerTest, ACancelledCheckIsNotAnsweredAndTheNextGetsItsOwn) {
   EXPECT_FALSE(next.wait.reply().allowed);
 }
 
+TEST_F(PasswordCheckerTest, CancelledChecksLeaveTheQueueAndTheOthersAreAnsweredInOrder) {
+  PasswordChecker checker(base_.get());
+  std::vector<std::unique_ptr<Waiter>> w;
+  for (int i = 0; i < 6; ++i) {
+    w.push_back(std::make_unique<Waiter>());
+    ASSERT_EQ(checker.Check(i % 2 == 0 ? "pw" + std::to_string(i) : "pw", kBcrypt, &w[i]->wait),
+              PasswordChecker::Result::kPending);
+  }
+  w[1]->wait.Cancel();
+  w[2]->wait.Cancel();
+  w[4]->wait.Cancel();
+  ASSERT_TRUE(RunUntil([&] { return w[5]->calls > 0; }));
+  ASSERT_TRUE(RunUntil([&] { return w[0]->calls > 0 && w[3]->calls > 0; }));
+  EXPECT_FALSE(w[0]->wait.reply().allowed);
+  EXPECT_TRUE(w[3]->wait.reply().allowed);
+  EXPECT_TRUE(w[5]->wait.reply().allowed);
+  for (int i : {1, 2, 4}) EXPECT_EQ(w[i]->calls, 0) << i;
+  // Nothing is left waiting: the whole queue is free for new checks.
+  for (size_t i = 0; i < PasswordChecker::kMaxQueued; ++i) {
+    Waiter more;
+    ASSERT_NE(checker.Check("z" + std::to_string(i), kBcrypt, &more.wait),
+              PasswordChecker::Result::kBusy)
+        << i;
+  }
+}
+
 TEST_F(PasswordCheckerTest, TheQueueIsBoundedAndADestroyedCheckerLetsItsWaitsGo) {
   std::vector<std::unique_ptr<Waiter>> waiters;
   {
