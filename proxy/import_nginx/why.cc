@@ -28,7 +28,10 @@ std::string_view WhyUntranslated(std::string_view d) {
   if (d == "allow" || d == "deny") {
     return "nginx applies them in first-match order: write them as the ip_filter plugin";
   }
-  if (StartsWith(d, "auth_basic")) return "the basic_auth plugin is not in Outrigger yet";
+  if (StartsWith(d, "auth_basic")) {
+    return "write it as the basic_auth plugin by hand: its users file must hold bcrypt or "
+           "SHA-crypt hashes (htpasswd -B), not the MD5 ones nginx takes";
+  }
   if (StartsWith(d, "gzip")) return "the compress plugin is not in Outrigger yet";
   if (d == "log_format") {
     return "Outrigger's access log writes nginx's `combined` format or its own json";
