@@ -161,7 +161,9 @@ void RedisClient::OnReply(void* reply) {
   ++first_;
   if (op.wait == nullptr) return;  // answered by its timeout, or its request went
   StoreReply r;
-  if (!ParseReply(static_cast<const redisReply*>(reply), &r) && reply != nullptr) {
+  if (!ParseReply(static_cast<const redisReply*>(reply), &r) && reply != nullptr &&
+      !bad_reply_logged_) {
+    bad_reply_logged_ = true;  // once per connection: a Redis asking for AUTH says it each time
     const auto* rr = static_cast<const redisReply*>(reply);
     spdlog::warn("rate_limit store {}: unexpected reply{}{}", label_,
                  rr->type == REDIS_REPLY_ERROR ? ": " : "",
@@ -219,6 +221,7 @@ void RedisClient::OnConnected(const redisAsyncContext* ac, int status) {
     return;
   }
   self->connected_ = true;
+  self->bad_reply_logged_ = false;
   self->backoff_ = std::chrono::milliseconds(0);
   if (self->down_logged_) spdlog::info("rate_limit store {}: connected again", self->label_);
   self->down_logged_ = false;

@@ -80,6 +80,7 @@ class RedisClient final : public WaitOwner {
   bool connected_ = false;
   bool down_logged_ = false;  // the outage is logged once, and its end
   bool closing_ = false;      // the destructor runs: replies are dropped
+  bool bad_reply_logged_ = false;
   std::chrono::milliseconds backoff_{0};
   net::EventPtr timeout_timer_;
   net::EventPtr retry_timer_;

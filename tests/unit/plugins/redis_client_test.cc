@@ -15,6 +15,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "proxy/base/clock.h"
 
@@ -69,17 +70,23 @@ class RedisClientTest : public ::testing::Test {
     }
   }
 
-  // Starts redis-server on a free port; false when it is not installed.
-  bool StartRedis(uint16_t* port) {
+  // Starts redis-server on a free port (with `password`, if any); false when it is not
+  // installed.
+  bool StartRedis(uint16_t* port, const char* password = nullptr) {
     if (access("/usr/bin/redis-server", X_OK) != 0) return false;
     const int probe = Listen(port);
     close(probe);
     const std::string p = std::to_string(*port);
-    const char* argv[] = {"redis-server", "--port",     p.c_str(), "--bind",
-                          "127.0.0.1",    "--save",     "",        "--appendonly",
-                          "no",           "--loglevel", "warning", nullptr};
+    std::vector<const char*> argv = {"redis-server", "--port",     p.c_str(), "--bind",
+                                     "127.0.0.1",    "--save",     "",        "--appendonly",
+                                     "no",           "--loglevel", "warning"};
+    if (password != nullptr) {
+      argv.push_back("--requirepass");
+      argv.push_back(password);
+    }
+    argv.push_back(nullptr);
     if (posix_spawn(&redis_pid_, "/usr/bin/redis-server", nullptr, nullptr,
-                    const_cast<char**>(argv), environ) != 0) {
+                    const_cast<char**>(argv.data()), environ) != 0) {
       return false;
     }
     for (int i = 0; i < 500 && !Accepts(*port); ++i) std::this_thread::sleep_for(milliseconds(10));
@@ -144,6 +151,18 @@ TEST_F(RedisClientTest, ACancelledWaitHearsNothingAndTheNextOneItsOwnReply) {
   // burst of 1, so the reply the second wait got is its own, not the first's.
   EXPECT_TRUE(next.wait.reply().ok);
   EXPECT_FALSE(next.wait.reply().allowed);
+}
+
+TEST_F(RedisClientTest, ARedisThatWantsAPasswordAnswersEveryQuestionWithAFailure) {
+  uint16_t port = 0;
+  if (!StartRedis(&port, "secret")) GTEST_SKIP() << "redis-server is not installed";
+  RedisClient client(base_.get(), "127.0.0.1", port, milliseconds(2000));
+  for (int i = 0; i < 3; ++i) {
+    Waiter w;
+    ASSERT_TRUE(client.Gcra("k", kSecondUs, 0, &w.wait));
+    ASSERT_TRUE(RunUntil([&] { return w.calls > 0; }));
+    EXPECT_FALSE(w.wait.reply().ok);  // NOAUTH: no decision, so the plugin's on_store_error
+  }
 }
 
 TEST_F(RedisClientTest, AServerThatNeverAnswersTimesOut) {
