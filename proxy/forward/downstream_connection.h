@@ -8,6 +8,11 @@
 //
 // Loop affinity: its worker's loop. Owned by the Worker; it asks to be destroyed with
 // Worker::Retire, which frees it after the current callback returns.
+//
+// Its member functions live in files by concern: downstream_connection.cc (the client side:
+// heads, timeouts, local answers, closing), request_dispatch.cc (routing to a pool),
+// downstream_plugins.cc, upstream_attempt.cc (backends, attempts, retries, bodies),
+// downstream_tunnel.cc, downstream_metrics.cc, downstream_log.cc, downstream_tls.cc.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 // DownstreamConnection's request ids and access log lines, apart from the request path's
-// control flow in downstream_connection.cc (which calls these at the events they name).
+// control flow (downstream_connection.cc, upstream_attempt.cc: they call these at the
+// events they name).
 #include "proxy/base/clock.h"
 #include "proxy/forward/downstream_connection.h"
 #include "proxy/http/head_writer.h"

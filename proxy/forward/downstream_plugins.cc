@@ -1,6 +1,6 @@
 // DownstreamConnection's side of a route's plugins (plugins/plugin.h): the request's
 // variables, the request phase, and the answer a plugin made. The response phase and the
-// field edits are applied where the heads are written (downstream_connection.cc).
+// field edits are applied where the heads are written (upstream_attempt.cc).
 #include "proxy/forward/downstream_connection.h"
 #include "proxy/forward/worker.h"
 

@@ -33,8 +33,10 @@ class TestSsl(TlsTestCase):
         with open(out) as f:
             findings = {x["id"]: x for x in json.load(f)}
         self.assertGreater(len(findings), 30, sorted(findings))
+        # engine_problem is about the openssl testssl runs (no GOST engine on some machines),
+        # not about the server under test.
         bad = {i: (x["severity"], x["finding"]) for i, x in findings.items()
-               if x["severity"] not in ("OK", "INFO")}
+               if x["severity"] not in ("OK", "INFO") and i != "engine_problem"}
         self.assertEqual(bad, {}, "testssl findings above INFO")
         for i in NOT_OFFERED:
             self.assertIn("not offered", findings[i]["finding"], i)
