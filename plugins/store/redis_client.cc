@@ -114,6 +114,7 @@ void RedisClient::ConnectTo(const std::string& ip) {
 
 void RedisClient::ScheduleReconnect(std::string_view why) {
   if (closing_) return;
+  healthy_ = false;
   if (!down_logged_) {
     spdlog::warn(
         "rate_limit store {}: {}; each rate_limit on it does as its on_store_error says "
@@ -130,7 +131,7 @@ void RedisClient::ScheduleReconnect(std::string_view why) {
 
 bool RedisClient::Gcra(std::string_view key, int64_t interval_us, int64_t tolerance_us,
                        StoreWait* wait) {
-  if (ac_ == nullptr || next_ - first_ >= kMaxInFlight) return false;
+  if (ac_ == nullptr || !healthy_ || next_ - first_ >= kMaxInFlight) return false;
   char interval[24], tolerance[24];
   size_t interval_len = 0, tolerance_len = 0;
   AppendDecimal(interval_us, interval, &interval_len);
@@ -141,9 +142,11 @@ bool RedisClient::Gcra(std::string_view key, int64_t interval_us, int64_t tolera
     return false;  // the connection is going away; its disconnect callback follows
   }
   const uint64_t seq = next_++;
-  ring_[seq % kMaxInFlight] = Op{wait, MonoNanos() + timeout_ns_};
+  const int64_t deadline = MonoNanos() + timeout_ns_;
+  ring_[seq % kMaxInFlight] = Op{wait, deadline, false};
   wait->Start(this, seq);
-  if (!evtimer_pending(timeout_timer_.get(), nullptr)) ArmTimeout();
+  // The timer may be set later than this deadline: the stall watch's second.
+  if (!evtimer_pending(timeout_timer_.get(), nullptr) || deadline < timer_at_ns_) ArmTimeout();
   return true;
 }
 
@@ -159,6 +162,16 @@ void RedisClient::OnReply(void* reply) {
   if (closing_ || first_ == next_) return;
   const Op op = ring_[first_ % kMaxInFlight];
   ++first_;
+  if (op.probe) {
+    // A connection made after a failure serves nothing until Redis answers on it: a
+    // stopped Redis's kernel still completes handshakes.
+    if (reply == nullptr) return;
+    healthy_ = true;
+    backoff_ = std::chrono::milliseconds(0);
+    if (down_logged_) spdlog::info("rate_limit store {}: connected again", label_);
+    down_logged_ = false;
+    return;
+  }
   if (op.wait == nullptr) return;  // answered by its timeout, or its request went
   StoreReply r;
   if (!ParseReply(static_cast<const redisReply*>(reply), &r) && reply != nullptr &&
@@ -181,8 +194,18 @@ void RedisClient::ArmTimeout() {
     const timeval tv{static_cast<time_t>(in_ns / 1'000'000'000),
                      static_cast<suseconds_t>(in_ns % 1'000'000'000 / 1000 + 1)};
     evtimer_add(timeout_timer_.get(), &tv);
+    timer_at_ns_ = op.deadline_ns;
     return;
   }
+  WatchForStall();
+}
+
+void RedisClient::WatchForStall() {
+  // Only answered questions (or a probe) are out: look again in a second for a stall.
+  if (first_ == next_ || evtimer_pending(timeout_timer_.get(), nullptr)) return;
+  const timeval tv{1, 0};
+  evtimer_add(timeout_timer_.get(), &tv);
+  timer_at_ns_ = MonoNanos() + 1'000'000'000;
 }
 
 void RedisClient::OnTimer(evutil_socket_t, short, void* arg) {
@@ -202,10 +225,6 @@ void RedisClient::OnTimer(evutil_socket_t, short, void* arg) {
     return;
   }
   self->ArmTimeout();
-  if (self->first_ < self->next_ && !evtimer_pending(self->timeout_timer_.get(), nullptr)) {
-    const timeval tv{1, 0};  // only answered ones left: watch for a stall
-    evtimer_add(self->timeout_timer_.get(), &tv);
-  }
 }
 
 void RedisClient::OnRetry(evutil_socket_t, short, void* arg) {
@@ -222,9 +241,11 @@ void RedisClient::OnConnected(const redisAsyncContext* ac, int status) {
   }
   self->connected_ = true;
   self->bad_reply_logged_ = false;
-  self->backoff_ = std::chrono::milliseconds(0);
-  if (self->down_logged_) spdlog::info("rate_limit store {}: connected again", self->label_);
-  self->down_logged_ = false;
+  if (self->healthy_) return;  // the first connection: questions already went out on it
+  // After a failure: a PING first, and questions only once it is answered (OnReply).
+  if (redisAsyncCommand(self->ac_, &RedisClient::OnReplyThunk, self, "PING") != REDIS_OK) return;
+  self->ring_[self->next_++ % kMaxInFlight] = Op{nullptr, MonoNanos() + self->timeout_ns_, true};
+  self->WatchForStall();
 }
 
 void RedisClient::OnDisconnected(const redisAsyncContext* ac, int) {

@@ -8,7 +8,8 @@
 //
 // Never stalls a request for long: a question waits at most `timeout`; at most kMaxInFlight
 // are out at once; while the connection is down (refused, reset, a name that does not
-// resolve) questions fail at once, and it reconnects in the background with a backoff. Each
+// resolve) questions fail at once, and it reconnects in the background with a backoff; a
+// new connection serves only once Redis answered a PING on it. Each
 // failure is the caller's to count (StoreReply::ok false); the client logs the outage once
 // and the recovery once.
 //
@@ -56,6 +57,7 @@ class RedisClient final : public WaitOwner {
   struct Op {
     StoreWait* wait = nullptr;  // null once answered by a timeout or cancelled
     int64_t deadline_ns = 0;
+    bool probe = false;  // the PING that tells a new connection after a failure is served
   };
 
   void Connect();
@@ -64,6 +66,7 @@ class RedisClient final : public WaitOwner {
   void Forget(uint64_t seq) override;  // StoreWait::Cancel
   void OnReply(void* reply);
   void ArmTimeout();
+  void WatchForStall();
   static void OnReplyThunk(redisAsyncContext* ac, void* reply, void* self);
   static void OnConnected(const redisAsyncContext* ac, int status);
   static void OnDisconnected(const redisAsyncContext* ac, int status);
@@ -78,11 +81,14 @@ class RedisClient final : public WaitOwner {
   std::unique_ptr<net::DnsResolver> resolver_;  // when host_ is a name
   redisAsyncContext* ac_ = nullptr;             // hiredis frees it itself after a disconnect
   bool connected_ = false;
+  // False from a failure until Redis answers on a new connection: questions fail at once.
+  bool healthy_ = true;
   bool down_logged_ = false;  // the outage is logged once, and its end
   bool closing_ = false;      // the destructor runs: replies are dropped
   bool bad_reply_logged_ = false;
   std::chrono::milliseconds backoff_{0};
   net::EventPtr timeout_timer_;
+  int64_t timer_at_ns_ = 0;  // when timeout_timer_, if pending, fires
   net::EventPtr retry_timer_;
   // The questions out, oldest first: Redis answers in order, so the reply in hand is always
   // ring_[first_ % size]. Slots from first_ to next_.

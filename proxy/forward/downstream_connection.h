@@ -101,6 +101,10 @@ class DownstreamConnection {
   bool RunRequestPlugins(std::string_view client_ip);
   bool AfterPluginVerdict(plugins::Plugin::Verdict verdict);
   static void OnPluginResume(void* self);
+  // kPlugin, reading off: the client's socket is watched (closed_watch_) so that a client
+  // that resets ends its request, which then never reaches a backend.
+  void WatchClientWhileWaiting(short what, const timeval* every);
+  static void OnClientWhileWaiting(evutil_socket_t fd, short what, void* self);
   void SendPluginAnswer();
   // The route's plugins' response edits, on an answer the proxy made after they ran (a 502,
   // a 504): nginx's `add_header ... always`.
@@ -224,7 +228,8 @@ class DownstreamConnection {
   net::Stream client_;
   // The client's TLS session, owned by client_ as its filter (null: plain HTTP).
   tls::ServerSession* tls_session_ = nullptr;
-  net::EventPtr timer_;  // see ArmTimer
+  net::EventPtr timer_;         // see ArmTimer
+  net::EventPtr closed_watch_;  // kPlugin: OnClientWhileWaiting (made on first use)
   const std::string peer_ip_;
   size_t head_scan_ = 0;          // input bytes already searched for the end of the head
   int64_t head_deadline_ns_ = 0;  // kHead, head_started_: the header timeout expires then
