@@ -7,8 +7,10 @@ reaches the backend; no sanitizer report."""
 
 import base64
 import os
+import re
 import signal
 import socket
+import subprocess
 import ssl
 import struct
 import threading
@@ -578,6 +580,56 @@ class RedisWaits(AsyncPluginAttacks):
         harness.wait_until(lambda: proxy.get("/").status == 429, 20,
                            what="the limit to apply again after SIGCONT")
 
+    def test_each_question_to_a_stopped_store_waits_only_store_timeout(self):
+        """Sequential requests on one connection while Redis is stopped: each waits about
+        store_timeout (100ms). A question asked while only timed-out ones are out must get a
+        timer of its own, not wait for the client's 1s stall watch."""
+        redis = self.start_redis()
+        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout="100ms")])
+        self.assertEqual(proxy.get("/?warm").status, 200)
+        redis.pause()
+        self.addCleanup(redis.resume)
+        conn = proxy.connection()
+        self.addCleanup(conn.close)
+        took = []
+        for i in range(5):  # about 0.5s in all: before the 5s stall check drops the connection
+            start = time.monotonic()
+            self.assertEqual(harness.request(proxy.port, path="/?s=%d" % i, conn=conn).status,
+                             200)
+            took.append(round(time.monotonic() - start, 3))
+        self.assertLess(max(took), 0.1 + 0.25 * harness.SLOWDOWN, took)
+
+    def test_a_store_that_refuses_every_script_logs_once(self):
+        """Redis out of memory (maxmemory reached, noeviction) answers every decision with an
+        error: requests go on as on_store_error says, and the outage is logged once, not once
+        per request (redis_client.h: "logs the outage once and the recovery once")."""
+        redis = self.start_redis()
+        proxy = self.start_with([self.limit(redis, rate="1000/m")])
+        self.assertEqual(proxy.get("/?warm").status, 200)
+        subprocess.run([REDIS_CLI, "-h", harness.LOOPBACK, "-p", str(redis.port), "config", "set",
+                        "maxmemory", "1"], check=True, capture_output=True,
+                       timeout=10 * harness.SLOWDOWN)
+        self.assertEqual([proxy.get("/?oom=%d" % i).status for i in range(30)], [200] * 30)
+        harness.wait_until(lambda: self.actions(proxy, "rate_limit", "store_error") == 30, 5,
+                           what="30 store_error actions")
+        warnings_ = re.findall(r"warning .*rate_limit store", proxy.stderr(tail=100000))
+        self.assertLessEqual(len(warnings_), 2, "a warning per failed decision")
+
+    def test_two_waits_in_one_chain_pipelined(self):
+        """basic_auth (a check) then rate_limit on Redis: each pipelined request waits twice;
+        answers come in order, the refused ones never reach the backend."""
+        redis = self.start_redis()
+        users = self.users_file({"alice": bcrypt_hash("right", 10)})
+        proxy = self.start_with([{"basic_auth": {"users_file": users}}, self.limit(redis)])
+        sock, rfile = self.open_raw(proxy)
+        good = ("Authorization: %s\r\n" % basic("alice", "right")).encode()
+        bad = ("Authorization: %s\r\n" % basic("alice", "wrong")).encode()
+        reqs = [good, bad, good, good, bad, good]
+        sock.sendall(b"".join(get_bytes("/?i=%d" % i, a) for i, a in enumerate(reqs)))
+        got = [r.status for r in self.read_responses(rfile, len(reqs))]
+        self.assertEqual(got, [200, 401, 200, 200, 401, 429])
+        self.assertEqual(self.targets(), ["/?i=0", "/?i=2", "/?i=3"])
+
     def test_tls_waits_pipelined_and_abandoned(self):
         """Over a TLS listener: pipelined requests behind Redis waits are answered in order,
         and TLS clients that leave mid-wait do not disturb the proxy."""
@@ -643,6 +695,21 @@ class PasswordWaits(AsyncPluginAttacks):
         except ConnectionError:
             pass
         self.assertEqual(got, [401, 401, 401])
+
+    def test_large_body_refused_after_a_check(self):
+        """A 1 MiB POST with a wrong password, sent whole while its head waits for the check:
+        the client still reads its 401 (the body is discarded, not answered with a reset)."""
+        proxy = self.start_with([self.auth({"alice": bcrypt_hash("right", 12)})])
+        sock, rfile = self.open_raw(proxy)
+        body = b"b" * (1 << 20)
+        auth = ("Authorization: %s\r\n" % basic("alice", "wrong")).encode()
+        head = get_bytes("/echo", auth + b"Content-Length: %d\r\n" % len(body), method=b"POST")
+        sender = threading.Thread(target=lambda: sock.sendall(head + body), daemon=True)
+        sender.start()
+        r = harness.read_response(rfile)
+        self.assertEqual(r.status, 401)
+        sender.join(30 * harness.SLOWDOWN)
+        self.assertEqual(self.targets(), [])
 
     def test_head_refused_after_a_check(self):
         """HEAD with a wrong password: 401 without a body; the pipelined GET after it parses."""
