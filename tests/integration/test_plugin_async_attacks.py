@@ -56,6 +56,17 @@ def rst_close(sock):
     sock.close()
 
 
+
+def status_and_connection(proxy, i):
+    """GET /?t=i on a connection of its own: its status and Connection field."""
+    s = proxy.raw(timeout=30)
+    try:
+        s.sendall(get_bytes("/?t=%d" % i))
+        r = harness.read_response(s.makefile("rb"))
+        return r.status, r.header("Connection")
+    finally:
+        s.close()
+
 class SlowRelay:
     """A TCP relay to `port` that holds each chunk the server sends for delay(i) seconds (i
     counts chunks), in order: a store that answers slowly, some replies past the timeout."""
@@ -157,6 +168,17 @@ class AsyncPluginAttacks(TlsTestCase):
 
     def read_responses(self, rfile, n, method="GET"):
         return [harness.read_response(rfile, method) for _ in range(n)]
+
+    def while_in_threads(self, n, fn, during, settle, join):
+        """in_threads(n, fn) in the background: `during()` runs `settle` (scaled) seconds in,
+        while they wait; their results once all are back (within `join`, scaled)."""
+        got = [None]
+        t = threading.Thread(target=lambda: got.__setitem__(0, self.in_threads(n, fn)))
+        t.start()
+        time.sleep(settle * harness.SLOWDOWN)
+        during()
+        t.join(join * harness.SLOWDOWN)
+        return got[0]
 
     def in_threads(self, n, fn):
         """fn(i) for i in range(n), at once; their results (an exception counts as one)."""
@@ -339,13 +361,11 @@ class RedisWaits(AsyncPluginAttacks):
             r = proxy.get("/?w=%d" % i)
             return r.status, time.monotonic() - started
 
-        got = [None]
-        t = threading.Thread(target=lambda: got.__setitem__(0, self.in_threads(10, one)))
-        t.start()
-        time.sleep(0.5 * harness.SLOWDOWN)
-        redis.kill()
-        t.join(30 * harness.SLOWDOWN)
-        for r in got[0]:
+        def during():
+            redis.kill()
+
+        got = self.while_in_threads(10, one, during, settle=0.5, join=30)
+        for r in got:
             self.assertNotIsInstance(r, Exception)
             self.assertEqual(r[0], 200)
             self.assertLess(r[1], 4.5, "answered only after the stall check (5s)")
@@ -397,15 +417,14 @@ class RedisWaits(AsyncPluginAttacks):
         self.assertEqual(proxy.get("/?warm").status, 200)
         redis.pause()
         self.addCleanup(redis.resume)
-        got = [None]
-        t = threading.Thread(target=lambda: got.__setitem__(
-            0, self.in_threads(5, lambda i: proxy.get("/?w=%d" % i).status)))
-        t.start()
-        time.sleep(0.5 * harness.SLOWDOWN)
-        local = [{"rate_limit": {"key": "client_ip", "rate": "2/m"}}]
-        self.reload_plugins(proxy, local)
-        t.join(30 * harness.SLOWDOWN)
-        self.assertEqual(got[0], [200] * 5)
+
+        def during():
+            local = [{"rate_limit": {"key": "client_ip", "rate": "2/m"}}]
+            self.reload_plugins(proxy, local)
+
+        got = self.while_in_threads(5, lambda i: proxy.get("/?w=%d" % i).status, during,
+                                    settle=0.5, join=30)
+        self.assertEqual(got, [200] * 5)
         statuses = [proxy.get("/?local=%d" % i).status for i in range(3)]
         self.assertEqual(statuses, [200, 200, 429])
         # And back to the store, awake again: it decides (its burst of 3 under a new zone).
@@ -424,21 +443,13 @@ class RedisWaits(AsyncPluginAttacks):
         self.addCleanup(redis.resume)
 
         def one(i):
-            s = proxy.raw(timeout=30)
-            try:
-                s.sendall(get_bytes("/?t=%d" % i))
-                r = harness.read_response(s.makefile("rb"))
-                return r.status, r.header("Connection")
-            finally:
-                s.close()
+            return status_and_connection(proxy, i)
 
-        got = [None]
-        t = threading.Thread(target=lambda: got.__setitem__(0, self.in_threads(5, one)))
-        t.start()
-        time.sleep(0.5 * harness.SLOWDOWN)
-        proxy.signal(signal.SIGTERM)
-        t.join(30 * harness.SLOWDOWN)
-        self.assertEqual(got[0], [(200, "close")] * 5)
+        def during():
+            proxy.signal(signal.SIGTERM)
+
+        got = self.while_in_threads(5, one, during, settle=0.5, join=30)
+        self.assertEqual(got, [(200, "close")] * 5)
         self.assertEqual(proxy.wait(20), 0)
 
     def test_drain_timeout_shorter_than_the_wait(self):
@@ -474,23 +485,16 @@ class RedisWaits(AsyncPluginAttacks):
         self.addCleanup(redis.resume)
 
         def one(i):
-            s = proxy.raw(timeout=30)
-            try:
-                s.sendall(get_bytes("/?t=%d" % i))
-                r = harness.read_response(s.makefile("rb"))
-                return r.status, r.header("Connection")
-            finally:
-                s.close()
+            return status_and_connection(proxy, i)
 
-        got = [None]
-        t = threading.Thread(target=lambda: got.__setitem__(0, self.in_threads(4, one)))
-        t.start()
-        time.sleep(0.5 * harness.SLOWDOWN)
         moved = harness.free_port()
-        proxy.reload(proxy.config_text.replace(":%d" % proxy.port, ":%d" % moved))
-        proxy.wait_log(r"reloaded ")
-        t.join(30 * harness.SLOWDOWN)
-        self.assertEqual(got[0], [(200, "close")] * 4)
+
+        def during():
+            proxy.reload(proxy.config_text.replace(":%d" % proxy.port, ":%d" % moved))
+            proxy.wait_log(r"reloaded ")
+
+        got = self.while_in_threads(4, one, during, settle=0.5, join=30)
+        self.assertEqual(got, [(200, "close")] * 4)
         self.assertEqual(harness.request(moved, path="/?moved").status, 200)
 
     def test_more_questions_than_the_ring_holds(self):
@@ -834,13 +838,11 @@ class PasswordWaits(AsyncPluginAttacks):
             return proxy.get("/?i=%d" % i, timeout=60,
                              headers={"Authorization": basic("alice", "old")}).status
 
-        got = [None]
-        t = threading.Thread(target=lambda: got.__setitem__(0, self.in_threads(4, one)))
-        t.start()
-        time.sleep(0.3 * harness.SLOWDOWN)
-        self.reload_plugins(proxy, [self.auth({"alice": bcrypt_hash("new", 10)})])
-        t.join(60 * harness.SLOWDOWN)
-        self.assertEqual(got[0], [200] * 4)
+        def during():
+            self.reload_plugins(proxy, [self.auth({"alice": bcrypt_hash("new", 10)})])
+
+        got = self.while_in_threads(4, one, during, settle=0.3, join=60)
+        self.assertEqual(got, [200] * 4)
         harness.wait_until(lambda: proxy.get(
             "/", headers={"Authorization": basic("alice", "new")}).status == 200, 20,
             what="the new users file to apply")
@@ -862,13 +864,11 @@ class PasswordWaits(AsyncPluginAttacks):
             finally:
                 s.close()
 
-        got = [None]
-        t = threading.Thread(target=lambda: got.__setitem__(0, self.in_threads(6, one)))
-        t.start()
-        time.sleep(0.5 * harness.SLOWDOWN)
-        proxy.signal(signal.SIGTERM)
-        t.join(60 * harness.SLOWDOWN)
-        self.assertEqual(sorted(got[0]), [200] + [401] * 5)
+        def during():
+            proxy.signal(signal.SIGTERM)
+
+        got = self.while_in_threads(6, one, during, settle=0.5, join=60)
+        self.assertEqual(sorted(got), [200] + [401] * 5)
         self.assertEqual(proxy.wait(30), 0)
 
 
