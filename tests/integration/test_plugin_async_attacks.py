@@ -57,6 +57,11 @@ def rst_close(sock):
 
 
 
+# store_timeout for tests that act (reset, SIGTERM, reload) while requests wait on a stopped
+# Redis: longer than their settle time (0.5 s scaled: 2.5 s under TSan), or the waits end by
+# timing out before the act and the test judges requests that no longer wait.
+WAIT = "%dms" % min(10000, 4000 * harness.SLOWDOWN)
+
 def status_and_connection(proxy, i):
     """GET /?t=i on a connection of its own: its status and Connection field."""
     s = proxy.raw(timeout=30)
@@ -241,7 +246,7 @@ class RedisWaits(AsyncPluginAttacks):
         (those that only closed may be half-closed, still reading: not judged). The proxy
         keeps serving after."""
         redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout="3s")])
+        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
         self.assertEqual(proxy.get("/?warm").status, 200)
         redis.pause()
         self.addCleanup(redis.resume)
@@ -336,7 +341,7 @@ class RedisWaits(AsyncPluginAttacks):
         """A client that sends its request and half-closes while it waits on Redis still
         reads its response."""
         redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, store_timeout="2s")])
+        proxy = self.start_with([self.limit(redis, store_timeout=WAIT)])
         self.assertEqual(proxy.get("/?warm").status, 200)
         redis.pause()
         sock, rfile = self.open_raw(proxy)
@@ -413,7 +418,7 @@ class RedisWaits(AsyncPluginAttacks):
         (a local limit), then back. The waiting requests are answered once; new ones follow
         the new config."""
         redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout="3s")])
+        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
         self.assertEqual(proxy.get("/?warm").status, 200)
         redis.pause()
         self.addCleanup(redis.resume)
@@ -437,7 +442,7 @@ class RedisWaits(AsyncPluginAttacks):
         """SIGTERM while requests wait on a stopped Redis: each still gets its answer (with
         Connection: close) and the process exits cleanly."""
         redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout="2s")])
+        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
         self.assertEqual(proxy.get("/?warm").status, 200)
         redis.pause()
         self.addCleanup(redis.resume)
@@ -479,7 +484,7 @@ class RedisWaits(AsyncPluginAttacks):
         """A reload that moves the listener to another port while requests wait on Redis: the
         waiting requests are still answered once, with Connection: close."""
         redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout="2s")])
+        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
         self.assertEqual(proxy.get("/?warm").status, 200)
         redis.pause()
         self.addCleanup(redis.resume)
