@@ -174,6 +174,16 @@ class AsyncPluginAttacks(TlsTestCase):
     def read_responses(self, rfile, n, method="GET"):
         return [harness.read_response(rfile, method) for _ in range(n)]
 
+    def proxy_on_a_stopped_store(self):
+        """A proxy whose rate_limit asks a Redis that answered once, then stopped (SIGSTOP;
+        resumed at cleanup): its requests wait up to WAIT."""
+        redis = self.start_redis()
+        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
+        self.assertEqual(proxy.get("/?warm").status, 200)
+        redis.pause()
+        self.addCleanup(redis.resume)
+        return redis, proxy
+
     def while_in_threads(self, n, fn, during, settle, join):
         """in_threads(n, fn) in the background: `during()` runs `settle` (scaled) seconds in,
         while they wait; their results once all are back (within `join`, scaled)."""
@@ -245,11 +255,7 @@ class RedisWaits(AsyncPluginAttacks):
         gone for sure, and their requests must not reach the backend once Redis answers
         (those that only closed may be half-closed, still reading: not judged). The proxy
         keeps serving after."""
-        redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
-        self.assertEqual(proxy.get("/?warm").status, 200)
-        redis.pause()
-        self.addCleanup(redis.resume)
+        redis, proxy = self.proxy_on_a_stopped_store()
         socks = []
         for i in range(20):
             s = proxy.raw()
@@ -417,11 +423,7 @@ class RedisWaits(AsyncPluginAttacks):
         """SIGHUP while requests wait on a stopped Redis: first to a config without the store
         (a local limit), then back. The waiting requests are answered once; new ones follow
         the new config."""
-        redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
-        self.assertEqual(proxy.get("/?warm").status, 200)
-        redis.pause()
-        self.addCleanup(redis.resume)
+        redis, proxy = self.proxy_on_a_stopped_store()
 
         def during():
             local = [{"rate_limit": {"key": "client_ip", "rate": "2/m"}}]
@@ -441,19 +443,13 @@ class RedisWaits(AsyncPluginAttacks):
     def test_sigterm_while_requests_wait(self):
         """SIGTERM while requests wait on a stopped Redis: each still gets its answer (with
         Connection: close) and the process exits cleanly."""
-        redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
-        self.assertEqual(proxy.get("/?warm").status, 200)
-        redis.pause()
-        self.addCleanup(redis.resume)
-
-        def one(i):
-            return status_and_connection(proxy, i)
+        _, proxy = self.proxy_on_a_stopped_store()
 
         def during():
             proxy.signal(signal.SIGTERM)
 
-        got = self.while_in_threads(5, one, during, settle=0.5, join=30)
+        got = self.while_in_threads(5, lambda i: status_and_connection(proxy, i), during,
+                                    settle=0.5, join=30)
         self.assertEqual(got, [(200, "close")] * 5)
         self.assertEqual(proxy.wait(20), 0)
 
@@ -483,14 +479,7 @@ class RedisWaits(AsyncPluginAttacks):
     def test_listener_removed_by_a_reload_while_requests_wait(self):
         """A reload that moves the listener to another port while requests wait on Redis: the
         waiting requests are still answered once, with Connection: close."""
-        redis = self.start_redis()
-        proxy = self.start_with([self.limit(redis, rate="1000/m", store_timeout=WAIT)])
-        self.assertEqual(proxy.get("/?warm").status, 200)
-        redis.pause()
-        self.addCleanup(redis.resume)
-
-        def one(i):
-            return status_and_connection(proxy, i)
+        _, proxy = self.proxy_on_a_stopped_store()
 
         moved = harness.free_port()
 
@@ -498,7 +487,8 @@ class RedisWaits(AsyncPluginAttacks):
             proxy.reload(proxy.config_text.replace(":%d" % proxy.port, ":%d" % moved))
             proxy.wait_log(r"reloaded ")
 
-        got = self.while_in_threads(4, one, during, settle=0.5, join=30)
+        got = self.while_in_threads(4, lambda i: status_and_connection(proxy, i), during,
+                                    settle=0.5, join=30)
         self.assertEqual(got, [(200, "close")] * 4)
         self.assertEqual(harness.request(moved, path="/?moved").status, 200)
 

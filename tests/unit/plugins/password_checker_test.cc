@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/base/clock.h"
+#include "store_test_loop.h"
 
 namespace outrigger::plugins {
 namespace {
@@ -20,22 +20,11 @@ const std::string kSha512 =
     "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH"
     "2xk/";
 
-struct Waiter {
-  Waiter() {
-    wait.SetCallback([](void* self) { ++static_cast<Waiter*>(self)->calls; }, this);
-  }
-  StoreWait wait;
-  int calls = 0;
-};
-
 class PasswordCheckerTest : public ::testing::Test {
  protected:
   template <typename Done>
   bool RunUntil(Done done) {
-    const int64_t end = MonoNanos() + 10'000'000'000;
-    while (!done() && MonoNanos() < end)
-      event_base_loop(base_.get(), EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    return done();
+    return RunLoopUntil(base_.get(), done);
   }
   // The verdict for `password` against `hash`, waiting for it when it is not remembered.
   bool Verdict(PasswordChecker& checker, const std::string& password, const std::string& hash) {

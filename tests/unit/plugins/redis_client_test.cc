@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/base/clock.h"
+#include "store_test_loop.h"
 
 extern char** environ;
 
@@ -52,14 +52,6 @@ bool Accepts(uint16_t port) {
   close(fd);
   return ok;
 }
-
-struct Waiter {
-  Waiter() {
-    wait.SetCallback([](void* self) { ++static_cast<Waiter*>(self)->calls; }, this);
-  }
-  StoreWait wait;
-  int calls = 0;
-};
 
 class RedisClientTest : public ::testing::Test {
  protected:
@@ -96,10 +88,7 @@ class RedisClientTest : public ::testing::Test {
   // Runs the loop until `done` or 5 s.
   template <typename Done>
   bool RunUntil(Done done) {
-    const int64_t end = MonoNanos() + 5'000'000'000;
-    while (!done() && MonoNanos() < end)
-      event_base_loop(base_.get(), EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    return done();
+    return RunLoopUntil(base_.get(), done, 5'000'000'000);
   }
 
   net::EventBasePtr base_ = net::NewEventBase();
