@@ -16,5 +16,6 @@ std::unique_ptr<Plugin> Make(const config::IpFilterPluginConfig& c, ActionIds& i
 std::unique_ptr<Plugin> Make(const config::RateLimitPluginConfig& c, ActionIds& ids);
 std::unique_ptr<Plugin> Make(const config::CorsPluginConfig& c, ActionIds& ids);
 std::unique_ptr<Plugin> Make(const config::BasicAuthPluginConfig& c, ActionIds& ids);
+std::unique_ptr<Plugin> Make(const config::CompressPluginConfig& c, ActionIds& ids);
 
 }  // namespace outrigger::plugins

@@ -8,12 +8,14 @@ Plugin::Verdict Chain::OnRequest(Context& ctx) const {
 }
 
 Plugin::Verdict Chain::Resume(Context& ctx) const {
+  ctx.running_ = ctx.ran - 1;
   const Plugin::Verdict v = plugins_[ctx.ran - 1]->OnResume(ctx);
   return v == Plugin::Verdict::kContinue ? RunFrom(ctx) : v;
 }
 
 Plugin::Verdict Chain::RunFrom(Context& ctx) const {
   while (ctx.ran < plugins_.size()) {
+    ctx.running_ = ctx.ran;
     const Plugin::Verdict v = plugins_[ctx.ran++]->OnRequest(ctx);
     if (v != Plugin::Verdict::kContinue) return v;
   }
@@ -21,7 +23,17 @@ Plugin::Verdict Chain::RunFrom(Context& ctx) const {
 }
 
 void Chain::OnResponse(Context& ctx, const http::ResponseHead& response) const {
-  for (size_t i = ctx.ran; i > 0; --i) plugins_[i - 1]->OnResponse(ctx, response);
+  for (size_t i = ctx.ran; i > 0; --i) {
+    ctx.running_ = i - 1;
+    plugins_[i - 1]->OnResponse(ctx, response);
+  }
+}
+
+void Chain::OnLog(Context& ctx, const ExchangeEnd& end) const {
+  for (size_t i = ctx.ran; i > 0; --i) {
+    ctx.running_ = i - 1;
+    plugins_[i - 1]->OnLog(ctx, end);
+  }
 }
 
 }  // namespace outrigger::plugins

@@ -1,6 +1,6 @@
 // Chain: a route's plugins in order, built once per snapshot (BuildChain) and run by the
-// exchange: the request phase top-down until one answers, the response phase bottom-up over
-// the plugins that ran.
+// exchange: the request phase top-down until one answers, the response and log phases
+// bottom-up over the plugins that ran.
 #pragma once
 
 #include <memory>
@@ -24,6 +24,7 @@ class Chain {
   Plugin::Verdict OnRequest(Context& ctx) const;
   Plugin::Verdict Resume(Context& ctx) const;
   void OnResponse(Context& ctx, const http::ResponseHead& response) const;
+  void OnLog(Context& ctx, const ExchangeEnd& end) const;
 
  private:
   Plugin::Verdict RunFrom(Context& ctx) const;  // from plugin ctx.ran on

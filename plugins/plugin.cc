@@ -1,9 +1,14 @@
 #include "plugins/plugin.h"
 
+#include <algorithm>
+
+#include "plugins/store/stores.h"
+
 namespace outrigger::plugins {
 
 void Context::Begin(http::RequestHead* request, const config::TemplateValues& vars,
                     metrics::Shard* shard, Stores* stores) {
+  EndBody();  // an exchange cut short may still hold the last response's
   request_ = request;
   vars_ = vars;
   shard_ = shard;
@@ -16,7 +21,24 @@ void Context::Begin(http::RequestHead* request, const config::TemplateValues& va
   answer_.body = {};
   answer_.headers.clear();
   strings_used_ = 0;
+  body_encodable_ = false;
+  std::fill(notes_.begin(), notes_.end(), 0);
   ran = 0;
+}
+
+absl::Status Context::EncodeBody(Coding coding, int level) {
+  if (!body_encodable_ || encoder_ != nullptr) {
+    return absl::FailedPreconditionError("this response's body cannot be encoded");
+  }
+  absl::StatusOr<std::unique_ptr<BodyEncoder>> e = stores_->encoders().Take(coding, level);
+  if (!e.ok()) return e.status();
+  encoder_ = *std::move(e);
+  coding_ = coding;
+  return absl::OkStatus();
+}
+
+void Context::EndBody() {
+  if (encoder_ != nullptr) stores_->encoders().Give(coding_, std::move(encoder_));
 }
 
 std::string& Context::NewString() {

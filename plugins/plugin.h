@@ -3,17 +3,20 @@
 //
 // A plugin knows requests and responses, never sockets, backends or codecs. It takes part in
 // the request phase (top-down: it may edit the request or answer it locally, which ends the
-// phase) and the response phase (bottom-up, from the last plugin that ran: it may edit the
-// response's fields). Its per-request scratch is the Context, which the exchange owns and
-// reuses, so running a chain allocates nothing once warm.
+// phase), the response phase (bottom-up, from the last plugin that ran: it may edit the
+// response's fields, and ask for its body to be encoded) and the log phase (bottom-up too:
+// it sees how the exchange ended). Its per-request scratch is the Context, which the exchange owns
+// and reuses, so running a chain allocates nothing once warm.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "plugins/compress/body_encoder.h"
 #include "plugins/store/store_wait.h"
 #include "proxy/config/template.h"
 #include "proxy/http/head_writer.h"
@@ -32,10 +35,18 @@ struct LocalAnswer {
 
 class Stores;
 
+// How an exchange ended, for the log phase.
+struct ExchangeEnd {
+  int status = 0;           // to the client; 0 when none went (the client left first)
+  uint64_t body_bytes = 0;  // response body bytes sent to the client, as encoded
+  int64_t duration_ns = 0;  // from the request head to the end
+};
+
 // One request as the plugins see it; the exchange keeps one and calls Begin per request.
 class Context {
  public:
-  // `request` stays the exchange's: its path may be replaced (SetPath). `vars` are the
+  // `request` stays the exchange's, and is valid in the request phase only: its path may be
+  // replaced (SetPath). `vars` are the
   // request's variables; $path and $query follow SetPath. `stores` are the worker's.
   void Begin(http::RequestHead* request, const config::TemplateValues& vars, metrics::Shard* shard,
              Stores* stores);
@@ -66,9 +77,29 @@ class Context {
   Stores& stores() { return *stores_; }
   StoreWait& wait() { return wait_; }
 
+  // The body phase. Before the response phase the exchange says whether it can re-frame
+  // this response's body: a backend's body it streams to a client that reads chunked (not a
+  // HEAD, not an HTTP/1.0 client, not a local answer). Only then may OnResponse ask for an
+  // encoder (EncodeBody), which the exchange then feeds the body through; a plugin asking
+  // also sets Content-Encoding, and the exchange sees to the framing fields.
+  void AllowBodyEncoding(bool allowed) { body_encodable_ = allowed; }
+  bool body_encodable() const { return body_encodable_; }
+  absl::Status EncodeBody(Coding coding, int level);
+  BodyEncoder* encoder() const { return encoder_.get(); }
+  // The exchange is done with the encoder: back to the worker's pool.
+  void EndBody();
+
   // Counts one `outrigger_plugin_actions_total` (an id from ActionIds).
   void Count(uint32_t action) {
     if (shard_ != nullptr) shard_->OnPluginAction(action);
+  }
+
+  // A word the running plugin keeps for this request, from its request phase to its later
+  // ones (zero at first). The request's fields cannot be read after the request phase (the
+  // head they point into is gone), so what a later phase needs of them is noted here.
+  uint64_t& note() {
+    if (notes_.size() <= running_) notes_.resize(running_ + 1);
+    return notes_[running_];
   }
 
   // Chain bookkeeping: how many plugins ran the request phase (the response phase runs
@@ -76,6 +107,10 @@ class Context {
   size_t ran = 0;
 
  private:
+  friend class Chain;
+
+  size_t running_ = 0;           // the chain's index of the plugin being called
+  std::vector<uint64_t> notes_;  // by chain index; keeps its capacity
   http::RequestHead* request_ = nullptr;
   config::TemplateValues vars_;
   metrics::Shard* shard_ = nullptr;
@@ -84,6 +119,9 @@ class Context {
   http::FieldEdits request_edits_;
   http::FieldEdits response_edits_;
   LocalAnswer answer_;
+  std::unique_ptr<BodyEncoder> encoder_;
+  Coding coding_ = Coding::kGzip;
+  bool body_encodable_ = false;
   // Expanded values and rewritten paths: a deque keeps each string in place as more are
   // added, so the views handed out stay valid; the strings keep their capacity.
   std::deque<std::string> strings_;
@@ -115,6 +153,12 @@ class Plugin {
   virtual void OnResponse(Context& ctx, const http::ResponseHead& response) const {
     (void)ctx;
     (void)response;
+  }
+  // Log phase: the exchange is over (answered, forwarded, failed or abandoned) and its access
+  // log line, if any, is written. Nothing of it can change any more.
+  virtual void OnLog(Context& ctx, const ExchangeEnd& end) const {
+    (void)ctx;
+    (void)end;
   }
 };
 

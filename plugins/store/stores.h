@@ -14,6 +14,7 @@
 #include <string>
 #include <tuple>
 
+#include "plugins/compress/body_encoder.h"
 #include "plugins/store/password_checker.h"
 #include "plugins/store/redis_client.h"
 
@@ -30,6 +31,9 @@ class Stores {
     return *c;
   }
 
+  // compress's encoders, kept between responses.
+  EncoderPool& encoders() { return encoders_; }
+
   PasswordChecker& passwords() {
     if (passwords_ == nullptr) passwords_ = std::make_unique<PasswordChecker>(base_);
     return *passwords_;
@@ -37,6 +41,7 @@ class Stores {
 
  private:
   event_base* const base_;
+  EncoderPool encoders_;
   std::unique_ptr<PasswordChecker> passwords_;
   std::map<std::tuple<std::string, uint16_t, int64_t>, std::unique_ptr<RedisClient>> redis_;
 };

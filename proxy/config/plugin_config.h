@@ -118,9 +118,40 @@ struct CorsPluginConfig {
   std::chrono::milliseconds max_age{600000};
 };
 
+// `compress: { encodings: [br, gzip], types: [...], min_size: 256, gzip_level: 1,
+// brotli_quality: 4 }`: a backend's response of a listed type, not already encoded and not
+// known to be smaller than `min_size`, goes to a client that accepts one of `encodings` (the
+// first it accepts, in this order) encoded with it, streamed.
+struct CompressPluginConfig {
+  std::vector<std::string> encodings = {"br", "gzip"};
+  // Lower-cased media types; "type/*" matches the whole type.
+  std::vector<std::string> types = {"text/html",
+                                    "text/plain",
+                                    "text/css",
+                                    "text/javascript",
+                                    "text/xml",
+                                    "text/csv",
+                                    "text/markdown",
+                                    "application/javascript",
+                                    "application/json",
+                                    "application/xml",
+                                    "application/ld+json",
+                                    "application/manifest+json",
+                                    "application/rss+xml",
+                                    "application/atom+xml",
+                                    "application/wasm",
+                                    "image/svg+xml"};
+  uint64_t min_size = 256;
+  int gzip_level = 1;      // nginx's gzip_comp_level default
+  int brotli_quality = 4;  // the usual setting for responses made per request
+
+  bool operator==(const CompressPluginConfig&) const = default;
+};
+
 struct PluginConfig {
   std::variant<HeadersPluginConfig, RewritePluginConfig, RedirectPluginConfig, RespondPluginConfig,
-               IpFilterPluginConfig, RateLimitPluginConfig, CorsPluginConfig, BasicAuthPluginConfig>
+               IpFilterPluginConfig, RateLimitPluginConfig, CorsPluginConfig, BasicAuthPluginConfig,
+               CompressPluginConfig>
       spec;
   std::string name;  // its key in the config: "headers", "rewrite", ...
 

@@ -543,6 +543,60 @@ void ReadBasicAuth(const Field& f, BasicAuthPluginConfig* c, Diagnostics* diag) 
   }
 }
 
+void ReadCompress(const Field& f, CompressPluginConfig* c, Diagnostics* diag) {
+  if (!ExpectMap(f, diag)) return;
+  MapReader keys(f, {"encodings", "types", "min_size", "gzip_level", "brotli_quality"}, diag);
+  if (auto encodings = keys.Get("encodings"); encodings && ExpectList(*encodings, diag)) {
+    c->encodings.clear();
+    for (const Field& item : ListItems(*encodings)) {
+      std::optional<std::string> s = ReadString(item, diag);
+      if (!s) continue;
+      if (*s != "gzip" && *s != "br") {
+        diag->Add(LocateValue(item, *diag),
+                  fmt::format("{}expected gzip or br, got \"{}\"", item.Prefix(), *s));
+      } else if (std::find(c->encodings.begin(), c->encodings.end(), *s) != c->encodings.end()) {
+        diag->Add(LocateValue(item, *diag), fmt::format("{}{} is listed twice", item.Prefix(), *s));
+      } else {
+        c->encodings.push_back(*s);
+      }
+    }
+    if (ListItems(*encodings).empty()) {
+      diag->Add(LocateValue(*encodings, *diag),
+                fmt::format("{}expected at least one of gzip, br", encodings->Prefix()));
+    }
+  }
+  if (auto types = keys.Get("types"); types && ExpectList(*types, diag)) {
+    c->types.clear();
+    for (const Field& item : ListItems(*types)) {
+      std::optional<std::string> s = ReadString(item, diag);
+      if (!s) continue;
+      std::string lower = *s;
+      for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      const size_t slash = lower.find('/');
+      const bool ok =
+          slash != std::string::npos && slash > 0 && slash + 1 < lower.size() &&
+          http::fields::IsToken(lower.substr(0, slash)) &&
+          (lower.substr(slash + 1) == "*" || http::fields::IsToken(lower.substr(slash + 1)));
+      if (!ok) {
+        diag->Add(LocateValue(item, *diag),
+                  fmt::format("{}expected a media type (\"text/html\", \"text/*\"), got \"{}\"",
+                              item.Prefix(), *s));
+        continue;
+      }
+      c->types.push_back(std::move(lower));
+    }
+  }
+  if (auto min_size = keys.Get("min_size")) {
+    if (auto n = ReadByteSize(*min_size, diag)) c->min_size = *n;
+  }
+  if (auto level = keys.Get("gzip_level")) {
+    if (auto n = ReadInteger(*level, 1, 9, diag)) c->gzip_level = static_cast<int>(*n);
+  }
+  if (auto quality = keys.Get("brotli_quality")) {
+    if (auto n = ReadInteger(*quality, 0, 11, diag)) c->brotli_quality = static_cast<int>(*n);
+  }
+}
+
 // The plugin table: every name a route's `plugins` list takes, with its reader.
 template <typename C>
 using Reader = void (*)(const Field&, C*, Diagnostics*);
@@ -557,8 +611,8 @@ Entry Make(std::string_view name, Reader<C> reader) {
           }};
 }
 
-const std::array<Entry, 8>& Table() {
-  static const std::array<Entry, 8> table = {
+const std::array<Entry, 9>& Table() {
+  static const std::array<Entry, 9> table = {
       Make<HeadersPluginConfig>("headers", ReadHeaders),
       Make<RewritePluginConfig>("rewrite", ReadRewrite),
       Make<RedirectPluginConfig>("redirect", ReadRedirect),
@@ -567,6 +621,7 @@ const std::array<Entry, 8>& Table() {
       Make<RateLimitPluginConfig>("rate_limit", ReadRateLimit),
       Make<CorsPluginConfig>("cors", ReadCors),
       Make<BasicAuthPluginConfig>("basic_auth", ReadBasicAuth),
+      Make<CompressPluginConfig>("compress", ReadCompress),
   };
   return table;
 }

@@ -4,8 +4,9 @@
 
 namespace outrigger::forward {
 
-void BodyPump::Start(http::BodyKind kind, uint64_t content_length, uint64_t max_data) {
+void BodyPump::Start(http::BodyKind kind, uint64_t content_length, uint64_t max_data, bool decode) {
   kind_ = kind;
+  decode_ = decode;
   max_data_ = max_data;
   data_declared_ = 0;
   too_large_ = false;
@@ -19,6 +20,15 @@ void BodyPump::Start(http::BodyKind kind, uint64_t content_length, uint64_t max_
 
 void BodyPump::Move(evbuffer* in, evbuffer* out, size_t n) {
   evbuffer_remove_buffer(in, out, n);
+  moved_ += n;
+}
+
+void BodyPump::MoveFraming(evbuffer* in, evbuffer* out, size_t n) {
+  if (!decode_) {
+    Move(in, out, n);
+    return;
+  }
+  evbuffer_drain(in, n);
   moved_ += n;
 }
 
@@ -75,7 +85,7 @@ BodyPump::Result BodyPump::PumpChunked(evbuffer* in, evbuffer* out) {
       error_ = "invalid chunked framing";
       return Result::kError;
     }
-    Move(in, out, step.forward);
+    MoveFraming(in, out, step.forward);
   }
   done_ = true;
   return Result::kDone;

@@ -26,18 +26,22 @@ class BodyPump {
   // `max_data` (0: none) caps a chunked body's data: a chunk that would take it past the cap
   // is a kError with too_large(), reported before its size line is moved on. (A declared
   // Content-Length is the caller's to check before it starts the body.)
-  void Start(http::BodyKind kind, uint64_t content_length, uint64_t max_data = 0);
+  // With `decode`, only the body's data goes to `out`: a chunked body's size lines and
+  // trailers are consumed and dropped (for an encoder, whose output is framed anew).
+  void Start(http::BodyKind kind, uint64_t content_length, uint64_t max_data = 0,
+             bool decode = false);
 
   Result Pump(evbuffer* in, evbuffer* out);
 
   bool done() const { return done_; }
-  uint64_t moved() const { return moved_; }  // body bytes moved so far, framing included
+  uint64_t moved() const { return moved_; }  // body bytes taken so far, framing included
   std::string_view error() const { return error_; }
   bool too_large() const { return too_large_; }
 
  private:
   Result PumpChunked(evbuffer* in, evbuffer* out);
   void Move(evbuffer* in, evbuffer* out, size_t n);
+  void MoveFraming(evbuffer* in, evbuffer* out, size_t n);
 
   http::BodyKind kind_ = http::BodyKind::kNone;
   uint64_t remaining_ = 0;  // kContentLength: bytes still expected
@@ -47,6 +51,7 @@ class BodyPump {
   uint64_t data_declared_ = 0;  // chunked: sizes of the chunks accepted so far
   bool done_ = true;
   bool too_large_ = false;
+  bool decode_ = false;
   std::string_view error_;
 };
 

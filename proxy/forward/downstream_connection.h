@@ -154,6 +154,13 @@ class DownstreamConnection {
   void ReadResponse();
   bool TryReadResponseHead();
   void PumpResponseBody();
+  // A response body a plugin encodes (response_encoding.cc): the framing fields for it, then
+  // what the decoded body gave the encoder, framed as chunks; false when the connection
+  // was closed on an encoder failure.
+  void StartResponseEncoding();
+  bool EncodeResponseBody(bool last);
+  // The response body's bytes that went to the client so far (encoded, when it is).
+  uint64_t ResponseBodyBytesSent() const;
   void FinishExchange();
   void UpstreamFailed(int status, std::string_view detail, upstream::Outcome outcome);
   void DropUpstream();

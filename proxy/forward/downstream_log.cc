@@ -186,7 +186,7 @@ void DownstreamConnection::LogUnfinished() {
   if (e.log.termination == log::Termination::kOk)
     e.log.termination = log::Termination::kClientClosed;
   if (e.response_started) {
-    LogExchange(e.response.status, e.log.response_head_bytes + e.response_body.moved());
+    LogExchange(e.response.status, e.log.response_head_bytes + ResponseBodyBytesSent());
   } else {
     LogExchange(499, 0);
   }

@@ -54,6 +54,7 @@ struct ExchangeState {
   uint64_t attempt_body_start = 0;
   net::EvBufferPtr replay;  // request bytes the failed attempt never sent, for the next one
   size_t response_scan = 0;
+  uint64_t encoded_bytes = 0;     // an encoded response's bytes to the client, chunk framing too
   uint8_t interim = 0;            // interim (1xx) responses to the request so far (kMaxInterim)
   int64_t exchange_start_ns = 0;  // the attempt began: in flight from here (busy seconds)
   int64_t sent_ns = 0;           // its first request byte went upstream: its latency runs from here
@@ -75,6 +76,10 @@ struct Exchange : ExchangeState {
   std::string target;           // request.path's bytes when normalization rewrote it
   BodyPump request_body;
   BodyPump response_body;
+  // An encoded response's body (a plugin's encoder, plugins/compress/): the backend's data
+  // without its framing, and the encoder's output before it is framed for the client.
+  net::EvBufferPtr decoded_body;
+  net::EvBufferPtr encoded_body;
   log::AccessRecord log;     // the request's id and access log record (downstream_log.cc)
   plugins::Context plugins;  // the route's plugins' view of this request (plugins/plugin.h)
 };

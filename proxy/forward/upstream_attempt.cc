@@ -329,6 +329,9 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
     if (self->ex().response_started &&
         self->ex().response.body == http::BodyKind::kCloseDelimited) {
       self->ex().upstream_reusable = false;
+      if (self->ex().plugins.encoder() != nullptr && !self->EncodeResponseBody(/*last=*/true)) {
+        return;
+      }
       self->FinishExchange();
       return;
     }
@@ -473,8 +476,13 @@ bool DownstreamConnection::TryReadResponseHead() {
     client_keep_alive_ = false;
   }
   const http::FieldEdits* edits = nullptr;
+  bool encode = false;
   if (ex().chain != nullptr) {
+    // Chunked framing is what lets an encoded body end without a Content-Length.
+    ex().plugins.AllowBodyEncoding(ex().client_minor >= 1 && ex().method != http::Method::kHead);
     ex().chain->OnResponse(ex().plugins, ex().response);
+    encode = ex().plugins.encoder() != nullptr;
+    if (encode) StartResponseEncoding();
     edits = &ex().plugins.response_edits();
   }
   ex().scratch.clear();
@@ -485,14 +493,17 @@ bool DownstreamConnection::TryReadResponseHead() {
   evbuffer_add(client_out, ex().scratch.data(), ex().scratch.size());
   ex().response_started = true;
   ex().upstream_head.clear();
-  ex().response_body.Start(ex().response.body, ex().response.content_length);
+  ex().response_body.Start(ex().response.body, ex().response.content_length, /*max_data=*/0,
+                           /*decode=*/encode);
   return true;
 }
 
 void DownstreamConnection::PumpResponseBody() {
   evbuffer* up_in = In(upstream_->stream());
   evbuffer* client_out = Out(client_);
-  BodyPump::Result r = ex().response_body.Pump(up_in, client_out);
+  const bool encoding = ex().plugins.encoder() != nullptr;
+  BodyPump::Result r =
+      ex().response_body.Pump(up_in, encoding ? ex().decoded_body.get() : client_out);
   if (r == BodyPump::Result::kError) {
     spdlog::debug("{} {}: invalid response body framing: {}", pool_->config->name,
                   backend_->label(), ex().response_body.error());
@@ -502,6 +513,7 @@ void DownstreamConnection::PumpResponseBody() {
     Close();
     return;
   }
+  if (encoding && !EncodeResponseBody(/*last=*/r == BodyPump::Result::kDone)) return;
   if (r == BodyPump::Result::kDone) {
     if (evbuffer_get_length(up_in) > 0) ex().upstream_reusable = false;  // stray bytes
     FinishExchange();
@@ -518,7 +530,7 @@ void DownstreamConnection::FinishExchange() {
   EndAttempt(ex().response.status);
   EndClientRequest(ex().response.status);
   CountResponse(ex().response.status);
-  LogExchange(ex().response.status, ex().log.response_head_bytes + ex().response_body.moved());
+  LogExchange(ex().response.status, ex().log.response_head_bytes + ResponseBodyBytesSent());
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);

@@ -253,6 +253,7 @@ std::unique_ptr<Exchange> Worker::TakeExchange() {
 void Worker::ReturnExchange(std::unique_ptr<Exchange> exchange) {
   if (exchange == nullptr) return;
   exchange->ResetState();
+  exchange->plugins.EndBody();  // a response cut short: its encoder goes back to the pool
   spare_exchanges_.Give(std::move(exchange));
 }
 
