@@ -37,9 +37,9 @@ class Stores;
 
 // How an exchange ended, for the log phase.
 struct ExchangeEnd {
-  int status = 0;           // to the client; 0 when none went (the client left first)
-  uint64_t body_bytes = 0;  // response body bytes sent to the client, as encoded
-  int64_t duration_ns = 0;  // from the request head to the end
+  int status = 0;           // as the access log says it (499: the client left first)
+  uint64_t bytes_out = 0;   // the response's bytes to the client, head and body as sent
+  int64_t duration_ns = 0;  // from the request head to the end (0 where metrics are off)
 };
 
 // One request as the plugins see it; the exchange keeps one and calls Begin per request.

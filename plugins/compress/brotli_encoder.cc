@@ -31,9 +31,8 @@ class BrotliEncoder final : public BodyEncoder {
   absl::Status Encode(evbuffer* in, evbuffer* out, bool finish) override {
     for (;;) {
       evbuffer_iovec src{};
-      const int segments = evbuffer_peek(in, -1, nullptr, &src, 1);
-      const bool last = segments <= 1;
-      if (segments == 0) src.iov_len = 0;
+      if (evbuffer_peek(in, -1, nullptr, &src, 1) == 0) src.iov_len = 0;
+      const bool last = src.iov_len == evbuffer_get_length(in);  // the last segment
       size_t avail_in = src.iov_len;
       const auto* next_in = static_cast<const uint8_t*>(src.iov_base);
       const BrotliEncoderOperation op = !last    ? BROTLI_OPERATION_PROCESS

@@ -32,10 +32,8 @@ class GzipEncoder final : public BodyEncoder {
   absl::Status Encode(evbuffer* in, evbuffer* out, bool finish) override {
     for (;;) {
       evbuffer_iovec src{};
-      // The number of segments `in` holds; only the first is filled in.
-      const int segments = evbuffer_peek(in, -1, nullptr, &src, 1);
-      const bool last = segments <= 1;
-      if (segments == 0) src.iov_len = 0;
+      if (evbuffer_peek(in, -1, nullptr, &src, 1) == 0) src.iov_len = 0;
+      const bool last = src.iov_len == evbuffer_get_length(in);  // the last segment
       z_.next_in = static_cast<Bytef*>(src.iov_base);
       z_.avail_in = static_cast<uInt>(src.iov_len);
       const int flush = !last ? Z_NO_FLUSH : finish ? Z_FINISH : Z_SYNC_FLUSH;

@@ -575,7 +575,7 @@ void ReadCompress(const Field& f, CompressPluginConfig* c, Diagnostics* diag) {
       const size_t slash = lower.find('/');
       const bool ok =
           slash != std::string::npos && slash > 0 && slash + 1 < lower.size() &&
-          http::fields::IsToken(lower.substr(0, slash)) &&
+          http::fields::IsToken(lower.substr(0, slash)) && lower[0] != '*' &&
           (lower.substr(slash + 1) == "*" || http::fields::IsToken(lower.substr(slash + 1)));
       if (!ok) {
         diag->Add(LocateValue(item, *diag),

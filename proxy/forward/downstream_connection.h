@@ -206,8 +206,10 @@ class DownstreamConnection {
   // The connection closes with the exchange unfinished (the client went, or a cut response).
   void LogUnfinished();
   // The exchange ended with `status` having sent `bytes_out` bytes: writes its line, once,
-  // if its listener logs and sampling keeps it.
+  // if its listener logs and sampling keeps it (WriteAccessLine), then runs the plugins'
+  // log phase, once, if plugins ran for it.
   void LogExchange(int status, uint64_t bytes_out);
+  void WriteAccessLine(int status, uint64_t bytes_out);
   // The listener of the request being served, in the view it holds; null once a reload
   // removed it from the worker's current one with no request view.
   const ListenerRuntime* RequestListener(log::LogBuffer** buffer) const;

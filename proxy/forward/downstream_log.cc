@@ -3,6 +3,7 @@
 // events they name).
 #include "proxy/base/clock.h"
 #include "proxy/forward/downstream_connection.h"
+#include "proxy/forward/downstream_internal.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/log/request_id.h"
 
@@ -171,7 +172,7 @@ void DownstreamConnection::NoteFailure(upstream::Outcome outcome) {
 }
 
 void DownstreamConnection::LogLocalAnswer(int status) {
-  if (!ex().log_open) return;
+  if (!ex().log_open && !ex().plugins_open) return;
   if (ex().log.termination == log::Termination::kOk) {
     ex().log.termination = TerminationOfStatus(status);
   }
@@ -181,7 +182,7 @@ void DownstreamConnection::LogLocalAnswer(int status) {
 }
 
 void DownstreamConnection::LogUnfinished() {
-  if (ex_ == nullptr || !ex_->log_open) return;
+  if (ex_ == nullptr || (!ex_->log_open && !ex_->plugins_open)) return;
   Exchange& e = *ex_;
   if (e.log.termination == log::Termination::kOk)
     e.log.termination = log::Termination::kClientClosed;
@@ -193,7 +194,20 @@ void DownstreamConnection::LogUnfinished() {
 }
 
 void DownstreamConnection::LogExchange(int status, uint64_t bytes_out) {
-  if (ex_ == nullptr || !ex_->log_open) return;
+  if (ex_ == nullptr) return;
+  WriteAccessLine(status, bytes_out);
+  if (ex_->plugins_open) {  // the plugins' log phase: after the line, as its contract says
+    ex_->plugins_open = false;
+    plugins::ExchangeEnd end;
+    end.status = status;
+    end.bytes_out = bytes_out;
+    end.duration_ns = request_start_ns_ != 0 ? downstream::MetricNanos() - request_start_ns_ : 0;
+    ex_->chain->OnLog(ex_->plugins, end);
+  }
+}
+
+void DownstreamConnection::WriteAccessLine(int status, uint64_t bytes_out) {
+  if (!ex_->log_open) return;
   Exchange& e = *ex_;
   e.log_open = false;
   log::LogBuffer* buffer = nullptr;

@@ -43,6 +43,7 @@ struct ExchangeState {
   bool tunnel_open = false;        // OnTunnelOpened recorded, its close not yet
   bool log_begun = false;          // `log` (its request id at least) is this request's
   bool log_open = false;           // `log` describes this request, its line not yet written
+  bool plugins_open = false;       // the route's plugins ran for it, their log phase not yet
   uint32_t retries = 0;            // retries of the current request so far
   uint32_t route = 0;              // its route in its listener (view's snapshot)
   const plugins::Chain* chain = nullptr;  // the route's plugins (the snapshot's), if any

@@ -179,6 +179,46 @@ TEST(PluginReaderTest, BasicAuthReadsItsUsersFileAndNamesItsMistakes) {
             "`users_file`");
 }
 
+TEST(PluginReaderTest, CompressSettingsAndMistakes) {
+  absl::StatusOr<Config> c = Load(
+      "          - compress: { encodings: [gzip], types: [Text/*, image/svg+xml], min_size: 1KiB, "
+      "gzip_level: 6 }\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const auto& z = std::get<CompressPluginConfig>(Plugins(c)[0].spec);
+  EXPECT_EQ(z.encodings, (std::vector<std::string>{"gzip"}));
+  EXPECT_EQ(z.types, (std::vector<std::string>{"text/*", "image/svg+xml"}));
+  EXPECT_EQ(z.min_size, 1024u);
+  EXPECT_EQ(z.gzip_level, 6);
+  EXPECT_EQ(z.brotli_quality, 4);
+
+  c = Load(
+      "          - compress: { encodings: [zstd, gzip, gzip] }\n"
+      "          - compress: { encodings: [] }\n"
+      "          - compress: { types: [html, 'text/', '*/*'] }\n"
+      "          - compress: { gzip_level: 0, brotli_quality: 12, min_size: lots }\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(std::string(c.status().message()),
+            "t.yaml:8:37: listeners.web.routes[0].plugins[0].compress.encodings[0]: expected gzip "
+            "or br, got \"zstd\"\n"
+            "t.yaml:8:49: listeners.web.routes[0].plugins[0].compress.encodings[2]: gzip is listed "
+            "twice\n"
+            "t.yaml:9:36: listeners.web.routes[0].plugins[1].compress.encodings: expected at "
+            "least one of gzip, br\n"
+            "t.yaml:10:33: listeners.web.routes[0].plugins[2].compress.types[0]: expected a media "
+            "type (\"text/html\", \"text/*\"), got \"html\"\n"
+            "t.yaml:10:39: listeners.web.routes[0].plugins[2].compress.types[1]: expected a media "
+            "type (\"text/html\", \"text/*\"), got \"text/\"\n"
+            "t.yaml:10:48: listeners.web.routes[0].plugins[2].compress.types[2]: expected a media "
+            "type (\"text/html\", \"text/*\"), got \"*/*\"\n"
+            "t.yaml:11:37: listeners.web.routes[0].plugins[3].compress.gzip_level: must be between "
+            "1 and 9, got 0\n"
+            "t.yaml:11:56: listeners.web.routes[0].plugins[3].compress.brotli_quality: must be "
+            "between 0 and 11, got 12\n"
+            "t.yaml:11:70: listeners.web.routes[0].plugins[3].compress.min_size: invalid size "
+            "\"lots\": expected an integer of bytes, or one with a unit (KiB, MiB, GiB), e.g. "
+            "65536, 512KiB, 10MiB");
+}
+
 TEST(PluginReaderTest, RouteThatAlwaysAnswersNeedsNoPool) {
   absl::StatusOr<Config> c = Load("          - respond: { status: 204 }\n", "");
   ASSERT_TRUE(c.ok()) << c.status().message();

@@ -76,6 +76,25 @@ TEST_F(BodyPumpTest, ChunkedBodyFedOneByteAtATimeIsAcceptedWhole) {
   EXPECT_EQ(Out(), body);
 }
 
+TEST_F(BodyPumpTest, DecodingPassesOnlyTheChunksDataAndStopsAtTheEnd) {
+  pump_.Start(http::BodyKind::kChunked, 0, /*max_data=*/0, /*decode=*/true);
+  Feed("5;ext=1\r\nhello\r\n");
+  EXPECT_EQ(Pump(), BodyPump::Result::kMore);
+  EXPECT_EQ(Out(), "hello");
+  Feed("1\r\n!\r\n0\r\nX-Trailer: t\r\n\r\nGET /");
+  EXPECT_EQ(Pump(), BodyPump::Result::kDone);
+  EXPECT_EQ(Out(), "!");
+  EXPECT_EQ(Left(), "GET /");
+  EXPECT_EQ(pump_.moved(), 41u);  // everything taken, framing included
+}
+
+TEST_F(BodyPumpTest, DecodingALengthBodyIsMovingIt) {
+  pump_.Start(http::BodyKind::kContentLength, 3, /*max_data=*/0, /*decode=*/true);
+  Feed("abcdef");
+  EXPECT_EQ(Pump(), BodyPump::Result::kDone);
+  EXPECT_EQ(Out(), "abc");
+}
+
 TEST_F(BodyPumpTest, InvalidChunkSizeIsAnError) {
   pump_.Start(http::BodyKind::kChunked, 0);
   Feed("zz\r\nhello\r\n0\r\n\r\n");

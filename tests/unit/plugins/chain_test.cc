@@ -83,6 +83,45 @@ TEST(ChainTest, APluginThatWaitsMayAnswerOnResume) {
   EXPECT_EQ(ctx.ran, 2u);  // the third never saw the request: its response phase does not run
 }
 
+// Notes what it saw in the request phase and reads it back in the later ones.
+class Noter final : public Plugin {
+ public:
+  Noter(std::vector<int>* log, int id) : log_(log), id_(id) {}
+  Verdict OnRequest(Context& ctx) const override {
+    ctx.note() = static_cast<uint64_t>(id_ * 10);
+    return Verdict::kContinue;
+  }
+  void OnResponse(Context& ctx, const http::ResponseHead&) const override {
+    log_->push_back(static_cast<int>(ctx.note()));
+  }
+  void OnLog(Context& ctx, const ExchangeEnd& end) const override {
+    log_->push_back(static_cast<int>(ctx.note()) + end.status);
+  }
+
+ private:
+  std::vector<int>* log_;
+  int id_;
+};
+
+TEST(ChainTest, LaterPhasesRunBottomUpAndFindTheirOwnNotes) {
+  std::vector<int> log;
+  std::vector<std::unique_ptr<const Plugin>> plugins;
+  plugins.push_back(std::make_unique<Noter>(&log, 1));
+  plugins.push_back(std::make_unique<Noter>(&log, 2));
+  const Chain chain(std::move(plugins));
+  Context ctx;
+  http::RequestHead req;
+  ctx.Begin(&req, {}, nullptr, nullptr);
+  ASSERT_EQ(chain.OnRequest(ctx), Plugin::Verdict::kContinue);
+  chain.OnResponse(ctx, http::ResponseHead());
+  ExchangeEnd end;
+  end.status = 200;
+  chain.OnLog(ctx, end);
+  EXPECT_EQ(log, (std::vector<int>{20, 10, 220, 210}));
+  ctx.Begin(&req, {}, nullptr, nullptr);  // the next request starts with blank notes
+  EXPECT_EQ(ctx.note(), 0u);
+}
+
 TEST(ChainTest, IpFilterDenyWinsOverAllowAndJudgesIpv6) {
   PluginFixture f(
       "          - ip_filter: { allow: [10.0.0.0/8, '::1/128'], deny: [10.9.0.0/16] }\n");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "plugins/chain.h"
+#include "plugins/store/stores.h"
 #include "proxy/config/loader.h"
 
 namespace outrigger::plugins {
@@ -48,8 +49,14 @@ class PluginFixture {
     vars.Set(config::TemplateVar::kScheme, "http");
     vars.Set(config::TemplateVar::kRemoteAddr, client_ip);
     vars.Set(config::TemplateVar::kRequestId, "id-1");
-    ctx_.Begin(&request_, vars, nullptr, nullptr);
+    ctx_.Begin(&request_, vars, nullptr, &stores_);
     return chain_->OnRequest(ctx_) == Plugin::Verdict::kAnswered;
+  }
+
+  // Runs the response phase for `response`; `encodable`: the exchange could re-frame its body.
+  void Response(const http::ResponseHead& response, bool encodable = true) {
+    ctx_.AllowBodyEncoding(encodable);
+    chain_->OnResponse(ctx_, response);
   }
 
   const Chain& chain() const { return *chain_; }
@@ -71,6 +78,7 @@ class PluginFixture {
   std::shared_ptr<const Chain> chain_;
   std::string path_;
   http::RequestHead request_;
+  Stores stores_{nullptr};  // encoders only: nothing here reaches a store
   Context ctx_;
 };
 
