@@ -6,6 +6,8 @@ with one that changes it, a header key limits per key; cors answers an allowed o
 preflight itself and marks its responses, and leaves other origins' requests unmarked."""
 
 import collections
+import gzip
+import json
 import threading
 import unittest
 
@@ -117,7 +119,7 @@ class RateLimitAndCors(harness.ProxyTestCase):
     def test_a_typical_edge_setup_end_to_end(self):
         # conf/examples/nginx-replacement.yaml's shape: /api/ stripped for the API pool and
         # limited per client, / to the frontend, security fields on every answer, CORS for one
-        # origin on the API, a 10 MiB body limit. (gzip waits for the compress plugin.)
+        # origin on the API, a 10 MiB body limit, gzip for text.
         api = self.start_backend("api")
         front = self.start_backend("front")
         security = {"set": {"Strict-Transport-Security": "max-age=31536000",
@@ -129,7 +131,8 @@ class RateLimitAndCors(harness.ProxyTestCase):
                 {"rewrite": {"strip_prefix": "/api"}},
                 {"headers": {"response": security}}]},
             {"path_prefix": "/", "pool": "front", "max_body": "10MiB",
-             "plugins": [{"headers": {"response": security}}]},
+             "plugins": [{"headers": {"response": security}},
+                         {"compress": {"encodings": ["gzip"], "min_size": 64}}]},
         ]
         proxy = self.start_proxy(self.config(
             pools={"api": self.pool(api), "front": self.pool(front)}, routes=routes))
@@ -143,6 +146,12 @@ class RateLimitAndCors(harness.ProxyTestCase):
         self.assertEqual((r.status, r.header("X-Backend")), (200, "front"))
         self.assertEqual(r.header("Strict-Transport-Security"), "max-age=31536000")
         self.assertIsNone(r.header("Access-Control-Allow-Origin"))
+        self.assertIsNone(r.header("Content-Encoding"))  # not asked for
+        self.assertEqual(r.header("Vary"), "Accept-Encoding")
+        r = proxy.get("/headers", headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((r.status, r.header("Content-Encoding")), (200, "gzip"))
+        self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
+        self.assertEqual(json.loads(gzip.decompress(r.body))["target"], "/headers")
         # The limit is the API's alone (burst 3: the first request above was one of them).
         statuses = [proxy.get("/api/headers").status for _ in range(3)]
         self.assertEqual(statuses, [200, 200, 429])
