@@ -33,7 +33,18 @@ class BodyEncoder {
   virtual absl::Status Start(int level) = 0;
   // Encodes all of `in` (which it drains) into `out`, flushed; with `finish`, ends the stream
   // (its trailer: gzip's CRC and length). No call after `finish` until Start.
-  virtual absl::Status Encode(evbuffer* in, evbuffer* out, bool finish) = 0;
+  absl::Status Encode(evbuffer* in, evbuffer* out, bool finish);
+
+ protected:
+  // What follows a segment: more of this call's input, or nothing, after which the output so
+  // far must be flushed, or the stream ended.
+  enum class Then : uint8_t { kMore, kFlush, kFinish };
+  // Output space asked of the evbuffer at a time.
+  static constexpr size_t kOutStep = 16 * 1024;
+
+  // Encodes one contiguous segment of the input into `out`.
+  virtual absl::Status EncodeSegment(const uint8_t* data, size_t size, Then then,
+                                     evbuffer* out) = 0;
 };
 
 std::unique_ptr<BodyEncoder> MakeGzipEncoder();

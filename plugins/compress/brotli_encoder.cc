@@ -8,7 +8,6 @@
 namespace outrigger::plugins {
 namespace {
 
-constexpr size_t kOutStep = 16 * 1024;
 constexpr uint32_t kWindowBits = 19;
 
 struct StateDeleter {
@@ -28,35 +27,28 @@ class BrotliEncoder final : public BodyEncoder {
     return absl::OkStatus();
   }
 
-  absl::Status Encode(evbuffer* in, evbuffer* out, bool finish) override {
+  absl::Status EncodeSegment(const uint8_t* data, size_t size, Then then, evbuffer* out) override {
+    size_t avail_in = size;
+    const uint8_t* next_in = data;
+    const BrotliEncoderOperation op = then == Then::kMore    ? BROTLI_OPERATION_PROCESS
+                                      : then == Then::kFlush ? BROTLI_OPERATION_FLUSH
+                                                             : BROTLI_OPERATION_FINISH;
     for (;;) {
-      evbuffer_iovec src{};
-      if (evbuffer_peek(in, -1, nullptr, &src, 1) == 0) src.iov_len = 0;
-      const bool last = src.iov_len == evbuffer_get_length(in);  // the last segment
-      size_t avail_in = src.iov_len;
-      const auto* next_in = static_cast<const uint8_t*>(src.iov_base);
-      const BrotliEncoderOperation op = !last    ? BROTLI_OPERATION_PROCESS
-                                        : finish ? BROTLI_OPERATION_FINISH
-                                                 : BROTLI_OPERATION_FLUSH;
-      for (;;) {
-        evbuffer_iovec dst{};
-        if (evbuffer_reserve_space(out, kOutStep, &dst, 1) < 1) {
-          return absl::ResourceExhaustedError("no memory for compressed output");
-        }
-        size_t avail_out = dst.iov_len;
-        auto* next_out = static_cast<uint8_t*>(dst.iov_base);
-        const bool ok = BrotliEncoderCompressStream(state_.get(), op, &avail_in, &next_in,
-                                                    &avail_out, &next_out, nullptr);
-        dst.iov_len -= avail_out;
-        evbuffer_commit_space(out, &dst, 1);
-        if (!ok) return absl::InternalError("brotli encoding failed");
-        if (avail_in == 0 && !BrotliEncoderHasMoreOutput(state_.get()) &&
-            (op != BROTLI_OPERATION_FINISH || BrotliEncoderIsFinished(state_.get()))) {
-          break;
-        }
+      evbuffer_iovec dst{};
+      if (evbuffer_reserve_space(out, kOutStep, &dst, 1) < 1) {
+        return absl::ResourceExhaustedError("no memory for compressed output");
       }
-      evbuffer_drain(in, src.iov_len);
-      if (last) return absl::OkStatus();
+      size_t avail_out = dst.iov_len;
+      auto* next_out = static_cast<uint8_t*>(dst.iov_base);
+      const bool ok = BrotliEncoderCompressStream(state_.get(), op, &avail_in, &next_in, &avail_out,
+                                                  &next_out, nullptr);
+      dst.iov_len -= avail_out;
+      evbuffer_commit_space(out, &dst, 1);
+      if (!ok) return absl::InternalError("brotli encoding failed");
+      if (avail_in == 0 && !BrotliEncoderHasMoreOutput(state_.get()) &&
+          (op != BROTLI_OPERATION_FINISH || BrotliEncoderIsFinished(state_.get()))) {
+        return absl::OkStatus();
+      }
     }
   }
 

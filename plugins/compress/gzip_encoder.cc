@@ -6,8 +6,6 @@
 namespace outrigger::plugins {
 namespace {
 
-constexpr size_t kOutStep = 16 * 1024;  // output space asked of the evbuffer at a time
-
 class GzipEncoder final : public BodyEncoder {
  public:
   ~GzipEncoder() override {
@@ -29,30 +27,26 @@ class GzipEncoder final : public BodyEncoder {
     return absl::OkStatus();
   }
 
-  absl::Status Encode(evbuffer* in, evbuffer* out, bool finish) override {
-    for (;;) {
-      evbuffer_iovec src{};
-      if (evbuffer_peek(in, -1, nullptr, &src, 1) == 0) src.iov_len = 0;
-      const bool last = src.iov_len == evbuffer_get_length(in);  // the last segment
-      z_.next_in = static_cast<Bytef*>(src.iov_base);
-      z_.avail_in = static_cast<uInt>(src.iov_len);
-      const int flush = !last ? Z_NO_FLUSH : finish ? Z_FINISH : Z_SYNC_FLUSH;
-      do {  // until deflate leaves output space unused: then it has said all it can
-        evbuffer_iovec dst{};
-        if (evbuffer_reserve_space(out, kOutStep, &dst, 1) < 1) {
-          return absl::ResourceExhaustedError("no memory for compressed output");
-        }
-        z_.next_out = static_cast<Bytef*>(dst.iov_base);
-        z_.avail_out = static_cast<uInt>(dst.iov_len);
-        const int rc = deflate(&z_, flush);
-        dst.iov_len -= z_.avail_out;
-        evbuffer_commit_space(out, &dst, 1);
-        // Z_BUF_ERROR: no progress was possible (a flush with nothing new), not a failure.
-        if (rc == Z_STREAM_ERROR) return absl::InternalError("deflate failed");
-      } while (z_.avail_out == 0);
-      evbuffer_drain(in, src.iov_len);
-      if (last) return absl::OkStatus();
-    }
+  absl::Status EncodeSegment(const uint8_t* data, size_t size, Then then, evbuffer* out) override {
+    z_.next_in = const_cast<Bytef*>(data);  // zlib's API is not const, but it only reads
+    z_.avail_in = static_cast<uInt>(size);
+    const int flush = then == Then::kMore    ? Z_NO_FLUSH
+                      : then == Then::kFlush ? Z_SYNC_FLUSH
+                                             : Z_FINISH;
+    do {  // until deflate leaves output space unused: then it has said all it can
+      evbuffer_iovec dst{};
+      if (evbuffer_reserve_space(out, kOutStep, &dst, 1) < 1) {
+        return absl::ResourceExhaustedError("no memory for compressed output");
+      }
+      z_.next_out = static_cast<Bytef*>(dst.iov_base);
+      z_.avail_out = static_cast<uInt>(dst.iov_len);
+      const int rc = deflate(&z_, flush);
+      dst.iov_len -= z_.avail_out;
+      evbuffer_commit_space(out, &dst, 1);
+      // Z_BUF_ERROR: no progress was possible (a flush with nothing new), not a failure.
+      if (rc == Z_STREAM_ERROR) return absl::InternalError("deflate failed");
+    } while (z_.avail_out == 0);
+    return absl::OkStatus();
   }
 
  private:
