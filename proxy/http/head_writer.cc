@@ -94,10 +94,22 @@ bool NamedByConnection(const std::vector<Header>& headers, std::string_view name
 }
 
 void AppendField(std::string_view name, std::string_view value, std::string* out) {
-  out->append(name);
-  out->append(": ");
-  out->append(value);
-  out->append("\r\n");
+  // A usual line is composed on the stack and appended once: each std::string append pays
+  // a capacity check and a copy call of its own.
+  constexpr size_t kRoom = 256;
+  const size_t n = name.size() + value.size() + 4;
+  if (n > kRoom) {
+    out->append(name).append(": ").append(value).append("\r\n");
+    return;
+  }
+  char line[kRoom];
+  char* p = line;
+  std::memcpy(p, name.data(), name.size());
+  p += name.size();
+  std::memcpy(p, ": ", 2);
+  std::memcpy(p + 2, value.data(), value.size());
+  std::memcpy(p + 2 + value.size(), "\r\n", 2);
+  out->append(line, n);
 }
 
 // Whether the edits drop a field of this name (a `remove` or a `set` names it).
@@ -116,11 +128,22 @@ class DropFilter {
  public:
   explicit DropFilter(const FieldEdits* edits)
       : edits_(edits != nullptr && (!edits->remove.empty() || !edits->set.empty()) ? edits
-                                                                                   : nullptr) {}
-  bool Drops(std::string_view name) const { return edits_ != nullptr && EditsDrop(*edits_, name); }
+                                                                                   : nullptr) {
+    if (edits_ == nullptr) return;
+    for (std::string_view r : edits_->remove) lengths_ |= LengthBit(r);
+    for (const Header& h : edits_->set) lengths_ |= LengthBit(h.name);
+  }
+  bool Drops(std::string_view name) const {
+    return (lengths_ & LengthBit(name)) != 0 && EditsDrop(*edits_, name);
+  }
 
  private:
+  static uint64_t LengthBit(std::string_view name) { return uint64_t{1} << (name.size() % 64); }
+
   const FieldEdits* edits_;
+  // A bit per length (mod 64) of the names dropped: most fields' lengths match none, and
+  // are told apart without a comparison.
+  uint64_t lengths_ = 0;
 };
 
 void AppendEditedFields(const FieldEdits* edits, std::string* out);
