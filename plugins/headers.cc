@@ -33,12 +33,17 @@ class Headers final : public Plugin {
     }
     for (const auto& [name, value] : c.set) {
       Forget(name, edits);
-      edits->set.push_back({name, ctx.Expand(value)});
+      edits->set.push_back({name, Value(value, ctx)});
     }
-    for (const auto& [name, value] : c.add) edits->add.push_back({name, ctx.Expand(value)});
+    for (const auto& [name, value] : c.add) edits->add.push_back({name, Value(value, ctx)});
+  }
+
+  static std::string_view Value(const config::Template& t, Context& ctx) {
+    return t.IsConstant() ? std::string_view(t.constant()) : ctx.Expand(t);
   }
 
   static void Forget(std::string_view name, http::FieldEdits* edits) {
+    if (edits->set.empty() && edits->add.empty()) return;  // the first plugin to edit
     auto named = [name](const http::Header& h) { return http::EqualsIgnoreCase(h.name, name); };
     std::erase_if(edits->set, named);
     std::erase_if(edits->add, named);

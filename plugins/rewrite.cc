@@ -14,46 +14,59 @@ using Kind = config::RewritePluginConfig::Kind;
 class Rewrite final : public Plugin {
  public:
   Rewrite(const config::RewritePluginConfig& c, ActionIds& ids)
-      : config_(c), rewritten_(ids.Id("rewrite", "rewritten")) {}
+      : config_(c),
+        rewritten_(ids.Id("rewrite", "rewritten")),
+        unchanged_(c.kind == Kind::kReplacePrefix && c.from == c.to) {}
 
   Verdict OnRequest(Context& ctx) const override {
     const std::string_view path = ctx.request().path;
+    if (config_.kind == Kind::kRegex) return OnRegex(ctx, path);
+    // The config refuses a '?' in `from`: the path starts with it exactly when its part
+    // before the query does, so the query need not be looked for.
+    if (!path.starts_with(config_.from)) return Verdict::kContinue;
+    // A prefix replaced by itself leaves every path as it was.
+    if (unchanged_) return Verdict::kContinue;
+    std::string_view rest = path.substr(config_.from.size());
+    std::string& out = ctx.NewString();
+    if (config_.kind == Kind::kStripPrefix) {
+      // "/api" strips "/api" and "/api/x", never "/apix".
+      if (config_.from.back() != '/' && !rest.empty() && rest.front() != '/' &&
+          rest.front() != '?') {
+        return Verdict::kContinue;
+      }
+      out.push_back('/');
+      if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+    } else {
+      out.assign(config_.to);
+    }
+    out.append(rest);
+    return Rewritten(ctx, out);
+  }
+
+ private:
+  Verdict OnRegex(Context& ctx, std::string_view path) const {
     const size_t q = path.find('?');
-    const std::string_view before_query = path.substr(0, q);
     const std::string_view query = q == std::string_view::npos ? "" : path.substr(q);
     std::string& out = ctx.NewString();
-    if (config_.kind == Kind::kRegex) {
-      out.assign(before_query);
-      if (!RE2::Replace(&out, *config_.regex, config_.to)) return Verdict::kContinue;
-      if (!query.empty()) {
-        out += out.find('?') == std::string::npos ? '?' : '&';
-        out.append(query.substr(1));
-      }
-    } else {
-      if (!before_query.starts_with(config_.from)) return Verdict::kContinue;
-      std::string_view rest = path.substr(config_.from.size());
-      if (config_.kind == Kind::kStripPrefix) {
-        // "/api" strips "/api" and "/api/x", never "/apix".
-        if (config_.from.back() != '/' && !rest.empty() && rest.front() != '/' &&
-            rest.front() != '?') {
-          return Verdict::kContinue;
-        }
-        out.push_back('/');
-        if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
-      } else {
-        out.assign(config_.to);
-      }
-      out.append(rest);
+    out.assign(path.substr(0, q));
+    if (!RE2::Replace(&out, *config_.regex, config_.to)) return Verdict::kContinue;
+    if (!query.empty()) {
+      out += out.find('?') == std::string::npos ? '?' : '&';
+      out.append(query.substr(1));
     }
-    if (out == path) return Verdict::kContinue;
+    return Rewritten(ctx, out);
+  }
+
+  Verdict Rewritten(Context& ctx, const std::string& out) const {
+    if (out == ctx.request().path) return Verdict::kContinue;
     ctx.SetPath(out);
     ctx.Count(rewritten_);
     return Verdict::kContinue;
   }
 
- private:
   const config::RewritePluginConfig config_;
   const uint32_t rewritten_;
+  const bool unchanged_;  // replace_prefix with `to` equal to `from`
 };
 
 }  // namespace

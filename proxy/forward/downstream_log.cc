@@ -1,6 +1,8 @@
 // DownstreamConnection's request ids and access log lines, apart from the request path's
 // control flow (downstream_connection.cc, upstream_attempt.cc: they call these at the
 // events they name).
+#include <cstring>
+
 #include "proxy/base/clock.h"
 #include "proxy/forward/downstream_connection.h"
 #include "proxy/forward/downstream_internal.h"
@@ -28,6 +30,17 @@ log::Termination TerminationOfStatus(int status) {
     default:
       return status >= 400 && status < 500 ? log::Termination::kBadRequest : log::Termination::kOk;
   }
+}
+
+// Copies `from` into a record's string. On a keep-alive connection a field usually has the
+// size it had in the request before (the method, the host, the client): then its bytes are
+// overwritten in place, without assign's general checks.
+void Store(std::string_view from, std::string* to) {
+  if (to->size() == from.size()) {
+    if (!from.empty()) std::memcpy(to->data(), from.data(), from.size());
+    return;
+  }
+  to->assign(from);
 }
 
 }  // namespace
@@ -70,11 +83,11 @@ void DownstreamConnection::BeginRequestLog(const config::ListenerConfig& listene
   r.has_request = true;
   r.start_ns = request_start_ns_ != 0 ? request_start_ns_ : MonoNanos();
   r.start_unix_ms = worker_.log_clock().UnixMillis(r.start_ns);
-  r.method.assign(req.method_text);
-  r.target.assign(req.path);
-  r.host.assign(req.authority);
+  Store(req.method_text, &r.method);
+  Store(req.path, &r.target);
+  Store(req.authority, &r.host);
   r.version_minor = req.version_minor;
-  r.client.assign(peer_ip_);
+  Store(peer_ip_, &r.client);
   NoteTls();
   for (const http::Header& h : req.headers) {
     switch (h.name.size()) {

@@ -93,11 +93,53 @@ bool NamedByConnection(const std::vector<Header>& headers, std::string_view name
   return false;
 }
 
+// Copies n bytes. Field names and most values are short: up to 32 bytes go by loads that
+// may overlap, inline, rather than through a call to memcpy and its dispatch on the size.
+inline void CopyBytes(char* to, const char* from, size_t n) {
+  if (n >= 8 && n <= 32) {
+    uint64_t a, b, c, d;
+    std::memcpy(&a, from, 8);
+    std::memcpy(&d, from + n - 8, 8);
+    if (n > 16) {
+      std::memcpy(&b, from + 8, 8);
+      std::memcpy(&c, from + n - 16, 8);
+      std::memcpy(to + 8, &b, 8);
+      std::memcpy(to + n - 16, &c, 8);
+    }
+    std::memcpy(to, &a, 8);
+    std::memcpy(to + n - 8, &d, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t a, b;
+    std::memcpy(&a, from, 4);
+    std::memcpy(&b, from + n - 4, 4);
+    std::memcpy(to, &a, 4);
+    std::memcpy(to + n - 4, &b, 4);
+  } else if (n > 0 && n < 4) {
+    to[0] = from[0];
+    to[n / 2] = from[n / 2];
+    to[n - 1] = from[n - 1];
+  } else if (n > 32) {
+    std::memcpy(to, from, n);
+  }
+}
+
 void AppendField(std::string_view name, std::string_view value, std::string* out) {
-  out->append(name);
-  out->append(": ");
-  out->append(value);
-  out->append("\r\n");
+  // A usual line is composed on the stack and appended once: each std::string append pays
+  // a capacity check and a copy call of its own.
+  constexpr size_t kRoom = 256;
+  const size_t n = name.size() + value.size() + 4;
+  if (n > kRoom) {
+    out->append(name).append(": ").append(value).append("\r\n");
+    return;
+  }
+  char line[kRoom];
+  char* p = line;
+  CopyBytes(p, name.data(), name.size());
+  p += name.size();
+  std::memcpy(p, ": ", 2);
+  CopyBytes(p + 2, value.data(), value.size());
+  std::memcpy(p + 2 + value.size(), "\r\n", 2);
+  out->append(line, n);
 }
 
 // Whether the edits drop a field of this name (a `remove` or a `set` names it).
@@ -116,11 +158,22 @@ class DropFilter {
  public:
   explicit DropFilter(const FieldEdits* edits)
       : edits_(edits != nullptr && (!edits->remove.empty() || !edits->set.empty()) ? edits
-                                                                                   : nullptr) {}
-  bool Drops(std::string_view name) const { return edits_ != nullptr && EditsDrop(*edits_, name); }
+                                                                                   : nullptr) {
+    if (edits_ == nullptr) return;
+    for (std::string_view r : edits_->remove) lengths_ |= LengthBit(r);
+    for (const Header& h : edits_->set) lengths_ |= LengthBit(h.name);
+  }
+  bool Drops(std::string_view name) const {
+    return (lengths_ & LengthBit(name)) != 0 && EditsDrop(*edits_, name);
+  }
 
  private:
+  static uint64_t LengthBit(std::string_view name) { return uint64_t{1} << (name.size() % 64); }
+
   const FieldEdits* edits_;
+  // A bit per length (mod 64) of the names dropped: most fields' lengths match none, and
+  // are told apart without a comparison.
+  uint64_t lengths_ = 0;
 };
 
 void AppendEditedFields(const FieldEdits* edits, std::string* out);

@@ -29,7 +29,27 @@ struct Cursor {
     p += s.size();
   }
   void Char(char c) { *p++ = c; }
-  void Int(int64_t v) { p = std::to_chars(p, p + 20, v).ptr; }
+  // Statuses, attempts and most byte counts and milliseconds are below 1000: those are
+  // written digit by digit, without to_chars' length loop.
+  void Int(int64_t v) {
+    if (static_cast<uint64_t>(v) >= 1000) {
+      p = std::to_chars(p, p + 20, v).ptr;
+      return;
+    }
+    const auto u = static_cast<unsigned>(v);
+    if (u >= 100) {
+      p[0] = static_cast<char>('0' + u / 100);
+      p[1] = static_cast<char>('0' + u / 10 % 10);
+      p[2] = static_cast<char>('0' + u % 10);
+      p += 3;
+    } else if (u >= 10) {
+      p[0] = static_cast<char>('0' + u / 10);
+      p[1] = static_cast<char>('0' + u % 10);
+      p += 2;
+    } else {
+      *p++ = static_cast<char>('0' + u);
+    }
+  }
   // Milliseconds with three decimals ("12.345"), from nanoseconds.
   void Millis(int64_t ns) {
     if (ns < 0) ns = 0;
@@ -82,6 +102,12 @@ inline unsigned JsonSpecials(__m128i v) {
 }
 
 inline __m128i Load8(const char* s) { return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s)); }
+
+inline __m128i Load4(const char* s) {
+  int32_t v;
+  std::memcpy(&v, s, 4);
+  return _mm_cvtsi32_si128(v);
+}
 #endif
 
 // Copies the leading bytes of s[0, n) that a JSON string holds as they are to `out`, and
@@ -113,6 +139,15 @@ inline size_t CopyJsonPlain(const char* s, size_t n, char* out) {
     const unsigned m = JsonSpecials(_mm_unpacklo_epi64(lo, hi));
     if (m == 0) return n;
     return (m & 0xff) != 0 ? __builtin_ctz(m) : n - 16 + __builtin_ctz(m);
+  }
+  if (n >= 4) {  // bytes [0, 4) in bytes 0-3, [n - 4, n) in bytes 4-7; the rest are zeros
+    const __m128i lo = Load4(s);
+    const __m128i hi = Load4(s + n - 4);
+    std::memcpy(out, s, 4);
+    std::memcpy(out + n - 4, s + n - 4, 4);
+    const unsigned m = JsonSpecials(_mm_unpacklo_epi32(lo, hi)) & 0xff;
+    if (m == 0) return n;
+    return (m & 0xf) != 0 ? __builtin_ctz(m) : n - 8 + __builtin_ctz(m);
   }
 #endif
   size_t i = 0;
@@ -209,6 +244,15 @@ void JsonString(const char (&key)[N], std::string_view value, Cursor* out) {
   out->Char('"');
 }
 
+// A string the proxy controls that holds nothing to escape (TerminationName's).
+template <size_t N>
+void JsonPlainString(const char (&key)[N], std::string_view value, Cursor* out) {
+  out->Lit(key);
+  out->Char('"');
+  out->Raw(value);
+  out->Char('"');
+}
+
 template <size_t N>
 void JsonStringOrNull(const char (&key)[N], bool present, std::string_view value, Cursor* out) {
   if (!present) {
@@ -228,8 +272,6 @@ void JsonMillisOrNull(const char (&key)[N], int64_t ns, Cursor* out) {
     out->Millis(ns);
   }
 }
-
-std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // Combined-format field: '"' and '\' escaped, and bytes outside printable ASCII as \xXX, as
 // nginx's escape=default does. Writes at most 4 bytes per byte of `s`.
@@ -414,7 +456,7 @@ void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
       w.Lit(",\"method\":null");
     }
     const size_t q = r.target.find('?');
-    JsonStringOrNull(",\"path\":", req, PathOf(r.target), &w);
+    JsonStringOrNull(",\"path\":", req, std::string_view(r.target).substr(0, q), &w);
     JsonStringOrNull(
         ",\"query\":", req && q != std::string::npos,
         q == std::string::npos ? std::string_view() : std::string_view(r.target).substr(q + 1), &w);
@@ -446,7 +488,7 @@ void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
     JsonStringOrNull(",\"tls_version\":", !r.tls_version.empty(), r.tls_version, &w);
     JsonStringOrNull(",\"sni\":", r.has_sni, r.sni, &w);
     JsonStringOrNull(",\"trace_id\":", req && r.has_trace_id, std::string_view(r.trace_id, 32), &w);
-    JsonString(",\"termination\":", TerminationName(r.termination), &w);
+    JsonPlainString(",\"termination\":", TerminationName(r.termination), &w);
     w.Lit("}\n");
     return w.p;
   });

@@ -54,6 +54,28 @@ TEST_F(HeadWriterTest, WritesRequestLineHostFieldsAndForwardingFields) {
           Forwarded("example.com") + "\r\n");
 }
 
+TEST_F(HeadWriterTest, CopiesFieldsOfEveryLength) {
+  // Short names and values are copied in overlapping pieces: every length up to past the
+  // longest, each byte distinct from its neighbours, must come out whole and in order.
+  for (size_t len = 1; len <= 40; ++len) {
+    std::string name = "X-";
+    std::string value;
+    for (size_t i = 0; i < len; ++i) {
+      name += static_cast<char>('a' + i % 26);
+      value += static_cast<char>('A' + (i * 7) % 26);
+    }
+    const std::string field = name + ": " + value + "\r\n";
+    const std::string out = Upstream("GET / HTTP/1.1\r\nHost: a\r\n" + field + "\r\n");
+    EXPECT_NE(out.find("\r\n" + field), std::string::npos) << len;
+    FieldEdits edits;
+    edits.add.push_back({name, value});
+    EXPECT_NE(Client("HTTP/1.1 204 No Content\r\n\r\n", 1, true, Method::kGet, &edits)
+                  .find("\r\n" + field),
+              std::string::npos)
+        << len;
+  }
+}
+
 TEST_F(HeadWriterTest, StripsHopByHopFields) {
   EXPECT_EQ(Upstream("GET / HTTP/1.1\r\nHost: a\r\n"
                      "Connection: keep-alive, X-Secret\r\n"

@@ -67,6 +67,19 @@ TEST(AccessLogTest, JsonHasEveryKey) {
   EXPECT_EQ(j.size(), 24u);
 }
 
+TEST(AccessLogTest, JsonNumbersAtEveryDigitCount) {
+  TimeCache clock;
+  for (uint64_t n : {0ull, 9ull, 10ull, 99ull, 100ull, 999ull, 1000ull, 65535ull, 1ull << 40}) {
+    std::string line;
+    AppendJsonLine(Sample(), {"web", 200, n, n, static_cast<int64_t>(n) * 1000}, &clock, &line);
+    nlohmann::json j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["bytes_in"], n);
+    EXPECT_EQ(j["bytes_out"], n);
+    EXPECT_EQ(j["duration_ms"].get<double>(), static_cast<double>(n / 1000) + (n % 1000) / 1e3)
+        << n;
+  }
+}
+
 TEST(AccessLogTest, JsonTlsFields) {
   AccessRecord r = Sample();
   r.tls_version = "TLSv1.3";
@@ -194,7 +207,8 @@ TEST(AccessLogTest, JsonEscapingHoldsAtEveryPositionAndLength) {
   std::mt19937 rng(7);
   const std::string specials = "\"\\\x01\x1f\x7f\x80\xff\n\xc3\xa9\xe2\x82\xac";
   TimeCache clock;
-  for (size_t len : {0, 1, 3, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 47, 100, 700, 5000}) {
+  for (size_t len :
+       {0, 1, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 47, 100, 700, 5000}) {
     for (int round = 0; round < 40; ++round) {
       std::string ua(len, 'a');
       for (char& ch : ua) ch = static_cast<char>('a' + rng() % 26);

@@ -31,6 +31,13 @@ TEST(RewriteTest, ReplacePrefixAsNginxProxyPassWithAUri) {
   EXPECT_EQ(f.path(), "/v2/a");
 }
 
+TEST(RewriteTest, ReplacePrefixByItselfLeavesThePath) {
+  PluginFixture same("          - rewrite: { replace_prefix: { from: /v1/, to: /v1/ } }\n");
+  same.Request("/v1/a?b=c");
+  EXPECT_EQ(same.path(), "/v1/a?b=c");
+  EXPECT_EQ(same.ctx().vars().Get(config::TemplateVar::kPath), "/v1/a");
+}
+
 TEST(RewriteTest, RegexMatchesThePathAndKeepsTheQuery) {
   PluginFixture f("          - rewrite: { regex: { match: '^/u/(\\d+)$', to: '/users/$1' } }\n");
   f.Request("/u/42?tab=1");
