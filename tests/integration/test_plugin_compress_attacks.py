@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""compress under abuse: clients and backends that leave mid-body, broken framing, bodies
+that trickle or come in very many tiny chunks, a client that reads slowly (the proxy must
+not buffer the body for it), many compressed responses at once, a reload in the middle of
+them, and empty bodies. Meant for the sanitizer build too: the harness fails a test whose
+proxy's stderr holds a sanitizer report."""
+
+import base64
+import hashlib
+import os
+import socket
+import struct
+import threading
+import time
+import unittest
+
+import compress_util as cu
+import harness
+from test_plugin_compress import CompressCase
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+def reset(sock):
+    """Closes with a RST rather than a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def read_chunks_until_closed(rfile):
+    """Chunk data until the connection closes; (data, whether the last chunk came)."""
+    data = b""
+    try:
+        while True:
+            chunk = cu.read_chunk(rfile)
+            if not chunk:
+                return data, True
+            data += chunk
+    except TimeoutError:
+        raise AssertionError("the proxy neither ended nor closed the body (%d bytes)"
+                             % len(data))
+    except (ConnectionError, OSError, ValueError):
+        return data, False
+
+
+def wait_stalled(counter, timeout):
+    """Waits until counter[0] is positive and has not moved for a sampling interval (there
+    is no event for "a sender is blocked": it is seen by sampling)."""
+    end = harness.deadline(timeout)
+    prev = -1
+    while True:
+        now = counter[0]
+        if now > 0 and now == prev:
+            return now
+        if time.monotonic() > end:
+            raise AssertionError("the backend never stalled (sent %d bytes)" % now)
+        prev = now
+        time.sleep(0.3 * harness.SLOWDOWN)
+
+
+class Leaving(CompressCase):
+    def test_a_client_that_resets_mid_body_frees_the_backend(self):
+        body = cu.text(10 * MIB, seed=20)
+        ended = threading.Event()
+
+        def handle(sock, req):
+            try:
+                return cu.fixed(body)(sock, req)
+            finally:
+                ended.set()
+
+        proxy = self.start({"/big": handle, "/small": cu.fixed(body[:4096])})
+        sock = proxy.raw()
+        cu.send_get(sock, "/big", "gzip")
+        got = b""
+        while len(got) < 100 * KIB:
+            data = sock.recv(65536)
+            self.assertTrue(data, "proxy closed after %d bytes" % len(got))
+            got += data
+        reset(sock)
+        # The backend's connection goes too: its send fails rather than blocking forever.
+        self.assertTrue(ended.wait(10 * harness.SLOWDOWN), "backend still sending")
+        r = self.fetch(proxy, "/small", accept="br")
+        self.assert_encoded(r, "br", body[:4096])
+
+    def backend_cut(self, framing, how):
+        """The backend sends 64 KiB of a 1 MiB body, then `how` (reset, garbage framing)."""
+        body = cu.text(MIB, seed=21)
+        first = body[:64 * KIB]
+
+        def handle(sock, req):
+            h = [("Content-Type", "text/plain")]
+            if framing == "chunked":
+                h.append(("Transfer-Encoding", "chunked"))
+                sock.sendall(cu.head_bytes(200, h) + b"%x\r\n%s\r\n" % (len(first), first))
+            elif framing == "close":  # a reset, unlike a FIN, is not the body's end
+                h.append(("Connection", "close"))
+                sock.sendall(cu.head_bytes(200, h) + first)
+            else:
+                h.append(("Content-Length", str(len(body))))
+                sock.sendall(cu.head_bytes(200, h) + first)
+            if how == "garbage":
+                sock.sendall(b"zz\r\nnot a chunk\r\n")
+                time.sleep(0.5 * harness.SLOWDOWN)  # lets the proxy act on the garbage first
+            reset(sock)
+            return False
+
+        proxy = self.start({"/cut": handle, "/ok": cu.fixed(body[:4096])})
+        for coding in ("gzip", "br"):
+            with self.subTest(coding=coding):
+                sock, rfile = self.open_raw(proxy)
+                cu.send_get(sock, "/cut", coding)
+                status, headers = cu.read_head(rfile)
+                self.assertEqual((status, headers.get("content-encoding")), (200, [coding]))
+                data, ended = read_chunks_until_closed(rfile)
+                # A cut body must not look whole: no last chunk, and what came decodes to a
+                # prefix of the backend's bytes.
+                self.assertFalse(ended, "the proxy ended a cut body as if it were complete")
+                got = cu.decoder(coding)(data)
+                self.assertTrue(first.startswith(got), "decoded bytes are not the body's")
+        self.assert_encoded(self.fetch(proxy, "/ok"), "gzip", body[:4096])
+
+    def test_a_backend_that_resets_mid_body(self):
+        for framing in ("length", "chunked", "close"):
+            with self.subTest(framing=framing):
+                self.backend_cut(framing, "reset")
+
+    def test_a_backend_that_sends_broken_chunked_framing_mid_body(self):
+        self.backend_cut("chunked", "garbage")
+
+
+class Shapes(CompressCase):
+    def test_a_body_that_trickles_a_byte_at_a_time(self):
+        body = cu.text(600, seed=22)
+
+        def handle(sock, req):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(cu.head_bytes(200, [("Content-Type", "text/plain"),
+                                             ("Transfer-Encoding", "chunked")]))
+            for i in range(len(body)):
+                sock.sendall(b"1\r\n" + body[i:i + 1] + b"\r\n")
+                if i % 50 == 0:
+                    time.sleep(0.002)
+            for b in b"0\r\n\r\n":
+                sock.sendall(bytes([b]))
+            return True
+
+        proxy = self.start({"/t": handle})
+        for coding in ("gzip", "br"):
+            with self.subTest(coding=coding):
+                self.assert_encoded(self.fetch(proxy, "/t", accept=coding), coding, body)
+
+    def test_a_hundred_thousand_one_byte_chunks(self):
+        body = cu.text(100000, seed=23)
+        wire = b"".join(b"1\r\n%s\r\n" % body[i:i + 1] for i in range(len(body)))
+        proxy = self.start({"/t": lambda sock, req: sock.sendall(
+            cu.head_bytes(200, [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked")])
+            + wire + b"0\r\n\r\n") or True})
+        for coding in ("gzip", "br"):
+            with self.subTest(coding=coding):
+                start = time.monotonic()
+                self.assert_encoded(self.fetch(proxy, "/t", accept=coding), coding, body)
+                self.assertLess(time.monotonic() - start, 10 * harness.SLOWDOWN)
+
+    def test_empty_bodies(self):
+        proxy = self.start({"/chunked0": cu.chunked([]),
+                            "/cl0": cu.fixed(b""),
+                            "/after": cu.fixed(cu.text(2000, seed=24))},
+                           compress={"min_size": 0})
+        sock, rfile = self.open_raw(proxy)
+        for path in ("/chunked0", "/cl0", "/after"):
+            for coding in ("gzip", "br"):
+                with self.subTest(path=path, coding=coding):
+                    cu.send_get(sock, path, coding)
+                    r = harness.read_response(rfile)
+                    self.assertEqual(r.status, 200)
+                    if path == "/after":
+                        self.assert_encoded(r, coding, cu.text(2000, seed=24))
+                    elif r.header("Content-Encoding") is not None:
+                        self.assert_encoded(r, coding, b"")
+                    else:
+                        self.assertEqual(r.body, b"")
+
+    def test_pipelined_requests_of_every_kind_behind_a_compressed_response(self):
+        a = cu.text(300 * KIB, seed=25)
+        proxy = self.start({"/a": cu.fixed(a), "/c": cu.chunked([a[:5000], a[5000:9000]])})
+        sock, rfile = self.open_raw(proxy)
+        reqs = [("GET", "/a", "gzip"), ("HEAD", "/a", "gzip"), ("GET", "/c", "br"),
+                ("GET", "/a", None), ("GET", "/c", "gzip"), ("HEAD", "/c", "br")]
+        sock.sendall(b"".join(("%s %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (
+            m, p, "Accept-Encoding: %s\r\n" % ae if ae else "")).encode() for m, p, ae in reqs))
+        for method, path, ae in reqs:
+            with self.subTest(method=method, path=path, ae=ae):
+                r = harness.read_response(rfile, method)
+                want = a if path == "/a" else a[:9000]
+                if method == "HEAD":
+                    self.assertEqual((r.status, r.body), (200, b""))
+                elif ae:
+                    self.assert_encoded(r, ae, want)
+                else:
+                    self.assert_plain(r, want, vary=True)
+
+
+class Load(CompressCase):
+    def check_rss(self, grown_kib, when):
+        # A sanitizer's shadow memory and quarantine say nothing about our buffering.
+        if not harness.SANITIZER:
+            self.assertLess(grown_kib, 48 * 1024, "proxy RSS grew by %d KiB %s"
+                            % (grown_kib, when))
+
+    def test_a_slow_reader_does_not_make_the_proxy_buffer_the_body(self):
+        # Base64 of random bytes compresses to about 3/4: 100 MiB gives ~75 MiB of gzip.
+        # The block repeats at 1 MiB, beyond gzip's 32 KiB window.
+        block = base64.b64encode(os.urandom(768 * KIB))
+        total = 100 * MIB
+        sent = [0]
+
+        def handle(sock, req):
+            sock.sendall(cu.head_bytes(200, [("Content-Type", "text/plain"),
+                                             ("Content-Length", str(total))]))
+            for _ in range(total // len(block)):
+                sock.sendall(block)
+                sent[0] += len(block)
+            return True
+
+        proxy = self.start({"/big": handle}, compress={"encodings": ["gzip"]})
+        base = proxy.rss_kib()
+        sock, rfile = self.open_raw(proxy)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * KIB)
+        cu.send_get(sock, "/big", "gzip")
+        # Without reading: the backend gets stuck once the buffers along the way are full.
+        harness.wait_until(lambda: sent[0] > 0, 10, what="the backend to start sending")
+        wait_stalled(sent, 20)
+        self.assertLess(sent[0], total // 2, "the proxy read the body with no one reading it")
+        self.check_rss(proxy.rss_kib() - base, "for a stalled client")
+        # Now read it all, slowly at first, checking RSS as it goes.
+        status, headers = cu.read_head(rfile)
+        self.assertEqual((status, headers.get("content-encoding")), (200, ["gzip"]))
+        decode = cu.decoder("gzip")
+        h, want, n, peak, reads = hashlib.sha256(), hashlib.sha256(), 0, 0, 0
+        while True:
+            chunk = cu.read_chunk(rfile)
+            if not chunk:
+                break
+            out = decode(chunk)
+            h.update(out)
+            n += len(out)
+            reads += 1
+            if reads % 50 == 0:
+                peak = max(peak, proxy.rss_kib() - base)
+        for _ in range(total // len(block)):
+            want.update(block)
+        self.assertEqual(n, total)
+        self.assertEqual(h.hexdigest(), want.hexdigest())
+        self.check_rss(peak, "at its peak while streaming")
+
+    def test_two_hundred_compressed_responses_at_once(self):
+        body = cu.text(64 * KIB, seed=26)
+        proxy = self.start({"/t": cu.fixed(body)}, workers=2)
+        n = 200
+        out = [None] * n
+        go = threading.Event()
+
+        def one(i):
+            go.wait()
+            try:
+                s = harness.raw_connect(proxy.port, timeout=30)
+                try:
+                    cu.send_get(s, "/t?i=%d" % i, ("gzip", "br")[i % 2])
+                    r = harness.read_response(s.makefile("rb"))
+                    out[i] = cu.decode(r.header("Content-Encoding"), r.body) == body
+                finally:
+                    s.close()
+            except Exception as e:  # reported below with the others
+                out[i] = repr(e)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        go.set()
+        for t in threads:
+            t.join(60 * harness.SLOWDOWN)
+        bad = [(i, o) for i, o in enumerate(out) if o is not True]
+        self.assertEqual(bad, [])
+
+    def test_a_reload_in_the_middle_of_compressed_responses(self):
+        first, rest = cu.text(10 * KIB, seed=27), cu.text(300 * KIB, seed=28)
+        go = threading.Event()
+
+        def held(sock, req):
+            sock.sendall(cu.head_bytes(200, [("Content-Type", "text/plain"),
+                                             ("Transfer-Encoding", "chunked")])
+                         + b"%x\r\n%s\r\n" % (len(first), first))
+            go.wait(15 * harness.SLOWDOWN)
+            sock.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(rest), rest))
+            return True
+
+        proxy = self.start({"/h": held, "/t": cu.fixed(first)}, workers=2)
+        conns = []
+        for i in range(10):
+            sock, rfile = self.open_raw(proxy)
+            cu.send_get(sock, "/h", ("gzip", "br")[i % 2])
+            status, headers = cu.read_head(rfile)
+            self.assertEqual(status, 200)
+            conns.append((rfile, headers["content-encoding"][0]))
+        proxy.reload(proxy.config_text.replace("compress: {}", "compress:\n"
+                                               "              encodings:\n"
+                                               "                - gzip"))
+        proxy.wait_log(r"reloaded ")
+        go.set()
+        for rfile, coding in conns:
+            data, ended = read_chunks_until_closed(rfile)
+            self.assertTrue(ended)
+            self.assertTrue(cu.decode(coding, data) == first + rest)
+        # The new config: gzip only.
+        self.assert_encoded(self.fetch(proxy, "/t", accept="br, gzip"), "gzip", first)
+
+
+if __name__ == "__main__":
+    harness.main()
