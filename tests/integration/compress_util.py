@@ -32,6 +32,7 @@ class Request:
         self.target = target
         self.version = version
         self.headers = headers  # {lower-case name: value}
+        self.body = b""
 
 
 class RawBackend:
@@ -102,6 +103,13 @@ class RawBackend:
                     name, _, value = line.partition(":")
                     headers[name.strip().lower()] = value.strip()
                 req = Request(method, target, version, headers)
+                n = int(headers.get("content-length", "0"))
+                while len(buf) < n:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                req.body, buf = buf[:n], buf[n:]
                 self.requests.append(req)
                 handler = self.handlers.get(target.split("?")[0])
                 if handler is None:

@@ -100,6 +100,10 @@ class Leaving(CompressCase):
             else:
                 h.append(("Content-Length", str(len(body))))
                 sock.sendall(cu.head_bytes(200, h) + first)
+            if how == "fin":  # a FIN before a declared length or the last chunk: cut too
+                sock.shutdown(socket.SHUT_WR)
+                time.sleep(0.5 * harness.SLOWDOWN)
+                return False
             if how == "garbage":
                 sock.sendall(b"zz\r\nnot a chunk\r\n")
                 time.sleep(0.5 * harness.SLOWDOWN)  # lets the proxy act on the garbage first
@@ -125,6 +129,42 @@ class Leaving(CompressCase):
         for framing in ("length", "chunked", "close"):
             with self.subTest(framing=framing):
                 self.backend_cut(framing, "reset")
+
+    def test_a_backend_that_closes_before_the_body_ends(self):
+        for framing in ("length", "chunked"):
+            with self.subTest(framing=framing):
+                self.backend_cut(framing, "fin")
+
+    def test_a_client_that_leaves_while_the_backend_is_quiet(self):
+        first = cu.text(8 * KIB, seed=29)
+        ended = threading.Event()
+
+        def held(sock, req):
+            sock.sendall(cu.head_bytes(200, [("Content-Type", "text/plain"),
+                                             ("Transfer-Encoding", "chunked")])
+                         + b"%x\r\n%s\r\n" % (len(first), first))
+            # The proxy closing this connection is what ends the wait (b"" or a reset).
+            sock.settimeout(10 * harness.SLOWDOWN)
+            try:
+                if sock.recv(1) == b"":
+                    ended.set()
+            except TimeoutError:
+                pass
+            except OSError:
+                ended.set()
+            return False
+
+        # A FIN alone is not tried: the proxy takes it for a half-close (with or without
+        # compress) and learns of the close when it next writes.
+        proxy = self.start({"/h": held})
+        sock, rfile = self.open_raw(proxy)
+        cu.send_get(sock, "/h", "gzip")
+        self.assertEqual(cu.read_head(rfile)[0], 200)
+        self.assertEqual(cu.decoder("gzip")(cu.read_chunk(rfile)), first)
+        rfile.close()
+        reset(sock)
+        self.assertTrue(ended.wait(10 * harness.SLOWDOWN),
+                        "the proxy kept the backend's connection of a gone client")
 
     def test_a_backend_that_sends_broken_chunked_framing_mid_body(self):
         self.backend_cut("chunked", "garbage")
@@ -162,6 +202,43 @@ class Shapes(CompressCase):
                 start = time.monotonic()
                 self.assert_encoded(self.fetch(proxy, "/t", accept=coding), coding, body)
                 self.assertLess(time.monotonic() - start, 10 * harness.SLOWDOWN)
+
+    def test_a_client_that_half_closes_after_its_request(self):
+        body = cu.text(500 * KIB, seed=30)
+        proxy = self.start({"/t": cu.fixed(body)})
+        sock, rfile = self.open_raw(proxy)
+        cu.send_get(sock, "/t", "br")
+        sock.shutdown(socket.SHUT_WR)
+        self.assert_encoded(harness.read_response(rfile), "br", body)
+
+    def test_early_hints_then_a_compressed_response(self):
+        body = cu.text(3000, seed=31)
+
+        def handle(sock, req):
+            sock.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
+            return cu.fixed(body, "text/html")(sock, req)
+
+        proxy = self.start({"/t": handle})
+        sock, rfile = self.open_raw(proxy)
+        cu.send_get(sock, "/t", "gzip")
+        r = harness.read_response(rfile)
+        self.assertEqual(r.status, 103)
+        self.assertIsNone(r.header("Content-Encoding"))
+        self.assert_encoded(harness.read_response(rfile), "gzip", body)
+
+    def test_a_post_whose_response_is_compressed(self):
+        body = cu.text(200 * KIB, seed=32)
+
+        def handle(sock, req):
+            return cu.fixed(req.body.upper())(sock, req)
+
+        proxy = self.start({"/echo": handle})
+        sock, rfile = self.open_raw(proxy)
+        for coding in ("gzip", "br"):
+            sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nAccept-Encoding: %s\r\n"
+                         b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+                         % (coding.encode(), len(body)) + body)
+            self.assert_encoded(harness.read_response(rfile), coding, body.upper())
 
     def test_empty_bodies(self):
         proxy = self.start({"/chunked0": cu.chunked([]),
