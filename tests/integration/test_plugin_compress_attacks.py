@@ -28,6 +28,18 @@ def reset(sock):
     sock.close()
 
 
+def sockets(proxy):
+    """How many sockets the proxy holds open."""
+    fd_dir = "/proc/%d/fd" % proxy.pid
+    n = 0
+    for fd in os.listdir(fd_dir):
+        try:
+            n += os.readlink(os.path.join(fd_dir, fd)).startswith("socket:")
+        except OSError:  # closed while listed
+            pass
+    return n
+
+
 def read_chunks_until_closed(rfile):
     """Chunk data until the connection closes; (data, whether the last chunk came)."""
     data = b""
@@ -71,6 +83,7 @@ class Leaving(CompressCase):
                 ended.set()
 
         proxy = self.start({"/big": handle, "/small": cu.fixed(body[:4096])})
+        idle = sockets(proxy)
         sock = proxy.raw()
         cu.send_get(sock, "/big", "gzip")
         got = b""
@@ -81,6 +94,9 @@ class Leaving(CompressCase):
         reset(sock)
         # The backend's connection goes too: its send fails rather than blocking forever.
         self.assertTrue(ended.wait(10 * harness.SLOWDOWN), "backend still sending")
+        harness.wait_until(lambda: sockets(proxy) <= idle, 5,
+                           what="the proxy to close both sides (%d sockets, %d idle)"
+                           % (sockets(proxy), idle))
         r = self.fetch(proxy, "/small", accept="br")
         self.assert_encoded(r, "br", body[:4096])
 
@@ -111,6 +127,7 @@ class Leaving(CompressCase):
             return False
 
         proxy = self.start({"/cut": handle, "/ok": cu.fixed(body[:4096])})
+        idle = sockets(proxy)
         for coding in ("gzip", "br"):
             with self.subTest(coding=coding):
                 sock, rfile = self.open_raw(proxy)
@@ -123,6 +140,9 @@ class Leaving(CompressCase):
                 self.assertFalse(ended, "the proxy ended a cut body as if it were complete")
                 got = cu.decoder(coding)(data)
                 self.assertTrue(first.startswith(got), "decoded bytes are not the body's")
+                sock.close()
+                harness.wait_until(lambda: sockets(proxy) <= idle, 5,
+                                   what="the proxy to close both sides")
         self.assert_encoded(self.fetch(proxy, "/ok"), "gzip", body[:4096])
 
     def test_a_backend_that_resets_mid_body(self):
