@@ -386,6 +386,10 @@ class ConfigErrors(CompressCase):
         self.check_error({"types": ["text/html", "texthtml"]}, ".types[1]",
                          "expected a media type", "- texthtml")
         self.check_error({"types": ["text/"]}, ".types[0]", "expected a media type", "- text/")
+        # "*/*" would match nothing (only "type/*" is a pattern): refused rather than inert.
+        self.check_error({"types": ["*/*"]}, ".types[0]", "expected a media type", "*/*")
+        self.check_error({"types": ["text/html; charset=utf-8"]}, ".types[0]",
+                         "expected a media type", "charset")
         self.check_error({"gzip_level": 0}, ".gzip_level", "between 1 and 9", "gzip_level")
         self.check_error({"gzip_level": 10}, ".gzip_level", "between 1 and 9", "gzip_level")
         self.check_error({"brotli_quality": 12}, ".brotli_quality", "between 0 and 11",
