@@ -5,8 +5,8 @@ backend sends can be decoded before the backend sends the next; every rule that 
 response as it is; Vary and ETag; a keep-alive connection after a compressed response; the
 client's choice among `encodings`; the metric; local answers; and the config errors."""
 
+import os
 import re
-import socket
 import threading
 import unittest
 import zlib
@@ -14,6 +14,7 @@ import zlib
 import compress_util as cu
 import harness
 import metrics_util
+import test_plugin_redis
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -26,13 +27,15 @@ def varies(r):
 
 
 class CompressCase(harness.ProxyTestCase):
-    def start(self, handlers, compress=None, extra_plugins=(), workers=1):
-        """A proxy with one route through `compress` (its config; {} for the defaults) to a
-        RawBackend serving `handlers`."""
+    def start(self, handlers, compress=None, extra_plugins=(), workers=1, plugins=None):
+        """A proxy with one route through `compress` (its config; {} for the defaults), then
+        `extra_plugins` (or through `plugins`) to a RawBackend serving `handlers`."""
         self.backend = cu.RawBackend()
         self.addCleanup(self.backend.stop)
         self.backend.handlers.update(handlers)
-        plugins = [{"compress": compress if compress is not None else {}}] + list(extra_plugins)
+        if plugins is None:
+            plugins = [{"compress": compress if compress is not None else {}}]
+            plugins += list(extra_plugins)
         routes = [{"path_prefix": "/", "pool": "api", "plugins": plugins}]
         return self.start_proxy(self.config(pools={"api": self.pool(self.backend.address)},
                                             routes=routes, workers=workers))
@@ -321,6 +324,33 @@ class Choice(CompressCase):
         proxy = self.start({"/t": cu.fixed(body)}, compress={"encodings": ["gzip"]})
         self.assert_plain(self.fetch(proxy, "/t", accept="br"), body, vary=True)
         self.assert_encoded(self.fetch(proxy, "/t", accept="br, gzip"), "gzip", body)
+
+
+class AroundAnAsyncPlugin(CompressCase):
+    def test_the_coding_noted_in_the_request_phase_survives_a_resumed_chain(self):
+        # rate_limit with a redis store suspends the chain and resumes it on the reply: what
+        # compress noted of Accept-Encoding must still be its own in the response phase.
+        if not os.access(test_plugin_redis.REDIS_SERVER, os.X_OK):
+            raise unittest.SkipTest("no redis-server")
+        redis = test_plugin_redis.Redis(self.tmp)
+        self.addCleanup(redis.stop)
+        body = cu.text(5000, seed=15)
+        limit = {"rate_limit": {"key": "client_ip", "rate": "1000/s", "burst": 1000,
+                                "store": redis.url}}
+        for plugins in ([limit, {"compress": {}}], [{"compress": {}}, limit]):
+            with self.subTest(plugins=plugins):
+                proxy = self.start({"/t": cu.fixed(body, "text/html")}, plugins=plugins)
+                sock, rfile = self.open_raw(proxy)
+                for accept in ("gzip", "br", None, "gzip"):
+                    cu.send_get(sock, "/t", accept)
+                    r = harness.read_response(rfile)
+                    self.assertIsNotNone(r.header("RateLimit"), "rate_limit did not run")
+                    if accept:
+                        self.assert_encoded(r, accept, body)
+                    else:
+                        self.assert_plain(r, body, vary=True)
+                proxy.stop()
+                self.backend.stop()
 
 
 class Metric(CompressCase):

@@ -12,7 +12,6 @@ import socket
 import struct
 import threading
 import time
-import unittest
 
 import compress_util as cu
 import harness
