@@ -27,7 +27,8 @@ def varies(r):
 
 
 class CompressCase(harness.ProxyTestCase):
-    def start(self, handlers, compress=None, extra_plugins=(), workers=1, plugins=None):
+    def start(self, handlers, compress=None, extra_plugins=(), workers=1, plugins=None,
+              pool=None):
         """A proxy with one route through `compress` (its config; {} for the defaults), then
         `extra_plugins` (or through `plugins`) to a RawBackend serving `handlers`."""
         self.backend = cu.RawBackend()
@@ -37,7 +38,8 @@ class CompressCase(harness.ProxyTestCase):
             plugins = [{"compress": compress if compress is not None else {}}]
             plugins += list(extra_plugins)
         routes = [{"path_prefix": "/", "pool": "api", "plugins": plugins}]
-        return self.start_proxy(self.config(pools={"api": self.pool(self.backend.address)},
+        return self.start_proxy(self.config(pools={"api": self.pool(self.backend.address,
+                                                                    **(pool or {}))},
                                             routes=routes, workers=workers))
 
     def fetch(self, proxy, path, accept="gzip", method="GET", version="1.1", extra=""):

@@ -434,6 +434,54 @@ class Load(CompressCase):
             self.assertTrue(cu.decode(coding, data) == first + rest)
         return proxy, first
 
+    def test_many_clients_leaving_mid_body_among_ones_that_stay(self):
+        # Encoders of cut responses go back to the worker's pool mid-stream; the ones that
+        # finish after must not be disturbed by that.
+        body = cu.text(MIB, seed=34)
+        # No idle backend connections kept: every socket left after is one not let go of.
+        proxy = self.start({"/t": cu.fixed(body)}, workers=2, pool={"keepalive": 0})
+        idle = sockets(proxy)
+        n = 80
+        out = [None] * n
+        go = threading.Event()
+
+        def one(i):
+            go.wait()
+            coding = ("gzip", "br")[i % 2]
+            try:
+                s = harness.raw_connect(proxy.port, timeout=30)
+                try:
+                    cu.send_get(s, "/t", coding)
+                    if i % 4 >= 2:  # leaves after (i * 3) KiB of the encoded response
+                        got = 0
+                        while got < i * 3 * KIB:
+                            data = s.recv(65536)
+                            if not data:
+                                break
+                            got += len(data)
+                        reset(s)
+                        out[i] = True
+                        return
+                    r = harness.read_response(s.makefile("rb"))
+                    out[i] = cu.decode(coding, r.body) == body
+                finally:
+                    s.close()
+            except Exception as e:  # reported below with the others
+                out[i] = repr(e)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        go.set()
+        for t in threads:
+            t.join(60 * harness.SLOWDOWN)
+        self.assertEqual([(i, o) for i, o in enumerate(out) if o is not True], [])
+        harness.wait_until(lambda: sockets(proxy) <= idle, 10,
+                           what="the proxy to let go of the connections (%d, idle %d)"
+                           % (sockets(proxy), idle))
+        for coding in ("gzip", "br"):
+            self.assert_encoded(self.fetch(proxy, "/t", accept=coding), coding, body)
+
     def test_a_reload_in_the_middle_of_compressed_responses(self):
         proxy, body = self.reload_mid_transfer("compress:\n"
                                                "              encodings:\n"
