@@ -124,6 +124,8 @@ class Streaming(CompressCase):
             if framing == "chunked":
                 h.append(("Transfer-Encoding", "chunked"))
                 sock.sendall(cu.head_bytes(200, h) + b"%x\r\n%s\r\n" % (len(first), first))
+            elif framing == "close":
+                sock.sendall(cu.head_bytes(200, h + [("Connection", "close")]) + first)
             else:
                 h.append(("Content-Length", str(len(first) + len(rest))))
                 sock.sendall(cu.head_bytes(200, h) + first)
@@ -132,13 +134,13 @@ class Streaming(CompressCase):
                 sock.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(rest), rest))
             else:
                 sock.sendall(rest)
-            return True
+            return framing != "close"
         return handle
 
     def test_each_piece_decodes_before_the_backend_sends_the_next(self):
         first, rest = cu.text(2000, seed=4), cu.text(50 * KIB, seed=5)
         for coding in ("gzip", "br"):
-            for framing in ("length", "chunked"):
+            for framing in ("length", "chunked", "close"):
                 with self.subTest(coding=coding, framing=framing):
                     self.go = threading.Event()
                     released = []
@@ -164,6 +166,7 @@ class Streaming(CompressCase):
                     self.assertTrue(got == first + rest, "decoded body differs")
                     self.assertEqual(released, [True], "the first part was decoded only after "
                                      "the backend gave up waiting and sent the rest")
+                    rfile.close()  # the socket closes with its last reference
                     sock.close()
                     proxy.stop()
                     self.backend.stop()
