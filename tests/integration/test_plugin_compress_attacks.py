@@ -8,6 +8,7 @@ proxy's stderr holds a sanitizer report."""
 import base64
 import hashlib
 import os
+import signal
 import socket
 import struct
 import threading
@@ -487,6 +488,34 @@ class Load(CompressCase):
                                                "              encodings:\n"
                                                "                - gzip")
         self.assert_encoded(self.fetch(proxy, "/t", accept="br, gzip"), "gzip", body)
+
+    def test_a_stop_lets_held_compressed_responses_finish(self):
+        first, rest = cu.text(10 * KIB, seed=35), cu.text(300 * KIB, seed=36)
+        go = threading.Event()
+
+        def held(sock, req):
+            sock.sendall(cu.head_bytes(200, [("Content-Type", "text/plain"),
+                                             ("Content-Length", str(len(first) + len(rest)))])
+                         + first)
+            go.wait(15 * harness.SLOWDOWN)
+            sock.sendall(rest)
+            return True
+
+        proxy = self.start({"/h": held})
+        conns = []
+        for coding in ("gzip", "br"):
+            sock, rfile = self.open_raw(proxy)
+            cu.send_get(sock, "/h", coding)
+            self.assertEqual(cu.read_head(rfile)[0], 200)
+            conns.append((rfile, coding))
+        proxy.signal(signal.SIGTERM)
+        proxy.wait_log(r"draining: no new connections")
+        go.set()
+        for rfile, coding in conns:
+            data, ended = read_chunks_until_closed(rfile)
+            self.assertTrue(ended, "a draining proxy cut a compressed response")
+            self.assertTrue(cu.decode(coding, data) == first + rest)
+        self.assertEqual(proxy.wait(15), 0)
 
     def test_a_reload_that_removes_compress_mid_transfer(self):
         proxy, body = self.reload_mid_transfer("headers: {response: {set: {X-New: a}}}")
