@@ -98,11 +98,17 @@ class Compress final : public Plugin {
     uint32_t action;
   };
 
+  // A HEAD's response (no body, but a GET's fields) is judged as its GET's would be, so it
+  // varies as the GET does.
   bool Eligible(const http::ResponseHead& resp) const {
-    if (resp.body == http::BodyKind::kNone || resp.status == 206) return false;
-    if (resp.body == http::BodyKind::kContentLength && resp.content_length < config_.min_size) {
+    if (resp.status < 200 || resp.status == 204 || resp.status == 206 || resp.status == 304) {
       return false;
     }
+    bool declared = false;  // a Content-Length, which HEAD's response keeps too
+    for (const http::Header& h : resp.headers) {
+      if (http::EqualsIgnoreCase(h.name, "content-length")) declared = true;
+    }
+    if (declared && resp.content_length < config_.min_size) return false;
     bool typed = false;
     for (const http::Header& h : resp.headers) {
       if (http::EqualsIgnoreCase(h.name, "content-type")) {

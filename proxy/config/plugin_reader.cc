@@ -648,6 +648,14 @@ void ReadPlugins(const Field& f, std::vector<PluginConfig>* plugins, Diagnostics
       continue;
     }
     const Field& e = one.entries().front();
+    // One encoder per response: a second compress could only add a second Vary.
+    if (e.key->Scalar() == "compress" &&
+        std::any_of(plugins->begin(), plugins->end(),
+                    [](const PluginConfig& p) { return p.name == "compress"; })) {
+      diag->Add(LocateKey(e, *diag),
+                fmt::format("{}compress is already on this route: list it once", e.Prefix()));
+      continue;
+    }
     PluginConfig& p = plugins->emplace_back();
     p.name = e.key->Scalar();
     for (const Entry& entry : Table()) {

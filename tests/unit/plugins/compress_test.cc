@@ -70,12 +70,21 @@ TEST(CompressTest, LeavesAloneWhatMustNotOrNeedNotBeEncoded) {
 
   http::ResponseHead chunked = Html({}, 0);
   chunked.body = http::BodyKind::kChunked;  // of unknown size: worth encoding
+  chunked.headers[1] = {"Transfer-Encoding", "chunked"};
   f.Request("/", "192.0.2.1", {{"Accept-Encoding", "gzip"}});
   f.Response(chunked);
   EXPECT_EQ(Encoding(f), "gzip");
   f.ctx().EndBody();
 
-  // HEAD or HTTP/1.0: the exchange cannot re-frame; the response still varies.
+  // A HEAD's response has no body but its GET's fields: it varies as the GET would.
+  http::ResponseHead head = Html();
+  head.body = http::BodyKind::kNone;
+  f.Request("/", "192.0.2.1", {{"Accept-Encoding", "gzip"}}, http::Method::kHead);
+  f.Response(head, /*encodable=*/false);
+  EXPECT_EQ(Encoding(f), "");
+  EXPECT_EQ(PluginFixture::Find(f.ctx().response_edits().add, "Vary"), "Accept-Encoding");
+
+  // HTTP/1.0: the exchange cannot re-frame; the response still varies.
   f.Request("/", "192.0.2.1", {{"Accept-Encoding", "gzip"}});
   f.Response(Html(), /*encodable=*/false);
   EXPECT_EQ(Encoding(f), "");
