@@ -13,6 +13,10 @@ namespace outrigger::forward {
 
 using namespace downstream;
 
+namespace {
+constexpr size_t kEncodedReadSize = 4 * net::Stream::kReadSize;
+}  // namespace
+
 void DownstreamConnection::StartResponseEncoding() {
   // The client's framing: chunked. ex().response.body keeps the backend's, which the pump
   // decodes.
@@ -30,6 +34,9 @@ void DownstreamConnection::StartResponseEncoding() {
     }
   }
   ex().encoded_bytes = 0;
+  // Each read is encoded and flushed: four times fewer of them on a fast backend, for about
+  // nginx's CPU per MiB (scripts/bench --compress). Back to the default when the body ends.
+  upstream_->stream().SetReadSize(kEncodedReadSize);
 }
 
 bool DownstreamConnection::EncodeResponseBody(bool last) {
@@ -51,6 +58,7 @@ bool DownstreamConnection::EncodeResponseBody(bool last) {
     ex().encoded_bytes += static_cast<uint64_t>(len) + n + 2;
   }
   if (last) {
+    if (upstream_) upstream_->stream().SetReadSize(net::Stream::kReadSize);
     evbuffer_add(out, "0\r\n\r\n", 5);
     ex().encoded_bytes += 5;
     ex().plugins.EndBody();

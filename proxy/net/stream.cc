@@ -239,7 +239,7 @@ void Stream::OnReadable(evutil_socket_t, short what, void* arg) {
   // (a storm of idle connections closing would hold one each).
   const bool fresh = self->input_ == nullptr;
   evbuffer_iovec vec[2];
-  int nvec = evbuffer_reserve_space(self->input(), kReadSize, vec, 2);
+  int nvec = evbuffer_reserve_space(self->input(), self->read_size_, vec, 2);
   if (nvec <= 0) {  // out of memory: as fatal for this stream as a socket error
     self->DisableRead();
     if (self->event_cb_) self->event_cb_(kReading | kError, self->ctx_);
