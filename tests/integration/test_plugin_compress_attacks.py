@@ -71,6 +71,30 @@ def wait_stalled(counter, timeout):
         time.sleep(0.3 * harness.SLOWDOWN)
 
 
+
+def at_once(n, one):
+    """one(i) for i in range(n), each on its own thread, all let go at the same moment; their
+    results."""
+    out = [None] * n
+    go = threading.Event()
+
+    def run(i):
+        go.wait()
+        out[i] = one(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    go.set()
+    for t in threads:
+        t.join(60 * harness.SLOWDOWN)
+    return out
+
+
+def failures(results):
+    """The (index, result) of each that is not True."""
+    return [(i, o) for i, o in enumerate(results) if o is not True]
+
 class Leaving(CompressCase):
     def test_a_client_that_resets_mid_body_frees_the_backend(self):
         body = cu.text(10 * MIB, seed=20)
@@ -367,31 +391,20 @@ class Load(CompressCase):
     def test_two_hundred_compressed_responses_at_once(self):
         body = cu.text(64 * KIB, seed=26)
         proxy = self.start({"/t": cu.fixed(body)}, workers=2)
-        n = 200
-        out = [None] * n
-        go = threading.Event()
 
         def one(i):
-            go.wait()
             try:
                 s = harness.raw_connect(proxy.port, timeout=30)
                 try:
                     cu.send_get(s, "/t?i=%d" % i, ("gzip", "br")[i % 2])
                     r = harness.read_response(s.makefile("rb"))
-                    out[i] = cu.decode(r.header("Content-Encoding"), r.body) == body
+                    return cu.decode(r.header("Content-Encoding"), r.body) == body
                 finally:
                     s.close()
-            except Exception as e:  # reported below with the others
-                out[i] = repr(e)
+            except Exception as e:  # reported with the others
+                return repr(e)
 
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        go.set()
-        for t in threads:
-            t.join(60 * harness.SLOWDOWN)
-        bad = [(i, o) for i, o in enumerate(out) if o is not True]
-        self.assertEqual(bad, [])
+        self.assertEqual(failures(at_once(200, one)), [])
 
     def reload_mid_transfer(self, new_plugin):
         """10 compressed responses held half sent across a reload that puts `new_plugin` in
@@ -431,12 +444,8 @@ class Load(CompressCase):
         # No idle backend connections kept: every socket left after is one not let go of.
         proxy = self.start({"/t": cu.fixed(body)}, workers=2, pool={"keepalive": 0})
         idle = sockets(proxy)
-        n = 80
-        out = [None] * n
-        go = threading.Event()
 
         def one(i):
-            go.wait()
             coding = ("gzip", "br")[i % 2]
             try:
                 s = harness.raw_connect(proxy.port, timeout=30)
@@ -450,22 +459,15 @@ class Load(CompressCase):
                                 break
                             got += len(data)
                         reset(s)
-                        out[i] = True
-                        return
+                        return True
                     r = harness.read_response(s.makefile("rb"))
-                    out[i] = cu.decode(coding, r.body) == body
+                    return cu.decode(coding, r.body) == body
                 finally:
                     s.close()
-            except Exception as e:  # reported below with the others
-                out[i] = repr(e)
+            except Exception as e:  # reported with the others
+                return repr(e)
 
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        go.set()
-        for t in threads:
-            t.join(60 * harness.SLOWDOWN)
-        self.assertEqual([(i, o) for i, o in enumerate(out) if o is not True], [])
+        self.assertEqual(failures(at_once(80, one)), [])
         harness.wait_until(lambda: sockets(proxy) <= idle, 10,
                            what="the proxy to let go of the connections (%d, idle %d)"
                            % (sockets(proxy), idle))
