@@ -211,6 +211,7 @@ void DownstreamConnection::LogExchange(int status, uint64_t bytes_out) {
   WriteAccessLine(status, bytes_out);
   if (ex_->plugins_open) {  // the plugins' log phase: after the line, as its contract says
     ex_->plugins_open = false;
+    if (!ex_->chain->has_log_phase()) return;
     plugins::ExchangeEnd end;
     end.status = status;
     end.bytes_out = bytes_out;
