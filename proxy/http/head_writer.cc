@@ -447,10 +447,34 @@ void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* 
 
 namespace {
 
+// The edited lines are composed on the stack and appended together, as AppendField does
+// for one line: each std::string append pays a capacity check and a copy call of its own.
 void AppendEditedFields(const FieldEdits* edits, std::string* out) {
   if (edits == nullptr) return;
-  for (const Header& h : edits->set) AppendField(h.name, h.value, out);
-  for (const Header& h : edits->add) AppendField(h.name, h.value, out);
+  constexpr size_t kRoom = 512;
+  char lines[kRoom];
+  size_t used = 0;
+  auto put = [&](const Header& h) {
+    const size_t n = h.name.size() + h.value.size() + 4;
+    if (used + n > kRoom) {
+      out->append(lines, used);
+      used = 0;
+      if (n > kRoom) {
+        AppendField(h.name, h.value, out);
+        return;
+      }
+    }
+    char* p = lines + used;
+    CopyBytes(p, h.name.data(), h.name.size());
+    p += h.name.size();
+    std::memcpy(p, ": ", 2);
+    CopyBytes(p + 2, h.value.data(), h.value.size());
+    std::memcpy(p + 2 + h.value.size(), "\r\n", 2);
+    used += n;
+  };
+  for (const Header& h : edits->set) put(h);
+  for (const Header& h : edits->add) put(h);
+  if (used != 0) out->append(lines, used);
 }
 
 }  // namespace
