@@ -59,8 +59,12 @@ metrics::Shard& DownstreamConnection::shard() const {
 }
 
 int64_t DownstreamConnection::CountResponse(int status) {
-  const int64_t now = request_start_ns_ != 0 ? MetricNanos() : 0;
-  const int64_t duration = request_start_ns_ != 0 ? now - request_start_ns_ : 0;
+  int64_t now = 0;
+  int64_t duration = 0;
+  if (request_start_ns_ != 0) {
+    now = MetricNanos();
+    duration = now - request_start_ns_;
+  }
   if (view_) {
     view_->shard->OnDownstreamResponse(request_listener_, status, duration);
   } else if (!listener_gone_) {
