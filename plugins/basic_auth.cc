@@ -48,6 +48,7 @@ class BasicAuth final : public Plugin {
     for (const config::HtpasswdUser& u : c.users) users_.emplace(u.name, u.hash);
   }
 
+  uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
     const http::Header* auth = nullptr;
     for (const http::Header& h : ctx.request().headers) {

@@ -14,8 +14,7 @@ namespace outrigger::plugins {
 
 class Chain {
  public:
-  explicit Chain(std::vector<std::unique_ptr<const Plugin>> plugins)
-      : plugins_(std::move(plugins)) {}
+  explicit Chain(std::vector<std::unique_ptr<const Plugin>> plugins);
 
   size_t size() const { return plugins_.size(); }
   const Plugin& at(size_t i) const { return *plugins_[i]; }
@@ -25,11 +24,16 @@ class Chain {
   Plugin::Verdict Resume(Context& ctx) const;
   void OnResponse(Context& ctx, const http::ResponseHead& response) const;
   void OnLog(Context& ctx, const ExchangeEnd& end) const;
+  // Whether any plugin takes part in the log phase: without one, the exchange need not
+  // gather the ExchangeEnd.
+  bool has_log_phase() const { return (any_phases_ & Plugin::kLogPhase) != 0; }
 
  private:
   Plugin::Verdict RunFrom(Context& ctx) const;  // from plugin ctx.ran on
 
   std::vector<std::unique_ptr<const Plugin>> plugins_;
+  std::vector<uint8_t> phases_;  // each plugin's later_phases(), read once
+  uint8_t any_phases_ = 0;       // their union
 };
 
 // The chain for a route's `plugins` (registry.cc holds the table of plugin kinds). Its

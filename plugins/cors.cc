@@ -27,6 +27,7 @@ class Cors final : public Plugin {
         max_age_(
             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(c.max_age).count())) {}
 
+  uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
     const http::RequestHead& req = ctx.request();
     const std::string_view origin = Field(req, "origin");

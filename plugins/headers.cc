@@ -16,6 +16,7 @@ class Headers final : public Plugin {
   Headers(const config::HeadersPluginConfig& c, ActionIds& ids)
       : config_(c), edited_(ids.Id("headers", "edited")) {}
 
+  uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
     Apply(config_.request, ctx, &ctx.request_edits());
     Apply(config_.response, ctx, &ctx.response_edits());

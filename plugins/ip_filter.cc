@@ -11,6 +11,7 @@ class IpFilter final : public Plugin {
   IpFilter(const config::IpFilterPluginConfig& c, ActionIds& ids)
       : config_(c), denied_(ids.Id("ip_filter", "denied")) {}
 
+  uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
     std::optional<net::SocketAddress> ip = net::ParseIp(ctx.client_ip());
     if (ip && Allowed(*ip)) return Verdict::kContinue;

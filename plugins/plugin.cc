@@ -21,6 +21,7 @@ void Context::Begin(http::RequestHead* request, const config::TemplateValues& va
   answer_.body = {};
   answer_.headers.clear();
   strings_used_ = 0;
+  now_ns_ = 0;
   body_encodable_ = false;
   std::fill(notes_.begin(), notes_.end(), 0);
   ran = 0;

@@ -18,6 +18,7 @@
 
 #include "plugins/compress/body_encoder.h"
 #include "plugins/store/store_wait.h"
+#include "proxy/base/clock.h"
 #include "proxy/config/template.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/http/message.h"
@@ -89,6 +90,16 @@ class Context {
   // The exchange is done with the encoder: back to the worker's pool.
   void EndBody();
 
+  // The monotonic clock for this request's decisions: the instant its head was complete
+  // when the exchange gave it (SetNow), else read once. A wait for a store makes it stale:
+  // Chain::Resume forgets it, so the plugins after a wait read the clock again.
+  int64_t NowNanos() {
+    if (now_ns_ == 0) now_ns_ = MonoNanos();
+    return now_ns_;
+  }
+  // After Begin: `mono_ns` (0: unknown) is microseconds old at most.
+  void SetNow(int64_t mono_ns) { now_ns_ = mono_ns; }
+
   // Counts one `outrigger_plugin_actions_total` (an id from ActionIds).
   void Count(uint32_t action) {
     if (shard_ != nullptr) shard_->OnPluginAction(action);
@@ -110,6 +121,7 @@ class Context {
   friend class Chain;
 
   size_t running_ = 0;           // the chain's index of the plugin being called
+  int64_t now_ns_ = 0;           // NowNanos' (0: not read yet)
   std::vector<uint64_t> notes_;  // by chain index; keeps its capacity
   http::RequestHead* request_ = nullptr;
   config::TemplateValues vars_;
@@ -133,7 +145,15 @@ class Plugin {
   // kPending: the plugin asked a store (ctx.wait()); OnResume decides once it answered.
   enum class Verdict : uint8_t { kContinue, kAnswered, kPending };
 
+  // The phases after the request's that a plugin takes part in (bits of later_phases()):
+  // the chain calls OnResponse and OnLog only on the plugins that say so. All by default,
+  // so that no override is ever skipped; a plugin with neither says so and spares the chain
+  // a call per request and phase.
+  static constexpr uint8_t kResponsePhase = 1;
+  static constexpr uint8_t kLogPhase = 2;
+
   virtual ~Plugin() = default;
+  virtual uint8_t later_phases() const { return kResponsePhase | kLogPhase; }
   // Before the snapshot is published: `previous` is a plugin of the same route in the
   // snapshot before. A plugin with state takes it over when `previous` is of its kind with
   // the same settings, so a reload or a DNS rebuild does not reset it; true when it did.

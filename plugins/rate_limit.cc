@@ -58,6 +58,7 @@ class RateLimit final : public Plugin {
     return true;
   }
 
+  uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
     std::string_view key;
     switch (config_.key) {
@@ -72,7 +73,7 @@ class RateLimit final : public Plugin {
         break;
     }
     if (!config_.store_host.empty()) return AskStore(ctx, key);
-    const int64_t now = MonoNanos();
+    const int64_t now = ctx.NowNanos();
     return Decide(
         ctx, table_->Take(
                  absl::Hash<absl::string_view>()(absl::string_view(key.data(), key.size())), now));

@@ -9,6 +9,7 @@ class Redirect final : public Plugin {
   Redirect(const config::RedirectPluginConfig& c, ActionIds& ids)
       : config_(c), redirected_(ids.Id("redirect", "redirected")) {}
 
+  uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
     LocalAnswer& answer = ctx.Answer(config_.status);
     answer.headers.push_back({"Location", ctx.Expand(config_.to)});

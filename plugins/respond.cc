@@ -10,6 +10,7 @@ class Respond final : public Plugin {
   Respond(const config::RespondPluginConfig& c, ActionIds& ids)
       : config_(c), answered_(ids.Id("respond", "answered")) {}
 
+  uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
     LocalAnswer& answer = ctx.Answer(config_.status);
     answer.body = ctx.Expand(config_.body);

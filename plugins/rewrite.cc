@@ -18,6 +18,7 @@ class Rewrite final : public Plugin {
         rewritten_(ids.Id("rewrite", "rewritten")),
         unchanged_(c.kind == Kind::kReplacePrefix && c.from == c.to) {}
 
+  uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
     const std::string_view path = ctx.request().path;
     if (config_.kind == Kind::kRegex) return OnRegex(ctx, path);

@@ -176,7 +176,8 @@ class DownstreamConnection {
   // numbers it, view_'s (the number the listener had when the request began; a reload may
   // renumber or remove it meanwhile) or, before a request holds a view, the worker's current
   // one; not at all when a reload removed the listener and no view still has its series.
-  void CountResponse(int status);
+  // Returns the monotonic instant it read (0: metrics are off), for the access line.
+  int64_t CountResponse(int status);
   // An attempt at backend_ begins: a connection is at hand or being opened (not while pending).
   void BeginAttempt();
   // The attempt ends: with a response status, a transport failure (`outcome`), or abandoned
@@ -207,9 +208,10 @@ class DownstreamConnection {
   void LogUnfinished();
   // The exchange ended with `status` having sent `bytes_out` bytes: writes its line, once,
   // if its listener logs and sampling keeps it (WriteAccessLine), then runs the plugins'
-  // log phase, once, if plugins ran for it.
-  void LogExchange(int status, uint64_t bytes_out);
-  void WriteAccessLine(int status, uint64_t bytes_out);
+  // log phase, once, if plugins ran for it. `now_ns`: the monotonic clock read a moment ago
+  // (CountResponse's), or 0 to read it.
+  void LogExchange(int status, uint64_t bytes_out, int64_t now_ns = 0);
+  void WriteAccessLine(int status, uint64_t bytes_out, int64_t now_ns);
   // The listener of the request being served, in the view it holds; null once a reload
   // removed it from the worker's current one with no request view.
   const ListenerRuntime* RequestListener(log::LogBuffer** buffer) const;

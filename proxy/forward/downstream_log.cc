@@ -206,11 +206,12 @@ void DownstreamConnection::LogUnfinished() {
   }
 }
 
-void DownstreamConnection::LogExchange(int status, uint64_t bytes_out) {
+void DownstreamConnection::LogExchange(int status, uint64_t bytes_out, int64_t now_ns) {
   if (ex_ == nullptr) return;
-  WriteAccessLine(status, bytes_out);
+  WriteAccessLine(status, bytes_out, now_ns);
   if (ex_->plugins_open) {  // the plugins' log phase: after the line, as its contract says
     ex_->plugins_open = false;
+    if (!ex_->chain->has_log_phase()) return;
     plugins::ExchangeEnd end;
     end.status = status;
     end.bytes_out = bytes_out;
@@ -219,7 +220,7 @@ void DownstreamConnection::LogExchange(int status, uint64_t bytes_out) {
   }
 }
 
-void DownstreamConnection::WriteAccessLine(int status, uint64_t bytes_out) {
+void DownstreamConnection::WriteAccessLine(int status, uint64_t bytes_out, int64_t now_ns) {
   if (!ex_->log_open) return;
   Exchange& e = *ex_;
   e.log_open = false;
@@ -228,7 +229,7 @@ void DownstreamConnection::WriteAccessLine(int status, uint64_t bytes_out) {
   if (listener == nullptr || !buffer->enabled()) return;
   log::AccessRecord& r = e.log;
   const config::AccessLogConfig& cfg = listener->config->access_log;
-  const int64_t now = MonoNanos();
+  const int64_t now = now_ns != 0 ? now_ns : MonoNanos();
   const int64_t duration = now - r.start_ns;
   if (cfg.sample < 1.0 && status < 400 && r.termination == log::Termination::kOk &&
       duration < std::chrono::nanoseconds(cfg.slow).count()) {

@@ -58,13 +58,19 @@ metrics::Shard& DownstreamConnection::shard() const {
   return view_ ? *view_->shard : *worker_.view()->shard;
 }
 
-void DownstreamConnection::CountResponse(int status) {
-  const int64_t duration = request_start_ns_ != 0 ? MetricNanos() - request_start_ns_ : 0;
+int64_t DownstreamConnection::CountResponse(int status) {
+  int64_t now = 0;
+  int64_t duration = 0;
+  if (request_start_ns_ != 0) {
+    now = MetricNanos();
+    duration = now - request_start_ns_;
+  }
   if (view_) {
     view_->shard->OnDownstreamResponse(request_listener_, status, duration);
   } else if (!listener_gone_) {
     worker_.view()->shard->OnDownstreamResponse(listener_index_, status, duration);
   }
+  return now;
 }
 
 void DownstreamConnection::BeginAttempt() {

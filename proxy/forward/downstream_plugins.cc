@@ -35,6 +35,7 @@ bool DownstreamConnection::RunRequestPlugins(std::string_view client_ip) {
   vars.Set(TemplateVar::kRemoteAddr, client_ip);
   vars.Set(TemplateVar::kRequestId, ex().log.request_id);
   ex().plugins.Begin(&ex().request, vars, &shard(), &worker_.stores());
+  ex().plugins.SetNow(request_start_ns_);  // the head was complete a few µs ago
   ex().plugins_open = true;
   ex().plugins.wait().SetCallback(&DownstreamConnection::OnPluginResume, this);
   return AfterPluginVerdict(ex().chain->OnRequest(ex().plugins));

@@ -529,8 +529,9 @@ void DownstreamConnection::FinishExchange() {
                 ex().response.status == 504);
   EndAttempt(ex().response.status);
   EndClientRequest(ex().response.status);
-  CountResponse(ex().response.status);
-  LogExchange(ex().response.status, ex().log.response_head_bytes + ResponseBodyBytesSent());
+  const int64_t counted_ns = CountResponse(ex().response.status);
+  LogExchange(ex().response.status, ex().log.response_head_bytes + ResponseBodyBytesSent(),
+              counted_ns);
   upstream::Backend* backend = backend_;
   backend_ = nullptr;
   backend->AddActive(-1);

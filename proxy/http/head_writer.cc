@@ -176,7 +176,7 @@ class DropFilter {
   uint64_t lengths_ = 0;
 };
 
-void AppendEditedFields(const FieldEdits* edits, std::string* out);
+[[gnu::noinline]] void AppendEditedFields(const FieldEdits* edits, std::string* out);
 
 bool IsSetField(std::string_view name, const SetField& set) {
   return !set.name.empty() && name.size() == set.name.size() && EqualsIgnoreCase(name, set.name);
@@ -359,7 +359,7 @@ void WriteUpstreamRequestHead(const RequestHead& req, const ForwardedFor& fwd, s
   if (!fwd.client_cert_subject.empty() && !drop.Drops("X-Client-Cert-Subject")) {
     AppendField("X-Client-Cert-Subject", fwd.client_cert_subject, out);
   }
-  AppendEditedFields(edits, out);
+  if (edits != nullptr) AppendEditedFields(edits, out);
 
   if (req.upgrade_websocket) {
     AppendUpgradeFields(req.headers, out);
@@ -414,7 +414,7 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
   }
 
   if (!set.name.empty() && !drop.Drops(set.name)) AppendField(set.name, set.value, out);
-  AppendEditedFields(edits, out);
+  if (edits != nullptr) AppendEditedFields(edits, out);
   if (resp.status == 101) {
     AppendUpgradeFields(resp.headers, out);
   } else if (!client_keep_alive) {
@@ -447,10 +447,34 @@ void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* 
 
 namespace {
 
-void AppendEditedFields(const FieldEdits* edits, std::string* out) {
-  if (edits == nullptr) return;
-  for (const Header& h : edits->set) AppendField(h.name, h.value, out);
-  for (const Header& h : edits->add) AppendField(h.name, h.value, out);
+// The edited lines are composed on the stack and appended together, as AppendField does
+// for one line: each std::string append pays a capacity check and a copy call of its own.
+// `edits` is not null. Out of line: heads without edits keep their writer's code compact.
+[[gnu::noinline]] void AppendEditedFields(const FieldEdits* edits, std::string* out) {
+  constexpr size_t kRoom = 512;
+  char lines[kRoom];
+  size_t used = 0;
+  auto put = [&](const Header& h) {
+    const size_t n = h.name.size() + h.value.size() + 4;
+    if (used + n > kRoom) {
+      out->append(lines, used);
+      used = 0;
+      if (n > kRoom) {
+        AppendField(h.name, h.value, out);
+        return;
+      }
+    }
+    char* p = lines + used;
+    CopyBytes(p, h.name.data(), h.name.size());
+    p += h.name.size();
+    std::memcpy(p, ": ", 2);
+    CopyBytes(p + 2, h.value.data(), h.value.size());
+    std::memcpy(p + 2 + h.value.size(), "\r\n", 2);
+    used += n;
+  };
+  for (const Header& h : edits->set) put(h);
+  for (const Header& h : edits->add) put(h);
+  if (used != 0) out->append(lines, used);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
@@ -74,6 +75,27 @@ TEST_F(HeadWriterTest, CopiesFieldsOfEveryLength) {
               std::string::npos)
         << len;
   }
+}
+
+// The edited fields are written in order and whole however much room they take together:
+// many short ones, and one longer than any stack room.
+TEST_F(HeadWriterTest, ManyAndLongEditedFieldsComeOutWholeInOrder) {
+  std::vector<std::string> names;
+  std::vector<std::string> values;
+  for (size_t i = 0; i < 40; ++i) {
+    names.push_back("X-Edit-" + std::to_string(i));
+    values.push_back(std::string(i * 3, static_cast<char>('a' + i % 26)));
+  }
+  values[20] = std::string(3000, 'L');
+  FieldEdits edits;
+  std::string expected = "HTTP/1.1 204 No Content\r\n";
+  for (size_t i = 0; i < names.size(); ++i) {
+    (i % 2 == 0 ? edits.set : edits.add).push_back({names[i], values[i]});
+  }
+  for (size_t i = 0; i < names.size(); i += 2) expected += names[i] + ": " + values[i] + "\r\n";
+  for (size_t i = 1; i < names.size(); i += 2) expected += names[i] + ": " + values[i] + "\r\n";
+  EXPECT_EQ(Client("HTTP/1.1 204 No Content\r\n\r\n", 1, true, Method::kGet, &edits),
+            expected + "\r\n");
 }
 
 TEST_F(HeadWriterTest, StripsHopByHopFields) {

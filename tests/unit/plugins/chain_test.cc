@@ -122,6 +122,66 @@ TEST(ChainTest, LaterPhasesRunBottomUpAndFindTheirOwnNotes) {
   EXPECT_EQ(ctx.note(), 0u);
 }
 
+// A Noter that says it takes part in only some of the later phases.
+class PartialNoter final : public Plugin {
+ public:
+  PartialNoter(std::vector<int>* log, int id, uint8_t phases) : noter_(log, id), phases_(phases) {}
+  uint8_t later_phases() const override { return phases_; }
+  Verdict OnRequest(Context& ctx) const override { return noter_.OnRequest(ctx); }
+  void OnResponse(Context& ctx, const http::ResponseHead& r) const override {
+    noter_.OnResponse(ctx, r);
+  }
+  void OnLog(Context& ctx, const ExchangeEnd& end) const override { noter_.OnLog(ctx, end); }
+
+ private:
+  Noter noter_;
+  uint8_t phases_;
+};
+
+TEST(ChainTest, LaterPhasesCallOnlyThePluginsThatTakePartInThem) {
+  std::vector<int> log;
+  std::vector<std::unique_ptr<const Plugin>> plugins;
+  plugins.push_back(std::make_unique<PartialNoter>(&log, 1, Plugin::kLogPhase));
+  plugins.push_back(std::make_unique<PartialNoter>(&log, 2, Plugin::kResponsePhase));
+  plugins.push_back(std::make_unique<PartialNoter>(&log, 3, 0));
+  plugins.push_back(std::make_unique<Noter>(&log, 4));  // every phase: the default
+  const Chain chain(std::move(plugins));
+  EXPECT_TRUE(chain.has_log_phase());
+  Context ctx;
+  http::RequestHead req;
+  ctx.Begin(&req, {}, nullptr, nullptr);
+  ASSERT_EQ(chain.OnRequest(ctx), Plugin::Verdict::kContinue);
+  chain.OnResponse(ctx, http::ResponseHead());
+  ExchangeEnd end;
+  end.status = 200;
+  chain.OnLog(ctx, end);
+  EXPECT_EQ(log, (std::vector<int>{40, 20, 240, 210}));
+}
+
+TEST(ChainTest, RequestPhasePluginsLeaveNoLogPhase) {
+  PluginFixture f(
+      "          - headers: { response: { set: { X-A: '1' } } }\n"
+      "          - rate_limit: { rate: 1/s }\n");
+  EXPECT_FALSE(f.chain().has_log_phase());
+}
+
+// A plugin's clock: the instant the exchange gave, until a wait makes it stale.
+TEST(ChainTest, TheRequestsInstantHoldsUntilAWait) {
+  std::vector<int> log;
+  const Chain chain = ThreeSteps(&log, 0);
+  Context ctx;
+  http::RequestHead req;
+  ctx.Begin(&req, {}, nullptr, nullptr);
+  ctx.SetNow(5);
+  EXPECT_EQ(ctx.NowNanos(), 5);
+  ASSERT_EQ(chain.OnRequest(ctx), Plugin::Verdict::kPending);
+  EXPECT_EQ(ctx.NowNanos(), 5);
+  ASSERT_EQ(chain.Resume(ctx), Plugin::Verdict::kContinue);
+  EXPECT_GT(ctx.NowNanos(), 5);
+  ctx.Begin(&req, {}, nullptr, nullptr);  // the next request reads the clock afresh
+  EXPECT_GT(ctx.NowNanos(), 5);
+}
+
 TEST(ChainTest, IpFilterDenyWinsOverAllowAndJudgesIpv6) {
   PluginFixture f(
       "          - ip_filter: { allow: [10.0.0.0/8, '::1/128'], deny: [10.9.0.0/16] }\n");
