@@ -4,7 +4,6 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -15,13 +14,12 @@
 #include "proxy/forward/downstream_connection.h"
 #include "proxy/forward/downstream_internal.h"
 #include "proxy/forward/forwarded_fields.h"
+#include "proxy/forward/request_facts.h"
 #include "proxy/http/error_page.h"
-#include "proxy/http/fields.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/http/request_parser.h"
 #include "proxy/http/response_parser.h"
 #include "proxy/http/upgrade.h"
-#include "proxy/net/cidr.h"
 #include "proxy/net/event.h"
 #include "proxy/upstream/caps.h"
 #include "proxy/upstream/circuit_breaker.h"
@@ -30,72 +28,6 @@
 namespace outrigger::forward {
 
 using namespace downstream;  // the helpers of this class's files (downstream_internal.h)
-
-namespace {
-
-// The client's address for stickiness and X-Real-IP: the peer itself, unless the peer is a
-// trusted proxy, in which case the rightmost X-Forwarded-For entry that is not trusted.
-// Several X-Forwarded-For lines are one list in their order (RFC 9110 §5.3): a trusted
-// balancer appends its line after any the client sent, so the scan runs from the last line.
-std::string_view ClientIp(const config::ListenerConfig& listener, std::string_view peer_ip,
-                          const http::RequestHead& req) {
-  auto trusted = [&](std::string_view ip) {
-    return std::any_of(listener.trusted_proxies.begin(), listener.trusted_proxies.end(),
-                       [&](const net::Cidr& c) { return c.Contains(ip); });
-  };
-  if (listener.trusted_proxies.empty() || !trusted(peer_ip)) return peer_ip;
-  std::string_view client = peer_ip;
-  for (auto it = req.headers.rbegin(); it != req.headers.rend(); ++it) {
-    if (!http::EqualsIgnoreCase(it->name, "x-forwarded-for")) continue;
-    std::string_view list = it->value;
-    while (!list.empty()) {
-      size_t comma = list.rfind(',');
-      std::string_view entry =
-          http::fields::TrimOws(comma == std::string_view::npos ? list : list.substr(comma + 1));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
-      if (entry.empty()) continue;
-      client = entry;
-      if (!trusted(entry)) return client;
-    }
-  }
-  return client;
-}
-
-// The key ip_hash sticks on, per the pool's hash_on (empty when the header or cookie is
-// absent: such clients still get a consistent backend, the one for the empty key).
-std::string_view HashKey(const config::PoolConfig& pool, std::string_view client_ip,
-                         const http::RequestHead& req) {
-  using Kind = config::HashOn::Kind;
-  if (pool.hash_on.kind == Kind::kClientIp) return client_ip;
-  for (const http::Header& h : req.headers) {
-    if (pool.hash_on.kind == Kind::kHeader && http::EqualsIgnoreCase(h.name, pool.hash_on.name)) {
-      return h.value;
-    }
-    if (pool.hash_on.kind == Kind::kCookie && http::EqualsIgnoreCase(h.name, "cookie")) {
-      std::string_view rest = h.value;
-      while (!rest.empty()) {
-        size_t semi = rest.find(';');
-        std::string_view pair = rest.substr(0, semi);
-        rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-        while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-        size_t eq = pair.find('=');
-        if (eq != std::string_view::npos && pair.substr(0, eq) == pool.hash_on.name) {
-          return pair.substr(eq + 1);
-        }
-      }
-    }
-  }
-  return {};
-}
-
-// A route's max_body (0: no limit) against a declared Content-Length: refused before anything
-// goes upstream. A chunked body is held to it as it streams (BodyPump's max_data).
-bool ExceedsMaxBody(const config::RouteConfig& route, const http::RequestHead& request) {
-  return route.max_body != 0 && request.body == http::BodyKind::kContentLength &&
-         request.content_length > route.max_body;
-}
-
-}  // namespace
 
 void DownstreamConnection::HandleRequest() {
   view_ = worker_.view();
@@ -108,9 +40,7 @@ void DownstreamConnection::HandleRequest() {
   client_keep_alive_ = ex().request.keep_alive && !worker_.draining();
   client_asked_close_ = !ex().request.keep_alive;
   ex().upgrade_requested = false;
-  ex().has_body =
-      ex().request.body != http::BodyKind::kNone &&
-      !(ex().request.body == http::BodyKind::kContentLength && ex().request.content_length == 0);
+  ex().has_body = HasBody(ex().request);
   BeginRequestLog(*listener.config);
 
   // Routed on, and forwarded as, the normalized target (forwarded_fields.h).
@@ -134,8 +64,7 @@ void DownstreamConnection::HandleRequest() {
   }
   const config::RouteConfig& route_config = listener.config->routes[*route];
   if (!ex().request.upgrade.empty()) {
-    if (!ex().request.upgrade_websocket ||
-        !http::UpgradesAllowed(ex().request.headers, route_config.upgrades)) {
+    if (!RouteAllowsUpgrade(route_config, ex().request)) {
       SendLocalResponse(400, "upgrade not allowed on this route", /*close=*/true);
       return;
     }
