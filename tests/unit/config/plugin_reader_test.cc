@@ -191,32 +191,41 @@ TEST(PluginReaderTest, CompressSettingsAndMistakes) {
   EXPECT_EQ(z.gzip_level, 6);
   EXPECT_EQ(z.brotli_quality, 4);
 
-  c = Load(
-      "          - compress: { encodings: [zstd, gzip, gzip] }\n"
-      "          - compress: { encodings: [] }\n"
-      "          - compress: { types: [html, 'text/', '*/*'] }\n"
-      "          - compress: { gzip_level: 0, brotli_quality: 12, min_size: lots }\n");
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(std::string(c.status().message()),
-            "t.yaml:8:37: listeners.web.routes[0].plugins[0].compress.encodings[0]: expected gzip "
-            "or br, got \"zstd\"\n"
-            "t.yaml:8:49: listeners.web.routes[0].plugins[0].compress.encodings[2]: gzip is listed "
-            "twice\n"
-            "t.yaml:9:36: listeners.web.routes[0].plugins[1].compress.encodings: expected at "
-            "least one of gzip, br\n"
-            "t.yaml:10:33: listeners.web.routes[0].plugins[2].compress.types[0]: expected a media "
-            "type (\"text/html\", \"text/*\"), got \"html\"\n"
-            "t.yaml:10:39: listeners.web.routes[0].plugins[2].compress.types[1]: expected a media "
-            "type (\"text/html\", \"text/*\"), got \"text/\"\n"
-            "t.yaml:10:48: listeners.web.routes[0].plugins[2].compress.types[2]: expected a media "
-            "type (\"text/html\", \"text/*\"), got \"*/*\"\n"
-            "t.yaml:11:37: listeners.web.routes[0].plugins[3].compress.gzip_level: must be between "
-            "1 and 9, got 0\n"
-            "t.yaml:11:56: listeners.web.routes[0].plugins[3].compress.brotli_quality: must be "
-            "between 0 and 11, got 12\n"
-            "t.yaml:11:70: listeners.web.routes[0].plugins[3].compress.min_size: invalid size "
-            "\"lots\": expected an integer of bytes, or one with a unit (KiB, MiB, GiB), e.g. "
-            "65536, 512KiB, 10MiB");
+  // One compress a route: each mistake on a route of its own.
+  const std::pair<std::string_view, std::string_view> mistakes[] = {
+      {"          - compress: { encodings: [zstd, gzip, gzip] }\n",
+       "t.yaml:8:37: listeners.web.routes[0].plugins[0].compress.encodings[0]: expected gzip or "
+       "br, got \"zstd\"\n"
+       "t.yaml:8:49: listeners.web.routes[0].plugins[0].compress.encodings[2]: gzip is listed "
+       "twice"},
+      {"          - compress: { encodings: [] }\n",
+       "t.yaml:8:36: listeners.web.routes[0].plugins[0].compress.encodings: expected at least one "
+       "of gzip, br"},
+      {"          - compress: { types: [html, 'text/', '*/*'] }\n",
+       "t.yaml:8:33: listeners.web.routes[0].plugins[0].compress.types[0]: expected a media type "
+       "(\"text/html\", \"text/*\"), got \"html\"\n"
+       "t.yaml:8:39: listeners.web.routes[0].plugins[0].compress.types[1]: expected a media type "
+       "(\"text/html\", \"text/*\"), got \"text/\"\n"
+       "t.yaml:8:48: listeners.web.routes[0].plugins[0].compress.types[2]: expected a media type "
+       "(\"text/html\", \"text/*\"), got \"*/*\""},
+      {"          - compress: { gzip_level: 0, brotli_quality: 12, min_size: lots }\n",
+       "t.yaml:8:37: listeners.web.routes[0].plugins[0].compress.gzip_level: must be between 1 and "
+       "9, got 0\n"
+       "t.yaml:8:56: listeners.web.routes[0].plugins[0].compress.brotli_quality: must be between 0 "
+       "and 11, got 12\n"
+       "t.yaml:8:70: listeners.web.routes[0].plugins[0].compress.min_size: invalid size \"lots\": "
+       "expected an integer of bytes, or one with a unit (KiB, MiB, GiB), e.g. 65536, 512KiB, "
+       "10MiB"},
+      {"          - compress: {}\n          - rewrite: { strip_prefix: /a }\n"
+       "          - compress: {}\n",
+       "t.yaml:10:13: listeners.web.routes[0].plugins[2].compress: compress is already on this "
+       "route: list it once"},
+  };
+  for (const auto& [yaml, message] : mistakes) {
+    c = Load(yaml);
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_EQ(std::string(c.status().message()), message);
+  }
 }
 
 TEST(PluginReaderTest, RouteThatAlwaysAnswersNeedsNoPool) {
