@@ -7,16 +7,13 @@
 #include <spdlog/spdlog.h>
 
 #include "plugins/builtin.h"
+#include "proxy/http/fields.h"
 #include "proxy/http/head_writer.h"
 
 namespace outrigger::plugins {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using http::fields::TrimOws;
 
 // The q of `coding` in an Accept-Encoding value: -1 when neither it nor "*" is listed.
 double Quality(std::string_view accept, std::string_view coding) {
@@ -26,10 +23,10 @@ double Quality(std::string_view accept, std::string_view coding) {
     std::string_view item = accept.substr(0, comma);
     accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
     const size_t semi = item.find(';');
-    const std::string_view token = Trim(item.substr(0, semi));
+    const std::string_view token = TrimOws(item.substr(0, semi));
     double q = 1;
     if (semi != std::string_view::npos) {
-      std::string_view param = Trim(item.substr(semi + 1));
+      std::string_view param = TrimOws(item.substr(semi + 1));
       if (param.size() > 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
         param.remove_prefix(2);
         // "0", "0.000", "1": anything that does not parse as a number counts as 0.
@@ -81,9 +78,9 @@ class Compress final : public Plugin {
     http::FieldEdits& edits = ctx.response_edits();
     edits.set.push_back({"Content-Encoding", CodingName(choice->coding)});
     for (const http::Header& h : resp.headers) {
-      if (http::EqualsIgnoreCase(h.name, "etag") && Trim(h.value).starts_with('"')) {
+      if (http::EqualsIgnoreCase(h.name, "etag") && TrimOws(h.value).starts_with('"')) {
         std::string& weak = ctx.NewString();
-        weak.append("W/").append(Trim(h.value));
+        weak.append("W/").append(TrimOws(h.value));
         edits.set.push_back({"ETag", weak});
         break;
       }
@@ -104,17 +101,14 @@ class Compress final : public Plugin {
     if (resp.status < 200 || resp.status == 204 || resp.status == 206 || resp.status == 304) {
       return false;
     }
-    bool declared = false;  // a Content-Length, which HEAD's response keeps too
-    for (const http::Header& h : resp.headers) {
-      if (http::EqualsIgnoreCase(h.name, "content-length")) declared = true;
-    }
-    if (declared && resp.content_length < config_.min_size) return false;
     bool typed = false;
     for (const http::Header& h : resp.headers) {
-      if (http::EqualsIgnoreCase(h.name, "content-type")) {
+      if (http::EqualsIgnoreCase(h.name, "content-length")) {  // HEAD's response keeps it too
+        if (resp.content_length < config_.min_size) return false;
+      } else if (http::EqualsIgnoreCase(h.name, "content-type")) {
         typed = TypeListed(h.value);
       } else if (http::EqualsIgnoreCase(h.name, "content-encoding")) {
-        if (!http::EqualsIgnoreCase(Trim(h.value), "identity")) return false;
+        if (!http::EqualsIgnoreCase(TrimOws(h.value), "identity")) return false;
       } else if (http::EqualsIgnoreCase(h.name, "content-range")) {
         return false;
       } else if (http::EqualsIgnoreCase(h.name, "cache-control")) {
@@ -125,7 +119,7 @@ class Compress final : public Plugin {
   }
 
   bool TypeListed(std::string_view value) const {
-    const std::string_view type = Trim(value.substr(0, value.find(';')));
+    const std::string_view type = TrimOws(value.substr(0, value.find(';')));
     const size_t slash = type.find('/');
     if (slash == std::string_view::npos) return false;
     for (const std::string& t : config_.types) {
@@ -141,7 +135,7 @@ class Compress final : public Plugin {
   static void AddVary(Context& ctx, const http::ResponseHead& resp) {
     for (const http::Header& h : resp.headers) {
       if (http::EqualsIgnoreCase(h.name, "vary") &&
-          (http::ListHasToken(h.value, "accept-encoding") || Trim(h.value) == "*")) {
+          (http::ListHasToken(h.value, "accept-encoding") || TrimOws(h.value) == "*")) {
         return;
       }
     }
