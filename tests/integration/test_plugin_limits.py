@@ -193,8 +193,13 @@ class RateLimitMemory(harness.ProxyTestCase):
         # freed memory resident, so RSS says nothing there.
         if not harness.SANITIZER:
             self.assertLess(after - before, 4 * 1024, (before, after))
-        # The most recent addresses are still remembered: over their limit of one.
-        self.assertEqual(batch(99000, 1000), {429: 1000})
+        # The most recent addresses are still remembered: over their limit of one. A key is
+        # forgotten only when two newer keys land on its pair of slots; with the hash seeded
+        # per process that happens to about one run in 25 for one of these 1,000 (0.04 keys a
+        # run, by simulation of the table), so a handful may be let through.
+        recent = batch(99000, 1000)
+        self.assertEqual(sum(recent.values()), 1000, recent)
+        self.assertGreaterEqual(recent[429], 995, recent)
 
 
 if __name__ == "__main__":
