@@ -8,9 +8,6 @@
 #include "proxy/http/head_writer.h"
 
 namespace outrigger::http {
-namespace {
-
-using fields::FieldSummary;
 
 Method MethodFromText(std::string_view m) {
   // Methods are case-sensitive (RFC 9110 §9.1): "get" is an unknown method, not GET.
@@ -39,6 +36,10 @@ Method MethodFromText(std::string_view m) {
   }
   return Method::kOther;
 }
+
+namespace {
+
+using fields::FieldSummary;
 
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);

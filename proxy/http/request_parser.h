@@ -39,4 +39,7 @@ namespace outrigger::http {
 // On kDone, out->head_size bytes of `data` form the head; the rest is body or the next request.
 ParseResult ParseRequestHead(std::string_view data, const HeadLimits& limits, RequestHead* out);
 
+// The Method a method token names; kOther for any other token (methods are case-sensitive).
+Method MethodFromText(std::string_view token);
+
 }  // namespace outrigger::http
