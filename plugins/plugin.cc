@@ -6,11 +6,10 @@
 
 namespace outrigger::plugins {
 
-void Context::Begin(http::RequestHead* request, const config::TemplateValues& vars,
-                    metrics::Shard* shard, Stores* stores) {
+config::TemplateValues& Context::Begin(http::RequestHead* request, metrics::Shard* shard,
+                                       Stores* stores) {
   EndBody();  // an exchange cut short may still hold the last response's
   request_ = request;
-  vars_ = vars;
   shard_ = shard;
   stores_ = stores;
   wait_.Cancel();
@@ -25,6 +24,7 @@ void Context::Begin(http::RequestHead* request, const config::TemplateValues& va
   body_encodable_ = false;
   std::fill(notes_.begin(), notes_.end(), 0);
   ran = 0;
+  return vars_;
 }
 
 absl::Status Context::EncodeBody(Coding coding, int level) {

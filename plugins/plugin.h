@@ -50,7 +50,12 @@ class Context {
   // replaced (SetPath). `vars` are the
   // request's variables; $path and $query follow SetPath. `stores` are the worker's.
   void Begin(http::RequestHead* request, const config::TemplateValues& vars, metrics::Shard* shard,
-             Stores* stores);
+             Stores* stores) {
+    Begin(request, shard, stores) = vars;
+  }
+  // Begin for a caller that sets every variable in place, into what this returns: the
+  // request path spares a copy of them.
+  config::TemplateValues& Begin(http::RequestHead* request, metrics::Shard* shard, Stores* stores);
 
   http::RequestHead& request() { return *request_; }
   const config::TemplateValues& vars() const { return vars_; }

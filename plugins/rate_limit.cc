@@ -22,6 +22,7 @@
 #include "plugins/gcra_table.h"
 #include "plugins/store/stores.h"
 #include "proxy/base/clock.h"
+#include "proxy/base/copy_bytes.h"
 #include "proxy/http/head_writer.h"
 
 namespace outrigger::plugins {
@@ -137,13 +138,22 @@ class RateLimit final : public Plugin {
 
   void AddHeaders(Context& ctx, const GcraTable::Decision& d, http::FieldEdits* edits) const {
     // The policy never changes: written once, at build. Per request only r and t, composed
-    // on the stack and appended at once (each std::string append pays its own checks).
-    char counts[2 * 20 + 3];
-    char* p = std::to_chars(counts, counts + 20, d.remaining).ptr;
+    // on the stack after the prefix and appended at once (each std::string append pays its
+    // own checks); a prefix longer than the room (a long header name) is appended first.
+    constexpr size_t kCounts = 2 * 20 + 3;
+    char room[128];
+    char* p = room;
+    std::string& state = ctx.NewString();
+    if (state_prefix_.size() <= sizeof(room) - kCounts) {
+      base::CopyBytes(p, state_prefix_.data(), state_prefix_.size());
+      p += state_prefix_.size();
+    } else {
+      state.append(state_prefix_);
+    }
+    p = std::to_chars(p, p + 20, d.remaining).ptr;
     std::memcpy(p, ";t=", 3);
     p = std::to_chars(p + 3, p + 23, static_cast<uint64_t>(Ceil(d.reset_ns, 1'000'000'000))).ptr;
-    std::string& state = ctx.NewString();
-    state.append(state_prefix_).append(counts, static_cast<size_t>(p - counts));
+    state.append(room, static_cast<size_t>(p - room));
     edits->add.push_back({"RateLimit-Policy", policy_});
     edits->add.push_back({"RateLimit", state});
   }

@@ -20,13 +20,13 @@ class Rewrite final : public Plugin {
 
   uint8_t later_phases() const override { return 0; }  // the request phase only
   Verdict OnRequest(Context& ctx) const override {
+    // A prefix replaced by itself leaves every path as it was, whether it matches or not.
+    if (unchanged_) return Verdict::kContinue;
     const std::string_view path = ctx.request().path;
     if (config_.kind == Kind::kRegex) return OnRegex(ctx, path);
     // The config refuses a '?' in `from`: the path starts with it exactly when its part
     // before the query does, so the query need not be looked for.
     if (!path.starts_with(config_.from)) return Verdict::kContinue;
-    // A prefix replaced by itself leaves every path as it was.
-    if (unchanged_) return Verdict::kContinue;
     std::string_view rest = path.substr(config_.from.size());
     std::string& out = ctx.NewString();
     if (config_.kind == Kind::kStripPrefix) {

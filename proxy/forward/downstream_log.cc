@@ -1,9 +1,8 @@
 // DownstreamConnection's request ids and access log lines, apart from the request path's
 // control flow (downstream_connection.cc, upstream_attempt.cc: they call these at the
 // events they name).
-#include <cstring>
-
 #include "proxy/base/clock.h"
+#include "proxy/base/copy_bytes.h"
 #include "proxy/forward/downstream_connection.h"
 #include "proxy/forward/downstream_internal.h"
 #include "proxy/http/head_writer.h"
@@ -34,10 +33,10 @@ log::Termination TerminationOfStatus(int status) {
 
 // Copies `from` into a record's string. On a keep-alive connection a field usually has the
 // size it had in the request before (the method, the host, the client): then its bytes are
-// overwritten in place, without assign's general checks.
-void Store(std::string_view from, std::string* to) {
+// overwritten in place, without assign's general checks nor a call to memcpy.
+[[gnu::always_inline]] inline void Store(std::string_view from, std::string* to) {
   if (to->size() == from.size()) {
-    if (!from.empty()) std::memcpy(to->data(), from.data(), from.size());
+    base::CopyBytes(to->data(), from.data(), from.size());
     return;
   }
   to->assign(from);
@@ -244,12 +243,12 @@ void DownstreamConnection::WriteAccessLine(int status, uint64_t bytes_out, int64
   end.bytes_in = r.has_request ? e.request.head_size + e.request_body.moved() : 0;
   end.bytes_out = bytes_out;
   end.duration_ns = duration;
-  if (cfg.format == config::AccessLogConfig::Format::kCombined) {
-    log::AppendCombinedLine(r, end, &worker_.log_clock(), buffer->line_buffer());
-  } else {
-    log::AppendJsonLine(r, end, &worker_.log_clock(), buffer->line_buffer());
-  }
-  buffer->Committed(now);
+  const char* line_end = cfg.format == config::AccessLogConfig::Format::kCombined
+                             ? log::WriteCombinedLine(r, end, &worker_.log_clock(),
+                                                      buffer->Room(log::CombinedLineBound(r)))
+                             : log::WriteJsonLine(r, end, &worker_.log_clock(),
+                                                  buffer->Room(log::JsonLineBound(r, end)));
+  buffer->Committed(line_end, now);
 }
 
 }  // namespace outrigger::forward

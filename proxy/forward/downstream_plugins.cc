@@ -25,7 +25,8 @@ std::string_view HostWithoutPort(std::string_view authority) {
 bool DownstreamConnection::RunRequestPlugins(std::string_view client_ip) {
   using config::TemplateVar;
   const http::RequestHead& req = ex().request;
-  config::TemplateValues vars;
+  // Each variable is set below: none keeps the last request's value.
+  config::TemplateValues& vars = ex().plugins.Begin(&ex().request, &shard(), &worker_.stores());
   const size_t q = req.path.find('?');
   vars.Set(TemplateVar::kHost, HostWithoutPort(req.authority));
   vars.Set(TemplateVar::kPath, req.path.substr(0, q));
@@ -34,7 +35,6 @@ bool DownstreamConnection::RunRequestPlugins(std::string_view client_ip) {
   vars.Set(TemplateVar::kScheme, tls_session_ != nullptr ? "https" : "http");
   vars.Set(TemplateVar::kRemoteAddr, client_ip);
   vars.Set(TemplateVar::kRequestId, ex().log.request_id);
-  ex().plugins.Begin(&ex().request, vars, &shard(), &worker_.stores());
   ex().plugins.SetNow(request_start_ns_);  // the head was complete a few µs ago
   ex().plugins_open = true;
   ex().plugins.wait().SetCallback(&DownstreamConnection::OnPluginResume, this);

@@ -104,4 +104,11 @@ void AppendJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
 void AppendCombinedLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock,
                         std::string* out);
 
+// The same lines written in place: the Bound is the most bytes the line can take, and the
+// Write writes it at `room` (that many bytes at least) and returns its end.
+size_t JsonLineBound(const AccessRecord& r, const LineEnd& end);
+char* WriteJsonLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock, char* room);
+size_t CombinedLineBound(const AccessRecord& r);
+char* WriteCombinedLine(const AccessRecord& r, const LineEnd& end, TimeCache* clock, char* room);
+
 }  // namespace outrigger::log

@@ -93,21 +93,31 @@ class LogBuffer {
   LogBuffer& operator=(LogBuffer&&) = delete;
 
   bool enabled() const { return sink_ != nullptr; }
-  std::string* line_buffer() { return &buf_; }
-  // After a line was appended to line_buffer(), at monotonic time `now_ns`.
-  void Committed(int64_t now_ns) {
+  // Room for a line of at most `bound` bytes after the pending ones, for the caller to write
+  // the line in place (rather than compose it elsewhere and copy it in); valid until the next
+  // call. Then Committed(end of the line, monotonic time now).
+  char* Room(size_t bound) {
+    // Only the bytes past the string's size are zeroed: about one line's worth per line.
+    if (buf_.size() - used_ < bound) buf_.resize(used_ + bound);
+    return buf_.data() + used_;
+  }
+  void Committed(const char* line_end, int64_t now_ns) {
+    used_ = static_cast<size_t>(line_end - buf_.data());
     if (lines_++ == 0) first_ns_ = now_ns;
-    if (buf_.size() >= kFlushBytes || now_ns - first_ns_ >= kFlushAfterNs) Flush();
+    if (used_ >= kFlushBytes || now_ns - first_ns_ >= kFlushAfterNs) Flush();
   }
   void Flush() {
     if (lines_ == 0 || sink_ == nullptr) return;
+    buf_.resize(used_);
     sink_->Submit(&buf_, lines_);
+    used_ = 0;
     lines_ = 0;
   }
 
  private:
   std::shared_ptr<LogSink> sink_;
-  std::string buf_;
+  std::string buf_;  // the pending lines, buf_[0, used_), then room the next line may take
+  size_t used_ = 0;
   uint64_t lines_ = 0;
   int64_t first_ns_ = 0;  // when the oldest pending line was added
 };

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -56,6 +58,35 @@ TEST(LogSinkTest, WritesBatchesAndReopens) {
   sink->reset();
   std::remove(path.c_str());
   std::remove(rotated.c_str());
+}
+
+// Lines written in place into LogBuffer::Room reach the sink as written: the room a line
+// left unused is never part of a batch, whether the buffer flushed itself (past kFlushBytes)
+// or was flushed.
+TEST(LogSinkTest, BufferSubmitsOnlyTheLinesWrittenInItsRoom) {
+  const std::string path = TempPath("buffer.log");
+  std::remove(path.c_str());
+  auto sink = LogSink::Open(path, "web");
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  LogBuffer buffer{std::shared_ptr<LogSink>(std::move(*sink))};
+  std::string expected;
+  auto put = [&](const std::string& line, size_t bound) {
+    char* room = buffer.Room(bound);
+    std::memcpy(room, line.data(), line.size());
+    buffer.Committed(room + line.size(), 0);
+    expected += line;
+  };
+  put("a\n", 100);
+  put("bb\n", 3);
+  buffer.Flush();
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(path) == "a\nbb\n"; }));
+  // 40 lines of 1000 bytes, each in room for 3000: the buffer submits once past 32 KiB.
+  for (int i = 0; i < 40; ++i) put(std::string(999, static_cast<char>('c' + i % 20)) + "\n", 3000);
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(path).size() >= LogBuffer::kFlushBytes; }));
+  EXPECT_LT(ReadFile(path).size(), expected.size());
+  buffer.Flush();
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(path) == expected; }));
+  std::remove(path.c_str());
 }
 
 TEST(LogSinkTest, UnwritablePathFails) {
