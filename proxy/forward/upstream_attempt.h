@@ -15,7 +15,8 @@
 // (SetConnection enters kAwaitingHead at once when the request has no body left to send.)
 //
 // A response head may come while the request is still being sent (kSending): a backend may
-// answer early (a 413), and the answer is relayed as in kAwaitingHead.
+// answer early (a 413), and the answer is relayed as in kAwaitingHead. After a 101 the
+// owner's tunnel uses the connection where it is, in the phase it was in, until End.
 //
 // Reporting: it calls its owner through AttemptCallbacks, one virtual call each, so the
 // owner may end the attempt or begin the next one (a retry, the next request's) from inside
