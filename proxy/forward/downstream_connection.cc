@@ -35,6 +35,7 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
     : worker_(worker),
       client_(worker.base(), fd),
       peer_ip_(peer.IpString()),
+      attempt_(*this),
       listener_index_(static_cast<uint32_t>(listener_index)) {
   SetNoDelay(fd);
   client_.UseSpares(&worker.buffer_spares());
@@ -57,8 +58,8 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
 
 void DownstreamConnection::Flush() {
   if (state_ == State::kClosed) return;
-  if (upstream_) {
-    net::Stream& up = upstream_->stream();
+  if (upstream::UpstreamConnection* conn = attempt_.connection()) {
+    net::Stream& up = conn->stream();
     up.Flush();  // the request first: its answer takes longest
     // A request body waits for its upstream output to drain (PumpRequestBody), and the
     // Stream reports only drains its loop made: when this flush, or the one a connect makes
@@ -67,7 +68,7 @@ void DownstreamConnection::Flush() {
         !ex_->request_body.done() && up.unsent() <= kLowWater) {
       PumpRequestBody();
       if (state_ == State::kClosed) return;
-      if (upstream_) upstream_->stream().Flush();
+      if (attempt_.connection()) attempt_.connection()->stream().Flush();
     }
   }
   client_.Flush();
@@ -80,8 +81,7 @@ void DownstreamConnection::Flush() {
 DownstreamConnection::~DownstreamConnection() {
   if (ex_ != nullptr) ex_->plugins.wait().Cancel();
   worker_.ReturnExchange(std::move(ex_));
-  if (pending_slot_) upstream::Release(backend_->pending());
-  if (backend_ != nullptr) backend_->AddActive(-1);
+  // attempt_'s destructor frees a pending slot and the backend's active count.
 }
 
 Exchange& DownstreamConnection::TakeExchange() {
@@ -149,13 +149,13 @@ void DownstreamConnection::OnClientWrite(void* arg) {
   switch (self->state_) {
     case State::kExchange:
       // The client drained what we sent: read more of the response.
-      if (self->upstream_ && self->ex().response_started) {
-        self->upstream_->stream().EnableRead();
-        self->PumpResponseBody();
+      if (self->attempt_.connection() && self->ex().response_started) {
+        self->attempt_.connection()->stream().EnableRead();
+        self->OnAttemptBody(In(self->attempt_.connection()->stream()));
       }
       break;
     case State::kTunnel:
-      if (self->upstream_) self->upstream_->stream().EnableRead();
+      if (self->attempt_.connection()) self->attempt_.connection()->stream().EnableRead();
       self->PumpTunnel();
       break;
     case State::kHead:
@@ -216,7 +216,7 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     self->client_keep_alive_ = false;
     return;
   }
-  if (self->state_ == State::kTunnel && (what & net::Stream::kEof) && self->upstream_) {
+  if (self->state_ == State::kTunnel && (what & net::Stream::kEof) && self->attempt_.connection()) {
     // The client has sent all it will (it may still read): pass on what it sent last (a
     // WebSocket close frame), then its half-close, and keep relaying what the backend sends
     // until the backend closes too (OnUpstreamEvent) or the tunnel's idle timeout.
@@ -224,7 +224,7 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     self->client_eof_ = true;
     self->client_half_closed_ = true;  // the close comes as soon as the last bytes are out
     self->client_.DisableRead();
-    net::Stream& up = self->upstream_->stream();
+    net::Stream& up = self->attempt_.connection()->stream();
     up.Flush();
     if (up.unsent() == 0) {
       shutdown(up.fd(), SHUT_WR);
@@ -262,7 +262,7 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
       self->Close();
       break;
     case State::kExchange:
-      if (self->pending_slot_) self->RecheckPending();
+      if (self->attempt_.phase() == UpstreamAttempt::Phase::kPending) self->RecheckPending();
       break;
     case State::kPlugin:
     case State::kClosed:

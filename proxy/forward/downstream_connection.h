@@ -11,8 +11,11 @@
 //
 // Its member functions live in files by concern: downstream_connection.cc (the client side:
 // heads, timeouts, local answers, closing), request_dispatch.cc (routing to a pool),
-// downstream_plugins.cc, upstream_attempt.cc (backends, attempts, retries, bodies),
-// downstream_tunnel.cc, downstream_metrics.cc, downstream_log.cc, downstream_tls.cc.
+// downstream_plugins.cc, downstream_attempt.cc (caps, connecting, sending the request,
+// failures and retries), downstream_response.cc (response heads and bodies),
+// downstream_tunnel.cc, downstream_metrics.cc, downstream_log.cc, downstream_tls.cc. The try at
+// a backend itself is an UpstreamAttempt (upstream_attempt.h), which reports here through
+// AttemptCallbacks.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +24,7 @@
 #include <string>
 
 #include "proxy/forward/exchange.h"
+#include "proxy/forward/upstream_attempt.h"
 #include "proxy/forward/worker.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/http/limits.h"
@@ -35,7 +39,7 @@
 
 namespace outrigger::forward {
 
-class DownstreamConnection {
+class DownstreamConnection final : private AttemptCallbacks {
  public:
   DownstreamConnection(Worker& worker, size_t listener_index, evutil_socket_t fd,
                        const net::SocketAddress& peer);
@@ -128,21 +132,19 @@ class DownstreamConnection {
   static void OnUpstreamRead(void* self);
   static void OnUpstreamWrite(void* self);
   static void OnUpstreamEvent(short what, void* self);
-  // Picks a backend for the current request (pick_) and admits it past its circuit breaker
-  // (sets breaker_admitted_); null when none can take it.
-  upstream::Backend* PickBackend();
-  // Sends the current request to backend_: on an idle pooled connection, a new one, or, at
-  // the backend's max_connections, after waiting for one (RecheckPending).
+  // Picks a backend for the current request (ex().pick) from view_'s policy for its pool,
+  // admitted past its circuit breaker; or none, and why.
+  UpstreamAttempt::PickResult PickBackend();
+  // Sends the current request to attempt_'s backend (begun): on an idle pooled connection, a
+  // new one, or, at the backend's max_connections, after waiting for one (RecheckPending).
   void StartAttempt();
   void RecheckPending();
-  // With one of backend_'s in-use slots reserved under max_connections: sends on an idle
+  // With one of the backend's in-use slots reserved under max_connections: sends on an idle
   // pooled connection or a new one, which then counts itself, and frees the reservation.
   void SendInSlot();
-  void ReleasePendingSlot();
   void ShedOverLimit();
   // Whether the attempt that just failed with `outcome` may be sent again (safety and the
-  // attempts limit; the budget is Retry's). Any byte of the request reached the backend:
-  bool RequestBytesSent() const;
+  // attempts limit; the budget is Retry's).
   bool MayRetry(upstream::Outcome outcome) const;
   // Sends the request to another backend within the pool's retry budget. False (nothing
   // changed) when the budget is spent or no other backend can take it.
@@ -151,9 +153,15 @@ class DownstreamConnection {
   void Connect();
   void SendRequest();
   void PumpRequestBody();
-  void ReadResponse();
-  bool TryReadResponseHead();
-  void PumpResponseBody();
+  // AttemptCallbacks (downstream_response.cc; OnAttemptFailed: downstream_attempt.cc). The
+  // owner's decisions: relay or refuse each head, retry, tunnel, keep-alive, the body's end.
+  bool OnAttemptHead(http::ResponseHead& head) override;
+  // Also called when the client drained its output (OnClientWrite), to read on.
+  bool OnAttemptBody(evbuffer* in) override;
+  void OnAttemptDone(bool connection_reusable) override;
+  // A pooled connection found stale is replaced once, unseen; else the breaker hears of it,
+  // then a retry, a 502/504, or, once the response started, a cut.
+  void OnAttemptFailed(upstream::Outcome outcome, int status, std::string_view detail) override;
   // A response body a plugin encodes (response_encoding.cc): the framing fields for it, then
   // what the decoded body gave the encoder, framed as chunks; false when the connection
   // was closed on an encoder failure.
@@ -162,10 +170,8 @@ class DownstreamConnection {
   // The response body's bytes that went to the client so far (encoded, when it is).
   uint64_t ResponseBodyBytesSent() const;
   void FinishExchange();
-  void UpstreamFailed(int status, std::string_view detail, upstream::Outcome outcome);
+  // Ends the attempt, whatever its phase: the client went, or a local answer replaces it.
   void DropUpstream();
-  // Tells the backend's circuit breaker how the admitted attempt ended (once per attempt).
-  void ReportOutcome(bool failure);
   void StartTunnel();
   void PumpTunnel();
 
@@ -178,15 +184,14 @@ class DownstreamConnection {
   // one; not at all when a reload removed the listener and no view still has its series.
   // Returns the monotonic instant it read (0: metrics are off), for the access line.
   int64_t CountResponse(int status);
-  // An attempt at backend_ begins: a connection is at hand or being opened (not while pending).
+  // An attempt at attempt_'s backend begins: a connection is at hand or being opened (not
+  // while pending).
   void BeginAttempt();
   // The attempt ends: with a response status, a transport failure (`outcome`), or abandoned
   // (status 0, no failure) when the client went away or nothing was sent.
   void EndAttempt(int status, upstream::Outcome outcome = upstream::Outcome::kDownstreamReset);
   // The client's response is decided (sent, cut, or never: 499): ends the pool request.
   void EndClientRequest(int status);
-  // Why the pool has no backend for the request (outrigger_pool_shed_requests_total{reason}).
-  metrics::ShedReason ShedReasonNow() const;
 
   // Request ids and the access log (downstream_log.cc). The head is parsed: gives the
   // request its id and, when its listener logs, starts its record (log_open).
@@ -249,10 +254,10 @@ class DownstreamConnection {
   // state is in ex(). These stay here: teardown reads them whether or not a request is held.
   std::shared_ptr<WorkerView> view_;
   const PoolRuntime* pool_ = nullptr;
-  upstream::Backend* backend_ = nullptr;
-  std::unique_ptr<upstream::UpstreamConnection> upstream_;
   int64_t request_start_ns_ = 0;  // the request head was complete (0: none, or no metrics)
   std::unique_ptr<Exchange> ex_;  // see ex()
+  // The try at a backend, one at a time (a retry begins it again); idle between requests.
+  UpstreamAttempt attempt_;
 
   uint32_t listener_index_;        // into the worker's current snapshot's listeners
   uint32_t request_listener_ = 0;  // HandleRequest: listener_index_ in view_'s snapshot
@@ -263,7 +268,6 @@ class DownstreamConnection {
   bool client_eof_ = false;          // tunnel: the client half-closed; passed on upstream
   bool client_asked_close_ = false;  // the last request said Connection: close (or HTTP/1.0)
   bool client_half_closed_ = false;  // the client sent EOF after a whole request; it still reads
-  bool pending_slot_ = false;        // holds one of backend_'s pending slots (waiting to connect)
 };
 
 }  // namespace outrigger::forward

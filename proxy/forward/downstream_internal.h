@@ -1,7 +1,7 @@
 // What DownstreamConnection's files share (downstream_connection.cc: the client side;
-// request_dispatch.cc: routing to a pool; upstream_attempt.cc: the backend side;
-// downstream_metrics.cc, downstream_tunnel.cc): its limits and the small buffer helpers.
-// Internal to proxy/forward/.
+// request_dispatch.cc: routing to a pool; downstream_attempt.cc and downstream_response.cc:
+// the backend side; downstream_metrics.cc, downstream_tunnel.cc), and UpstreamAttempt: its
+// limits and the small buffer helpers. Internal to proxy/forward/.
 #pragma once
 
 #include <netinet/in.h>

@@ -1,6 +1,7 @@
 // DownstreamConnection's request ids and access log lines, apart from the request path's
-// control flow (downstream_connection.cc, upstream_attempt.cc: they call these at the
-// events they name).
+// control flow (downstream_connection.cc, downstream_attempt.cc, downstream_response.cc:
+// they call these at the events they name).
+
 #include "proxy/base/clock.h"
 #include "proxy/base/copy_bytes.h"
 #include "proxy/forward/downstream_connection.h"
@@ -157,7 +158,7 @@ http::SetField DownstreamConnection::RequestIdField() const {
 
 void DownstreamConnection::NoteResponseHead() {
   if (!ex().log_open) return;
-  if (ex().sent_ns != 0) ex().log.header_ns = MonoNanos() - ex().sent_ns;
+  if (attempt_.sent_ns() != 0) ex().log.header_ns = MonoNanos() - attempt_.sent_ns();
   ex().log.response_head_bytes = ex().scratch.size();
 }
 

@@ -74,11 +74,13 @@ int64_t DownstreamConnection::CountResponse(int status) {
 }
 
 void DownstreamConnection::BeginAttempt() {
-  if constexpr (metrics::kRecording) ex().metric_backend = view_->snapshot->MetricId(backend_);
-  shard().OnRequestStart(ex().metric_backend, ex().exchange_start_ns);
+  if constexpr (metrics::kRecording) {
+    ex().metric_backend = view_->snapshot->MetricId(attempt_.backend());
+  }
+  shard().OnRequestStart(ex().metric_backend, attempt_.start_ns());
   ex().attempt_open = true;
   if (ex().log_open) {
-    ex().log.backend.assign(backend_->label());
+    ex().log.backend.assign(attempt_.backend()->label());
     ++ex().log.attempts;
   }
 }
@@ -90,7 +92,7 @@ void DownstreamConnection::EndAttempt(int status, upstream::Outcome outcome) {
   if (std::optional<metrics::FailureReason> reason = MetricReason(outcome)) {
     shard().OnRequestFailed(ex().metric_backend, now, *reason);
   } else if (status != 0) {
-    shard().OnRequestEnd(ex().metric_backend, now, status, now - ex().sent_ns);
+    shard().OnRequestEnd(ex().metric_backend, now, status, now - attempt_.sent_ns());
   } else {
     shard().OnRequestAbandoned(ex().metric_backend, now);
   }
@@ -103,17 +105,6 @@ void DownstreamConnection::EndClientRequest(int status) {
   shard().OnPoolRequestEnd(
       static_cast<metrics::PoolId>(ex().pool_index), now, status, now - request_start_ns_,
       status >= 500 || status == 499 ? metrics::PoolOutcome::kError : metrics::PoolOutcome::kOk);
-}
-
-metrics::ShedReason DownstreamConnection::ShedReasonNow() const {
-  // The shed path only: a scan of the pool. A backend that takes requests was passed over for
-  // its caps; else an open circuit is what keeps the rest out.
-  bool circuit_open = false;
-  for (const auto& b : pool_->backends) {
-    if (b->Available()) return metrics::ShedReason::kOverLimit;
-    circuit_open = circuit_open || (b->unavailable() & upstream::Backend::kCircuitOpen) != 0;
-  }
-  return circuit_open ? metrics::ShedReason::kCircuitOpen : metrics::ShedReason::kNoBackend;
 }
 
 }  // namespace outrigger::forward

@@ -1,6 +1,6 @@
 // DownstreamConnection's side of a route's plugins (plugins/plugin.h): the request's
 // variables, the request phase, and the answer a plugin made. The response phase and the
-// field edits are applied where the heads are written (upstream_attempt.cc).
+// field edits are applied where the heads are written (downstream_response.cc).
 #include <sys/socket.h>
 
 #include <cerrno>

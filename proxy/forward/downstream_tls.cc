@@ -44,15 +44,15 @@ void DownstreamConnection::OnHandshake(void* arg, bool ok, std::string_view vers
 }
 
 void DownstreamConnection::UseUpstreamTls(net::Stream& stream) {
-  const std::string_view name = pool_->TlsName(backend_);
+  const std::string_view name = pool_->TlsName(attempt_.backend());
   // One slot per worker, pool, backend and name: a session resumes only where it was made.
   std::string key = pool_->config->name;
   key += '|';
-  key += backend_->address().ToString();
+  key += attempt_.backend()->address().ToString();
   key += '|';
   key += name;
   stream.SetFilter(
-      pool_->tls->NewSession(name, worker_.tls_sessions().Slot(key), &backend_->label()));
+      pool_->tls->NewSession(name, worker_.tls_sessions().Slot(key), &attempt_.backend()->label()));
 }
 
 void DownstreamConnection::RedirectToHttps(uint16_t port) {

@@ -31,7 +31,7 @@ namespace outrigger::forward {
 using namespace downstream;  // the helpers of this class's files (downstream_internal.h)
 
 void DownstreamConnection::StartTunnel() {
-  ReportOutcome(/*failure=*/false);
+  attempt_.ReportOutcome(upstream::Outcome::kSuccess);
   EndAttempt(101);
   EndClientRequest(101);
   CountResponse(101);
@@ -41,19 +41,20 @@ void DownstreamConnection::StartTunnel() {
   state_ = State::kTunnel;
   ex().upstream_head.clear();
   // The tunnel keeps counting as an active request on its backend until it closes.
-  upstream_->stream().SetReadTimeout(milliseconds(0));
+  net::Stream& up = attempt_.connection()->stream();
+  up.SetReadTimeout(milliseconds(0));
   client_.SetReadTimeout(
       milliseconds(0));  // the head timeout left running; the tunnel's is ArmTimer's
   client_.EnableRead();
-  upstream_->stream().EnableRead();
+  up.EnableRead();
   ex().last_activity_ns = MonoNanos();
   ArmTimer(pool_->config->timeouts.tunnel);
   PumpTunnel();
 }
 
 void DownstreamConnection::PumpTunnel() {
-  if (!upstream_) return;
-  net::Stream& up = upstream_->stream();
+  if (attempt_.connection() == nullptr) return;
+  net::Stream& up = attempt_.connection()->stream();
   net::Stream& cl = client_;
   size_t moved = evbuffer_get_length(In(cl)) + evbuffer_get_length(In(up));
   if (moved > 0) ex().last_activity_ns = MonoNanos();

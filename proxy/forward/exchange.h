@@ -32,33 +32,21 @@ struct ExchangeState {
   int client_minor = 1;
   uint64_t max_body = 0;  // the route's max_body for the request being served
   bool upgrade_requested = false;
-  bool connecting = false;
-  bool response_started = false;  // the response head went to the client: no more 5xx
-  bool upstream_reusable = false;
-  bool retried_stale = false;
-  bool breaker_admitted = false;   // the breaker admitted this attempt and awaits its outcome
-  bool has_body = false;           // the current request has a (non-empty) body
-  bool attempt_open = false;       // BeginAttempt recorded, its end not yet
-  bool pool_request_open = false;  // OnPoolRequestStart recorded, its end not yet
-  bool tunnel_open = false;        // OnTunnelOpened recorded, its close not yet
-  bool log_begun = false;          // `log` (its request id at least) is this request's
-  bool log_open = false;           // `log` describes this request, its line not yet written
-  bool plugins_open = false;       // the route's plugins ran for it, their log phase not yet
-  uint32_t retries = 0;            // retries of the current request so far
-  uint32_t route = 0;              // its route in its listener (view's snapshot)
+  bool response_started = false;          // the response head went to the client: no more 5xx
+  bool has_body = false;                  // the current request has a (non-empty) body
+  bool attempt_open = false;              // BeginAttempt recorded, its end not yet
+  bool pool_request_open = false;         // OnPoolRequestStart recorded, its end not yet
+  bool tunnel_open = false;               // OnTunnelOpened recorded, its close not yet
+  bool log_begun = false;                 // `log` (its request id at least) is this request's
+  bool log_open = false;                  // `log` describes this request, its line not yet written
+  bool plugins_open = false;              // the route's plugins ran for it, their log phase not yet
+  uint32_t retries = 0;                   // retries of the current request so far
+  uint32_t route = 0;                     // its route in its listener (view's snapshot)
   const plugins::Chain* chain = nullptr;  // the route's plugins (the snapshot's), if any
   metrics::BackendId metric_backend = 0;
-  int64_t wait_deadline_ns = 0;  // a pending request gives up then (connect timeout)
-  // This attempt's bytes queued upstream: its head (or replay), and the body's moved() count
-  // when it began; what is queued but no longer in the output buffer reached the backend.
-  uint64_t attempt_queued = 0;
-  uint64_t attempt_body_start = 0;
-  net::EvBufferPtr replay;  // request bytes the failed attempt never sent, for the next one
-  size_t response_scan = 0;
-  uint64_t encoded_bytes = 0;     // an encoded response's bytes to the client, chunk framing too
-  uint8_t interim = 0;            // interim (1xx) responses to the request so far (kMaxInterim)
-  int64_t exchange_start_ns = 0;  // the attempt began: in flight from here (busy seconds)
-  int64_t sent_ns = 0;           // its first request byte went upstream: its latency runs from here
+  net::EvBufferPtr replay;       // request bytes the failed attempt never sent, for the next one
+  uint64_t encoded_bytes = 0;    // an encoded response's bytes to the client, chunk framing too
+  uint8_t interim = 0;           // interim (1xx) responses to the request so far (kMaxInterim)
   int64_t last_activity_ns = 0;  // tunnel idle timeout
 };
 

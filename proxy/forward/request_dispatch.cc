@@ -110,14 +110,14 @@ void DownstreamConnection::ForwardRequest(std::string_view client_ip) {
   ex().pick.caps = &pool_->caps;
   ex().retries = 0;
   view_->retry_budgets[ex().pool_index].OnRequest(MonoNanos());
-  backend_ = PickBackend();
-  if (backend_ == nullptr) {
-    shard().OnShed(static_cast<metrics::PoolId>(ex().pool_index), ShedReasonNow());
+  const UpstreamAttempt::PickResult pick = PickBackend();
+  if (pick.backend == nullptr) {
+    shard().OnShed(static_cast<metrics::PoolId>(ex().pool_index), pick.shed);
     evbuffer_drain(In(client_), ex().request.head_size);
     SendLocalResponse(503, "no backend available", /*close=*/ex().has_body, "Retry-After: 1\r\n");
     return;
   }
-  backend_->AddActive(1);
+  attempt_.Begin(ex(), pick.backend);
 
   ex().upstream_head.clear();
   http::ForwardedFor forwarded = ForwardedFields(*listener.config, peer_ip_, client_ip);

@@ -36,7 +36,7 @@ void DownstreamConnection::StartResponseEncoding() {
   ex().encoded_bytes = 0;
   // Each read is encoded and flushed: eight times fewer of them on a fast backend, for less
   // CPU per MiB than nginx (scripts/bench --compress). Back to the default when it ends.
-  upstream_->stream().SetReadSize(kEncodedReadSize);
+  attempt_.connection()->stream().SetReadSize(kEncodedReadSize);
 }
 
 bool DownstreamConnection::EncodeResponseBody(bool last) {
@@ -58,7 +58,7 @@ bool DownstreamConnection::EncodeResponseBody(bool last) {
     ex().encoded_bytes += static_cast<uint64_t>(len) + n + 2;
   }
   if (last) {
-    if (upstream_) upstream_->stream().SetReadSize(net::Stream::kReadSize);
+    if (attempt_.connection()) attempt_.connection()->stream().SetReadSize(net::Stream::kReadSize);
     evbuffer_add(out, "0\r\n\r\n", 5);
     ex().encoded_bytes += 5;
     ex().plugins.EndBody();
