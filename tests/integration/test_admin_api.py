@@ -168,13 +168,14 @@ class AdminApi(harness.ProxyTestCase):
         self.assertEqual(entry["operator"], {"state": "drain", "weight": 3})
         self.assertEqual(entry["state"], "draining")
         self.assertEqual(spread(proxy, 10), {"b": 10})
-        # A reload that drops the backend and one that brings it back: still drained.
+        # A reload that drops the backend and one that brings it back: still drained. (Both
+        # reloads so far, SIGHUP's and POST /reload's, logged "reloaded".)
         c = self.start_backend("c")
         text = proxy.config_text.replace(b.address, c.address).replace(a.address, b.address)
         proxy.reload(text)
-        proxy.wait_log(r"reloaded", count=2)
-        proxy.reload(proxy.config_text.replace(b.address, a.address).replace(c.address, b.address))
         proxy.wait_log(r"reloaded", count=3)
+        proxy.reload(proxy.config_text.replace(b.address, a.address).replace(c.address, b.address))
+        proxy.wait_log(r"reloaded", count=4)
         self.assertEqual(status_entry(proxy, "api", a)["operator"], {"state": "drain", "weight": 3})
         self.assertEqual(spread(proxy, 10), {"b": 10})
         # A refused reload: 400 and the errors, each naming the file.
