@@ -4,19 +4,13 @@
 
 #include <charconv>
 
+#include "proxy/http/fields.h"
+
 namespace outrigger::config {
 namespace {
 
 // A field name as RFC 9110 §5.1 allows (a token).
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
+using http::fields::IsToken;
 
 }  // namespace
 

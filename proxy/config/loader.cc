@@ -23,6 +23,7 @@
 #include "proxy/config/tls_reader.h"
 #include "proxy/config/validate.h"
 #include "proxy/config/yaml_reader.h"
+#include "proxy/http/fields.h"
 
 namespace outrigger::config {
 namespace {
@@ -57,14 +58,7 @@ std::string ToLower(std::string_view s) {
 }
 
 // RFC 9110 token: header names, cookie names and Upgrade protocol names are all tokens.
-bool IsToken(std::string_view s) {
-  constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-  if (s.empty()) return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           kSpecials.find(c) != std::string_view::npos;
-  });
-}
+using http::fields::IsToken;
 
 class Loader {
  public:

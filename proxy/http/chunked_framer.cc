@@ -16,12 +16,7 @@ constexpr size_t kMaxSizeDigits = 16;  // a 64-bit size; more digits is an overf
 // prefix is checked however the bytes were split across calls, so the verdict is too.
 constexpr size_t kEarlyCheckBytes = 64;
 
-inline int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using fields::HexValue;
 
 // qdtext and the escaped byte of a quoted-pair (RFC 9110 §5.6.4), HTAB and SP included.
 inline bool IsQuotedTextChar(char c) {

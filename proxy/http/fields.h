@@ -43,6 +43,14 @@ inline bool NameIs(std::string_view token, std::string_view lower) {
 }
 
 inline bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
+// The value of a hexadecimal digit (either case), or -1.
+inline int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 std::string_view TrimOws(std::string_view s);
 
 // Returns the first byte in [p, end) that may not appear in a field value (a control
