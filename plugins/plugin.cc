@@ -42,21 +42,7 @@ void Context::EndBody() {
   if (encoder_ != nullptr) stores_->encoders().Give(coding_, std::move(encoder_));
 }
 
-std::string& Context::NewString() {
-  if (strings_used_ == strings_.size()) strings_.emplace_back();
-  std::string& s = strings_[strings_used_++];
-  s.clear();
-  return s;
-}
-
-void Context::SetPath(std::string_view path) {
-  request_->path = path;
-  const size_t q = path.find('?');
-  const std::string_view view = path;
-  vars_.Set(config::TemplateVar::kPath, view.substr(0, q));
-  vars_.Set(config::TemplateVar::kQuery,
-            q == std::string_view::npos ? std::string_view() : view.substr(q + 1));
-}
+void Context::AddString() { strings_.push_back(std::make_unique<std::string>()); }
 
 std::string_view Context::Expand(const config::Template& t) {
   if (t.IsConstant()) return t.constant();

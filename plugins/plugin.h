@@ -9,8 +9,8 @@
 // and reuses, so running a chain allocates nothing once warm.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,8 +47,9 @@ struct ExchangeEnd {
 class Context {
  public:
   // `request` stays the exchange's, and is valid in the request phase only: its path may be
-  // replaced (SetPath). `vars` are the
-  // request's variables; $path and $query follow SetPath. `stores` are the worker's.
+  // replaced (SetPath). `vars` are the request's variables, $path the path's part before its
+  // '?' (a rewrite finds the query by it); $path and $query follow SetPath. `stores` are
+  // the worker's.
   void Begin(http::RequestHead* request, const config::TemplateValues& vars, metrics::Shard* shard,
              Stores* stores) {
     Begin(request, shard, stores) = vars;
@@ -63,9 +64,24 @@ class Context {
 
   // Replaces the path (and query) forwarded. `path` must stay valid while the request is
   // served: a NewString() or the config's own bytes.
-  void SetPath(std::string_view path);
-  // An empty string of the context's, valid (and in place) until the request ends.
-  std::string& NewString();
+  void SetPath(std::string_view path) { SetPath(path, std::min(path.find('?'), path.size())); }
+  // SetPath for a caller that knows where the query starts: `path_size` bytes before it
+  // (path.size() without a query).
+  void SetPath(std::string_view path, size_t path_size) {
+    request_->path = path;
+    vars_.Set(config::TemplateVar::kPath, path.substr(0, path_size));
+    vars_.Set(config::TemplateVar::kQuery,
+              path_size < path.size() ? path.substr(path_size + 1) : std::string_view());
+  }
+  // An empty string of the context's, valid (and in place) until the request ends. Inline,
+  // with the growth out of line: a few plugins call it on every request.
+  std::string& NewString() {
+    if (strings_used_ == strings_.size()) [[unlikely]]
+      AddString();
+    std::string& s = *strings_[strings_used_++];
+    s.clear();
+    return s;
+  }
   // The template's value for this request, valid until the request ends.
   std::string_view Expand(const config::Template& t);
 
@@ -125,6 +141,8 @@ class Context {
  private:
   friend class Chain;
 
+  void AddString();
+
   size_t running_ = 0;           // the chain's index of the plugin being called
   int64_t now_ns_ = 0;           // NowNanos' (0: not read yet)
   std::vector<uint64_t> notes_;  // by chain index; keeps its capacity
@@ -139,9 +157,10 @@ class Context {
   std::unique_ptr<BodyEncoder> encoder_;
   Coding coding_ = Coding::kGzip;
   bool body_encodable_ = false;
-  // Expanded values and rewritten paths: a deque keeps each string in place as more are
-  // added, so the views handed out stay valid; the strings keep their capacity.
-  std::deque<std::string> strings_;
+  // Expanded values and rewritten paths: each string lives on the heap, so the views handed
+  // out stay valid as more are added (a deque would too, but costs more to index); the strings
+  // keep their capacity.
+  std::vector<std::unique_ptr<std::string>> strings_;
   size_t strings_used_ = 0;
 };
 

@@ -37,11 +37,16 @@ class Rewrite final : public Plugin {
       }
       out.push_back('/');
       if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
-    } else {
-      out.assign(config_.to);
+      out.append(rest);
+      return Rewritten(ctx, out);
     }
-    out.append(rest);
-    return Rewritten(ctx, out);
+    // `to` differs from `from` (unchanged_), so the path always changes: no compare. The
+    // query, if any, is in `rest` and stays as it is, after the $path that precedes it.
+    out.append(config_.to).append(rest);
+    const size_t path_size = ctx.vars().Get(config::TemplateVar::kPath).size();
+    ctx.SetPath(out, path_size - config_.from.size() + config_.to.size());
+    ctx.Count(rewritten_);
+    return Verdict::kContinue;
   }
 
  private:
