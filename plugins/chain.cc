@@ -7,6 +7,7 @@ Chain::Chain(std::vector<std::unique_ptr<const Plugin>> plugins) : plugins_(std:
   for (const auto& p : plugins_) {
     phases_.push_back(p->later_phases());
     any_phases_ |= phases_.back();
+    reads_target_vars_ |= p->reads_target_vars();
   }
 }
 

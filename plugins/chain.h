@@ -27,6 +27,8 @@ class Chain {
   // Whether any plugin takes part in the log phase: without one, the exchange need not
   // gather the ExchangeEnd.
   bool has_log_phase() const { return (any_phases_ & Plugin::kLogPhase) != 0; }
+  // Whether any plugin reads $host, $path or $query (Plugin::reads_target_vars).
+  bool reads_target_vars() const { return reads_target_vars_; }
 
  private:
   Plugin::Verdict RunFrom(Context& ctx) const;  // from plugin ctx.ran on
@@ -34,6 +36,7 @@ class Chain {
   std::vector<std::unique_ptr<const Plugin>> plugins_;
   std::vector<uint8_t> phases_;  // each plugin's later_phases(), read once
   uint8_t any_phases_ = 0;       // their union
+  bool reads_target_vars_ = false;
 };
 
 // The chain for a route's `plugins` (registry.cc holds the table of plugin kinds). Its

@@ -17,6 +17,9 @@ class Headers final : public Plugin {
       : config_(c), edited_(ids.Id("headers", "edited")) {}
 
   uint8_t later_phases() const override { return 0; }  // the request phase only
+  bool reads_target_vars() const override {
+    return ReadsTargetVars(config_.request) || ReadsTargetVars(config_.response);
+  }
   Verdict OnRequest(Context& ctx) const override {
     Apply(config_.request, ctx, &ctx.request_edits());
     Apply(config_.response, ctx, &ctx.response_edits());
@@ -37,6 +40,21 @@ class Headers final : public Plugin {
       edits->set.push_back({name, Value(value, ctx)});
     }
     for (const auto& [name, value] : c.add) edits->add.push_back({name, Value(value, ctx)});
+  }
+
+  static bool ReadsTargetVars(const config::FieldEditsConfig& c) {
+    using config::TemplateVar;
+    const auto reads = [](const config::Template& t) {
+      return t.Uses(TemplateVar::kHost) || t.Uses(TemplateVar::kPath) ||
+             t.Uses(TemplateVar::kQuery);
+    };
+    for (const auto& [name, value] : c.set) {
+      if (reads(value)) return true;
+    }
+    for (const auto& [name, value] : c.add) {
+      if (reads(value)) return true;
+    }
+    return false;
   }
 
   static std::string_view Value(const config::Template& t, Context& ctx) {

@@ -178,6 +178,10 @@ class Plugin {
 
   virtual ~Plugin() = default;
   virtual uint8_t later_phases() const { return kResponsePhase | kLogPhase; }
+  // Whether it reads $host, $path or $query (through a template or vars()). Finding them
+  // takes two searches per request, made only for a chain where some plugin reads them;
+  // otherwise they are empty. Default: it may.
+  virtual bool reads_target_vars() const { return true; }
   // Before the snapshot is published: `previous` is a plugin of the same route in the
   // snapshot before. A plugin with state takes it over when `previous` is of its kind with
   // the same settings, so a reload or a DNS rebuild does not reset it; true when it did.

@@ -60,6 +60,7 @@ class RateLimit final : public Plugin {
   }
 
   uint8_t later_phases() const override { return 0; }  // the request phase only
+  bool reads_target_vars() const override { return false; }
   Verdict OnRequest(Context& ctx) const override {
     std::string_view key;
     switch (config_.key) {

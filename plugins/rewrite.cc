@@ -4,6 +4,8 @@
 // The route was chosen before: a rewrite changes what the backend sees, not the routing.
 #include <re2/re2.h>
 
+#include <algorithm>
+
 #include "plugins/builtin.h"
 
 namespace outrigger::plugins {
@@ -19,6 +21,7 @@ class Rewrite final : public Plugin {
         unchanged_(c.kind == Kind::kReplacePrefix && c.from == c.to) {}
 
   uint8_t later_phases() const override { return 0; }  // the request phase only
+  bool reads_target_vars() const override { return false; }
   Verdict OnRequest(Context& ctx) const override {
     // A prefix replaced by itself leaves every path as it was, whether it matches or not.
     if (unchanged_) return Verdict::kContinue;
@@ -43,8 +46,7 @@ class Rewrite final : public Plugin {
     // `to` differs from `from` (unchanged_), so the path always changes: no compare. The
     // query, if any, is in `rest` and stays as it is, after the $path that precedes it.
     out.append(config_.to).append(rest);
-    const size_t path_size = ctx.vars().Get(config::TemplateVar::kPath).size();
-    ctx.SetPath(out, path_size - config_.from.size() + config_.to.size());
+    ctx.SetPath(out, config_.to.size() + std::min(rest.find('?'), rest.size()));
     ctx.Count(rewritten_);
     return Verdict::kContinue;
   }

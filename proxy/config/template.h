@@ -6,6 +6,7 @@
 // '$' use is a load error, so a typo never reaches a client as text.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ class Template {
 
   // True when the value has no variable: constant() is then the whole value.
   bool IsConstant() const { return vars_.empty(); }
+  // Whether `v` appears in the value.
+  bool Uses(TemplateVar v) const {
+    return std::any_of(vars_.begin(), vars_.end(), [v](const Var& x) { return x.var == v; });
+  }
   const std::string& constant() const { return text_; }
   // Appends the value for one request to `*out`.
   void Expand(const TemplateValues& values, std::string* out) const;

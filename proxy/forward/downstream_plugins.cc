@@ -27,10 +27,16 @@ bool DownstreamConnection::RunRequestPlugins(std::string_view client_ip) {
   const http::RequestHead& req = ex().request;
   // Each variable is set below: none keeps the last request's value.
   config::TemplateValues& vars = ex().plugins.Begin(&ex().request, &shard(), &worker_.stores());
-  const size_t q = req.path.find('?');
-  vars.Set(TemplateVar::kHost, HostWithoutPort(req.authority));
-  vars.Set(TemplateVar::kPath, req.path.substr(0, q));
-  vars.Set(TemplateVar::kQuery, q == std::string_view::npos ? "" : req.path.substr(q + 1));
+  if (ex().chain->reads_target_vars()) {
+    const size_t q = req.path.find('?');
+    vars.Set(TemplateVar::kHost, HostWithoutPort(req.authority));
+    vars.Set(TemplateVar::kPath, req.path.substr(0, q));
+    vars.Set(TemplateVar::kQuery, q == std::string_view::npos ? "" : req.path.substr(q + 1));
+  } else {
+    vars.Set(TemplateVar::kHost, {});
+    vars.Set(TemplateVar::kPath, {});
+    vars.Set(TemplateVar::kQuery, {});
+  }
   vars.Set(TemplateVar::kRequestUri, req.path);
   vars.Set(TemplateVar::kScheme, tls_session_ != nullptr ? "https" : "http");
   vars.Set(TemplateVar::kRemoteAddr, client_ip);

@@ -48,6 +48,15 @@ TEST(TemplateTest, ConstantNeedsNoExpansion) {
   EXPECT_EQ(v->source(), "$host");
 }
 
+TEST(TemplateTest, SaysWhichVariablesItUses) {
+  absl::StatusOr<Template> t = Template::Parse("${host}x $$path $remote_addr");
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->Uses(TemplateVar::kHost));
+  EXPECT_TRUE(t->Uses(TemplateVar::kRemoteAddr));
+  EXPECT_FALSE(t->Uses(TemplateVar::kPath));  // "$$path" is the text "$path"
+  EXPECT_FALSE(t->Uses(TemplateVar::kQuery));
+}
+
 TEST(TemplateTest, RefusesWhatIsNotAVariable) {
   for (std::string_view bad : {"$hots", "a $ b", "$", "${host", "${nope}", "$Host"}) {
     absl::StatusOr<Template> t = Template::Parse(bad);

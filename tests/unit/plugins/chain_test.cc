@@ -165,6 +165,26 @@ TEST(ChainTest, RequestPhasePluginsLeaveNoLogPhase) {
   EXPECT_FALSE(f.chain().has_log_phase());
 }
 
+// $host, $path and $query cost two searches a request: only a chain that reads them has them
+// found. Plugins that do not say otherwise may read them.
+TEST(ChainTest, FindsTheTargetsVariablesOnlyForAChainThatReadsThem) {
+  EXPECT_FALSE(PluginFixture("          - rewrite: { strip_prefix: /api }\n"
+                             "          - headers: { request: { set: { X-A: '1' } } }\n"
+                             "          - rate_limit: { rate: 1/s }\n")
+                   .chain()
+                   .reads_target_vars());
+  EXPECT_FALSE(PluginFixture("          - headers: { response: { add: { X-Ip: $remote_addr } } }\n")
+                   .chain()
+                   .reads_target_vars());
+  EXPECT_TRUE(PluginFixture("          - headers: { response: { add: { X-P: 'p=$path' } } }\n")
+                  .chain()
+                  .reads_target_vars());
+  EXPECT_TRUE(PluginFixture("          - rate_limit: { rate: 1/s }\n"
+                            "          - respond: { body: ok }\n")
+                  .chain()
+                  .reads_target_vars());
+}
+
 // A plugin's clock: the instant the exchange gave, until a wait makes it stale.
 TEST(ChainTest, TheRequestsInstantHoldsUntilAWait) {
   std::vector<int> log;
