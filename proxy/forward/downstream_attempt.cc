@@ -255,13 +255,15 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
 void DownstreamConnection::OnAttemptFailed(upstream::Outcome outcome, int status,
                                            std::string_view detail) {
   // Stale: a pooled connection that closed (EOF, reset, write error) before any response
-  // byte, as one the backend timed out while idle does. Never a timeout: a backend that
-  // holds a request unanswered may be working on it, and must not get it twice. Nor a
-  // non-idempotent request whose bytes left us: a backend that crashed on it looks the same
-  // as one that had closed while idle (AcquirePooled made that unlikely instead).
+  // byte, as one the backend timed out while idle does. A 1xx is a response byte: the backend
+  // had the request (and the client has seen the 1xx), so that close is a failure. Never a
+  // timeout: a backend that holds a request unanswered may be working on it, and must not get
+  // it twice. Nor a non-idempotent request whose bytes left us: a backend that crashed on it
+  // looks the same as one that had closed while idle (AcquirePooled made that unlikely
+  // instead).
   const upstream::UpstreamConnection* conn = attempt_.connection();
   bool stale = outcome == upstream::Outcome::kUpstreamReset && conn != nullptr &&
-               conn->requests > 0 && !ex().response_started &&
+               conn->requests > 0 && !ex().response_started && ex().interim == 0 &&
                evbuffer_get_length(In(conn->stream())) == 0 && ex().request_body.moved() == 0 &&
                !attempt_.retried_stale() &&
                upstream::IsRetryable(ex().method, attempt_.RequestBytesSent(),
