@@ -1,6 +1,8 @@
 // DownstreamConnection driving its UpstreamAttempt: the connection caps and the wait for a
 // slot, connecting, sending the request and its body, failures, stale connections and
 // retries. The response side is downstream_response.cc.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -26,6 +28,15 @@ std::unique_ptr<upstream::UpstreamConnection> AcquirePooled(upstream::Connection
                                                             const upstream::Backend* backend,
                                                             http::Method method) {
   return http::IsIdempotent(method) ? pool.Acquire(backend) : pool.AcquireOpen(backend);
+}
+
+// Whether the client reset its connection (TCP state CLOSE): a client that only half-closed
+// (CLOSE_WAIT) may still read its answer. Its socket is not read while a request waits for a
+// connection, so nothing else would tell.
+bool ClientReset(evutil_socket_t fd) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_CLOSE;
 }
 
 }  // namespace
@@ -76,6 +87,13 @@ void DownstreamConnection::RecheckPending() {
   switch (attempt_.RecheckPending(pool_->caps, MonoNanos())) {
     case UpstreamAttempt::Admission::kSend:
       StopTimer();
+      if (ClientReset(client_.fd())) {
+        // The client left during the wait: its request must not reach the backend (a POST
+        // would be acted on for no one). Close gives the slots and the admission back.
+        attempt_.ReleaseInUseSlot();
+        Close();
+        return;
+      }
       SendInSlot();
       return;
     case UpstreamAttempt::Admission::kShed:
