@@ -477,6 +477,22 @@ class AttemptAttacks(harness.ProxyTestCase):
         waiter.close()
         self.assert_settled(proxy)
 
+    def test_a_waiter_whose_client_reset_is_never_sent(self):
+        backend, proxy = self.start({"circuit_breaker": {
+            "consecutive_failures": 1000, "max_connections": 1, "max_pending": 2},
+            "timeouts": {"connect": "3s", "read": "5s"}})
+        holder = self.send(proxy, b"GET /slow?s=0.5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.wait_requests(backend, 1)
+        leaver = self.send(proxy, b"POST /ok HTTP/1.1\r\nHost: x\r\n"
+                                  b"Content-Length: 2\r\n\r\nhi")
+        harness.wait_until(lambda: self.pending(proxy) == 1, timeout=5, what="the waiter")
+        reset(leaver)
+        data = self.recv_until(holder, b"ok\n")
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
+        self.assert_settled(proxy)  # the slot went to this request, not to the leaver's
+        # Its client is gone: a POST sent now would be acted on for no one.
+        self.assertEqual([r for r in backend.requests if r[0] == "POST"], [])
+
     # ---- the circuit breaker -----------------------------------------------------------------
 
     def test_a_half_open_trial_whose_client_leaves_is_given_back(self):
@@ -596,6 +612,25 @@ class AttemptAttacks(harness.ProxyTestCase):
         slow.close()
         self.assert_settled(proxy)
         self.assertEqual(len(other.requests), 1)
+
+    def test_reload_removes_the_pool_under_a_try_and_a_waiter(self):
+        backend, proxy = self.start({"circuit_breaker": {
+            "consecutive_failures": 1000, "max_connections": 1, "max_pending": 2},
+            "timeouts": {"connect": "3s", "read": "5s"}})
+        other = ScriptedBackend(self, hostile)
+        holder = self.send(proxy, b"GET /slow?s=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.wait_requests(backend, 1)
+        waiter = self.send(proxy, b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        harness.wait_until(lambda: self.pending(proxy) == 1, timeout=5, what="the waiter")
+        # The pool goes, its name with it: the two finish on the snapshot they began on.
+        proxy.reload(proxy.config_text.replace(backend.address, other.address)
+                     .replace("api", "web2"))
+        proxy.wait_log("reloaded", timeout=5)
+        for sock in (holder, waiter):
+            data = self.recv_until(sock, b"ok\n")
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
+        self.assertEqual(proxy.get("/ok").status, 200)
+        self.assertEqual((len(backend.requests), len(other.requests)), (2, 1))
 
     def test_sigterm_drains_a_try_in_flight(self):
         backend, proxy = self.start()
