@@ -1,6 +1,8 @@
 // DownstreamConnection driving its UpstreamAttempt: the connection caps and the wait for a
 // slot, connecting, sending the request and its body, failures, stale connections and
 // retries. The response side is downstream_response.cc.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -26,6 +28,15 @@ std::unique_ptr<upstream::UpstreamConnection> AcquirePooled(upstream::Connection
                                                             const upstream::Backend* backend,
                                                             http::Method method) {
   return http::IsIdempotent(method) ? pool.Acquire(backend) : pool.AcquireOpen(backend);
+}
+
+// Whether the client reset its connection (TCP state CLOSE): a client that only half-closed
+// (CLOSE_WAIT) may still read its answer. Its socket is not read while a request waits for a
+// connection, so nothing else would tell.
+bool ClientReset(evutil_socket_t fd) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_CLOSE;
 }
 
 }  // namespace
@@ -76,6 +87,13 @@ void DownstreamConnection::RecheckPending() {
   switch (attempt_.RecheckPending(pool_->caps, MonoNanos())) {
     case UpstreamAttempt::Admission::kSend:
       StopTimer();
+      if (ClientReset(client_.fd())) {
+        // The client left during the wait: its request must not reach the backend (a POST
+        // would be acted on for no one). Close gives the slots and the admission back.
+        attempt_.ReleaseInUseSlot();
+        Close();
+        return;
+      }
       SendInSlot();
       return;
     case UpstreamAttempt::Admission::kShed:
@@ -255,13 +273,15 @@ void DownstreamConnection::OnUpstreamEvent(short what, void* arg) {
 void DownstreamConnection::OnAttemptFailed(upstream::Outcome outcome, int status,
                                            std::string_view detail) {
   // Stale: a pooled connection that closed (EOF, reset, write error) before any response
-  // byte, as one the backend timed out while idle does. Never a timeout: a backend that
-  // holds a request unanswered may be working on it, and must not get it twice. Nor a
-  // non-idempotent request whose bytes left us: a backend that crashed on it looks the same
-  // as one that had closed while idle (AcquirePooled made that unlikely instead).
+  // byte, as one the backend timed out while idle does. A 1xx is a response byte: the backend
+  // had the request (and the client has seen the 1xx), so that close is a failure. Never a
+  // timeout: a backend that holds a request unanswered may be working on it, and must not get
+  // it twice. Nor a non-idempotent request whose bytes left us: a backend that crashed on it
+  // looks the same as one that had closed while idle (AcquirePooled made that unlikely
+  // instead).
   const upstream::UpstreamConnection* conn = attempt_.connection();
   bool stale = outcome == upstream::Outcome::kUpstreamReset && conn != nullptr &&
-               conn->requests > 0 && !ex().response_started &&
+               conn->requests > 0 && !ex().response_started && ex().interim == 0 &&
                evbuffer_get_length(In(conn->stream())) == 0 && ex().request_body.moved() == 0 &&
                !attempt_.retried_stale() &&
                upstream::IsRetryable(ex().method, attempt_.RequestBytesSent(),
