@@ -15,25 +15,10 @@ import unittest
 import harness
 import metrics_util
 from test_exchange_safety import Blackhole, ScriptedBackend, answer, read_request
+from test_exchange_safety import read_request_head as read_head
 
 GAUGES = ("outrigger_backend_inflight_requests", "outrigger_pool_pending_requests",
           "outrigger_pool_inflight_requests", "outrigger_backend_tunnels")
-
-
-def read_head(rfile):
-    """(method, target, {lowercase name: value}) of one request head, or None at EOF."""
-    line = rfile.readline(65536)
-    if not line:
-        return None
-    method, target, _ = line.decode("latin-1").split(" ", 2)
-    headers = {}
-    while True:
-        line = rfile.readline(65536)
-        if line in (b"\r\n", b"\n", b""):
-            break
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return method, target, headers
 
 
 def reset(sock):

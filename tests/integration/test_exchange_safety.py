@@ -15,9 +15,9 @@ import metrics_util
 MIB = 1 << 20
 
 
-def read_request(rfile):
-    """One request from a backend's buffered socket: (method, target, headers, body), or None
-    when the peer closed before a request line. Content-Length and chunked bodies."""
+def read_request_head(rfile):
+    """(method, target, {lowercase name: value}) of one request head from a backend's
+    buffered socket, or None when the peer closed before a request line."""
     line = rfile.readline(65536)
     if not line:
         return None
@@ -29,6 +29,16 @@ def read_request(rfile):
             break
         name, _, value = line.decode("latin-1").partition(":")
         headers[name.strip().lower()] = value.strip()
+    return method, target, headers
+
+
+def read_request(rfile):
+    """One request from a backend's buffered socket: (method, target, headers, body), or None
+    when the peer closed before a request line. Content-Length and chunked bodies."""
+    head = read_request_head(rfile)
+    if head is None:
+        return None
+    method, target, headers = head
     body = b""
     if headers.get("transfer-encoding", "").lower() == "chunked":
         while True:
