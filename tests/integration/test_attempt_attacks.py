@@ -21,6 +21,23 @@ GAUGES = ("outrigger_backend_inflight_requests", "outrigger_pool_pending_request
           "outrigger_pool_inflight_requests", "outrigger_backend_tunnels")
 
 
+def closes_on_second(seen, read_first, note):
+    """Scripted backend: answers the first request of each connection (read with
+    `read_first`), then closes on reading the second head, as a backend whose idle timeout
+    fires as a request arrives. Appends note(request) for each to `seen`."""
+    def serve(backend, sock):
+        rfile = sock.makefile("rb")
+        first = read_first(rfile)
+        if first is None:
+            return
+        seen.append(note(first))
+        answer(sock)
+        head = read_head(rfile)
+        if head is not None:
+            seen.append(note(head))
+    return serve
+
+
 def reset(sock):
     """Closes with a RST: SO_LINGER 0."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -277,21 +294,7 @@ class AttemptAttacks(harness.ProxyTestCase):
 
     def test_stale_pooled_connection_is_resent_for_get_once(self):
         seen = []
-
-        def serve(backend, sock):
-            # Answers the first request of each connection, then closes on reading the
-            # second, as a backend whose idle timeout fires as the request arrives.
-            rfile = sock.makefile("rb")
-            head = read_head(rfile)
-            if head is None:
-                return
-            seen.append(head[1])
-            answer(sock)
-            head = read_head(rfile)
-            if head is not None:
-                seen.append(head[1])
-
-        backend, proxy = self.start(serve=serve)
+        backend, proxy = self.start(serve=closes_on_second(seen, read_head, lambda h: h[1]))
         self.assertEqual(proxy.get("/a").status, 200)
         r = proxy.get("/b")
         self.assertEqual(r.status, 200, r)
@@ -322,19 +325,7 @@ class AttemptAttacks(harness.ProxyTestCase):
     @unittest.expectedFailure
     def test_stale_pooled_connection_is_resent_for_a_put_with_a_body(self):
         seen = []
-
-        def serve(backend, sock):
-            rfile = sock.makefile("rb")
-            req = read_request(rfile)
-            if req is None:
-                return
-            seen.append(req[:2])
-            answer(sock)
-            head = read_head(rfile)  # closes on the second request, as a stale connection
-            if head is not None:
-                seen.append(head[:2])
-
-        backend, proxy = self.start(serve=serve)
+        backend, proxy = self.start(serve=closes_on_second(seen, read_request, lambda r: r[:2]))
         sock, rfile = self.open_raw(proxy)
         sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(harness.read_response(rfile).status, 200)
