@@ -1,10 +1,9 @@
-// DownstreamConnection's TLS hooks: how a client's handshake ended, into the listener's
-// outrigger_tls_* counters; a plain listener's redirect of its clients to HTTPS; and the TLS
-// session of a connection to a pool's backend.
-#include "proxy/forward/downstream_connection.h"
+// Http1Session's TLS hooks: how a client's handshake ended, into the listener's
+// outrigger_tls_* counters, and a plain listener's redirect of its clients to HTTPS. (The
+// TLS session to a pool's backend is the Exchange's: exchange_attempt.cc.)
+#include "proxy/forward/http1_session.h"
 #include "proxy/forward/worker.h"
 #include "proxy/http/https_redirect.h"
-#include "proxy/tls/client_session.h"
 
 namespace outrigger::forward {
 namespace {
@@ -32,30 +31,18 @@ metrics::TlsFailure ToMetric(tls::HandshakeFailure why) {
 
 }  // namespace
 
-void DownstreamConnection::OnHandshake(void* arg, bool ok, std::string_view version,
-                                       tls::HandshakeFailure why) {
-  auto* self = static_cast<DownstreamConnection*>(arg);
-  if (self->listener_gone_) return;  // its series went with it
+void Http1Session::OnHandshake(void* arg, bool ok, std::string_view version,
+                               tls::HandshakeFailure why) {
+  auto* self = static_cast<Http1Session*>(arg);
+  if (self->facts_.listener_gone) return;  // its series went with it
   const metrics::TlsVersion v = version == "TLSv1.3"   ? metrics::TlsVersion::kTls13
                                 : version == "TLSv1.2" ? metrics::TlsVersion::kTls12
                                                        : metrics::TlsVersion::kNone;
   self->worker_.view()->shard->OnTlsHandshake(
-      static_cast<metrics::ListenerId>(self->listener_index_), ok, v, ToMetric(why));
+      static_cast<metrics::ListenerId>(self->facts_.listener_index), ok, v, ToMetric(why));
 }
 
-void DownstreamConnection::UseUpstreamTls(net::Stream& stream) {
-  const std::string_view name = pool_->TlsName(attempt_.backend());
-  // One slot per worker, pool, backend and name: a session resumes only where it was made.
-  std::string key = pool_->config->name;
-  key += '|';
-  key += attempt_.backend()->address().ToString();
-  key += '|';
-  key += name;
-  stream.SetFilter(
-      pool_->tls->NewSession(name, worker_.tls_sessions().Slot(key), &attempt_.backend()->label()));
-}
-
-void DownstreamConnection::RedirectToHttps(uint16_t port) {
+void Http1Session::RedirectToHttps(uint16_t port) {
   std::string location;  // before the head it points into is drained
   const bool have_host =
       http::AppendHttpsLocation(ex().request.authority, port, ex().request.path, &location);
