@@ -50,9 +50,8 @@ struct WorkerView;
 struct PoolRuntime;
 struct ListenerRuntime;
 
-// Where serving one request has got to. Set by the session until ForwardRequest (the view,
-// the listener, the method, the client's version, the body facts, the route), then the
-// Exchange's.
+// Where serving one request has got to. The session sets the view, the listener, the method
+// and the client's version once the head parsed; the rest is the Exchange's.
 struct ExchangeState {
   // The worker's view the request began under (its snapshot, policies, shard): held to the
   // request's end, so a reload meanwhile changes nothing for it. Null before a head parsed.
@@ -100,11 +99,17 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
   // No try is in progress, nor a connection held (a tunnel's included).
   bool idle() const { return attempt_.backend() == nullptr && attempt_.connection() == nullptr; }
 
-  // The request, routed to `route` (set with view, listener, method, has_body, chain, max_body
-  // by the session), goes to the route's pool: a backend is picked and tried, or the client is
-  // answered 503 (none can take it) or 500 (no pool). The request head is released on the way
-  // (ClientSession::ReleaseRequestHead). `client_ip`: the client as the listener trusts it.
-  // May end the exchange before it returns (see client_session.h).
+  // The request's head parsed, and the session set view, listener, method and client_minor:
+  // its target is normalized, its route found and the route's checks passed (true; then
+  // `route`, `chain`, `max_body`, `has_body` are set and `*client_ip` is the client as the
+  // listener trusts it), or it was answered (false: 400, 404, 413, a redirect to HTTPS; the
+  // exchange may have ended, see client_session.h) (exchange_route.cc).
+  bool Route(std::string_view* client_ip);
+  // The request, routed (Route, then the route's plugins, if any, let it through), goes to
+  // the route's pool: a backend is picked and tried, or the client is answered 503 (none can
+  // take it) or 500 (no pool). The request head is released on the way
+  // (ClientSession::ReleaseRequestHead). `client_ip`: Route's. May end the exchange before
+  // it returns (see client_session.h).
   void ForwardRequest(std::string_view client_ip);
   // The session has request body bytes (or room for them): on to the upstream, within its
   // high-water mark. May end the exchange (a body framing error: 400, 413, or a cut).
@@ -142,6 +147,15 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
   // if its listener logs and sampling keeps it, then runs the plugins' log phase, once, if
   // plugins ran for it. `now_ns`: the monotonic clock read a moment ago, or 0 to read it.
   void LogExchange(int status, uint64_t bytes_out, int64_t now_ns = 0);
+  // The route's plugins' request phase (exchange_plugins.cc): the request's variables, then
+  // the chain's verdict. kPending: a store's answer comes later, through `on_resume(arg)`
+  // (the session's, which resumes the chain with chain->Resume). REQUIRES: chain.
+  plugins::Plugin::Verdict RunRequestPlugins(std::string_view client_ip, void (*on_resume)(void*),
+                                             void* arg);
+  // A plugin answered (kAnswered): `response` becomes its answer's head, edited by the
+  // chain's response phase; the session frames it and appends plugins.answer().body unless
+  // this returns true (204, 304: no body). `close`: the connection closes after it.
+  bool BuildPluginAnswerHead(bool close);
   // The response body's bytes that went to the client so far (encoded, when it is).
   uint64_t ResponseBodyBytesSent() const;
 
@@ -211,6 +225,8 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
   bool Retry(int answered = 0);
   void Connect();
   void SendRequest();
+  // redirect_https: 301/308 to the same host and target over HTTPS.
+  void RedirectToHttps(uint16_t port);
   // A pool with `tls:`: a new upstream stream gets its TLS session.
   void UseUpstreamTls(net::Stream& stream);
   // An answer of the proxy's through the session (see SendLocalReply).

@@ -1,6 +1,7 @@
-// Http1Session's side of a route's plugins (plugins/plugin.h): the request's variables, the
-// request phase, and the answer a plugin made. The response phase runs in the Exchange
-// (exchange_response.cc), its field edits where the heads are written (http1_codec.cc).
+// Http1Session's side of a route's plugins (plugins/plugin.h): the wait for a store's answer
+// (reading off, the client watched) and the bytes of a plugin's answer. The phases
+// themselves run in the Exchange (exchange_plugins.cc, exchange_response.cc); their field
+// edits apply where the heads are written (http1_codec.cc).
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -9,43 +10,9 @@
 #include "proxy/forward/worker.h"
 
 namespace outrigger::forward {
-namespace {
-
-// nginx's $host: the Host without its port.
-std::string_view HostWithoutPort(std::string_view authority) {
-  if (authority.starts_with('[')) {
-    const size_t close = authority.find(']');
-    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
-  }
-  return authority.substr(0, authority.find(':'));
-}
-
-}  // namespace
 
 bool Http1Session::RunRequestPlugins(std::string_view client_ip) {
-  using config::TemplateVar;
-  const http::RequestHead& req = ex().request;
-  // Each variable is set below: none keeps the last request's value.
-  config::TemplateValues& vars =
-      ex().plugins.Begin(&ex().request, &ex().shard(), &worker_.stores());
-  if (ex().chain->reads_target_vars()) {
-    const size_t q = req.path.find('?');
-    vars.Set(TemplateVar::kHost, HostWithoutPort(req.authority));
-    vars.Set(TemplateVar::kPath, req.path.substr(0, q));
-    vars.Set(TemplateVar::kQuery, q == std::string_view::npos ? "" : req.path.substr(q + 1));
-  } else {
-    vars.Set(TemplateVar::kHost, {});
-    vars.Set(TemplateVar::kPath, {});
-    vars.Set(TemplateVar::kQuery, {});
-  }
-  vars.Set(TemplateVar::kRequestUri, req.path);
-  vars.Set(TemplateVar::kScheme, facts_.tls != nullptr ? "https" : "http");
-  vars.Set(TemplateVar::kRemoteAddr, client_ip);
-  vars.Set(TemplateVar::kRequestId, ex().log.request_id);
-  ex().plugins.SetNow(ex().request_start_ns);  // the head was complete a few µs ago
-  ex().plugins_open = true;
-  ex().plugins.wait().SetCallback(&Http1Session::OnPluginResume, this);
-  return AfterPluginVerdict(ex().chain->OnRequest(ex().plugins));
+  return AfterPluginVerdict(ex().RunRequestPlugins(client_ip, &Http1Session::OnPluginResume, this));
 }
 
 bool Http1Session::AfterPluginVerdict(plugins::Plugin::Verdict verdict) {
@@ -126,19 +93,8 @@ void Http1Session::SendPluginAnswer() {
   ex().EndBeforeLocalAnswer(status);
   const bool close = ex().has_body || worker_.draining() || !client_keep_alive_;
 
-  http::ResponseHead& resp = ex().response;
-  resp.status = status;
-  resp.reason = {};
-  resp.version_minor = 1;
-  resp.headers.assign(answer.headers.begin(), answer.headers.end());
-  if (!answer.content_type.empty()) resp.headers.push_back({"Content-Type", answer.content_type});
-  // 204 and 304 have no body (the config refuses one), and a 204 no Content-Length either.
-  const bool bodiless = status == 204 || status == 304;
-  if (!bodiless) resp.headers.push_back({"Content-Length", {}});  // written from content_length
-  resp.body = bodiless ? http::BodyKind::kNone : http::BodyKind::kContentLength;
-  resp.content_length = answer.body.size();
-  resp.keep_alive = !close;
-  ex().chain->OnResponse(ex().plugins, resp);
+  const bool bodiless = ex().BuildPluginAnswerHead(close);
+  const http::ResponseHead& resp = ex().response;
   ex().scratch.clear();
   http::WriteClientResponseHead(resp, ex().client_minor, !close, &ex().scratch,
                                 ex().RequestIdField(), &ex().plugins.response_edits());

@@ -113,8 +113,8 @@ class Http1Session final : public ClientSession {
   };
   // Returns true when a request was taken (or answered) and the loop may look for another.
   bool TryReadHead();
-  // http1_dispatch.cc: the parsed head's target, route and the route's checks, then its
-  // plugins, then the Exchange (ForwardRequest).
+  // http1_dispatch.cc: the parsed head to the Exchange: its route (Exchange::Route), its
+  // route's plugins, then its pool (ForwardRequest).
   void HandleRequest();
   void ForwardRequest(std::string_view client_ip);
   // Any answer the proxy makes itself, the Exchange's (SendLocalReply) included.
@@ -157,9 +157,7 @@ class Http1Session final : public ClientSession {
   static void OnTunnelEvent(short what, void* self);
   void PumpTunnel();
 
-  // TLS (http1_tls.cc). redirect_https: 301/308 to the same host and target over HTTPS.
-  void RedirectToHttps(uint16_t port);
-  // The tls::HandshakeObserver callback: counts the handshake.
+  // The tls::HandshakeObserver callback (http1_tls.cc): counts the handshake.
   static void OnHandshake(void* self, bool ok, std::string_view version, tls::HandshakeFailure why);
 
   // The request's state (see exchange.h): taken from the worker when a request begins and

@@ -21,7 +21,6 @@
 
 #include "proxy/config/loader.h"
 #include "proxy/forward/forward_internal.h"
-#include "proxy/forward/request_facts.h"
 #include "proxy/forward/snapshot.h"
 #include "proxy/forward/worker.h"
 #include "proxy/http/request_parser.h"
@@ -86,6 +85,9 @@ class FakeBackend {
               static_cast<ssize_t>(bytes.size()));
   }
   size_t connections() const { return conns_.size(); }
+  std::string received(size_t conn) const {
+    return conn < received_.size() ? received_[conn] : std::string();
+  }
   bool closed(size_t conn) const { return closed_.at(conn); }
 
  private:
@@ -153,7 +155,7 @@ class FakeSession final : public ClientSession {
 
 class ExchangeTest : public ::testing::Test {
  protected:
-  // A listener routing / to pool `api` with the two fake backends, in order.
+  // A listener routing host h to pool `api` with the two fake backends, in order.
   void SetUp() override {
     const std::string yaml = R"(
 workers: 1
@@ -162,7 +164,7 @@ listeners:
   web:
     listen: 127.0.0.1:2
     access_log: { format: off }
-    routes: [ { path_prefix: /, pool: api } ]
+    routes: [ { host: h, path_prefix: /, pool: api } ]
 pools:
   api:
     balance: round_robin
@@ -192,7 +194,7 @@ pools:
 
   upstream::Backend& backend(size_t i) { return *snapshot_->pools[0].backends[i]; }
 
-  // Starts serving `head` (and `body`, if any) as a session would after routing it.
+  // Starts serving `head` (and `body`, if any) as a session would once it parsed it.
   void Start(std::string head, std::string_view body = {}) {
     head_ = std::move(head);
     ex_ = worker_->TakeExchange();
@@ -205,9 +207,9 @@ pools:
     ex_->listener = 0;
     ex_->method = ex_->request.method;
     ex_->client_minor = ex_->request.version_minor;
-    ex_->has_body = HasBody(ex_->request);
-    ex_->route = 0;
-    ex_->ForwardRequest(session_.facts().peer_ip);
+    std::string_view client_ip;
+    if (!ex_->Route(&client_ip)) return;  // answered: through SendLocalReply
+    ex_->ForwardRequest(client_ip);
     session_.Flush();
   }
 
@@ -251,6 +253,24 @@ TEST_F(ExchangeTest, AnswersA503ThroughSendLocalReplyWhenNoBackendIsAvailable) {
   // completes well within the wait).
   EXPECT_FALSE(RunUntil([&] { return a_.connections() + b_.connections() > 0; },
                         std::chrono::milliseconds(100)));
+}
+
+TEST_F(ExchangeTest, AnswersA404ThroughSendLocalReplyWhenNoRouteMatches) {
+  Start("GET /x HTTP/1.1\r\nHost: other.example\r\n\r\n");
+  EXPECT_EQ(session_.local_replies, std::vector<int>{404});
+  EXPECT_EQ(session_.released_heads, 1);
+  EXPECT_TRUE(ex_->idle());
+  EXPECT_FALSE(RunUntil([&] { return a_.connections() + b_.connections() > 0; },
+                        std::chrono::milliseconds(100)));
+}
+
+TEST_F(ExchangeTest, StreamsTheRequestBodyAfterItsHead) {
+  Start("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 7\r\n\r\n", "payload");
+  ASSERT_TRUE(RunUntil([&] { return a_.received(0).ends_with("\r\n\r\npayload"); }));
+  a_.Answer(0, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(RunUntil([&] { return session_.ended(); }));
+  EXPECT_EQ(session_.heads, std::vector<int>{201});
+  EXPECT_EQ(ex_->request_body.moved(), 7u);
 }
 
 TEST_F(ExchangeTest, SendsTheResponseHeadOnceAndEndsAfterTheBody) {
