@@ -72,7 +72,8 @@ class Http1Session final : public ClientSession {
     kClosed,    // retired; no callback does anything any more
   };
 
-  // ClientSession (http1_codec.cc; see client_session.h for each contract).
+  // ClientSession (http1_codec.cc, Flush in http1_session.cc; see client_session.h for each
+  // contract).
   void Flush() override;
   void ReleaseRequestHead(Exchange& ex) override;
   BodyPump::Result PullRequestBody(Exchange& ex, evbuffer* to) override;
