@@ -6,9 +6,6 @@
 namespace outrigger::http2 {
 namespace {
 
-// RFC 7541 §4.1: what a field counts towards a header list's size.
-constexpr size_t kFieldOverhead = 32;
-
 ServerCodec* Self(void* user_data) { return static_cast<ServerCodec*>(user_data); }
 
 int64_t NowSec() {
@@ -20,16 +17,13 @@ int64_t NowSec() {
 }  // namespace
 
 struct ServerCodec::Slot {
-  explicit Slot(RequestFields::Limits l) : fields(l) {}
+  explicit Slot(RequestFields::Limits l) : fields(l), trailers(l) {}
   void Reset(int32_t stream) {
     id = stream;
     fields.Clear();
-    trailer_bytes.clear();
-    trailer_spans.clear();
-    trailers.clear();
-    trailer_size = 0;
+    trailers.Clear();
     unconsumed = 0;
-    delivered = refused = stop_body = owner_reset = trailers_over = false;
+    delivered = refused = stop_body = owner_reset = false;
     body_ends = has_trailers_out = false;
     trailers_out.Clear();
   }
@@ -37,17 +31,12 @@ struct ServerCodec::Slot {
   int32_t id = 0;
   RequestFields fields;
   http::RequestHead head;
-  // Request trailers: names and values back to back; views built once they are complete.
-  std::string trailer_bytes;
-  std::vector<std::pair<size_t, size_t>> trailer_spans;  // (name size, value size)
-  std::vector<http::Header> trailers;
-  size_t trailer_size = 0;
+  RequestTrailers trailers;
   size_t unconsumed = 0;     // body bytes given to the owner and not yet consumed
   bool delivered = false;    // OnStreamHead was called: OnStreamClose is owed
   bool refused = false;      // the codec answered the head itself
   bool stop_body = false;    // and must reset the stream once that answer is sent
   bool owner_reset = false;  // ResetStream: not the codec's reset
-  bool trailers_over = false;
   // Response: the body ends when the buffer runs empty (with trailers_out, if any).
   bool body_ends = false;
   bool has_trailers_out = false;
@@ -303,19 +292,12 @@ int ServerCodec::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const ui
   if (slot == nullptr) return 0;
   const std::string_view n(reinterpret_cast<const char*>(name), namelen);
   const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  // Past their limits both keep nothing: an HPACK bomb costs decoding, not memory.
   if (!slot->delivered) {
-    // Past the limit RequestFields keeps nothing: an HPACK bomb costs decoding, not memory.
     slot->fields.Add(n, v);
-    return 0;
+  } else {
+    slot->trailers.Add(n, v);
   }
-  slot->trailer_size += namelen + valuelen + kFieldOverhead;
-  if (slot->trailers_over || slot->trailer_size > self->limits_.fields.max_list_size ||
-      slot->trailer_spans.size() >= self->limits_.fields.max_fields) {
-    slot->trailers_over = true;
-    return 0;
-  }
-  slot->trailer_bytes.append(n).append(v);
-  slot->trailer_spans.emplace_back(namelen, valuelen);
   return 0;
 }
 
@@ -332,7 +314,7 @@ void ServerCodec::HeadersDone(Slot& slot, bool end_stream) {
     return;
   }
   // Trailers (nghttp2 requires END_STREAM on them).
-  if (slot.trailers_over) {
+  if (slot.trailers.over_limit()) {
     // Too late for a 431 (the request went on): the stream is reset instead.
     slot.refused = true;
     ++stats_.headers_too_large;
@@ -341,13 +323,7 @@ void ServerCodec::HeadersDone(Slot& slot, bool end_stream) {
                               NGHTTP2_ENHANCE_YOUR_CALM);
     return;
   }
-  size_t at = 0;
-  for (const auto& [ns, vs] : slot.trailer_spans) {
-    const std::string_view b(slot.trailer_bytes);
-    slot.trailers.push_back({b.substr(at, ns), b.substr(at + ns, vs)});
-    at += ns + vs;
-  }
-  callbacks_.OnStreamEnd(slot.id, slot.trailers);
+  callbacks_.OnStreamEnd(slot.id, slot.trailers.Finish());
 }
 
 void ServerCodec::Refuse(Slot& slot, int status, bool end_stream) {

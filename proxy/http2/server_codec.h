@@ -57,6 +57,7 @@
 #include "proxy/http/message.h"
 #include "proxy/http2/nghttp2_handles.h"
 #include "proxy/http2/request_fields.h"
+#include "proxy/http2/request_trailers.h"
 #include "proxy/http2/reset_budget.h"
 #include "proxy/http2/response_fields.h"
 
