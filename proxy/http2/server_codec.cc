@@ -350,6 +350,15 @@ int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       if (Slot* slot = self->SlotOf(frame->hd.stream_id)) self->HeadersDone(*slot, end);
       break;
     case NGHTTP2_DATA:
+      // CVE-2019-9518: DATA that carries nothing and ends nothing costs us a frame's work
+      // for free. Any payload or END_STREAM starts the count again.
+      if (frame->hd.length == frame->data.padlen && !end) {
+        if (++self->empty_frames_ > self->limits_.max_empty_frames) {
+          self->Abort(&self->stats_.empty_frame_floods);
+        }
+      } else {
+        self->empty_frames_ = 0;
+      }
       if (Slot* slot = self->SlotOf(frame->hd.stream_id); slot && end && slot->delivered) {
         self->callbacks_.OnStreamEnd(slot->id, {});
       }

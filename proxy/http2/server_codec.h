@@ -27,6 +27,7 @@
 //   peer resets: burst 1000, 33/s (Rapid Reset; GOAWAY)         rapid_resets
 //   resets the codec sends (MadeYouReset; GOAWAY)               local_reset_floods
 //   queued control-frame replies 1000 (PING/SETTINGS; GOAWAY)   control_floods
+//   consecutive empty DATA frames 1, as Envoy (GOAWAY)          empty_frame_floods
 //   SETTINGS entries per frame 32 (GOAWAY)                      settings_floods
 //   HPACK table 4 KiB both ways; decoding errors (GOAWAY)       hpack_errors
 //   any other connection error, the client preface included    protocol_errors
@@ -77,6 +78,8 @@ struct CodecLimits {
   size_t max_outbound_ack = 1000;
   size_t max_settings = 32;
   uint32_t hpack_table_size = 4096;
+  // DATA frames in a row with no payload and no END_STREAM (Envoy's default).
+  uint32_t max_empty_frames = 1;
 };
 
 // Plain counters, one per limit (see the table above), for the owner to export as metrics.
@@ -88,6 +91,7 @@ struct CodecStats {
   uint64_t rapid_resets = 0;
   uint64_t local_reset_floods = 0;
   uint64_t control_floods = 0;
+  uint64_t empty_frame_floods = 0;
   uint64_t settings_floods = 0;
   uint64_t hpack_errors = 0;
   uint64_t protocol_errors = 0;
@@ -194,6 +198,7 @@ class ServerCodec {
   size_t high_water_ = 0;
   bool failed_ = false;
   bool aborting_ = false;
+  uint32_t empty_frames_ = 0;         // consecutive, connection-wide
   bool owner_goaway_ = false;         // GOAWAYs sent after Goaway() are not counted as limits
   std::array<uint8_t, 17> goaway_{};  // the hand-written GOAWAY while goaway_pending_
   bool goaway_pending_ = false;

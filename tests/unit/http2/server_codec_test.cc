@@ -662,7 +662,10 @@ TEST_F(ServerCodecTest, AGracefulGoawayLetsOpenStreamsFinish) {
   Respond(id, "late");
   Pump(client);
   EXPECT_EQ(client.responses[id].body, "late");
-  EXPECT_FALSE(codec_.WantsRead() && codec_.WantsWrite());
+  EXPECT_EQ(owner_.closed[id], NGHTTP2_NO_ERROR);
+  // GOAWAY sent and no stream left: the connection is done.
+  EXPECT_FALSE(codec_.WantsRead());
+  EXPECT_FALSE(codec_.WantsWrite());
 }
 
 // ---- attacks, in raw frames ----
@@ -831,6 +834,28 @@ TEST_F(ServerCodecAttackTest, APingFloodEndsWithGoaway) {
   ASSERT_NE(goaway, nullptr);
   EXPECT_EQ(goaway->Code(), NGHTTP2_ENHANCE_YOUR_CALM);
   EXPECT_EQ(codec_.stats().control_floods, 1u);
+}
+
+TEST_F(ServerCodecAttackTest, EmptyDataFramesInARowEndWithGoaway) {
+  bool ok = false;
+  // One empty frame between payloads is tolerated, as is an empty one that ends the stream.
+  Raw(Preface() + Headers(1, kPost, false) + Frame(NGHTTP2_DATA, 0, 1, "a") +
+          Frame(NGHTTP2_DATA, 0, 1, "") + Frame(NGHTTP2_DATA, 0, 1, "b") +
+          Frame(NGHTTP2_DATA, 0, 1, "") + Frame(NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, ""),
+      &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(owner_.body[1], "ab");
+  EXPECT_TRUE(owner_.ended.count(1));
+
+  const auto frames =
+      Raw(Headers(3, kPost, false) + Frame(NGHTTP2_DATA, 0, 3, "") + Frame(NGHTTP2_DATA, 0, 3, ""),
+          &ok);
+  EXPECT_FALSE(ok);
+  const RawFrame* goaway = Find(frames, NGHTTP2_GOAWAY);
+  ASSERT_NE(goaway, nullptr);
+  EXPECT_EQ(goaway->Code(), NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(codec_.stats().empty_frame_floods, 1u);
+  EXPECT_EQ(owner_.closed[3], NGHTTP2_ENHANCE_YOUR_CALM) << "the owner hears of the stream";
 }
 
 TEST_F(ServerCodecAttackTest, ASettingsFrameWithTooManyEntriesEndsWithGoaway) {
