@@ -95,11 +95,14 @@ class RawH2:
         self.send(PREFACE + f.serialize())
 
     def send(self, data):
-        """Writes all of data; False (and closed) if the server has closed the connection."""
+        """Writes all of data; False if the server has closed the connection (then `closed`)
+        or stopped reading until the socket's timeout."""
         try:
             self.sock.sendall(data)
             return True
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
+        except socket.timeout:
+            return False  # the server stopped reading; it may still close later
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.closed = True
             return False
 
@@ -191,12 +194,13 @@ class RawH2:
 
     def _parse(self):
         new = []
-        while len(self._buf) >= 9:
-            frame, length = hf.Frame.parse_frame_header(memoryview(self._buf[:9]))
-            if len(self._buf) < 9 + length:
+        buf, pos = memoryview(self._buf), 0
+        while len(buf) - pos >= 9:
+            frame, length = hf.Frame.parse_frame_header(buf[pos:pos + 9])
+            if len(buf) - pos < 9 + length:
                 break
-            frame.parse_body(memoryview(self._buf[9:9 + length]))
-            self._buf = self._buf[9 + length:]
+            frame.parse_body(buf[pos + 9:pos + 9 + length])
+            pos += 9 + length
             if isinstance(frame, hf.GoAwayFrame):
                 self.goaway = frame
             if (isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags
@@ -206,6 +210,8 @@ class RawH2:
             if not isinstance(frame, (hf.PingFrame, hf.SettingsFrame)):
                 new.append(frame)
                 self.frames.append(frame)
+        buf.release()
+        self._buf = self._buf[pos:]
         return new
 
     def read_until(self, predicate, timeout):
@@ -224,6 +230,9 @@ class RawH2:
     def stream_frames(self, stream, kind=None):
         return [f for f in self.frames
                 if f.stream_id == stream and (kind is None or isinstance(f, kind))]
+
+    def frames_of(self, kind):
+        return [f for f in self.frames if isinstance(f, kind)]
 
     def status_of(self, stream):
         """The :status of the stream's first HEADERS frame (decoded), or None."""
@@ -330,8 +339,10 @@ def _send_pending(conn, pending):
     """Request bodies as far as flow control allows, then their trailers or END_STREAM."""
     for sid in list(pending):
         body, trailers = pending[sid]
-        n = min(len(body), conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
-        if n:
+        while len(body):
+            n = min(len(body), conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
+            if not n:
+                break
             conn.send_data(sid, body[:n].tobytes())
             body = pending[sid][0] = body[n:]
         if not len(body):
