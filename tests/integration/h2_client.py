@@ -23,7 +23,6 @@ import time
 import h2.config
 import h2.connection
 import h2.events
-import h2.settings
 import hpack
 import hyperframe.frame as hf
 
@@ -78,6 +77,9 @@ class RawH2:
     def __init__(self, port, tls=False, rcvbuf=None, timeout=10.0):
         self.sock = connect(port, tls, timeout, rcvbuf)
         self.encoder = hpack.Encoder()
+        self.decoder = hpack.Decoder()
+        self.decoder.max_header_list_size = 1 << 20
+        self.ack_server_settings = True
         self.frames = []
         self.goaway = None
         self.closed = False
@@ -86,10 +88,9 @@ class RawH2:
     def close(self):
         self.sock.close()
 
-    def preface(self, settings=None, ack_server_settings=True):
-        """The client preface and a SETTINGS frame; the server's SETTINGS is ACKed as it comes
-        when ack_server_settings (see read)."""
-        self.ack_server_settings = ack_server_settings
+    def preface(self, settings=None):
+        """The client preface and a SETTINGS frame. The server's SETTINGS are ACKed as they
+        are read (unless ack_server_settings is set False)."""
         f = hf.SettingsFrame(0)
         f.settings = dict(settings or {})
         self.send(PREFACE + f.serialize())
@@ -203,8 +204,12 @@ class RawH2:
             pos += 9 + length
             if isinstance(frame, hf.GoAwayFrame):
                 self.goaway = frame
+            if isinstance(frame, hf.HeadersFrame):
+                # Every head goes through the one decoder, in order, as HPACK requires; the
+                # servers under test send heads in one frame (no CONTINUATION).
+                frame.fields = self.decoder.decode(bytes(frame.data))
             if (isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags
-                    and getattr(self, "ack_server_settings", True)):
+                    and self.ack_server_settings):
                 self.send(self.settings(ack=True))
             # Only the kinds a test looks at are kept: a flood's ACKs would fill memory.
             if not isinstance(frame, (hf.PingFrame, hf.SettingsFrame)):
@@ -235,11 +240,9 @@ class RawH2:
         return [f for f in self.frames if isinstance(f, kind)]
 
     def status_of(self, stream):
-        """The :status of the stream's first HEADERS frame (decoded), or None."""
+        """The :status of the stream's first response head, or None."""
         for f in self.stream_frames(stream, hf.HeadersFrame):
-            if not hasattr(self, "_decoder"):
-                self._decoder = hpack.Decoder()
-            return int(dict(self._decoder.decode(f.data))[b":status"])
+            return int(dict(f.fields)[":status"])
         return None
 
 
@@ -263,20 +266,16 @@ class Answer:
         return None
 
 
-def exchange(port, tls, requests, timeout=20.0, window=None):
+def exchange(port, tls, requests, timeout=20.0):
     """Sends each request (method, path, extra headers, body or None, trailers or None) as one
     stream on a new connection, all at once, and reads until every stream has ended.
 
-    Returns [Answer] in request order; raises AssertionError on a GOAWAY or a timeout.
-    window: this client's initial stream window (h2's default 65535 otherwise)."""
+    Returns [Answer] in request order; raises AssertionError on a GOAWAY or a timeout."""
     sock = connect(port, tls, timeout)
     try:
         conn = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=True, header_encoding="utf-8"))
         conn.initiate_connection()
-        if window:
-            conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window})
-            conn.increment_flow_control_window(window * len(requests))
         answers, ids, pending = {}, [], {}
         for method, path, extra, body, trailers in requests:
             sid = conn.get_next_available_stream_id()

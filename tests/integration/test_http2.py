@@ -14,7 +14,6 @@ import json
 import os
 import re
 import subprocess
-import unittest
 
 import harness
 import h2_backend
