@@ -111,7 +111,6 @@ class Http2Attacks(H2TestCase):
         c.preface()
         # Each stream: a POST whose body never comes, reset at once (CVE-2023-44487). Sent in
         # batches so that the server's answer is read as it comes, as a real attacker's is.
-        sent = 0
         for batch in range(100):
             data = b"".join(
                 c.headers(sid, self.hdrs("/digest?rr=%d" % sid, "POST",
@@ -120,7 +119,6 @@ class Http2Attacks(H2TestCase):
                 for sid in range(1 + 200 * batch, 1 + 200 * (batch + 1), 2))
             if not c.send(data):
                 break
-            sent += 100
             c.read()
             if c.closed or c.goaway:
                 break
@@ -129,8 +127,10 @@ class Http2Attacks(H2TestCase):
         self.assert_nothing_unfinished_arrived("rr=")
         self.assert_rss_bounded()
         if self.outrigger:
-            self.assertLess(sent, 10000, "all 10,000 resets were accepted")
             self.assert_goaway(c, ENHANCE_YOUR_CALM)
+            # The last stream the server processed, not how many we got to send: a slow
+            # server may have had them all in its socket buffer.
+            self.assertLess(c.goaway.last_stream_id, 19999, "all 10,000 resets were processed")
             self.assertLessEqual(self.backend.stats()["by_path"].get("/digest", 0),
                                  PEER_RESET_BURST + MAX_STREAMS)
             self.assert_counted("rapid_resets")
