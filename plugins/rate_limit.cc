@@ -120,7 +120,7 @@ class RateLimit final : public Plugin {
     answer.content_type = "text/plain; charset=utf-8";
     answer.body = "429 Too Many Requests: rate limit exceeded\n";
     std::string& retry = ctx.NewString();
-    AppendDecimal(
+    http::AppendDecimal(
         static_cast<uint64_t>(std::max<int64_t>(1, Ceil(d.retry_after_ns, 1'000'000'000))), &retry);
     answer.headers.push_back({"Retry-After", retry});
     ctx.Count(limited_);
@@ -157,11 +157,6 @@ class RateLimit final : public Plugin {
     state.append(room, static_cast<size_t>(p - room));
     edits->add.push_back({"RateLimit-Policy", policy_});
     edits->add.push_back({"RateLimit", state});
-  }
-
-  static void AppendDecimal(uint64_t v, std::string* out) {
-    char buf[20];
-    out->append(buf, std::to_chars(buf, buf + sizeof(buf), v).ptr);
   }
 
   const config::RateLimitPluginConfig config_;

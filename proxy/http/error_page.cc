@@ -2,16 +2,9 @@
 
 #include <charconv>
 
+#include "proxy/http/head_writer.h"
+
 namespace outrigger::http {
-namespace {
-
-void AppendDecimal(size_t v, std::string* out) {
-  char buf[20];
-  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, r.ptr);
-}
-
-}  // namespace
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {

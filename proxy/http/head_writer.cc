@@ -9,6 +9,13 @@
 #include "proxy/http/fields.h"
 
 namespace outrigger::http {
+
+void AppendDecimal(uint64_t v, std::string* out) {
+  char buf[20];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
 namespace {
 
 using base::CopyBytes;
@@ -152,12 +159,6 @@ class DropFilter {
 
 bool IsSetField(std::string_view name, const SetField& set) {
   return !set.name.empty() && name.size() == set.name.size() && EqualsIgnoreCase(name, set.name);
-}
-
-void AppendDecimal(uint64_t v, std::string* out) {
-  char buf[20];
-  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out->append(buf, r.ptr);
 }
 
 void AppendContentLength(uint64_t length, std::string* out) {

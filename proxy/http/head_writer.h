@@ -94,6 +94,9 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
 // its end, which must be whole "Name: value\r\n" lines.
 void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* out);
 
+// Appends `v` in decimal (a status, a length, a port), without allocating beyond `out`.
+void AppendDecimal(uint64_t v, std::string* out);
+
 // Case-insensitive ASCII comparison for field names and tokens.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

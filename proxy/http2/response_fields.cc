@@ -1,0 +1,67 @@
+#include "proxy/http2/response_fields.h"
+
+#include <cstdio>
+
+#include "proxy/http/fields.h"
+#include "proxy/http/head_writer.h"
+
+namespace outrigger::http2 {
+namespace {
+
+using http::fields::NameIs;
+
+bool IsConnectionSpecific(std::string_view name) {
+  return NameIs(name, "connection") || NameIs(name, "keep-alive") ||
+         NameIs(name, "proxy-connection") || NameIs(name, "transfer-encoding") ||
+         NameIs(name, "upgrade");
+}
+
+bool NamedByConnection(std::span<const http::Header> fields, std::string_view name) {
+  for (const http::Header& h : fields) {
+    if (NameIs(h.name, "connection") && http::ListHasToken(h.value, name)) return true;
+  }
+  return false;
+}
+
+nghttp2_nv Nv(const char* name, size_t name_size, const char* value, size_t value_size) {
+  // nghttp2 copies names and values on submission and never writes through these pointers.
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name)),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value)), name_size, value_size,
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace
+
+void ResponseFields::Clear() {
+  bytes_.clear();
+  nva_.clear();
+}
+
+void ResponseFields::Build(int status, std::span<const http::Header> fields) {
+  Clear();
+  // bytes_ must stop growing before nva_ points into it: reserve once, fill, then point.
+  size_t total = 0;
+  for (const http::Header& h : fields) total += h.name.size() + h.value.size();
+  bytes_.reserve(total);
+  if (status != 0) {
+    std::snprintf(status_, sizeof status_, "%03d", status);
+    nva_.push_back(Nv(":status", 7, status_, 3));
+  }
+  const size_t first = nva_.size();
+  for (const http::Header& h : fields) {
+    if (IsConnectionSpecific(h.name) || NamedByConnection(fields, h.name)) continue;
+    for (char c : h.name) bytes_.push_back(c >= 'A' && c <= 'Z' ? char(c | 0x20) : c);
+    bytes_.append(h.value);
+    // Offsets for now; made pointers below, once bytes_ is final.
+    nva_.push_back(Nv(nullptr, h.name.size(), nullptr, h.value.size()));
+  }
+  size_t at = 0;
+  for (size_t i = first; i < nva_.size(); ++i) {
+    nghttp2_nv& nv = nva_[i];
+    const char* name = bytes_.data() + at;
+    nv = Nv(name, nv.namelen, name + nv.namelen, nv.valuelen);
+    at += nv.namelen + nv.valuelen;
+  }
+}
+
+}  // namespace outrigger::http2

@@ -1,0 +1,486 @@
+#include "proxy/http2/server_codec.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace outrigger::http2 {
+namespace {
+
+ServerCodec* Self(void* user_data) { return static_cast<ServerCodec*>(user_data); }
+
+int64_t NowSec() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct ServerCodec::Slot {
+  explicit Slot(RequestFields::Limits l) : fields(l), trailers(l) {}
+  void Reset(int32_t stream) {
+    id = stream;
+    fields.Clear();
+    trailers.Clear();
+    unconsumed = 0;
+    delivered = refused = stop_body = owner_reset = false;
+    body_ends = has_trailers_out = false;
+    trailers_out.Clear();
+  }
+
+  int32_t id = 0;
+  RequestFields fields;
+  http::RequestHead head;
+  RequestTrailers trailers;
+  size_t unconsumed = 0;     // body bytes given to the owner and not yet consumed
+  bool delivered = false;    // OnStreamHead was called: OnStreamClose is owed
+  bool refused = false;      // the codec answered the head itself
+  bool stop_body = false;    // and must reset the stream once that answer is sent
+  bool owner_reset = false;  // ResetStream: not the codec's reset
+  // Response: the body ends when the buffer runs empty (with trailers_out, if any).
+  bool body_ends = false;
+  bool has_trailers_out = false;
+  ResponseFields trailers_out;
+};
+
+ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const CodecLimits& limits)
+    : callbacks_(callbacks),
+      limits_(limits),
+      peer_resets_(limits.peer_reset_burst, limits.peer_reset_per_second),
+      local_resets_(limits.local_reset_burst, limits.local_reset_per_second) {
+  slots_.reserve(limits_.max_concurrent_streams);
+  for (uint32_t i = 0; i < limits_.max_concurrent_streams; ++i) slots_.emplace_back(limits.fields);
+  for (Slot& s : slots_) free_.push_back(&s);
+
+  CallbacksPtr cbs = MakeCallbacks();
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs.get(), OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs.get(), OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs.get(), OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs.get(), OnDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs.get(), OnStreamClosed);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs.get(), OnFrameSend);
+  nghttp2_session_callbacks_set_send_data_callback(cbs.get(), SendBody);
+
+  OptionPtr opt = MakeOption();
+  nghttp2_option_set_no_auto_window_update(opt.get(), 1);
+  nghttp2_option_set_max_continuations(opt.get(), limits_.max_continuations);
+  // nghttp2's own reset limiter stays on as a backstop; ours (OnFrameRecv) counts first.
+  nghttp2_option_set_stream_reset_rate_limit(opt.get(), limits_.peer_reset_burst + 1,
+                                             limits_.peer_reset_per_second);
+  nghttp2_option_set_max_outbound_ack(opt.get(), limits_.max_outbound_ack);
+  nghttp2_option_set_max_settings(opt.get(), limits_.max_settings);
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt.get(), limits_.hpack_table_size);
+  nghttp2_session* s = nullptr;
+  if (nghttp2_session_server_new2(&s, cbs.get(), this, opt.get()) != 0) throw std::bad_alloc();
+  session_.reset(s);
+
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.stream_window},
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits_.hpack_table_size},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, uint32_t(limits_.fields.max_list_size)},
+  };
+  // Only NOMEM can fail these, on a session that has just been made.
+  nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0,
+                                        int32_t(limits_.connection_window));
+}
+
+ServerCodec::~ServerCodec() = default;
+
+bool ServerCodec::Receive(evbuffer* in) {
+  if (failed_) {
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return false;
+  }
+  evbuffer_iovec vec[8];
+  while (evbuffer_get_length(in) > 0) {
+    const int n = evbuffer_peek(in, -1, nullptr, vec, std::size(vec));
+    size_t done = 0;
+    for (int i = 0; i < n && i < int(std::size(vec)); ++i) {
+      const ssize_t rv = nghttp2_session_mem_recv(
+          session_.get(), static_cast<const uint8_t*>(vec[i].iov_base), vec[i].iov_len);
+      if (rv < 0) {
+        Fail(int(rv));
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return false;
+      }
+      done += vec[i].iov_len;
+    }
+    evbuffer_drain(in, done);
+  }
+  return !failed_ && nghttp2_session_want_read(session_.get());
+}
+
+bool ServerCodec::Send(evbuffer* out, size_t high_water) {
+  if (failed_) {
+    if (goaway_pending_) evbuffer_add(out, goaway_.data(), goaway_.size());
+    goaway_pending_ = false;
+    return false;
+  }
+  out_ = out;
+  high_water_ = high_water;
+  bool ok = true;
+  while (evbuffer_get_length(out) < high_water) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
+    if (n < 0) {
+      Fail(int(n));
+      if (goaway_pending_) evbuffer_add(out, goaway_.data(), goaway_.size());
+      goaway_pending_ = false;
+      ok = false;
+      break;
+    }
+    if (n == 0) break;
+    evbuffer_add(out, data, size_t(n));
+  }
+  out_ = nullptr;
+  return ok;
+}
+
+bool ServerCodec::WantsRead() const {
+  return !failed_ && nghttp2_session_want_read(session_.get()) != 0;
+}
+
+bool ServerCodec::WantsWrite() const {
+  if (failed_) return goaway_pending_;
+  return nghttp2_session_want_write(session_.get()) != 0;
+}
+
+ServerCodec::Slot* ServerCodec::SlotOf(int32_t stream) const {
+  return static_cast<Slot*>(nghttp2_session_get_stream_user_data(session_.get(), stream));
+}
+
+void ServerCodec::Consume(int32_t stream, size_t size) {
+  Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  if (slot == nullptr) return;
+  size = std::min(size, slot->unconsumed);
+  slot->unconsumed -= size;
+  nghttp2_session_consume(session_.get(), stream, size);
+}
+
+bool ServerCodec::SubmitResponse(int32_t stream, const http::ResponseHead& head, bool has_body) {
+  Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  if (slot == nullptr || head.status < 100 || head.status > 999) return false;
+  head_fields_.Build(head.status, head.headers);
+  if (head.status < 200) {
+    return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream, nullptr,
+                                  head_fields_.data(), head_fields_.size(), nullptr) == 0;
+  }
+  nghttp2_data_provider body{};
+  body.read_callback = ReadBody;
+  return nghttp2_submit_response(session_.get(), stream, head_fields_.data(), head_fields_.size(),
+                                 has_body ? &body : nullptr) == 0;
+}
+
+void ServerCodec::ResumeData(int32_t stream) {
+  if (!failed_ && SlotOf(stream) != nullptr) nghttp2_session_resume_data(session_.get(), stream);
+}
+
+void ServerCodec::FinishResponse(int32_t stream) {
+  Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  if (slot == nullptr) return;
+  slot->body_ends = true;
+  ResumeData(stream);
+}
+
+void ServerCodec::SubmitTrailers(int32_t stream, std::span<const http::Header> trailers) {
+  Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  if (slot == nullptr) return;
+  slot->trailers_out.Build(0, trailers);
+  slot->has_trailers_out = true;
+  slot->body_ends = true;
+  ResumeData(stream);
+}
+
+void ServerCodec::ResetStream(int32_t stream, uint32_t code) {
+  Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  if (slot == nullptr) return;
+  slot->owner_reset = true;
+  nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream, code);
+}
+
+void ServerCodec::Goaway(uint32_t error_code) {
+  if (failed_) return;
+  owner_goaway_ = true;
+  if (error_code == NGHTTP2_NO_ERROR) {
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+  } else {
+    nghttp2_session_terminate_session(session_.get(), error_code);
+  }
+}
+
+void ServerCodec::Fail(int error) {
+  if (aborting_) {
+    // A limit of ours, already counted; the callback that found it failed the session.
+    error = NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  switch (error) {
+    case NGHTTP2_ERR_CALLBACK_FAILURE:
+      break;
+    case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+      ++stats_.continuation_floods;
+      break;
+    case NGHTTP2_ERR_FLOODED:
+      ++stats_.control_floods;
+      break;
+    default:
+      ++stats_.protocol_errors;
+      break;
+  }
+  failed_ = true;
+  // A session after a fatal error must not be used again, so the GOAWAY is written here:
+  // 9-byte frame header (length 8, type 7, no flags, stream 0), last stream, error code.
+  const uint32_t last = uint32_t(nghttp2_session_get_last_proc_stream_id(session_.get()));
+  const uint32_t code = aborting_                                     ? NGHTTP2_ENHANCE_YOUR_CALM
+                        : error == NGHTTP2_ERR_BAD_CLIENT_MAGIC       ? NGHTTP2_PROTOCOL_ERROR
+                        : error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ? NGHTTP2_PROTOCOL_ERROR
+                        : error == NGHTTP2_ERR_FLOODED                ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                                      : NGHTTP2_INTERNAL_ERROR;
+  goaway_ = {0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 4; ++i) {
+    goaway_[9 + i] = uint8_t(last >> (24 - 8 * i));
+    goaway_[13 + i] = uint8_t(code >> (24 - 8 * i));
+  }
+  goaway_pending_ = true;
+  // nghttp2 will call nothing more: the owner hears of every stream it was given here.
+  for (Slot& slot : slots_) {
+    if (slot.id == 0) continue;
+    const int32_t id = slot.id;
+    const bool delivered = slot.delivered;
+    slot.Reset(0);
+    free_.push_back(&slot);
+    --open_streams_;
+    if (delivered) callbacks_.OnStreamClose(id, code);
+  }
+}
+
+void ServerCodec::ChargeLocalReset() {
+  if (!local_resets_.Take(NowSec())) Abort(&stats_.local_reset_floods);
+}
+
+void ServerCodec::Abort(uint64_t* stat) {
+  if (aborting_) return;
+  ++*stat;
+  aborting_ = true;
+}
+
+// ---- nghttp2 callbacks (static, `user_data` is the codec) ----
+
+int ServerCodec::OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame,
+                                void* user_data) {
+  ServerCodec* self = Self(user_data);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  // nghttp2 refuses streams past SETTINGS_MAX_CONCURRENT_STREAMS before this, so a slot is
+  // free; if not, the stream is reset rather than state allocated.
+  if (self->free_.empty()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  Slot* slot = self->free_.back();
+  self->free_.pop_back();
+  slot->Reset(frame->hd.stream_id);
+  ++self->open_streams_;
+  nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, slot);
+  return 0;
+}
+
+int ServerCodec::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                          size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                          void* user_data) {
+  ServerCodec* self = Self(user_data);
+  Slot* slot = self->SlotOf(frame->hd.stream_id);
+  if (slot == nullptr) return 0;
+  const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+  const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  // Past their limits both keep nothing: an HPACK bomb costs decoding, not memory.
+  if (!slot->delivered) {
+    slot->fields.Add(n, v);
+  } else {
+    slot->trailers.Add(n, v);
+  }
+  return 0;
+}
+
+void ServerCodec::HeadersDone(Slot& slot, bool end_stream) {
+  if (slot.refused) return;
+  if (!slot.delivered) {
+    const http::ParseResult r = slot.fields.Finish(end_stream, &slot.head);
+    if (r.status != http::ParseStatus::kDone) {
+      Refuse(slot, r.http_status, end_stream);
+      return;
+    }
+    slot.delivered = true;
+    callbacks_.OnStreamHead(slot.id, slot.head, end_stream);
+    return;
+  }
+  // Trailers (nghttp2 requires END_STREAM on them).
+  if (slot.trailers.over_limit()) {
+    // Too late for a 431 (the request went on): the stream is reset instead.
+    slot.refused = true;
+    ++stats_.headers_too_large;
+    ChargeLocalReset();
+    nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, slot.id,
+                              NGHTTP2_ENHANCE_YOUR_CALM);
+    return;
+  }
+  callbacks_.OnStreamEnd(slot.id, slot.trailers.Finish());
+}
+
+void ServerCodec::Refuse(Slot& slot, int status, bool end_stream) {
+  slot.refused = true;
+  if (status == 431) {
+    ++stats_.headers_too_large;
+  } else {
+    ++stats_.malformed_requests;
+  }
+  ChargeLocalReset();
+  http::ResponseHead head;
+  head.status = status;
+  SubmitResponse(slot.id, head, false);
+  // RFC 9113 §8.1: after the complete response, RST_STREAM NO_ERROR tells the client to stop
+  // its body. Not before: nghttp2 drops a stream's queued HEADERS once a reset is submitted.
+  slot.stop_body = !end_stream;
+}
+
+int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  ServerCodec* self = Self(user_data);
+  const bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+      if (Slot* slot = self->SlotOf(frame->hd.stream_id)) self->HeadersDone(*slot, end);
+      break;
+    case NGHTTP2_DATA:
+      // CVE-2019-9518: DATA that carries nothing and ends nothing costs us a frame's work
+      // for free. Any payload or END_STREAM starts the count again.
+      if (frame->hd.length == frame->data.padlen && !end) {
+        if (++self->empty_frames_ > self->limits_.max_empty_frames) {
+          self->Abort(&self->stats_.empty_frame_floods);
+        }
+      } else {
+        self->empty_frames_ = 0;
+      }
+      if (Slot* slot = self->SlotOf(frame->hd.stream_id); slot && end && slot->delivered) {
+        self->callbacks_.OnStreamEnd(slot->id, {});
+      }
+      break;
+    case NGHTTP2_RST_STREAM:
+      // Counted here, before nghttp2's own limiter sees it, so the GOAWAY is ours and counted.
+      if (!self->peer_resets_.Take(NowSec())) self->Abort(&self->stats_.rapid_resets);
+      break;
+    default:
+      break;
+  }
+  return self->aborting_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+int ServerCodec::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, const uint8_t* data,
+                             size_t len, void* user_data) {
+  ServerCodec* self = Self(user_data);
+  Slot* slot = self->SlotOf(stream);
+  if (slot == nullptr || !slot->delivered) {
+    // Nobody will consume these: give the window back now.
+    nghttp2_session_consume(session, stream, len);
+    return 0;
+  }
+  slot->unconsumed += len;
+  self->callbacks_.OnStreamData(stream, data, len);
+  return 0;
+}
+
+int ServerCodec::OnStreamClosed(nghttp2_session* session, int32_t stream, uint32_t error_code,
+                                void* user_data) {
+  ServerCodec* self = Self(user_data);
+  Slot* slot = self->SlotOf(stream);
+  if (slot == nullptr) return 0;
+  // The owner will not consume a closed stream's bytes: return them to the connection.
+  if (slot->unconsumed > 0) nghttp2_session_consume_connection(session, slot->unconsumed);
+  nghttp2_session_set_stream_user_data(session, stream, nullptr);
+  const bool delivered = slot->delivered;
+  slot->Reset(0);
+  self->free_.push_back(slot);
+  --self->open_streams_;
+  if (delivered) self->callbacks_.OnStreamClose(stream, error_code);
+  return 0;
+}
+
+int ServerCodec::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame,
+                             void* user_data) {
+  ServerCodec* self = Self(user_data);
+  if (frame->hd.type == NGHTTP2_HEADERS) {
+    Slot* slot = self->SlotOf(frame->hd.stream_id);
+    if (slot != nullptr && slot->stop_body &&
+        !nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id)) {
+      slot->stop_body = false;
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, slot->id, NGHTTP2_NO_ERROR);
+    }
+  } else if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    const uint32_t code = frame->rst_stream.error_code;
+    if (code == NGHTTP2_REFUSED_STREAM) ++self->stats_.streams_refused;
+    Slot* slot = self->SlotOf(frame->hd.stream_id);
+    // A reset nghttp2 sent on the peer's account (a malformed frame, a refused stream): the
+    // MadeYouReset budget. The owner's and the codec's own are charged where they are made.
+    const bool charged = slot != nullptr && (slot->owner_reset || slot->refused);
+    if (code != NGHTTP2_NO_ERROR && !charged) {
+      self->ChargeLocalReset();
+    }
+  } else if (frame->hd.type == NGHTTP2_GOAWAY && !self->owner_goaway_) {
+    // A GOAWAY nghttp2 decided on. In 1.52 ENHANCE_YOUR_CALM comes only from too many
+    // SETTINGS entries, INTERNAL_ERROR from its reset limiter (ours normally fires first).
+    switch (frame->goaway.error_code) {
+      case NGHTTP2_NO_ERROR:
+        break;
+      case NGHTTP2_COMPRESSION_ERROR:
+        ++self->stats_.hpack_errors;
+        break;
+      case NGHTTP2_ENHANCE_YOUR_CALM:
+        ++self->stats_.settings_floods;
+        break;
+      case NGHTTP2_INTERNAL_ERROR:
+        ++self->stats_.rapid_resets;
+        break;
+      default:
+        ++self->stats_.protocol_errors;
+        break;
+    }
+  }
+  return self->aborting_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+ssize_t ServerCodec::ReadBody(nghttp2_session* session, int32_t stream, uint8_t*, size_t length,
+                              uint32_t* flags, nghttp2_data_source*, void* user_data) {
+  ServerCodec* self = Self(user_data);
+  Slot* slot = self->SlotOf(stream);
+  evbuffer* body = slot ? self->callbacks_.ResponseBody(stream) : nullptr;
+  if (body == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  const size_t have = evbuffer_get_length(body);
+  const size_t n = std::min(length, have);
+  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (slot->body_ends && n == have) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (slot->has_trailers_out) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      if (nghttp2_submit_trailer(session, stream, slot->trailers_out.data(),
+                                 slot->trailers_out.size()) != 0) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
+    }
+  } else if (n == 0) {
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  return ssize_t(n);
+}
+
+int ServerCodec::SendBody(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                          size_t length, nghttp2_data_source*, void* user_data) {
+  ServerCodec* self = Self(user_data);
+  evbuffer* body = self->callbacks_.ResponseBody(frame->hd.stream_id);
+  if (body == nullptr || self->out_ == nullptr) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  evbuffer_add(self->out_, framehd, 9);
+  // No padding is ever asked for (no select_padding callback), so the payload is the body.
+  if (evbuffer_remove_buffer(body, self->out_, length) != int(length)) {
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  }
+  return evbuffer_get_length(self->out_) >= self->high_water_ ? NGHTTP2_ERR_PAUSE : 0;
+}
+
+}  // namespace outrigger::http2
