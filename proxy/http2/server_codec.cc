@@ -23,7 +23,7 @@ struct ServerCodec::Slot {
     fields.Clear();
     trailers.Clear();
     unconsumed = 0;
-    delivered = refused = stop_body = owner_reset = false;
+    delivered = refused = stop_body = owner_reset = over_window = false;
     body_ends = has_trailers_out = false;
     trailers_out.Clear();
   }
@@ -37,6 +37,7 @@ struct ServerCodec::Slot {
   bool refused = false;      // the codec answered the head itself
   bool stop_body = false;    // and must reset the stream once that answer is sent
   bool owner_reset = false;  // ResetStream: not the codec's reset
+  bool over_window = false;  // DATA came past the stream's window: deliver no more
   // Response: the body ends when the buffer runs empty (with trailers_out, if any).
   bool body_ends = false;
   bool has_trailers_out = false;
@@ -359,7 +360,8 @@ int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       } else {
         self->empty_frames_ = 0;
       }
-      if (Slot* slot = self->SlotOf(frame->hd.stream_id); slot && end && slot->delivered) {
+      if (Slot* slot = self->SlotOf(frame->hd.stream_id);
+          slot && end && slot->delivered && !slot->over_window) {
         self->callbacks_.OnStreamEnd(slot->id, {});
       }
       break;
@@ -380,6 +382,16 @@ int ServerCodec::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, 
   if (slot == nullptr || !slot->delivered) {
     // Nobody will consume these: give the window back now.
     nghttp2_session_consume(session, stream, len);
+    return 0;
+  }
+  // nghttp2 answers DATA past the stream's window with RST_STREAM FLOW_CONTROL_ERROR but
+  // still hands it over. A valid client keeps unconsumed + len within the window (what the
+  // owner holds is part of what nghttp2 counts as received), so these bytes are the
+  // violation: dropped, returned to the connection, and the stream delivers nothing more.
+  const int32_t window = nghttp2_session_get_stream_effective_local_window_size(session, stream);
+  if (slot->over_window || window < 0 || slot->unconsumed + len > size_t(window)) {
+    slot->over_window = true;
+    nghttp2_session_consume_connection(session, len);
     return 0;
   }
   slot->unconsumed += len;

@@ -201,6 +201,34 @@ TEST_F(ServerCodecOwnerTest, ANegativeWindowFromSettingsHoldsTheBodyUntilWindowU
   EXPECT_EQ(owner_.closed[1], NGHTTP2_NO_ERROR);
 }
 
+TEST_F(ServerCodecOwnerTest, DataPastTheStreamWindowNeverReachesTheOwner) {
+  // Found by http2_codec_fuzz. nghttp2 answers DATA past a stream's window with RST_STREAM
+  // FLOW_CONTROL_ERROR, but still hands the bytes to on_data_chunk_recv, and all the frames
+  // after it in the same read: without a check of ours, one stream could make the owner hold
+  // up to the connection's 1 MiB.
+  std::string bytes = Preface() + Frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, "") +
+                      Headers(1, kPost, /*end_stream=*/false);
+  for (int i = 0; i < 4; ++i) bytes += Data(1, std::string(16384, 'u'));  // the whole window
+  Raw(bytes);
+  ASSERT_EQ(owner_.body[1].size(), 65536u);
+  std::string past;
+  for (int i = 0; i < 8; ++i) past += Data(1, std::string(16384, 'v'));
+  past += Data(1, "", /*end_stream=*/true);
+  const auto frames = Raw(past);
+  EXPECT_EQ(owner_.body[1].size(), 65536u);
+  EXPECT_FALSE(owner_.ended.count(1)) << "a body cut short must not look complete";
+  const RawFrame* rst = Find(frames, NGHTTP2_RST_STREAM, 1);
+  ASSERT_NE(rst, nullptr);
+  EXPECT_EQ(rst->Code(), NGHTTP2_FLOW_CONTROL_ERROR);
+  EXPECT_EQ(owner_.closed[1], NGHTTP2_FLOW_CONTROL_ERROR);
+  // The dropped bytes went back to the connection: another stream can still fill its window.
+  std::string next = Headers(3, kPost, false);
+  for (int i = 0; i < 4; ++i) next += Data(3, std::string(16384, 'w'));
+  bool ok = false;
+  Raw(next, &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(owner_.body[3].size(), 65536u);
+}
 
 TEST_F(ServerCodecOwnerTest, PaddingIsNotChargedToTheOwnersWindow) {
   // The owner consumes every body byte; padding (up to 255 bytes a frame) is nghttp2's to
