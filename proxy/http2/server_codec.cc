@@ -247,10 +247,15 @@ void ServerCodec::Fail(int error) {
   }
   goaway_pending_ = true;
   // nghttp2 will call nothing more: the owner hears of every stream it was given here.
+  CloseAll(code);
+}
+
+void ServerCodec::CloseAll(uint32_t code) {
   for (Slot& slot : slots_) {
     if (slot.id == 0) continue;
     const int32_t id = slot.id;
     const bool delivered = slot.delivered;
+    nghttp2_session_set_stream_user_data(session_.get(), id, nullptr);
     slot.Reset(0);
     free_.push_back(&slot);
     --open_streams_;
@@ -435,7 +440,13 @@ int ServerCodec::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fram
     if (code != NGHTTP2_NO_ERROR && !charged) {
       self->ChargeLocalReset();
     }
-  } else if (frame->hd.type == NGHTTP2_GOAWAY && !self->owner_goaway_) {
+  } else if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+    // Only a terminating GOAWAY carries an error here (Goaway() and nghttp2's connection
+    // errors): nghttp2 serves no stream after it, yet would never close the ones at or
+    // below its last stream id, so the owner hears of them now.
+    self->CloseAll(frame->goaway.error_code);
+  }
+  if (frame->hd.type == NGHTTP2_GOAWAY && !self->owner_goaway_) {
     // A GOAWAY nghttp2 decided on. In 1.52 ENHANCE_YOUR_CALM comes only from too many
     // SETTINGS entries, INTERNAL_ERROR from its reset limiter (ours normally fires first).
     switch (frame->goaway.error_code) {

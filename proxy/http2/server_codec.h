@@ -155,7 +155,8 @@ class ServerCodec {
   void SubmitTrailers(int32_t stream, std::span<const http::Header> trailers);
   // RST_STREAM `code` (the owner's: not charged to the codec's reset budget).
   void ResetStream(int32_t stream, uint32_t code);
-  // NO_ERROR: graceful, no new streams, open ones finish. Any other code: close now.
+  // NO_ERROR: graceful, no new streams, open ones finish. Any other code: close now; once
+  // Send has written the GOAWAY, every open stream gets OnStreamClose(error_code).
   void Goaway(uint32_t error_code);
 
   const CodecStats& stats() const { return stats_; }
@@ -186,6 +187,9 @@ class ServerCodec {
   void Abort(uint64_t* stat);
   // A GOAWAY written by hand after a fatal nghttp2 error, with the stat to count.
   void Fail(int nghttp2_error);
+  // The connection is over: every open stream is forgotten, and each the owner was given
+  // gets its OnStreamClose(`code`).
+  void CloseAll(uint32_t code);
 
   ServerCodecCallbacks& callbacks_;
   CodecLimits limits_;

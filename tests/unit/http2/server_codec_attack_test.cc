@@ -37,9 +37,66 @@ size_t DataBytes(const std::vector<RawFrame>& frames, int32_t stream) {
 
 using ServerCodecOwnerTest = ServerCodecAttackTest;
 
+// ---- every stream with a head gets its close, whatever ends the connection ----
 
+TEST_F(ServerCodecOwnerTest, AnOwnersGoawayWithAnErrorClosesEveryOpenStream) {
+  Raw(Preface() + Headers(1, kGet));
+  Raw(Headers(3, kPost, /*end_stream=*/false));
+  ASSERT_EQ(owner_.heads.size(), 2u);
+  codec_.Goaway(NGHTTP2_INTERNAL_ERROR);
+  const auto frames = Raw("");
+  const RawFrame* goaway = Find(frames, NGHTTP2_GOAWAY);
+  ASSERT_NE(goaway, nullptr);
+  EXPECT_EQ(goaway->Code(), NGHTTP2_INTERNAL_ERROR);
+  EXPECT_FALSE(codec_.WantsRead());
+  EXPECT_FALSE(codec_.WantsWrite());
+  // The connection is over: the owner must hear of both streams, or it holds their state
+  // (upstream requests, buffers) until the codec is destroyed, and never learns why.
+  EXPECT_EQ(owner_.closed.size(), 2u);
+  EXPECT_EQ(owner_.closed[1], NGHTTP2_INTERNAL_ERROR);
+  EXPECT_EQ(owner_.closed[3], NGHTTP2_INTERNAL_ERROR);
+  EXPECT_EQ(codec_.open_streams(), 0u);
+}
 
+TEST_F(ServerCodecOwnerTest, AConnectionErrorNghttp2FindsClosesEveryDeliveredStream) {
+  // A connection WINDOW_UPDATE past 2^31-1: FLOW_CONTROL_ERROR, decided inside nghttp2.
+  Raw(Preface() + Headers(1, kGet));
+  const auto frames = Raw(Headers(3, kPost, false) + WindowUpdate(0, 0x7fffffff));
+  const RawFrame* goaway = Find(frames, NGHTTP2_GOAWAY);
+  ASSERT_NE(goaway, nullptr);
+  EXPECT_EQ(goaway->Code(), NGHTTP2_FLOW_CONTROL_ERROR);
+  EXPECT_FALSE(codec_.WantsRead());
+  EXPECT_EQ(owner_.closed.size(), 2u);
+  EXPECT_EQ(owner_.closed[1], NGHTTP2_FLOW_CONTROL_ERROR);
+  EXPECT_EQ(owner_.closed[3], NGHTTP2_FLOW_CONTROL_ERROR);
+  // Late moves for those streams are no-ops, not touches of a reused slot.
+  EXPECT_FALSE(codec_.SubmitResponse(1, Head(200), false));
+  codec_.Consume(3, 10);
+  codec_.ResetStream(3, NGHTTP2_CANCEL);
+  EXPECT_TRUE(Raw("").empty());
+}
 
+TEST_F(ServerCodecOwnerTest, TooManyStreamsAfterSettingsCloseTheHundredDeliveredOnes) {
+  std::string bytes = Preface() + Frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, "");
+  for (int32_t i = 0; i < 101; ++i) bytes += Headers(1 + 2 * i, kGet);
+  Raw(bytes);
+  ASSERT_EQ(owner_.heads.size(), 100u);
+  EXPECT_EQ(owner_.closed.size(), 100u);
+  EXPECT_EQ(owner_.closed[1], NGHTTP2_PROTOCOL_ERROR);
+}
+
+TEST_F(ServerCodecOwnerTest, AnHpackTableSizeUpdatePastOurSettingEndsAndClosesStreams) {
+  Raw(Preface() + Headers(1, kPost, false));
+  // 0x3f 0xe2 0x1f: a dynamic table size update to 4,097, one more than SETTINGS allows.
+  const auto frames = Raw(Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 3,
+                                std::string("\x3f\xe2\x1f", 3) + encoder_.Block(kGet)));
+  const RawFrame* goaway = Find(frames, NGHTTP2_GOAWAY);
+  ASSERT_NE(goaway, nullptr);
+  EXPECT_EQ(goaway->Code(), NGHTTP2_COMPRESSION_ERROR);
+  EXPECT_EQ(codec_.stats().hpack_errors, 1u);
+  EXPECT_FALSE(owner_.heads.count(3));
+  EXPECT_EQ(owner_.closed[1], NGHTTP2_COMPRESSION_ERROR);
+}
 
 // ---- the owner calling back in from its callbacks ----
 
@@ -58,6 +115,18 @@ TEST_F(ServerCodecOwnerTest, ResetFromOnStreamHeadIsSentAndClosesOnce) {
   EXPECT_TRUE(owner_.body[1].empty());
 }
 
+TEST_F(ServerCodecOwnerTest, GoawayFromOnStreamHeadStopsTheRestOfTheInput) {
+  owner_.on_head = [&](int32_t) { codec_.Goaway(NGHTTP2_ENHANCE_YOUR_CALM); };
+  // One string, so stream 3's HEADERS is in the same Receive (the encoder runs in order).
+  std::string bytes = Preface() + Headers(1, kGet);
+  bytes += Headers(3, kGet);
+  const auto frames = Raw(bytes);
+  const RawFrame* goaway = Find(frames, NGHTTP2_GOAWAY);
+  ASSERT_NE(goaway, nullptr);
+  EXPECT_EQ(goaway->Code(), NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(codec_.stats().protocol_errors, 0u) << "the owner's GOAWAY is no limit of ours";
+  for (const auto& [id, head] : owner_.heads) EXPECT_TRUE(owner_.closed.count(id)) << id;
+}
 
 TEST_F(ServerCodecOwnerTest, ARequestIsAnsweredFromOnStreamDataAndConsumedLateOnClose) {
   owner_.on_data = [&](int32_t s, size_t size) {
