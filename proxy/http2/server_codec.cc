@@ -24,7 +24,7 @@ struct ServerCodec::Slot {
     trailers.Clear();
     unconsumed = 0;
     delivered = refused = stop_body = owner_reset = over_window = false;
-    body_ends = has_trailers_out = false;
+    final_submitted = body_ends = has_trailers_out = false;
     trailers_out.Clear();
   }
 
@@ -32,12 +32,13 @@ struct ServerCodec::Slot {
   RequestFields fields;
   http::RequestHead head;
   RequestTrailers trailers;
-  size_t unconsumed = 0;     // body bytes given to the owner and not yet consumed
-  bool delivered = false;    // OnStreamHead was called: OnStreamClose is owed
-  bool refused = false;      // the codec answered the head itself
-  bool stop_body = false;    // and must reset the stream once that answer is sent
-  bool owner_reset = false;  // ResetStream: not the codec's reset
-  bool over_window = false;  // DATA came past the stream's window: deliver no more
+  size_t unconsumed = 0;         // body bytes given to the owner and not yet consumed
+  bool delivered = false;        // OnStreamHead was called: OnStreamClose is owed
+  bool refused = false;          // the codec answered the head itself
+  bool stop_body = false;        // and must reset the stream once that answer is sent
+  bool owner_reset = false;      // ResetStream: not the codec's reset
+  bool over_window = false;      // DATA came past the stream's window: deliver no more
+  bool final_submitted = false;  // a final (non-1xx) response head was submitted
   // Response: the body ends when the buffer runs empty (with trailers_out, if any).
   bool body_ends = false;
   bool has_trailers_out = false;
@@ -163,6 +164,9 @@ void ServerCodec::Consume(int32_t stream, size_t size) {
 bool ServerCodec::SubmitResponse(int32_t stream, const http::ResponseHead& head, bool has_body) {
   Slot* slot = failed_ ? nullptr : SlotOf(stream);
   if (slot == nullptr || head.status < 100 || head.status > 999) return false;
+  // After the final head nothing but DATA and trailers may follow (RFC 9113 §8.1); nghttp2
+  // would send a second HEADERS the client must treat as malformed.
+  if (slot->final_submitted) return false;
   head_fields_.Build(head.status, head.headers);
   if (head.status < 200) {
     return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream, nullptr,
@@ -170,8 +174,10 @@ bool ServerCodec::SubmitResponse(int32_t stream, const http::ResponseHead& head,
   }
   nghttp2_data_provider body{};
   body.read_callback = ReadBody;
-  return nghttp2_submit_response(session_.get(), stream, head_fields_.data(), head_fields_.size(),
-                                 has_body ? &body : nullptr) == 0;
+  slot->final_submitted =
+      nghttp2_submit_response(session_.get(), stream, head_fields_.data(), head_fields_.size(),
+                              has_body ? &body : nullptr) == 0;
+  return slot->final_submitted;
 }
 
 void ServerCodec::ResumeData(int32_t stream) {

@@ -146,7 +146,8 @@ class ServerCodec {
   // A response head (1xx: informational, any number before the final one). HTTP/1 fields
   // become HTTP/2 ones: lowercase, connection-specific ones (and those Connection names)
   // dropped, :status first. With `has_body`, DATA comes from ResponseBody(stream) until
-  // FinishResponse or SubmitTrailers. False if the stream is gone or the call is invalid.
+  // FinishResponse or SubmitTrailers. False if the stream is gone, a final head was already
+  // submitted, or the call is invalid.
   bool SubmitResponse(int32_t stream, const http::ResponseHead& head, bool has_body);
   // More body bytes are in ResponseBody(stream).
   void ResumeData(int32_t stream);

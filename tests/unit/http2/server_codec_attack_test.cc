@@ -35,6 +35,12 @@ size_t DataBytes(const std::vector<RawFrame>& frames, int32_t stream) {
   return n;
 }
 
+size_t Count(const std::vector<RawFrame>& frames, uint8_t type, int32_t stream) {
+  size_t n = 0;
+  for (const RawFrame& f : frames) n += f.type == type && f.stream == stream;
+  return n;
+}
+
 using ServerCodecOwnerTest = ServerCodecAttackTest;
 
 // ---- every stream with a head gets its close, whatever ends the connection ----
@@ -157,6 +163,20 @@ TEST_F(ServerCodecOwnerTest, ARequestIsAnsweredFromOnStreamDataAndConsumedLateOn
 
 // ---- the response: submitted once, body buffer games ----
 
+TEST_F(ServerCodecOwnerTest, ASecondFinalResponseIsRefused) {
+  Raw(Preface() + Headers(1, kGet));
+  ASSERT_TRUE(codec_.SubmitResponse(1, Head(200), true));
+  // A careless owner answers again (a retry path, an error page after a partial answer):
+  // a second HEADERS without END_STREAM after the final one is malformed (RFC 9113 §8.1).
+  EXPECT_FALSE(codec_.SubmitResponse(1, Head(502), false));
+  EXPECT_FALSE(codec_.SubmitResponse(1, Head(100), false)) << "no 1xx after the final head";
+  evbuffer_add(owner_.ResponseBody(1), "body", 4);
+  codec_.FinishResponse(1);
+  const auto frames = Raw("");
+  EXPECT_EQ(Count(frames, NGHTTP2_HEADERS, 1), 1u);
+  EXPECT_EQ(DataBytes(frames, 1), 4u);
+  EXPECT_EQ(owner_.closed[1], NGHTTP2_NO_ERROR);
+}
 
 TEST_F(ServerCodecOwnerTest, ABodyBufferEmptiedAndRefilledAroundResumeData) {
   Raw(Preface() + Headers(1, kGet));
