@@ -13,6 +13,7 @@
 //   - flow control: the request bytes the owner holds (delivered, not consumed, stream open)
 //     never exceed the stream window (64 KiB) per stream, nor the connection's 1 MiB.
 //   - Send stops near its high-water mark; the slot table never holds more than its size.
+//   - a connection that wants neither to read nor to write has no stream left open.
 #include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
 
@@ -92,6 +93,7 @@ class Owner : public ServerCodecCallbacks {
  public:
   explicit Owner(Input& in) : in_(in) {}
   void set_codec(ServerCodec* codec) { codec_ = codec; }
+  size_t open() const { return streams_.size(); }
 
   // ---- callbacks: record, check, and maybe act ----
 
@@ -291,6 +293,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         owner.Move(op, stream, in, /*front=*/true);
         break;
       }
+    }
+    // A connection that wants neither to read nor to write is closed by its owner: no
+    // stream may be left open, or its close never comes.
+    if (!codec.WantsRead() && !codec.WantsWrite()) {
+      FUZZ_CHECK(owner.open() == 0);
+      FUZZ_CHECK(codec.open_streams() == 0);
     }
   }
   // The client reads everything: what the codec still has to say comes out, in bounded steps.
