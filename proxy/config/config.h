@@ -246,6 +246,10 @@ struct ListenerConfig {
   // (":N" left out for 443). Routes then become optional: the ones written (an ACME
   // http-01 challenge path, say) are still served.
   std::optional<uint16_t> redirect_https_port;
+  // `h2c: true` (plain listeners only; default false): a client that opens with the HTTP/2
+  // preface (prior knowledge, RFC 9113 §3.3) is served HTTP/2 in cleartext; HTTP/1.1 is still
+  // served on the same port. A TLS listener offers HTTP/2 through `tls.alpn` instead.
+  bool h2c = false;
   SourceMark mark;
 };
 

@@ -239,7 +239,7 @@ void Loader::ReadListener(const Field& f) {
   MapReader keys(
       f,
       {"listen", "trusted_proxies", "timeouts", "max_connections", "access_log", "request_id",
-       "routes", "normalize", "forwarded_for", "forwarded", "tls", "redirect_https"},
+       "routes", "normalize", "forwarded_for", "forwarded", "tls", "redirect_https", "h2c"},
       &diag_);
   if (auto listen = keys.Require("listen")) {
     listener.listen = ReadListenAddress(*listen, &listener.listen_text);
@@ -283,6 +283,16 @@ void Loader::ReadListener(const Field& f) {
       diag_.Add(LocateKey(*redirect, diag_),
                 fmt::format("{}belongs on a plain-HTTP listener; this one already serves TLS",
                             redirect->Prefix()));
+    }
+  }
+  if (auto h2c = keys.Get("h2c")) {
+    if (auto on = ReadBool(*h2c, &diag_)) listener.h2c = *on;
+    if (listener.tls) {
+      // On TLS, HTTP/2 is chosen by ALPN (`tls.alpn: [h2, http/1.1]`), never by prior
+      // knowledge of a cleartext preface.
+      diag_.Add(LocateKey(*h2c, diag_),
+                fmt::format("{}belongs on a plain-HTTP listener; on TLS, offer h2 in tls.alpn",
+                            h2c->Prefix()));
     }
   }
   std::optional<Field> routes =

@@ -28,7 +28,8 @@ struct ListenerTlsConfig {
   // config file's directory.
   std::vector<CertificateConfig> certificates;
   int min_version = 12;  // `min_version`: "1.2" (default) or "1.3"
-  // `alpn`: protocols offered, preferred first; default [http/1.1] (only http/1.1 is served).
+  // `alpn`: protocols offered, preferred first: h2 and http/1.1; default [http/1.1] (HTTP/2 is
+  // opt-in: `alpn: [h2, http/1.1]`).
   std::vector<std::string> alpn{"http/1.1"};
   // `client_auth: { ca: FILE, mode: off|optional|required }`: client certificates checked
   // against the CAs in `ca` (PEM, one or more; read at load). A verified client's subject

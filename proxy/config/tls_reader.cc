@@ -157,10 +157,9 @@ std::optional<ListenerTlsConfig> ReadListenerTls(const Field& f, int64_t now, Di
     tls.alpn.clear();
     for (const Field& item : ListItems(*a)) {
       std::optional<std::string> p = ReadString(item, diag);
-      if (p && *p != "http/1.1") {
-        diag->Add(
-            LocateValue(item, *diag),
-            fmt::format("{}only \"http/1.1\" is served (HTTP/2 is not there yet)", item.Prefix()));
+      if (p && *p != "http/1.1" && *p != "h2") {
+        diag->Add(LocateValue(item, *diag),
+                  fmt::format("{}only \"h2\" and \"http/1.1\" are served", item.Prefix()));
         ok = false;
       } else if (p) {
         tls.alpn.push_back(*p);

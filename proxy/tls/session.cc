@@ -115,4 +115,11 @@ std::string_view ServerSession::server_name() const {
   return name != nullptr ? std::string_view(name) : std::string_view();
 }
 
+std::string_view ServerSession::alpn() const {
+  const unsigned char* proto = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &proto, &len);
+  return std::string_view(reinterpret_cast<const char*>(proto), proto != nullptr ? len : 0);
+}
+
 }  // namespace outrigger::tls

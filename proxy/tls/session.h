@@ -31,6 +31,8 @@ class ServerSession : public TlsFilter {
   // (empty without SNI); both stay valid for the session's life.
   std::string_view version() const;
   std::string_view server_name() const;
+  // After the handshake: the protocol ALPN agreed on ("h2", "http/1.1"), empty without ALPN.
+  std::string_view alpn() const;
   // After the handshake on a listener with client_auth: the verified client certificate's
   // subject, RFC 2253 ("CN=alice,O=Example"; printable ASCII only, so safe in a header);
   // empty when the client sent none.
