@@ -296,6 +296,33 @@ prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSe
   return family;
 }
 
+prometheus::MetricFamily Http2LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
+                                              std::span<const config::ListenerConfig> listeners) {
+  std::map<std::string, std::array<uint64_t, forward::kHttp2LimitCount>> sums;
+  for (const forward::LimitCounterSet* set : sets) {
+    set->ForEach([&](const std::string& listener, const forward::LimitCounters& counters) {
+      if (std::none_of(listeners.begin(), listeners.end(),
+                       [&](const config::ListenerConfig& l) { return l.name == listener; })) {
+        return;  // as in LimitHitsFamily
+      }
+      auto& sum = sums.try_emplace(listener).first->second;
+      for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) sum[i] += counters.ReadHttp2(i);
+    });
+  }
+  MetricFamily family = metrics::CounterFamily(
+      "outrigger_http2_limit_hits_total",
+      "HTTP/2 client connections or streams a limit of the codec stopped, by listener and "
+      "limit (proxy/http2/server_codec.h).");
+  for (const auto& [listener, sum] : sums) {
+    for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) {
+      AddSample(family,
+                {{"listener", listener}, {"limit", std::string(forward::kHttp2LimitLabels[i])}},
+                static_cast<double>(sum[i]));
+    }
+  }
+  return family;
+}
+
 prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure) {
   MetricFamily family = metrics::CounterFamily(
       "outrigger_config_reloads_total",

@@ -53,6 +53,9 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
 
 // outrigger_downstream_limit_hits_total{listener, limit}: every worker's counts summed.
 // Only the series of `listeners` (the running config's) are exposed.
+// outrigger_http2_limit_hits_total{listener, limit}: the HTTP/2 codec's limits, likewise.
+prometheus::MetricFamily Http2LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
+                                              std::span<const config::ListenerConfig> listeners);
 prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
                                          std::span<const config::ListenerConfig> listeners);
 

@@ -345,6 +345,7 @@ std::string Server::MetricsText() const {
   std::vector<const forward::LimitCounterSet*> limits;
   for (const auto& w : workers_) limits.push_back(&w->limit_counters());
   families.push_back(admin::LimitHitsFamily(limits, snapshot_->config.listeners));
+  families.push_back(admin::Http2LimitHitsFamily(limits, snapshot_->config.listeners));
   families.push_back(admin::AccessLogDroppedFamily(*snapshot_));
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -12,6 +12,7 @@ void BodyPump::Start(http::BodyKind kind, uint64_t content_length, uint64_t max_
   too_large_ = false;
   remaining_ = content_length;
   framer_.Reset();
+  keep_trailers_ = nullptr;
   moved_ = 0;
   error_ = {};
   done_ = kind == http::BodyKind::kNone ||
@@ -69,6 +70,7 @@ BodyPump::Result BodyPump::PumpChunked(evbuffer* in, evbuffer* out) {
     if (eol.pos < 0 && available <= http::ChunkedFramer::kMaxLineLength + 2) return Result::kMore;
     line = std::min(line, http::ChunkedFramer::kMaxLineLength + 2);
     const auto* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(line)));
+    const bool trailer_line = framer_.in_trailer();
     http::ChunkedFramer::Step step = framer_.Advance(std::string_view(p, line));
     if (step.error) {
       error_ = step.reason;
@@ -84,6 +86,9 @@ BodyPump::Result BodyPump::PumpChunked(evbuffer* in, evbuffer* out) {
       if (eol.pos < 0) return Result::kMore;
       error_ = "invalid chunked framing";
       return Result::kError;
+    }
+    if (trailer_line && decode_ && keep_trailers_ != nullptr && step.forward > 2) {
+      keep_trailers_->append(p, step.forward);
     }
     MoveFraming(in, out, step.forward);
   }

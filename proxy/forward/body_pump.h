@@ -33,6 +33,11 @@ class BodyPump {
 
   Result Pump(evbuffer* in, evbuffer* out);
 
+  // With `decode`, a chunked body's trailer lines ("Name: value\r\n") are appended to
+  // `*to` instead of being dropped (an HTTP/2 client gets them as a trailer HEADERS frame).
+  // Until the next Start, which forgets `to`.
+  void KeepTrailers(std::string* to) { keep_trailers_ = to; }
+
   bool done() const { return done_; }
   uint64_t moved() const { return moved_; }  // body bytes taken so far, framing included
   std::string_view error() const { return error_; }
@@ -49,6 +54,7 @@ class BodyPump {
   uint64_t moved_ = 0;
   uint64_t max_data_ = 0;
   uint64_t data_declared_ = 0;  // chunked: sizes of the chunks accepted so far
+  std::string* keep_trailers_ = nullptr;
   bool done_ = true;
   bool too_large_ = false;
   bool decode_ = false;

@@ -37,6 +37,9 @@ struct ClientFacts {
   tls::ServerSession* tls = nullptr;  // the client's TLS session (null: plain), the session's
   uint32_t listener_index = 0;        // the listener accepted on, in the worker's snapshot
   bool listener_gone = false;         // a reload removed it: the index means nothing
+  // The codec frames bodies itself (HTTP/2): PushResponseBody gets the backend's body data
+  // without its HTTP/1 framing.
+  bool unframed_bodies = false;
 };
 
 class ClientSession {

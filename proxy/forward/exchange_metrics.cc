@@ -42,10 +42,11 @@ int64_t Exchange::CountResponse(int status) {
     now = MetricNanos();
     duration = now - request_start_ns;
   }
+  const bool h2 = session_->facts().unframed_bodies;  // only HTTP/2 frames its own bodies
   if (view) {
-    view->shard->OnDownstreamResponse(listener, status, duration);
+    view->shard->OnDownstreamResponse(listener, status, duration, h2);
   } else if (const ClientFacts& client = session_->facts(); !client.listener_gone) {
-    worker_->view()->shard->OnDownstreamResponse(client.listener_index, status, duration);
+    worker_->view()->shard->OnDownstreamResponse(client.listener_index, status, duration, h2);
   }
   return now;
 }

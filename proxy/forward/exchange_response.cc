@@ -71,7 +71,8 @@ bool Exchange::OnAttemptHead(http::ResponseHead& head) {
   NoteResponseHead(session_->SendResponseHead(*this, head));
   response_started = true;
   upstream_head.clear();
-  response_body.Start(head.body, head.content_length, /*max_data=*/0, /*decode=*/encode);
+  response_body.Start(head.body, head.content_length, /*max_data=*/0,
+                      /*decode=*/encode || session_->facts().unframed_bodies);
   return true;  // the attempt drops the head and reads the body (OnAttemptBody)
 }
 

@@ -10,6 +10,7 @@ using namespace internal;  // forward_internal.h
 
 void Http1Session::HandleRequest() {
   Exchange& e = ex();
+  first_head_ = false;
   e.view = worker_.view();
   e.listener = facts_.listener_index;
   e.request_start_ns = MetricNanos();

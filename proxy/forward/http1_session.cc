@@ -56,6 +56,10 @@ Http1Session::Http1Session(Worker& worker, size_t listener_index, evutil_socket_
 
 void Http1Session::Flush() {
   if (state_ == State::kClosed) return;
+  if (state_ == State::kHttp2) {
+    h2_->Flush();
+    return;
+  }
   if (ex_ != nullptr) {
     // The request first: its answer takes longest. A request body waits for its upstream
     // output to drain, and the Stream reports only drains its loop made: when this flush, or
@@ -138,6 +142,7 @@ void Http1Session::OnClientRead(void* arg) {
       evbuffer_drain(In(self->client_), evbuffer_get_length(In(self->client_)));
       break;
     case State::kPlugin:  // reading is off; a read queued before that waits for the verdict
+    case State::kHttp2:   // the stream's callbacks are the Http2Session's
     case State::kClosed:
       break;
   }
@@ -179,6 +184,7 @@ void Http1Session::OnClientWrite(void* arg) {
       }
       break;
     case State::kPlugin:
+    case State::kHttp2:
     case State::kClosed:
       break;
   }
@@ -259,6 +265,7 @@ void Http1Session::OnTimer(evutil_socket_t, short, void* arg) {
       break;
     case State::kExchange:  // the Exchange's waits have their own timer
     case State::kPlugin:
+    case State::kHttp2:
     case State::kClosed:
       break;
   }
@@ -300,6 +307,14 @@ bool Http1Session::TryReadHead() {
   size_t head_len = FindHeadEnd(in, &head_scan_);
   const bool ended = head_len > 0;
   bool bare_lf = false;
+  if (first_head_) {
+    bool wait = false;
+    if (WantsHttp2(&wait)) {
+      StartHttp2();
+      return false;
+    }
+    if (wait) return false;
+  }
   if (!ended) {
     // The first bytes of a request start its header timeout; later ones must not extend it.
     if (head_started_) {
@@ -379,6 +394,7 @@ void Http1Session::Close() {
 }
 
 void Http1Session::MoveListener(std::optional<size_t> index) {
+  if (state_ == State::kHttp2) h2_->MoveListener(index);
   if (index) {
     facts_.listener_index = static_cast<uint32_t>(*index);
     return;
@@ -388,6 +404,10 @@ void Http1Session::MoveListener(std::optional<size_t> index) {
 }
 
 void Http1Session::TrimIdle() {
+  if (state_ == State::kHttp2) {
+    h2_->TrimIdle();
+    return;
+  }
   // Without an exchange in kHead, it waits for a request with nothing buffered.
   if (state_ != State::kHead || ex_ != nullptr) return;
   timer_.reset();  // not armed in kHead; here, outside its callback, it may go
@@ -395,6 +415,10 @@ void Http1Session::TrimIdle() {
 }
 
 void Http1Session::OnDrain() {
+  if (state_ == State::kHttp2) {
+    h2_->OnDrain();
+    return;
+  }
   client_keep_alive_ = false;
   if (state_ == State::kHead && evbuffer_get_length(In(client_)) == 0) Close();
 }

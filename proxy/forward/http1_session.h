@@ -25,6 +25,7 @@
 
 #include "proxy/forward/client_session.h"
 #include "proxy/forward/exchange.h"
+#include "proxy/forward/http2_session.h"
 #include "proxy/forward/worker.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/http/limits.h"
@@ -62,6 +63,12 @@ class Http1Session final : public ClientSession {
 
   uint32_t slot = 0;  // its index in the Worker's connections (Worker::Accept, Retire)
 
+  // The connection speaks HTTP/2 (ALPN h2, or the h2c preface at its start): its
+  // Http2Session, which holds the client stream's callbacks from then on; null otherwise.
+  Http2Session* http2() const { return h2_.get(); }
+  // The Http2Session is done with the connection: closes it (Worker::Retire).
+  void Http2Closed() { Close(); }
+
  private:
   enum class State : uint8_t {
     kHead,      // waiting for (the rest of) a request head
@@ -69,6 +76,7 @@ class Http1Session final : public ClientSession {
     kPlugin,    // a plugin waits for a store's answer (reading off, the head still in input)
     kTunnel,    // upgraded: bytes flow both ways untouched
     kClosing,   // flushing a last response, then closing
+    kHttp2,     // handed over to h2_ (http1_http2.cc)
     kClosed,    // retired; no callback does anything any more
   };
 
@@ -152,6 +160,11 @@ class Http1Session final : public ClientSession {
   void AwaitHead(bool started);
   void ArmHeaderDeadline();
 
+  // http1_http2.cc: whether the connection's first bytes ask for HTTP/2 (ALPN h2, or the
+  // h2c preface on a listener with h2c); `wait`: not enough bytes yet to tell.
+  bool WantsHttp2(bool* wait);
+  void StartHttp2();
+
   // The tunnel (http1_tunnel.cc): the upstream stream's callbacks once a 101 went out.
   static void OnTunnelRead(void* self);
   static void OnTunnelWrite(void* self);
@@ -181,6 +194,7 @@ class Http1Session final : public ClientSession {
   size_t head_scan_ = 0;          // input bytes already searched for the end of the head
   int64_t head_deadline_ns_ = 0;  // kHead, head_started_: the header timeout expires then
   std::unique_ptr<Exchange> ex_;  // see ex()
+  std::unique_ptr<Http2Session> h2_;  // kHttp2; after client_, which it uses
 
   State state_ = State::kHead;
   bool head_started_ = true;  // kHead: a request's first byte came (header, not idle, timeout)
@@ -188,6 +202,7 @@ class Http1Session final : public ClientSession {
   bool client_eof_ = false;          // tunnel: the client half-closed; passed on upstream
   bool client_asked_close_ = false;  // the last request said Connection: close (or HTTP/1.0)
   bool client_half_closed_ = false;  // the client sent EOF after a whole request; it still reads
+  bool first_head_ = true;           // no request taken yet: HTTP/2 may still begin
 };
 
 }  // namespace outrigger::forward

@@ -32,6 +32,14 @@ inline constexpr std::array<std::string_view, kLimitCount> kLimitLabels = {
     "header_timeout", "idle_timeout",    "header_size",   "bad_request",
     "max_body",       "max_connections", "accept_backoff"};
 
+// The HTTP/2 codec's limits (proxy/http2/server_codec.h, CodecStats), exported as
+// outrigger_http2_limit_hits_total{listener, limit}; the labels are CodecStats' field names.
+inline constexpr size_t kHttp2LimitCount = 11;
+inline constexpr std::array<std::string_view, kHttp2LimitCount> kHttp2LimitLabels = {
+    "streams_refused", "headers_too_large",  "malformed_requests", "continuation_floods",
+    "rapid_resets",    "local_reset_floods", "control_floods",     "empty_frame_floods",
+    "settings_floods", "hpack_errors",       "protocol_errors"};
+
 class LimitCounters {
  public:
   void Count(Limit limit) {
@@ -41,9 +49,18 @@ class LimitCounters {
   uint64_t Read(Limit limit) const {
     return counts_[static_cast<size_t>(limit)].load(std::memory_order_relaxed);
   }
+  // `index` into kHttp2LimitLabels.
+  void AddHttp2(size_t index, uint64_t n) {
+    std::atomic<uint64_t>& c = http2_counts_[index];
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t ReadHttp2(size_t index) const {
+    return http2_counts_[index].load(std::memory_order_relaxed);
+  }
 
  private:
   std::array<std::atomic<uint64_t>, kLimitCount> counts_{};
+  std::array<std::atomic<uint64_t>, kHttp2LimitCount> http2_counts_{};
 };
 
 // One worker's LimitCounters by listener name. Listeners come and go with reloads; their

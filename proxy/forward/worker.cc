@@ -95,6 +95,11 @@ void Worker::CountLimit(const ClientFacts& client, Limit limit) {
   if (ListenerSlot* slot = SlotFor(client.listener_index)) slot->limits->Count(limit);
 }
 
+void Worker::CountHttp2Limit(const ClientFacts& client, size_t index, uint64_t n) {
+  if (client.listener_gone) return;
+  if (ListenerSlot* slot = SlotFor(client.listener_index)) slot->limits->AddHttp2(index, n);
+}
+
 void Worker::Start() {
   constexpr timeval kUpkeepEvery{1, 0};
   event_add(upkeep_.get(), &kUpkeepEvery);

@@ -114,6 +114,8 @@ class Worker {
   log::TimeCache& log_clock() { return log_clock_; }
   // Counts a limit a client ran into, against the listener it was accepted on.
   void CountLimit(const ClientFacts& client, Limit limit);
+  // Adds `n` hits of the HTTP/2 limit kHttp2LimitLabels[index] against the client's listener.
+  void CountHttp2Limit(const ClientFacts& client, size_t index, uint64_t n);
 
  private:
   void Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer);

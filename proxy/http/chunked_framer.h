@@ -50,6 +50,8 @@ class ChunkedFramer {
 
   // The last chunk and its trailer section (and final CRLF) have been accepted.
   bool done() const { return state_ == State::kDone; }
+  // The last chunk was accepted: the lines Advance takes now are the trailer section's.
+  bool in_trailer() const { return state_ == State::kTrailer; }
 
   // Back to the start of a new body, for reuse across messages.
   void Reset() { *this = ChunkedFramer(); }

@@ -154,9 +154,9 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
   MetricFamily pool_inflight =
       Family("outrigger_pool_inflight_requests",
              "Client requests of the pool in flight on a backend now.", MetricType::Gauge);
-  MetricFamily downstream_requests =
-      Family("outrigger_downstream_requests_total", "Responses sent to clients, by status class.",
-             MetricType::Counter);
+  MetricFamily downstream_requests = Family(
+      "outrigger_downstream_requests_total",
+      "Responses sent to clients, by status class and protocol (http1, h2).", MetricType::Counter);
   MetricFamily downstream_duration =
       Family("outrigger_downstream_request_duration_seconds",
              "Request head received to response queued to the client.", MetricType::Histogram);
@@ -231,9 +231,15 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
       const ListenerTotals& t = totals.listeners[l];
       const std::string& listener = layout.listeners[l];
       for (size_t c = 0; c < kCodeClassCount; ++c) {
+        const uint64_t h2 = t.h2_requests[c];
         AddCounter(downstream_requests,
-                   {Label("listener", listener), Label("code", kCodeClassLabels[c])},
-                   static_cast<double>(t.requests[c]));
+                   {Label("listener", listener), Label("code", kCodeClassLabels[c]),
+                    Label("protocol", "http1")},
+                   static_cast<double>(t.requests[c] - std::min(h2, t.requests[c])));
+        AddCounter(downstream_requests,
+                   {Label("listener", listener), Label("code", kCodeClassLabels[c]),
+                    Label("protocol", "h2")},
+                   static_cast<double>(h2));
       }
       AddHistogram(downstream_duration, {Label("listener", listener)}, t.duration);
       AddGauge(downstream_connections, {Label("listener", listener)},

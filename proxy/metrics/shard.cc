@@ -69,6 +69,7 @@ PoolTotals& PoolTotals::operator+=(const PoolTotals& other) {
 
 ListenerTotals& ListenerTotals::operator+=(const ListenerTotals& other) {
   AddArrays(requests, other.requests);
+  AddArrays(h2_requests, other.h2_requests);
   duration += other.duration;
   connections += other.connections;
   for (size_t r = 0; r < tls_handshakes.size(); ++r) {
@@ -114,10 +115,13 @@ Shard::Shard(std::shared_ptr<const MetricLayout> layout)
       listeners_(std::make_unique<ListenerCells[]>(layout_->listeners.size())),
       plugin_actions_(std::make_unique<ShardCounter[]>(layout_->plugin_actions.size())) {}
 
-void Shard::OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns) {
+void Shard::OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns, bool http2) {
   if constexpr (!kRecording) return;
   ListenerCells& cells = listeners_[listener];
-  if (const size_t code = CodeClass(status); code < kCodeClassCount) cells.requests[code].Add(1);
+  if (const size_t code = CodeClass(status); code < kCodeClassCount) {
+    cells.requests[code].Add(1);
+    if (http2) cells.h2_requests[code].Add(1);
+  }
   cells.duration_buckets[BucketIndex(duration_ns)].Add(1);
   cells.duration_sum_ns.Add(NonNegative(duration_ns));
 }
@@ -183,6 +187,7 @@ Totals Shard::Read(int64_t now_ns) const {
     const ListenerCells& cells = listeners_[l];
     ListenerTotals& out = totals.listeners[l];
     out.requests = LoadArray(cells.requests);
+    out.h2_requests = LoadArray(cells.h2_requests);
     out.duration.buckets = LoadArray(cells.duration_buckets);
     out.duration.sum_ns = cells.duration_sum_ns.Load();
     out.connections = cells.connections.Load();

@@ -150,6 +150,7 @@ struct PoolTotals {
 
 struct ListenerTotals {
   std::array<uint64_t, kCodeClassCount> requests{};  // responses sent to clients, by class
+  std::array<uint64_t, kCodeClassCount> h2_requests{};  // those of them sent over HTTP/2
   HistogramTotals duration;  // request head complete to last response byte queued
   int64_t connections = 0;   // client connections open now
   // TLS listeners: handshakes [ok, failed][TlsVersion], and failures by TlsFailure.
@@ -297,7 +298,9 @@ class Shard {
   }
   // A response went to a client of `listener` (proxied or local: 400, 404, 503...), `duration`
   // after its request head was complete. Once per response.
-  void OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns);
+  // `http2`: over HTTP/2 (the `protocol` label).
+  void OnDownstreamResponse(ListenerId listener, int status, int64_t duration_ns,
+                            bool http2 = false);
   // A TLS handshake on `listener` ended: ok, or failed for `why` (ignored when ok).
   void OnTlsHandshake(ListenerId listener, bool ok, TlsVersion version, TlsFailure why) {
     if constexpr (!kRecording) return;
@@ -336,6 +339,7 @@ class Shard {
   };
   struct alignas(64) ListenerCells {
     std::array<ShardCounter, kCodeClassCount> requests;
+    std::array<ShardCounter, kCodeClassCount> h2_requests;
     std::array<ShardCounter, kLatencyBucketCount> duration_buckets;
     ShardCounter duration_sum_ns;
     ShardGauge connections;

@@ -6,8 +6,8 @@ response trailers the backend sends chunked reach the client and request trailer
 backend, nghttp gets 100 concurrent streams right on one connection, a bounded h2load run has
 no errors, and /metrics counts the requests under protocol="h2".
 
-Not registered with ctest until Outrigger serves HTTP/2. Run against the nginx stand-in
-(client side only, see h2_client.py) with OUTRIGGER_H2_STANDIN=nginx."""
+OUTRIGGER_H2_STANDIN=nginx runs the same client side against nginx, for comparison
+(h2_client.py)."""
 
 import hashlib
 import json

@@ -7,9 +7,8 @@ its upstream requests stay bounded, other clients are still served, and no reque
 did not finish sending completes at the backend (h2_backend.py's request log).
 
 Assertions marked OUTRIGGER hold Outrigger to its own limits (proxy/http2/server_codec.h),
-its GOAWAY codes and its /metrics; the rest hold any correct HTTP/2 server. Not registered
-with ctest until Outrigger serves HTTP/2; OUTRIGGER_H2_STANDIN=nginx runs the client side
-against nginx (h2_client.py)."""
+its GOAWAY codes and its /metrics; the rest hold any correct HTTP/2 server.
+OUTRIGGER_H2_STANDIN=nginx runs the client side against nginx, for comparison (h2_client.py)."""
 
 import harness
 import metrics_util
@@ -17,9 +16,8 @@ import hyperframe.frame as hf
 from h2_client import (CANCEL, ENHANCE_YOUR_CALM, PROTOCOL_ERROR, REFUSED_STREAM, H2TestCase,
                        RawH2, exchange, get, request_headers)
 
-# Where each limit is counted in /metrics: limit -> (metric, labels). The names are not fixed
-# yet; the session that exports CodecStats aligns them here, in one place. Labels are the
-# CodecStats fields.
+# Where each limit is counted in /metrics: limit -> (metric, labels), as Http2Session exports
+# CodecStats (outrigger_http2_limit_hits_total{listener, limit}; limit: a CodecStats field).
 LIMIT_METRIC = "outrigger_http2_limit_hits_total"
 LIMITS = {name: (LIMIT_METRIC, {"limit": name}) for name in (
     "streams_refused", "headers_too_large", "continuation_floods", "rapid_resets",

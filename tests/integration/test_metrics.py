@@ -37,7 +37,7 @@ class Metrics(harness.ProxyTestCase):
         self.assertEqual(value(after, "outrigger_backend_requests_total", code="2xx", **b), sent)
         self.assertEqual(value(after, "outrigger_pool_requests_total", pool="api", code="2xx"), sent)
         self.assertEqual(value(after, "outrigger_downstream_requests_total", listener="web",
-                               code="2xx"), sent)
+                               code="2xx", protocol="http1"), sent)
         self.assertEqual(types["outrigger_backend_request_duration_seconds"], "histogram")
         hist = "outrigger_backend_request_duration_seconds"
         self.assertEqual(value(after, hist + "_count", **b), sent)

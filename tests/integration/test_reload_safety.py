@@ -72,7 +72,7 @@ class ReloadSafety(harness.ProxyTestCase):
         self.wait_gauge(proxy, "aaa", 0)
         samples, _ = metrics_util.scrape(proxy)
         self.assertEqual(metrics_util.value(samples, "outrigger_downstream_requests_total",
-                                            listener="web", code="2xx"), 1)
+                                            listener="web", code="2xx", protocol="http1"), 1)
         # (outrigger_downstream_limit_hits_total keeps a removed listener's series: 20.11.)
         self.assertFalse([k for k in samples if ("listener", "extra0") in k[1]
                           and k[0] != "outrigger_downstream_limit_hits_total"])
@@ -95,9 +95,9 @@ class ReloadSafety(harness.ProxyTestCase):
         self.assertEqual(harness.read_response(rfile).status, 200)
         samples, _ = metrics_util.scrape(proxy)
         self.assertEqual(metrics_util.value(samples, "outrigger_downstream_requests_total",
-                                            listener="web", code="2xx"), 2)
+                                            listener="web", code="2xx", protocol="http1"), 2)
         self.assertEqual(metrics_util.value(samples, "outrigger_downstream_requests_total",
-                                            listener="aaa", code="2xx"), 0)
+                                            listener="aaa", code="2xx", protocol="http1"), 0)
         self.assertEqual(metrics_util.value(samples, "outrigger_downstream_connections",
                                             listener="web"), 1)
         rfile.close()
@@ -117,7 +117,7 @@ class ReloadSafety(harness.ProxyTestCase):
         self.assertEqual(harness.read_response(rfile).status, 504)
         samples, _ = metrics_util.scrape(proxy)
         self.assertEqual(metrics_util.value(samples, "outrigger_downstream_requests_total",
-                                            listener="web", code="5xx"), 1)
+                                            listener="web", code="5xx", protocol="http1"), 1)
         rfile.close()
         sock.close()
         self.wait_gauge(proxy, "web", 0)

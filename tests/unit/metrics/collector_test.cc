@@ -205,6 +205,7 @@ TEST_F(CollectorTest, ExposesInflightPendingTunnelsAndDownstream) {
   shard->OnRequestEnd(0, kT0, 101, kMs);
   shard->OnTunnelOpened(0);
   shard->OnDownstreamResponse(0, 101, 2 * kMs);
+  shard->OnDownstreamResponse(0, 204, 100 * kMs, /*http2=*/true);
   const std::string text = Scrape();
   for (const std::string line : {
            R"(outrigger_backend_inflight_requests{pool="api",backend="a"} 1)",
@@ -212,7 +213,10 @@ TEST_F(CollectorTest, ExposesInflightPendingTunnelsAndDownstream) {
            R"(outrigger_pool_inflight_requests{pool="api"} 1)",
            R"(outrigger_pool_pending_requests{pool="api"} 1)",
            R"(outrigger_downstream_connections{listener="web"} 1)",
-           R"(outrigger_downstream_requests_total{listener="web",code="1xx"} 1)",
+           R"(outrigger_downstream_requests_total{listener="web",code="1xx",protocol="http1"} 1)",
+           R"(outrigger_downstream_requests_total{listener="web",code="1xx",protocol="h2"} 0)",
+           R"(outrigger_downstream_requests_total{listener="web",code="2xx",protocol="h2"} 1)",
+           R"(outrigger_downstream_requests_total{listener="web",code="2xx",protocol="http1"} 0)",
            R"(outrigger_downstream_request_duration_seconds_bucket{listener="web",le="0.0025"} 1)",
        }) {
     EXPECT_THAT(text, HasSubstr(line + "\n")) << text;
