@@ -1,32 +1,64 @@
-// Exchange: what serving one request needs beyond the client connection itself — the parsed
-// heads, the head strings, the body pumps and the balancer's pick state. A connection holds
-// one only while it has a request in hand; between requests it goes back to its worker's
-// spares (Worker::TakeExchange / ReturnExchange), so an idle keep-alive connection costs
-// little more than its socket while a busy one reuses the same buffers request after
-// request, with no allocation.
+// Exchange: one client request with all its tries at the pool's backends, from the pool on
+// to the response's end (design.md §8, style.md §6). It knows no codec: the ClientSession
+// that made it (client_session.h) reads the request head, routes it, and writes whatever the
+// Exchange decides to send; the Exchange picks a backend, drives its UpstreamAttempt (held
+// here by value: an idle client connection holds no attempt), retries within the pool's
+// budget, decides on each response head, and does the request's metrics and access log.
 //
-// The containers are set by the request that uses them and keep their capacity; the plain
-// state (ExchangeState) starts from its defaults with every request, since an exchange is
-// reset when it is given back.
+// The upstream stream's callbacks and the wait for a connection slot (its timer) are the
+// Exchange's: each ends with its session's Flush. Its files: exchange.cc (the request to the
+// pool, the end), exchange_attempt.cc (caps, connecting, sending, failures, retries),
+// exchange_response.cc (response heads and bodies), exchange_encoding.cc, exchange_log.cc,
+// exchange_metrics.cc.
+//
+// Lifetime: taken from its worker's spares when a session starts a request (Bind) and given
+// back when the session has nothing of the request left (Worker::TakeExchange and
+// ReturnExchange), so a busy connection reuses the same buffers request after request, with
+// no allocation. The containers are set by the request that uses them and keep their
+// capacity; the plain state (ExchangeState) starts from its defaults with every request.
+// Loop affinity: its worker's loop.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "plugins/chain.h"
 #include "proxy/balance/policy.h"
 #include "proxy/forward/body_pump.h"
+#include "proxy/forward/client_session.h"
+#include "proxy/forward/upstream_attempt.h"
+#include "proxy/http/head_writer.h"
 #include "proxy/http/message.h"
 #include "proxy/log/access_log.h"
+#include "proxy/log/log_sink.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/net/event.h"
+#include "proxy/upstream/outcome.h"
+
+namespace outrigger::config {
+struct ListenerConfig;
+}
 
 namespace outrigger::forward {
 
-// Where serving one request has got to: DownstreamConnection's per-request fields, kept here
-// so that an idle connection does not carry them.
+class Worker;
+struct WorkerView;
+struct PoolRuntime;
+struct ListenerRuntime;
+
+// Where serving one request has got to. The session sets the view, the listener, the method
+// and the client's version once the head parsed; the rest is the Exchange's.
 struct ExchangeState {
+  // The worker's view the request began under (its snapshot, policies, shard): held to the
+  // request's end, so a reload meanwhile changes nothing for it. Null before a head parsed.
+  std::shared_ptr<WorkerView> view;
+  const PoolRuntime* pool = nullptr;  // the route's pool in view's snapshot (ForwardRequest)
+  int64_t request_start_ns = 0;       // the request head was complete (0: none, or no metrics)
+  uint32_t listener = 0;              // the request's listener in view's snapshot
   size_t pool_index = 0;
   http::Method method = http::Method::kGet;
   int client_minor = 1;
@@ -50,9 +82,92 @@ struct ExchangeState {
   int64_t last_activity_ns = 0;  // tunnel idle timeout
 };
 
-struct Exchange : ExchangeState {
+class Exchange final : public ExchangeState, private AttemptCallbacks {
+ public:
+  // `worker`: the one whose spares hold it (null only in tests of UpstreamAttempt alone,
+  // which use its request fields and nothing else).
+  explicit Exchange(Worker* worker = nullptr) : worker_(worker), attempt_(*this) {}
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
   // Back to the defaults, keeping the containers' capacity (Worker::ReturnExchange).
+  // REQUIRES: no attempt (idle()).
   void ResetState() { static_cast<ExchangeState&>(*this) = ExchangeState{}; }
+  // The session serving it, until the exchange goes back to the spares.
+  void Bind(ClientSession& session) { session_ = &session; }
+  // No try is in progress, nor a connection held (a tunnel's included).
+  bool idle() const { return attempt_.backend() == nullptr && attempt_.connection() == nullptr; }
+
+  // The request's head parsed, and the session set view, listener, method and client_minor:
+  // its target is normalized, its route found and the route's checks passed (true; then
+  // `route`, `chain`, `max_body`, `has_body` are set and `*client_ip` is the client as the
+  // listener trusts it), or it was answered (false: 400, 404, 413, a redirect to HTTPS; the
+  // exchange may have ended, see client_session.h) (exchange_route.cc).
+  bool Route(std::string_view* client_ip);
+  // The request, routed (Route, then the route's plugins, if any, let it through), goes to
+  // the route's pool: a backend is picked and tried, or the client is answered 503 (none can
+  // take it) or 500 (no pool). The request head is released on the way
+  // (ClientSession::ReleaseRequestHead). `client_ip`: Route's. May end the exchange before
+  // it returns (see client_session.h).
+  void ForwardRequest(std::string_view client_ip);
+  // The session has request body bytes (or room for them): on to the upstream, within its
+  // high-water mark. May end the exchange (a body framing error: 400, 413, or a cut).
+  void PumpRequestBody();
+  // The client drained its output: the response body reads on.
+  void OnClientDrained();
+  // Flushes the upstream stream, the request first (its answer takes longest); with
+  // `body_paused` (the session stopped reading the client) and room upstream, the request
+  // body resumes: the Stream reports only drains its loop made. May end the exchange.
+  void FlushUpstream(bool body_paused);
+  // Ends the attempt, whatever its phase: the client went, or a local answer replaces it.
+  // Its metrics are closed as abandoned (499 for the pool request when no response began).
+  void DropUpstream();
+  // Before the session answers locally with `status` (an error page, a plugin's answer):
+  // ends the pool request with it, drops the upstream, counts the response.
+  void EndBeforeLocalAnswer(int status);
+  // The upstream connection (a tunnel's too), or null.
+  upstream::UpstreamConnection* upstream() const { return attempt_.connection(); }
+
+  // Request ids and the access log (exchange_log.cc). The head parsed: gives the request its
+  // id and, when its listener logs, starts its record (log_open).
+  void BeginRequestLog(const config::ListenerConfig& listener);
+  // The client address the listener decided on (after trusted_proxies), for `client`.
+  void NoteClient(std::string_view client_ip);
+  // An answer to a head that never parsed (400, 408, 431): a record and an id of its own.
+  void BeginBareRequestLog();
+  // The request's id under its listener's header, for the heads the session writes ({} when
+  // the listener has request ids off).
+  http::SetField RequestIdField() const;
+  // The proxy's own answer in `scratch` went out.
+  void LogLocalAnswer(int status);
+  // The session closes with the exchange unfinished (the client went, or a cut response).
+  void LogUnfinished();
+  // The exchange ended with `status` having sent `bytes_out` bytes: writes its line, once,
+  // if its listener logs and sampling keeps it, then runs the plugins' log phase, once, if
+  // plugins ran for it. `now_ns`: the monotonic clock read a moment ago, or 0 to read it.
+  void LogExchange(int status, uint64_t bytes_out, int64_t now_ns = 0);
+  // The route's plugins' request phase (exchange_plugins.cc): the request's variables, then
+  // the chain's verdict. kPending: a store's answer comes later, through `on_resume(arg)`
+  // (the session's, which resumes the chain with chain->Resume). REQUIRES: chain.
+  plugins::Plugin::Verdict RunRequestPlugins(std::string_view client_ip, void (*on_resume)(void*),
+                                             void* arg);
+  // A plugin answered (kAnswered): `response` becomes its answer's head, edited by the
+  // chain's response phase; the session frames it and appends plugins.answer().body unless
+  // this returns true (204, 304: no body). `close`: the connection closes after it.
+  bool BuildPluginAnswerHead(bool close);
+  // The response body's bytes that went to the client so far (encoded, when it is).
+  uint64_t ResponseBodyBytesSent() const;
+
+  // Metrics (design.md §6, exchange_metrics.cc), into the shard of the request's view (the
+  // worker's current one before a request is routed).
+  metrics::Shard& shard() const;
+  // A response went to the client: counted against its listener as the shard's own layout
+  // numbers it, view's (the number the listener had when the request began) or, before a
+  // request holds a view, the worker's current one; not at all when a reload removed the
+  // listener and no view still has its series. Returns the monotonic instant it read (0:
+  // metrics are off), for the access line.
+  int64_t CountResponse(int status);
 
   balance::PickContext pick;    // kept across attempts: a retry avoids the backends that failed
   http::RequestHead request;    // its header vector keeps its capacity between requests
@@ -69,8 +184,96 @@ struct Exchange : ExchangeState {
   // without its framing, and the encoder's output before it is framed for the client.
   net::EvBufferPtr decoded_body;
   net::EvBufferPtr encoded_body;
-  log::AccessRecord log;     // the request's id and access log record (downstream_log.cc)
+  log::AccessRecord log;     // the request's id and access log record (exchange_log.cc)
   plugins::Context plugins;  // the route's plugins' view of this request (plugins/plugin.h)
+
+ private:
+  static void OnUpstreamRead(void* self);
+  static void OnUpstreamWrite(void* self);
+  static void OnUpstreamEvent(short what, void* self);
+  static void OnTimer(evutil_socket_t, short, void* self);
+  // Ends each of the Exchange's loop callbacks with its session's Flush. The session is
+  // read at entry: the exchange may have gone back to the spares by the end.
+  struct FlushOnReturn {
+    explicit FlushOnReturn(Exchange* ex) : session(ex->session_) {}
+    ~FlushOnReturn() { session->Flush(); }
+    FlushOnReturn(const FlushOnReturn&) = delete;
+    FlushOnReturn& operator=(const FlushOnReturn&) = delete;
+    ClientSession* session;
+  };
+  // The wait for a connection slot (kPending): made on first use, kept with the Exchange.
+  void ArmTimer(std::chrono::milliseconds after);
+  void StopTimer();
+
+  // The attempt (exchange_attempt.cc). Picks a backend for the request (pick) from view's
+  // policy for its pool, admitted past its circuit breaker; or none, and why.
+  UpstreamAttempt::PickResult PickBackend();
+  // Sends the request to attempt_'s backend (begun): on an idle pooled connection, a new
+  // one, or, at the backend's max_connections, after waiting for one (RecheckPending).
+  void StartAttempt();
+  void RecheckPending();
+  // With one of the backend's in-use slots reserved under max_connections: sends on an idle
+  // pooled connection or a new one, which then counts itself, and frees the reservation.
+  void SendInSlot();
+  void ShedOverLimit();
+  // Whether the attempt that just failed with `outcome` may be sent again (safety and the
+  // attempts limit; the budget is Retry's).
+  bool MayRetry(upstream::Outcome outcome) const;
+  // Sends the request to another backend within the pool's retry budget. False (nothing
+  // changed) when the budget is spent or no other backend can take it. `answered` is the
+  // status of the failed attempt's response (a 5xx), 0 when it had none.
+  bool Retry(int answered = 0);
+  void Connect();
+  void SendRequest();
+  // redirect_https: 301/308 to the same host and target over HTTPS.
+  void RedirectToHttps(uint16_t port);
+  // A pool with `tls:`: a new upstream stream gets its TLS session.
+  void UseUpstreamTls(net::Stream& stream);
+  // An answer of the proxy's through the session (see SendLocalReply).
+  void Reply(int status, std::string_view detail, bool close, std::string_view extra = {});
+
+  // AttemptCallbacks (exchange_response.cc; OnAttemptFailed: exchange_attempt.cc): relay or
+  // refuse each head, retry, tunnel, the body's end.
+  bool OnAttemptHead(http::ResponseHead& head) override;
+  bool OnAttemptBody(evbuffer* in) override;
+  void OnAttemptDone(bool connection_reusable) override;
+  // A pooled connection found stale is replaced once, unseen; else the breaker hears of it,
+  // then a retry, a 502/504, or, once the response started, a cut.
+  void OnAttemptFailed(upstream::Outcome outcome, int status, std::string_view detail) override;
+  void BeginTunnel();
+  // A response body a plugin encodes (exchange_encoding.cc): its buffers, then what the
+  // decoded body gave the encoder, to the client; false when the client was reset on an
+  // encoder failure.
+  void StartResponseEncoding();
+  bool EncodeResponseBody(bool last);
+  void FinishExchange();
+
+  // Metrics of the attempt and the pool request. An attempt at attempt_'s backend begins: a
+  // connection is at hand or being opened (not while pending).
+  void BeginAttempt();
+  // The attempt ends: with a response status, a transport failure (`outcome`), or abandoned
+  // (status 0, no failure) when the client went away or nothing was sent.
+  void EndAttempt(int status, upstream::Outcome outcome = upstream::Outcome::kDownstreamReset);
+  // The client's response is decided (sent, cut, or never: 499): ends the pool request.
+  void EndClientRequest(int status);
+
+  // Log notes (exchange_log.cc): the final response head arrived (`head_bytes` of it went
+  // to the client); a failed attempt ends the exchange (its `termination`).
+  void NoteResponseHead(size_t head_bytes);
+  void NoteFailure(upstream::Outcome outcome);
+  void NoteTls();
+  void WriteAccessLine(int status, uint64_t bytes_out, int64_t now_ns);
+  // The request's listener in the view it holds, else the worker's current one; null once a
+  // reload removed it with no request view.
+  const ListenerRuntime* RequestListener(log::LogBuffer** buffer) const;
+
+  // Per exchange object (kept in the spares with it).
+  Worker* const worker_;
+  net::EventPtr timer_;  // see ArmTimer
+  // Per request: its session (Bind) and its try at a backend, one at a time (a retry begins
+  // it again).
+  ClientSession* session_ = nullptr;
+  UpstreamAttempt attempt_;
 };
 
 }  // namespace outrigger::forward

@@ -4,13 +4,14 @@
 
 #include "proxy/balance/eligible.h"
 #include "proxy/base/log.h"
-#include "proxy/forward/downstream_internal.h"
+#include "proxy/forward/exchange.h"
+#include "proxy/forward/forward_internal.h"
 #include "proxy/http/response_parser.h"
 #include "proxy/upstream/circuit_breaker.h"
 
 namespace outrigger::forward {
 
-using namespace downstream;  // kHeadLimits, FindHeadEnd, HasBareLf, In, Out, Pullup
+using namespace internal;  // kHeadLimits, FindHeadEnd, HasBareLf, In, Out, Pullup
 
 namespace {
 

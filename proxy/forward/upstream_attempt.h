@@ -43,7 +43,6 @@
 #include <string_view>
 
 #include "proxy/balance/policy.h"
-#include "proxy/forward/exchange.h"
 #include "proxy/http/message.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/upstream/backend.h"
@@ -52,6 +51,8 @@
 #include "proxy/upstream/upstream_connection.h"
 
 namespace outrigger::forward {
+
+class Exchange;
 
 // What an attempt tells the one serving the request (Envoy's RouterFilterInterface). Each
 // returns, where it returns a bool, whether the attempt is still current afterwards.

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "proxy/base/log.h"
-#include "proxy/forward/downstream_connection.h"
+#include "proxy/forward/http1_session.h"
 
 namespace outrigger::forward {
 
@@ -90,9 +90,9 @@ void Worker::UpdateAccepting(ListenerSlot& slot) {
   }
 }
 
-void Worker::CountLimit(const DownstreamConnection& conn, Limit limit) {
-  if (conn.listener_gone()) return;  // its listener was removed, and its counters with it
-  if (ListenerSlot* slot = SlotFor(conn.listener_index())) slot->limits->Count(limit);
+void Worker::CountLimit(const ClientFacts& client, Limit limit) {
+  if (client.listener_gone) return;  // its listener was removed, and its counters with it
+  if (ListenerSlot* slot = SlotFor(client.listener_index)) slot->limits->Count(limit);
 }
 
 void Worker::Start() {
@@ -190,7 +190,7 @@ void Worker::MoveConnections(const WorkerView& previous_view, const WorkerView& 
   // Backwards: MoveListener may retire the connection, whose slot then takes the last one,
   // which this loop has already seen.
   for (size_t i = connections_.size(); i-- > 0;) {
-    DownstreamConnection* conn = connections_[i].get();
+    Http1Session* conn = connections_[i].get();
     if (conn->listener_gone()) continue;
     const size_t was = conn->listener_index();
     const config::ListenerConfig& config = *previous.listeners[was].config;
@@ -213,7 +213,7 @@ void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::Socket
     return;
   }
   view_->shard->OnDownstreamConnection(static_cast<metrics::ListenerId>(listener_index), 1);
-  connections_.push_back(std::make_unique<DownstreamConnection>(*this, listener_index, fd, peer));
+  connections_.push_back(std::make_unique<Http1Session>(*this, listener_index, fd, peer));
   connections_.back()->slot = static_cast<uint32_t>(connections_.size() - 1);
   connection_count_.fetch_add(1, std::memory_order_relaxed);
   peak_connections_ = std::max(peak_connections_, connections_.size());
@@ -223,7 +223,7 @@ void Worker::Accept(size_t listener_index, evutil_socket_t fd, const net::Socket
   }
 }
 
-void Worker::Retire(DownstreamConnection* conn) {
+void Worker::Retire(Http1Session* conn) {
   // A connection whose listener was removed counts against no slot, and left the gauge at
   // the swap (SwapListeners): its index means nothing in the current snapshot.
   if (!conn->listener_gone()) {
@@ -247,7 +247,7 @@ void Worker::Retire(DownstreamConnection* conn) {
 
 std::unique_ptr<Exchange> Worker::TakeExchange() {
   if (std::unique_ptr<Exchange> spare = spare_exchanges_.Take()) return spare;
-  return std::make_unique<Exchange>();
+  return std::make_unique<Exchange>(this);
 }
 
 void Worker::ReturnExchange(std::unique_ptr<Exchange> exchange) {

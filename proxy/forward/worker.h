@@ -13,6 +13,7 @@
 #include "plugins/store/stores.h"
 #include "proxy/balance/policy.h"
 #include "proxy/base/spares.h"
+#include "proxy/forward/client_session.h"
 #include "proxy/forward/exchange.h"
 #include "proxy/forward/limit_counters.h"
 #include "proxy/forward/snapshot.h"
@@ -31,7 +32,7 @@
 
 namespace outrigger::forward {
 
-class DownstreamConnection;
+class Http1Session;
 
 // A snapshot as one worker sees it: the shared immutable snapshot plus this worker's policy
 // instances (their pick state is per worker) and its metric shard for the snapshot's layout.
@@ -103,16 +104,16 @@ class Worker {
   bool draining() const { return draining_; }
   uint64_t NextSeed() { return ++seed_; }
   // Hands the connection over for destruction after the current callback has returned.
-  void Retire(DownstreamConnection* conn);
-  // Per-request state for a connection that starts a request, and back when it is done
-  // (null is ignored). At most kSpareExchanges wait for reuse; more are freed.
+  void Retire(Http1Session* conn);
+  // An Exchange for a session that starts a request, and back when it is done (null is
+  // ignored; REQUIRES: idle()). At most kSpareExchanges wait for reuse; more are freed.
   std::unique_ptr<Exchange> TakeExchange();
   void ReturnExchange(std::unique_ptr<Exchange> exchange);
   // This worker's request id generator (also the sampling dice) and log line clock.
   log::RequestIdGenerator& request_ids() { return request_ids_; }
   log::TimeCache& log_clock() { return log_clock_; }
-  // Counts a limit `conn` ran into, against the listener it was accepted on.
-  void CountLimit(const DownstreamConnection& conn, Limit limit);
+  // Counts a limit a client ran into, against the listener it was accepted on.
+  void CountLimit(const ClientFacts& client, Limit limit);
 
  private:
   void Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer);
@@ -163,9 +164,9 @@ class Worker {
   upstream::ConnectionPool connection_pool_;
   // Before connections_: it outlives every request that may wait on a store.
   plugins::Stores stores_{base_.get()};
-  // Unordered: a retired connection's slot takes the last one (DownstreamConnection::slot).
-  std::vector<std::unique_ptr<DownstreamConnection>> connections_;
-  std::vector<std::unique_ptr<DownstreamConnection>> retired_;
+  // Unordered: a retired connection's slot takes the last one (Http1Session::slot).
+  std::vector<std::unique_ptr<Http1Session>> connections_;
+  std::vector<std::unique_ptr<Http1Session>> retired_;
   static constexpr size_t kSpareExchanges = 128;
   static constexpr size_t kSpareBuffers = 256;
   base::Spares<std::unique_ptr<Exchange>> spare_exchanges_{kSpareExchanges};

@@ -17,6 +17,7 @@
 
 #include "proxy/balance/eligible.h"
 #include "proxy/base/clock.h"
+#include "proxy/forward/exchange.h"
 #include "proxy/net/address.h"
 #include "proxy/upstream/circuit_breaker.h"
 

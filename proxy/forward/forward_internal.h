@@ -1,7 +1,5 @@
-// What DownstreamConnection's files share (downstream_connection.cc: the client side;
-// request_dispatch.cc: routing to a pool; downstream_attempt.cc and downstream_response.cc:
-// the backend side; downstream_metrics.cc, downstream_tunnel.cc), and UpstreamAttempt: its
-// limits and the small buffer helpers. Internal to proxy/forward/.
+// What the request path's files share (Http1Session's http1_*.cc, Exchange's exchange*.cc,
+// UpstreamAttempt): its limits and the small buffer helpers. Internal to proxy/forward/.
 #pragma once
 
 #include <netinet/in.h>
@@ -18,9 +16,7 @@
 #include "proxy/net/event.h"
 #include "proxy/net/stream.h"
 
-namespace outrigger::forward::downstream {
-
-using std::chrono::milliseconds;
+namespace outrigger::forward::internal {
 
 using std::chrono::milliseconds;
 
@@ -102,4 +98,4 @@ inline const char* Pullup(evbuffer* in, size_t n) {
   return reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(n)));
 }
 
-}  // namespace outrigger::forward::downstream
+}  // namespace outrigger::forward::internal

@@ -1,13 +1,15 @@
-// DownstreamConnection's request ids and access log lines, apart from the request path's
-// control flow (downstream_connection.cc, downstream_attempt.cc, downstream_response.cc:
-// they call these at the events they name).
+// Exchange's request ids and access log lines, apart from the request path's control flow
+// (its session, exchange_attempt.cc, exchange_response.cc: they call these at the events they
+// name).
 
 #include "proxy/base/clock.h"
 #include "proxy/base/copy_bytes.h"
-#include "proxy/forward/downstream_connection.h"
-#include "proxy/forward/downstream_internal.h"
+#include "proxy/forward/exchange.h"
+#include "proxy/forward/forward_internal.h"
+#include "proxy/forward/worker.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/log/request_id.h"
+#include "proxy/tls/session.h"
 
 namespace outrigger::forward {
 namespace {
@@ -45,16 +47,17 @@ log::Termination TerminationOfStatus(int status) {
 
 }  // namespace
 
-const ListenerRuntime* DownstreamConnection::RequestListener(log::LogBuffer** buffer) const {
-  WorkerView* view = view_ ? view_.get() : worker_.view().get();
-  size_t index = view_ ? request_listener_ : listener_index_;
-  if (!view_ && listener_gone_) return nullptr;
-  if (buffer != nullptr) *buffer = &view->access_logs[index];
-  return &view->snapshot->listeners[index];
+const ListenerRuntime* Exchange::RequestListener(log::LogBuffer** buffer) const {
+  const ClientFacts& client = session_->facts();
+  WorkerView* v = view ? view.get() : worker_->view().get();
+  size_t index = view ? listener : client.listener_index;
+  if (!view && client.listener_gone) return nullptr;
+  if (buffer != nullptr) *buffer = &v->access_logs[index];
+  return &v->snapshot->listeners[index];
 }
 
-void DownstreamConnection::BeginRequestLog(const config::ListenerConfig& listener) {
-  Exchange& e = ex();
+void Exchange::BeginRequestLog(const config::ListenerConfig& listener) {
+  Exchange& e = *this;
   log::AccessRecord& r = e.log;
   r.Reset();
   r.request_id.clear();
@@ -75,19 +78,19 @@ void DownstreamConnection::BeginRequestLog(const config::ListenerConfig& listene
       r.request_id.assign(incoming->value);
     } else {
       r.request_id.resize(log::RequestIdGenerator::kLength);
-      worker_.request_ids().Next(r.request_id.data());
+      worker_->request_ids().Next(r.request_id.data());
     }
   }
   if (listener.access_log.format == config::AccessLogConfig::Format::kOff) return;
   e.log_open = true;
   r.has_request = true;
-  r.start_ns = request_start_ns_ != 0 ? request_start_ns_ : MonoNanos();
-  r.start_unix_ms = worker_.log_clock().UnixMillis(r.start_ns);
+  r.start_ns = request_start_ns != 0 ? request_start_ns : MonoNanos();
+  r.start_unix_ms = worker_->log_clock().UnixMillis(r.start_ns);
   Store(req.method_text, &r.method);
   Store(req.path, &r.target);
   Store(req.authority, &r.host);
   r.version_minor = req.version_minor;
-  Store(peer_ip_, &r.client);
+  Store(session_->facts().peer_ip, &r.client);
   NoteTls();
   for (const http::Header& h : req.headers) {
     switch (h.name.size()) {
@@ -114,15 +117,17 @@ void DownstreamConnection::BeginRequestLog(const config::ListenerConfig& listene
   }
 }
 
-void DownstreamConnection::NoteClient(std::string_view client_ip) {
+void Exchange::NoteClient(std::string_view client_ip) {
   // HOOK (trusted_proxies, issue 21): `client` is whatever address the listener decided is
   // the client; only a different one than the peer needs copying.
-  if (ex().log_open && client_ip.data() != peer_ip_.data()) ex().log.client.assign(client_ip);
+  if (log_open && client_ip.data() != session_->facts().peer_ip.data()) {
+    log.client.assign(client_ip);
+  }
 }
 
-void DownstreamConnection::BeginBareRequestLog() {
+void Exchange::BeginBareRequestLog() {
   const ListenerRuntime* listener = RequestListener(nullptr);
-  Exchange& e = ex();
+  Exchange& e = *this;
   log::AccessRecord& r = e.log;
   r.Reset();
   r.request_id.clear();
@@ -130,40 +135,41 @@ void DownstreamConnection::BeginBareRequestLog() {
   if (listener == nullptr) return;
   if (listener->config->request_id.enabled) {
     r.request_id.resize(log::RequestIdGenerator::kLength);
-    worker_.request_ids().Next(r.request_id.data());
+    worker_->request_ids().Next(r.request_id.data());
   }
   if (listener->config->access_log.format == config::AccessLogConfig::Format::kOff) return;
   e.log_open = true;
   r.start_ns = MonoNanos();
-  r.start_unix_ms = worker_.log_clock().UnixMillis(r.start_ns);
-  r.client.assign(peer_ip_);
+  r.start_unix_ms = worker_->log_clock().UnixMillis(r.start_ns);
+  r.client.assign(session_->facts().peer_ip);
   NoteTls();
 }
 
-void DownstreamConnection::NoteTls() {
-  if (tls_session_ == nullptr || !tls_session_->handshake_done()) return;
-  log::AccessRecord& r = ex().log;
-  r.tls_version = tls_session_->version();
-  const std::string_view sni = tls_session_->server_name();
+void Exchange::NoteTls() {
+  const tls::ServerSession* tls = session_->facts().tls;
+  if (tls == nullptr || !tls->handshake_done()) return;
+  log::AccessRecord& r = log;
+  r.tls_version = tls->version();
+  const std::string_view sni = tls->server_name();
   r.has_sni = !sni.empty();
   r.sni.assign(sni);
 }
 
-http::SetField DownstreamConnection::RequestIdField() const {
-  if (ex_ == nullptr || ex_->log.request_id.empty()) return {};
+http::SetField Exchange::RequestIdField() const {
+  if (log.request_id.empty()) return {};
   const ListenerRuntime* listener = RequestListener(nullptr);
   if (listener == nullptr) return {};
-  return {listener->config->request_id.header, ex_->log.request_id};
+  return {listener->config->request_id.header, log.request_id};
 }
 
-void DownstreamConnection::NoteResponseHead() {
-  if (!ex().log_open) return;
-  if (attempt_.sent_ns() != 0) ex().log.header_ns = MonoNanos() - attempt_.sent_ns();
-  ex().log.response_head_bytes = ex().scratch.size();
+void Exchange::NoteResponseHead(size_t head_bytes) {
+  if (!log_open) return;
+  if (attempt_.sent_ns() != 0) log.header_ns = MonoNanos() - attempt_.sent_ns();
+  log.response_head_bytes = head_bytes;
 }
 
-void DownstreamConnection::NoteFailure(upstream::Outcome outcome) {
-  log::Termination& t = ex().log.termination;
+void Exchange::NoteFailure(upstream::Outcome outcome) {
+  log::Termination& t = log.termination;
   switch (outcome) {
     case upstream::Outcome::kLocalConnectFailed:
       t = log::Termination::kUpstreamConnect;
@@ -184,19 +190,19 @@ void DownstreamConnection::NoteFailure(upstream::Outcome outcome) {
   }
 }
 
-void DownstreamConnection::LogLocalAnswer(int status) {
-  if (!ex().log_open && !ex().plugins_open) return;
-  if (ex().log.termination == log::Termination::kOk) {
-    ex().log.termination = TerminationOfStatus(status);
+void Exchange::LogLocalAnswer(int status) {
+  if (!log_open && !plugins_open) return;
+  if (log.termination == log::Termination::kOk) {
+    log.termination = TerminationOfStatus(status);
   }
-  const size_t head_end = ex().scratch.find("\r\n\r\n");
-  ex().log.response_head_bytes = head_end == std::string::npos ? 0 : head_end + 4;
-  LogExchange(status, ex().scratch.size());
+  const size_t head_end = scratch.find("\r\n\r\n");
+  log.response_head_bytes = head_end == std::string::npos ? 0 : head_end + 4;
+  LogExchange(status, scratch.size());
 }
 
-void DownstreamConnection::LogUnfinished() {
-  if (ex_ == nullptr || (!ex_->log_open && !ex_->plugins_open)) return;
-  Exchange& e = *ex_;
+void Exchange::LogUnfinished() {
+  if (!log_open && !plugins_open) return;
+  Exchange& e = *this;
   if (e.log.termination == log::Termination::kOk)
     e.log.termination = log::Termination::kClientClosed;
   if (e.response_started) {
@@ -206,23 +212,22 @@ void DownstreamConnection::LogUnfinished() {
   }
 }
 
-void DownstreamConnection::LogExchange(int status, uint64_t bytes_out, int64_t now_ns) {
-  if (ex_ == nullptr) return;
+void Exchange::LogExchange(int status, uint64_t bytes_out, int64_t now_ns) {
   WriteAccessLine(status, bytes_out, now_ns);
-  if (ex_->plugins_open) {  // the plugins' log phase: after the line, as its contract says
-    ex_->plugins_open = false;
-    if (!ex_->chain->has_log_phase()) return;
+  if (plugins_open) {  // the plugins' log phase: after the line, as its contract says
+    plugins_open = false;
+    if (!chain->has_log_phase()) return;
     plugins::ExchangeEnd end;
     end.status = status;
     end.bytes_out = bytes_out;
-    end.duration_ns = request_start_ns_ != 0 ? downstream::MetricNanos() - request_start_ns_ : 0;
-    ex_->chain->OnLog(ex_->plugins, end);
+    end.duration_ns = request_start_ns != 0 ? internal::MetricNanos() - request_start_ns : 0;
+    chain->OnLog(plugins, end);
   }
 }
 
-void DownstreamConnection::WriteAccessLine(int status, uint64_t bytes_out, int64_t now_ns) {
-  if (!ex_->log_open) return;
-  Exchange& e = *ex_;
+void Exchange::WriteAccessLine(int status, uint64_t bytes_out, int64_t now_ns) {
+  if (!log_open) return;
+  Exchange& e = *this;
   e.log_open = false;
   log::LogBuffer* buffer = nullptr;
   const ListenerRuntime* listener = RequestListener(&buffer);
@@ -234,10 +239,10 @@ void DownstreamConnection::WriteAccessLine(int status, uint64_t bytes_out, int64
   if (cfg.sample < 1.0 && status < 400 && r.termination == log::Termination::kOk &&
       duration < std::chrono::nanoseconds(cfg.slow).count()) {
     // 53 random bits as a share in [0, 1).
-    const double dice = static_cast<double>(worker_.request_ids().Next64() >> 11) * 0x1p-53;
+    const double dice = static_cast<double>(worker_->request_ids().Next64() >> 11) * 0x1p-53;
     if (dice >= cfg.sample) return;
   }
-  r.pool = pool_ != nullptr ? std::string_view(pool_->config->name) : std::string_view();
+  r.pool = pool != nullptr ? std::string_view(pool->config->name) : std::string_view();
   log::LineEnd end;
   end.listener = listener->config->name;
   end.status = status;
@@ -245,9 +250,9 @@ void DownstreamConnection::WriteAccessLine(int status, uint64_t bytes_out, int64
   end.bytes_out = bytes_out;
   end.duration_ns = duration;
   const char* line_end = cfg.format == config::AccessLogConfig::Format::kCombined
-                             ? log::WriteCombinedLine(r, end, &worker_.log_clock(),
+                             ? log::WriteCombinedLine(r, end, &worker_->log_clock(),
                                                       buffer->Room(log::CombinedLineBound(r)))
-                             : log::WriteJsonLine(r, end, &worker_.log_clock(),
+                             : log::WriteJsonLine(r, end, &worker_->log_clock(),
                                                   buffer->Room(log::JsonLineBound(r, end)));
   buffer->Committed(line_end, now);
 }

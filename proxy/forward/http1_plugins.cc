@@ -1,53 +1,21 @@
-// DownstreamConnection's side of a route's plugins (plugins/plugin.h): the request's
-// variables, the request phase, and the answer a plugin made. The response phase and the
-// field edits are applied where the heads are written (downstream_response.cc).
+// Http1Session's side of a route's plugins (plugins/plugin.h): the wait for a store's answer
+// (reading off, the client watched) and the bytes of a plugin's answer. The phases
+// themselves run in the Exchange (exchange_plugins.cc, exchange_response.cc); their field
+// edits apply where the heads are written (http1_codec.cc).
 #include <sys/socket.h>
 
 #include <cerrno>
 
-#include "proxy/forward/downstream_connection.h"
+#include "proxy/forward/http1_session.h"
 #include "proxy/forward/worker.h"
 
 namespace outrigger::forward {
-namespace {
 
-// nginx's $host: the Host without its port.
-std::string_view HostWithoutPort(std::string_view authority) {
-  if (authority.starts_with('[')) {
-    const size_t close = authority.find(']');
-    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
-  }
-  return authority.substr(0, authority.find(':'));
+bool Http1Session::RunRequestPlugins(std::string_view client_ip) {
+  return AfterPluginVerdict(ex().RunRequestPlugins(client_ip, &Http1Session::OnPluginResume, this));
 }
 
-}  // namespace
-
-bool DownstreamConnection::RunRequestPlugins(std::string_view client_ip) {
-  using config::TemplateVar;
-  const http::RequestHead& req = ex().request;
-  // Each variable is set below: none keeps the last request's value.
-  config::TemplateValues& vars = ex().plugins.Begin(&ex().request, &shard(), &worker_.stores());
-  if (ex().chain->reads_target_vars()) {
-    const size_t q = req.path.find('?');
-    vars.Set(TemplateVar::kHost, HostWithoutPort(req.authority));
-    vars.Set(TemplateVar::kPath, req.path.substr(0, q));
-    vars.Set(TemplateVar::kQuery, q == std::string_view::npos ? "" : req.path.substr(q + 1));
-  } else {
-    vars.Set(TemplateVar::kHost, {});
-    vars.Set(TemplateVar::kPath, {});
-    vars.Set(TemplateVar::kQuery, {});
-  }
-  vars.Set(TemplateVar::kRequestUri, req.path);
-  vars.Set(TemplateVar::kScheme, tls_session_ != nullptr ? "https" : "http");
-  vars.Set(TemplateVar::kRemoteAddr, client_ip);
-  vars.Set(TemplateVar::kRequestId, ex().log.request_id);
-  ex().plugins.SetNow(request_start_ns_);  // the head was complete a few µs ago
-  ex().plugins_open = true;
-  ex().plugins.wait().SetCallback(&DownstreamConnection::OnPluginResume, this);
-  return AfterPluginVerdict(ex().chain->OnRequest(ex().plugins));
-}
-
-bool DownstreamConnection::AfterPluginVerdict(plugins::Plugin::Verdict verdict) {
+bool Http1Session::AfterPluginVerdict(plugins::Plugin::Verdict verdict) {
   switch (verdict) {
     case plugins::Plugin::Verdict::kContinue:
       return false;
@@ -66,16 +34,16 @@ bool DownstreamConnection::AfterPluginVerdict(plugins::Plugin::Verdict verdict) 
   return true;
 }
 
-void DownstreamConnection::WatchClientWhileWaiting(short what, const timeval* every) {
+void Http1Session::WatchClientWhileWaiting(short what, const timeval* every) {
   if (!closed_watch_) closed_watch_.reset(event_new(worker_.base(), -1, 0, nullptr, nullptr));
   event_del(closed_watch_.get());
   event_assign(closed_watch_.get(), worker_.base(), client_.fd(), what,
-               &DownstreamConnection::OnClientWhileWaiting, this);
+               &Http1Session::OnClientWhileWaiting, this);
   event_add(closed_watch_.get(), every);
 }
 
-void DownstreamConnection::OnClientWhileWaiting(evutil_socket_t fd, short what, void* arg) {
-  auto* self = static_cast<DownstreamConnection*>(arg);
+void Http1Session::OnClientWhileWaiting(evutil_socket_t fd, short what, void* arg) {
+  auto* self = static_cast<Http1Session*>(arg);
   FlushOnReturn flush(self);
   if (self->state_ != State::kPlugin) return;
   // epoll reports a reset as an error (a read event), a FIN as EV_CLOSED.
@@ -96,8 +64,8 @@ void DownstreamConnection::OnClientWhileWaiting(evutil_socket_t fd, short what, 
   self->WatchClientWhileWaiting(EV_CLOSED, &kEvery);
 }
 
-void DownstreamConnection::OnPluginResume(void* arg) {
-  auto* self = static_cast<DownstreamConnection*>(arg);
+void Http1Session::OnPluginResume(void* arg) {
+  auto* self = static_cast<Http1Session*>(arg);
   FlushOnReturn flush(self);
   if (self->state_ != State::kPlugin) return;
   event_del(self->closed_watch_.get());  // made when the wait began
@@ -115,40 +83,28 @@ void DownstreamConnection::OnPluginResume(void* arg) {
   }
 }
 
-void DownstreamConnection::SendPluginAnswer() {
+void Http1Session::SendPluginAnswer() {
   const plugins::LocalAnswer& answer = ex().plugins.answer();
   const int status = answer.status;
   // Everything the answer holds was expanded into the context or is the config's: the head
   // it came from can go. The body (if any) is not read: the connection closes after the
   // answer, as after a 404.
   evbuffer_drain(client_.input(), ex().request.head_size);
-  EndClientRequest(status);
-  CountResponse(status);
+  ex().EndBeforeLocalAnswer(status);
   const bool close = ex().has_body || worker_.draining() || !client_keep_alive_;
 
-  http::ResponseHead& resp = ex().response;
-  resp.status = status;
-  resp.reason = {};
-  resp.version_minor = 1;
-  resp.headers.assign(answer.headers.begin(), answer.headers.end());
-  if (!answer.content_type.empty()) resp.headers.push_back({"Content-Type", answer.content_type});
-  // 204 and 304 have no body (the config refuses one), and a 204 no Content-Length either.
-  const bool bodiless = status == 204 || status == 304;
-  if (!bodiless) resp.headers.push_back({"Content-Length", {}});  // written from content_length
-  resp.body = bodiless ? http::BodyKind::kNone : http::BodyKind::kContentLength;
-  resp.content_length = answer.body.size();
-  resp.keep_alive = !close;
-  ex().chain->OnResponse(ex().plugins, resp);
+  const bool bodiless = ex().BuildPluginAnswerHead(close);
+  const http::ResponseHead& resp = ex().response;
   ex().scratch.clear();
-  http::WriteClientResponseHead(resp, ex().client_minor, !close, &ex().scratch, RequestIdField(),
-                                &ex().plugins.response_edits());
+  http::WriteClientResponseHead(resp, ex().client_minor, !close, &ex().scratch,
+                                ex().RequestIdField(), &ex().plugins.response_edits());
   if (ex().method != http::Method::kHead && !bodiless) ex().scratch.append(answer.body);
   evbuffer_add(client_.output(), ex().scratch.data(), ex().scratch.size());
-  LogLocalAnswer(status);
+  ex().LogLocalAnswer(status);
   AfterLocalAnswer(close);
 }
 
-void DownstreamConnection::EditLocalAnswer() {
+void Http1Session::EditLocalAnswer() {
   const http::FieldEdits& edits = ex().plugins.response_edits();
   if (edits.empty()) return;
   // Errors are rare: a copy of the short body is no cost that matters.

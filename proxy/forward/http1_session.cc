@@ -1,4 +1,4 @@
-#include "proxy/forward/downstream_connection.h"
+#include "proxy/forward/http1_session.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,7 +12,7 @@
 #include "proxy/balance/peak_ewma.h"
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
-#include "proxy/forward/downstream_internal.h"
+#include "proxy/forward/forward_internal.h"
 #include "proxy/forward/forwarded_fields.h"
 #include "proxy/http/error_page.h"
 #include "proxy/http/fields.h"
@@ -28,27 +28,25 @@
 
 namespace outrigger::forward {
 
-using namespace downstream;  // the helpers of this class's files (downstream_internal.h)
+using namespace internal;  // forward_internal.h
 
-DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index,
-                                           evutil_socket_t fd, const net::SocketAddress& peer)
-    : worker_(worker),
-      client_(worker.base(), fd),
-      peer_ip_(peer.IpString()),
-      attempt_(*this),
-      listener_index_(static_cast<uint32_t>(listener_index)) {
+Http1Session::Http1Session(Worker& worker, size_t listener_index, evutil_socket_t fd,
+                           const net::SocketAddress& peer)
+    : worker_(worker), client_(worker.base(), fd) {
+  facts_.peer_ip = peer.IpString();
+  facts_.listener_index = static_cast<uint32_t>(listener_index);
   SetNoDelay(fd);
   client_.UseSpares(&worker.buffer_spares());
-  client_.SetCallbacks(&DownstreamConnection::OnClientRead, &DownstreamConnection::OnClientWrite,
-                       &DownstreamConnection::OnClientEvent, this);
+  client_.SetCallbacks(&Http1Session::OnClientRead, &Http1Session::OnClientWrite,
+                       &Http1Session::OnClientEvent, this);
   client_.SetLowWater(kLowWater);
-  const ListenerRuntime& runtime = worker_.view()->snapshot->listeners[listener_index_];
+  const ListenerRuntime& runtime = worker_.view()->snapshot->listeners[listener_index];
   const config::ListenerConfig& listener = *runtime.config;
   // TLS: the session keeps the listener's certificates of this snapshot for its whole life.
   if (runtime.tls) {
     std::unique_ptr<tls::ServerSession> session =
-        runtime.tls->NewSession({&DownstreamConnection::OnHandshake, this});
-    tls_session_ = session.get();
+        runtime.tls->NewSession({&Http1Session::OnHandshake, this});
+    facts_.tls = session.get();
     client_.SetFilter(std::move(session));
   }
   client_.SetWriteTimeout(listener.timeouts.idle);  // a client that stops reading its response
@@ -56,20 +54,15 @@ DownstreamConnection::DownstreamConnection(Worker& worker, size_t listener_index
   client_.EnableRead();
 }
 
-void DownstreamConnection::Flush() {
+void Http1Session::Flush() {
   if (state_ == State::kClosed) return;
-  if (upstream::UpstreamConnection* conn = attempt_.connection()) {
-    net::Stream& up = conn->stream();
-    up.Flush();  // the request first: its answer takes longest
-    // A request body waits for its upstream output to drain (PumpRequestBody), and the
-    // Stream reports only drains its loop made: when this flush, or the one a connect makes
-    // on completing, sent the output down to the low-water mark, the body resumes here.
-    if (state_ == State::kExchange && !client_.reading() && ex_ != nullptr &&
-        !ex_->request_body.done() && up.unsent() <= kLowWater) {
-      PumpRequestBody();
-      if (state_ == State::kClosed) return;
-      if (attempt_.connection()) attempt_.connection()->stream().Flush();
-    }
+  if (ex_ != nullptr) {
+    // The request first: its answer takes longest. A request body waits for its upstream
+    // output to drain, and the Stream reports only drains its loop made: when this flush, or
+    // the one a connect makes on completing, sent it down to the low-water mark, the body
+    // resumes here.
+    ex_->FlushUpstream(/*body_paused=*/state_ == State::kExchange && !client_.reading());
+    if (state_ == State::kClosed) return;
   }
   client_.Flush();
   // Waiting for a request with nothing buffered: give the buffers back to the worker's spares
@@ -78,29 +71,36 @@ void DownstreamConnection::Flush() {
   if (state_ == State::kHead && ex_ == nullptr) client_.ReleaseBuffers();
 }
 
-DownstreamConnection::~DownstreamConnection() {
-  if (ex_ != nullptr) ex_->plugins.wait().Cancel();
-  worker_.ReturnExchange(std::move(ex_));
-  // attempt_'s destructor frees a pending slot and the backend's active count.
+Http1Session::~Http1Session() {
+  if (ex_ == nullptr) return;
+  ex_->plugins.wait().Cancel();
+  // Unless Close ended it, an exchange may still be trying (the worker stops): freed, its
+  // attempt's destructor frees a pending slot and the backend's active count.
+  if (!ex_->idle()) ex_.reset();
+  ReturnExchange();
 }
 
-Exchange& DownstreamConnection::TakeExchange() {
+Exchange& Http1Session::TakeExchange() {
   ex_ = worker_.TakeExchange();
+  ex_->Bind(*this);
   return *ex_;
 }
 
-void DownstreamConnection::ArmTimer(milliseconds after) {
-  if (!timer_) timer_.reset(evtimer_new(worker_.base(), &DownstreamConnection::OnTimer, this));
+void Http1Session::ReturnExchange() { worker_.ReturnExchange(std::move(ex_)); }
+
+void Http1Session::ArmTimer(milliseconds after) {
+  if (!timer_) timer_.reset(evtimer_new(worker_.base(), &Http1Session::OnTimer, this));
   timeval tv = net::ToTimeval(after);
   evtimer_add(timer_.get(), &tv);
 }
 
-void DownstreamConnection::StopTimer() {
+void Http1Session::StopTimer() {
   if (timer_) evtimer_del(timer_.get());
 }
 
-void DownstreamConnection::AwaitHead(bool started) {
-  const auto& timeouts = worker_.view()->snapshot->listeners[listener_index_].config->timeouts;
+void Http1Session::AwaitHead(bool started) {
+  const auto& timeouts =
+      worker_.view()->snapshot->listeners[facts_.listener_index].config->timeouts;
   head_started_ = started;
   if (started) {
     head_deadline_ns_ = MonoNanos() + std::chrono::nanoseconds(timeouts.header).count();
@@ -110,15 +110,15 @@ void DownstreamConnection::AwaitHead(bool started) {
   }
 }
 
-void DownstreamConnection::ArmHeaderDeadline() {
+void Http1Session::ArmHeaderDeadline() {
   auto left = std::chrono::nanoseconds(head_deadline_ns_ - MonoNanos());
   client_.SetReadTimeout(std::max(std::chrono::ceil<milliseconds>(left), milliseconds(1)));
 }
 
 // ---- client side -----------------------------------------------------------------------
 
-void DownstreamConnection::OnClientRead(void* arg) {
-  auto* self = static_cast<DownstreamConnection*>(arg);
+void Http1Session::OnClientRead(void* arg) {
+  auto* self = static_cast<Http1Session*>(arg);
   FlushOnReturn flush(self);
   switch (self->state_) {
     case State::kHead:
@@ -126,7 +126,7 @@ void DownstreamConnection::OnClientRead(void* arg) {
       break;
     case State::kExchange:
       if (!self->ex().request_body.done()) {
-        self->PumpRequestBody();
+        self->ex().PumpRequestBody();
       } else {
         self->ReadClientWhileRoom();  // a pipelined request waits its turn
       }
@@ -143,19 +143,15 @@ void DownstreamConnection::OnClientRead(void* arg) {
   }
 }
 
-void DownstreamConnection::OnClientWrite(void* arg) {
-  auto* self = static_cast<DownstreamConnection*>(arg);
+void Http1Session::OnClientWrite(void* arg) {
+  auto* self = static_cast<Http1Session*>(arg);
   FlushOnReturn flush(self);
   switch (self->state_) {
     case State::kExchange:
-      // The client drained what we sent: read more of the response.
-      if (self->attempt_.connection() && self->ex().response_started) {
-        self->attempt_.connection()->stream().EnableRead();
-        self->OnAttemptBody(In(self->attempt_.connection()->stream()));
-      }
+      self->ex().OnClientDrained();  // read more of the response
       break;
     case State::kTunnel:
-      if (self->attempt_.connection()) self->attempt_.connection()->stream().EnableRead();
+      if (self->ex().upstream()) self->ex().upstream()->stream().EnableRead();
       self->PumpTunnel();
       break;
     case State::kHead:
@@ -188,17 +184,17 @@ void DownstreamConnection::OnClientWrite(void* arg) {
   }
 }
 
-void DownstreamConnection::OnClientEvent(short what, void* arg) {
-  auto* self = static_cast<DownstreamConnection*>(arg);
+void Http1Session::OnClientEvent(short what, void* arg) {
+  auto* self = static_cast<Http1Session*>(arg);
   FlushOnReturn flush(self);
   if (self->state_ == State::kClosed) return;
   if (what == (net::Stream::kReading | net::Stream::kTimeout)) {
     if (self->state_ != State::kHead) return;  // a head timeout left running (TryReadHead)
     if (self->head_started_) {
-      self->worker_.CountLimit(*self, Limit::kHeaderTimeout);
+      self->worker_.CountLimit(self->facts_, Limit::kHeaderTimeout);
       self->SendLocalResponse(408, "request head not received in time", /*close=*/true);
     } else {
-      self->worker_.CountLimit(*self, Limit::kIdleTimeout);
+      self->worker_.CountLimit(self->facts_, Limit::kIdleTimeout);
       self->Close();  // keep-alive idle timeout
     }
     return;
@@ -216,7 +212,7 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     self->client_keep_alive_ = false;
     return;
   }
-  if (self->state_ == State::kTunnel && (what & net::Stream::kEof) && self->attempt_.connection()) {
+  if (self->state_ == State::kTunnel && (what & net::Stream::kEof) && self->ex().upstream()) {
     // The client has sent all it will (it may still read): pass on what it sent last (a
     // WebSocket close frame), then its half-close, and keep relaying what the backend sends
     // until the backend closes too (OnUpstreamEvent) or the tunnel's idle timeout.
@@ -224,7 +220,7 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
     self->client_eof_ = true;
     self->client_half_closed_ = true;  // the close comes as soon as the last bytes are out
     self->client_.DisableRead();
-    net::Stream& up = self->attempt_.connection()->stream();
+    net::Stream& up = self->ex().upstream()->stream();
     up.Flush();
     if (up.unsent() == 0) {
       shutdown(up.fd(), SHUT_WR);
@@ -237,8 +233,8 @@ void DownstreamConnection::OnClientEvent(short what, void* arg) {
   self->Close();
 }
 
-void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
-  auto* self = static_cast<DownstreamConnection*>(arg);
+void Http1Session::OnTimer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Http1Session*>(arg);
   FlushOnReturn flush(self);
   switch (self->state_) {
     case State::kHead:  // a pipelined request after a local answer (SendLocalResponse); the
@@ -246,7 +242,7 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
       self->ProcessClientInput();
       break;
     case State::kTunnel: {
-      const auto& pool = *self->pool_->config;
+      const auto& pool = *self->ex().pool->config;
       int64_t idle_ns = MonoNanos() - self->ex().last_activity_ns;
       int64_t limit_ns = std::chrono::nanoseconds(pool.timeouts.tunnel).count();
       if (idle_ns >= limit_ns) {
@@ -261,16 +257,14 @@ void DownstreamConnection::OnTimer(evutil_socket_t, short, void* arg) {
     case State::kClosing:  // linger over
       self->Close();
       break;
-    case State::kExchange:
-      if (self->attempt_.phase() == UpstreamAttempt::Phase::kPending) self->RecheckPending();
-      break;
+    case State::kExchange:  // the Exchange's waits have their own timer
     case State::kPlugin:
     case State::kClosed:
       break;
   }
 }
 
-void DownstreamConnection::ProcessClientInput() {
+void Http1Session::ProcessClientInput() {
   // A loop rather than recursion: a pipeline of requests answered locally (404, 503) must
   // not grow the stack.
   while (state_ == State::kHead) {
@@ -280,7 +274,7 @@ void DownstreamConnection::ProcessClientInput() {
   if (state_ == State::kHead) ReadClientWhileRoom();
 }
 
-void DownstreamConnection::ReadClientWhileRoom() {
+void Http1Session::ReadClientWhileRoom() {
   // Reading stays on between requests (turning it off and on costs two epoll_ctl calls per
   // request); only a client that sends far ahead of its responses is made to wait.
   if (evbuffer_get_length(In(client_)) > kHighWater) {
@@ -290,7 +284,7 @@ void DownstreamConnection::ReadClientWhileRoom() {
   }
 }
 
-bool DownstreamConnection::TryReadHead() {
+bool Http1Session::TryReadHead() {
   evbuffer* in = In(client_);
   size_t len = evbuffer_get_length(in);
   if (len == 0) {
@@ -298,7 +292,7 @@ bool DownstreamConnection::TryReadHead() {
     if (head_started_) ArmHeaderDeadline();
     return false;
   }
-  if (listener_gone_) {  // nothing left to route by; the client reconnects elsewhere
+  if (facts_.listener_gone) {  // nothing left to route by; the client reconnects elsewhere
     Close();
     return false;
   }
@@ -321,16 +315,16 @@ bool DownstreamConnection::TryReadHead() {
   http::ParseResult r = http::ParseRequestHead(std::string_view(Pullup(in, head_len), head_len),
                                                kHeadLimits, &ex().request);
   if (r.status == http::ParseStatus::kError) {
-    worker_.CountLimit(*this, r.http_status == 400 ? Limit::kBadRequest : Limit::kHeadSize);
+    worker_.CountLimit(facts_, r.http_status == 400 ? Limit::kBadRequest : Limit::kHeadSize);
     SendLocalResponse(r.http_status, r.reason, /*close=*/true);
     return false;
   }
   if (r.status == http::ParseStatus::kIncomplete) {
     if (ended || len > kHeadLimits.max_head) {
-      worker_.CountLimit(*this, Limit::kHeadSize);
+      worker_.CountLimit(facts_, Limit::kHeadSize);
       SendLocalResponse(431, "request head too large", /*close=*/true);
     } else if (bare_lf) {  // the parser stops at the first bare LF: not reached, yet never kept
-      worker_.CountLimit(*this, Limit::kBadRequest);
+      worker_.CountLimit(facts_, Limit::kBadRequest);
       SendLocalResponse(400, "bare LF as a line end", /*close=*/true);
     }
     return false;
@@ -341,58 +335,24 @@ bool DownstreamConnection::TryReadHead() {
   return true;
 }
 
-void DownstreamConnection::SendLocalResponse(int status, std::string_view detail, bool close,
-                                             std::string_view extra_headers) {
-  EndClientRequest(status);  // before DropUpstream, which would count the client as gone
-  DropUpstream();
-  CountResponse(status);
-  // Before a head is parsed client_keep_alive_ may be stale, but every such answer closes.
-  if (worker_.draining() || !client_keep_alive_) close = true;
-  if (!ex().log_begun) BeginBareRequestLog();  // no head parsed: an id for the page anyway
-  ex().scratch.clear();
-  // ex().method is the request's once HandleRequest took it, else the default (GET).
-  const http::SetField id = RequestIdField();
-  http::WriteErrorResponse(status, detail, close, extra_headers, ex().method == http::Method::kHead,
-                           &ex().scratch, id.name, id.value);
-  if (ex().chain != nullptr) EditLocalAnswer();
-  evbuffer_add(Out(client_), ex().scratch.data(), ex().scratch.size());
-  LogLocalAnswer(status);
-  AfterLocalAnswer(close);
-}
-
-void DownstreamConnection::AfterLocalAnswer(bool close) {
-  if (close) {
+void Http1Session::AwaitNextRequest() {
+  if (facts_.listener_gone) {
     CloseAfterFlush();
     return;
   }
-  AwaitNextRequest();
-  // Answered from an upstream or timer callback, a pipelined request already buffered has no
-  // read event coming: the timer looks at it, from a callback of its own, so that nothing up
-  // this stack sees a new exchange begin (within ProcessClientInput, its loop gets there first).
-  if (state_ == State::kHead && evbuffer_get_length(In(client_)) > 0) ArmTimer(milliseconds(0));
-}
-
-void DownstreamConnection::AwaitNextRequest() {
-  if (listener_gone_) {
-    CloseAfterFlush();
-    return;
-  }
-  view_.reset();
-  request_start_ns_ = 0;
-  pool_ = nullptr;
   state_ = State::kHead;
   ReadClientWhileRoom();
   bool pipelined = evbuffer_get_length(In(client_)) > 0;
   if (!pipelined) {
-    worker_.ReturnExchange(std::move(ex_));
+    ReturnExchange();
   } else if (ex_ != nullptr) {
     ex_->ResetState();  // the next request starts from the defaults, as on a fresh exchange
   }
   AwaitHead(/*started=*/pipelined);
 }
 
-void DownstreamConnection::CloseAfterFlush() {
-  DropUpstream();
+void Http1Session::CloseAfterFlush() {
+  if (ex_ != nullptr) ex_->DropUpstream();
   state_ = State::kClosing;
   StopTimer();
   client_.SetReadTimeout(milliseconds(0));  // the linger has its own timer
@@ -402,13 +362,15 @@ void DownstreamConnection::CloseAfterFlush() {
   if (client_.unsent() == 0) OnClientWrite(this);
 }
 
-void DownstreamConnection::Close() {
+void Http1Session::Close() {
   if (state_ == State::kClosed) return;
-  if (tls_session_ != nullptr) [[unlikely]]
-    tls_session_->Abandon();  // if still handshaking
-  LogUnfinished();
-  DropUpstream();
-  if (ex_ != nullptr) ex_->plugins.wait().Cancel();  // a store's answer has no one to go to
+  if (facts_.tls != nullptr) [[unlikely]]
+    facts_.tls->Abandon();  // if still handshaking
+  if (ex_ != nullptr) {
+    ex_->LogUnfinished();
+    ex_->DropUpstream();
+    ex_->plugins.wait().Cancel();  // a store's answer has no one to go to
+  }
   state_ = State::kClosed;
   StopTimer();
   client_.DisableRead();
@@ -416,23 +378,23 @@ void DownstreamConnection::Close() {
   worker_.Retire(this);
 }
 
-void DownstreamConnection::MoveListener(std::optional<size_t> index) {
+void Http1Session::MoveListener(std::optional<size_t> index) {
   if (index) {
-    listener_index_ = static_cast<uint32_t>(*index);
+    facts_.listener_index = static_cast<uint32_t>(*index);
     return;
   }
-  listener_gone_ = true;
+  facts_.listener_gone = true;
   OnDrain();
 }
 
-void DownstreamConnection::TrimIdle() {
+void Http1Session::TrimIdle() {
   // Without an exchange in kHead, it waits for a request with nothing buffered.
   if (state_ != State::kHead || ex_ != nullptr) return;
   timer_.reset();  // not armed in kHead; here, outside its callback, it may go
   client_.ReleaseBuffers();
 }
 
-void DownstreamConnection::OnDrain() {
+void Http1Session::OnDrain() {
   client_keep_alive_ = false;
   if (state_ == State::kHead && evbuffer_get_length(In(client_)) == 0) Close();
 }
