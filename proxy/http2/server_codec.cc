@@ -23,8 +23,8 @@ struct ServerCodec::Slot {
     fields.Clear();
     trailers.Clear();
     unconsumed = 0;
-    delivered = refused = stop_body = owner_reset = false;
-    body_ends = has_trailers_out = false;
+    delivered = refused = stop_body = owner_reset = over_window = false;
+    final_submitted = body_ends = has_trailers_out = false;
     trailers_out.Clear();
   }
 
@@ -32,11 +32,13 @@ struct ServerCodec::Slot {
   RequestFields fields;
   http::RequestHead head;
   RequestTrailers trailers;
-  size_t unconsumed = 0;     // body bytes given to the owner and not yet consumed
-  bool delivered = false;    // OnStreamHead was called: OnStreamClose is owed
-  bool refused = false;      // the codec answered the head itself
-  bool stop_body = false;    // and must reset the stream once that answer is sent
-  bool owner_reset = false;  // ResetStream: not the codec's reset
+  size_t unconsumed = 0;         // body bytes given to the owner and not yet consumed
+  bool delivered = false;        // OnStreamHead was called: OnStreamClose is owed
+  bool refused = false;          // the codec answered the head itself
+  bool stop_body = false;        // and must reset the stream once that answer is sent
+  bool owner_reset = false;      // ResetStream: not the codec's reset
+  bool over_window = false;      // DATA came past the stream's window: deliver no more
+  bool final_submitted = false;  // a final (non-1xx) response head was submitted
   // Response: the body ends when the buffer runs empty (with trailers_out, if any).
   bool body_ends = false;
   bool has_trailers_out = false;
@@ -162,6 +164,9 @@ void ServerCodec::Consume(int32_t stream, size_t size) {
 bool ServerCodec::SubmitResponse(int32_t stream, const http::ResponseHead& head, bool has_body) {
   Slot* slot = failed_ ? nullptr : SlotOf(stream);
   if (slot == nullptr || head.status < 100 || head.status > 999) return false;
+  // After the final head nothing but DATA and trailers may follow (RFC 9113 §8.1); nghttp2
+  // would send a second HEADERS the client must treat as malformed.
+  if (slot->final_submitted) return false;
   head_fields_.Build(head.status, head.headers);
   if (head.status < 200) {
     return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream, nullptr,
@@ -169,8 +174,10 @@ bool ServerCodec::SubmitResponse(int32_t stream, const http::ResponseHead& head,
   }
   nghttp2_data_provider body{};
   body.read_callback = ReadBody;
-  return nghttp2_submit_response(session_.get(), stream, head_fields_.data(), head_fields_.size(),
-                                 has_body ? &body : nullptr) == 0;
+  slot->final_submitted =
+      nghttp2_submit_response(session_.get(), stream, head_fields_.data(), head_fields_.size(),
+                              has_body ? &body : nullptr) == 0;
+  return slot->final_submitted;
 }
 
 void ServerCodec::ResumeData(int32_t stream) {
@@ -246,10 +253,15 @@ void ServerCodec::Fail(int error) {
   }
   goaway_pending_ = true;
   // nghttp2 will call nothing more: the owner hears of every stream it was given here.
+  CloseAll(code);
+}
+
+void ServerCodec::CloseAll(uint32_t code) {
   for (Slot& slot : slots_) {
     if (slot.id == 0) continue;
     const int32_t id = slot.id;
     const bool delivered = slot.delivered;
+    nghttp2_session_set_stream_user_data(session_.get(), id, nullptr);
     slot.Reset(0);
     free_.push_back(&slot);
     --open_streams_;
@@ -359,7 +371,8 @@ int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       } else {
         self->empty_frames_ = 0;
       }
-      if (Slot* slot = self->SlotOf(frame->hd.stream_id); slot && end && slot->delivered) {
+      if (Slot* slot = self->SlotOf(frame->hd.stream_id);
+          slot && end && slot->delivered && !slot->over_window) {
         self->callbacks_.OnStreamEnd(slot->id, {});
       }
       break;
@@ -380,6 +393,16 @@ int ServerCodec::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, 
   if (slot == nullptr || !slot->delivered) {
     // Nobody will consume these: give the window back now.
     nghttp2_session_consume(session, stream, len);
+    return 0;
+  }
+  // nghttp2 answers DATA past the stream's window with RST_STREAM FLOW_CONTROL_ERROR but
+  // still hands it over. A valid client keeps unconsumed + len within the window (what the
+  // owner holds is part of what nghttp2 counts as received), so these bytes are the
+  // violation: dropped, returned to the connection, and the stream delivers nothing more.
+  const int32_t window = nghttp2_session_get_stream_effective_local_window_size(session, stream);
+  if (slot->over_window || window < 0 || slot->unconsumed + len > size_t(window)) {
+    slot->over_window = true;
+    nghttp2_session_consume_connection(session, len);
     return 0;
   }
   slot->unconsumed += len;
@@ -423,7 +446,13 @@ int ServerCodec::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fram
     if (code != NGHTTP2_NO_ERROR && !charged) {
       self->ChargeLocalReset();
     }
-  } else if (frame->hd.type == NGHTTP2_GOAWAY && !self->owner_goaway_) {
+  } else if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+    // Only a terminating GOAWAY carries an error here (Goaway() and nghttp2's connection
+    // errors): nghttp2 serves no stream after it, yet would never close the ones at or
+    // below its last stream id, so the owner hears of them now.
+    self->CloseAll(frame->goaway.error_code);
+  }
+  if (frame->hd.type == NGHTTP2_GOAWAY && !self->owner_goaway_) {
     // A GOAWAY nghttp2 decided on. In 1.52 ENHANCE_YOUR_CALM comes only from too many
     // SETTINGS entries, INTERNAL_ERROR from its reset limiter (ours normally fires first).
     switch (frame->goaway.error_code) {

@@ -146,7 +146,8 @@ class ServerCodec {
   // A response head (1xx: informational, any number before the final one). HTTP/1 fields
   // become HTTP/2 ones: lowercase, connection-specific ones (and those Connection names)
   // dropped, :status first. With `has_body`, DATA comes from ResponseBody(stream) until
-  // FinishResponse or SubmitTrailers. False if the stream is gone or the call is invalid.
+  // FinishResponse or SubmitTrailers. False if the stream is gone, a final head was already
+  // submitted, or the call is invalid.
   bool SubmitResponse(int32_t stream, const http::ResponseHead& head, bool has_body);
   // More body bytes are in ResponseBody(stream).
   void ResumeData(int32_t stream);
@@ -155,7 +156,8 @@ class ServerCodec {
   void SubmitTrailers(int32_t stream, std::span<const http::Header> trailers);
   // RST_STREAM `code` (the owner's: not charged to the codec's reset budget).
   void ResetStream(int32_t stream, uint32_t code);
-  // NO_ERROR: graceful, no new streams, open ones finish. Any other code: close now.
+  // NO_ERROR: graceful, no new streams, open ones finish. Any other code: close now; once
+  // Send has written the GOAWAY, every open stream gets OnStreamClose(error_code).
   void Goaway(uint32_t error_code);
 
   const CodecStats& stats() const { return stats_; }
@@ -186,6 +188,9 @@ class ServerCodec {
   void Abort(uint64_t* stat);
   // A GOAWAY written by hand after a fatal nghttp2 error, with the stat to count.
   void Fail(int nghttp2_error);
+  // The connection is over: every open stream is forgotten, and each the owner was given
+  // gets its OnStreamClose(`code`).
+  void CloseAll(uint32_t code);
 
   ServerCodecCallbacks& callbacks_;
   CodecLimits limits_;
