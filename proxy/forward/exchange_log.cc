@@ -57,12 +57,11 @@ const ListenerRuntime* Exchange::RequestListener(log::LogBuffer** buffer) const 
 }
 
 void Exchange::BeginRequestLog(const config::ListenerConfig& listener) {
-  Exchange& e = *this;
-  log::AccessRecord& r = e.log;
+  log::AccessRecord& r = log;
   r.Reset();
   r.request_id.clear();
-  e.log_begun = true;
-  const http::RequestHead& req = e.request;
+  log_begun = true;
+  const http::RequestHead& req = request;
   const config::RequestIdConfig& ids = listener.request_id;
   if (ids.enabled) {
     const http::Header* incoming = nullptr;
@@ -82,7 +81,7 @@ void Exchange::BeginRequestLog(const config::ListenerConfig& listener) {
     }
   }
   if (listener.access_log.format == config::AccessLogConfig::Format::kOff) return;
-  e.log_open = true;
+  log_open = true;
   r.has_request = true;
   r.start_ns = request_start_ns != 0 ? request_start_ns : MonoNanos();
   r.start_unix_ms = worker_->log_clock().UnixMillis(r.start_ns);
@@ -127,18 +126,17 @@ void Exchange::NoteClient(std::string_view client_ip) {
 
 void Exchange::BeginBareRequestLog() {
   const ListenerRuntime* listener = RequestListener(nullptr);
-  Exchange& e = *this;
-  log::AccessRecord& r = e.log;
+  log::AccessRecord& r = log;
   r.Reset();
   r.request_id.clear();
-  e.log_begun = true;
+  log_begun = true;
   if (listener == nullptr) return;
   if (listener->config->request_id.enabled) {
     r.request_id.resize(log::RequestIdGenerator::kLength);
     worker_->request_ids().Next(r.request_id.data());
   }
   if (listener->config->access_log.format == config::AccessLogConfig::Format::kOff) return;
-  e.log_open = true;
+  log_open = true;
   r.start_ns = MonoNanos();
   r.start_unix_ms = worker_->log_clock().UnixMillis(r.start_ns);
   r.client.assign(session_->facts().peer_ip);
@@ -202,11 +200,9 @@ void Exchange::LogLocalAnswer(int status) {
 
 void Exchange::LogUnfinished() {
   if (!log_open && !plugins_open) return;
-  Exchange& e = *this;
-  if (e.log.termination == log::Termination::kOk)
-    e.log.termination = log::Termination::kClientClosed;
-  if (e.response_started) {
-    LogExchange(e.response.status, e.log.response_head_bytes + ResponseBodyBytesSent());
+  if (log.termination == log::Termination::kOk) log.termination = log::Termination::kClientClosed;
+  if (response_started) {
+    LogExchange(response.status, log.response_head_bytes + ResponseBodyBytesSent());
   } else {
     LogExchange(499, 0);
   }
@@ -227,12 +223,11 @@ void Exchange::LogExchange(int status, uint64_t bytes_out, int64_t now_ns) {
 
 void Exchange::WriteAccessLine(int status, uint64_t bytes_out, int64_t now_ns) {
   if (!log_open) return;
-  Exchange& e = *this;
-  e.log_open = false;
+  log_open = false;
   log::LogBuffer* buffer = nullptr;
   const ListenerRuntime* listener = RequestListener(&buffer);
   if (listener == nullptr || !buffer->enabled()) return;
-  log::AccessRecord& r = e.log;
+  log::AccessRecord& r = log;
   const config::AccessLogConfig& cfg = listener->config->access_log;
   const int64_t now = now_ns != 0 ? now_ns : MonoNanos();
   const int64_t duration = now - r.start_ns;
@@ -246,7 +241,7 @@ void Exchange::WriteAccessLine(int status, uint64_t bytes_out, int64_t now_ns) {
   log::LineEnd end;
   end.listener = listener->config->name;
   end.status = status;
-  end.bytes_in = r.has_request ? e.request.head_size + e.request_body.moved() : 0;
+  end.bytes_in = r.has_request ? request.head_size + request_body.moved() : 0;
   end.bytes_out = bytes_out;
   end.duration_ns = duration;
   const char* line_end = cfg.format == config::AccessLogConfig::Format::kCombined

@@ -262,10 +262,14 @@ void ServerCodec::CloseAll(uint32_t code) {
     const int32_t id = slot.id;
     const bool delivered = slot.delivered;
     nghttp2_session_set_stream_user_data(session_.get(), id, nullptr);
+    slot.id = 0;
+    --open_streams_;
+    // The fields are reset after the callback, so the head's views stay valid through
+    // OnStreamClose; with no user data and no id, the owner's calls for `id` from inside it
+    // (a nested CloseAll included) find no stream.
+    if (delivered) callbacks_.OnStreamClose(id, code);
     slot.Reset(0);
     free_.push_back(&slot);
-    --open_streams_;
-    if (delivered) callbacks_.OnStreamClose(id, code);
   }
 }
 
@@ -418,11 +422,12 @@ int ServerCodec::OnStreamClosed(nghttp2_session* session, int32_t stream, uint32
   // The owner will not consume a closed stream's bytes: return them to the connection.
   if (slot->unconsumed > 0) nghttp2_session_consume_connection(session, slot->unconsumed);
   nghttp2_session_set_stream_user_data(session, stream, nullptr);
-  const bool delivered = slot->delivered;
+  slot->id = 0;
+  --self->open_streams_;
+  // The fields are reset after the callback, as in CloseAll.
+  if (slot->delivered) self->callbacks_.OnStreamClose(stream, error_code);
   slot->Reset(0);
   self->free_.push_back(slot);
-  --self->open_streams_;
-  if (delivered) self->callbacks_.OnStreamClose(stream, error_code);
   return 0;
 }
 
