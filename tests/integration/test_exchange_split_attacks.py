@@ -24,6 +24,7 @@ import metrics_util
 import test_attempt_attacks as attacks
 from test_exchange_safety import ScriptedBackend, answer
 from test_exchange_safety import read_request_head as read_head
+from test_plugin_redis import REDIS_SERVER, Redis
 from tls_certs import TlsTestCase
 
 MIB = 1 << 20
@@ -142,10 +143,11 @@ class SplitCase(harness.ProxyTestCase):
     send = attacks.AttemptAttacks.send
     recv_until = attacks.AttemptAttacks.recv_until
 
-    def start(self, api=1, sick=False, caps=None, api_extra=None, workers=1):
+    def start(self, api=1, sick=False, caps=None, api_extra=None, workers=1, plugins=None):
         """Pool `api` (routes /a/) of `api` scripted backends (the first `sick` if asked), at
         max_connections 1 without a queue unless `caps` says otherwise; pool `other` (routes
-        /b/) of one more, uncapped. Anything else has no route: a 404 made by the proxy."""
+        /b/) of one more, uncapped. Anything else has no route: a 404 made by the proxy.
+        `plugins`: the /a/ route's."""
         self.api = [ScriptedBackend(self, scripted("api%d" % i, sick and i == 0))
                     for i in range(api)]
         self.other = ScriptedBackend(self, scripted("other"))
@@ -155,6 +157,8 @@ class SplitCase(harness.ProxyTestCase):
         extra.update(api_extra or {})
         routes = [{"path_prefix": "/b/", "pool": "other"},
                   {"path_prefix": "/a/", "pool": "api", "max_body": "32MiB"}]
+        if plugins:
+            routes[1]["plugins"] = plugins
         return self.start_proxy(self.config(
             pools={"api": self.pool(*[b.address for b in self.api], **extra),
                    "other": self.pool(self.other.address)},
@@ -375,6 +379,44 @@ class StateLeftBySpareExchanges(SplitCase):
                 self.assertLess(time.monotonic(), end, "the proxy lingers (stale=%s)" % stale)
                 time.sleep(0.02)
             sock.close()
+
+
+@unittest.skipUnless(os.access(REDIS_SERVER, os.X_OK), "redis-server is not installed")
+class StoreWaitThenSlotWait(SplitCase):
+    def test_requests_that_wait_on_redis_then_on_a_slot_and_whose_clients_go(self):
+        # The chain's wait (kPlugin) ends in the store's callback, which forwards the
+        # request; it then waits for the one connection slot on the Exchange's timer. Of the
+        # clients gone by then, those that reset never reach the backend; those that
+        # half-closed get their answer; the pipelined request behind each is served or
+        # dropped with its connection, and nothing is held after.
+        redis = Redis(self.tmp)
+        self.addCleanup(redis.stop)
+        limit = {"key": "client_ip", "rate": "1000/s", "burst": 1000, "store": redis.url}
+        proxy = self.start(caps={"max_pending": 20}, plugins=[{"rate_limit": limit}],
+                           api_extra={"timeouts": {"connect": "5s", "read": "5s"}})
+        self.assertEqual(proxy.get("/a/warm").status, 200)
+        holder = self.send(proxy, get(b"/a/slow?s=1.5"))
+        self.wait_requests(self.api[0], 2)
+        redis.pause()
+        socks = [self.send(proxy, get(b"/a/%s%d" % (b"reset" if i % 2 else b"half", i))
+                           + get(b"/b/behind%d" % i)) for i in range(10)]
+        time.sleep(0.3 * harness.SLOWDOWN)  # the questions are out to the stopped store
+        redis.resume()
+        harness.wait_until(lambda: self.pending(proxy) == 10, timeout=5, what="10 waiters")
+        for i, s in enumerate(socks):
+            if i % 2:
+                attacks.reset(s)
+            else:
+                s.shutdown(socket.SHUT_WR)
+        self.assertTrue(self.recv_until(holder, b"api0").startswith(b"HTTP/1.1 200"))
+        for i, s in enumerate(socks):
+            if i % 2 == 0:
+                data = attacks.wait_closed(s, timeout=15)
+                self.assertTrue(data.startswith(b"HTTP/1.1 200"), (i, data[:200]))
+        self.assert_settled(proxy, path="/a/ok")
+        targets = [t for _, t, _ in self.api[0].requests]
+        self.assertEqual([t for t in targets if "reset" in t], [], targets)
+        self.assertEqual(len([t for t in targets if "half" in t]), 5, targets)
 
 
 class UploadsAcrossTheSplit(SplitCase):
