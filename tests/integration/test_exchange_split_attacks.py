@@ -11,6 +11,7 @@ uploads under backpressure cut by either side, TLS backends that reset after the
 and a mixed crowd of all of it. After each the proxy must hold nothing and still serve; the
 harness fails a test whose proxy's stderr has a sanitizer report."""
 
+import json
 import os
 import random
 import socket
@@ -143,7 +144,8 @@ class SplitCase(harness.ProxyTestCase):
     send = attacks.AttemptAttacks.send
     recv_until = attacks.AttemptAttacks.recv_until
 
-    def start(self, api=1, sick=False, caps=None, api_extra=None, workers=1, plugins=None):
+    def start(self, api=1, sick=False, caps=None, api_extra=None, workers=1, plugins=None,
+              listener=None):
         """Pool `api` (routes /a/) of `api` scripted backends (the first `sick` if asked), at
         max_connections 1 without a queue unless `caps` says otherwise; pool `other` (routes
         /b/) of one more, uncapped. Anything else has no route: a 404 made by the proxy.
@@ -162,7 +164,7 @@ class SplitCase(harness.ProxyTestCase):
         return self.start_proxy(self.config(
             pools={"api": self.pool(*[b.address for b in self.api], **extra),
                    "other": self.pool(self.other.address)},
-            routes=routes, workers=workers))
+            routes=routes, workers=workers, listener=listener))
 
     def retries(self, proxy):
         samples, _ = metrics_util.scrape(proxy)
@@ -268,6 +270,48 @@ class PipelinesAcrossTheSplit(SplitCase):
             sock.shutdown(socket.SHUT_WR)
             got = read_responses(self, rfile, 3)
             self.assertEqual([s for s, _ in got], [200, 200, 200], (first, got))
+        self.assert_settled(proxy, path="/a/ok")
+
+
+class AccessLogAcrossTheSplit(SplitCase):
+    def test_one_line_per_request_in_order_when_answers_come_from_callbacks(self):
+        # The Exchange writes each request's line; a pipelined request started inside the
+        # last one's callback on the same Exchange must neither lose nor share a line.
+        path = os.path.join(self.tmp, "access.log")
+        proxy = self.start(api=2, sick=True, caps={"max_connections": 1, "max_pending": 1},
+                           api_extra={"retries": {"attempts": 2, "budget_percent": 100}},
+                           listener={"access_log": {"format": "json", "path": path}})
+        # Both backends held: the first request waits, and its 503 comes from the timer.
+        holders = [self.send(proxy, get(b"/a/stall")) for _ in range(2)]
+        for b in self.api:
+            self.wait_requests(b, 1)
+        seq = [b"/a/first", b"/b/x", b"/nowhere", b"/a/hint-sick", b"/b/y"]
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"".join(get(p) for p in seq))
+        got = [harness.read_response(rfile)]
+        for h in holders:
+            attacks.reset(h)
+        while len([r for r in got if r.status >= 200]) < len(seq):
+            got.append(harness.read_response(rfile))
+        finals = [r for r in got if r.status >= 200]
+        sock.close()
+        self.assertEqual([r.status for r in finals], [503, 200, 404, 200, 200],
+                         [r.status for r in got])
+
+        def lines():
+            if not os.path.exists(path):
+                return None
+            with open(path) as f:
+                rows = [json.loads(line) for line in f if line.strip()]
+            rows = [r for r in rows if r["path"] in [p.decode() for p in seq]]
+            return rows if len(rows) >= len(seq) else None
+
+        rows = harness.wait_until(lines, 10, what="a line per request")
+        self.assertEqual([(r["path"], r["status"]) for r in rows],
+                         [(p.decode(), r.status) for p, r in zip(seq, finals)])
+        self.assertEqual([r["request_id"] for r in rows],
+                         [r.header("X-Request-Id") for r in finals])
+        self.assertEqual(len(set(r["request_id"] for r in rows)), len(seq))
         self.assert_settled(proxy, path="/a/ok")
 
 
