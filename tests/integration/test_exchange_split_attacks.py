@@ -101,6 +101,9 @@ def scripted(name, sick=False):
             elif leaf == "hint-sick":
                 sock.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
                 answer(sock, 503 if sick else 200, name.encode())
+            elif leaf == "big":  # 4 MiB: a slow client backs it up
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (4 * MIB)
+                             + b"b" * (4 * MIB))
             elif leaf == "close":
                 return
             elif leaf == "stall":
@@ -217,6 +220,31 @@ class PipelinesAcrossTheSplit(SplitCase):
             self.assertNotIn(b"sick", bodies, got)
             sock.close()
         self.assertGreater(self.retries(proxy), 0)
+        self.assert_settled(proxy, path="/a/ok")
+
+    def test_a_backed_up_response_ends_in_the_client_write_callback(self):
+        # The client reads slowly, so the 4 MiB response ends in OnClientWrite (the Exchange's
+        # OnClientDrained); the requests behind it start on the same Exchange from there.
+        proxy = self.start(caps={"max_connections": 10})
+        for _ in range(2):
+            # A small receive buffer, set before the connect (after it, the window already
+            # advertised makes the kernel crawl): the proxy's output backs up at once.
+            sock = socket.socket()
+            self.addCleanup(sock.close)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            sock.settimeout(10 * harness.SLOWDOWN)
+            sock.connect((harness.LOOPBACK, proxy.port))
+            rfile = sock.makefile("rb")
+            sock.sendall(get(b"/a/big") + get(b"/b/x") + get(b"/nowhere") + get(b"/a/big")
+                         + get(b"/a/ok", b"Connection: close\r\n"))
+            got = []
+            for _ in range(5):
+                time.sleep(0.05)  # a slow reader: the proxy's output backs up meanwhile
+                r = harness.read_response(rfile)
+                got.append((r.status, len(r.body)))
+            self.assertEqual(got, [(200, 4 * MIB), (200, 5), (404, got[2][1]), (200, 4 * MIB),
+                                   (200, 4)])
+            self.assertEqual(attacks.wait_closed(sock), b"")
         self.assert_settled(proxy, path="/a/ok")
 
     def test_an_upgrade_behind_a_pipelined_request(self):
