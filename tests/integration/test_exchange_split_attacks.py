@@ -120,6 +120,8 @@ def scripted(name, sick=False):
                     if not data:
                         return
                     sock.sendall(data)
+            elif method == "HEAD":
+                sock.sendall(b"HTTP/1.1 200 X\r\nContent-Length: %d\r\n\r\n" % len(name))
             else:
                 answer(sock, body=name.encode())
     return serve
@@ -245,6 +247,27 @@ class PipelinesAcrossTheSplit(SplitCase):
             self.assertEqual(got, [(200, 4 * MIB), (200, 5), (404, got[2][1]), (200, 4 * MIB),
                                    (200, 4)])
             self.assertEqual(attacks.wait_closed(sock), b"")
+        self.assert_settled(proxy, path="/a/ok")
+
+    def test_head_and_get_alternate_through_local_answers_on_one_exchange(self):
+        # Whether an error page has a body is the request's method: each request on the reused
+        # Exchange must see its own, or the next response would be read from the wrong byte.
+        proxy = self.start(caps={"max_pending": 2})
+        holder = self.send(proxy, get(b"/a/stall"))
+        self.wait_requests(self.api[0], 1)
+        head = lambda p: b"HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n" % p
+        seq = [(b"HEAD", b"/a/w1", 503), (b"GET", b"/nowhere", 404), (b"HEAD", b"/nowhere", 404),
+               (b"GET", b"/a/w2", 503), (b"HEAD", b"/b/x", 200), (b"GET", b"/b/y", 200)]
+        sock, rfile = self.open_raw(proxy)
+        sock.sendall(b"".join(head(p) if m == b"HEAD" else get(p) for m, p, _ in seq))
+        for method, path, status in seq:
+            r = harness.read_response(rfile, method.decode())
+            self.assertEqual(r.status, status, (method, path, r))
+            if method == b"GET":
+                self.assertGreater(len(r.body), 0, (path, r))
+        sock.sendall(get(b"/b/last"))
+        self.assertEqual(harness.read_response(rfile).body, b"other")
+        attacks.reset(holder)
         self.assert_settled(proxy, path="/a/ok")
 
     def test_an_upgrade_behind_a_pipelined_request(self):
