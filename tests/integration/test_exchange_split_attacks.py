@@ -404,6 +404,24 @@ class WaitersAcrossTheSplit(SplitCase):
         self.assert_settled(proxy, path="/a/ok")
         self.assertEqual(len(self.api[0].requests), 3)
 
+    def test_sigterm_while_waiters_hold_pipelined_requests(self):
+        # The drain lets each waiter's request finish (Connection: close) and serves nothing
+        # pipelined behind it; the process exits once they are done.
+        proxy = self.start(caps={"max_pending": 4}, api_extra={
+            "timeouts": {"connect": "5s", "read": "5s"}})
+        holder = self.send(proxy, get(b"/a/slow?s=0.5"))
+        self.wait_requests(self.api[0], 1)
+        waiters = [self.send(proxy, get(b"/a/w%d" % i) + get(b"/b/behind")) for i in range(3)]
+        harness.wait_until(lambda: self.pending(proxy) == 3, timeout=5, what="3 waiters")
+        proxy.signal(15)
+        for sock in [holder] + waiters:
+            data = attacks.wait_closed(sock, timeout=15)
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+            self.assertEqual(data.count(b"HTTP/1.1 "), 1, data[:400])
+            self.assertIn(b"onnection: close", data)
+        self.assertEqual(proxy.wait(10), 0)
+        self.assertEqual(self.other.requests, [])
+
     def test_more_waiters_than_spare_exchanges_shed_by_the_timer(self):
         # 160 requests wait for the one slot (the worker keeps 128 spare exchanges) and are
         # answered 503 from their timers within a few ms of each other: the exchanges go back
