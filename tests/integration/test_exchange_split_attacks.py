@@ -19,6 +19,7 @@ import ssl
 import threading
 import time
 import unittest
+import zlib
 
 import harness
 import metrics_util
@@ -29,6 +30,7 @@ from test_plugin_redis import REDIS_SERVER, Redis
 from tls_certs import TlsTestCase
 
 MIB = 1 << 20
+TEXT = b"".join(b"line %06d of a compressible body\n" % i for i in range(8192))[:256 * 1024]
 UPGRADE = (b"GET /a/upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
            b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
@@ -101,6 +103,17 @@ def scripted(name, sick=False):
             elif leaf == "hint-sick":
                 sock.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
                 answer(sock, 503 if sick else 200, name.encode())
+            elif leaf == "text":  # compressible: 256 KiB of text
+                body = TEXT
+                if method == "HEAD":
+                    body = b""
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(TEXT) + body)
+            elif leaf == "text-stall":  # half the text, then silence until the proxy goes
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(TEXT) + TEXT[:len(TEXT) // 2])
+                sock.recv(1)
+                return
             elif leaf == "big":  # 4 MiB: a slow client backs it up
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (4 * MIB)
                              + b"b" * (4 * MIB))
@@ -166,6 +179,8 @@ class SplitCase(harness.ProxyTestCase):
                   {"path_prefix": "/a/", "pool": "api", "max_body": "32MiB"}]
         if plugins:
             routes[1]["plugins"] = plugins
+        # /c/: the same pool through compress.
+        routes.append({"path_prefix": "/c/", "pool": "api", "plugins": [{"compress": {}}]})
         return self.start_proxy(self.config(
             pools={"api": self.pool(*[b.address for b in self.api], **extra),
                    "other": self.pool(self.other.address)},
@@ -363,6 +378,48 @@ class AccessLogAcrossTheSplit(SplitCase):
         self.assertEqual([r["request_id"] for r in rows],
                          [r.header("X-Request-Id") for r in finals])
         self.assertEqual(len(set(r["request_id"] for r in rows)), len(seq))
+        self.assert_settled(proxy, path="/a/ok")
+
+
+class EncodersAcrossTheSplit(SplitCase):
+    def test_compressed_and_plain_responses_alternate_on_one_exchange(self):
+        # The encoder belongs to one response: a request after it on the reused Exchange, on
+        # a route without compress or without Accept-Encoding, gets the backend's bytes.
+        proxy = self.start(caps={"max_connections": 10})
+        gz = b"Accept-Encoding: gzip\r\n"
+        seq = [(b"/c/text", gz, True), (b"/a/text", gz, False), (b"/c/text", b"", False),
+               (b"/nowhere", gz, False), (b"/c/text", gz, True), (b"/b/x", gz, False)]
+        for _ in range(3):
+            sock, rfile = self.open_raw(proxy)
+            sock.sendall(b"".join(get(p, h) for p, h, _ in seq))
+            for path, _, encoded in seq:
+                r = harness.read_response(rfile)
+                if path == b"/nowhere":
+                    self.assertEqual(r.status, 404)
+                    continue
+                self.assertEqual(r.status, 200, (path, r))
+                self.assertEqual(r.header("Content-Encoding"), "gzip" if encoded else None,
+                                 (path, r.headers))
+                body = zlib.decompress(r.body, 31) if encoded else r.body
+                self.assertTrue(body == (TEXT if path != b"/b/x" else b"other"), path)
+        self.assert_settled(proxy, path="/a/ok")
+
+    def test_clients_that_reset_mid_compressed_body_then_plain_clients(self):
+        # Each reset hands an Exchange back with its encoder mid-stream; the plain requests
+        # that take those Exchanges next must see none of it.
+        proxy = self.start(caps={"max_connections": 40})
+        for round_ in range(3):
+            socks = []
+            for _ in range(20):
+                sock = self.send(proxy, get(b"/c/text-stall", b"Accept-Encoding: gzip\r\n"))
+                socks.append(sock)
+            for sock in socks:
+                self.assertIn(b"Content-Encoding: gzip", self.recv_until(sock, b"\r\n\r\n"))
+                attacks.reset(sock)
+            for i in range(20):
+                r = proxy.get("/a/text" if i % 2 else "/c/text", timeout=10)
+                self.assertEqual((r.status, r.header("Content-Encoding")), (200, None))
+                self.assertTrue(r.body == TEXT, (round_, i))
         self.assert_settled(proxy, path="/a/ok")
 
 
