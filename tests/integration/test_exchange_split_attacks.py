@@ -703,7 +703,8 @@ class MixedCrowd(SplitCase):
         def upgrade(s, rfile):
             s.sendall(get(b"/a/ok") + UPGRADE)
             data = b""
-            while b"hello" not in data:
+            # Either may wait for one of /a/'s 40 connections past the connect timeout: a 503.
+            while b"hello" not in data and b"HTTP/1.1 503" not in data:
                 chunk = s.recv(4096)
                 assert chunk, data[:200]
                 data += chunk
@@ -756,7 +757,7 @@ class MixedCrowd(SplitCase):
         for t in threads:
             t.join(60 * harness.SLOWDOWN)
         self.assertFalse(any(t.is_alive() for t in threads), "clients did not finish")
-        self.assertEqual(errors, [], counts)
+        self.assertEqual(errors[:5], [], (len(errors), counts))
         self.assertEqual(set(counts), {k.__name__ for k in kinds}, counts)
         self.assert_settled(proxy, path="/a/ok")
         self.assertEqual(proxy.get("/b/x").status, 200)
