@@ -93,7 +93,13 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
 
   // Back to the defaults, keeping the containers' capacity (Worker::ReturnExchange).
   // REQUIRES: no attempt (idle()).
-  void ResetState() { static_cast<ExchangeState&>(*this) = ExchangeState{}; }
+  // The body pumps too: a spare must not tell the next user that its last user's request
+  // body is unfinished (a local answer would then linger rather than close).
+  void ResetState() {
+    static_cast<ExchangeState&>(*this) = ExchangeState{};
+    request_body.Start(http::BodyKind::kNone, 0);
+    response_body.Start(http::BodyKind::kNone, 0);
+  }
   // The session serving it, until the exchange goes back to the spares.
   void Bind(ClientSession& session) { session_ = &session; }
   // No try is in progress, nor a connection held (a tunnel's included).

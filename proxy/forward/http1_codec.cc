@@ -67,8 +67,10 @@ size_t Http1Session::SendResponseHead(Exchange& ex, http::ResponseHead& head) {
   } else {
     // The connection can stay open only if the request body was read to its end (or will
     // be, as it streams) and the body's end is marked by framing, not by a close.
+    // A client that half-closed gets answers to what it sent before its EOF; the last one
+    // (nothing buffered after it) closes the connection.
     if (head.body == http::BodyKind::kCloseDelimited || !ex.request_body.done() ||
-        worker_.draining()) {
+        worker_.draining() || (client_half_closed_ && evbuffer_get_length(In(client_)) == 0)) {
       client_keep_alive_ = false;
     }
     const http::FieldEdits* edits = nullptr;

@@ -320,11 +320,8 @@ class PipelinesAcrossTheSplit(SplitCase):
         self.assert_settled(proxy, path="/a/ok")
 
 
-    # Bug (older than the split; outrigger-presplit does the same): a half-close read while
-    # a request is with its Exchange sets client_keep_alive_ = false (OnClientEvent, kExchange,
-    # request_body.done()), so the requests pipelined before the FIN are dropped: the first
-    # gets its answer with Connection: close, the others none.
-    @unittest.expectedFailure
+    # A bug older than the split: a half-close read while a request was with its Exchange
+    # turned keep-alive off, so the requests pipelined before the FIN were dropped.
     def test_pipelined_requests_then_a_half_close_while_the_first_is_at_a_backend(self):
         # As `nc -N` or a batch client sends them: each request, whole before the FIN, gets
         # its answer in order, as it does when a plugin or the proxy answers the first
@@ -523,13 +520,12 @@ class WaitersAcrossTheSplit(SplitCase):
 
 
 class StateLeftBySpareExchanges(SplitCase):
-    # Bug (older than the split; outrigger-presplit does the same): Worker::ReturnExchange
-    # resets ExchangeState but not request_body, which ForwardRequest alone restarts. An
-    # answer made before a request reaches its pool (a 404) reads the previous user's: a
-    # client that asked for the close, on an Exchange whose last user reset mid-upload, sees
-    # request_body.done() false in OnClientWrite (kClosing), so the proxy half-closes and
-    # lingers kLinger (2 s) holding the socket, instead of closing at once.
-    @unittest.expectedFailure
+    # A bug older than the split: Worker::ReturnExchange reset ExchangeState but not
+    # request_body, which ForwardRequest alone restarts. An answer made before a request
+    # reaches its pool (a 404) read the previous user's: a client that asked for the close,
+    # on an Exchange whose last user reset mid-upload, saw request_body.done() false in
+    # OnClientWrite (kClosing), so the proxy half-closed and lingered kLinger (2 s) holding
+    # the socket, instead of closing at once.
     def test_a_local_answer_never_reads_the_last_users_request_body(self):
         proxy = self.start(caps={"max_connections": 10})
         for stale in (False, True):
