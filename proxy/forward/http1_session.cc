@@ -302,6 +302,11 @@ bool Http1Session::TryReadHead() {
   size_t head_len = FindHeadEnd(in, &head_scan_);
   const bool ended = head_len > 0;
   bool bare_lf = false;
+  if (!ended && client_half_closed_) {
+    // Cut short by the client's EOF: the rest can never come (nginx closes silently too).
+    CloseAfterFlush();
+    return false;
+  }
   if (!ended) {
     // The first bytes of a request start its header timeout; later ones must not extend it.
     if (head_started_) {
@@ -338,7 +343,8 @@ bool Http1Session::TryReadHead() {
 }
 
 void Http1Session::AwaitNextRequest() {
-  if (facts_.listener_gone) {
+  // A client that half-closed with nothing more buffered has sent its last request.
+  if (facts_.listener_gone || (client_half_closed_ && evbuffer_get_length(In(client_)) == 0)) {
     CloseAfterFlush();
     return;
   }

@@ -335,6 +335,29 @@ class PipelinesAcrossTheSplit(SplitCase):
             self.assertEqual([s for s, _ in got], [200, 200, 200], (first, got))
         self.assert_settled(proxy, path="/a/ok")
 
+    # What a half-closed client buffered may end in a request it never finished (a head or a
+    # body cut short by its FIN), or in the body of a request the proxy answers itself. Once
+    # the whole requests are answered the connection must close, not wait for bytes that a
+    # half-closed client cannot send: the fix above left such connections open for good (the
+    # torture test and the request-path fuzzer found them).
+    def test_a_half_close_that_cuts_a_pipelined_request_short_ends_in_a_close(self):
+        proxy = self.start(caps={"max_connections": 10})
+        post = b"POST /%s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+        cases = {"head": (b"GET /b/never HTTP/1.1\r\nHost: x\r\n", [200]),
+                 "body": (post % b"a/cut" + b"x" * 40, [200]),
+                 "local": (post % b"nope" + b"x" * 100, [200, 404])}
+        for name, (tail, statuses) in cases.items():
+            for first in (b"/a/slow?s=0.3", b"/b/x"):
+                sock, rfile = self.open_raw(proxy)
+                sock.settimeout(5 * harness.SLOWDOWN)  # a connection left open fails here
+                sock.sendall(get(first) + tail)
+                sock.shutdown(socket.SHUT_WR)
+                got = read_responses(self, rfile, len(statuses) + 1)
+                self.assertEqual([s for s, _ in got], statuses, (name, first))
+                sock.close()
+        self.assertFalse([t for _, t, _ in self.other.requests if t.endswith("never")])
+        self.assert_settled(proxy, path="/a/ok")
+
 
 class AccessLogAcrossTheSplit(SplitCase):
     def test_one_line_per_request_in_order_when_answers_come_from_callbacks(self):
