@@ -13,12 +13,13 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 
 import harness
 import h2_backend
 import metrics_util
-from h2_client import H2TestCase, exchange
+from h2_client import H2TestCase, RawH2, exchange, request_headers
 
 # Response fields that must be equal over HTTP/2 and HTTP/1.1 (hop-by-hop ones and Date may
 # differ).
@@ -66,6 +67,20 @@ class Http2Behaviour(H2TestCase):
                     status, headers, body, _ = self.curl(server, "/status?code=%d" % code)
                     self.assertEqual((status, body), (code, b""))
                     self.assertNotIn("content-length", headers)
+
+    def test_an_h2c_client_that_half_closes_after_its_preface_gets_http2_then_a_close(self):
+        # Preface, request and FIN arrive together: the sniff must still hand over to HTTP/2
+        # (the HTTP/1 half-close rules would answer 400 or hang), and Http2Session, like
+        # nginx, takes the FIN as the client leaving and closes at once.
+        server = self.start_h2(False, self.start_h2_backend())
+        c = RawH2(server.port)
+        self.addCleanup(c.close)
+        c.preface()
+        c.send(c.headers(1, request_headers("a.test", "/"), end_stream=True))
+        c.sock.shutdown(socket.SHUT_WR)
+        self.assertTrue(c.wait_closed(10))
+        self.assertTrue(c.frames, "no HTTP/2 frame before the close")
+        self.assertEqual(c._buf, b"")  # nothing unparsable, such as an HTTP/1 answer
 
     def test_a_5_mib_post_reaches_the_backend_whole(self):
         payload = os.urandom(5 << 20)
