@@ -131,10 +131,22 @@ namespace {
 
 // Each listener's address and, for TLS, the certificates it serves (what an operator checks
 // before a renewal is due).
-nlohmann::json ListenersJson(const forward::Snapshot& snapshot) {
+nlohmann::json ListenersJson(const forward::Snapshot& snapshot,
+                             std::span<const forward::LimitCounterSet* const> limits) {
+  // Open HTTP/2 connections and streams by listener name, summed over the workers.
+  std::map<std::string, std::pair<int64_t, int64_t>> h2;
+  for (const forward::LimitCounterSet* set : limits) {
+    set->ForEach([&](const std::string& listener, const forward::LimitCounters& counters) {
+      auto& [connections, streams] = h2[listener];
+      connections += counters.Http2Connections();
+      streams += counters.Http2Streams();
+    });
+  }
   nlohmann::json out = nlohmann::json::object();
   for (const forward::ListenerRuntime& l : snapshot.listeners) {
     nlohmann::json entry = {{"listen", l.config->listen_text}, {"tls", l.config->tls.has_value()}};
+    const auto [connections, streams] = h2[l.config->name];
+    entry["http2"] = {{"connections", connections}, {"streams", streams}};
     if (l.config->tls) {
       nlohmann::json certs = nlohmann::json::array();
       for (const std::shared_ptr<const tls::CertifiedKey>& c : config::Loaded(*l.config->tls)) {
@@ -156,7 +168,8 @@ nlohmann::json ListenersJson(const forward::Snapshot& snapshot) {
 std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
                        const metrics::Recent& recent, const metrics::ScalingBoard& board,
                        std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns,
-                       const upstream::OperatorOverrides* overrides) {
+                       const upstream::OperatorOverrides* overrides,
+                       std::span<const forward::LimitCounterSet* const> limits) {
   const metrics::Recent::Window rates = recent.RateWindow();
   const metrics::Recent::Window latency = recent.QuantileWindow();
   auto same_layout = [&](const metrics::Recent::Window& w) {
@@ -261,7 +274,7 @@ std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals&
     pools[pool.config->name] = std::move(entry);
   }
   return Dump(nlohmann::json(
-             {{"pools", std::move(pools)}, {"listeners", ListenersJson(snapshot)}})) +
+             {{"pools", std::move(pools)}, {"listeners", ListenersJson(snapshot, limits)}})) +
          "\n";
 }
 

@@ -46,10 +46,12 @@ std::vector<prometheus::MetricFamily> StateFamilies(const forward::Snapshot& sna
 // `overrides` (may be null) adds each backend's "operator" entry ({state, weight} an operator
 // set through the admin API, or null), and its "admin_state": "ready", "draining",
 // "drained" (an operator's drain or maint with nothing left in flight) or "maint".
+// `limits` (every worker's) adds each listener's "http2": {connections, streams} open now.
 std::string StatusJson(const forward::Snapshot& snapshot, const metrics::Totals& totals,
                        const metrics::Recent& recent, const metrics::ScalingBoard& board,
                        std::span<const upstream::DnsEntryStatus> dns, int64_t now_ns,
-                       const upstream::OperatorOverrides* overrides = nullptr);
+                       const upstream::OperatorOverrides* overrides = nullptr,
+                       std::span<const forward::LimitCounterSet* const> limits = {});
 
 // outrigger_downstream_limit_hits_total{listener, limit}: every worker's counts summed.
 // Only the series of `listeners` (the running config's) are exposed.

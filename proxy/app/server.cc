@@ -121,8 +121,10 @@ absl::Status Server::Start() {
           .metrics = [this] { return MetricsText(); },
           .status =
               [this] {
+                std::vector<const forward::LimitCounterSet*> limits;
+                for (const auto& w : workers_) limits.push_back(&w->limit_counters());
                 return admin::StatusJson(*snapshot_, collector_.Read(), recent_, scaling_,
-                                         dns_status(), MonoNanos(), &overrides_);
+                                         dns_status(), MonoNanos(), &overrides_, limits);
               },
           .scaling = [this] { return admin::ScalingJson(scaling_); },
           .patch = [this](std::string_view pool, std::string_view backend,

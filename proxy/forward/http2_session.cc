@@ -24,9 +24,12 @@ Http2Session::Http2Session(Worker& worker, Http1Session& carrier, net::Stream& c
   client_.SetCallbacks(&Http2Session::OnClientRead, &Http2Session::OnClientWrite,
                        &Http2Session::OnClientEvent, this);
   client_.SetLowWater(kLowWater);
+  open_counters_ = worker_.LimitsFor(facts_);
+  if (open_counters_ != nullptr) open_counters_->AddHttp2Open(1, 0);
 }
 
 Http2Session::~Http2Session() {
+  ReportOpen(false);
   for (StreamSlot& s : slots_) {
     if (s.ex == nullptr) continue;
     s.ex->plugins.wait().Cancel();
@@ -142,9 +145,18 @@ void Http2Session::Flush() {
     if (!resumed) break;
   }
   CountCodecStats();
+  ReportOpen(true);
   const bool over = failed_ || !codec_.WantsRead() ||
                     (draining_ && codec_.open_streams() == 0);  // the GOAWAY, the last stream
   if (over && (failed_ || !codec_.WantsWrite())) Linger();
+}
+
+void Http2Session::ReportOpen(bool open) {
+  if (open_counters_ == nullptr) return;
+  const int64_t streams = open ? static_cast<int64_t>(codec_.open_streams()) : 0;
+  open_counters_->AddHttp2Open(open ? 0 : -1, streams - reported_streams_);
+  reported_streams_ = streams;
+  if (!open) open_counters_ = nullptr;  // the connection is taken back once only
 }
 
 void Http2Session::CountCodecStats() {
@@ -218,6 +230,7 @@ void Http2Session::Close() {
   if (closed_) return;
   closed_ = true;
   CountCodecStats();
+  ReportOpen(false);
   for (StreamSlot& s : slots_) {
     if (s.ex != nullptr) AbandonExchange(s);
   }

@@ -32,6 +32,7 @@
 
 #include "proxy/forward/client_session.h"
 #include "proxy/forward/exchange.h"
+#include "proxy/forward/limit_counters.h"
 #include "proxy/http2/server_codec.h"
 #include "proxy/net/event.h"
 #include "proxy/net/stream.h"
@@ -143,6 +144,9 @@ class Http2Session final : public ClientSession, private http2::ServerCodecCallb
   void Linger();
   static void OnLingerOver(evutil_socket_t, short, void* self);
   void Close();
+  // Brings this session's share of the listener's open connection and stream gauges
+  // (/status) up to date: itself while `open`, with its open streams; nothing once closed.
+  void ReportOpen(bool open);
 
   Worker& worker_;
   Http1Session& carrier_;
@@ -152,7 +156,9 @@ class Http2Session final : public ClientSession, private http2::ServerCodecCallb
   http::ResponseHead reply_head_;  // scratch: a local answer's head, re-read (its capacity kept)
   net::EventPtr linger_timer_;     // see Linger
   http2::CodecStats counted_;      // the part of codec_.stats() already counted
-  bool in_codec_ = false;          // inside Receive or Send: no Flush (nghttp2 is not reentrant)
+  LimitCounters* open_counters_ = nullptr;  // where ReportOpen adds; fixed at construction
+  int64_t reported_streams_ = 0;            // open streams ReportOpen has added there
+  bool in_codec_ = false;  // inside Receive or Send: no Flush (nghttp2 is not reentrant)
   bool closed_ = false;
   bool draining_ = false;
   bool failed_ = false;  // the codec failed the connection: its GOAWAY goes out, then Linger

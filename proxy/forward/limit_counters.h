@@ -57,10 +57,22 @@ class LimitCounters {
   uint64_t ReadHttp2(size_t index) const {
     return http2_counts_[index].load(std::memory_order_relaxed);
   }
+  // Open HTTP/2 connections and streams, for /status: each session adds what it opens and
+  // takes back, against the counters it started on, all it added when it ends.
+  void AddHttp2Open(int64_t connections, int64_t streams) {
+    h2_connections_.store(h2_connections_.load(std::memory_order_relaxed) + connections,
+                          std::memory_order_relaxed);
+    h2_streams_.store(h2_streams_.load(std::memory_order_relaxed) + streams,
+                      std::memory_order_relaxed);
+  }
+  int64_t Http2Connections() const { return h2_connections_.load(std::memory_order_relaxed); }
+  int64_t Http2Streams() const { return h2_streams_.load(std::memory_order_relaxed); }
 
  private:
   std::array<std::atomic<uint64_t>, kLimitCount> counts_{};
   std::array<std::atomic<uint64_t>, kHttp2LimitCount> http2_counts_{};
+  std::atomic<int64_t> h2_connections_{0};
+  std::atomic<int64_t> h2_streams_{0};
 };
 
 // One worker's LimitCounters by listener name. Listeners come and go with reloads; their

@@ -95,6 +95,12 @@ void Worker::CountLimit(const ClientFacts& client, Limit limit) {
   if (ListenerSlot* slot = SlotFor(client.listener_index)) slot->limits->Count(limit);
 }
 
+LimitCounters* Worker::LimitsFor(const ClientFacts& client) {
+  if (client.listener_gone) return nullptr;
+  ListenerSlot* slot = SlotFor(client.listener_index);
+  return slot != nullptr ? slot->limits : nullptr;
+}
+
 void Worker::CountHttp2Limit(const ClientFacts& client, size_t index, uint64_t n) {
   if (client.listener_gone) return;
   if (ListenerSlot* slot = SlotFor(client.listener_index)) slot->limits->AddHttp2(index, n);

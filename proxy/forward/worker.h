@@ -116,6 +116,9 @@ class Worker {
   void CountLimit(const ClientFacts& client, Limit limit);
   // Adds `n` hits of the HTTP/2 limit kHttp2LimitLabels[index] against the client's listener.
   void CountHttp2Limit(const ClientFacts& client, size_t index, uint64_t n);
+  // The counters of the client's listener (stable for the worker's life), or null once the
+  // listener is gone.
+  LimitCounters* LimitsFor(const ClientFacts& client);
 
  private:
   void Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer);

@@ -82,6 +82,28 @@ class Http2Behaviour(H2TestCase):
         self.assertTrue(c.frames, "no HTTP/2 frame before the close")
         self.assertEqual(c._buf, b"")  # nothing unparsable, such as an HTTP/1 answer
 
+    def test_status_counts_open_http2_connections_and_streams(self):
+        server = self.start_h2(False, self.start_h2_backend())
+
+        def h2_status():
+            return server.proxy.admin("/status").json()["listeners"]["web"]["http2"]
+
+        self.assertEqual(h2_status(), {"connections": 0, "streams": 0})
+        c = RawH2(server.port)
+        self.addCleanup(c.close)
+        c.preface()
+        for stream in (1, 3, 5):  # the backend holds each answer far longer than the test
+            c.send(c.headers(stream, request_headers("a.test", "/blob/held?ms=60000"),
+                             end_stream=True))
+        want = {"connections": 1, "streams": 3}
+        harness.wait_until(lambda: h2_status() == want, 10, what="%r in /status" % want)
+        c.send(c.rst(3))
+        want = {"connections": 1, "streams": 2}
+        harness.wait_until(lambda: h2_status() == want, 10, what="%r in /status" % want)
+        c.close()
+        want = {"connections": 0, "streams": 0}
+        harness.wait_until(lambda: h2_status() == want, 10, what="%r in /status" % want)
+
     def test_a_5_mib_post_reaches_the_backend_whole(self):
         payload = os.urandom(5 << 20)
         path = os.path.join(self.tmp, "payload")
