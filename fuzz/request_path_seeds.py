@@ -100,6 +100,10 @@ SEEDS = {
     # the old listeners; Retire then indexed the new shard with it (Worker::MoveConnections).
     "found_reload_while_draining": bytes.fromhex(
         "000800677a69706200000000000200776562736f636b6574a21d7f6e736665722d00000100000000000000006504"),
+    # Found by the fuzzer in CI: a client half-closed with a request cut short behind the one
+    # being served; the connection then waited for ever for bytes that could not come
+    # (Http1Session::AwaitNextRequest and TryReadHead close it now).
+    "found_half_close_cut_request": bytes.fromhex("000200000c00f80001000200000c0000010000000b04"),
 }
 
 

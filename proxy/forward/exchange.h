@@ -76,7 +76,11 @@ struct ExchangeState {
   uint32_t route = 0;                     // its route in its listener (view's snapshot)
   const plugins::Chain* chain = nullptr;  // the route's plugins (the snapshot's), if any
   metrics::BackendId metric_backend = 0;
-  net::EvBufferPtr replay;       // request bytes the failed attempt never sent, for the next one
+  net::EvBufferPtr replay;  // request bytes the failed attempt never sent, for the next one
+  // A copy of the body bytes moved to a reused pooled connection, kept while they fit in
+  // kResendLimit, so that an idempotent request can be resent whole should that connection
+  // turn out stale (OnAttemptFailed). Null: nothing kept, or no longer all of it.
+  net::EvBufferPtr resend;
   uint64_t encoded_bytes = 0;    // an encoded response's bytes to the client, chunk framing too
   uint8_t interim = 0;           // interim (1xx) responses to the request so far (kMaxInterim)
   int64_t last_activity_ns = 0;  // tunnel idle timeout
@@ -93,7 +97,13 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
 
   // Back to the defaults, keeping the containers' capacity (Worker::ReturnExchange).
   // REQUIRES: no attempt (idle()).
-  void ResetState() { static_cast<ExchangeState&>(*this) = ExchangeState{}; }
+  // The body pumps too: a spare must not tell the next user that its last user's request
+  // body is unfinished (a local answer would then linger rather than close).
+  void ResetState() {
+    static_cast<ExchangeState&>(*this) = ExchangeState{};
+    request_body.Start(http::BodyKind::kNone, 0);
+    response_body.Start(http::BodyKind::kNone, 0);
+  }
   // The session serving it, until the exchange goes back to the spares.
   void Bind(ClientSession& session) { session_ = &session; }
   // No try is in progress, nor a connection held (a tunnel's included).
@@ -225,6 +235,12 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
   bool Retry(int answered = 0);
   void Connect();
   void SendRequest();
+  // Copies what the body pump just added to `up_out` (from offset `from`) into `resend`, or
+  // gives the copy up once the body outgrows kResendLimit. A copy, not a reference: the
+  // socket write frees those bytes. Bounded, and only for idempotent requests with a body on
+  // a reused connection; HAProxy's l7 retries hold as much (one buffer).
+  void KeepForResend(evbuffer* up_out, size_t from);
+  static constexpr size_t kResendLimit = 16 * 1024;
   // redirect_https: 301/308 to the same host and target over HTTPS.
   void RedirectToHttps(uint16_t port);
   // A pool with `tls:`: a new upstream stream gets its TLS session.

@@ -60,6 +60,14 @@ void Exchange::SendInSlot() {
   BeginAttempt();
   if (pooled) {
     attempt_.ReleaseInUseSlot();
+    // A reused connection may turn out stale: keep what an idempotent request's body sends on
+    // it, so that the request can go again whole (OnAttemptFailed).
+    if (has_body && http::IsIdempotent(method) && request_body.moved() == 0 &&
+        !attempt_.retried_stale()) {
+      if (!resend) resend.reset(evbuffer_new());
+    } else {
+      resend.reset();
+    }
     attempt_.SetConnection(std::move(pooled), /*connecting=*/false, replay.get(), MetricNanos());
     SendRequest();
     return;
@@ -182,8 +190,10 @@ void Exchange::PumpRequestBody() {
   if (conn == nullptr || request_body.done()) return;
   evbuffer* up_out = Out(conn->stream());
   const uint64_t moved_before = request_body.moved();
+  const size_t out_before = evbuffer_get_length(up_out);
   BodyPump::Result r = session_->PullRequestBody(*this, up_out);
   if (request_body.moved() != moved_before) {
+    if (resend) KeepForResend(up_out, out_before);
     // timeouts.read is the backend's silence once it has the whole request: while the body
     // still flows, each move upstream restarts it, so an upload is limited by its pauses,
     // not by its length.
@@ -247,14 +257,21 @@ void Exchange::OnAttemptFailed(upstream::Outcome outcome, int status, std::strin
   const upstream::UpstreamConnection* conn = attempt_.connection();
   bool stale = outcome == upstream::Outcome::kUpstreamReset && conn != nullptr &&
                conn->requests > 0 && !response_started && interim == 0 &&
-               evbuffer_get_length(In(conn->stream())) == 0 && request_body.moved() == 0 &&
-               !attempt_.retried_stale() &&
+               evbuffer_get_length(In(conn->stream())) == 0 &&
+               (request_body.moved() == 0 || resend != nullptr) && !attempt_.retried_stale() &&
                upstream::IsRetryable(method, attempt_.RequestBytesSent(),
                                      /*body_fully_buffered=*/true);
   if (stale) {
     // Resend on a fresh connection. The client never sees this; it is not a retry against
     // the backend's health.
     attempt_.set_retried_stale();
+    if (request_body.moved() > 0) {  // the head, then every body byte sent so far
+      if (!replay) replay.reset(evbuffer_new());
+      evbuffer_drain(replay.get(), evbuffer_get_length(replay.get()));
+      evbuffer_add(replay.get(), upstream_head.data(), upstream_head.size());
+      evbuffer_add_buffer(replay.get(), resend.get());
+    }
+    resend.reset();
     attempt_.DropConnection();
     Connect();
     return;
@@ -271,6 +288,24 @@ void Exchange::OnAttemptFailed(upstream::Outcome outcome, int status, std::strin
   if (MayRetry(outcome) && Retry()) return;
   NoteFailure(outcome);
   Reply(status, detail, /*close=*/!request_body.done());
+}
+
+void Exchange::KeepForResend(evbuffer* up_out, size_t from) {
+  const size_t n = evbuffer_get_length(up_out) - from;
+  if (evbuffer_get_length(resend.get()) + n > kResendLimit) {
+    resend.reset();  // too large to hold: a stale connection ends it as a failure
+    return;
+  }
+  evbuffer_ptr pos;
+  evbuffer_ptr_set(up_out, &pos, from, EVBUFFER_PTR_SET);
+  evbuffer_iovec vec;
+  if (evbuffer_reserve_space(resend.get(), static_cast<ev_ssize_t>(n), &vec, 1) != 1 ||
+      evbuffer_copyout_from(up_out, &pos, vec.iov_base, n) != static_cast<ev_ssize_t>(n)) {
+    resend.reset();
+    return;
+  }
+  vec.iov_len = n;
+  evbuffer_commit_space(resend.get(), &vec, 1);
 }
 
 void Exchange::UseUpstreamTls(net::Stream& stream) {

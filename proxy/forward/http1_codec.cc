@@ -39,7 +39,14 @@ BodyPump::Result Http1Session::PullRequestBody(Exchange& ex, evbuffer* to) {
   const BodyPump::Result r = ex.request_body.Pump(In(client_), to);
   // Bytes after the body are the next pipelined request: they wait until this exchange is
   // over (OnClientRead holds them, within kHighWater).
-  if (r == BodyPump::Result::kDone) ReadClientWhileRoom();
+  if (r == BodyPump::Result::kDone) {
+    ReadClientWhileRoom();
+  } else if (r == BodyPump::Result::kMore && client_half_closed_ &&
+             evbuffer_get_length(In(client_)) == 0) {
+    // A body cut short by the EOF of a client that half-closed after an earlier request: a
+    // read reports that EOF again, from the loop, and it ends the exchange as an abort.
+    client_.EnableRead();
+  }
   return r;
 }
 
@@ -67,8 +74,10 @@ size_t Http1Session::SendResponseHead(Exchange& ex, http::ResponseHead& head) {
   } else {
     // The connection can stay open only if the request body was read to its end (or will
     // be, as it streams) and the body's end is marked by framing, not by a close.
+    // A client that half-closed gets answers to what it sent before its EOF; the last one
+    // (nothing buffered after it) closes the connection.
     if (head.body == http::BodyKind::kCloseDelimited || !ex.request_body.done() ||
-        worker_.draining()) {
+        worker_.draining() || (client_half_closed_ && evbuffer_get_length(In(client_)) == 0)) {
       client_keep_alive_ = false;
     }
     const http::FieldEdits* edits = nullptr;

@@ -212,10 +212,12 @@ void Http1Session::OnClientEvent(short what, void* arg) {
   }
   if (self->state_ == State::kExchange && what == (net::Stream::kReading | net::Stream::kEof) &&
       self->ex().request_body.done()) {
-    // The client half-closed after its request (allowed, and some clients do): it still reads,
-    // so the response goes out, and the connection closes after it.
+    // The client half-closed after its request (allowed, and some clients do: `nc -N`, batch
+    // clients): it still reads, so the response goes out, and so do the answers to requests
+    // it pipelined before its EOF, in order; the connection closes after the last of them
+    // (the final head of a request with nothing buffered after it says close: http1_codec.cc).
     self->client_half_closed_ = true;
-    self->client_keep_alive_ = false;
+    if (evbuffer_get_length(In(self->client_)) == 0) self->client_keep_alive_ = false;
     return;
   }
   if (self->state_ == State::kTunnel && (what & net::Stream::kEof) && self->ex().upstream()) {
@@ -313,7 +315,13 @@ bool Http1Session::TryReadHead() {
       StartHttp2();
       return false;
     }
-    if (wait) return false;
+    // A preface cut short by the client's EOF falls through to the close below.
+    if (wait && !client_half_closed_) return false;
+  }
+  if (!ended && client_half_closed_) {
+    // Cut short by the client's EOF: the rest can never come (nginx closes silently too).
+    CloseAfterFlush();
+    return false;
   }
   if (!ended) {
     // The first bytes of a request start its header timeout; later ones must not extend it.
@@ -351,7 +359,8 @@ bool Http1Session::TryReadHead() {
 }
 
 void Http1Session::AwaitNextRequest() {
-  if (facts_.listener_gone) {
+  // A client that half-closed with nothing more buffered has sent its last request.
+  if (facts_.listener_gone || (client_half_closed_ && evbuffer_get_length(In(client_)) == 0)) {
     CloseAfterFlush();
     return;
   }
