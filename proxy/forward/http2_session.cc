@@ -101,10 +101,11 @@ void Http2Session::OnClientEvent(short what, void* arg) {
 
 void Http2Session::UpdateReadTimeout() {
   // While streams are open the client may rightly send nothing (it waits for answers);
-  // otherwise it has the listener's idle timeout to open the next one.
+  // otherwise it has the listener's idle timeout to open the next one. A removed listener's
+  // index may lie past the new snapshot's listeners: the drain's linger bounds the rest.
+  if (facts_.listener_gone) return;
   const auto& timeouts =
       worker_.view()->snapshot->listeners[facts_.listener_index].config->timeouts;
-  if (facts_.listener_gone) return;
   client_.SetReadTimeout(codec_.open_streams() > 0 ? milliseconds(0) : timeouts.idle);
 }
 
