@@ -8,10 +8,14 @@ Each test checks the answers a client gets and that the proxy settles: its in-fl
 return to zero and a new client is still served. Run under ASan, the harness fails a test
 whose proxy printed a sanitizer report."""
 
+import json
+import os
 import signal
 import socket
 import threading
 import time
+import unittest
+import zlib
 
 import hyperframe.frame as hf
 
@@ -19,12 +23,13 @@ import harness
 import metrics_util
 from h2_client import (CANCEL, NO_ERROR, PREFACE, H2TestCase, RawH2, Server, exchange, get,
                        request_headers)
+from test_plugin_redis import REDIS_SERVER, Redis
 
 GAUGES = ("outrigger_backend_inflight_requests", "outrigger_pool_pending_requests",
           "outrigger_pool_inflight_requests")
 
 
-class Http2SessionAttacks(H2TestCase):
+class StreamCase(H2TestCase):
     def setUp(self):
         super().setUp()
         self.backend = self.start_h2_backend()
@@ -50,7 +55,8 @@ class Http2SessionAttacks(H2TestCase):
         harness.wait_until(lambda: not self.gauges(), timeout,
                            what="in-flight gauges back to zero")
         a = get(self.server.port, self.server.tls, "/", timeout=10)
-        self.assertEqual((a.status, a.body), (200, b"hello from api\n"))
+        self.assertEqual(a.status, 200)
+        self.assertTrue(a.body.startswith(b"hello from "), a.body)
 
     def ended(self, c, sid):
         """The stream's answer has ended (END_STREAM) or it was reset."""
@@ -62,6 +68,8 @@ class Http2SessionAttacks(H2TestCase):
     def body_of(self, c, sid):
         return b"".join(f.data for f in c.stream_frames(sid, hf.DataFrame))
 
+
+class Http2SessionAttacks(StreamCase):
     # --- a stream whose Exchange is at a backend ---------------------------------------------
 
     def test_cancel_mid_download_and_mid_upload(self):
@@ -138,6 +146,44 @@ class Http2SessionAttacks(H2TestCase):
         self.assertEqual(answers[2].status, 503)
         self.assertEqual(answers[3].body, b"hello from api\n")
         self.assert_settles()
+
+    def test_backend_timeout_and_retried_5xx(self):
+        other = self.start_h2_backend("b2")
+        self.start(pool=self.pool(self.backend, other, **{
+            "timeouts": {"connect": "2s", "read": "1s"},
+            "retries": {"attempts": 2, "budget_percent": 100}}))
+        self.backend.get("/control/fail?code=502")
+        answers = exchange(self.server.port, False, [
+            ("GET", "/slow?ms=4000", (), None, None)]
+            + [("GET", "/?i=%d" % i, (), None, None) for i in range(6)], timeout=30)
+        self.assertEqual(answers[0].status, 504)
+        # Every 502 of the failing backend is retried on the other.
+        self.assertEqual([(a.status, a.header("x-backend")) for a in answers[1:]],
+                         [(200, "b2")] * 6)
+        self.backend.get("/control/fail?code=0")
+        self.assert_settles()
+
+    def test_reload_removing_the_pool_with_streams_open(self):
+        other = self.start_h2_backend("b2")
+        self.server = self.start_h2(False, self.backend)
+        proxy = self.server.proxy
+        c = self.client()
+        c.preface()
+        c.send(b"".join(c.headers(sid, self.hdrs("/slow?ms=1500&s=%d" % sid), end_stream=True)
+                        for sid in (1, 3, 5)))
+        harness.wait_until(lambda: self.backend.stats()["slow_in_flight"] == 3, 10,
+                           what="streams at the backend")
+        # Pool `api` goes; `gone` (the other backend) takes its route.
+        text = proxy.config_text.replace(self.backend.address, other.address)
+        text = text.replace("pool: api", "pool: gone").replace("  api:", "  gone:")
+        self.assertNotIn("api", text)
+        proxy.reload(text)
+        proxy.wait_log("reloaded", 10)
+        c.send(c.headers(7, self.hdrs("/"), end_stream=True))
+        self.assertTrue(c.read_until(lambda c: all(self.ended(c, s) for s in (1, 3, 5, 7)), 15))
+        self.assertEqual([c.status_of(s) for s in (1, 3, 5, 7)], [200] * 4)
+        self.assertEqual(self.body_of(c, 7), b"hello from b2\n")
+        harness.wait_until(lambda: not self.gauges(), 15, what="in-flight gauges back to zero")
 
     # --- answers the proxy makes on a stream ---------------------------------------------------
 
@@ -318,6 +364,64 @@ class Http2SessionAttacks(H2TestCase):
         self.assertTrue(c.wait_closed(10), "the removed listener's connection stayed open")
         self.assertEqual(proxy.admin("/health/live").status, 200)
         self.assertEqual(harness.request(plain, path="/", timeout=10).status, 200)
+
+
+@unittest.skipUnless(os.access(REDIS_SERVER, os.X_OK), "redis-server is not installed")
+class PluginsOnStreams(StreamCase):
+    """Streams whose Exchange waits on a plugin's store, or that a plugin answers."""
+
+    def start_plugins(self, plugins):
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(self.backend)},
+            routes=[{"path_prefix": "/headers", "pool": "api",
+                     "plugins": [{"compress": {"encodings": ["gzip"], "min_size": 64}}]},
+                    {"path_prefix": "/", "pool": "api", "plugins": plugins}],
+            listener={"h2c": True}))
+        self.server = Server(proxy.port, False, proxy.port, proxy=proxy)
+
+    def test_streams_reset_or_abandoned_while_waiting_on_redis(self):
+        redis = Redis(self.tmp)
+        self.addCleanup(redis.stop)
+        self.start_plugins([{"rate_limit": {"key": "client_ip", "rate": "1000/s",
+                                            "burst": 1000, "store": redis.url,
+                                            "store_timeout": "10s"}}])
+        self.assertEqual(get(self.server.port, False, "/").status, 200)
+        redis.pause()
+        self.addCleanup(redis.resume)
+        c = self.client()
+        c.preface()
+        c.send(b"".join(c.headers(sid, self.hdrs("/digest?w%d=1" % sid, "POST"))
+                        + c.data(sid, b"z" * 100, end_stream=True)
+                        for sid in range(1, 40, 2)))
+        gone = self.client()  # its connection closes while its streams wait
+        gone.preface()
+        gone.send(b"".join(gone.headers(sid, self.hdrs("/digest?gone=1"), end_stream=True)
+                           for sid in range(1, 20, 2)))
+        time.sleep(0.3 * harness.SLOWDOWN)  # the questions are out to the stopped store
+        c.send(b"".join(c.rst(sid, CANCEL) for sid in range(1, 40, 4)))
+        gone.sock.close()
+        time.sleep(0.1 * harness.SLOWDOWN)
+        redis.resume()
+        kept = range(3, 40, 4)
+        self.assertTrue(c.read_until(lambda c: all(self.ended(c, s) for s in kept), 15))
+        self.assertEqual([c.status_of(s) for s in kept], [200] * len(kept))
+        self.assert_settles()
+        done = [t for _, t, _ in self.backend.stats()["complete"]]
+        self.assertEqual([t for t in done if "gone" in t], [])
+        self.assertEqual(sorted(t for t in done if t.startswith("/digest?w")),
+                         sorted("/digest?w%d=1" % s for s in kept))
+
+    def test_rate_limit_429_and_compress_on_streams(self):
+        self.start_plugins([{"rate_limit": {"key": "client_ip", "rate": "3/m"}}])
+        answers = exchange(self.server.port, False, [
+            ("GET", "/headers", [("accept-encoding", "gzip")], None, None),
+            ("HEAD", "/headers", [("accept-encoding", "gzip")], None, None)]
+            + [("GET", "/", (), None, None)] * 5)
+        g = answers[0]
+        self.assertEqual((g.status, g.header("content-encoding")), (200, "gzip"))
+        self.assertEqual(json.loads(zlib.decompress(g.body, 31))["target"], "/headers")
+        self.assertEqual((answers[1].status, answers[1].body), (200, b""))
+        self.assertEqual(sorted(a.status for a in answers[2:]), [200] * 3 + [429] * 2)
 
 if __name__ == "__main__":
     harness.main()
