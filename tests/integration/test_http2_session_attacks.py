@@ -74,6 +74,13 @@ class Http2SessionAttacks(StreamCase):
 
     def test_cancel_mid_download_and_mid_upload(self):
         self.start()
+        self.cancel_mid_download_and_mid_upload()
+
+    def test_cancel_mid_download_and_mid_upload_over_tls(self):
+        self.start(tls=True)
+        self.cancel_mid_download_and_mid_upload()
+
+    def cancel_mid_download_and_mid_upload(self):
         c = self.client()
         c.preface({hf.SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 20})
         c.send(c.window_update(0, 1 << 30))  # the connection's window is not a setting
@@ -315,6 +322,23 @@ class Http2SessionAttacks(StreamCase):
         self.assertEqual(c.goaway.error_code, NO_ERROR)
         self.assertTrue(c.wait_closed(10))
         self.assertEqual(self.server.proxy.wait(15), 0)
+
+    def test_sigterm_drain_ends_with_a_zero_window_client_holding_streams(self):
+        # Its streams can never finish: the drain timeout must end them, and the process.
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(self.backend)}, listener={"h2c": True},
+            drain={"timeout": "2s"}))
+        self.server = Server(proxy.port, False, proxy.port, proxy=proxy)
+        c = self.client(rcvbuf=4096)
+        c.preface({hf.SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+        c.send(b"".join(c.headers(sid, self.hdrs("/blob/t%d?n=1000000" % sid),
+                                  end_stream=True) for sid in range(1, 40, 2)))
+        self.assertTrue(c.read_until(
+            lambda c: len(c.frames_of(hf.HeadersFrame)) >= 20, 15), "heads did not come")
+        t0 = time.monotonic()
+        proxy.signal(signal.SIGTERM)
+        self.assertEqual(proxy.wait(20), 0)
+        self.assertLess(time.monotonic() - t0, 10 * harness.SLOWDOWN)
 
     def test_reload_removing_the_listener_with_streams_open(self):
         self.server = self.start_h2(False, self.backend)
