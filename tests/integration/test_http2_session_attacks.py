@@ -192,6 +192,43 @@ class Http2SessionAttacks(StreamCase):
         self.assertEqual(self.body_of(c, 7), b"hello from b2\n")
         harness.wait_until(lambda: not self.gauges(), 15, what="in-flight gauges back to zero")
 
+    def test_streams_waiting_for_a_slot_reset_or_shed(self):
+        # One connection slot: one stream holds it, others wait on the Exchange's slot timer;
+        # some are reset while waiting, the rest are shed (503) once the queue is full.
+        self.start(pool=self.pool(self.backend, circuit_breaker={
+            "consecutive_failures": 1000, "max_connections": 1, "max_pending": 10}))
+        c = self.client()
+        c.preface()
+        c.send(c.headers(1, self.hdrs("/slow?ms=1500"), end_stream=True))
+        harness.wait_until(lambda: self.backend.stats()["slow_in_flight"] == 1, 10,
+                           what="the holder at the backend")
+        c.send(b"".join(c.headers(sid, self.hdrs("/?w=%d" % sid), end_stream=True)
+                        for sid in range(3, 43, 2)))
+        self.assertTrue(c.read_until(
+            lambda c: len([s for s in range(3, 43, 2) if c.status_of(s) == 503]) >= 10, 10))
+        waiting = [s for s in range(3, 43, 2) if c.status_of(s) is None]
+        self.assertEqual(len(waiting), 10, [c.status_of(s) for s in range(3, 43, 2)])
+        c.send(b"".join(c.rst(s, CANCEL) for s in waiting[::2]))
+        kept = waiting[1::2] + [1]
+        self.assertTrue(c.read_until(lambda c: all(self.ended(c, s) for s in kept), 15))
+        self.assertEqual([c.status_of(s) for s in kept], [200] * len(kept))
+        self.assert_settles()
+
+    def test_expect_100_continue_on_a_stream(self):
+        self.start()
+        c = self.client()
+        c.preface()
+        c.send(c.headers(1, self.hdrs("/digest", "POST", [("expect", "100-continue"),
+                                                          ("content-length", "5")])))
+        self.assertTrue(c.read_until(lambda c: c.status_of(1) is not None, 10))
+        self.assertEqual(c.status_of(1), 100)
+        c.send(c.data(1, b"hello", end_stream=True))
+        self.assertTrue(c.read_until(lambda c: self.ended(c, 1), 10))
+        heads = [int(dict(f.fields)[":status"]) for f in c.stream_frames(1, hf.HeadersFrame)]
+        self.assertEqual(heads, [100, 200])
+        self.assertEqual(json.loads(self.body_of(c, 1))["length"], 5)
+        self.assert_settles()
+
     # --- answers the proxy makes on a stream ---------------------------------------------------
 
     def test_local_answers_404_413_503(self):
@@ -339,6 +376,28 @@ class Http2SessionAttacks(StreamCase):
         proxy.signal(signal.SIGTERM)
         self.assertEqual(proxy.wait(20), 0)
         self.assertLess(time.monotonic() - t0, 10 * harness.SLOWDOWN)
+
+    def test_sigterm_drain_times_out_with_streams_at_a_silent_backend(self):
+        proxy = self.start_proxy(self.config(
+            pools={"api": self.pool(self.backend, timeouts={"read": "60s"})},
+            listener={"h2c": True}, drain={"timeout": "1s"}))
+        self.server = Server(proxy.port, False, proxy.port, proxy=proxy)
+        conns = []
+        for _ in range(3):
+            c = self.client()
+            c.preface()
+            c.send(b"".join(c.headers(sid, self.hdrs("/slow?ms=30000&s=%d" % sid, "POST",
+                                                     [("content-length", "9")]))
+                            + c.data(sid, b"x" * (4 if sid % 4 == 1 else 9),
+                                     end_stream=sid % 4 != 1)
+                            for sid in range(1, 20, 2)))
+            conns.append(c)
+        harness.wait_until(lambda: self.backend.stats()["slow_in_flight"] >= 15, 10,
+                           what="streams at the backend")
+        proxy.signal(signal.SIGTERM)
+        self.assertEqual(proxy.wait(20), 0)
+        for c in conns:
+            self.assertTrue(c.wait_closed(5))
 
     def test_reload_removing_the_listener_with_streams_open(self):
         self.server = self.start_h2(False, self.backend)
