@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import threading
 import time
 import unittest
@@ -21,8 +22,8 @@ import hyperframe.frame as hf
 
 import harness
 import metrics_util
-from h2_client import (CANCEL, NO_ERROR, PREFACE, H2TestCase, RawH2, Server, exchange, get,
-                       request_headers)
+from h2_client import (CANCEL, NO_ERROR, PREFACE, H2TestCase, RawH2, Server, connect,
+                       exchange, get, request_headers)
 from test_plugin_redis import REDIS_SERVER, Redis
 
 GAUGES = ("outrigger_backend_inflight_requests", "outrigger_pool_pending_requests",
@@ -301,6 +302,39 @@ class Http2SessionAttacks(StreamCase):
             harness.read_until_closed(s, timeout=5)
             self.assertLess(time.monotonic() - t0, 4 * harness.SLOWDOWN)
         self.assert_settles()
+
+    def test_silent_after_part_of_the_preface_or_the_handshake(self):
+        # h2c after half the preface, TLS (ALPN h2) after the handshake or half the preface:
+        # the header timeout ends each.
+        for tls in (False, True):
+            self.start(tls=tls, listener={"timeouts": {"header": "1s", "idle": "60s"}})
+            socks = []
+            for cut in ((0, len(PREFACE) // 2) if tls else (len(PREFACE) // 2,)):
+                s = connect(self.server.port, tls)
+                self.addCleanup(s.close)
+                if cut:
+                    s.sendall(PREFACE[:cut])
+                socks.append(s)
+            t0 = time.monotonic()
+            for s in socks:
+                try:
+                    harness.read_until_closed(s, timeout=10)
+                except ssl.SSLError:  # TLS closed without close_notify: closed all the same
+                    pass
+            self.assertLess(time.monotonic() - t0, 8 * harness.SLOWDOWN)
+            self.assert_settles()
+            self.server.proxy.stop()
+
+    def test_pings_without_a_request_do_not_extend_the_header_timeout(self):
+        self.start(listener={"timeouts": {"header": "1s", "idle": "60s"}})
+        c = self.client()
+        c.preface()
+        end = harness.deadline(10)
+        while not c.closed and time.monotonic() < end:
+            c.send(c.ping())
+            c.read(0.3)
+        self.assertTrue(c.closed, "PINGs kept a connection without a request open")
+        self.assertIsNotNone(c.goaway)
 
     def test_http1_then_h2c_on_the_next_connection(self):
         self.start()
