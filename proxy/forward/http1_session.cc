@@ -315,7 +315,8 @@ bool Http1Session::TryReadHead() {
       StartHttp2();
       return false;
     }
-    if (wait) return false;
+    // A preface cut short by the client's EOF falls through to the close below.
+    if (wait && !client_half_closed_) return false;
   }
   if (!ended && client_half_closed_) {
     // Cut short by the client's EOF: the rest can never come (nginx closes silently too).

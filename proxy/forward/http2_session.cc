@@ -43,8 +43,10 @@ Http2Session::~Http2Session() {
 void Http2Session::Start() {
   // The preface and the first request must come within the header timeout, as a first
   // HTTP/1 request head must.
-  client_.SetReadTimeout(
-      worker_.view()->snapshot->listeners[facts_.listener_index].config->timeouts.header);
+  const milliseconds header =
+      worker_.view()->snapshot->listeners[facts_.listener_index].config->timeouts.header;
+  first_request_deadline_ns_ = MonoNanos() + std::chrono::nanoseconds(header).count();
+  client_.SetReadTimeout(header);
   client_.EnableRead();
   FlushOnReturn flush(this);
   if (evbuffer_get_length(In(client_)) > 0) OnClientRead(this);
@@ -91,7 +93,8 @@ void Http2Session::OnClientEvent(short what, void* arg) {
   if (self->lingering_ && (what & net::Stream::kTimeout)) return;  // the linger has its timer
   if (what == (net::Stream::kReading | net::Stream::kTimeout)) {
     if (self->codec_.open_streams() > 0) return;  // a stream is being served: not idle
-    self->worker_.CountLimit(self->facts_, Limit::kIdleTimeout);
+    self->worker_.CountLimit(self->facts_, self->opened_stream_ ? Limit::kIdleTimeout
+                                                                : Limit::kHeaderTimeout);
     self->codec_.Goaway(NGHTTP2_NO_ERROR);
     self->draining_ = true;
     self->client_.DisableRead();
@@ -104,11 +107,22 @@ void Http2Session::OnClientEvent(short what, void* arg) {
 
 void Http2Session::UpdateReadTimeout() {
   // While streams are open the client may rightly send nothing (it waits for answers);
-  // otherwise it has the listener's idle timeout to open the next one.
-  const auto& timeouts =
-      worker_.view()->snapshot->listeners[facts_.listener_index].config->timeouts;
+  // otherwise it has the listener's idle timeout to open the next one. A removed listener's
+  // index may lie past the new snapshot's listeners: the drain's linger bounds the rest.
   if (facts_.listener_gone) return;
-  client_.SetReadTimeout(codec_.open_streams() > 0 ? milliseconds(0) : timeouts.idle);
+  if (codec_.open_streams() > 0) {
+    client_.SetReadTimeout(milliseconds(0));
+    return;
+  }
+  if (!opened_stream_) {
+    // Bytes short of a first request (half a preface, SETTINGS, PINGs) extend nothing.
+    const auto left = std::chrono::duration_cast<milliseconds>(
+        std::chrono::nanoseconds(first_request_deadline_ns_ - MonoNanos()));
+    client_.SetReadTimeout(std::max(left, milliseconds(1)));
+    return;
+  }
+  client_.SetReadTimeout(
+      worker_.view()->snapshot->listeners[facts_.listener_index].config->timeouts.idle);
 }
 
 void Http2Session::Flush() {
@@ -248,6 +262,7 @@ void Http2Session::OnStreamHead(int32_t stream, http::RequestHead& head, bool en
     codec_.ResetStream(stream, NGHTTP2_REFUSED_STREAM);
     return;
   }
+  opened_stream_ = true;
   s->id = stream;
   s->unconsumed = 0;
   s->request_ended = end_stream;

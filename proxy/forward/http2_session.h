@@ -164,6 +164,10 @@ class Http2Session final : public ClientSession, private http2::ServerCodecCallb
   bool failed_ = false;  // the codec failed the connection: its GOAWAY goes out, then Linger
   bool lingering_ = false;
   bool half_closed_ = false;  // lingering, all sent: SHUT_WR done
+  // Until the first stream opens, the preface and its request must come by this deadline
+  // (MonoNanos, from Start), however the client spreads its bytes.
+  int64_t first_request_deadline_ns_ = 0;
+  bool opened_stream_ = false;
 };
 
 }  // namespace outrigger::forward

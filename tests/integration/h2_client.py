@@ -82,6 +82,7 @@ class RawH2:
         self.ack_server_settings = True
         self.frames = []
         self.goaway = None
+        self.settings_frames = 0  # SETTINGS read (ACKs included): kept out of `frames`
         self.closed = False
         self._buf = b""
 
@@ -208,6 +209,8 @@ class RawH2:
                 # Every head goes through the one decoder, in order, as HPACK requires; the
                 # servers under test send heads in one frame (no CONTINUATION).
                 frame.fields = self.decoder.decode(bytes(frame.data))
+            if isinstance(frame, hf.SettingsFrame):
+                self.settings_frames += 1
             if (isinstance(frame, hf.SettingsFrame) and "ACK" not in frame.flags
                     and self.ack_server_settings):
                 self.send(self.settings(ack=True))

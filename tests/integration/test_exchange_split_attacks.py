@@ -98,6 +98,8 @@ def scripted(name, sick=False):
                 continue
             if n:
                 rfile.read(n)
+            if headers.get("transfer-encoding", "").lower() == "chunked" and not skip_chunks(rfile):
+                return  # the body was cut: nothing to answer
             if leaf == "sick" and sick:
                 answer(sock, 503, b"sick")
             elif leaf == "hint-sick":
@@ -138,6 +140,25 @@ def scripted(name, sick=False):
             else:
                 answer(sock, body=name.encode())
     return serve
+
+
+def skip_chunks(rfile):
+    """Reads a chunked body through its last chunk and trailers; False if it was cut."""
+    while True:
+        line = rfile.readline(1024)
+        if not line.endswith(b"\n"):
+            return False
+        size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            break
+        if len(rfile.read(size + 2)) != size + 2:
+            return False
+    while True:
+        line = rfile.readline(8192)
+        if not line.endswith(b"\n"):
+            return False
+        if line in (b"\r\n", b"\n"):
+            return True
 
 
 def read_responses(test, rfile, finals, method="GET"):
@@ -357,6 +378,94 @@ class PipelinesAcrossTheSplit(SplitCase):
                 sock.close()
         self.assertFalse([t for _, t, _ in self.other.requests if t.endswith("never")])
         self.assert_settled(proxy, path="/a/ok")
+
+
+class HalfClosedClients(SplitCase):
+    """A client's FIN after what it sent (1b53f39): whole requests are answered, in full and
+    in order, then the connection closes; it never stays open waiting for bytes a
+    half-closed client cannot send."""
+
+    tls = False
+
+    def start_half(self):
+        listener = None
+        if self.tls:
+            cert, key, _ = TlsTestCase.make_cert(self, ["a.test"])
+            listener = {"tls": {"certificates": [{"cert": cert, "key": key}]}}
+        return self.start(caps={"max_connections": 10}, listener=listener)
+
+    def half_close(self, proxy, data, rcvbuf=None):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(10 * harness.SLOWDOWN)  # a connection left open fails here
+        sock.connect((harness.LOOPBACK, proxy.port))
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname="a.test")
+            self.addCleanup(sock.close)
+        sock.sendall(data)
+        # TCP's FIN under the TLS session (no close_notify), which reads on.
+        socket.socket.shutdown(sock, socket.SHUT_WR)
+        return sock, sock.makefile("rb")
+
+    def settled(self, proxy):
+        if not self.tls:
+            self.assert_settled(proxy, path="/a/ok")
+            return
+        harness.wait_until(lambda: not self.gauges(proxy), timeout=5, what="gauges at 0")
+        _, rfile = self.half_close(proxy, get(b"/a/ok"))
+        self.assertEqual(harness.read_response(rfile).status, 200)
+
+    def rest(self, rfile):
+        """What comes before the close; a TLS close without close_notify reads as one."""
+        try:
+            return rfile.read()
+        except ssl.SSLError as e:
+            if "EOF" not in str(e):
+                raise
+            return b""
+
+    def test_a_chunked_body_cut_mid_chunk_then_a_half_close(self):
+        proxy = self.start_half()
+        cut = (b"POST /a/cut HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"10\r\nabc")
+        for first in (b"", get(b"/b/x"), get(b"/a/slow?s=0.3")):
+            sock, rfile = self.half_close(proxy, first + cut)
+            # The cut request may be answered (the backend does not wait for its body) or
+            # not; the whole one before it must be, and then the connection must close.
+            got = read_responses(self, rfile, 2)
+            if first:
+                self.assertEqual(got[0][0], 200, (first, got))
+            self.assertEqual(self.rest(rfile), b"")  # closed, not left open
+        self.settled(proxy)
+
+    def test_a_large_answer_to_a_slow_reader_arrives_whole_after_a_half_close(self):
+        proxy = self.start_half()
+        sock, rfile = self.half_close(proxy, get(b"/a/big") + get(b"/b/x"), rcvbuf=4096)
+        time.sleep(0.5)  # the proxy's writes back up against the unread socket first
+        got = read_responses(self, rfile, 2)
+        self.assertEqual([(s, len(b)) for s, b in got], [(200, 4 * MIB), (200, 5)])
+        self.assertEqual(got[0][1], b"b" * (4 * MIB))
+        self.assertEqual(self.rest(rfile), b"")
+        self.settled(proxy)
+
+    def test_a_hundred_pipelined_requests_then_a_half_close(self):
+        proxy = self.start_half()
+        reqs = b"".join(get(b"/b/x%d" % i) if i % 3 else get(b"/a/y%d" % i)
+                        for i in range(100))
+        sock, rfile = self.half_close(proxy, reqs)
+        got = [harness.read_response(rfile) for _ in range(100)]
+        self.assertEqual([r.body for r in got],
+                         [b"other" if i % 3 else b"api0" for i in range(100)])
+        self.assertEqual(self.rest(rfile), b"")
+        self.settled(proxy)
+
+
+class HalfClosedTlsClients(HalfClosedClients):
+    tls = True
 
 
 class AccessLogAcrossTheSplit(SplitCase):
