@@ -17,7 +17,8 @@
 //     a copy (evbuffer_remove_buffer), and a stream whose body buffer is empty is deferred
 //     until ResumeData.
 //
-// Limits (CodecLimits), each counted in CodecStats; those marked GOAWAY end the connection:
+// Limits (CodecLimits, codec_common.h), each counted in CodecStats; those marked GOAWAY end the
+// connection:
 //   concurrent streams 100 (SETTINGS; the 101st is refused)   streams_refused
 //     (REFUSED_STREAM; once the client has acknowledged our SETTINGS, nghttp2 makes it a
 //     connection error: GOAWAY PROTOCOL_ERROR, counted in protocol_errors)
@@ -56,6 +57,7 @@
 #include <vector>
 
 #include "proxy/http/message.h"
+#include "proxy/http2/codec_common.h"
 #include "proxy/http2/nghttp2_handles.h"
 #include "proxy/http2/request_fields.h"
 #include "proxy/http2/request_trailers.h"
@@ -63,39 +65,6 @@
 #include "proxy/http2/response_fields.h"
 
 namespace outrigger::http2 {
-
-struct CodecLimits {
-  uint32_t max_concurrent_streams = 100;
-  uint32_t stream_window = 64 * 1024;
-  uint32_t connection_window = 1024 * 1024;
-  RequestFields::Limits fields;  // 32 KiB / 100 fields, for request heads and trailers
-  size_t max_continuations = 8;
-  // Token buckets: `burst` resets at once, refilled by `per_second`.
-  uint64_t peer_reset_burst = 1000;
-  uint64_t peer_reset_per_second = 33;
-  uint64_t local_reset_burst = 1000;
-  uint64_t local_reset_per_second = 33;
-  size_t max_outbound_ack = 1000;
-  size_t max_settings = 32;
-  uint32_t hpack_table_size = 4096;
-  // DATA frames in a row with no payload and no END_STREAM (Envoy's default).
-  uint32_t max_empty_frames = 1;
-};
-
-// Plain counters, one per limit (see the table above), for the owner to export as metrics.
-struct CodecStats {
-  uint64_t streams_refused = 0;
-  uint64_t headers_too_large = 0;
-  uint64_t malformed_requests = 0;  // 400 from RequestFields
-  uint64_t continuation_floods = 0;
-  uint64_t rapid_resets = 0;
-  uint64_t local_reset_floods = 0;
-  uint64_t control_floods = 0;
-  uint64_t empty_frame_floods = 0;
-  uint64_t settings_floods = 0;
-  uint64_t hpack_errors = 0;
-  uint64_t protocol_errors = 0;
-};
 
 // What the codec tells its owner. Every stream that got OnStreamHead gets exactly one
 // OnStreamClose, last; its id means nothing to the codec afterwards.
