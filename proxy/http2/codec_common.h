@@ -1,16 +1,15 @@
-// What both HTTP/2 codecs (ServerCodec towards clients, ClientCodec towards backends) share:
-// their limits and counters, and the pieces of nghttp2 glue that must behave the same on both
-// sides: body DATA moved from the owner's evbuffer without a copy, and the GOAWAY written by
-// hand once a session is unusable.
+// What both HTTP/2 codecs (ServerCodec towards clients, ClientCodec towards backends) share
+// besides CodecCore: their limits and counters, and body DATA moved from the owner's evbuffer
+// without a copy.
 #pragma once
 
 #include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
 #include <sys/types.h>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "proxy/http2/request_fields.h"
 #include "proxy/http2/response_fields.h"
@@ -52,22 +51,6 @@ struct CodecStats {
   uint64_t protocol_errors = 0;
 };
 
-// Feeds all of `in` to `session` and drains it: 0, or nghttp2's error (then `in` is drained
-// too and the session must not be used again).
-int FeedSession(nghttp2_session* session, evbuffer* in);
-// Appends frames to `out` while it holds less than `high_water`: 0, or nghttp2's error.
-int DrainSession(nghttp2_session* session, evbuffer* out, size_t high_water);
-
-// A fatal nghttp2 error (`aborting`: one of our limits made a callback fail): counts it in
-// `stats` unless already counted, and returns the GOAWAY code to close with.
-uint32_t CountFatal(int nghttp2_error, bool aborting, CodecStats& stats);
-// A GOAWAY nghttp2 decided on and sent: counts its reason. In 1.52 ENHANCE_YOUR_CALM comes
-// only from too many SETTINGS entries, INTERNAL_ERROR from its reset limiter.
-void CountGoawaySent(uint32_t error_code, CodecStats& stats);
-
-// A steady clock in whole seconds, for ResetBudget.
-int64_t NowSec();
-
 // How a stream's outgoing body ends: when its evbuffer runs empty after `ends` is set, with
 // END_STREAM, or with `trailers` when `has_trailers`.
 struct BodyEnd {
@@ -78,6 +61,12 @@ struct BodyEnd {
   bool ends = false;
   bool has_trailers = false;
   ResponseFields trailers;  // no :status
+
+  // The body ends when the buffer runs empty, with `fields` as trailers.
+  void SetTrailers(std::span<const http::Header> fields) {
+    trailers.Build(0, fields);
+    has_trailers = ends = true;
+  }
 };
 
 // The nghttp2 data source read callback's work, for a body held in `body` (null: not ready):
@@ -90,9 +79,5 @@ ssize_t ReadBufferedBody(nghttp2_session* session, int32_t stream, evbuffer* bod
 // `out` without a copy. NGHTTP2_ERR_PAUSE once `out` reaches `high_water`.
 int SendBufferedBody(evbuffer* body, evbuffer* out, const uint8_t* framehd, size_t length,
                      size_t high_water);
-
-// The 17 bytes of a GOAWAY frame (no debug data): for a session that a fatal error left
-// unusable, so nghttp2 cannot be asked to write it.
-std::array<uint8_t, 17> GoawayFrame(uint32_t last_stream_id, uint32_t error_code);
 
 }  // namespace outrigger::http2

@@ -36,10 +36,7 @@ struct ServerCodec::Slot {
 };
 
 ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const CodecLimits& limits)
-    : callbacks_(callbacks),
-      limits_(limits),
-      peer_resets_(limits.peer_reset_burst, limits.peer_reset_per_second),
-      local_resets_(limits.local_reset_burst, limits.local_reset_per_second) {
+    : CodecCore(limits), callbacks_(callbacks) {
   slots_.reserve(limits_.max_concurrent_streams);
   for (uint32_t i = 0; i < limits_.max_concurrent_streams; ++i) slots_.emplace_back(limits.fields);
   for (Slot& s : slots_) free_.push_back(&s);
@@ -79,41 +76,6 @@ ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const CodecLimits& lim
 }
 
 ServerCodec::~ServerCodec() = default;
-
-bool ServerCodec::Receive(evbuffer* in) {
-  if (failed_) {
-    evbuffer_drain(in, evbuffer_get_length(in));
-    return false;
-  }
-  if (const int rv = FeedSession(session_.get(), in); rv != 0) {
-    Fail(rv);
-    return false;
-  }
-  return !failed_ && nghttp2_session_want_read(session_.get());
-}
-
-bool ServerCodec::Send(evbuffer* out, size_t high_water) {
-  if (!failed_) {
-    out_ = out;
-    high_water_ = high_water;
-    const int rv = DrainSession(session_.get(), out, high_water);
-    out_ = nullptr;
-    if (rv == 0) return true;
-    Fail(rv);
-  }
-  if (goaway_pending_) evbuffer_add(out, goaway_.data(), goaway_.size());
-  goaway_pending_ = false;
-  return false;
-}
-
-bool ServerCodec::WantsRead() const {
-  return !failed_ && nghttp2_session_want_read(session_.get()) != 0;
-}
-
-bool ServerCodec::WantsWrite() const {
-  if (failed_) return goaway_pending_;
-  return nghttp2_session_want_write(session_.get()) != 0;
-}
 
 ServerCodec::Slot* ServerCodec::SlotOf(int32_t stream) const {
   return static_cast<Slot*>(nghttp2_session_get_stream_user_data(session_.get(), stream));
@@ -160,9 +122,7 @@ void ServerCodec::FinishResponse(int32_t stream) {
 void ServerCodec::SubmitTrailers(int32_t stream, std::span<const http::Header> trailers) {
   Slot* slot = failed_ ? nullptr : SlotOf(stream);
   if (slot == nullptr) return;
-  slot->body_end.trailers.Build(0, trailers);
-  slot->body_end.has_trailers = true;
-  slot->body_end.ends = true;
+  slot->body_end.SetTrailers(trailers);
   ResumeData(stream);
 }
 
@@ -171,28 +131,6 @@ void ServerCodec::ResetStream(int32_t stream, uint32_t code) {
   if (slot == nullptr) return;
   slot->owner_reset = true;
   nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream, code);
-}
-
-void ServerCodec::Goaway(uint32_t error_code) {
-  if (failed_) return;
-  owner_goaway_ = true;
-  if (error_code == NGHTTP2_NO_ERROR) {
-    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
-                          nullptr, 0);
-  } else {
-    nghttp2_session_terminate_session(session_.get(), error_code);
-  }
-}
-
-void ServerCodec::Fail(int error) {
-  const uint32_t code = CountFatal(error, aborting_, stats_);
-  failed_ = true;
-  // A session after a fatal error must not be used again, so the GOAWAY is written here.
-  goaway_ = GoawayFrame(uint32_t(nghttp2_session_get_last_proc_stream_id(session_.get())), code);
-  goaway_pending_ = true;
-  // nghttp2 will call nothing more: the owner hears of every stream it was given here.
-  CloseAll(code);
 }
 
 void ServerCodec::CloseAll(uint32_t code) {
@@ -210,16 +148,6 @@ void ServerCodec::CloseAll(uint32_t code) {
     slot.Reset(0);
     free_.push_back(&slot);
   }
-}
-
-void ServerCodec::ChargeLocalReset() {
-  if (!local_resets_.Take(NowSec())) Abort(&stats_.local_reset_floods);
-}
-
-void ServerCodec::Abort(uint64_t* stat) {
-  if (aborting_) return;
-  ++*stat;
-  aborting_ = true;
 }
 
 // ---- nghttp2 callbacks (static, `user_data` is the codec) ----
@@ -305,15 +233,7 @@ int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       if (Slot* slot = self->SlotOf(frame->hd.stream_id)) self->HeadersDone(*slot, end);
       break;
     case NGHTTP2_DATA:
-      // CVE-2019-9518: DATA that carries nothing and ends nothing costs us a frame's work
-      // for free. Any payload or END_STREAM starts the count again.
-      if (frame->hd.length == frame->data.padlen && !end) {
-        if (++self->empty_frames_ > self->limits_.max_empty_frames) {
-          self->Abort(&self->stats_.empty_frame_floods);
-        }
-      } else {
-        self->empty_frames_ = 0;
-      }
+      self->CountEmptyData(*frame);
       if (Slot* slot = self->SlotOf(frame->hd.stream_id);
           slot && end && slot->delivered && !slot->over_window) {
         self->callbacks_.OnStreamEnd(slot->id, {});
@@ -321,12 +241,12 @@ int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       break;
     case NGHTTP2_RST_STREAM:
       // Counted here, before nghttp2's own limiter sees it, so the GOAWAY is ours and counted.
-      if (!self->peer_resets_.Take(NowSec())) self->Abort(&self->stats_.rapid_resets);
+      self->ChargePeerReset();
       break;
     default:
       break;
   }
-  return self->aborting_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+  return self->CallbackResult();
 }
 
 int ServerCodec::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, const uint8_t* data,
@@ -338,16 +258,8 @@ int ServerCodec::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, 
     nghttp2_session_consume(session, stream, len);
     return 0;
   }
-  // nghttp2 answers DATA past the stream's window with RST_STREAM FLOW_CONTROL_ERROR but
-  // still hands it over. A valid client keeps unconsumed + len within the window (what the
-  // owner holds is part of what nghttp2 counts as received), so these bytes are the
-  // violation: dropped, returned to the connection, and the stream delivers nothing more.
-  const int32_t window = nghttp2_session_get_stream_effective_local_window_size(session, stream);
-  if (slot->over_window || window < 0 || slot->unconsumed + len > size_t(window)) {
-    slot->over_window = true;
-    nghttp2_session_consume_connection(session, len);
-    return 0;
-  }
+  // nghttp2 answers DATA past the stream's window with RST_STREAM FLOW_CONTROL_ERROR.
+  if (self->PastWindow(stream, slot->unconsumed, len, slot->over_window)) return 0;
   slot->unconsumed += len;
   self->callbacks_.OnStreamData(stream, data, len);
   return 0;
@@ -390,17 +302,10 @@ int ServerCodec::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fram
     if (code != NGHTTP2_NO_ERROR && !charged) {
       self->ChargeLocalReset();
     }
-  } else if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
-    // Only a terminating GOAWAY carries an error here (Goaway() and nghttp2's connection
-    // errors): nghttp2 serves no stream after it, yet would never close the ones at or
-    // below its last stream id, so the owner hears of them now.
-    self->CloseAll(frame->goaway.error_code);
+  } else if (frame->hd.type == NGHTTP2_GOAWAY) {
+    self->GoawaySent(*frame);
   }
-  // A GOAWAY nghttp2 decided on (ours normally fires first for resets).
-  if (frame->hd.type == NGHTTP2_GOAWAY && !self->owner_goaway_) {
-    CountGoawaySent(frame->goaway.error_code, self->stats_);
-  }
-  return self->aborting_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+  return self->CallbackResult();
 }
 
 ssize_t ServerCodec::ReadBody(nghttp2_session* session, int32_t stream, uint8_t*, size_t length,
