@@ -175,14 +175,17 @@ void ClientCodec::Release(Stream& s, uint32_t code) {
 }
 
 void ClientCodec::CloseAll(uint32_t code) {
-  for (const auto& s : streams_) {
-    if (s->id != 0) Release(*s, code);
+  // By index: a callback may submit a request, which can grow streams_.
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (streams_[i]->id != 0) Release(*streams_[i], code);
   }
 }
 
 // ---- nghttp2 callbacks (static, `user_data` is the codec) ----
 
 int ClientCodec::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  // A PUSH_PROMISE names its associated stream: its fields are not that stream's.
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   if (Stream* s = Self(user_data)->StreamOf(frame->hd.stream_id)) {
     s->fields.Clear();
     s->status = 0;
@@ -195,7 +198,7 @@ int ClientCodec::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const ui
                           size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
                           void* user_data) {
   Stream* s = Self(user_data)->StreamOf(frame->hd.stream_id);
-  if (s == nullptr) return 0;
+  if (s == nullptr || frame->hd.type != NGHTTP2_HEADERS) return 0;
   const std::string_view n(reinterpret_cast<const char*>(name), namelen);
   const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   if (n == ":status") {

@@ -54,6 +54,7 @@ class Requester : public ClientCodecCallbacks {
   void OnStreamClose(int32_t stream, uint32_t code, bool retryable) override {
     EXPECT_FALSE(closed.count(stream)) << "closed twice: " << stream;
     closed[stream] = {code, retryable};
+    if (on_close) on_close(stream, retryable);
   }
   void OnGoaway(int32_t last_stream_id, uint32_t code) override {
     goaways.emplace_back(last_stream_id, code);
@@ -65,6 +66,7 @@ class Requester : public ClientCodecCallbacks {
   }
 
   std::function<void(int32_t, size_t)> on_data;
+  std::function<void(int32_t, bool)> on_close;
   std::map<int32_t, std::vector<Head>> heads;
   std::map<int32_t, std::string> body;
   std::map<int32_t, Fields> ended;

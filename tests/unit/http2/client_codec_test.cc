@@ -233,6 +233,24 @@ TEST_F(ClientCodecTest, AStreamTheServerRefusedIsRetryable) {
   EXPECT_EQ(client_->stats().streams_refused, 1u);
 }
 
+TEST_F(ClientCodecTest, ARefusedRequestCanBeRetriedFromItsCloseCallback) {
+  Start();
+  const int32_t first = Get("/again");
+  Pump();
+  int32_t retry = -1;
+  requester_.on_close = [&](int32_t, bool retryable) {
+    if (retryable) retry = Get("/again");
+  };
+  server_->ResetStream(first, NGHTTP2_REFUSED_STREAM);
+  Pump();
+  ASSERT_GT(retry, first);
+  ASSERT_TRUE(owner_.heads.count(retry));
+  EXPECT_EQ(owner_.heads[retry].path, "/again");
+  Respond(retry, "second time");
+  Pump();
+  EXPECT_EQ(requester_.body[retry], "second time");
+}
+
 TEST_F(ClientCodecTest, AServerResetAfterTheHeadIsNotRetryable) {
   Start();
   const int32_t id = Get();
