@@ -1,6 +1,7 @@
 #include "proxy/http2/response_fields.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "proxy/http/fields.h"
 #include "proxy/http/head_writer.h"
@@ -38,26 +39,55 @@ void ResponseFields::Clear() {
 }
 
 void ResponseFields::Build(int status, std::span<const http::Header> fields) {
+  if (status == 0) {
+    Assemble({}, fields, false);
+    return;
+  }
+  char digits[4];
+  std::snprintf(digits, sizeof digits, "%03d", status);
+  const Pseudo pseudo[] = {{":status", std::string_view(digits, 3)}};
+  Assemble(pseudo, fields, false);
+}
+
+void ResponseFields::BuildRequest(const http::RequestHead& head, std::string_view scheme) {
+  const Pseudo pseudo[] = {{":method", head.method_text},
+                           {":scheme", scheme},
+                           {":authority", head.authority},
+                           {":path", head.path}};
+  Assemble(pseudo, head.headers, true);
+}
+
+void ResponseFields::Assemble(std::span<const Pseudo> pseudo, std::span<const http::Header> fields,
+                              bool request) {
   Clear();
   // bytes_ must stop growing before nva_ points into it: reserve once, fill, then point.
   size_t total = 0;
+  for (const Pseudo& p : pseudo) total += p.value.size();
   for (const http::Header& h : fields) total += h.name.size() + h.value.size();
   bytes_.reserve(total);
-  if (status != 0) {
-    std::snprintf(status_, sizeof status_, "%03d", status);
-    nva_.push_back(Nv(":status", 7, status_, 3));
+  for (const Pseudo& p : pseudo) {
+    bytes_.append(p.value);
+    nva_.push_back(Nv(p.name, std::strlen(p.name), nullptr, p.value.size()));
   }
-  const size_t first = nva_.size();
   for (const http::Header& h : fields) {
     if (IsConnectionSpecific(h.name) || NamedByConnection(fields, h.name)) continue;
+    if (request &&
+        (NameIs(h.name, "host") || (NameIs(h.name, "te") && !NameIs(h.value, "trailers")))) {
+      continue;
+    }
     for (char c : h.name) bytes_.push_back(c >= 'A' && c <= 'Z' ? char(c | 0x20) : c);
     bytes_.append(h.value);
     // Offsets for now; made pointers below, once bytes_ is final.
     nva_.push_back(Nv(nullptr, h.name.size(), nullptr, h.value.size()));
   }
   size_t at = 0;
-  for (size_t i = first; i < nva_.size(); ++i) {
+  for (size_t i = 0; i < nva_.size(); ++i) {
     nghttp2_nv& nv = nva_[i];
+    if (i < pseudo.size()) {
+      nv.value = reinterpret_cast<uint8_t*>(bytes_.data() + at);
+      at += nv.valuelen;
+      continue;
+    }
     const char* name = bytes_.data() + at;
     nv = Nv(name, nv.namelen, name + nv.namelen, nv.valuelen);
     at += nv.namelen + nv.valuelen;

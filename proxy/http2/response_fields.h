@@ -1,6 +1,8 @@
-// ResponseFields: an HTTP/1 response head's fields (or trailers) as the nghttp2_nv list an
-// HTTP/2 response carries (RFC 9113 §8.2.2, §8.3.2):
-//   - :status first, for a head (none for trailers);
+// ResponseFields: an HTTP/1 head's fields (or trailers) as the nghttp2_nv list an HTTP/2
+// message carries (RFC 9113 §8.2.2, §8.3). Named for responses, its first use; ClientCodec
+// builds its requests with it too (BuildRequest):
+//   - :status first, for a response head (none for trailers); :method, :scheme, :authority
+//     and :path first for a request head;
 //   - names lowercased (HTTP/2 forbids uppercase; HTTP/1 names are case-insensitive);
 //   - connection-specific fields dropped: Connection, Keep-Alive, Proxy-Connection,
 //     Transfer-Encoding, Upgrade, and every field a Connection field names (RFC 9110 §7.6.1).
@@ -15,6 +17,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/http/message.h"
@@ -26,6 +29,11 @@ class ResponseFields {
   // `status`: 100-999 for a head; 0 for trailers (no :status).
   // REQUIRES: `fields`' names are HTTP tokens.
   void Build(int status, std::span<const http::Header> fields);
+  // A request head: pseudo-fields from `head` (:authority is its authority, from Host or an
+  // absolute-form target; :path its origin-form path) and `scheme`, then its fields as Build
+  // keeps them, less Host (it became :authority) and a TE other than "trailers" (§8.2.2).
+  // REQUIRES: `head` is not CONNECT (no tunnels over HTTP/2 upstreams).
+  void BuildRequest(const http::RequestHead& head, std::string_view scheme);
   void Clear();
 
   // Valid until the next Build or Clear.
@@ -33,9 +41,15 @@ class ResponseFields {
   size_t size() const { return nva_.size(); }
 
  private:
-  std::string bytes_;  // each kept field's lowercased name, then its value
+  struct Pseudo {
+    const char* name;
+    std::string_view value;
+  };
+  // Copies `pseudo`'s values and the kept fields into bytes_ and points nva_ at them.
+  void Assemble(std::span<const Pseudo> pseudo, std::span<const http::Header> fields, bool request);
+
+  std::string bytes_;  // pseudo-field values, then each kept field's lowercased name and value
   std::vector<nghttp2_nv> nva_;
-  char status_[4] = {};
 };
 
 }  // namespace outrigger::http2

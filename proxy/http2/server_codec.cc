@@ -1,18 +1,11 @@
 #include "proxy/http2/server_codec.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace outrigger::http2 {
 namespace {
 
 ServerCodec* Self(void* user_data) { return static_cast<ServerCodec*>(user_data); }
-
-int64_t NowSec() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -24,8 +17,8 @@ struct ServerCodec::Slot {
     trailers.Clear();
     unconsumed = 0;
     delivered = refused = stop_body = owner_reset = over_window = false;
-    final_submitted = body_ends = has_trailers_out = false;
-    trailers_out.Clear();
+    final_submitted = false;
+    body_end.Clear();
   }
 
   int32_t id = 0;
@@ -39,17 +32,11 @@ struct ServerCodec::Slot {
   bool owner_reset = false;      // ResetStream: not the codec's reset
   bool over_window = false;      // DATA came past the stream's window: deliver no more
   bool final_submitted = false;  // a final (non-1xx) response head was submitted
-  // Response: the body ends when the buffer runs empty (with trailers_out, if any).
-  bool body_ends = false;
-  bool has_trailers_out = false;
-  ResponseFields trailers_out;
+  BodyEnd body_end;              // of the response
 };
 
 ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const CodecLimits& limits)
-    : callbacks_(callbacks),
-      limits_(limits),
-      peer_resets_(limits.peer_reset_burst, limits.peer_reset_per_second),
-      local_resets_(limits.local_reset_burst, limits.local_reset_per_second) {
+    : CodecCore(limits), callbacks_(callbacks) {
   slots_.reserve(limits_.max_concurrent_streams);
   for (uint32_t i = 0; i < limits_.max_concurrent_streams; ++i) slots_.emplace_back(limits.fields);
   for (Slot& s : slots_) free_.push_back(&s);
@@ -90,65 +77,6 @@ ServerCodec::ServerCodec(ServerCodecCallbacks& callbacks, const CodecLimits& lim
 
 ServerCodec::~ServerCodec() = default;
 
-bool ServerCodec::Receive(evbuffer* in) {
-  if (failed_) {
-    evbuffer_drain(in, evbuffer_get_length(in));
-    return false;
-  }
-  evbuffer_iovec vec[8];
-  while (evbuffer_get_length(in) > 0) {
-    const int n = evbuffer_peek(in, -1, nullptr, vec, std::size(vec));
-    size_t done = 0;
-    for (int i = 0; i < n && i < int(std::size(vec)); ++i) {
-      const ssize_t rv = nghttp2_session_mem_recv(
-          session_.get(), static_cast<const uint8_t*>(vec[i].iov_base), vec[i].iov_len);
-      if (rv < 0) {
-        Fail(int(rv));
-        evbuffer_drain(in, evbuffer_get_length(in));
-        return false;
-      }
-      done += vec[i].iov_len;
-    }
-    evbuffer_drain(in, done);
-  }
-  return !failed_ && nghttp2_session_want_read(session_.get());
-}
-
-bool ServerCodec::Send(evbuffer* out, size_t high_water) {
-  if (failed_) {
-    if (goaway_pending_) evbuffer_add(out, goaway_.data(), goaway_.size());
-    goaway_pending_ = false;
-    return false;
-  }
-  out_ = out;
-  high_water_ = high_water;
-  bool ok = true;
-  while (evbuffer_get_length(out) < high_water) {
-    const uint8_t* data = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
-    if (n < 0) {
-      Fail(int(n));
-      if (goaway_pending_) evbuffer_add(out, goaway_.data(), goaway_.size());
-      goaway_pending_ = false;
-      ok = false;
-      break;
-    }
-    if (n == 0) break;
-    evbuffer_add(out, data, size_t(n));
-  }
-  out_ = nullptr;
-  return ok;
-}
-
-bool ServerCodec::WantsRead() const {
-  return !failed_ && nghttp2_session_want_read(session_.get()) != 0;
-}
-
-bool ServerCodec::WantsWrite() const {
-  if (failed_) return goaway_pending_;
-  return nghttp2_session_want_write(session_.get()) != 0;
-}
-
 ServerCodec::Slot* ServerCodec::SlotOf(int32_t stream) const {
   return static_cast<Slot*>(nghttp2_session_get_stream_user_data(session_.get(), stream));
 }
@@ -187,16 +115,14 @@ void ServerCodec::ResumeData(int32_t stream) {
 void ServerCodec::FinishResponse(int32_t stream) {
   Slot* slot = failed_ ? nullptr : SlotOf(stream);
   if (slot == nullptr) return;
-  slot->body_ends = true;
+  slot->body_end.ends = true;
   ResumeData(stream);
 }
 
 void ServerCodec::SubmitTrailers(int32_t stream, std::span<const http::Header> trailers) {
   Slot* slot = failed_ ? nullptr : SlotOf(stream);
   if (slot == nullptr) return;
-  slot->trailers_out.Build(0, trailers);
-  slot->has_trailers_out = true;
-  slot->body_ends = true;
+  slot->body_end.SetTrailers(trailers);
   ResumeData(stream);
 }
 
@@ -205,55 +131,6 @@ void ServerCodec::ResetStream(int32_t stream, uint32_t code) {
   if (slot == nullptr) return;
   slot->owner_reset = true;
   nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream, code);
-}
-
-void ServerCodec::Goaway(uint32_t error_code) {
-  if (failed_) return;
-  owner_goaway_ = true;
-  if (error_code == NGHTTP2_NO_ERROR) {
-    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
-                          nullptr, 0);
-  } else {
-    nghttp2_session_terminate_session(session_.get(), error_code);
-  }
-}
-
-void ServerCodec::Fail(int error) {
-  if (aborting_) {
-    // A limit of ours, already counted; the callback that found it failed the session.
-    error = NGHTTP2_ERR_CALLBACK_FAILURE;
-  }
-  switch (error) {
-    case NGHTTP2_ERR_CALLBACK_FAILURE:
-      break;
-    case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
-      ++stats_.continuation_floods;
-      break;
-    case NGHTTP2_ERR_FLOODED:
-      ++stats_.control_floods;
-      break;
-    default:
-      ++stats_.protocol_errors;
-      break;
-  }
-  failed_ = true;
-  // A session after a fatal error must not be used again, so the GOAWAY is written here:
-  // 9-byte frame header (length 8, type 7, no flags, stream 0), last stream, error code.
-  const uint32_t last = uint32_t(nghttp2_session_get_last_proc_stream_id(session_.get()));
-  const uint32_t code = aborting_                                     ? NGHTTP2_ENHANCE_YOUR_CALM
-                        : error == NGHTTP2_ERR_BAD_CLIENT_MAGIC       ? NGHTTP2_PROTOCOL_ERROR
-                        : error == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS ? NGHTTP2_PROTOCOL_ERROR
-                        : error == NGHTTP2_ERR_FLOODED                ? NGHTTP2_ENHANCE_YOUR_CALM
-                                                                      : NGHTTP2_INTERNAL_ERROR;
-  goaway_ = {0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0};
-  for (int i = 0; i < 4; ++i) {
-    goaway_[9 + i] = uint8_t(last >> (24 - 8 * i));
-    goaway_[13 + i] = uint8_t(code >> (24 - 8 * i));
-  }
-  goaway_pending_ = true;
-  // nghttp2 will call nothing more: the owner hears of every stream it was given here.
-  CloseAll(code);
 }
 
 void ServerCodec::CloseAll(uint32_t code) {
@@ -271,16 +148,6 @@ void ServerCodec::CloseAll(uint32_t code) {
     slot.Reset(0);
     free_.push_back(&slot);
   }
-}
-
-void ServerCodec::ChargeLocalReset() {
-  if (!local_resets_.Take(NowSec())) Abort(&stats_.local_reset_floods);
-}
-
-void ServerCodec::Abort(uint64_t* stat) {
-  if (aborting_) return;
-  ++*stat;
-  aborting_ = true;
 }
 
 // ---- nghttp2 callbacks (static, `user_data` is the codec) ----
@@ -366,15 +233,7 @@ int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       if (Slot* slot = self->SlotOf(frame->hd.stream_id)) self->HeadersDone(*slot, end);
       break;
     case NGHTTP2_DATA:
-      // CVE-2019-9518: DATA that carries nothing and ends nothing costs us a frame's work
-      // for free. Any payload or END_STREAM starts the count again.
-      if (frame->hd.length == frame->data.padlen && !end) {
-        if (++self->empty_frames_ > self->limits_.max_empty_frames) {
-          self->Abort(&self->stats_.empty_frame_floods);
-        }
-      } else {
-        self->empty_frames_ = 0;
-      }
+      self->CountEmptyData(*frame);
       if (Slot* slot = self->SlotOf(frame->hd.stream_id);
           slot && end && slot->delivered && !slot->over_window) {
         self->callbacks_.OnStreamEnd(slot->id, {});
@@ -382,12 +241,12 @@ int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void*
       break;
     case NGHTTP2_RST_STREAM:
       // Counted here, before nghttp2's own limiter sees it, so the GOAWAY is ours and counted.
-      if (!self->peer_resets_.Take(NowSec())) self->Abort(&self->stats_.rapid_resets);
+      self->ChargePeerReset();
       break;
     default:
       break;
   }
-  return self->aborting_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+  return self->CallbackResult();
 }
 
 int ServerCodec::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, const uint8_t* data,
@@ -399,16 +258,8 @@ int ServerCodec::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream, 
     nghttp2_session_consume(session, stream, len);
     return 0;
   }
-  // nghttp2 answers DATA past the stream's window with RST_STREAM FLOW_CONTROL_ERROR but
-  // still hands it over. A valid client keeps unconsumed + len within the window (what the
-  // owner holds is part of what nghttp2 counts as received), so these bytes are the
-  // violation: dropped, returned to the connection, and the stream delivers nothing more.
-  const int32_t window = nghttp2_session_get_stream_effective_local_window_size(session, stream);
-  if (slot->over_window || window < 0 || slot->unconsumed + len > size_t(window)) {
-    slot->over_window = true;
-    nghttp2_session_consume_connection(session, len);
-    return 0;
-  }
+  // nghttp2 answers DATA past the stream's window with RST_STREAM FLOW_CONTROL_ERROR.
+  if (self->PastWindow(stream, slot->unconsumed, len, slot->over_window)) return 0;
   slot->unconsumed += len;
   self->callbacks_.OnStreamData(stream, data, len);
   return 0;
@@ -451,70 +302,26 @@ int ServerCodec::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fram
     if (code != NGHTTP2_NO_ERROR && !charged) {
       self->ChargeLocalReset();
     }
-  } else if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
-    // Only a terminating GOAWAY carries an error here (Goaway() and nghttp2's connection
-    // errors): nghttp2 serves no stream after it, yet would never close the ones at or
-    // below its last stream id, so the owner hears of them now.
-    self->CloseAll(frame->goaway.error_code);
+  } else if (frame->hd.type == NGHTTP2_GOAWAY) {
+    self->GoawaySent(*frame);
   }
-  if (frame->hd.type == NGHTTP2_GOAWAY && !self->owner_goaway_) {
-    // A GOAWAY nghttp2 decided on. In 1.52 ENHANCE_YOUR_CALM comes only from too many
-    // SETTINGS entries, INTERNAL_ERROR from its reset limiter (ours normally fires first).
-    switch (frame->goaway.error_code) {
-      case NGHTTP2_NO_ERROR:
-        break;
-      case NGHTTP2_COMPRESSION_ERROR:
-        ++self->stats_.hpack_errors;
-        break;
-      case NGHTTP2_ENHANCE_YOUR_CALM:
-        ++self->stats_.settings_floods;
-        break;
-      case NGHTTP2_INTERNAL_ERROR:
-        ++self->stats_.rapid_resets;
-        break;
-      default:
-        ++self->stats_.protocol_errors;
-        break;
-    }
-  }
-  return self->aborting_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+  return self->CallbackResult();
 }
 
 ssize_t ServerCodec::ReadBody(nghttp2_session* session, int32_t stream, uint8_t*, size_t length,
                               uint32_t* flags, nghttp2_data_source*, void* user_data) {
   ServerCodec* self = Self(user_data);
   Slot* slot = self->SlotOf(stream);
-  evbuffer* body = slot ? self->callbacks_.ResponseBody(stream) : nullptr;
-  if (body == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  const size_t have = evbuffer_get_length(body);
-  const size_t n = std::min(length, have);
-  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (slot->body_ends && n == have) {
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (slot->has_trailers_out) {
-      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      if (nghttp2_submit_trailer(session, stream, slot->trailers_out.data(),
-                                 slot->trailers_out.size()) != 0) {
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-      }
-    }
-  } else if (n == 0) {
-    return NGHTTP2_ERR_DEFERRED;
-  }
-  return ssize_t(n);
+  if (slot == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  return ReadBufferedBody(session, stream, self->callbacks_.ResponseBody(stream), length, flags,
+                          slot->body_end);
 }
 
 int ServerCodec::SendBody(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
                           size_t length, nghttp2_data_source*, void* user_data) {
   ServerCodec* self = Self(user_data);
-  evbuffer* body = self->callbacks_.ResponseBody(frame->hd.stream_id);
-  if (body == nullptr || self->out_ == nullptr) return NGHTTP2_ERR_CALLBACK_FAILURE;
-  evbuffer_add(self->out_, framehd, 9);
-  // No padding is ever asked for (no select_padding callback), so the payload is the body.
-  if (evbuffer_remove_buffer(body, self->out_, length) != int(length)) {
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
-  }
-  return evbuffer_get_length(self->out_) >= self->high_water_ ? NGHTTP2_ERR_PAUSE : 0;
+  return SendBufferedBody(self->callbacks_.ResponseBody(frame->hd.stream_id), self->out_, framehd,
+                          length, self->high_water_);
 }
 
 }  // namespace outrigger::http2

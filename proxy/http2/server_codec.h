@@ -17,7 +17,8 @@
 //     a copy (evbuffer_remove_buffer), and a stream whose body buffer is empty is deferred
 //     until ResumeData.
 //
-// Limits (CodecLimits), each counted in CodecStats; those marked GOAWAY end the connection:
+// Limits (CodecLimits, codec_common.h), each counted in CodecStats; those marked GOAWAY end the
+// connection:
 //   concurrent streams 100 (SETTINGS; the 101st is refused)   streams_refused
 //     (REFUSED_STREAM; once the client has acknowledged our SETTINGS, nghttp2 makes it a
 //     connection error: GOAWAY PROTOCOL_ERROR, counted in protocol_errors)
@@ -31,11 +32,8 @@
 //   SETTINGS entries per frame 32 (GOAWAY)                      settings_floods
 //   HPACK table 4 KiB both ways; decoding errors (GOAWAY)       hpack_errors
 //   any other connection error, the client preface included    protocol_errors
-// A fatal nghttp2 error (flood, CONTINUATION, preface) leaves the session unusable, and a
-// reset budget of ours running out makes the callback that found it fail the session, so
-// not one more frame is read: either way the codec queues a GOAWAY of its own for Send
-// (ENHANCE_YOUR_CALM for floods and budgets, PROTOCOL_ERROR otherwise), closes every open
-// stream towards the owner, and reads nothing more.
+// The connection half (Receive, Send, Goaway, the GOAWAY after a fatal error or a spent
+// budget) is CodecCore's, shared with ClientCodec.
 //
 // Stream state lives in a fixed table of max_concurrent_streams slots, allocated once; a
 // slot (its RequestFields and RequestHead included) is reused by the next stream.
@@ -56,6 +54,8 @@
 #include <vector>
 
 #include "proxy/http/message.h"
+#include "proxy/http2/codec_common.h"
+#include "proxy/http2/codec_core.h"
 #include "proxy/http2/nghttp2_handles.h"
 #include "proxy/http2/request_fields.h"
 #include "proxy/http2/request_trailers.h"
@@ -63,39 +63,6 @@
 #include "proxy/http2/response_fields.h"
 
 namespace outrigger::http2 {
-
-struct CodecLimits {
-  uint32_t max_concurrent_streams = 100;
-  uint32_t stream_window = 64 * 1024;
-  uint32_t connection_window = 1024 * 1024;
-  RequestFields::Limits fields;  // 32 KiB / 100 fields, for request heads and trailers
-  size_t max_continuations = 8;
-  // Token buckets: `burst` resets at once, refilled by `per_second`.
-  uint64_t peer_reset_burst = 1000;
-  uint64_t peer_reset_per_second = 33;
-  uint64_t local_reset_burst = 1000;
-  uint64_t local_reset_per_second = 33;
-  size_t max_outbound_ack = 1000;
-  size_t max_settings = 32;
-  uint32_t hpack_table_size = 4096;
-  // DATA frames in a row with no payload and no END_STREAM (Envoy's default).
-  uint32_t max_empty_frames = 1;
-};
-
-// Plain counters, one per limit (see the table above), for the owner to export as metrics.
-struct CodecStats {
-  uint64_t streams_refused = 0;
-  uint64_t headers_too_large = 0;
-  uint64_t malformed_requests = 0;  // 400 from RequestFields
-  uint64_t continuation_floods = 0;
-  uint64_t rapid_resets = 0;
-  uint64_t local_reset_floods = 0;
-  uint64_t control_floods = 0;
-  uint64_t empty_frame_floods = 0;
-  uint64_t settings_floods = 0;
-  uint64_t hpack_errors = 0;
-  uint64_t protocol_errors = 0;
-};
 
 // What the codec tells its owner. Every stream that got OnStreamHead gets exactly one
 // OnStreamClose, last; its id means nothing to the codec afterwards.
@@ -119,24 +86,14 @@ class ServerCodecCallbacks {
   ~ServerCodecCallbacks() = default;
 };
 
-class ServerCodec {
+class ServerCodec : public CodecCore {
  public:
   // Queues the server's SETTINGS and the connection window's WINDOW_UPDATE for Send.
   ServerCodec(ServerCodecCallbacks& callbacks, const CodecLimits& limits);
   ~ServerCodec();
-  ServerCodec(const ServerCodec&) = delete;
-  ServerCodec& operator=(const ServerCodec&) = delete;
-
-  // Feeds all of `in` (client bytes, the preface first) to the session and drains it. False
-  // on a connection error: the owner sends what Send still produces (a GOAWAY), then closes.
-  bool Receive(evbuffer* in);
-  // Appends frames to `out` while it holds less than `high_water` bytes. False on a fatal
-  // session error (the connection must close).
-  bool Send(evbuffer* out, size_t high_water);
-  // The connection should stay open to read / has frames to send. Neither: close it once
-  // `out` is flushed.
-  bool WantsRead() const;
-  bool WantsWrite() const;
+  // Receive (client bytes, the preface first), Send, WantsRead, WantsWrite, Goaway and
+  // stats are CodecCore's; after Goaway with an error code, every open stream gets
+  // OnStreamClose(error_code) once Send has written the GOAWAY.
 
   // The owner has taken `size` body bytes of `stream` off the codec's hands: reopens that much
   // of the stream's and the connection's windows. No-op once the stream closed (its bytes
@@ -156,11 +113,6 @@ class ServerCodec {
   void SubmitTrailers(int32_t stream, std::span<const http::Header> trailers);
   // RST_STREAM `code` (the owner's: not charged to the codec's reset budget).
   void ResetStream(int32_t stream, uint32_t code);
-  // NO_ERROR: graceful, no new streams, open ones finish. Any other code: close now; once
-  // Send has written the GOAWAY, every open stream gets OnStreamClose(error_code).
-  void Goaway(uint32_t error_code);
-
-  const CodecStats& stats() const { return stats_; }
   size_t open_streams() const { return open_streams_; }
 
  private:
@@ -180,34 +132,13 @@ class ServerCodec {
   Slot* SlotOf(int32_t stream) const;
   void HeadersDone(Slot& slot, bool end_stream);
   void Refuse(Slot& slot, int status, bool end_stream);
-  // One more reset the client made the codec send; past the budget, Abort.
-  void ChargeLocalReset();
-  // A limit of ours was passed: counts `stat` once and makes the running callback fail the
-  // session (NGHTTP2_ERR_CALLBACK_FAILURE), so nghttp2 reads not one more frame; Fail then
-  // writes GOAWAY ENHANCE_YOUR_CALM.
-  void Abort(uint64_t* stat);
-  // A GOAWAY written by hand after a fatal nghttp2 error, with the stat to count.
-  void Fail(int nghttp2_error);
-  // The connection is over: every open stream is forgotten, and each the owner was given
-  // gets its OnStreamClose(`code`).
-  void CloseAll(uint32_t code);
+  // Each stream the owner was given gets its OnStreamClose(`code`).
+  void CloseAll(uint32_t code) override;
 
   ServerCodecCallbacks& callbacks_;
-  CodecLimits limits_;
-  SessionPtr session_;
   std::vector<Slot> slots_;  // fixed size: max_concurrent_streams
   std::vector<Slot*> free_;
   size_t open_streams_ = 0;
-  ResetBudget peer_resets_, local_resets_;
-  evbuffer* out_ = nullptr;  // during Send: where SendBody writes
-  size_t high_water_ = 0;
-  bool failed_ = false;
-  bool aborting_ = false;
-  uint32_t empty_frames_ = 0;         // consecutive, connection-wide
-  bool owner_goaway_ = false;         // GOAWAYs sent after Goaway() are not counted as limits
-  std::array<uint8_t, 17> goaway_{};  // the hand-written GOAWAY while goaway_pending_
-  bool goaway_pending_ = false;
-  CodecStats stats_;
   ResponseFields head_fields_;  // scratch for SubmitResponse (nghttp2 copies the fields)
 };
 

@@ -76,5 +76,42 @@ TEST(ResponseFieldsTest, BuildReplacesThePreviousList) {
   EXPECT_EQ(f.size(), 0u);
 }
 
+TEST(ResponseFieldsTest, ARequestHeadGetsItsPseudoFieldsAndLosesHostAndTe) {
+  http::RequestHead head;
+  head.method_text = "POST";
+  head.path = "/pkg.Svc/Call?x=1";
+  head.authority = "backend.test:8443";
+  head.headers = {{"Host", "backend.test:8443"},
+                  {"TE", "trailers"},
+                  {"Content-Type", "application/grpc"},
+                  {"Connection", "close"}};
+  ResponseFields f;
+  f.BuildRequest(head, "https");
+  EXPECT_EQ(Of(f), (Fields{{":method", "POST"},
+                           {":scheme", "https"},
+                           {":authority", "backend.test:8443"},
+                           {":path", "/pkg.Svc/Call?x=1"},
+                           {"te", "trailers"},
+                           {"content-type", "application/grpc"}}));
+  // TE other than "trailers" is connection-specific in HTTP/2 (RFC 9113 §8.2.2).
+  head.headers = {{"TE", "gzip"}};
+  f.BuildRequest(head, "http");
+  EXPECT_EQ(Of(f).size(), 4u);
+}
+
+TEST(ResponseFieldsTest, PseudoFieldValuesOutliveTheHeadTheyCameFrom) {
+  ResponseFields f;
+  {
+    std::string path = "/short-lived";
+    http::RequestHead head;
+    head.method_text = "GET";
+    head.path = path;
+    head.authority = "a";
+    f.BuildRequest(head, "http");
+    path.assign(path.size(), 'x');
+  }
+  EXPECT_EQ(Of(f)[3], (std::pair<std::string, std::string>{":path", "/short-lived"}));
+}
+
 }  // namespace
 }  // namespace outrigger::http2
