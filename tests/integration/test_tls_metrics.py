@@ -98,7 +98,8 @@ class TlsMetrics(TlsTestCase):
         self.assertEqual(types.get("outrigger_tls_handshakes_total"), "counter")
         self.assertEqual([n for n, _ in samples if n.startswith("outrigger_tls_")], [])
         self.assertEqual(proxy.admin("/status").json()["listeners"]["web"],
-                         {"listen": "127.0.0.1:%d" % proxy.port, "tls": False})
+                         {"listen": "127.0.0.1:%d" % proxy.port, "tls": False,
+                          "http2": {"connections": 0, "streams": 0}})
 
 
 if __name__ == "__main__":
