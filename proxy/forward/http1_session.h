@@ -189,11 +189,11 @@ class Http1Session final : public ClientSession {
   // ClientSession's facts_: peer address, TLS session, listener index).
   Worker& worker_;
   net::Stream client_;
-  net::EventPtr timer_;           // see ArmTimer
-  net::EventPtr closed_watch_;    // kPlugin: OnClientWhileWaiting (made on first use)
-  size_t head_scan_ = 0;          // input bytes already searched for the end of the head
-  int64_t head_deadline_ns_ = 0;  // kHead, head_started_: the header timeout expires then
-  std::unique_ptr<Exchange> ex_;  // see ex()
+  net::EventPtr timer_;               // see ArmTimer
+  net::EventPtr closed_watch_;        // kPlugin: OnClientWhileWaiting (made on first use)
+  size_t head_scan_ = 0;              // input bytes already searched for the end of the head
+  int64_t head_deadline_ns_ = 0;      // kHead, head_started_: the header timeout expires then
+  std::unique_ptr<Exchange> ex_;      // see ex()
   std::unique_ptr<Http2Session> h2_;  // kHttp2; after client_, which it uses
 
   State state_ = State::kHead;

@@ -93,8 +93,8 @@ void Http2Session::OnClientEvent(short what, void* arg) {
   if (self->lingering_ && (what & net::Stream::kTimeout)) return;  // the linger has its timer
   if (what == (net::Stream::kReading | net::Stream::kTimeout)) {
     if (self->codec_.open_streams() > 0) return;  // a stream is being served: not idle
-    self->worker_.CountLimit(self->facts_, self->opened_stream_ ? Limit::kIdleTimeout
-                                                                : Limit::kHeaderTimeout);
+    self->worker_.CountLimit(self->facts_,
+                             self->opened_stream_ ? Limit::kIdleTimeout : Limit::kHeaderTimeout);
     self->codec_.Goaway(NGHTTP2_NO_ERROR);
     self->draining_ = true;
     self->client_.DisableRead();

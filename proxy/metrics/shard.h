@@ -149,7 +149,7 @@ struct PoolTotals {
 };
 
 struct ListenerTotals {
-  std::array<uint64_t, kCodeClassCount> requests{};  // responses sent to clients, by class
+  std::array<uint64_t, kCodeClassCount> requests{};     // responses sent to clients, by class
   std::array<uint64_t, kCodeClassCount> h2_requests{};  // those of them sent over HTTP/2
   HistogramTotals duration;  // request head complete to last response byte queued
   int64_t connections = 0;   // client connections open now

@@ -1104,13 +1104,14 @@ TEST_F(LoaderTest, AcceptsALeadingWildcardHostAndRefusesOtherWildcards) {
 
 TEST_F(LoaderTest, ReadsH2cOnAPlainListenerOffByDefault) {
   EXPECT_FALSE(LoadValid(Cat(kWebListener, kApiPool)).listeners[0].h2c);
-  Config c = LoadValid(Cat("listeners:\n"
-                           "  web:\n"
-                           "    listen: 127.0.0.1:8080\n"
-                           "    h2c: true\n"
-                           "    routes:\n"
-                           "      - pool: api\n",
-                           kApiPool));
+  Config c =
+      LoadValid(Cat("listeners:\n"
+                    "  web:\n"
+                    "    listen: 127.0.0.1:8080\n"
+                    "    h2c: true\n"
+                    "    routes:\n"
+                    "      - pool: api\n",
+                    kApiPool));
   EXPECT_TRUE(c.listeners[0].h2c);
   EXPECT_EQ(Errors(Cat("listeners:\n"
                        "  web:\n"
