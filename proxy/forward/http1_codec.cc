@@ -144,7 +144,7 @@ void Http1Session::SendLocalResponse(int status, std::string_view detail, bool c
   const http::SetField id = e.RequestIdField();
   http::WriteErrorResponse(status, detail, close, extra_headers, e.method == http::Method::kHead,
                            &e.scratch, id.name, id.value);
-  if (e.chain != nullptr) EditLocalAnswer();
+  if (e.chain != nullptr) http::EditResponseFields(e.plugins.response_edits(), &e.scratch);
   evbuffer_add(Out(client_), e.scratch.data(), e.scratch.size());
   e.LogLocalAnswer(status);
   AfterLocalAnswer(close);

@@ -104,18 +104,4 @@ void Http1Session::SendPluginAnswer() {
   AfterLocalAnswer(close);
 }
 
-void Http1Session::EditLocalAnswer() {
-  const http::FieldEdits& edits = ex().plugins.response_edits();
-  if (edits.empty()) return;
-  // Errors are rare: a copy of the short body is no cost that matters.
-  std::string& s = ex().scratch;
-  const size_t head_end = s.find("\r\n\r\n");
-  if (head_end == std::string::npos) return;
-  const std::string body = s.substr(head_end + 4);
-  s.resize(head_end + 2);
-  http::ApplyFieldEdits(edits, s.find("\r\n") + 2, &s);
-  s += "\r\n";
-  s += body;
-}
-
 }  // namespace outrigger::forward

@@ -142,9 +142,6 @@ class Http1Session final : public ClientSession {
   void WatchClientWhileWaiting(short what, const timeval* every);
   static void OnClientWhileWaiting(evutil_socket_t fd, short what, void* self);
   void SendPluginAnswer();
-  // The route's plugins' response edits, on an answer the proxy made after they ran (a 502,
-  // a 504): nginx's `add_header ... always`.
-  void EditLocalAnswer();
   void AwaitNextRequest();
   void CloseAfterFlush();
   void Close();

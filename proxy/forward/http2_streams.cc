@@ -17,23 +17,6 @@ namespace outrigger::forward {
 
 using namespace internal;  // forward_internal.h
 
-namespace {
-
-// The route's plugins' response edits on an answer the proxy made (an HTTP/1 response in
-// `s`): nginx's `add_header ... always`, as Http1Session::EditLocalAnswer.
-void EditLocalAnswer(const http::FieldEdits& edits, std::string& s) {
-  if (edits.empty()) return;
-  const size_t head_end = s.find("\r\n\r\n");
-  if (head_end == std::string::npos) return;
-  const std::string body = s.substr(head_end + 4);
-  s.resize(head_end + 2);
-  http::ApplyFieldEdits(edits, s.find("\r\n") + 2, &s);
-  s += "\r\n";
-  s += body;
-}
-
-}  // namespace
-
 void Http2Session::ServeRequest(StreamSlot& s) {
   Exchange& e = *s.ex;
   e.view = worker_.view();
@@ -208,7 +191,7 @@ void Http2Session::SendLocalReply(Exchange& ex, int status, std::string_view det
   const bool head = ex.method == http::Method::kHead;
   http::WriteErrorResponse(status, detail, /*close=*/false, extra_headers, head, &ex.scratch,
                            id.name, id.value);
-  if (ex.chain != nullptr) EditLocalAnswer(ex.plugins.response_edits(), ex.scratch);
+  if (ex.chain != nullptr) http::EditResponseFields(ex.plugins.response_edits(), &ex.scratch);
   SubmitHttp1Response(s, ex.scratch, head);
   ex.LogLocalAnswer(status);
   ReturnExchange(s);

@@ -398,6 +398,18 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
   out->append("\r\n");
 }
 
+void EditResponseFields(const FieldEdits& edits, std::string* response) {
+  if (edits.empty()) return;
+  std::string& s = *response;
+  const size_t head_end = s.find("\r\n\r\n");
+  if (head_end == std::string::npos) return;
+  const std::string body = s.substr(head_end + 4);
+  s.resize(head_end + 2);
+  ApplyFieldEdits(edits, s.find("\r\n") + 2, &s);
+  s += "\r\n";
+  s += body;
+}
+
 void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* out) {
   // One pass, compacting in place: each kept line moves down over the dropped ones.
   std::string& s = *out;

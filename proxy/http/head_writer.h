@@ -93,6 +93,10 @@ void WriteClientResponseHead(const ResponseHead& resp, int client_version_minor,
 // Applies `edits` to the field lines in `*out` from `fields_start` (the first field line) to
 // its end, which must be whole "Name: value\r\n" lines.
 void ApplyFieldEdits(const FieldEdits& edits, size_t fields_start, std::string* out);
+// Applies `edits` to a whole HTTP/1 response in `*response` (status line, fields, blank line,
+// body): an answer the proxy made, edited as nginx's `add_header ... always` does. Answers
+// are short and rare: the body is copied once to make room.
+void EditResponseFields(const FieldEdits& edits, std::string* response);
 
 // Appends `v` in decimal (a status, a length, a port), without allocating beyond `out`.
 void AppendDecimal(uint64_t v, std::string* out);

@@ -373,3 +373,33 @@ TEST_F(HeadWriterTest, FieldEditsApplyToTheResponseBeforeConnectionFields) {
 
 }  // namespace
 }  // namespace outrigger::http
+
+namespace outrigger::http {
+namespace {
+
+TEST(EditResponseFieldsTest, EditsTheFieldsOfAWholeAnswerAndKeepsItsBody) {
+  FieldEdits edits;
+  edits.remove.push_back("Server");
+  edits.set.push_back({"Cache-Control", "no-store"});
+  edits.add.push_back({"X-Frame-Options", "DENY"});
+  std::string answer =
+      "HTTP/1.1 502 Bad Gateway\r\nServer: outrigger\r\nContent-Length: 5\r\n\r\nx\r\n\r\n";
+  EditResponseFields(edits, &answer);
+  EXPECT_EQ(answer,
+            "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 5\r\nCache-Control: no-store\r\n"
+            "X-Frame-Options: DENY\r\n\r\nx\r\n\r\n");
+}
+
+TEST(EditResponseFieldsTest, LeavesAnAnswerAloneWithoutEditsOrWithoutAHeadEnd) {
+  std::string answer = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+  EditResponseFields(FieldEdits{}, &answer);
+  EXPECT_EQ(answer, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+  FieldEdits edits;
+  edits.add.push_back({"X-A", "1"});
+  std::string cut = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n";
+  EditResponseFields(edits, &cut);
+  EXPECT_EQ(cut, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n");
+}
+
+}  // namespace
+}  // namespace outrigger::http
