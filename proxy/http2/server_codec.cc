@@ -81,8 +81,13 @@ ServerCodec::Slot* ServerCodec::SlotOf(int32_t stream) const {
   return static_cast<Slot*>(nghttp2_session_get_stream_user_data(session_.get(), stream));
 }
 
-void ServerCodec::Consume(int32_t stream, size_t size) {
+ServerCodec::Slot* ServerCodec::OwnedSlot(int32_t stream) const {
   Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  return slot != nullptr && slot->delivered ? slot : nullptr;
+}
+
+void ServerCodec::Consume(int32_t stream, size_t size) {
+  Slot* slot = OwnedSlot(stream);
   if (slot == nullptr) return;
   size = std::min(size, slot->unconsumed);
   slot->unconsumed -= size;
@@ -90,11 +95,16 @@ void ServerCodec::Consume(int32_t stream, size_t size) {
 }
 
 bool ServerCodec::SubmitResponse(int32_t stream, const http::ResponseHead& head, bool has_body) {
-  Slot* slot = failed_ ? nullptr : SlotOf(stream);
-  if (slot == nullptr || head.status < 100 || head.status > 999) return false;
+  Slot* slot = OwnedSlot(stream);
+  return slot != nullptr && SubmitHead(*slot, head, has_body);
+}
+
+bool ServerCodec::SubmitHead(Slot& slot, const http::ResponseHead& head, bool has_body) {
+  const int32_t stream = slot.id;
+  if (failed_ || head.status < 100 || head.status > 999) return false;
   // After the final head nothing but DATA and trailers may follow (RFC 9113 §8.1); nghttp2
   // would send a second HEADERS the client must treat as malformed.
-  if (slot->final_submitted) return false;
+  if (slot.final_submitted) return false;
   head_fields_.Build(head.status, head.headers);
   if (head.status < 200) {
     return nghttp2_submit_headers(session_.get(), NGHTTP2_FLAG_NONE, stream, nullptr,
@@ -102,32 +112,32 @@ bool ServerCodec::SubmitResponse(int32_t stream, const http::ResponseHead& head,
   }
   nghttp2_data_provider body{};
   body.read_callback = ReadBody;
-  slot->final_submitted =
+  slot.final_submitted =
       nghttp2_submit_response(session_.get(), stream, head_fields_.data(), head_fields_.size(),
                               has_body ? &body : nullptr) == 0;
-  return slot->final_submitted;
+  return slot.final_submitted;
 }
 
 void ServerCodec::ResumeData(int32_t stream) {
-  if (!failed_ && SlotOf(stream) != nullptr) nghttp2_session_resume_data(session_.get(), stream);
+  if (OwnedSlot(stream) != nullptr) nghttp2_session_resume_data(session_.get(), stream);
 }
 
 void ServerCodec::FinishResponse(int32_t stream) {
-  Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  Slot* slot = OwnedSlot(stream);
   if (slot == nullptr) return;
   slot->body_end.ends = true;
   ResumeData(stream);
 }
 
 void ServerCodec::SubmitTrailers(int32_t stream, std::span<const http::Header> trailers) {
-  Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  Slot* slot = OwnedSlot(stream);
   if (slot == nullptr) return;
   slot->body_end.SetTrailers(trailers);
   ResumeData(stream);
 }
 
 void ServerCodec::ResetStream(int32_t stream, uint32_t code) {
-  Slot* slot = failed_ ? nullptr : SlotOf(stream);
+  Slot* slot = OwnedSlot(stream);
   if (slot == nullptr) return;
   slot->owner_reset = true;
   nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, stream, code);
@@ -219,7 +229,7 @@ void ServerCodec::Refuse(Slot& slot, int status, bool end_stream) {
   ChargeLocalReset();
   http::ResponseHead head;
   head.status = status;
-  SubmitResponse(slot.id, head, false);
+  SubmitHead(slot, head, false);
   // RFC 9113 §8.1: after the complete response, RST_STREAM NO_ERROR tells the client to stop
   // its body. Not before: nghttp2 drops a stream's queued HEADERS once a reset is submitted.
   slot.stop_body = !end_stream;
@@ -311,8 +321,9 @@ int ServerCodec::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fram
 ssize_t ServerCodec::ReadBody(nghttp2_session* session, int32_t stream, uint8_t*, size_t length,
                               uint32_t* flags, nghttp2_data_source*, void* user_data) {
   ServerCodec* self = Self(user_data);
+  // Only the owner's streams have its body; the codec's own answers (Refuse) have none.
   Slot* slot = self->SlotOf(stream);
-  if (slot == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  if (slot == nullptr || !slot->delivered) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   return ReadBufferedBody(session, stream, self->callbacks_.ResponseBody(stream), length, flags,
                           slot->body_end);
 }

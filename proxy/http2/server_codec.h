@@ -117,6 +117,10 @@ class ServerCodec : public CodecCore {
 
  private:
   struct Slot;
+  // The slot of a stream the owner was given (OnStreamHead) and not yet closed: an id it was
+  // never given, such as one the codec is refusing, is no stream to it.
+  Slot* OwnedSlot(int32_t stream) const;
+  bool SubmitHead(Slot& slot, const http::ResponseHead& head, bool has_body);
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
   static int OnHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,
                       const uint8_t*, size_t, uint8_t, void*);

@@ -500,5 +500,27 @@ TEST_F(ServerCodecOwnerTest, TenThousandHeadersAndResetPairsEndBoundedWithEveryS
   EXPECT_EQ(codec_.open_streams(), 0u);
 }
 
+TEST_F(ServerCodecOwnerTest, AStreamWhoseHeadIsStillArrivingIsNoStreamToTheOwner) {
+  // Found by http2_codec_fuzz. A HEADERS frame waiting for its CONTINUATION already has a slot
+  // in the codec, but the owner was never given its id: a response submitted for it would
+  // have the codec ask the owner for the body of a stream it does not know.
+  const std::string block = encoder_.Block(kGet);
+  const size_t half = block.size() / 2;
+  Raw(Preface() + Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1, block.substr(0, half)));
+  ASSERT_FALSE(owner_.heads.count(1));
+  http::ResponseHead head;
+  head.status = 200;
+  EXPECT_FALSE(codec_.SubmitResponse(1, head, /*has_body=*/true));
+  codec_.FinishResponse(1);
+  codec_.ResetStream(1, NGHTTP2_CANCEL);
+  const auto frames =
+      Raw(Frame(NGHTTP2_CONTINUATION, NGHTTP2_FLAG_END_HEADERS, 1, block.substr(half)));
+  EXPECT_EQ(Find(frames, NGHTTP2_HEADERS, 1), nullptr);
+  EXPECT_EQ(Find(frames, NGHTTP2_RST_STREAM, 1), nullptr);
+  ASSERT_TRUE(owner_.heads.count(1));
+  EXPECT_TRUE(codec_.SubmitResponse(1, head, /*has_body=*/false));
+  EXPECT_NE(Find(Raw(""), NGHTTP2_HEADERS, 1), nullptr);
+}
+
 }  // namespace
 }  // namespace outrigger::http2
