@@ -185,6 +185,28 @@ machine() {
     "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(uname -r)"
 }
 
+# syscall_mix NAME PID REQUESTS COMMAND...: runs COMMAND (REQUESTS requests to PID) under
+# `strace -f -c` of PID and prints the calls per request ("writev 2.00, ..."), those made at
+# least once per 200 requests; strace's table stays in $out_dir/strace.NAME.txt.
+syscall_mix() {
+  local name=$1 pid=$2 requests=$3 strace_pid
+  shift 3
+  "${pin_load[@]}" strace -f -c -o "$workdir/strace.$name" -p "$pid" 2>/dev/null &
+  strace_pid=$!
+  pids+=("$strace_pid")
+  sleep 1
+  local rc=0
+  "$@" >/dev/null || rc=$?
+  kill -INT "$strace_pid" 2>/dev/null || true
+  wait "$strace_pid" 2>/dev/null || true
+  stop "$strace_pid"
+  ((rc == 0)) || return 1
+  awk -v n="$requests" '$NF ~ /^[a-z_0-9]+$/ && $NF != "total" && $4 ~ /^[0-9]+$/ {
+      c = $4; if (c / n >= 0.005) printf "%s %.2f, ", $NF, c / n }' "$workdir/strace.$name" |
+    sed 's/, $//'
+  cp "$workdir/strace.$name" "$out_dir/strace.$name.txt"
+}
+
 # callgrind_per_request NAME PID REQUESTS: after a `callgrind_control -d` of PID (started with
 # --callgrind-out-file=$out_dir/callgrind.NAME.%p --separate-threads=yes), sets $insn_total
 # (instructions per request, all threads), $insn_busiest (the busiest thread's total) and
