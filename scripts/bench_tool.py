@@ -8,7 +8,8 @@ socket goes to 127.0.0.1.
   bench_tool.py idle --port P --connections N --pid PID [--tls]  (KiB of RSS per connection)
 
 --tls: the connections speak TLS (no verification: the bench's own certificate).
-  bench_tool.py report [--bases nginx,haproxy] RESULTS.tsv     (markdown table on stdout)
+  bench_tool.py report [--bases nginx,haproxy] [--latency 'p50 ms,p99 ms'] RESULTS.tsv
+                                                       (markdown table on stdout)
   bench_tool.py profile --requests N CALLGRIND_FILE...          (where the instructions go)
 """
 
@@ -157,7 +158,8 @@ def cmd_report(args):
             runs[key].append([float(v) if v not in ("", "nan") else float("nan") for v in vals])
     bases = args.bases.split(",")
     label = {"nginx": "nginx", "haproxy": "HAProxy"}
-    print("| case | target | req/s | p50 ms | p99 ms | CPU µs/req | sys % | syscalls/req | "
+    lat = args.latency.split(",")
+    print(f"| case | target | req/s | {lat[0]} | {lat[1]} | CPU µs/req | sys % | syscalls/req | "
           + " | ".join(f"CPU ×{label.get(b, b)}" for b in bases)
           + f" | req/s ×{label.get(bases[-1], bases[-1])} |")
     print("|---|---|---|---|---|---|---|---|" + "---|" * (len(bases) + 1))
@@ -245,6 +247,7 @@ def main():
     i.add_argument("--tls", action="store_true")
     r = sub.add_parser("report")
     r.add_argument("--bases", default="nginx,haproxy")
+    r.add_argument("--latency", default="p50 ms,p99 ms", help="names of the two latency columns")
     r.add_argument("results")
     f = sub.add_parser("profile")
     f.add_argument("--requests", type=int, required=True)
