@@ -10,6 +10,7 @@ one answer."""
 import socket
 import ssl
 import threading
+import time
 
 import h2_client
 import harness
@@ -56,7 +57,9 @@ class StaleBackend:
     timeout fires then. `log` gets (connection number, method, target, raw body, complete)
     per request, raw body None for a head it closed on. `closes(conn, index, head)` picks the
     heads it closes on instead; `on_accept(self, conn)` runs as each connection is accepted;
-    `wrap(sock)` (TLS) wraps each. A target with "/silent" is read whole and never answered."""
+    `wrap(sock)` (TLS) wraps each. A target with "/silent" is read whole and never answered;
+    one with "/busy" is answered a millisecond after. `most_busy`: the most requests it was
+    serving at once (read, not yet answered), across its connections."""
 
     def __init__(self, test, closes=None, on_accept=None, wrap=None):
         self.log = []
@@ -64,6 +67,8 @@ class StaleBackend:
         self.closes = closes or (lambda conn, index, head: index > 0)
         self.on_accept = on_accept
         self.accepted = 0
+        self.busy = 0  # requests read and not yet answered, and the most at once
+        self.most_busy = 0
         self.lock = threading.Lock()
         self.backend = ScriptedBackend(test, self._serve)
         self.address = self.backend.address
@@ -94,14 +99,23 @@ class StaleBackend:
                 return
             if "100-continue" in headers.get("expect", "").lower():
                 sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-            raw, complete = read_body_raw(rfile, headers)
             with self.lock:
-                self.log.append((conn, method, target, raw, complete))
-            if not complete:
-                return
-            if "/silent" in target:
-                sock.recv(1)  # until the proxy gives up
-                return
+                self.busy += 1
+                self.most_busy = max(self.most_busy, self.busy)
+            try:
+                raw, complete = read_body_raw(rfile, headers)
+                with self.lock:
+                    self.log.append((conn, method, target, raw, complete))
+                if not complete:
+                    return
+                if "/silent" in target:
+                    sock.recv(1)  # until the proxy gives up
+                    return
+                if "/busy" in target:
+                    time.sleep(0.001)  # its service time: others queue for the connection
+            finally:
+                with self.lock:
+                    self.busy -= 1
             answer(sock)
             index += 1
 
@@ -460,6 +474,39 @@ class ResendAttacks(harness.ProxyTestCase):
             self.assertEqual(whole.get(target, 0), 1 if status == 200 else 0, target)
         if not harness.SANITIZER:  # each request holds at most its 16 KiB copy
             self.assertLess(proxy.rss_kib() - before, 16 * 1024)
+        self.assert_settled(proxy, path="/c")
+
+    def test_resends_on_two_workers_keep_max_connections(self):
+        # The stale connection's slot passes to the fresh one: a waiter on the other worker
+        # must not take it between the close and the connect, or the backend serves two
+        # requests at once under max_connections 1.
+        backend = StaleBackend(self)
+        proxy = self.start(backend, {"circuit_breaker": {"consecutive_failures": 1000,
+                                                         "max_connections": 1,
+                                                         "max_pending": 64},
+                                     "timeouts": {"connect": "10s", "read": "10s"}},
+                           workers=2)
+        end = harness.deadline(3)
+        statuses, errors = [], []
+
+        def client():
+            try:
+                sock, rfile = self.open_raw(proxy)
+                while time.monotonic() < end and backend.most_busy < 2:
+                    sock.sendall(self.put(sock, b"/busy", b"abc"))
+                    statuses.append(harness.read_response(rfile).status)
+            except Exception as e:  # reported below, in the test's thread
+                errors.append(repr(e))
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30 * harness.SLOWDOWN)
+        self.assertEqual(errors, [])
+        self.assertEqual(backend.most_busy, 1, "requests at once under max_connections 1")
+        self.assertEqual(set(statuses), {200})
+        self.assertGreater(backend.accepted, 50, "too few resends to tell")
+        self.assertTrue(all(raw == b"abc" for _, raw, _ in backend.puts() if raw is not None))
         self.assert_settled(proxy, path="/c")
 
     # ---- an HTTP/2 client ----------------------------------------------------------------------
