@@ -272,8 +272,16 @@ void Exchange::OnAttemptFailed(upstream::Outcome outcome, int status, std::strin
       evbuffer_add_buffer(replay.get(), resend.get());
     }
     resend.reset();
+    // The stale connection's slot under max_connections passes to the fresh one: reserved
+    // across the swap, else a waiter on another worker takes it between the close and the
+    // connect, and the backend gets one connection more than its cap. Freed once the fresh
+    // one counts itself (as in SendInSlot); the backend is kept alive for it, since a failed
+    // connect may retry elsewhere and release the snapshot holding it.
+    std::shared_ptr<upstream::Backend> backend = attempt_.backend()->shared_from_this();
+    backend->AddConnectionsInUse(1);
     attempt_.DropConnection();
     Connect();
+    upstream::Release(backend->connections_in_use());
     return;
   }
   spdlog::debug("{} {}: {}", pool ? pool->config->name : "",
