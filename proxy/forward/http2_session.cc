@@ -126,7 +126,26 @@ void Http2Session::UpdateReadTimeout() {
 }
 
 void Http2Session::Flush() {
+  if (closed_ || flush_pending_) return;
+  if (!flush_event_) flush_event_.reset(event_new(worker_.base(), -1, 0, OnDeferredFlush, this));
+  // Active events run in the order they became active: this one after every callback the
+  // loop found ready with it, in the same iteration.
+  event_active(flush_event_.get(), EV_TIMEOUT, 0);
+  flush_pending_ = true;
+}
+
+void Http2Session::OnDeferredFlush(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Http2Session*>(arg);
+  self->flush_pending_ = false;
+  self->FlushNow();
+}
+
+void Http2Session::FlushNow() {
   if (closed_ || in_codec_) return;  // Receive's caller flushes when it returns
+  if (flush_pending_) {              // this flush does what the deferred one would
+    event_del(flush_event_.get());
+    flush_pending_ = false;
+  }
   for (StreamSlot& s : slots_) {
     if (s.ex != nullptr) s.ex->FlushUpstream(/*body_paused=*/s.paused);
     if (closed_) return;
@@ -221,7 +240,7 @@ void Http2Session::OnDrain() {
   if (draining_ || closed_) return;
   draining_ = true;
   codec_.Goaway(NGHTTP2_NO_ERROR);
-  Flush();
+  FlushNow();
 }
 
 void Http2Session::MoveListener(std::optional<size_t> index) {
@@ -249,6 +268,7 @@ void Http2Session::Close() {
     if (s.ex != nullptr) AbandonExchange(s);
   }
   if (linger_timer_) evtimer_del(linger_timer_.get());
+  if (flush_event_) event_del(flush_event_.get());
   client_.DisableRead();
   client_.SetCallbacks(nullptr, nullptr, nullptr, nullptr);
   carrier_.Http2Closed();

@@ -58,7 +58,10 @@ class Http2Session final : public ClientSession, private http2::ServerCodecCallb
   void TrimIdle();
   void MoveListener(std::optional<size_t> index);
 
-  // Runs the codec's output and the streams' upstreams (ClientSession; also the carrier's).
+  // ClientSession's (also the carrier's): runs the codec's output and the streams' upstreams
+  // once the loop has run every callback that is ready, so that the answers of all the
+  // streams whose backends spoke in one loop iteration leave in one write (HAProxy does the
+  // same), not one write per stream. The session's own client callbacks flush at once.
   void Flush() override;
 
   size_t open_streams() const { return codec_.open_streams(); }
@@ -113,11 +116,14 @@ class Http2Session final : public ClientSession, private http2::ServerCodecCallb
   static void OnPluginResume(void* slot);
   struct FlushOnReturn {
     explicit FlushOnReturn(Http2Session* s) : session(s) {}
-    ~FlushOnReturn() { session->Flush(); }
+    ~FlushOnReturn() { session->FlushNow(); }
     FlushOnReturn(const FlushOnReturn&) = delete;
     FlushOnReturn& operator=(const FlushOnReturn&) = delete;
     Http2Session* session;
   };
+
+  void FlushNow();
+  static void OnDeferredFlush(evutil_socket_t, short, void* self);
 
   StreamSlot* SlotOf(int32_t stream);
   StreamSlot& SlotOf(Exchange& ex);
@@ -155,6 +161,8 @@ class Http2Session final : public ClientSession, private http2::ServerCodecCallb
   std::vector<StreamSlot> slots_;  // fixed: the codec's max_concurrent_streams
   http::ResponseHead reply_head_;  // scratch: a local answer's head, re-read (its capacity kept)
   net::EventPtr linger_timer_;     // see Linger
+  net::EventPtr flush_event_;      // made active by Flush; runs FlushNow later in the iteration
+  bool flush_pending_ = false;     // flush_event_ is active
   http2::CodecStats counted_;      // the part of codec_.stats() already counted
   LimitCounters* open_counters_ = nullptr;  // where ReportOpen adds; fixed at construction
   int64_t reported_streams_ = 0;            // open streams ReportOpen has added there
