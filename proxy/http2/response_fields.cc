@@ -1,6 +1,5 @@
 #include "proxy/http2/response_fields.h"
 
-#include <cstdio>
 #include <cstring>
 
 #include "proxy/http/fields.h"
@@ -43,8 +42,8 @@ void ResponseFields::Build(int status, std::span<const http::Header> fields) {
     Assemble({}, fields, false);
     return;
   }
-  char digits[4];
-  std::snprintf(digits, sizeof digits, "%03d", status);
+  const char digits[3] = {char('0' + status / 100 % 10), char('0' + status / 10 % 10),
+                          char('0' + status % 10)};
   const Pseudo pseudo[] = {{":status", std::string_view(digits, 3)}};
   Assemble(pseudo, fields, false);
 }
