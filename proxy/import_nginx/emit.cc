@@ -54,6 +54,7 @@ void ListenerTlsYaml(std::string& out, const ListenerTls& tls) {
     Append(&out, "      client_auth: { ca: ", Quote(tls.client_ca), ", mode: ", tls.client_mode,
            " }\n");
   }
+  if (tls.h2) Append(&out, "      alpn: [h2, http/1.1]\n");
 }
 
 void PoolTlsYaml(std::string& out, const PoolTls& tls) {
@@ -87,6 +88,12 @@ std::string EmitYaml(const Model& m, std::string_view source) {
     Append(&out, "  ", Quote(l.name), ":\n    listen: ", Quote(l.listen), "\n");
     Timeouts(out, "    ", {{"header", l.header_ms}, {"idle", l.idle_ms}});
     if (l.tls) ListenerTlsYaml(out, *l.tls);
+    if (l.h2c) {
+      Append(&out,
+             "    # nginx: http2 on a plain address (nginx 1.22 speaks only HTTP/2 there).\n"
+             "    # Outrigger serves HTTP/2 to clients with prior knowledge, and HTTP/1.1.\n"
+             "    h2c: true\n");
+    }
     if (!l.access_log.empty()) {
       Append(&out, "    access_log: { format: combined, path: ", Quote(l.access_log), " }\n");
     }

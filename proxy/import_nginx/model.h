@@ -64,6 +64,7 @@ struct ListenerTls {
   std::vector<Certificate> certificates;  // the default server's first
   std::string min_version;                // empty: Outrigger's default (1.2)
   std::string client_ca, client_mode;     // client_mode empty: no client_auth
+  bool h2 = false;                        // `alpn: [h2, http/1.1]` (nginx's http2)
 };
 
 struct Listener {
@@ -71,6 +72,7 @@ struct Listener {
   std::string listen;
   std::optional<int64_t> idle_ms, header_ms;
   std::optional<ListenerTls> tls;
+  bool h2c = false;  // a plain listener with nginx's http2: HTTP/2 by prior knowledge
   bool redirect_https = false;
   std::string access_log;  // a combined-format log to this path ("stdout", a file); empty: none
   std::vector<Route> routes;

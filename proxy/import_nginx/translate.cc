@@ -30,12 +30,14 @@ struct Settings {
   TlsSettings tls;
   const Directive* access_log = nullptr;  // the first of this level's, else the parent's
   bool access_log_set_here = false;
+  const Directive* http2 = nullptr;  // `http2 on|off` in force (nginx 1.25.1); null: off
 };
 
 struct ListenCtx {
   std::string address;
   bool is_default = false;
   bool ssl = false;
+  bool http2 = false;                    // `listen ... http2`: the whole address's, in nginx
   const Directive* ssl_on = nullptr;     // the server's `ssl on`
   const Directive* directive = nullptr;  // null: nginx's implicit `listen 80`
 };
@@ -114,6 +116,9 @@ class Translator {
         s.access_log = &d;
         s.access_log_set_here = true;
       }
+    } else if (d.name == "http2" && d.args.size() == 1 &&
+               (d.args[0] == "on" || d.args[0] == "off")) {
+      s.http2 = &d;
     } else if (d.name == "proxy_http_version") {
       if (d.args.empty() || d.args[0] != "1.1") {
         Untranslated(d, "Outrigger speaks HTTP/1.1 to backends", model_.notes);
@@ -275,9 +280,7 @@ class Translator {
       } else if (a == "ssl") {
         l.ssl = true;
       } else if (a == "http2") {
-        model_.notes.push_back({d.file, d.line,
-                                "listen option `http2` not translated: Outrigger serves "
-                                "HTTP/1.1 (HTTP/2 is not in Outrigger yet)"});
+        l.http2 = true;
       } else if (a == "quic" || a == "proxy_protocol") {
         Untranslated(d, Cat("`", a, "`: no Outrigger equivalent; this address is left out"),
                      model_.notes);
@@ -334,7 +337,7 @@ class Translator {
                      model_.notes);
         continue;
       }
-      if (d.name == "ssl" || StartsWith(d.name, "ssl_")) {
+      if (d.name == "ssl" || StartsWith(d.name, "ssl_") || d.name == "http2") {
         Untranslated(d, "not allowed in a location (nginx refuses it there too)", model_.notes);
         continue;
       }
@@ -663,6 +666,12 @@ class Translator {
         }
         if (!ListenerTlsFor(servers, def, l)) continue;
       }
+      const bool h2 = Http2For(servers, def);
+      if (ssl) {
+        l.tls->h2 = h2;
+      } else {
+        l.h2c = h2;
+      }
       l.redirect_https = !ssl && RedirectsAll(servers);
       std::string port = addr.substr(addr.rfind(':') + 1);
       const char* scheme = ssl ? "https-" : "http-";
@@ -690,6 +699,31 @@ class Translator {
       add(*def.server, "");  // nginx's default server answers any other Host
       if (!l.routes.empty() || l.redirect_https) model_.listeners.push_back(std::move(l));
     }
+  }
+
+  // Whether the address serves HTTP/2: nginx's `listen ... http2` on any server there turns
+  // it on for the whole address; `http2 on` is a server's, and Outrigger's ALPN and h2c are
+  // the listener's, so the default server's setting decides (the servers that differ are
+  // reported: nginx picks by SNI, or by the default server on a plain address).
+  bool Http2For(const std::vector<OnAddress>& servers, const OnAddress& def) {
+    bool address = false;
+    for (const OnAddress& s : servers) address |= s.listen->http2;
+    auto wants = [&](const OnAddress& s) {
+      const Directive* d = s.server->settings.http2;
+      return address || (d != nullptr && d->args[0] == "on");
+    };
+    const bool h2 = wants(def);
+    for (const OnAddress& s : servers) {
+      const Directive* at = s.server->settings.http2;
+      if (at == nullptr) at = s.listen->directive;
+      if (wants(s) == h2 || at == nullptr || !http2_noted_.insert(at).second) continue;
+      model_.notes.push_back(
+          {at->file, at->line,
+           Cat("`http2` differs from the default server's on this address: Outrigger serves "
+               "HTTP/2 per listener, here ",
+               h2 ? "on" : "off", " as the default server has it")});
+    }
+    return h2;
   }
 
   // The listener's TLS: the default server's certificates first, then the other servers'
@@ -756,6 +790,7 @@ class Translator {
   std::map<std::string, bool> pool_https_;  // pool → reached over https://
   std::set<const Directive*> access_logs_noted_;
   std::set<const Directive*> certs_noted_;
+  std::set<const Directive*> http2_noted_;
   std::vector<ServerCtx> servers_;
   std::optional<int64_t> resolve_every_ms_;
 };

@@ -6,8 +6,18 @@
 namespace outrigger::import_nginx {
 
 std::string_view WhyUntranslated(std::string_view d) {
-  if (d == "http2" || d == "http3" || d == "quic") {
-    return "Outrigger speaks HTTP/1.1 to clients (HTTP/2 is not in Outrigger yet)";
+  if (d == "http3" || d == "quic" || StartsWith(d, "http3_") || StartsWith(d, "quic_")) {
+    return "Outrigger serves HTTP/1.1 and HTTP/2 to clients, not HTTP/3";
+  }
+  if (d == "http2") return "nginx takes `on` or `off` (in http or server)";
+  if (StartsWith(d, "http2_push")) return "Outrigger does not push (nor do browsers take it)";
+  if (StartsWith(d, "http2_")) {
+    return "Outrigger's HTTP/2 limits are fixed (100 streams, 32 KiB header lists: the README's "
+           "HTTP/2 from clients)";
+  }
+  if (d == "grpc_pass" || StartsWith(d, "grpc_")) {
+    return "Outrigger speaks HTTP/1.1 to backends: gRPC needs a pool speaking HTTP/2, the pool "
+           "key `protocol` (h2), which Outrigger's config does not have yet";
   }
   if (d == "add_header" || d == "proxy_set_header") {
     return "not in a form the headers plugin takes";

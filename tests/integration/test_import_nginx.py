@@ -32,7 +32,7 @@ UNTRANSLATED = {
                                                                  27, 28, 44)}
                            | {("mime.types", 1)},
     "rate_limits.conf": {("rate_limits.conf", n) for n in (5, 6, 23, 24)},
-    "tls.conf": {("tls.conf", 20)},
+    "tls.conf": set(),
     "tls_sni.conf": {("tls_sni.conf", 7), ("tls_sni.conf", 8), ("tls_sni.conf", 49)},
     "plugins.conf": set(),
 }

@@ -38,8 +38,10 @@ TEST(TlsTranslate, ServersOnOneTlsAddressShareItsListenerWithACertificateEach) {
   EXPECT_EQ(l.tls->certificates[2].cert, "/b.crt");
   EXPECT_EQ(l.tls->min_version, "1.3");
   EXPECT_FALSE(l.redirect_https);
+  // `listen ... http2` on b.example's is the whole address's, as in nginx.
+  EXPECT_TRUE(l.tls->h2);
+  EXPECT_FALSE(HasNote(m, 3, "http2")) << AllNotes(m);
   // b.example's protocols differ from the default server's: said at its listen.
-  EXPECT_TRUE(HasNote(m, 3, "listen option `http2`")) << AllNotes(m);
   EXPECT_TRUE(HasNote(m, 3, "default server's kept")) << AllNotes(m);
   EXPECT_TRUE(HasNote(m, 2, "tickets")) << AllNotes(m);
   EXPECT_TRUE(HasNote(m, 11, "intermediate")) << AllNotes(m);
