@@ -63,9 +63,6 @@ struct Cursor {
   }
 };
 
-// Room for 20 digits and a sign, or a millisecond figure.
-constexpr size_t kNumberRoom = 24;
-
 // Runs `write(char* room)` (which returns the end of what it wrote) on at least `bound`
 // bytes of room and appends the result to *out. Lines fit the stack buffer unless a client
 // sent very long fields; those are written straight into *out.
