@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <iterator>
 
-#include "fuzz/fuzz_check.h"
 #include "fuzz/worker_harness.h"
 
 namespace outrigger::forward::harness {
@@ -48,21 +47,15 @@ void RunOne(const uint8_t* data, size_t size) {
   Harness h(Knobs::Read(in), /*h2c=*/false);
   for (size_t i = 0; i < kMaxActions && !in.done(); ++i) Do(h, in);
   h.Finish();
-  FUZZ_CHECK(!h.must_settle() || h.connection_count() == 0);
 }
 
 }  // namespace
 }  // namespace outrigger::forward::harness
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  outrigger::forward::harness::InitProcess();
-  outrigger::forward::harness::RunOne(nullptr, 0);  // what libraries open once and keep, now
-  return 0;
+  return outrigger::forward::harness::Initialize(outrigger::forward::harness::RunOne);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const int fds = outrigger::forward::harness::OpenFds();
-  outrigger::forward::harness::RunOne(data, size);
-  FUZZ_CHECK(outrigger::forward::harness::OpenFds() == fds);  // no descriptor outlives it
-  return 0;
+  return outrigger::forward::harness::TestOneInput(outrigger::forward::harness::RunOne, data, size);
 }

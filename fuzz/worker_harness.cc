@@ -383,6 +383,7 @@ void Harness::Finish() {
   // go) until its wait ends, at the connect timeout: wait for that when it is short.
   slept_ms_ = 0;
   while (worker_->connection_count() > 0 && slept_ms_ < kSleepBudgetMs) Sleep(2);
+  FUZZ_CHECK(!must_settle() || connection_count() == 0);
 }
 
 Peer& Harness::Client(uint8_t b) {
@@ -493,6 +494,10 @@ void Harness::ControlTick(bool panic) {
   }
 }
 
+namespace {
+
+// Descriptors open in the process (libFuzzer's own, such as the symbolizer's pipes, may come
+// between inputs, never during one).
 int OpenFds() {
   DIR* dir = ::opendir("/proc/self/fd");
   FUZZ_CHECK(dir != nullptr);
@@ -502,12 +507,23 @@ int OpenFds() {
   return n;
 }
 
-void InitProcess() {
+}  // namespace
+
+int Initialize(RunInput run) {
   std::signal(SIGPIPE, SIG_IGN);
   net::InitLibevent();
   const char* level = std::getenv("OUTRIGGER_FUZZ_LOG");
   spdlog::set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::off);
   ThePorts();
+  run(nullptr, 0);
+  return 0;
+}
+
+int TestOneInput(RunInput run, const uint8_t* data, size_t size) {
+  const int fds = OpenFds();
+  run(data, size);
+  FUZZ_CHECK(OpenFds() == fds);
+  return 0;
 }
 
 }  // namespace outrigger::forward::harness

@@ -149,7 +149,7 @@ class Harness {
   bool Step();
 
   // Every peer goes away (the backends stop listening first, so that no retry finds one);
-  // the worker must then let go of every connection.
+  // the worker must then let go of every connection (checked, where must_settle()).
   void Finish();
 
   // Whether Finish must leave no connection: a request may wait for a connection slot only
@@ -179,12 +179,14 @@ class Harness {
   int slept_ms_ = 0;
 };
 
-// Descriptors open in the process (libFuzzer's own, such as the symbolizer's pipes, may come
-// between inputs, never during one).
-int OpenFds();
+// A target's run of one input (nullptr, 0: the empty input).
+using RunInput = void (*)(const uint8_t* data, size_t size);
 
-// What LLVMFuzzerInitialize must do first: SIGPIPE ignored, libevent set up, the proxy's log
-// off (OUTRIGGER_FUZZ_LOG=debug shows it when reproducing a crash), the ports taken.
-void InitProcess();
+// LLVMFuzzerInitialize's work: SIGPIPE ignored, libevent set up, the proxy's log off
+// (OUTRIGGER_FUZZ_LOG=debug shows it when reproducing a crash), the ports taken, and one empty
+// run, so that what libraries open once and keep is open before descriptors are counted.
+int Initialize(RunInput run);
+// LLVMFuzzerTestOneInput's: `run`, then the check that no descriptor outlives the input.
+int TestOneInput(RunInput run, const uint8_t* data, size_t size);
 
 }  // namespace outrigger::forward::harness
