@@ -62,19 +62,31 @@ void ResponseFields::Assemble(std::span<const Pseudo> pseudo, std::span<const ht
   // bytes_ must stop growing before nva_ points into it: reserve once, fill, then point.
   size_t total = 0;
   for (const Pseudo& p : pseudo) total += p.value.size();
-  for (const http::Header& h : fields) total += h.name.size() + h.value.size();
+  bool has_connection = false;  // rare from a backend: only then may a field be named by it
+  for (const http::Header& h : fields) {
+    total += h.name.size() + h.value.size();
+    has_connection = has_connection || NameIs(h.name, "connection");
+  }
   bytes_.reserve(total);
   for (const Pseudo& p : pseudo) {
     bytes_.append(p.value);
     nva_.push_back(Nv(p.name, std::strlen(p.name), nullptr, p.value.size()));
   }
   for (const http::Header& h : fields) {
-    if (IsConnectionSpecific(h.name) || NamedByConnection(fields, h.name)) continue;
+    if (IsConnectionSpecific(h.name) || (has_connection && NamedByConnection(fields, h.name))) {
+      continue;
+    }
     if (request &&
         (NameIs(h.name, "host") || (NameIs(h.name, "te") && !NameIs(h.value, "trailers")))) {
       continue;
     }
-    for (char c : h.name) bytes_.push_back(c >= 'A' && c <= 'Z' ? char(c | 0x20) : c);
+    const size_t at = bytes_.size();
+    bytes_.resize(at + h.name.size());  // within the reservation: no reallocation
+    char* name = bytes_.data() + at;
+    for (size_t i = 0; i < h.name.size(); ++i) {
+      const char c = h.name[i];
+      name[i] = c >= 'A' && c <= 'Z' ? char(c | 0x20) : c;
+    }
     bytes_.append(h.value);
     // Offsets for now; made pointers below, once bytes_ is final.
     nva_.push_back(Nv(nullptr, h.name.size(), nullptr, h.value.size()));
