@@ -37,6 +37,7 @@
 #include "proxy/log/log_sink.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/net/event.h"
+#include "proxy/upstream/h2_connection.h"
 #include "proxy/upstream/outcome.h"
 
 namespace outrigger::config {
@@ -86,7 +87,9 @@ struct ExchangeState {
   int64_t last_activity_ns = 0;  // tunnel idle timeout
 };
 
-class Exchange final : public ExchangeState, private AttemptCallbacks {
+class Exchange final : public ExchangeState,
+                       private AttemptCallbacks,
+                       private upstream::H2StreamOwner {
  public:
   // `worker`: the one whose spares hold it (null only in tests of UpstreamAttempt alone,
   // which use its request fields and nothing else).
@@ -257,6 +260,26 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
   // then a retry, a 502/504, or, once the response started, a cut.
   void OnAttemptFailed(upstream::Outcome outcome, int status, std::string_view detail) override;
   void BeginTunnel();
+
+  // A try on a `protocol: h2` pool (exchange_h2.cc): a stream on one of the worker's
+  // multiplexed connections instead of a connection of its own. The response comes back into
+  // the same AttemptCallbacks, its body re-framed as HTTP/1 chunks (trailers included) in
+  // h2_in_, and the stream's window reopens only as the client takes the bytes.
+  bool OnH2Pool() const;
+  // With a connection slot reserved (SendInSlot): a stream on a connection that can take one,
+  // or on a new connection, which counts itself; the reservation is freed.
+  void SendOnH2();
+  void PumpH2RequestBody();
+  // Gives the stream up: reset (CANCEL) unless the exchange completed with the request sent.
+  void LeaveH2(bool complete);
+  // What the client took of the response since the last call reopens the stream's window.
+  void ConsumeH2();
+  void RelayH2Body();
+  void OnH2Head(const http::ResponseHead& head, bool end_stream) override;
+  void OnH2Data(const uint8_t* data, size_t size) override;
+  void OnH2End(std::span<const http::Header> trailers) override;
+  void OnH2Close(uint32_t code, bool retryable) override;
+  evbuffer* H2RequestBody() override { return h2_body_.get(); }
   // A response body a plugin encodes (exchange_encoding.cc): its buffers, then what the
   // decoded body gave the encoder, to the client; false when the client was reset on an
   // encoder failure.
@@ -290,6 +313,15 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
   // it again).
   ClientSession* session_ = nullptr;
   UpstreamAttempt attempt_;
+  // The h2 try's stream (null / -1: none), whether its close said the backend never had the
+  // request, and response data bytes handed to the client's side but not yet consumed.
+  upstream::H2Connection* h2_conn_ = nullptr;
+  int32_t h2_id_ = -1;
+  bool h2_retryable_ = false;
+  uint64_t h2_unconsumed_ = 0;
+  http::RequestHead h2_head_;  // upstream_head read back, for the codec (views into it)
+  net::EvBufferPtr h2_body_;   // request body bytes for DATA frames
+  net::EvBufferPtr h2_in_;     // the response body, framed as HTTP/1 for the response path
 };
 
 }  // namespace outrigger::forward

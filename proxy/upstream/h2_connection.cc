@@ -72,6 +72,10 @@ void H2Connection::Consume(int32_t stream, size_t size) {
   SendSoon();  // a WINDOW_UPDATE, when nghttp2 decides one is due
 }
 
+void H2Connection::Release(int32_t stream) {
+  if (owners_.erase(stream) > 0) UpdateTimeout();
+}
+
 void H2Connection::Cancel(int32_t stream, uint32_t code) {
   if (owners_.erase(stream) == 0) return;
   codec_.ResetStream(stream, code);
@@ -157,9 +161,11 @@ void H2Connection::Die() {
   event_del(send_soon_.get());
   // Streams the codec did not close: the connection went under them, and the backend may
   // have acted on their requests.
+  // A connection that never connected sent nothing: its requests may go elsewhere.
+  const bool never_sent = stream_->connecting();
   std::vector<std::pair<int32_t, H2StreamOwner*>> left(owners_.begin(), owners_.end());
   owners_.clear();
-  for (auto [id, owner] : left) owner->OnH2Close(NGHTTP2_INTERNAL_ERROR, /*retryable=*/false);
+  for (auto [id, owner] : left) owner->OnH2Close(NGHTTP2_INTERNAL_ERROR, never_sent);
   in_callback_ = false;
   // It may destroy this, so it is called from a copy on the stack: the last act.
   if (OnDead on_dead = std::move(on_dead_)) on_dead(this);

@@ -17,7 +17,8 @@
 //
 // Death: the backend closing, a transport error, a codec connection error, or a GOAWAY after
 // which no stream is left, makes it dead(): every owner still holding a stream gets OnH2Close
-// (a transport loss: INTERNAL_ERROR, not retryable, for the request may have been processed),
+// (a transport loss: INTERNAL_ERROR, not retryable, for the request may have been processed,
+// unless the connection never connected: then retryable),
 // then `on_dead(this)` runs as the connection's last act, and whoever owns it (H2Pool) may
 // destroy it there. An idle connection (no stream) reads with the pool's idle timeout; with
 // streams open it has no read timeout of its own: each request keeps its own deadline.
@@ -87,6 +88,9 @@ class H2Connection final : private http2::ClientCodecCallbacks {
   void FinishRequestWithTrailers(int32_t stream, std::span<const http::Header> trailers);
   // The owner's client took `size` body bytes: the windows reopen by as much.
   void Consume(int32_t stream, size_t size);
+  // The owner's exchange is complete: it hears nothing more of the stream, which ends as the
+  // codec sees fit (no reset).
+  void Release(int32_t stream);
   // The owner leaves (its client went, or it gave up): RST_STREAM `code`, and the owner hears
   // nothing more of the stream.
   void Cancel(int32_t stream, uint32_t code = NGHTTP2_CANCEL);
