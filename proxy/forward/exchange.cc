@@ -132,7 +132,13 @@ void Exchange::StopTimer() {
 void Exchange::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Exchange*>(arg);
   FlushOnReturn flush(self);
-  if (self->attempt_.phase() == UpstreamAttempt::Phase::kPending) self->RecheckPending();
+  if (self->attempt_.phase() == UpstreamAttempt::Phase::kPending) {
+    self->RecheckPending();
+  } else if (self->h2_conn_ != nullptr) {
+    const bool deadline = self->grpc_deadline_ns != 0 && MonoNanos() >= self->grpc_deadline_ns;
+    self->OnAttemptFailed(upstream::Outcome::kLocalTimeout, 504,
+                          deadline ? "the call's grpc-timeout passed" : "upstream read timed out");
+  }
 }
 
 }  // namespace outrigger::forward

@@ -85,6 +85,12 @@ struct ExchangeState {
   uint64_t encoded_bytes = 0;    // an encoded response's bytes to the client, chunk framing too
   uint8_t interim = 0;           // interim (1xx) responses to the request so far (kMaxInterim)
   int64_t last_activity_ns = 0;  // tunnel idle timeout
+  // A gRPC call (an HTTP/2 client's request with content-type application/grpc*): the
+  // proxy's own answers are Trailers-Only, and `grpc-timeout` set grpc_deadline_ns
+  // (monotonic; 0: none), which ends an h2 try as a timeout when shorter than timeouts.read.
+  bool grpc = false;
+  int64_t grpc_deadline_ns = 0;
+  uint64_t h2_body_pulled = 0;  // request body bytes pulled into the h2 stream's buffer
 };
 
 class Exchange final : public ExchangeState,
@@ -271,10 +277,18 @@ class Exchange final : public ExchangeState,
   void SendOnH2();
   void PumpH2RequestBody();
   // Gives the stream up: reset (CANCEL) unless the exchange completed with the request sent.
-  void LeaveH2(bool complete);
+  // `keep_body`: the request body pulled so far stays for a retry's stream.
+  void LeaveH2(bool complete, bool keep_body = false);
+  // Copies `n` body bytes just pulled into h2_body_ (from offset `from`) to h2_replay_ while
+  // the body fits in kResendLimit, so that a retry can send it again after the connection
+  // took them (a connect that failed). H2BodyWhole: a retry can send the whole body so far.
+  void KeepH2Replay(size_t from, size_t n);
+  bool H2BodyWhole() const;
   // What the client took of the response since the last call reopens the stream's window.
   void ConsumeH2();
   void RelayH2Body();
+  // The h2 try's timer: timeouts.read of silence from now, or the call's deadline if sooner.
+  void ArmH2Timer();
   void OnH2Head(const http::ResponseHead& head, bool end_stream) override;
   void OnH2Data(const uint8_t* data, size_t size) override;
   void OnH2End(std::span<const http::Header> trailers) override;
@@ -318,10 +332,12 @@ class Exchange final : public ExchangeState,
   upstream::H2Connection* h2_conn_ = nullptr;
   int32_t h2_id_ = -1;
   bool h2_retryable_ = false;
+  bool h2_finished_ = false;  // FinishRequest was called for the try's stream
   uint64_t h2_unconsumed_ = 0;
-  http::RequestHead h2_head_;  // upstream_head read back, for the codec (views into it)
-  net::EvBufferPtr h2_body_;   // request body bytes for DATA frames
-  net::EvBufferPtr h2_in_;     // the response body, framed as HTTP/1 for the response path
+  http::RequestHead h2_head_;   // upstream_head read back, for the codec (views into it)
+  net::EvBufferPtr h2_body_;    // request body bytes for DATA frames
+  net::EvBufferPtr h2_replay_;  // a copy of the body pulled so far, while it is small
+  net::EvBufferPtr h2_in_;      // the response body, framed as HTTP/1 for the response path
 };
 
 }  // namespace outrigger::forward

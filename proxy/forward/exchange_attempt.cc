@@ -148,7 +148,7 @@ bool Exchange::Retry(int answered) {
   spdlog::debug("pool {}: retrying on {} after {} failed", pool->config->name, next->label(),
                 failed->label());
   attempt_.End();  // its breaker has its verdict already (ReportOutcome)
-  LeaveH2(/*complete=*/false);
+  LeaveH2(/*complete=*/false, /*keep_body=*/true);
   attempt_.Begin(*this, next);
   ++retries;
   if constexpr (metrics::kRecording) {  // MetricId is a hash lookup: skip it with the recording

@@ -27,6 +27,7 @@ H2Connection::H2Connection(event_base* base, std::unique_ptr<net::Stream> stream
       on_dead_(std::move(on_dead)),
       empty_(evbuffer_new()) {
   backend_->AddConnectionsInUse(1);
+  connected_ = !stream_->connecting();
   stream_->SetCallbacks(&H2Connection::OnRead, &H2Connection::OnDrained, &H2Connection::OnEvent,
                         this);
   stream_->SetLowWater(kLowWater);
@@ -119,6 +120,7 @@ void H2Connection::OnEvent(short what, void* arg) {
   auto* self = static_cast<H2Connection*>(arg);
   self->in_callback_ = true;
   if (what & net::Stream::kConnected) {
+    self->connected_ = true;
     self->Settle(true);
     return;
   }
@@ -162,7 +164,7 @@ void H2Connection::Die() {
   // Streams the codec did not close: the connection went under them, and the backend may
   // have acted on their requests.
   // A connection that never connected sent nothing: its requests may go elsewhere.
-  const bool never_sent = stream_->connecting();
+  const bool never_sent = !connected_;
   std::vector<std::pair<int32_t, H2StreamOwner*>> left(owners_.begin(), owners_.end());
   owners_.clear();
   for (auto [id, owner] : left) owner->OnH2Close(NGHTTP2_INTERNAL_ERROR, never_sent);

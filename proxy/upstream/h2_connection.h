@@ -99,6 +99,8 @@ class H2Connection final : private http2::ClientCodecCallbacks {
 
   Backend* backend() const { return backend_.get(); }
   bool dead() const { return dead_; }
+  // The TCP connect (and TLS handshake) never completed: nothing reached the backend.
+  bool never_connected() const { return !connected_; }
   size_t streams() const { return owners_.size(); }
   const http2::CodecStats& stats() const { return codec_.stats(); }
 
@@ -139,6 +141,7 @@ class H2Connection final : private http2::ClientCodecCallbacks {
   absl::flat_hash_map<int32_t, H2StreamOwner*> owners_;
   net::EvBufferPtr empty_;  // a cancelled stream's body: nghttp2 may still ask for it
   bool in_callback_ = false;
+  bool connected_ = false;
   bool dead_ = false;
   bool idle_timer_ = false;  // the idle read timeout is set
 };

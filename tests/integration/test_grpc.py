@@ -5,6 +5,7 @@ connection. The service uses generic handlers (no protoc): raw bytes in, raw byt
 """
 
 import threading
+import time
 import unittest
 from concurrent import futures
 
@@ -21,12 +22,15 @@ class GrpcBackend:
     def __init__(self, name):
         self.name = name
         self.calls = 0
+        self.cancelled = 0
         self.lock = threading.Lock()
         handlers = {
             "Unary": grpc.unary_unary_rpc_method_handler(self.unary),
             "ServerStream": grpc.unary_stream_rpc_method_handler(self.server_stream),
             "ClientStream": grpc.stream_unary_rpc_method_handler(self.client_stream),
             "Bidi": grpc.stream_stream_rpc_method_handler(self.bidi),
+            "Slow": grpc.unary_unary_rpc_method_handler(self.slow),
+            "Ticks": grpc.unary_stream_rpc_method_handler(self.ticks),
         }
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         self.server.add_generic_rpc_handlers(
@@ -56,6 +60,27 @@ class GrpcBackend:
         self.count()
         for r in requests:
             yield r.upper()
+
+    def on_cancel(self):
+        with self.lock:
+            self.cancelled += 1
+
+    def slow(self, request, context):
+        """Answers after 30 s unless the call is cancelled first (counted in `cancelled`)."""
+        self.count()
+        context.add_callback(self.on_cancel)
+        deadline = time.monotonic() + 30
+        while context.is_active() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return b"late"
+
+    def ticks(self, request, context):
+        """Its name, then a tick every 20 ms until the call ends."""
+        self.count()
+        yield self.name.encode()
+        while context.is_active():
+            time.sleep(0.02)
+            yield b"tick"
 
     def stop(self):
         self.server.stop(0).wait(5)
@@ -97,6 +122,47 @@ class GrpcThroughProxy(harness.ProxyTestCase):
         call = method(self.channel, "stream_stream", "Bidi")
         got = list(call(iter([b"a", b"bc", b"def"]), timeout=10 * harness.SLOWDOWN))
         self.assertEqual(got, [b"A", b"BC", b"DEF"])
+
+    def test_a_deadline_shorter_than_the_backends_delay_is_exceeded_and_the_backend_cancelled(self):
+        slow = method(self.channel, "unary_unary", "Slow")
+        started = time.monotonic()
+        with self.assertRaises(grpc.RpcError) as caught:
+            slow(b"", timeout=0.5 * harness.SLOWDOWN)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.assertLess(time.monotonic() - started, 5 * harness.SLOWDOWN)
+        harness.wait_until(lambda: sum(b.cancelled for b in self.backends) == 1,
+                           5 * harness.SLOWDOWN, what="the backend saw the cancel")
+
+    def test_a_backend_stopped_mid_run_ends_its_streams_unavailable_and_calls_go_on(self):
+        ticks = method(self.channel, "unary_stream", "Ticks")
+        streams = {}
+        for _ in range(2):
+            s = ticks(b"", timeout=30 * harness.SLOWDOWN)
+            streams[next(s)] = s
+        self.assertEqual(sorted(streams), [b"a", b"b"])  # one stream on each backend
+        self.assertEqual(next(streams[b"b"]), b"tick")
+        self.backends[1].stop()
+        with self.assertRaises(grpc.RpcError) as caught:
+            for _ in streams[b"b"]:
+                pass
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertEqual(next(streams[b"a"]), b"tick")  # the other backend's stream flows on
+        streams[b"a"].cancel()
+        # Calls the stopped backend would have taken never reached it: retried on the other.
+        unary = method(self.channel, "unary_unary", "Unary")
+        answers = [unary(b"after%d" % i, timeout=10 * harness.SLOWDOWN) for i in range(10)]
+        self.assertEqual([a.split(b":")[0] for a in answers], [b"a"] * 10)
+
+
+class GrpcWithoutBackend(harness.ProxyTestCase):
+    def test_a_call_with_no_backend_to_take_it_is_unavailable(self):
+        pool = self.pool("127.0.0.1:%d" % harness.free_port(), protocol="h2")
+        self.start_proxy(self.config({"grpc": pool}, listener={"h2c": True}))
+        with grpc.insecure_channel("127.0.0.1:%d" % self.proxy_port) as channel:
+            with self.assertRaises(grpc.RpcError) as caught:
+                method(channel, "unary_unary", "Unary")(b"x", timeout=10 * harness.SLOWDOWN)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("upstream connect failed", caught.exception.details())
 
 
 if __name__ == "__main__":
