@@ -294,6 +294,7 @@ class Exchange final : public ExchangeState,
   void OnH2End(std::span<const http::Header> trailers) override;
   void OnH2Close(uint32_t code, bool retryable) override;
   evbuffer* H2RequestBody() override { return h2_body_.get(); }
+  void OnH2BodyDrained() override;
   // A response body a plugin encodes (exchange_encoding.cc): its buffers, then what the
   // decoded body gave the encoder, to the client; false when the client was reset on an
   // encoder failure.

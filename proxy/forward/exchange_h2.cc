@@ -224,6 +224,12 @@ void Exchange::OnH2End(std::span<const http::Header> trailers) {
   RelayH2Body();
 }
 
+void Exchange::OnH2BodyDrained() {
+  if (request_body.done()) return;
+  FlushOnReturn flush(this);  // the client's side reads on
+  PumpH2RequestBody();
+}
+
 void Exchange::OnH2Close(uint32_t code, bool retryable) {
   FlushOnReturn flush(this);  // the connection's loop callback: the client's side sends too
   StopTimer();

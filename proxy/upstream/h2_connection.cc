@@ -145,6 +145,17 @@ bool H2Connection::SendNow() {
 void H2Connection::Settle(bool transport_ok) {
   // in_callback_ is set: owners' calls from the callbacks below only queue.
   bool ok = transport_ok && !dead_ && SendNow();
+  // Owners whose body ran low pull more, which the next Send carries (a few rounds at most:
+  // the rest waits for the socket to drain, OnDrained).
+  for (int round = 0; ok && !drained_.empty() && round < 4; ++round) {
+    std::vector<int32_t> drained;
+    drained.swap(drained_);
+    for (int32_t id : drained) {
+      if (H2StreamOwner* owner = OwnerOf(id)) owner->OnH2BodyDrained();
+    }
+    ok = SendNow();
+  }
+  drained_.clear();
   // Nothing more to read or write: the codec is done (a GOAWAY either way and no stream left).
   if (ok && !codec_.WantsRead() && !codec_.WantsWrite()) ok = false;
   in_callback_ = false;
@@ -213,7 +224,11 @@ void H2Connection::OnGoaway(int32_t, uint32_t) {
 
 evbuffer* H2Connection::RequestBody(int32_t stream) {
   H2StreamOwner* owner = OwnerOf(stream);
-  return owner != nullptr ? owner->H2RequestBody() : empty_.get();
+  if (owner == nullptr) return empty_.get();
+  evbuffer* body = owner->H2RequestBody();
+  // Asked for as DATA may go: once it runs low, the owner hears so after the Send.
+  if (evbuffer_get_length(body) < kLowWater) drained_.push_back(stream);
+  return body;
 }
 
 }  // namespace outrigger::upstream

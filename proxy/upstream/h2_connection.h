@@ -34,6 +34,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "proxy/http/message.h"
@@ -58,6 +59,9 @@ class H2StreamOwner {
   virtual void OnH2Close(uint32_t code, bool retryable) = 0;
   // The evbuffer holding the request body still to send (non-null while the stream is open).
   virtual evbuffer* H2RequestBody() = 0;
+  // The connection sent what H2RequestBody() held: room for more (the owner's backpressure
+  // on its client lifts here).
+  virtual void OnH2BodyDrained() {}
 
  protected:
   ~H2StreamOwner() = default;
@@ -139,7 +143,8 @@ class H2Connection final : private http2::ClientCodecCallbacks {
   std::chrono::milliseconds idle_timeout_;
   OnDead on_dead_;
   absl::flat_hash_map<int32_t, H2StreamOwner*> owners_;
-  net::EvBufferPtr empty_;  // a cancelled stream's body: nghttp2 may still ask for it
+  std::vector<int32_t> drained_;  // streams whose body ran empty in this Send
+  net::EvBufferPtr empty_;        // a cancelled stream's body: nghttp2 may still ask for it
   bool in_callback_ = false;
   bool connected_ = false;
   bool dead_ = false;
