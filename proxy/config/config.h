@@ -140,13 +140,19 @@ struct ScalingConfig {
   SourceMark mark;
 };
 
+// `protocol` of a pool: how requests go to its backends. kH2 multiplexes them as streams on a
+// few connections per worker and backend (h2c on a plain pool, ALPN h2 on a TLS one), so
+// gRPC calls are balanced per call.
+enum class PoolProtocol : uint8_t { kHttp1, kH2 };
+
 // PoolConfig::keepalive for `keepalive: auto`.
 inline constexpr uint32_t kKeepaliveAuto = std::numeric_limits<uint32_t>::max();
 
 struct PoolConfig {
   std::string name;
-  std::string balance = "round_robin";  // `balance`: a policy name from balance/registry.h
-  HashOn hash_on;                       // `hash_on`: only meaningful with ip_hash
+  PoolProtocol protocol = PoolProtocol::kHttp1;  // `protocol`: http1 (default) | h2
+  std::string balance = "round_robin";           // `balance`: a policy name from balance/registry.h
+  HashOn hash_on;                                // `hash_on`: only meaningful with ip_hash
   Duration slow_start{0};  // `slow_start`: ramp a new/recovered backend's weight over (0: off)
   std::vector<BackendConfig> backends;  // `backends`: at least one
   // `keepalive`: idle upstream connections kept per backend per worker, at most; `auto`

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -81,6 +82,8 @@ class Loader {
   void ReadRoute(const Field& f, RouteConfig* route, SourceMark* pool_mark);
   void ReadPools(const Field& f);
   void ReadPool(const Field& f);
+  // `protocol: http1 | h2`.
+  void ReadPoolProtocol(const Field& f, PoolProtocol* protocol);
   void ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts);
   void ReadCircuitBreaker(const Field& f, CircuitBreakerConfig* breaker);
   void ReadScaling(const Field& f, ScalingConfig* scaling);
@@ -438,8 +441,9 @@ void Loader::ReadPool(const Field& f) {
   if (!ExpectMap(f, &diag_)) return;
   MapReader keys(f,
                  {"balance", "hash_on", "slow_start", "keepalive", "timeouts", "circuit_breaker",
-                  "health", "retries", "panic_threshold", "scaling", "backends", "tls"},
+                  "health", "retries", "panic_threshold", "scaling", "backends", "tls", "protocol"},
                  &diag_);
+  if (auto protocol = keys.Get("protocol")) ReadPoolProtocol(*protocol, &pool.protocol);
   bool balance_known = true;  // false: already reported, so say nothing more about it
   if (auto balance = keys.Get("balance")) {
     std::optional<std::string> s = ReadString(*balance, &diag_);
@@ -501,6 +505,24 @@ void Loader::ReadPool(const Field& f) {
     }
     for (const Field& item : items) ReadBackend(item, &pool.backends.emplace_back());
   }
+}
+
+void Loader::ReadPoolProtocol(const Field& f, PoolProtocol* protocol) {
+  static constexpr std::array<std::string_view, 2> kNames{"http1", "h2"};
+  std::optional<std::string> s = ReadString(f, &diag_);
+  if (!s) return;
+  for (size_t i = 0; i < kNames.size(); ++i) {
+    if (*s == kNames[i]) {
+      *protocol = static_cast<PoolProtocol>(i);
+      return;
+    }
+  }
+  std::string message =
+      fmt::format("{}expected one of: {}, got \"{}\"", f.Prefix(), JoinNames(kNames), *s);
+  if (auto suggestion = Suggest(*s, kNames)) {
+    message += fmt::format("; did you mean `{}`?", *suggestion);
+  }
+  diag_.Add(LocateValue(f, diag_), std::move(message));
 }
 
 void Loader::ReadPoolTimeouts(const Field& f, PoolTimeouts* timeouts) {

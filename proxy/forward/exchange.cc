@@ -59,7 +59,8 @@ void Exchange::ForwardRequest(std::string_view client_ip) {
   http::WriteUpstreamRequestHead(request, forwarded, &upstream_head,
                                  chain != nullptr ? &plugins.request_edits() : nullptr);
   session_->ReleaseRequestHead(*this);
-  request_body.Start(request.body, request.content_length, max_body);
+  // An h2 backend gets the body's data as DATA frames, without HTTP/1 framing.
+  request_body.Start(request.body, request.content_length, max_body, /*decode=*/OnH2Pool());
   response_started = false;
   StartAttempt();
 }
@@ -69,6 +70,10 @@ void Exchange::Reply(int status, std::string_view detail, bool close, std::strin
 }
 
 void Exchange::FlushUpstream(bool body_paused) {
+  if (h2_conn_ != nullptr) {  // the connection sends from its own loop callback
+    if (body_paused && !request_body.done()) PumpH2RequestBody();
+    return;
+  }
   upstream::UpstreamConnection* conn = attempt_.connection();
   if (conn == nullptr) return;
   net::Stream& up = conn->stream();
@@ -81,6 +86,10 @@ void Exchange::FlushUpstream(bool body_paused) {
 
 void Exchange::OnClientDrained() {
   // The session stopped nothing but the upstream's reading (OnAttemptBody): read on.
+  if (h2_conn_ != nullptr && response_started) {
+    if (OnAttemptBody(h2_in_.get())) ConsumeH2();
+    return;
+  }
   if (attempt_.connection() == nullptr || !response_started) return;
   net::Stream& up = attempt_.connection()->stream();
   up.EnableRead();
@@ -89,6 +98,7 @@ void Exchange::OnClientDrained() {
 
 void Exchange::DropUpstream() {
   if (attempt_.phase() == UpstreamAttempt::Phase::kPending) StopTimer();
+  LeaveH2(/*complete=*/false);  // the client went: the backend's stream is cancelled
   attempt_.DropConnection();
   upstream_head.clear();
   EndAttempt(0);  // still open here: the client went away first
@@ -122,7 +132,13 @@ void Exchange::StopTimer() {
 void Exchange::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Exchange*>(arg);
   FlushOnReturn flush(self);
-  if (self->attempt_.phase() == UpstreamAttempt::Phase::kPending) self->RecheckPending();
+  if (self->attempt_.phase() == UpstreamAttempt::Phase::kPending) {
+    self->RecheckPending();
+  } else if (self->h2_conn_ != nullptr) {
+    const bool deadline = self->grpc_deadline_ns != 0 && MonoNanos() >= self->grpc_deadline_ns;
+    self->OnAttemptFailed(upstream::Outcome::kLocalTimeout, 504,
+                          deadline ? "the call's grpc-timeout passed" : "upstream read timed out");
+  }
 }
 
 }  // namespace outrigger::forward

@@ -37,6 +37,7 @@
 #include "proxy/log/log_sink.h"
 #include "proxy/metrics/shard.h"
 #include "proxy/net/event.h"
+#include "proxy/upstream/h2_connection.h"
 #include "proxy/upstream/outcome.h"
 
 namespace outrigger::config {
@@ -84,9 +85,17 @@ struct ExchangeState {
   uint64_t encoded_bytes = 0;    // an encoded response's bytes to the client, chunk framing too
   uint8_t interim = 0;           // interim (1xx) responses to the request so far (kMaxInterim)
   int64_t last_activity_ns = 0;  // tunnel idle timeout
+  // A gRPC call (an HTTP/2 client's request with content-type application/grpc*): the
+  // proxy's own answers are Trailers-Only, and `grpc-timeout` set grpc_deadline_ns
+  // (monotonic; 0: none), which ends an h2 try as a timeout when shorter than timeouts.read.
+  bool grpc = false;
+  int64_t grpc_deadline_ns = 0;
+  uint64_t h2_body_pulled = 0;  // request body bytes pulled into the h2 stream's buffer
 };
 
-class Exchange final : public ExchangeState, private AttemptCallbacks {
+class Exchange final : public ExchangeState,
+                       private AttemptCallbacks,
+                       private upstream::H2StreamOwner {
  public:
   // `worker`: the one whose spares hold it (null only in tests of UpstreamAttempt alone,
   // which use its request fields and nothing else).
@@ -257,6 +266,35 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
   // then a retry, a 502/504, or, once the response started, a cut.
   void OnAttemptFailed(upstream::Outcome outcome, int status, std::string_view detail) override;
   void BeginTunnel();
+
+  // A try on a `protocol: h2` pool (exchange_h2.cc): a stream on one of the worker's
+  // multiplexed connections instead of a connection of its own. The response comes back into
+  // the same AttemptCallbacks, its body re-framed as HTTP/1 chunks (trailers included) in
+  // h2_in_, and the stream's window reopens only as the client takes the bytes.
+  bool OnH2Pool() const;
+  // With a connection slot reserved (SendInSlot): a stream on a connection that can take one,
+  // or on a new connection, which counts itself; the reservation is freed.
+  void SendOnH2();
+  void PumpH2RequestBody();
+  // Gives the stream up: reset (CANCEL) unless the exchange completed with the request sent.
+  // `keep_body`: the request body pulled so far stays for a retry's stream.
+  void LeaveH2(bool complete, bool keep_body = false);
+  // Copies `n` body bytes just pulled into h2_body_ (from offset `from`) to h2_replay_ while
+  // the body fits in kResendLimit, so that a retry can send it again after the connection
+  // took them (a connect that failed). H2BodyWhole: a retry can send the whole body so far.
+  void KeepH2Replay(size_t from, size_t n);
+  bool H2BodyWhole() const;
+  // What the client took of the response since the last call reopens the stream's window.
+  void ConsumeH2();
+  void RelayH2Body();
+  // The h2 try's timer: timeouts.read of silence from now, or the call's deadline if sooner.
+  void ArmH2Timer();
+  void OnH2Head(const http::ResponseHead& head, bool end_stream) override;
+  void OnH2Data(const uint8_t* data, size_t size) override;
+  void OnH2End(std::span<const http::Header> trailers) override;
+  void OnH2Close(uint32_t code, bool retryable) override;
+  evbuffer* H2RequestBody() override { return h2_body_.get(); }
+  void OnH2BodyDrained() override;
   // A response body a plugin encodes (exchange_encoding.cc): its buffers, then what the
   // decoded body gave the encoder, to the client; false when the client was reset on an
   // encoder failure.
@@ -290,6 +328,17 @@ class Exchange final : public ExchangeState, private AttemptCallbacks {
   // it again).
   ClientSession* session_ = nullptr;
   UpstreamAttempt attempt_;
+  // The h2 try's stream (null / -1: none), whether its close said the backend never had the
+  // request, and response data bytes handed to the client's side but not yet consumed.
+  upstream::H2Connection* h2_conn_ = nullptr;
+  int32_t h2_id_ = -1;
+  bool h2_retryable_ = false;
+  bool h2_finished_ = false;  // FinishRequest was called for the try's stream
+  uint64_t h2_unconsumed_ = 0;
+  http::RequestHead h2_head_;   // upstream_head read back, for the codec (views into it)
+  net::EvBufferPtr h2_body_;    // request body bytes for DATA frames
+  net::EvBufferPtr h2_replay_;  // a copy of the body pulled so far, while it is small
+  net::EvBufferPtr h2_in_;      // the response body, framed as HTTP/1 for the response path
 };
 
 }  // namespace outrigger::forward

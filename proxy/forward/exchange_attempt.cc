@@ -53,6 +53,11 @@ void Exchange::StartAttempt() {
 }
 
 void Exchange::SendInSlot() {
+  if (OnH2Pool()) {
+    BeginAttempt();
+    SendOnH2();
+    return;
+  }
   // The reservation is freed only once the connection counts itself: the count may run one
   // high for a moment, never low, so the cap holds however workers race.
   std::unique_ptr<upstream::UpstreamConnection> pooled =
@@ -117,7 +122,8 @@ bool Exchange::MayRetry(upstream::Outcome outcome) const {
   // A read timeout is not retried: the backend may still be working on it, and another
   // wait as long would double the client's.
   if (outcome == upstream::Outcome::kLocalTimeout) return false;
-  bool sent = attempt_.RequestBytesSent();
+  // An h2 stream's close says whether the backend had the request (RFC 9113 §8.7).
+  bool sent = OnH2Pool() ? !h2_retryable_ : attempt_.RequestBytesSent();
   return upstream::IsRetryable(method, sent, /*body_fully_buffered=*/!sent || !has_body);
 }
 
@@ -142,6 +148,7 @@ bool Exchange::Retry(int answered) {
   spdlog::debug("pool {}: retrying on {} after {} failed", pool->config->name, next->label(),
                 failed->label());
   attempt_.End();  // its breaker has its verdict already (ReportOutcome)
+  LeaveH2(/*complete=*/false, /*keep_body=*/true);
   attempt_.Begin(*this, next);
   ++retries;
   if constexpr (metrics::kRecording) {  // MetricId is a hash lookup: skip it with the recording
@@ -186,6 +193,10 @@ void Exchange::SendRequest() {
 }
 
 void Exchange::PumpRequestBody() {
+  if (h2_conn_ != nullptr) {
+    PumpH2RequestBody();
+    return;
+  }
   upstream::UpstreamConnection* const conn = attempt_.connection();
   if (conn == nullptr || request_body.done()) return;
   evbuffer* up_out = Out(conn->stream());

@@ -28,7 +28,7 @@ void Exchange::StartResponseEncoding() {
   encoded_bytes = 0;
   // Each read is encoded and flushed: eight times fewer of them on a fast backend, for less
   // CPU per MiB than nginx (scripts/bench --compress). Back to the default when it ends.
-  attempt_.connection()->stream().SetReadSize(kEncodedReadSize);
+  if (attempt_.connection()) attempt_.connection()->stream().SetReadSize(kEncodedReadSize);
 }
 
 bool Exchange::EncodeResponseBody(bool last) {

@@ -96,7 +96,7 @@ bool Exchange::OnAttemptBody(evbuffer* up_in) {
     FinishExchange();
     return false;
   }
-  if (session_->ResponseBackedUp(*this)) {
+  if (session_->ResponseBackedUp(*this) && attempt_.connection() != nullptr) {
     attempt_.connection()->stream().DisableRead();  // resumes in OnClientDrained
   }
   return true;
@@ -123,6 +123,7 @@ void Exchange::BeginTunnel() {
 }
 
 void Exchange::FinishExchange() {
+  LeaveH2(/*complete=*/true);
   attempt_.ReportOutcome(upstream::OutcomeOfStatus(response.status));
   EndAttempt(response.status);
   EndClientRequest(response.status);

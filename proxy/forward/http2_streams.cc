@@ -1,8 +1,12 @@
 // Http2Session as a ClientSession (client_session.h), per stream: the request to its
 // Exchange (route, plugins, pool), the request body from the stream's DATA with the client's
 // windows reopened as the upstream takes it, and what the Exchange sends as HTTP/2 responses.
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "proxy/forward/forward_internal.h"
@@ -10,6 +14,7 @@
 #include "proxy/forward/worker.h"
 #include "proxy/http/error_page.h"
 #include "proxy/http/fields.h"
+#include "proxy/http/grpc.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/http/response_parser.h"
 
@@ -24,6 +29,16 @@ void Http2Session::ServeRequest(StreamSlot& s) {
   e.request_start_ns = MetricNanos();
   e.method = e.request.method;
   e.client_minor = 1;  // what the Exchange's HTTP/1 rules need of the client: 1xx, encoders
+  for (const http::Header& h : e.request.headers) {
+    if (http::fields::NameIs(h.name, "content-type")) {
+      e.grpc = http::IsGrpcContentType(h.value);
+    } else if (http::fields::NameIs(h.name, "grpc-timeout")) {
+      if (std::optional<int64_t> t = http::ParseGrpcTimeout(h.value)) {
+        e.grpc_deadline_ns = MonoNanos() + std::min<int64_t>(*t, INT64_MAX / 2);
+      }
+    }
+  }
+  if (!e.grpc) e.grpc_deadline_ns = 0;
   if (e.method == http::Method::kConnect) {
     // RFC 9113 §8.5 CONNECT would be a tunnel; the proxy serves none over HTTP/2.
     SendLocalReply(e, 501, "CONNECT is not served over HTTP/2", /*close=*/false, {});
@@ -188,6 +203,20 @@ void Http2Session::SendLocalReply(Exchange& ex, int status, std::string_view det
   if (!ex.log_begun) ex.BeginBareRequestLog();
   ex.scratch.clear();
   const http::SetField id = ex.RequestIdField();
+  if (ex.grpc) {
+    // A gRPC client reads the outcome from grpc-status only: a Trailers-Only answer, one
+    // HEADERS frame that ends the stream.
+    ex.scratch = fmt::format(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\ngrpc-status: {}\r\n"
+        "grpc-message: {}\r\n",
+        static_cast<int>(http::GrpcStatusForHttp(status)), http::EncodeGrpcMessage(detail));
+    if (!id.name.empty()) ex.scratch += fmt::format("{}: {}\r\n", id.name, id.value);
+    ex.scratch += "\r\n";
+    SubmitHttp1Response(s, ex.scratch, /*head_only=*/true);
+    ex.LogLocalAnswer(status);
+    ReturnExchange(s);
+    return;
+  }
   const bool head = ex.method == http::Method::kHead;
   http::WriteErrorResponse(status, detail, /*close=*/false, extra_headers, head, &ex.scratch,
                            id.name, id.value);
@@ -229,7 +258,14 @@ void Http2Session::SubmitTrailers(StreamSlot& s) {
 
 void Http2Session::ResetClient(Exchange& ex) {
   StreamSlot& s = SlotOf(ex);
-  codec_.ResetStream(s.id, NGHTTP2_INTERNAL_ERROR);
+  if (ex.grpc && ex.response_started && s.has_body) {
+    // A gRPC client maps a reset to INTERNAL or CANCELLED; the backend lost mid-call is
+    // UNAVAILABLE, which it may retry: said in trailers after the data relayed so far.
+    s.trailers = "grpc-status: 14\r\ngrpc-message: upstream lost\r\n";
+    SubmitTrailers(s);
+  } else {
+    codec_.ResetStream(s.id, NGHTTP2_INTERNAL_ERROR);
+  }
   AbandonExchange(s);
 }
 

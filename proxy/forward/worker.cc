@@ -295,6 +295,7 @@ void Worker::Drain() {
   draining_ = true;
   for (auto& l : listeners_) l->listener->Close();
   connection_pool_.Clear();
+  h2_pool_.Shutdown();
   // Backwards: OnDrain may retire the connection, whose slot then takes the last one, which
   // this loop has already seen.
   for (size_t i = connections_.size(); i-- > 0;) connections_[i]->OnDrain();

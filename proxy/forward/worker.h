@@ -28,6 +28,7 @@
 #include "proxy/net/stream.h"
 #include "proxy/tls/client_context.h"
 #include "proxy/upstream/connection_pool.h"
+#include "proxy/upstream/h2_pool.h"
 #include "proxy/upstream/retry_budget.h"
 
 namespace outrigger::forward {
@@ -97,6 +98,7 @@ class Worker {
   event_base* base() const { return base_.get(); }
   const std::shared_ptr<WorkerView>& view() const { return view_; }
   upstream::ConnectionPool& connection_pool() { return connection_pool_; }
+  upstream::H2Pool& h2_pool() { return h2_pool_; }
   net::BufferSpares& buffer_spares() { return buffer_spares_; }
   plugins::Stores& stores() { return stores_; }
   // TLS sessions to resume with, per backend (pools with `tls:`).
@@ -167,6 +169,8 @@ class Worker {
   std::vector<std::unique_ptr<ListenerSlot>> listeners_;  // in the current snapshot's order
   bool listening_ = false;                                // BindListeners succeeded
   upstream::ConnectionPool connection_pool_;
+  // Before connections_: it outlives every exchange that holds a stream on it.
+  upstream::H2Pool h2_pool_{base_.get()};
   // Before connections_: it outlives every request that may wait on a store.
   plugins::Stores stores_{base_.get()};
   // Unordered: a retired connection's slot takes the last one (Http1Session::slot).

@@ -341,6 +341,28 @@ TEST_F(LoaderTest, ReportsKeepaliveThatIsNeitherAutoNorANumberInRange) {
   }
 }
 
+std::string PoolWithProtocol(std::string_view value) {
+  return "pools:\n  api:\n    protocol: " + std::string(value) +
+         "\n    backends:\n      - address: 127.0.0.1:9001\n";
+}
+
+TEST_F(LoaderTest, ReadsThePoolProtocolDefaultingToHttp1) {
+  EXPECT_EQ(LoadValid(Cat(kWebListener, PoolWithKeepalive("auto"))).pools[0].protocol,
+            PoolProtocol::kHttp1);
+  EXPECT_EQ(LoadValid(Cat(kWebListener, PoolWithProtocol("http1"))).pools[0].protocol,
+            PoolProtocol::kHttp1);
+  EXPECT_EQ(LoadValid(Cat(kWebListener, PoolWithProtocol("h2"))).pools[0].protocol,
+            PoolProtocol::kH2);
+}
+
+TEST_F(LoaderTest, ReportsAnUnknownPoolProtocolWithItsPlace) {
+  EXPECT_EQ(Errors(Cat(kWebListener, PoolWithProtocol("h3"))),
+            "t.yaml:8:15: pools.api.protocol: expected one of: http1, h2, got \"h3\"; did you "
+            "mean `h2`?");
+  EXPECT_EQ(Errors(Cat(kWebListener, PoolWithProtocol("[h2]"))),
+            "t.yaml:8:15: pools.api.protocol: expected a string, got a list");
+}
+
 TEST_F(LoaderTest, LoadsAFileFromDisk) {
   std::string path = ::testing::TempDir() + "/loader_test_valid.yaml";
   FILE* f = std::fopen(path.c_str(), "w");

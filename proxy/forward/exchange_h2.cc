@@ -1,0 +1,253 @@
+// Exchange on a `protocol: h2` pool: its try is a stream on one of the worker's multiplexed
+// HTTP/2 connections (upstream/h2_pool.h) instead of a connection of its own. The request
+// head is the one the HTTP/1 path writes, read back into fields for the codec; the body goes
+// as DATA without its HTTP/1 framing; the response comes back through the AttemptCallbacks
+// the HTTP/1 path uses, its body re-framed as chunks so that trailers (gRPC's grpc-status)
+// reach the client's codec as they do from an HTTP/1 backend.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "proxy/base/clock.h"
+#include "proxy/base/log.h"
+#include "proxy/forward/exchange.h"
+#include "proxy/forward/forward_internal.h"
+#include "proxy/forward/worker.h"
+#include "proxy/http/request_parser.h"
+
+namespace outrigger::forward {
+
+using namespace internal;  // forward_internal.h
+
+namespace {
+
+bool HasTe(const http::RequestHead& head) {
+  for (const http::Header& h : head.headers) {
+    if (h.name.size() == 2 && (h.name[0] | 0x20) == 't' && (h.name[1] | 0x20) == 'e') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Exchange::OnH2Pool() const {
+  return pool != nullptr && pool->config->protocol == config::PoolProtocol::kH2;
+}
+
+void Exchange::SendOnH2() {
+  if (!h2_body_) h2_body_.reset(evbuffer_new());
+  if (!h2_replay_) h2_replay_.reset(evbuffer_new());
+  if (evbuffer_get_length(h2_body_.get()) != h2_body_pulled) {
+    // A retry after a try whose connection took body bytes it never delivered: the copy.
+    evbuffer_drain(h2_body_.get(), evbuffer_get_length(h2_body_.get()));
+    const size_t n = evbuffer_get_length(h2_replay_.get());
+    evbuffer_add(h2_body_.get(), evbuffer_pullup(h2_replay_.get(), -1), n);
+  }
+  if (!h2_in_) h2_in_.reset(evbuffer_new());
+  evbuffer_drain(h2_in_.get(), evbuffer_get_length(h2_in_.get()));
+  h2_unconsumed_ = 0;
+  h2_retryable_ = true;  // until the stream says otherwise: nothing went out yet
+  h2_finished_ = false;
+  upstream::Backend* backend = attempt_.backend();
+  std::shared_ptr<upstream::Backend> keep = backend->shared_from_this();
+  upstream::H2Pool& h2 = worker_->h2_pool();
+  upstream::H2Connection* conn = h2.Find(backend);
+  if (conn == nullptr) {
+    absl::StatusOr<std::unique_ptr<net::Stream>> stream =
+        net::Stream::Connect(worker_->base(), backend->address(), pool->config->timeouts.connect);
+    if (!stream.ok()) {
+      upstream::Release(keep->connections_in_use());
+      OnAttemptFailed(upstream::Outcome::kLocalConnectFailed, 502, "upstream connect failed");
+      return;
+    }
+    SetNoDelay((*stream)->fd());
+    if (pool->tls) [[unlikely]]
+      UseUpstreamTls(**stream);
+    conn = h2.Add(*std::move(stream), keep, http2::CodecLimits{}, pool->tls ? "https" : "http",
+                  pool->config->timeouts.idle);
+  }
+  upstream::Release(keep->connections_in_use());  // the connection counts itself
+  const http::ParseResult r = http::ParseRequestHead(upstream_head, kHeadLimits, &h2_head_);
+  if (r.status == http::ParseStatus::kDone) {
+    // The HTTP/1 head dropped TE as hop-by-hop; over HTTP/2 "te: trailers" says the client
+    // takes trailers, and gRPC servers refuse a call without it. The proxy relays them.
+    if (!HasTe(h2_head_)) h2_head_.headers.push_back({"te", "trailers"});
+    h2_id_ = conn->Open(h2_head_, has_body, this);
+  }
+  if (h2_id_ < 0) {
+    h2_id_ = -1;
+    OnAttemptFailed(upstream::Outcome::kUpstreamProtocolError, 502,
+                    "request cannot go to an HTTP/2 backend");
+    return;
+  }
+  h2_conn_ = conn;
+  ArmH2Timer();
+  PumpRequestBody();
+}
+
+void Exchange::PumpH2RequestBody() {
+  if (h2_conn_ == nullptr) return;
+  if (request_body.done()) {  // a retry: the body is in h2_body_ already
+    if (!h2_finished_) {
+      h2_finished_ = true;
+      h2_conn_->ResumeData(h2_id_);
+      h2_conn_->FinishRequest(h2_id_);
+    }
+    return;
+  }
+  // Pulled while the stream's buffer is under the high-water mark: the client's window
+  // reopens only as bytes are pulled, so a slow backend holds the client back.
+  if (evbuffer_get_length(h2_body_.get()) >= kHighWater) {
+    session_->PauseRequestBody(*this);
+    return;
+  }
+  const uint64_t moved_before = request_body.moved();
+  const size_t held_before = evbuffer_get_length(h2_body_.get());
+  const BodyPump::Result r = session_->PullRequestBody(*this, h2_body_.get());
+  const size_t added = evbuffer_get_length(h2_body_.get()) - held_before;
+  h2_body_pulled += added;
+  KeepH2Replay(held_before, added);
+  if (r == BodyPump::Result::kError) {
+    const bool too_large = request_body.too_large();
+    worker_->CountLimit(session_->facts(), too_large ? Limit::kMaxBody : Limit::kBadRequest);
+    if (response_started) {
+      session_->ResetClient(*this);
+    } else {
+      Reply(too_large ? 413 : 400, request_body.error(), /*close=*/true);
+    }
+    return;
+  }
+  if (request_body.moved() != moved_before) h2_conn_->ResumeData(h2_id_);
+  if (r == BodyPump::Result::kDone) {
+    h2_finished_ = true;
+    h2_conn_->FinishRequest(h2_id_);
+    return;
+  }
+  session_->ResumeRequestBody(*this);
+}
+
+void Exchange::KeepH2Replay(size_t from, size_t n) {
+  if (n == 0) return;
+  if (h2_body_pulled > kResendLimit) {  // too large to hold: such a try is not retried
+    evbuffer_drain(h2_replay_.get(), evbuffer_get_length(h2_replay_.get()));
+    return;
+  }
+  evbuffer_ptr pos;
+  evbuffer_ptr_set(h2_body_.get(), &pos, from, EVBUFFER_PTR_SET);
+  evbuffer_iovec vec;
+  if (evbuffer_reserve_space(h2_replay_.get(), static_cast<ev_ssize_t>(n), &vec, 1) != 1 ||
+      evbuffer_copyout_from(h2_body_.get(), &pos, vec.iov_base, n) != static_cast<ev_ssize_t>(n)) {
+    return;
+  }
+  vec.iov_len = n;
+  evbuffer_commit_space(h2_replay_.get(), &vec, 1);
+}
+
+bool Exchange::H2BodyWhole() const {
+  return evbuffer_get_length(h2_body_.get()) == h2_body_pulled ||
+         evbuffer_get_length(h2_replay_.get()) == h2_body_pulled;
+}
+
+void Exchange::LeaveH2(bool complete, bool keep_body) {
+  if (h2_conn_ != nullptr) {
+    if (complete && request_body.done()) {
+      h2_conn_->Release(h2_id_);
+    } else {
+      h2_conn_->Cancel(h2_id_);
+    }
+  }
+  if (h2_conn_ != nullptr) StopTimer();
+  h2_conn_ = nullptr;
+  h2_id_ = -1;
+  if (h2_body_ && !keep_body) {
+    evbuffer_drain(h2_body_.get(), evbuffer_get_length(h2_body_.get()));
+    evbuffer_drain(h2_replay_.get(), evbuffer_get_length(h2_replay_.get()));
+  }
+}
+
+void Exchange::ArmH2Timer() {
+  int64_t after = std::chrono::nanoseconds(pool->config->timeouts.read).count();
+  if (grpc_deadline_ns != 0)
+    after = std::min(after, std::max<int64_t>(grpc_deadline_ns - MonoNanos(), 0));
+  ArmTimer(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(after)));
+}
+
+void Exchange::ConsumeH2() {
+  if (h2_conn_ == nullptr || h2_unconsumed_ == 0 || evbuffer_get_length(h2_in_.get()) > 0) return;
+  h2_conn_->Consume(h2_id_, h2_unconsumed_);
+  h2_unconsumed_ = 0;
+}
+
+void Exchange::RelayH2Body() {
+  if (!OnAttemptBody(h2_in_.get())) return;             // done, or failed: the exchange moved on
+  if (!session_->ResponseBackedUp(*this)) ConsumeH2();  // else once the client drains
+}
+
+void Exchange::OnH2Head(const http::ResponseHead& head, bool end_stream) {
+  FlushOnReturn flush(this);  // the connection's loop callback: the client's side sends too
+  if (head.status == 101) {
+    OnAttemptFailed(upstream::Outcome::kUpstreamProtocolError, 502, "HTTP/2 upstream answered 101");
+    return;
+  }
+  ArmH2Timer();
+  response = head;
+  if (!OnAttemptHead(response)) return;
+  if (response.status < 200) return;
+  if (end_stream) RelayH2Body();  // kNone: ends at once
+}
+
+void Exchange::OnH2Data(const uint8_t* data, size_t size) {
+  FlushOnReturn flush(this);  // the connection's loop callback: the client's side sends too
+  if (!response_started || size == 0) return;
+  if (response.body == http::BodyKind::kChunked) {
+    evbuffer_add_printf(h2_in_.get(), "%zx\r\n", size);
+    evbuffer_add(h2_in_.get(), data, size);
+    evbuffer_add(h2_in_.get(), "\r\n", 2);
+  } else {
+    evbuffer_add(h2_in_.get(), data, size);
+  }
+  h2_unconsumed_ += size;
+  ArmH2Timer();
+  RelayH2Body();
+}
+
+void Exchange::OnH2End(std::span<const http::Header> trailers) {
+  FlushOnReturn flush(this);  // the connection's loop callback: the client's side sends too
+  if (!response_started) return;
+  if (response.body == http::BodyKind::kChunked) {
+    std::string end = "0\r\n";
+    for (const http::Header& t : trailers) end += fmt::format("{}: {}\r\n", t.name, t.value);
+    end += "\r\n";
+    evbuffer_add(h2_in_.get(), end.data(), end.size());
+  }
+  RelayH2Body();
+}
+
+void Exchange::OnH2BodyDrained() {
+  if (request_body.done()) return;
+  FlushOnReturn flush(this);  // the client's side reads on
+  PumpH2RequestBody();
+}
+
+void Exchange::OnH2Close(uint32_t code, bool retryable) {
+  FlushOnReturn flush(this);  // the connection's loop callback: the client's side sends too
+  StopTimer();
+  // The stream closed before the exchange completed (a completed one has left it).
+  const bool never_connected = h2_conn_->never_connected();
+  h2_conn_ = nullptr;
+  h2_id_ = -1;
+  // Retryable only while the stream's buffer still holds every body byte pulled: the next
+  // backend gets the body from it.
+  h2_retryable_ = retryable && H2BodyWhole();
+  spdlog::debug("{} {}: HTTP/2 stream closed with code {}", pool->config->name,
+                attempt_.backend() ? attempt_.backend()->label() : "", code);
+  if (never_connected) {
+    OnAttemptFailed(upstream::Outcome::kLocalConnectFailed, 502, "upstream connect failed");
+  } else {
+    OnAttemptFailed(upstream::Outcome::kUpstreamReset, 502,
+                    retryable ? "upstream refused the stream" : "upstream reset the stream");
+  }
+}
+
+}  // namespace outrigger::forward

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""gRPC through the proxy (issue 15): an h2c listener and a `protocol: h2` pool of two real
+grpcio servers, called over ONE client channel, so the balancing is per call, not per
+connection. The service uses generic handlers (no protoc): raw bytes in, raw bytes out.
+"""
+
+import threading
+import time
+import unittest
+from concurrent import futures
+
+import grpc
+
+import harness
+
+SERVICE = "test.Echo"
+
+
+class GrpcBackend:
+    """A grpcio server on 127.0.0.1 that counts its calls and echoes with its name."""
+
+    def __init__(self, name):
+        self.name = name
+        self.calls = 0
+        self.cancelled = 0
+        self.lock = threading.Lock()
+        handlers = {
+            "Unary": grpc.unary_unary_rpc_method_handler(self.unary),
+            "ServerStream": grpc.unary_stream_rpc_method_handler(self.server_stream),
+            "ClientStream": grpc.stream_unary_rpc_method_handler(self.client_stream),
+            "Bidi": grpc.stream_stream_rpc_method_handler(self.bidi),
+            "Slow": grpc.unary_unary_rpc_method_handler(self.slow),
+            "Ticks": grpc.unary_stream_rpc_method_handler(self.ticks),
+        }
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, handlers),))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+        self.address = "127.0.0.1:%d" % self.port
+
+    def count(self):
+        with self.lock:
+            self.calls += 1
+
+    def unary(self, request, context):
+        self.count()
+        return self.name.encode() + b":" + request
+
+    def server_stream(self, request, context):
+        self.count()
+        for i in range(int(request)):
+            yield b"%d" % i
+
+    def client_stream(self, requests, context):
+        self.count()
+        return b"".join(requests)
+
+    def bidi(self, requests, context):
+        self.count()
+        for r in requests:
+            yield r.upper()
+
+    def on_cancel(self):
+        with self.lock:
+            self.cancelled += 1
+
+    def slow(self, request, context):
+        """Answers after 30 s unless the call is cancelled first (counted in `cancelled`)."""
+        self.count()
+        context.add_callback(self.on_cancel)
+        deadline = time.monotonic() + 30
+        while context.is_active() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return b"late"
+
+    def ticks(self, request, context):
+        """Its name, then a tick every 20 ms until the call ends."""
+        self.count()
+        yield self.name.encode()
+        while context.is_active():
+            time.sleep(0.02)
+            yield b"tick"
+
+    def stop(self):
+        self.server.stop(0).wait(5)
+
+
+def method(channel, kind, name):
+    return getattr(channel, kind)("/%s/%s" % (SERVICE, name))
+
+
+class GrpcThroughProxy(harness.ProxyTestCase):
+    def setUp(self):
+        super().setUp()
+        self.backends = [GrpcBackend("a"), GrpcBackend("b")]
+        for b in self.backends:
+            self.addCleanup(b.stop)
+        pool = self.pool(*[b.address for b in self.backends], protocol="h2")
+        self.proxy = self.start_proxy(self.config({"grpc": pool}, listener={"h2c": True}))
+        self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.proxy_port)
+        self.addCleanup(self.channel.close)
+
+    def test_unary_calls_on_one_channel_spread_over_both_backends(self):
+        unary = method(self.channel, "unary_unary", "Unary")
+        answers = [unary(b"x%d" % i, timeout=10 * harness.SLOWDOWN) for i in range(10)]
+        self.assertEqual(sorted(a.split(b":")[1] for a in answers),
+                         sorted(b"x%d" % i for i in range(10)))
+        self.assertEqual([b.calls for b in self.backends], [5, 5])
+
+    def test_server_streaming(self):
+        stream = method(self.channel, "unary_stream", "ServerStream")
+        got = list(stream(b"50", timeout=10 * harness.SLOWDOWN))
+        self.assertEqual(got, [b"%d" % i for i in range(50)])
+
+    def test_client_streaming(self):
+        call = method(self.channel, "stream_unary", "ClientStream")
+        parts = [b"p%d," % i for i in range(100)]
+        self.assertEqual(call(iter(parts), timeout=10 * harness.SLOWDOWN), b"".join(parts))
+
+    def test_bidi_streaming(self):
+        call = method(self.channel, "stream_stream", "Bidi")
+        got = list(call(iter([b"a", b"bc", b"def"]), timeout=10 * harness.SLOWDOWN))
+        self.assertEqual(got, [b"A", b"BC", b"DEF"])
+
+    def test_a_deadline_shorter_than_the_backends_delay_is_exceeded_and_the_backend_cancelled(self):
+        slow = method(self.channel, "unary_unary", "Slow")
+        started = time.monotonic()
+        with self.assertRaises(grpc.RpcError) as caught:
+            slow(b"", timeout=0.5 * harness.SLOWDOWN)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.assertLess(time.monotonic() - started, 5 * harness.SLOWDOWN)
+        harness.wait_until(lambda: sum(b.cancelled for b in self.backends) == 1,
+                           5 * harness.SLOWDOWN, what="the backend saw the cancel")
+
+    def test_a_backend_stopped_mid_run_ends_its_streams_unavailable_and_calls_go_on(self):
+        ticks = method(self.channel, "unary_stream", "Ticks")
+        streams = {}
+        for _ in range(2):
+            s = ticks(b"", timeout=30 * harness.SLOWDOWN)
+            streams[next(s)] = s
+        self.assertEqual(sorted(streams), [b"a", b"b"])  # one stream on each backend
+        self.assertEqual(next(streams[b"b"]), b"tick")
+        self.backends[1].stop()
+        with self.assertRaises(grpc.RpcError) as caught:
+            for _ in streams[b"b"]:
+                pass
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertEqual(next(streams[b"a"]), b"tick")  # the other backend's stream flows on
+        streams[b"a"].cancel()
+        # Calls the stopped backend would have taken never reached it: retried on the other.
+        unary = method(self.channel, "unary_unary", "Unary")
+        answers = [unary(b"after%d" % i, timeout=10 * harness.SLOWDOWN) for i in range(10)]
+        self.assertEqual([a.split(b":")[0] for a in answers], [b"a"] * 10)
+
+
+class GrpcWithoutBackend(harness.ProxyTestCase):
+    def test_a_call_with_no_backend_to_take_it_is_unavailable(self):
+        pool = self.pool("127.0.0.1:%d" % harness.free_port(), protocol="h2")
+        self.start_proxy(self.config({"grpc": pool}, listener={"h2c": True}))
+        with grpc.insecure_channel("127.0.0.1:%d" % self.proxy_port) as channel:
+            with self.assertRaises(grpc.RpcError) as caught:
+                method(channel, "unary_unary", "Unary")(b"x", timeout=10 * harness.SLOWDOWN)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("upstream connect failed", caught.exception.details())
+
+
+if __name__ == "__main__":
+    harness.main()
