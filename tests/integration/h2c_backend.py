@@ -1,17 +1,37 @@
 """A plain HTTP/2 (h2c, prior knowledge) backend for `protocol: h2` pools, in a thread of the
 test process: GET /blob?n=N answers N pattern bytes; POST (any path) answers JSON {length,
 sha256} of the body it read; every answer carries `x-backend: NAME`. Flow control is honoured
-both ways, so bodies larger than a window cross it."""
+both ways, so bodies larger than a window cross it.
+
+Misbehaviour, by path (KEY names a request so that its retry can be told from it):
+  /refuse-once/KEY   RST_STREAM REFUSED_STREAM the first time KEY comes, then an answer
+  /goaway-once/KEY   the first time: GOAWAY NO_ERROR naming the stream before it, then close
+  /hang              no answer ever (the stream stays open)
+  /rst-mid           head and 10 bytes of a 100-byte body, then RST_STREAM INTERNAL_ERROR
+  /close-mid         head and 10 bytes of a 100-byte body, then the connection closes
+  /close-now         the connection closes at once (the request may have been processed)
+  /headers?n=N       an answer with N extra 100-byte header fields
+`keys` may be one set shared by several backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that long.
+`seen` lists (method, path, whole) of requests whose head arrived (whole: END_STREAM seen);
+`resets` lists (path, error code) of streams the proxy reset."""
 
 import hashlib
 import json
 import socket
 import threading
+import time
 import urllib.parse
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
+import h2.exceptions
+import h2.settings
+
+
+class _Closed(Exception):
+    """The backend closes the connection (a misbehaviour)."""
 
 
 def pattern(n):
@@ -19,9 +39,15 @@ def pattern(n):
 
 
 class H2cBackend:
-    def __init__(self, name):
+    def __init__(self, name, max_streams=None, delay=0.0, keys=None):
         self.name = name
+        self.max_streams = max_streams
+        self.delay = delay
         self.requests = 0
+        self.seen = []
+        self.resets = []
+        self.keys = set() if keys is None else keys  # shared: a KEY misbehaves once in all
+        self.connections = 0
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -44,8 +70,14 @@ class H2cBackend:
     def _serve(self, c):
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         conn.initiate_connection()
+        if self.max_streams is not None:
+            conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS:
+                                  self.max_streams})
         c.sendall(conn.data_to_send())
+        with self.lock:
+            self.connections += 1
         streams = {}
+        paths = {}
         try:
             while True:
                 data = c.recv(65536)
@@ -53,37 +85,113 @@ class H2cBackend:
                     return
                 for ev in conn.receive_data(data):
                     if isinstance(ev, h2.events.RequestReceived):
-                        streams[ev.stream_id] = (dict(ev.headers), bytearray())
+                        headers = dict(ev.headers)
+                        streams[ev.stream_id] = (headers, bytearray())
+                        paths[ev.stream_id] = headers[b":path"].decode()
+                        if ev.stream_ended is None:
+                            self._record(headers, False)
                     elif isinstance(ev, h2.events.DataReceived):
                         streams[ev.stream_id][1].extend(ev.data)
                         conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                     elif isinstance(ev, h2.events.StreamEnded):
-                        self._answer(c, conn, ev.stream_id, *streams.pop(ev.stream_id))
+                        headers, body = streams.pop(ev.stream_id)
+                        self._record(headers, True)
+                        if not self._misbehave(c, conn, ev.stream_id, headers):
+                            self._answer(c, conn, ev.stream_id, headers, body)
+                    elif isinstance(ev, h2.events.StreamReset):
+                        streams.pop(ev.stream_id, None)
+                        with self.lock:
+                            self.resets.append((paths.get(ev.stream_id), int(ev.error_code)))
                 c.sendall(conn.data_to_send())
-        except (OSError, h2.exceptions.ProtocolError):
+        except (OSError, h2.exceptions.ProtocolError, _Closed):
             return
         finally:
             c.close()
 
+    def _record(self, headers, whole):
+        with self.lock:
+            entry = (headers[b":method"].decode(), headers[b":path"].decode(), whole)
+            if whole and entry[:2] + (False,) in self.seen:
+                self.seen.remove(entry[:2] + (False,))
+            self.seen.append(entry)
+
+    def paths(self):
+        with self.lock:
+            return [p for _, p, _ in self.seen]
+
+    def _first(self, key):
+        with self.lock:
+            if key in self.keys:
+                return False
+            self.keys.add(key)
+            return True
+
+    def _misbehave(self, c, conn, stream_id, headers):
+        """Acts out the path's misbehaviour; True when the stream gets no normal answer."""
+        path = headers[b":path"].decode()
+        if path.startswith("/refuse-once/") and self._first(path):
+            conn.reset_stream(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
+            return True
+        if path.startswith("/goaway-once/") and self._first(path):
+            conn.close_connection(h2.errors.ErrorCodes.NO_ERROR,
+                                  last_stream_id=max(stream_id - 2, 0))
+            c.sendall(conn.data_to_send())
+            raise _Closed()
+        if path == "/hang":
+            return True
+        if path in ("/rst-mid", "/close-mid"):
+            conn.send_headers(stream_id, [(":status", "200"), ("x-backend", self.name),
+                                          ("content-length", "100")])
+            conn.send_data(stream_id, pattern(10))
+            if path == "/rst-mid":
+                conn.reset_stream(stream_id, h2.errors.ErrorCodes.INTERNAL_ERROR)
+                return True
+            c.sendall(conn.data_to_send())
+            raise _Closed()
+        if path == "/close-now":
+            raise _Closed()
+        return False
+
     def _answer(self, c, conn, stream_id, headers, body):
         with self.lock:
             self.requests += 1
+        if self.delay:
+            time.sleep(self.delay)
         method = headers[b":method"].decode()
         url = urllib.parse.urlsplit(headers[b":path"].decode())
+        query = urllib.parse.parse_qs(url.query)
         if method == "POST":
             out = json.dumps({"length": len(body),
                               "sha256": hashlib.sha256(body).hexdigest()}).encode()
         else:
-            out = pattern(int(urllib.parse.parse_qs(url.query).get("n", ["0"])[0]))
+            out = pattern(int(query.get("n", ["0"])[0]))
+        extra = []
+        if url.path == "/headers":
+            extra = [("x-h%d" % i, "v" * 100) for i in range(int(query["n"][0]))]
         conn.send_headers(stream_id, [(":status", "200"), ("x-backend", self.name),
-                                      ("content-length", str(len(out)))])
+                                      ("content-length", str(len(out)))] + extra,
+                          end_stream=method == "HEAD")
+        if method == "HEAD":  # the length a GET gets, no body
+            c.sendall(conn.data_to_send())
+            return
         sent = 0
         while sent < len(out):
             window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
             if window == 0:
                 c.sendall(conn.data_to_send())
-                for ev in conn.receive_data(c.recv(65536)):
-                    pass  # WindowUpdated, or a new request this test does not send meanwhile
+                data = c.recv(65536)
+                if not data:
+                    raise _Closed()
+                for ev in conn.receive_data(data):
+                    # WindowUpdated; a new request meanwhile is dropped (tests send none)
+                    if isinstance(ev, h2.events.StreamReset):
+                        with self.lock:
+                            self.resets.append((headers[b":path"].decode()
+                                                if ev.stream_id == stream_id else None,
+                                                int(ev.error_code)))
+                        if ev.stream_id == stream_id:
+                            c.sendall(conn.data_to_send())
+                            return
                 continue
             chunk = out[sent:sent + window]
             conn.send_data(stream_id, chunk)

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""A `protocol: h2` pool whose backends misbehave (h2c_backend.py's paths) and whose clients
+leave: each client gets the right answer or a clean error, a request is sent again only when
+the backend said it did not process it, a stream the client left is reset (CANCEL) while its
+connection keeps serving, and the proxy's in-flight gauges return to zero."""
+
+import http.client
+import json
+import socket
+import threading
+import unittest
+
+import harness
+import metrics_util
+from h2c_backend import H2cBackend, pattern
+
+GAUGES = ("outrigger_backend_inflight_requests", "outrigger_pool_pending_requests",
+          "outrigger_pool_inflight_requests")
+CANCEL = 8
+
+
+class H2UpstreamAttacks(harness.ProxyTestCase):
+    def start(self, n=2, workers=1, read_timeout=None, **kw):
+        keys = set()
+        self.backends = [H2cBackend(name, keys=keys, **kw) for name in "ab"[:n]]
+        for b in self.backends:
+            self.addCleanup(b.stop)
+        extra = {"protocol": "h2"}
+        if read_timeout:
+            extra["timeouts"] = {"read": read_timeout}
+        pool = self.pool(*[b.address for b in self.backends], **extra)
+        self.proxy = self.start_proxy(self.config({"h2": pool}, workers=workers))
+        return self.proxy
+
+    def seen(self, path):
+        return [(m, p, w) for b in self.backends for (m, p, w) in b.seen if p == path]
+
+    def gauges(self):
+        samples, _ = metrics_util.scrape(self.proxy)
+        return {n: v for (n, _), v in samples.items() if n in GAUGES and v != 0}
+
+    def assert_settles(self):
+        """In-flight gauges back to zero, and a new request served."""
+        harness.wait_until(lambda: not self.gauges(), 10 * harness.SLOWDOWN,
+                           what="in-flight gauges back to zero")
+        r = self.proxy.get("/blob?n=7")
+        self.assertEqual((r.status, r.body), (200, pattern(7)))
+
+    # ---- the backend refuses or goes away before processing: retried, once ---------------
+
+    # One backend: nothing else to retry on, and a stream it did not process may go to it
+    # again, on a new stream (RFC 9113 §8.7).
+
+    def test_refused_stream_is_retried_for_any_method(self):
+        self.start(n=1)
+        r = self.proxy.get("/refuse-once/get")
+        self.assertEqual(r.status, 200)
+        r = self.proxy.request("POST", "/refuse-once/post", body=b"x" * 5000)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.body)["length"], 5000)
+        self.assertEqual(len(self.seen("/refuse-once/post")), 2)
+        self.assert_settles()
+
+    def test_goaway_naming_an_earlier_stream_retries_the_later_one(self):
+        self.start(n=1)
+        r = self.proxy.request("POST", "/goaway-once/p", body=b"y" * 3000)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(json.loads(r.body)["length"], 3000)
+        self.assertEqual(len(self.seen("/goaway-once/p")), 2)
+        self.assert_settles()
+
+    # ---- the backend fails after processing: never sent twice ------------------------------
+
+    def test_close_without_answer_is_a_502_and_not_sent_again(self):
+        self.start()
+        r = self.proxy.request("POST", "/close-now", body=b"z" * 10)
+        self.assertEqual(r.status, 502)
+        self.assertEqual(len(self.seen("/close-now")), 1)
+        self.assert_settles()
+
+    def test_reset_mid_response_truncates_the_client_response(self):
+        self.start()
+        for path in ("/rst-mid", "/close-mid"):
+            with self.subTest(path=path):
+                conn = http.client.HTTPConnection(harness.LOOPBACK, self.proxy_port,
+                                                  timeout=10 * harness.SLOWDOWN)
+                self.addCleanup(conn.close)
+                conn.request("POST", path, body=b"q")
+                resp = conn.getresponse()
+                self.assertEqual(resp.status, 200)
+                with self.assertRaises(http.client.IncompleteRead):
+                    resp.read()
+                self.assertEqual(len(self.seen(path)), 1)
+        self.assert_settles()
+
+    # ---- no answer: the stream is reset, the connection serves on -------------------------
+
+    def test_a_backend_that_never_answers_times_out_and_its_connection_serves_on(self):
+        self.start(n=1, read_timeout="1s")
+        r = self.proxy.get("/hang", timeout=20)
+        self.assertEqual(r.status, 504)
+        b = self.backends[0]
+        harness.wait_until(lambda: ("/hang", CANCEL) in b.resets, 5 * harness.SLOWDOWN,
+                           what="the hung stream reset with CANCEL")
+        self.assert_settles()
+        self.assertEqual(b.connections, 1)
+
+    # ---- the client leaves ------------------------------------------------------------------
+
+    def test_a_client_leaving_mid_response_cancels_the_stream(self):
+        self.start(n=1)
+        sock = harness.raw_connect(self.proxy_port)  # no makefile: close() closes
+        self.addCleanup(sock.close)
+        path = "/blob?n=%d" % (4 << 20)
+        sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+        self.assertTrue(sock.recv(4096).startswith(b"HTTP/1.1 200"))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        sock.close()  # a reset: the proxy's next write fails
+        b = self.backends[0]
+        harness.wait_until(lambda: (path, CANCEL) in b.resets, 10 * harness.SLOWDOWN,
+                           what="the left stream reset with CANCEL")
+        self.assert_settles()
+        self.assertEqual(b.connections, 1)
+
+    def test_a_client_leaving_mid_body_never_completes_the_request(self):
+        self.start(n=1)
+        sock = harness.raw_connect(self.proxy_port)
+        self.addCleanup(sock.close)
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+                     + b"a" * 100)
+        b = self.backends[0]
+        harness.wait_until(lambda: self.seen("/upload"), 5 * harness.SLOWDOWN,
+                           what="/upload head seen")
+        sock.close()
+        harness.wait_until(lambda: ("/upload", CANCEL) in b.resets, 5 * harness.SLOWDOWN,
+                           what="the left upload reset with CANCEL")
+        self.assertEqual(self.seen("/upload"), [("POST", "/upload", False)])
+        self.assert_settles()
+
+    # ---- client shapes ----------------------------------------------------------------------
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        self.start()
+        sock, rfile = self.open_raw(self.proxy)
+        sock.sendall(b"".join(b"GET /blob?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % n
+                              for n in (3, 4, 5)))
+        for n in (3, 4, 5):
+            r = harness.read_response(rfile)
+            self.assertEqual((r.status, r.body), (200, pattern(n)))
+        self.assert_settles()
+
+    def test_head_and_http10(self):
+        self.start()
+        sock, rfile = self.open_raw(self.proxy)
+        sock.sendall(b"HEAD /blob?n=10 HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /blob?n=6 HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = harness.read_response(rfile, "HEAD")
+        self.assertEqual((r.status, r.body, r.header("content-length")), (200, b"", "10"))
+        r = harness.read_response(rfile)
+        self.assertEqual((r.status, r.body), (200, pattern(6)))
+        sock2 = harness.raw_connect(self.proxy_port)
+        self.addCleanup(sock2.close)
+        sock2.sendall(b"GET /blob?n=9 HTTP/1.0\r\n\r\n")
+        data = harness.read_until_closed(sock2)
+        self.assertTrue(data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"),
+                        data[:100])
+        self.assertTrue(data.endswith(pattern(9)), data[-40:])
+        self.assert_settles()
+
+    def test_a_huge_response_header_list_is_a_clean_answer(self):
+        self.start(n=1)
+        r = self.proxy.get("/headers?n=2000", timeout=20)
+        self.assertIn(r.status, (200, 502))
+        self.assert_settles()
+
+    # ---- concurrency ------------------------------------------------------------------------
+
+    def test_one_stream_per_connection_and_twenty_at_once(self):
+        self.start(max_streams=1, delay=0.05, workers=2)
+        results = []
+
+        def one(i):
+            r = self.proxy.get("/blob?n=%d" % (100 + i), timeout=30)
+            results.append((r.status, r.body == pattern(100 + i)))
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60 * harness.SLOWDOWN)
+        self.assertEqual(results, [(200, True)] * 20)
+        self.assert_settles()
+
+
+if __name__ == "__main__":
+    harness.main()
