@@ -7,12 +7,15 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /refuse-once/KEY   RST_STREAM REFUSED_STREAM the first time KEY comes, then an answer
   /goaway-once/KEY   the first time: GOAWAY NO_ERROR naming the stream before it, then close
   /hang              no answer ever (the stream stays open)
+  /slow?ms=M         an answer M ms late (the connection's other streams wait too)
+  /goaway-error      GOAWAY INTERNAL_ERROR naming this stream (it may have been processed),
+                     then the connection closes
   /rst-mid           head and 10 bytes of a 100-byte body, then RST_STREAM INTERNAL_ERROR
   /close-mid         head and 10 bytes of a 100-byte body, then the connection closes
   /close-now         the connection closes at once (the request may have been processed)
   /headers?n=N       an answer with N extra 100-byte header fields
 `keys` may be one set shared by several backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that long.
-`seen` lists (method, path, whole) of requests whose head arrived (whole: END_STREAM seen);
+`sent` counts response body bytes written. `seen` lists (method, path, whole) of requests whose head arrived (whole: END_STREAM seen);
 `resets` lists (path, error code) of streams the proxy reset."""
 
 import hashlib
@@ -35,7 +38,7 @@ class _Closed(Exception):
 
 
 def pattern(n):
-    return bytes(i % 251 for i in range(n))
+    return (bytes(range(251)) * (n // 251 + 1))[:n]
 
 
 class H2cBackend:
@@ -48,6 +51,7 @@ class H2cBackend:
         self.resets = []
         self.keys = set() if keys is None else keys  # shared: a KEY misbehaves once in all
         self.connections = 0
+        self.sent = 0  # response body bytes handed to the socket
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -139,6 +143,14 @@ class H2cBackend:
             raise _Closed()
         if path == "/hang":
             return True
+        if path.startswith("/slow?"):
+            ms = int(urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["ms"][0])
+            time.sleep(ms / 1000)
+            return False
+        if path == "/goaway-error":
+            conn.close_connection(h2.errors.ErrorCodes.INTERNAL_ERROR, last_stream_id=stream_id)
+            c.sendall(conn.data_to_send())
+            raise _Closed()
         if path in ("/rst-mid", "/close-mid"):
             conn.send_headers(stream_id, [(":status", "200"), ("x-backend", self.name),
                                           ("content-length", "100")])
@@ -196,5 +208,7 @@ class H2cBackend:
             chunk = out[sent:sent + window]
             conn.send_data(stream_id, chunk)
             sent += len(chunk)
+            with self.lock:
+                self.sent += len(chunk)
         conn.end_stream(stream_id)
         c.sendall(conn.data_to_send())

@@ -6,12 +6,14 @@ connection keeps serving, and the proxy's in-flight gauges return to zero."""
 
 import http.client
 import json
+import signal
 import socket
 import threading
 import unittest
 
 import harness
 import metrics_util
+from h2_client import RawH2, request_headers
 from h2c_backend import H2cBackend, pattern
 
 GAUGES = ("outrigger_backend_inflight_requests", "outrigger_pool_pending_requests",
@@ -20,7 +22,7 @@ CANCEL = 8
 
 
 class H2UpstreamAttacks(harness.ProxyTestCase):
-    def start(self, n=2, workers=1, read_timeout=None, **kw):
+    def start(self, n=2, workers=1, read_timeout=None, listener=None, **kw):
         keys = set()
         self.backends = [H2cBackend(name, keys=keys, **kw) for name in "ab"[:n]]
         for b in self.backends:
@@ -29,7 +31,8 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         if read_timeout:
             extra["timeouts"] = {"read": read_timeout}
         pool = self.pool(*[b.address for b in self.backends], **extra)
-        self.proxy = self.start_proxy(self.config({"h2": pool}, workers=workers))
+        self.proxy = self.start_proxy(self.config({"h2": pool}, workers=workers,
+                                                    listener=listener))
         return self.proxy
 
     def seen(self, path):
@@ -93,6 +96,13 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
                 self.assertEqual(len(self.seen(path)), 1)
         self.assert_settles()
 
+    def test_goaway_with_an_error_naming_the_stream_is_a_502_not_sent_again(self):
+        self.start()
+        r = self.proxy.request("POST", "/goaway-error", body=b"e" * 100)
+        self.assertEqual(r.status, 502)
+        self.assertEqual(len(self.seen("/goaway-error")), 1)
+        self.assert_settles()
+
     # ---- no answer: the stream is reset, the connection serves on -------------------------
 
     def test_a_backend_that_never_answers_times_out_and_its_connection_serves_on(self):
@@ -122,6 +132,23 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assert_settles()
         self.assertEqual(b.connections, 1)
 
+    def test_an_http2_client_cancelling_cancels_the_backend_stream(self):
+        self.start(n=1, listener={"h2c": True})
+        c = RawH2(self.proxy_port)
+        self.addCleanup(c.close)
+        c.preface()
+        c.send(c.headers(1, request_headers("x", "/hang"), end_stream=True))
+        b = self.backends[0]
+        harness.wait_until(lambda: self.seen("/hang"), 5 * harness.SLOWDOWN, what="/hang seen")
+        c.send(c.rst(1))
+        harness.wait_until(lambda: ("/hang", CANCEL) in b.resets, 5 * harness.SLOWDOWN,
+                           what="the cancelled stream reset with CANCEL")
+        c.send(c.headers(3, request_headers("x", "/blob?n=5"), end_stream=True))
+        c.read_until(lambda cc: cc.status_of(3) is not None, 5 * harness.SLOWDOWN)
+        self.assertEqual(c.status_of(3), 200)
+        self.assert_settles()
+        self.assertEqual(b.connections, 1)
+
     def test_a_client_leaving_mid_body_never_completes_the_request(self):
         self.start(n=1)
         sock = harness.raw_connect(self.proxy_port)
@@ -136,6 +163,64 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
                            what="the left upload reset with CANCEL")
         self.assertEqual(self.seen("/upload"), [("POST", "/upload", False)])
         self.assert_settles()
+
+    def test_a_client_that_does_not_read_holds_the_backend_back(self):
+        self.start(n=1)
+        sock = harness.raw_connect(self.proxy_port)
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(b"GET /blob?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (64 << 20))
+        b = self.backends[0]
+        samples = []
+
+        def still():
+            samples.append(b.sent)
+            return len(samples) > 3 and samples[-1] == samples[-4] > 0
+
+        harness.wait_until(still, 20 * harness.SLOWDOWN, interval=0.2,
+                           what="the backend held back by flow control")
+        self.assertLess(b.sent, 16 << 20, "the proxy buffered %d bytes" % b.sent)
+        sock.close()
+        self.assert_settles()
+
+    # ---- the proxy drains or reloads with streams open --------------------------------------
+
+    def slow_request_in_flight(self, path):
+        result = {}
+
+        def run():
+            result["r"] = self.proxy.get(path, timeout=20)
+
+        t = threading.Thread(target=run)
+        t.start()
+        self.addCleanup(t.join, 30 * harness.SLOWDOWN)
+        harness.wait_until(lambda: self.seen(path), 5 * harness.SLOWDOWN, what=path + " seen")
+        return t, result
+
+    def test_sigterm_lets_open_streams_finish(self):
+        self.start(n=1)
+        t, result = self.slow_request_in_flight("/slow?ms=%d" % (800 * harness.SLOWDOWN))
+        self.proxy.signal(signal.SIGTERM)
+        t.join(20 * harness.SLOWDOWN)
+        self.assertEqual(result["r"].status, 200)
+        self.assertEqual(self.proxy.wait(timeout=10), 0)
+
+    def test_a_reload_dropping_the_pool_lets_open_streams_finish(self):
+        self.start(n=1)
+        t, result = self.slow_request_in_flight("/slow?ms=%d" % (800 * harness.SLOWDOWN))
+        other = H2cBackend("other")
+        self.addCleanup(other.stop)
+        text = self.proxy.config_text
+        self.proxy.reload(text.replace(self.backends[0].address, other.address)
+                          .replace("h2:", "fresh:").replace("pool: h2", "pool: fresh"))
+        self.proxy.wait_log(r"reloaded ")
+        t.join(20 * harness.SLOWDOWN)
+        self.assertEqual(result["r"].status, 200)
+        self.assertEqual(result["r"].header("x-backend"), "a")
+        harness.wait_until(lambda: not self.gauges(), 10 * harness.SLOWDOWN,
+                           what="in-flight gauges back to zero")
+        r = self.proxy.get("/blob?n=3")
+        self.assertEqual((r.status, r.header("x-backend")), (200, "other"))
 
     # ---- client shapes ----------------------------------------------------------------------
 
