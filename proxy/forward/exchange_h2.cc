@@ -242,6 +242,19 @@ void Exchange::OnH2Close(uint32_t code, bool retryable) {
   h2_retryable_ = retryable && H2BodyWhole();
   spdlog::debug("{} {}: HTTP/2 stream closed with code {}", pool->config->name,
                 attempt_.backend() ? attempt_.backend()->label() : "", code);
+  if (!never_connected && h2_retryable_ && !response_started && interim == 0 &&
+      !attempt_.retried_stale()) {
+    // The backend refused the stream (REFUSED_STREAM, or past a GOAWAY's last stream): its
+    // application never saw the request, which goes once more to the same backend on another
+    // stream, or a new connection (RFC 9113 §8.7). As for a stale HTTP/1 connection, this is
+    // no retry against the backend's health: it is draining or at its stream limit, and a
+    // pool with no other backend must not fail the request. A second refusal is a failure.
+    attempt_.set_retried_stale();
+    upstream::Backend* backend = attempt_.backend();
+    backend->AddConnectionsInUse(1);  // the slot SendOnH2 frees, as SendInSlot's admission
+    SendOnH2();
+    return;
+  }
   if (never_connected) {
     OnAttemptFailed(upstream::Outcome::kLocalConnectFailed, 502, "upstream connect failed");
   } else {

@@ -13,6 +13,7 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /rst-mid           head and 10 bytes of a 100-byte body, then RST_STREAM INTERNAL_ERROR
   /close-mid         head and 10 bytes of a 100-byte body, then the connection closes
   /close-now         the connection closes at once (the request may have been processed)
+  /then-close        an answer, then the connection closes (an idle timeout firing)
   /headers?n=N       an answer with N extra 100-byte header fields
 `keys` may be one set shared by several backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that long.
 `sent` counts response body bytes written. `seen` lists (method, path, whole) of requests whose head arrived (whole: END_STREAM seen);
@@ -102,6 +103,8 @@ class H2cBackend:
                         self._record(headers, True)
                         if not self._misbehave(c, conn, ev.stream_id, headers):
                             self._answer(c, conn, ev.stream_id, headers, body)
+                            if paths[ev.stream_id] == "/then-close":
+                                raise _Closed()
                     elif isinstance(ev, h2.events.StreamReset):
                         streams.pop(ev.stream_id, None)
                         with self.lock:

@@ -22,7 +22,7 @@ CANCEL = 8
 
 
 class H2UpstreamAttacks(harness.ProxyTestCase):
-    def start(self, n=2, workers=1, read_timeout=None, listener=None, **kw):
+    def start(self, n=2, workers=1, read_timeout=None, listener=None, breaker=None, **kw):
         keys = set()
         self.backends = [H2cBackend(name, keys=keys, **kw) for name in "ab"[:n]]
         for b in self.backends:
@@ -30,6 +30,8 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         extra = {"protocol": "h2"}
         if read_timeout:
             extra["timeouts"] = {"read": read_timeout}
+        if breaker:
+            extra["circuit_breaker"] = breaker
         pool = self.pool(*[b.address for b in self.backends], **extra)
         self.proxy = self.start_proxy(self.config({"h2": pool}, workers=workers,
                                                     listener=listener))
@@ -101,6 +103,15 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         r = self.proxy.request("POST", "/goaway-error", body=b"e" * 100)
         self.assertEqual(r.status, 502)
         self.assertEqual(len(self.seen("/goaway-error")), 1)
+        self.assert_settles()
+
+    def test_a_connection_the_backend_closed_while_idle_is_not_used_again(self):
+        self.start(n=1)
+        for i in range(3):
+            r = self.proxy.request("POST", "/then-close", body=b"i")
+            self.assertEqual(r.status, 200, "request %d" % i)
+        self.assertEqual(len(self.seen("/then-close")), 3)
+        self.assertEqual(self.backends[0].connections, 3)
         self.assert_settles()
 
     # ---- no answer: the stream is reset, the connection serves on -------------------------
@@ -274,6 +285,25 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         for t in threads:
             t.join(60 * harness.SLOWDOWN)
         self.assertEqual(results, [(200, True)] * 20)
+        self.assert_settles()
+
+    def test_max_requests_sheds_what_is_over_it_and_gives_its_slots_back(self):
+        self.start(n=1, breaker={"max_requests": 2, "max_pending": 0}, max_streams=10)
+        statuses = []
+        path = "/slow?ms=%d" % (300 * harness.SLOWDOWN)
+
+        def one():
+            statuses.append(self.proxy.get(path, timeout=20).status)
+
+        threads = [threading.Thread(target=one) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30 * harness.SLOWDOWN)
+        # The backend answers one stream at a time, so the first two hold both slots while
+        # the other three arrive.
+        self.assertEqual(sorted(statuses), [200, 200, 503, 503, 503])
+        self.assertEqual(len(self.seen(path)), 2)
         self.assert_settles()
 
 
