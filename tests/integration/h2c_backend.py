@@ -13,6 +13,8 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /rst-mid           head and 10 bytes of a 100-byte body, then RST_STREAM INTERNAL_ERROR
   /close-mid         head and 10 bytes of a 100-byte body, then the connection closes
   /close-now         the connection closes at once (the request may have been processed)
+  /status?code=C     a head of status C with END_STREAM (204, 304: no body; 304 says length 5)
+  /early             a 103 head, then an answer as for GET /blob?n=4
   /then-close        an answer, then the connection closes (an idle timeout firing)
   /headers?n=N       an answer with N extra 100-byte header fields
 `keys` may be one set shared by several backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that long.
@@ -146,6 +148,17 @@ class H2cBackend:
             raise _Closed()
         if path == "/hang":
             return True
+        if path.startswith("/status?"):
+            code = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["code"][0]
+            fields = [(":status", code), ("x-backend", self.name)]
+            if code == "304":
+                fields.append(("content-length", "5"))
+            conn.send_headers(stream_id, fields, end_stream=True)
+            return True
+        if path == "/early":
+            conn.send_headers(stream_id, [(":status", "103"), ("link", "</a.css>; rel=preload")])
+            headers[b":path"] = b"/blob?n=4"
+            return False
         if path.startswith("/slow?"):
             ms = int(urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["ms"][0])
             time.sleep(ms / 1000)
