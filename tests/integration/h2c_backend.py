@@ -15,8 +15,10 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /close-now         the connection closes at once (the request may have been processed)
   /status?code=C     a head of status C with END_STREAM (204, 304: no body; 304 says length 5)
   /early             a 103 head, then an answer as for GET /blob?n=4
+  /close-in-body     the connection closes once 1000 body bytes arrived
   /then-close        an answer, then the connection closes (an idle timeout firing)
   /headers?n=N       an answer with N extra 100-byte header fields
+`close_first` connections close right after the backend's SETTINGS, before reading.
 `keys` may be one set shared by several backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that long.
 `sent` counts response body bytes written. `seen` lists (method, path, whole) of requests whose head arrived (whole: END_STREAM seen);
 `resets` lists (path, error code) of streams the proxy reset."""
@@ -45,7 +47,7 @@ def pattern(n):
 
 
 class H2cBackend:
-    def __init__(self, name, max_streams=None, delay=0.0, keys=None):
+    def __init__(self, name, max_streams=None, delay=0.0, keys=None, close_first=0):
         self.name = name
         self.max_streams = max_streams
         self.delay = delay
@@ -54,6 +56,7 @@ class H2cBackend:
         self.resets = []
         self.keys = set() if keys is None else keys  # shared: a KEY misbehaves once in all
         self.connections = 0
+        self.close_first = close_first
         self.sent = 0  # response body bytes handed to the socket
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -83,6 +86,10 @@ class H2cBackend:
         c.sendall(conn.data_to_send())
         with self.lock:
             self.connections += 1
+            close = self.connections <= self.close_first
+        if close:
+            c.close()
+            return
         streams = {}
         paths = {}
         try:
@@ -99,6 +106,9 @@ class H2cBackend:
                             self._record(headers, False)
                     elif isinstance(ev, h2.events.DataReceived):
                         streams[ev.stream_id][1].extend(ev.data)
+                        if (paths[ev.stream_id] == "/close-in-body"
+                                and len(streams[ev.stream_id][1]) >= 1000):
+                            raise _Closed()
                         conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                     elif isinstance(ev, h2.events.StreamEnded):
                         headers, body = streams.pop(ev.stream_id)

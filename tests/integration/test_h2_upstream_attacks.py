@@ -83,6 +83,21 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assertEqual(len(self.seen("/close-now")), 1)
         self.assert_settles()
 
+    def test_a_backend_closing_mid_upload_is_a_502_and_not_sent_again(self):
+        self.start()
+        r = self.proxy.request("POST", "/close-in-body", body=pattern(200000), timeout=20)
+        self.assertEqual(r.status, 502)
+        self.assertEqual(len(self.seen("/close-in-body")), 1)
+        self.assert_settles()
+
+    def test_a_backend_closing_after_its_settings(self):
+        self.start(close_first=1)
+        self.backends[1].close_first = 0  # the GET that a's first connection fails goes to b
+        for i in range(4):
+            r = self.proxy.get("/blob?n=%d" % i)
+            self.assertEqual((r.status, r.body), (200, pattern(i)))
+        self.assert_settles()
+
     def test_reset_mid_response_truncates_the_client_response(self):
         self.start()
         for path in ("/rst-mid", "/close-mid"):
