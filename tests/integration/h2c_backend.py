@@ -18,7 +18,9 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /close-in-body     the connection closes once 1000 body bytes arrived
   /then-close        an answer, then the connection closes (an idle timeout firing)
   /headers?n=N       an answer with N extra 100-byte header fields
-`close_first` connections close right after the backend's SETTINGS, before reading.
+`goaway_at`: the first connection holds its first requests until it has that many, then
+answers the first, sends GOAWAY NO_ERROR naming it, and closes (a graceful shutdown racing
+streams). `close_first` connections close right after the backend's SETTINGS, before reading.
 `keys` may be one set shared by several backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that long.
 `sent` counts response body bytes written. `seen` lists (method, path, whole) of requests whose head arrived (whole: END_STREAM seen);
 `resets` lists (path, error code) of streams the proxy reset."""
@@ -47,7 +49,8 @@ def pattern(n):
 
 
 class H2cBackend:
-    def __init__(self, name, max_streams=None, delay=0.0, keys=None, close_first=0):
+    def __init__(self, name, max_streams=None, delay=0.0, keys=None, close_first=0,
+                 goaway_at=0):
         self.name = name
         self.max_streams = max_streams
         self.delay = delay
@@ -57,6 +60,7 @@ class H2cBackend:
         self.keys = set() if keys is None else keys  # shared: a KEY misbehaves once in all
         self.connections = 0
         self.close_first = close_first
+        self.goaway_at = goaway_at
         self.sent = 0  # response body bytes handed to the socket
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -92,6 +96,7 @@ class H2cBackend:
             return
         streams = {}
         paths = {}
+        held = []
         try:
             while True:
                 data = c.recv(65536)
@@ -113,6 +118,17 @@ class H2cBackend:
                     elif isinstance(ev, h2.events.StreamEnded):
                         headers, body = streams.pop(ev.stream_id)
                         self._record(headers, True)
+                        if self.goaway_at:
+                            held.append((ev.stream_id, headers, body))
+                            if len(held) == self.goaway_at:
+                                self.goaway_at = 0
+                                first = held[0]
+                                self._answer(c, conn, *first)  # h2 sends nothing after GOAWAY
+                                conn.close_connection(h2.errors.ErrorCodes.NO_ERROR,
+                                                      last_stream_id=first[0])
+                                c.sendall(conn.data_to_send())
+                                raise _Closed()
+                            continue
                         if not self._misbehave(c, conn, ev.stream_id, headers):
                             self._answer(c, conn, ev.stream_id, headers, body)
                             if paths[ev.stream_id] == "/then-close":
@@ -122,7 +138,17 @@ class H2cBackend:
                         with self.lock:
                             self.resets.append((paths.get(ev.stream_id), int(ev.error_code)))
                 c.sendall(conn.data_to_send())
-        except (OSError, h2.exceptions.ProtocolError, _Closed):
+        except _Closed:
+            # A FIN, not the RST a close with unread bytes would send: the proxy must get to
+            # read what went before (the kernel drops it on a RST).
+            try:
+                c.shutdown(socket.SHUT_WR)
+                c.settimeout(2)
+                while c.recv(65536):
+                    pass
+            except OSError:
+                pass
+        except (OSError, h2.exceptions.ProtocolError):
             return
         finally:
             c.close()

@@ -74,6 +74,26 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assertEqual(len(self.seen("/goaway-once/p")), 2)
         self.assert_settles()
 
+    def test_a_graceful_goaway_retries_the_streams_past_its_last_one(self):
+        self.start(n=1, goaway_at=3)
+        results = {}
+
+        def one(i):
+            results[i] = self.proxy.request("POST", "/p%d" % i, body=b"x" * (10 + i), timeout=20)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30 * harness.SLOWDOWN)
+        for i in range(3):
+            self.assertEqual(results[i].status, 200, i)
+            self.assertEqual(json.loads(results[i].body)["length"], 10 + i)
+        # The stream the GOAWAY named went once, the two past it twice (never processed).
+        counts = sorted(len(self.seen("/p%d" % i)) for i in range(3))
+        self.assertEqual(counts, [1, 2, 2])
+        self.assert_settles()
+
     # ---- the backend fails after processing: never sent twice ------------------------------
 
     def test_close_without_answer_is_a_502_and_not_sent_again(self):
