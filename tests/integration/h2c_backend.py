@@ -20,7 +20,7 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /headers?n=N       an answer with N extra 100-byte header fields
 `goaway_at`: the first connection holds its first requests until it has that many, then
 answers the first, sends GOAWAY NO_ERROR naming it, and closes (a graceful shutdown racing
-streams). `close_first` connections close right after the backend's SETTINGS, before reading.
+streams). `window` sets SETTINGS_INITIAL_WINDOW_SIZE. `close_first` connections close right after the backend's SETTINGS, before reading.
 `keys` may be one set shared by several backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that long.
 `sent` counts response body bytes written. `seen` lists (method, path, whole) of requests whose head arrived (whole: END_STREAM seen);
 `resets` lists (path, error code) of streams the proxy reset."""
@@ -50,7 +50,7 @@ def pattern(n):
 
 class H2cBackend:
     def __init__(self, name, max_streams=None, delay=0.0, keys=None, close_first=0,
-                 goaway_at=0):
+                 goaway_at=0, window=None):
         self.name = name
         self.max_streams = max_streams
         self.delay = delay
@@ -61,6 +61,7 @@ class H2cBackend:
         self.connections = 0
         self.close_first = close_first
         self.goaway_at = goaway_at
+        self.window = window
         self.sent = 0  # response body bytes handed to the socket
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -84,9 +85,13 @@ class H2cBackend:
     def _serve(self, c):
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         conn.initiate_connection()
+        settings = {}
         if self.max_streams is not None:
-            conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS:
-                                  self.max_streams})
+            settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = self.max_streams
+        if self.window is not None:
+            settings[h2.settings.SettingCodes.INITIAL_WINDOW_SIZE] = self.window
+        if settings:
+            conn.update_settings(settings)
         c.sendall(conn.data_to_send())
         with self.lock:
             self.connections += 1
@@ -115,6 +120,11 @@ class H2cBackend:
                                 and len(streams[ev.stream_id][1]) >= 1000):
                             raise _Closed()
                         conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                        if self.window is not None and ev.flow_controlled_length:
+                            # h2 sizes a stream's updates by the window it had before its
+                            # SETTINGS were acknowledged: with a tiny one it would never send
+                            conn.increment_flow_control_window(ev.flow_controlled_length,
+                                                               stream_id=ev.stream_id)
                     elif isinstance(ev, h2.events.StreamEnded):
                         headers, body = streams.pop(ev.stream_id)
                         self._record(headers, True)

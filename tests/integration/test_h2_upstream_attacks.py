@@ -4,6 +4,7 @@ leave: each client gets the right answer or a clean error, a request is sent aga
 the backend said it did not process it, a stream the client left is reset (CANCEL) while its
 connection keeps serving, and the proxy's in-flight gauges return to zero."""
 
+import hashlib
 import http.client
 import json
 import signal
@@ -195,6 +196,22 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assert_settles()
         self.assertEqual(b.connections, 1)
 
+    def test_an_http2_client_cancelling_mid_upload_never_completes_the_request(self):
+        self.start(n=1, listener={"h2c": True})
+        c = RawH2(self.proxy_port)
+        self.addCleanup(c.close)
+        c.preface()
+        c.send(c.headers(1, request_headers("x", "/up", "POST", extra=[("content-length",
+                                                                          "5000")])))
+        c.send(c.data(1, b"u" * 100))
+        b = self.backends[0]
+        harness.wait_until(lambda: self.seen("/up"), 5 * harness.SLOWDOWN, what="/up seen")
+        c.send(c.rst(1))
+        harness.wait_until(lambda: ("/up", CANCEL) in b.resets, 5 * harness.SLOWDOWN,
+                           what="the cancelled upload reset with CANCEL")
+        self.assertEqual(self.seen("/up"), [("POST", "/up", False)])
+        self.assert_settles()
+
     def test_a_client_leaving_mid_body_never_completes_the_request(self):
         self.start(n=1)
         sock = harness.raw_connect(self.proxy_port)
@@ -227,6 +244,15 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
                            what="the backend held back by flow control")
         self.assertLess(b.sent, 16 << 20, "the proxy buffered %d bytes" % b.sent)
         sock.close()
+        self.assert_settles()
+
+    def test_an_upload_crosses_a_tiny_stream_window(self):
+        self.start(n=1, window=1000)
+        body = pattern(300000)
+        r = self.proxy.request("POST", "/upload", body=body, timeout=30)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.body), {"length": len(body),
+                                              "sha256": hashlib.sha256(body).hexdigest()})
         self.assert_settles()
 
     # ---- the proxy drains or reloads with streams open --------------------------------------
