@@ -5,6 +5,7 @@ both ways, so bodies larger than a window cross it.
 
 Misbehaviour, by path (KEY names a request so that its retry can be told from it):
   /refuse-once/KEY   RST_STREAM REFUSED_STREAM the first time KEY comes, then an answer
+  /refuse-always     RST_STREAM REFUSED_STREAM every time
   /goaway-once/KEY   the first time: GOAWAY NO_ERROR naming the stream before it, then close
   /hang              no answer ever (the stream stays open)
   /slow?ms=M         an answer M ms late (the connection's other streams wait too)
@@ -185,6 +186,9 @@ class H2cBackend:
         """Acts out the path's misbehaviour; True when the stream gets no normal answer."""
         path = headers[b":path"].decode()
         if path.startswith("/refuse-once/") and self._first(path):
+            conn.reset_stream(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
+            return True
+        if path == "/refuse-always":
             conn.reset_stream(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
             return True
         if path.startswith("/goaway-once/") and self._first(path):

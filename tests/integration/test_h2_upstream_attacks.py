@@ -67,6 +67,15 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assertEqual(len(self.seen("/refuse-once/post")), 2)
         self.assert_settles()
 
+    def test_a_backend_that_always_refuses_ends_in_a_502_not_a_loop(self):
+        for n, tries in ((1, 2), (2, 4)):  # once more on the same backend, per backend tried
+            with self.subTest(backends=n):
+                self.start(n=n)
+                r = self.proxy.request("POST", "/refuse-always", body=b"r" * 100)
+                self.assertEqual(r.status, 502)
+                self.assertEqual(len(self.seen("/refuse-always")), tries)
+                self.assert_settles()
+
     def test_goaway_naming_an_earlier_stream_retries_the_later_one(self):
         self.start(n=1)
         r = self.proxy.request("POST", "/goaway-once/p", body=b"y" * 3000)
