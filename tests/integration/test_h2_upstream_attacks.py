@@ -375,6 +375,45 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assertEqual(results, [(200, True)] * 20)
         self.assert_settles()
 
+    def test_refusals_and_resets_among_many_requests_on_two_workers(self):
+        self.start(workers=2)
+        failures = []
+
+        def client(t):
+            conn = http.client.HTTPConnection(harness.LOOPBACK, self.proxy_port,
+                                              timeout=20 * harness.SLOWDOWN)
+            try:
+                for i in range(10):
+                    if i % 3 == 2:  # the connection closes after a truncated response
+                        conn.request("GET", "/rst-mid")
+                        resp = conn.getresponse()
+                        try:
+                            resp.read()
+                            failures.append("rst-mid read whole")
+                        except http.client.IncompleteRead:
+                            pass
+                        conn.close()
+                        continue
+                    path = "/refuse-once/%d-%d" % (t, i) if i % 3 else "/blob?n=%d" % i
+                    conn.request("POST" if i % 3 else "GET", path, body=b"m" * i)
+                    r = conn.getresponse()
+                    body = r.read()
+                    if r.status != 200 or (i % 3 == 0 and body != pattern(i)):
+                        failures.append((path, r.status))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60 * harness.SLOWDOWN)
+        self.assertEqual(failures, [])
+        for t in range(8):
+            for i in (1, 4, 7):
+                self.assertEqual(len(self.seen("/refuse-once/%d-%d" % (t, i))), 2)
+        self.assert_settles()
+
     def test_max_requests_sheds_what_is_over_it_and_gives_its_slots_back(self):
         self.start(n=1, breaker={"max_requests": 2, "max_pending": 0}, max_streams=10)
         statuses = []
