@@ -17,14 +17,17 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /status?code=C     a head of status C with END_STREAM (204, 304: no body; 304 says length 5)
   /early             a 103 head, then an answer as for GET /blob?n=4
   /close-in-body     the connection closes once 1000 body bytes arrived
-  /then-close        an answer, then the connection closes (an idle timeout firing)
+  /then-close        an answer, then GOAWAY NO_ERROR naming it and a close (an HTTP/2
+                     server's idle timeout firing)
   /headers?n=N       an answer with N extra 100-byte header fields
 `goaway_at`: the first connection holds its first requests until it has that many, then
 answers the first, sends GOAWAY NO_ERROR naming it, and closes (a graceful shutdown racing
-streams). `window` sets SETTINGS_INITIAL_WINDOW_SIZE. `close_first` connections close right after the backend's SETTINGS, before reading.
-`keys` may be one set shared by several backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that long.
-`sent` counts response body bytes written. `seen` lists (method, path, whole) of requests whose head arrived (whole: END_STREAM seen);
-`resets` lists (path, error code) of streams the proxy reset."""
+streams). `window` sets SETTINGS_INITIAL_WINDOW_SIZE. `close_first` connections close right
+after the backend's SETTINGS, before reading. `keys` may be one set shared by several
+backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that
+long. `sent` counts response body bytes written. `seen` lists (method, path, whole) of
+requests whose head arrived (whole: END_STREAM seen); `resets` lists (path, error code) of
+streams the proxy reset."""
 
 import hashlib
 import json
@@ -143,6 +146,9 @@ class H2cBackend:
                         if not self._misbehave(c, conn, ev.stream_id, headers):
                             self._answer(c, conn, ev.stream_id, headers, body)
                             if paths[ev.stream_id] == "/then-close":
+                                conn.close_connection(h2.errors.ErrorCodes.NO_ERROR,
+                                                      last_stream_id=ev.stream_id)
+                                c.sendall(conn.data_to_send())
                                 raise _Closed()
                     elif isinstance(ev, h2.events.StreamReset):
                         streams.pop(ev.stream_id, None)

@@ -10,7 +10,6 @@ import json
 import signal
 import socket
 import threading
-import unittest
 
 import harness
 import metrics_util
