@@ -15,6 +15,7 @@ The proxy's stderr and stdout go to temp files that are printed when the test fa
 import http.client
 import json
 import os
+import random
 import re
 import select
 import signal
@@ -57,8 +58,32 @@ def outrigger_bin():
     return path
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick for port 0)."""
+    """A TCP port on 127.0.0.1 that was free a moment ago, for a listener the test starts.
+
+    Picked below the ephemeral range: the kernel's pick for port 0 comes from that range,
+    where any outgoing connection of the tests running at once may take it as its source port
+    before our listener binds it (bind: Address already in use)."""
+    rng = random.Random()
+    for _ in range(100 if _EPHEMERAL_LOW > 11000 else 0):
+        port = rng.randrange(10000, _EPHEMERAL_LOW)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
