@@ -1,7 +1,9 @@
 """A plain HTTP/2 (h2c, prior knowledge) backend for `protocol: h2` pools, in a thread of the
 test process: GET /blob?n=N answers N pattern bytes; POST (any path) answers JSON {length,
 sha256} of the body it read; every answer carries `x-backend: NAME`. Flow control is honoured
-both ways, so bodies larger than a window cross it."""
+both ways, so bodies larger than a window cross it. A GET with `hold=N` is answered only once
+N such requests are open on its connection, so that answering proves they were concurrent
+there. `connections` counts the connections accepted."""
 
 import hashlib
 import json
@@ -22,6 +24,7 @@ class H2cBackend:
     def __init__(self, name):
         self.name = name
         self.requests = 0
+        self.connections = 0
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -39,6 +42,8 @@ class H2cBackend:
                 c, _ = self.sock.accept()
             except OSError:
                 return
+            with self.lock:
+                self.connections += 1
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
@@ -46,6 +51,7 @@ class H2cBackend:
         conn.initiate_connection()
         c.sendall(conn.data_to_send())
         streams = {}
+        held = []
         try:
             while True:
                 data = c.recv(65536)
@@ -58,7 +64,17 @@ class H2cBackend:
                         streams[ev.stream_id][1].extend(ev.data)
                         conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                     elif isinstance(ev, h2.events.StreamEnded):
-                        self._answer(c, conn, ev.stream_id, *streams.pop(ev.stream_id))
+                        headers, body = streams.pop(ev.stream_id)
+                        url = urllib.parse.urlsplit(headers[b":path"].decode())
+                        hold = int(urllib.parse.parse_qs(url.query).get("hold", ["0"])[0])
+                        if hold == 0:
+                            self._answer(c, conn, ev.stream_id, headers, body)
+                            continue
+                        held.append((ev.stream_id, headers, body))
+                        if len(held) >= hold:
+                            for args in held:
+                                self._answer(c, conn, *args)
+                            held.clear()
                 c.sendall(conn.data_to_send())
         except (OSError, h2.exceptions.ProtocolError):
             return
