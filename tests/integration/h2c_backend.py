@@ -3,11 +3,14 @@ test process: GET /blob?n=N answers N pattern bytes; POST (any path) answers JSO
 sha256} of the body it read; every answer carries `x-backend: NAME`. Flow control is honoured
 both ways, so bodies larger than a window cross it. A GET with `hold=N` is answered only once
 N such requests are open on its connection, so that answering proves they were concurrent
-there. `connections` counts the connections accepted."""
+there. `connections` counts the connections accepted. With `tls=(cert, key)` it speaks TLS
+and offers `alpn` (HTTP/2 is spoken whatever the client selected); `selected` lists what
+ALPN chose on each connection."""
 
 import hashlib
 import json
 import socket
+import ssl
 import threading
 import urllib.parse
 
@@ -21,10 +24,16 @@ def pattern(n):
 
 
 class H2cBackend:
-    def __init__(self, name):
+    def __init__(self, name, tls=None, alpn=("h2",)):
         self.name = name
+        self.tls = None
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
+            self.tls.set_alpn_protocols(list(alpn))
         self.requests = 0
         self.connections = 0
+        self.selected = []
         self.lock = threading.Lock()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -47,6 +56,16 @@ class H2cBackend:
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
+        if self.tls:
+            try:
+                c.settimeout(10)
+                c = self.tls.wrap_socket(c, server_side=True)
+                c.settimeout(None)
+                with self.lock:
+                    self.selected.append(c.selected_alpn_protocol())
+            except (OSError, ssl.SSLError):
+                c.close()
+                return
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         conn.initiate_connection()
         c.sendall(conn.data_to_send())
