@@ -272,9 +272,14 @@ class Exchange final : public ExchangeState,
   // the same AttemptCallbacks, its body re-framed as HTTP/1 chunks (trailers included) in
   // h2_in_, and the stream's window reopens only as the client takes the bytes.
   bool OnH2Pool() const;
-  // With a connection slot reserved (SendInSlot): a stream on a connection that can take one,
+  // A stream on `conn`, which can take one (no connection slot held: SendOnH2Stream); or, null,
+  // with a connection slot reserved (SendInSlot): a stream on a connection that can take one,
   // or on a new connection, which counts itself; the reservation is freed.
-  void SendOnH2();
+  void SendOnH2(upstream::H2Connection* conn);
+  // On an h2 pool whose worker holds a connection to the try's backend that can take another
+  // stream: the try goes there without a connection slot (max_connections caps connections,
+  // not streams), from StartAttempt or a pending wait. False: not so, admit as for a connection.
+  bool SendOnH2Stream();
   void PumpH2RequestBody();
   // Gives the stream up: reset (CANCEL) unless the exchange completed with the request sent.
   // `keep_body`: the request body pulled so far stays for a retry's stream.

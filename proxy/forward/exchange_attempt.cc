@@ -37,6 +37,7 @@ UpstreamAttempt::PickResult Exchange::PickBackend() {
 }
 
 void Exchange::StartAttempt() {
+  if (SendOnH2Stream()) return;
   switch (attempt_.Admit(pool->caps, MonoNanos(),
                          std::chrono::nanoseconds(pool->config->timeouts.connect).count())) {
     case UpstreamAttempt::Admission::kSend:
@@ -55,7 +56,7 @@ void Exchange::StartAttempt() {
 void Exchange::SendInSlot() {
   if (OnH2Pool()) {
     BeginAttempt();
-    SendOnH2();
+    SendOnH2(nullptr);
     return;
   }
   // The reservation is freed only once the connection counts itself: the count may run one
@@ -84,7 +85,30 @@ void Exchange::SendInSlot() {
   upstream::Release(backend->connections_in_use());
 }
 
+bool Exchange::SendOnH2Stream() {
+  if (!OnH2Pool()) return false;
+  upstream::H2Connection* conn = worker_->h2_pool().Find(attempt_.backend());
+  if (conn == nullptr) return false;
+  const bool waited = attempt_.phase() == UpstreamAttempt::Phase::kPending;
+  if (attempt_.AdmitStream(pool->caps, MonoNanos()) == UpstreamAttempt::Admission::kShed) {
+    if (waited) StopTimer();
+    ShedOverLimit();
+    return true;
+  }
+  if (waited) {
+    StopTimer();
+    if (session_->ClientGone(*this)) {  // as in RecheckPending; no slot to give back
+      session_->ResetClient(*this);
+      return true;
+    }
+  }
+  BeginAttempt();
+  SendOnH2(conn);
+  return true;
+}
+
 void Exchange::RecheckPending() {
+  if (SendOnH2Stream()) return;
   switch (attempt_.RecheckPending(pool->caps, MonoNanos())) {
     case UpstreamAttempt::Admission::kSend:
       StopTimer();

@@ -35,7 +35,7 @@ bool Exchange::OnH2Pool() const {
   return pool != nullptr && pool->config->protocol == config::PoolProtocol::kH2;
 }
 
-void Exchange::SendOnH2() {
+void Exchange::SendOnH2(upstream::H2Connection* conn) {
   if (!h2_body_) h2_body_.reset(evbuffer_new());
   if (!h2_replay_) h2_replay_.reset(evbuffer_new());
   if (evbuffer_get_length(h2_body_.get()) != h2_body_pulled) {
@@ -52,7 +52,8 @@ void Exchange::SendOnH2() {
   upstream::Backend* backend = attempt_.backend();
   std::shared_ptr<upstream::Backend> keep = backend->shared_from_this();
   upstream::H2Pool& h2 = worker_->h2_pool();
-  upstream::H2Connection* conn = h2.Find(backend);
+  const bool in_slot = conn == nullptr;
+  if (in_slot) conn = h2.Find(backend);
   if (conn == nullptr) {
     absl::StatusOr<std::unique_ptr<net::Stream>> stream =
         net::Stream::Connect(worker_->base(), backend->address(), pool->config->timeouts.connect);
@@ -67,7 +68,7 @@ void Exchange::SendOnH2() {
     conn = h2.Add(*std::move(stream), keep, http2::CodecLimits{}, pool->tls ? "https" : "http",
                   pool->config->timeouts.idle);
   }
-  upstream::Release(keep->connections_in_use());  // the connection counts itself
+  if (in_slot) upstream::Release(keep->connections_in_use());  // the connection counts itself
   const http::ParseResult r = http::ParseRequestHead(upstream_head, kHeadLimits, &h2_head_);
   if (r.status == http::ParseStatus::kDone) {
     // The HTTP/1 head dropped TE as hop-by-hop; over HTTP/2 "te: trailers" says the client

@@ -93,6 +93,7 @@ absl::StatusOr<std::shared_ptr<const tls::ClientContext>> ClientContextFor(
     for (const PoolRuntime& old : previous->pools) {
       const config::PoolTlsConfig* o = old.config->tls ? &*old.config->tls : nullptr;
       if (old.config->name == pc.name && old.tls && o != nullptr && o->verify == pc.tls->verify &&
+          old.tls->require_h2() == (pc.protocol == config::PoolProtocol::kH2) &&
           o->cas == pc.tls->cas && o->ca_path == pc.tls->ca_path && loaded(*o) == loaded(*pc.tls)) {
         return old.tls;
       }
@@ -103,6 +104,7 @@ absl::StatusOr<std::shared_ptr<const tls::ClientContext>> ClientContextFor(
   options.cas = pc.tls->cas;
   if (pc.tls->certificate) options.certificate = pc.tls->certificate->loaded;
   options.label = "pools." + pc.name;
+  options.require_h2 = pc.protocol == config::PoolProtocol::kH2;
   return tls::ClientContext::Build(options);
 }
 

@@ -121,6 +121,18 @@ UpstreamAttempt::Admission UpstreamAttempt::RecheckPending(const upstream::Backe
   return Admission::kWait;
 }
 
+UpstreamAttempt::Admission UpstreamAttempt::AdmitStream(const upstream::BackendCaps& caps,
+                                                        int64_t now_ns) {
+  if (phase_ == Phase::kPending) {
+    upstream::Release(backend_->pending());
+    phase_ = Phase::kIdle;
+  }
+  start_ns_ = now_ns;
+  // Its own request is counted already (Begin), as in Admit.
+  if (backend_->active_requests() - 1 >= caps.max_requests) return Admission::kShed;
+  return Admission::kSend;
+}
+
 void UpstreamAttempt::SetConnection(std::unique_ptr<upstream::UpstreamConnection> conn,
                                     bool connecting, evbuffer* replay, int64_t now_ns) {
   conn_ = std::move(conn);

@@ -136,6 +136,10 @@ class UpstreamAttempt {
   // the deadline passed at `now_ns` (kShed: pending slot released), or wait on (kWait).
   // kSend restarts the try's clock at `now_ns`: the wait is not the backend's time.
   Admission RecheckPending(const upstream::BackendCaps& caps, int64_t now_ns);
+  // A stream on an h2 connection the worker holds already: it takes no connection slot, so
+  // only max_requests applies (kSend reserves nothing, or kShed). From kIdle, or from kPending
+  // (its pending slot is released). Starts the try's clock at `now_ns`.
+  Admission AdmitStream(const upstream::BackendCaps& caps, int64_t now_ns);
   void ReleaseInUseSlot() { upstream::Release(backend_->connections_in_use()); }
 
   // The connection the request goes on: a pooled one (kSending) or one being opened

@@ -128,6 +128,7 @@ std::string EmitYaml(const Model& m, std::string_view source) {
     for (const std::string& c : p.comments) Comment(out, "  ", c);
     Append(&out, "  ", Quote(p.name), ":\n    balance: ", p.balance, "\n");
     if (!p.hash_on.empty()) Append(&out, "    hash_on: ", Quote(p.hash_on), "\n");
+    if (p.h2) Append(&out, "    protocol: h2\n");
     if (p.keepalive) Append(&out, "    keepalive: ", *p.keepalive, "\n");
     if (p.tls) PoolTlsYaml(out, *p.tls);
     Timeouts(out, "    ",

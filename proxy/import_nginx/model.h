@@ -42,6 +42,7 @@ struct Pool {
   std::optional<int64_t> resolve_every_ms;
   std::vector<Backend> backends;
   std::optional<PoolTls> tls;
+  bool h2 = false;                    // reached by grpc_pass: `protocol: h2`
   std::vector<std::string> comments;  // written above the pool: where semantics differ
 };
 

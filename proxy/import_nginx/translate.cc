@@ -342,7 +342,7 @@ class Translator {
         continue;
       }
       if (d.name == "location" || Setting(d, s, reset)) continue;
-      if (d.name == "proxy_pass" && d.args.size() == 1) {
+      if ((d.name == "proxy_pass" || d.name == "grpc_pass") && d.args.size() == 1) {
         proxy_pass = &d;
       } else if (d.name == "return" && ret == nullptr && !d.args.empty()) {
         ret = &d;
@@ -391,17 +391,30 @@ class Translator {
     ctx.routes.push_back(std::move(r));
   }
 
-  // The pool a proxy_pass names (an upstream, or a pool made for a literal address), with
-  // `tls` (the proxy_ssl_* in force) for an https:// one.
+  // The pool a proxy_pass or grpc_pass names (an upstream, or a pool made for a literal
+  // address), with `tls` (the proxy_ssl_* in force) for an https:// or grpcs:// one. A
+  // grpc_pass pool speaks HTTP/2 (`protocol: h2`).
   bool PoolFor(const Directive& d, const std::string& prefix, const PoolTls& tls, Route& r) {
     std::string_view url = d.args[0];
-    const bool https = StartsWith(url, "https://");
-    if (!(https || StartsWith(url, "http://")) || Contains(url, "$")) {
-      Untranslated(d, "Outrigger proxies to http:// and https:// addresses without variables",
-                   model_.notes);
+    const bool grpc = d.name == "grpc_pass";
+    bool https = false;
+    if (Contains(url, "$")) {
+      Untranslated(d, "Outrigger proxies to addresses without variables", model_.notes);
       return false;
     }
-    url.remove_prefix(https ? 8 : 7);
+    if (grpc) {
+      // nginx takes grpc:// and grpcs://, or an address alone (grpc://).
+      https = StartsWith(url, "grpcs://");
+      if (https || StartsWith(url, "grpc://")) url.remove_prefix(https ? 8 : 7);
+    } else {
+      https = StartsWith(url, "https://");
+      if (!(https || StartsWith(url, "http://"))) {
+        Untranslated(d, "Outrigger proxies to http:// and https:// addresses without variables",
+                     model_.notes);
+        return false;
+      }
+      url.remove_prefix(https ? 8 : 7);
+    }
     size_t slash = url.find('/');
     std::string host(url.substr(0, slash));
     if (slash != std::string_view::npos && url.substr(slash) != prefix) {
@@ -441,6 +454,7 @@ class Translator {
       pool_tls.server_name = host;  // nginx's proxy_ssl_name default: $proxy_host
     }
     if (!PoolScheme(d, model_.pools[pool_index_[host]], https, pool_tls)) return false;
+    if (!PoolProtocol(d, model_.pools[pool_index_[host]], grpc)) return false;
     r.pool = host;
     return true;
   }
@@ -467,6 +481,23 @@ class Translator {
                                   pool.name, ": Outrigger sets them per pool, the first kept")});
     }
     return true;
+  }
+
+  // A pool speaks HTTP/1.1 (proxy_pass) or HTTP/2 (grpc_pass): the first location to reach it
+  // decides.
+  bool PoolProtocol(const Directive& d, Pool& pool, bool grpc) {
+    auto [it, first] = pool_grpc_.insert({pool.name, grpc});
+    if (first) {
+      pool.h2 = grpc;
+      return true;
+    }
+    if (it->second == grpc) return true;
+    Untranslated(d,
+                 Cat("pool ", pool.name, " is already reached by ",
+                     it->second ? "grpc_pass (HTTP/2)" : "proxy_pass (HTTP/1.1)",
+                     " and Outrigger speaks one protocol per pool; this location is left out"),
+                 model_.notes);
+    return false;
   }
 
   // Reads proxy_set_header and add_header in force into a headers plugin on `r`; true for
@@ -788,6 +819,7 @@ class Translator {
   std::map<std::string, size_t> pool_index_;
   std::set<std::string> upstreams_;
   std::map<std::string, bool> pool_https_;  // pool → reached over https://
+  std::map<std::string, bool> pool_grpc_;   // pool → reached by grpc_pass
   std::set<const Directive*> access_logs_noted_;
   std::set<const Directive*> certs_noted_;
   std::set<const Directive*> http2_noted_;

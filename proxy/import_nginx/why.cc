@@ -15,9 +15,9 @@ std::string_view WhyUntranslated(std::string_view d) {
     return "Outrigger's HTTP/2 limits are fixed (100 streams, 32 KiB header lists: the README's "
            "HTTP/2 from clients)";
   }
-  if (d == "grpc_pass" || StartsWith(d, "grpc_")) {
-    return "Outrigger speaks HTTP/1.1 to backends: gRPC needs a pool speaking HTTP/2, the pool "
-           "key `protocol` (h2), which Outrigger's config does not have yet";
+  if (d == "grpc_pass") return "Outrigger takes `grpc_pass ADDRESS;` alone, in a location";
+  if (StartsWith(d, "grpc_")) {
+    return "not translated: set it on the `protocol: h2` pool grpc_pass made (timeouts, tls)";
   }
   if (d == "add_header" || d == "proxy_set_header") {
     return "not in a form the headers plugin takes";

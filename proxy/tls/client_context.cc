@@ -22,6 +22,7 @@ absl::StatusOr<std::shared_ptr<const ClientContext>> ClientContext::Build(
   auto self = std::make_shared<ClientContext>();
   self->verify_ = options.verify;
   self->label_ = options.label;
+  self->require_h2_ = options.require_h2;
   absl::StatusOr<BioMethodPtr> method = TlsFilter::NewBioMethod();
   if (!method.ok()) return method.status();
   self->bio_method_ = *std::move(method);
@@ -92,6 +93,11 @@ std::unique_ptr<ClientSession> ClientContext::NewSession(std::string_view server
                                                          const std::string* peer) const {
   SSL* ssl = NewSsl(server_name);
   if (ssl != nullptr && slot && slot->session) SSL_set_session(ssl, slot->session.get());
+  static constexpr unsigned char kH2[] = {2, 'h', '2'};
+  if (ssl != nullptr && require_h2_ && SSL_set_alpn_protos(ssl, kH2, sizeof(kH2)) != 0) {
+    SSL_free(ssl);  // h2 cannot be offered: a connection without it would fail anyway
+    ssl = nullptr;
+  }
   return std::make_unique<ClientSession>(shared_from_this(), ssl, std::move(slot), peer);
 }
 

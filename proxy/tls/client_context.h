@@ -48,6 +48,9 @@ struct ClientOptions {
   std::shared_ptr<const std::vector<X509Ptr>> cas;
   std::shared_ptr<const CertifiedKey> certificate;  // sent when the backend asks (optional)
   std::string label;                                // what log lines call the pool ("pools.api")
+  // A `protocol: h2` pool: its sessions offer ALPN "h2" alone, and a handshake in which the
+  // backend selects anything else (or nothing) fails. Probes (NewSsl) offer no ALPN.
+  bool require_h2 = false;
 };
 
 class ClientContext : public std::enable_shared_from_this<ClientContext> {
@@ -66,6 +69,7 @@ class ClientContext : public std::enable_shared_from_this<ClientContext> {
   SSL* NewSsl(std::string_view server_name) const;
 
   bool verify() const { return verify_; }
+  bool require_h2() const { return require_h2_; }
   const std::string& label() const { return label_; }
   const BIO_METHOD* bio_method() const { return bio_method_.get(); }
   // The first failed handshake of this context is logged as a warning, later ones at debug
@@ -80,6 +84,7 @@ class ClientContext : public std::enable_shared_from_this<ClientContext> {
   SslCtxPtr ctx_;
   BioMethodPtr bio_method_;
   bool verify_ = true;
+  bool require_h2_ = false;
   std::string label_;
   mutable std::atomic<bool> warned_{false};
 };

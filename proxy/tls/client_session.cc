@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "proxy/base/log.h"
 
@@ -42,12 +44,38 @@ void ClientSession::Start() {
 net::StreamFilter::Result ClientSession::Handshake() {
   const int r = SSL_do_handshake(ssl_.get());
   if (r == 1) {
+    if (context_->require_h2()) return CheckH2();
     done_ = true;
     return Result::kOk;
   }
   const int err = SSL_get_error(ssl_.get(), r);
   if (err == SSL_ERROR_WANT_READ) return Result::kOk;
   Fail();
+  return Result::kError;
+}
+
+net::StreamFilter::Result ClientSession::CheckH2() {
+  const unsigned char* proto = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &proto, &len);
+  const std::string_view picked(reinterpret_cast<const char*>(proto), proto ? len : 0);
+  if (picked == "h2") {
+    done_ = true;
+    return Result::kOk;
+  }
+  failure_ = "the backend did not select HTTP/2 by ALPN (it picked ";
+  failure_ += picked.empty() ? std::string_view("none") : picked;
+  failure_ += ')';
+  // Every connection to such a backend fails the same way: a warning each time would flood.
+  const std::string& peer = peer_ != nullptr ? *peer_ : std::string();
+  if (context_->FirstFailure()) {
+    spdlog::warn(
+        "{}: TLS to backend {} failed: {} (later failures of this pool are logged at "
+        "debug level)",
+        context_->label(), peer, failure_);
+  } else {
+    spdlog::debug("{}: TLS to backend {} failed: {}", context_->label(), peer, failure_);
+  }
   return Result::kError;
 }
 

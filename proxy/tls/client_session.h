@@ -34,6 +34,8 @@ class ClientSession : public TlsFilter {
 
  private:
   Result Handshake();
+  // A handshake done on a require_h2 context: Ready only if the backend selected "h2".
+  Result CheckH2();
   void Fail();
 
   std::shared_ptr<const ClientContext> context_;  // keeps its SSL_CTX alive

@@ -27,11 +27,16 @@ after the backend's SETTINGS, before reading. `keys` may be one set shared by se
 backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that
 long. `sent` counts response body bytes written. `seen` lists (method, path, whole) of
 requests whose head arrived (whole: END_STREAM seen); `resets` lists (path, error code) of
-streams the proxy reset."""
+streams the proxy reset.
+A GET with `hold=N` is answered only once N such requests are open on its connection, so that
+answering proves they were concurrent there. With `tls=(cert, key)` it speaks TLS and offers
+`alpn` (HTTP/2 is spoken whatever the client selected); `selected` lists what ALPN chose on
+each connection."""
 
 import hashlib
 import json
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -54,8 +59,14 @@ def pattern(n):
 
 class H2cBackend:
     def __init__(self, name, max_streams=None, delay=0.0, keys=None, close_first=0,
-                 goaway_at=0, window=None):
+                 goaway_at=0, window=None, tls=None, alpn=("h2",)):
         self.name = name
+        self.tls = None
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
+            self.tls.set_alpn_protocols(list(alpn))
+        self.selected = []
         self.max_streams = max_streams
         self.delay = delay
         self.requests = 0
@@ -87,6 +98,16 @@ class H2cBackend:
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
+        if self.tls:
+            try:
+                c.settimeout(10)
+                c = self.tls.wrap_socket(c, server_side=True)
+                c.settimeout(None)
+                with self.lock:
+                    self.selected.append(c.selected_alpn_protocol())
+            except (OSError, ssl.SSLError):
+                c.close()
+                return
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         conn.initiate_connection()
         settings = {}
@@ -105,7 +126,8 @@ class H2cBackend:
             return
         streams = {}
         paths = {}
-        held = []
+        held = []  # goaway_at's
+        holding = []  # hold=N's
         try:
             while True:
                 data = c.recv(65536)
@@ -142,6 +164,15 @@ class H2cBackend:
                                                       last_stream_id=first[0])
                                 c.sendall(conn.data_to_send())
                                 raise _Closed()
+                            continue
+                        url = urllib.parse.urlsplit(paths[ev.stream_id])
+                        hold = int(urllib.parse.parse_qs(url.query).get("hold", ["0"])[0])
+                        if hold:
+                            holding.append((ev.stream_id, headers, body))
+                            if len(holding) >= hold:
+                                for args in holding:
+                                    self._answer(c, conn, *args)
+                                holding.clear()
                             continue
                         if not self._misbehave(c, conn, ev.stream_id, headers):
                             self._answer(c, conn, ev.stream_id, headers, body)

@@ -1,6 +1,7 @@
 // nginx's HTTP/2 settings through the translator (translate.cc's Http2For, why.cc, emit.cc):
 // `listen ... http2` and `http2 on` become `tls.alpn: [h2, http/1.1]` on a TLS listener and
-// `h2c: true` on a plain one; gRPC and the HTTP/2 tuning directives are reported.
+// `h2c: true` on a plain one; `grpc_pass` becomes a `protocol: h2` pool; the HTTP/2 tuning
+// directives are reported.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -126,19 +127,76 @@ TEST(Http2Translate, WhatHttp2DoesNotCarryIsReported) {
       "    http2_push_preload on;\n"
       "    http3 on;\n"
       "    location /g/ { grpc_pass grpc://up; }\n"
-      "    location / { http2 on; proxy_pass http://up; }\n"
+      "    location / { http2 on; proxy_pass http://127.0.0.1:9; }\n"
       "  }\n"
       "}\n");
   EXPECT_TRUE(HasNote(m, 4, "HTTP/2 limits are fixed")) << AllNotes(m);
   EXPECT_TRUE(HasNote(m, 6, "`on` or `off`")) << AllNotes(m);
   EXPECT_TRUE(HasNote(m, 7, "does not push")) << AllNotes(m);
   EXPECT_TRUE(HasNote(m, 8, "not HTTP/3")) << AllNotes(m);
-  EXPECT_TRUE(HasNote(m, 9, "the pool key `protocol`")) << AllNotes(m);
   EXPECT_TRUE(HasNote(m, 10, "not allowed in a location")) << AllNotes(m);
   ASSERT_EQ(m.listeners.size(), 1u) << AllNotes(m);
-  EXPECT_FALSE(m.listeners[0].h2c);             // neither `maybe` nor the location's counts
-  ASSERT_EQ(m.listeners[0].routes.size(), 1u);  // the gRPC location is left out
-  EXPECT_EQ(m.listeners[0].routes[0].path_prefix, "/");
+  EXPECT_FALSE(m.listeners[0].h2c);  // neither `maybe` nor the location's counts
+}
+
+const Pool* PoolNamed(const Model& m, const std::string& name) {
+  for (const Pool& p : m.pools) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+TEST(Http2Translate, GrpcPassBecomesAnH2Pool) {
+  Model m = From(
+      "http {\n"
+      "  upstream plain { server 127.0.0.1:50051; }\n"
+      "  upstream secure { server 127.0.0.1:50052; }\n"
+      "  server { listen 80 http2;\n"
+      "    location /a.Svc/ { grpc_pass grpc://plain; }\n"
+      "    location /b.Svc/ { grpc_pass grpcs://secure; }\n"
+      "    location /c.Svc/ { grpc_pass 127.0.0.1:50053; }\n"
+      "  }\n"
+      "}\n");
+  ASSERT_EQ(m.listeners.size(), 1u) << AllNotes(m);
+  ASSERT_EQ(m.listeners[0].routes.size(), 3u) << AllNotes(m);
+  EXPECT_EQ(m.listeners[0].routes[0].pool, "plain");
+  EXPECT_EQ(m.listeners[0].routes[1].pool, "secure");
+  const Pool* plain = PoolNamed(m, "plain");
+  const Pool* secure = PoolNamed(m, "secure");
+  const Pool* literal = PoolNamed(m, m.listeners[0].routes[2].pool);
+  ASSERT_TRUE(plain && secure && literal) << AllNotes(m);
+  EXPECT_TRUE(plain->h2);
+  EXPECT_FALSE(plain->tls.has_value());
+  EXPECT_TRUE(secure->h2);
+  ASSERT_TRUE(secure->tls.has_value());
+  EXPECT_EQ(secure->tls->server_name, "");  // nginx's grpc_ssl_verify is off: nothing to name
+  EXPECT_TRUE(literal->h2);
+  EXPECT_FALSE(literal->tls.has_value());
+  EXPECT_EQ(literal->backends[0].target, "127.0.0.1:50053");
+  const std::string yaml = EmitYaml(m, "t.conf");
+  EXPECT_TRUE(InYaml(yaml, "  \"plain\":\n    balance: round_robin\n    protocol: h2\n")) << yaml;
+  EXPECT_TRUE(InYaml(yaml, "  \"secure\":\n    balance: round_robin\n    protocol: h2\n")) << yaml;
+  EXPECT_TRUE(InYaml(yaml,
+                     "    tls:\n      verify: false\n    backends:\n"
+                     "      - address: \"127.0.0.1:50052\"\n"))
+      << yaml;
+}
+
+TEST(Http2Translate, APoolReachedByProxyPassAndGrpcPassKeepsTheFirst) {
+  Model m = From(
+      "http {\n"
+      "  upstream up { server 127.0.0.1:50051; }\n"
+      "  server { listen 80;\n"
+      "    location / { proxy_pass http://up; proxy_set_header Host $host; }\n"
+      "    location /g.Svc/ { grpc_pass grpc://up; }\n"
+      "  }\n"
+      "}\n");
+  EXPECT_TRUE(HasNote(m, 5, "one protocol per pool")) << AllNotes(m);
+  ASSERT_EQ(m.listeners.size(), 1u) << AllNotes(m);
+  ASSERT_EQ(m.listeners[0].routes.size(), 1u) << AllNotes(m);
+  const Pool* up = PoolNamed(m, "up");
+  ASSERT_NE(up, nullptr);
+  EXPECT_FALSE(up->h2);
 }
 
 }  // namespace
