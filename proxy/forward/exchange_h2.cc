@@ -253,7 +253,7 @@ void Exchange::OnH2Close(uint32_t code, bool retryable) {
     attempt_.set_retried_stale();
     upstream::Backend* backend = attempt_.backend();
     backend->AddConnectionsInUse(1);  // the slot SendOnH2 frees, as SendInSlot's admission
-    SendOnH2();
+    SendOnH2(nullptr);
     return;
   }
   if (never_connected) {
