@@ -6,7 +6,6 @@ connection. The service uses generic handlers (no protoc): raw bytes in, raw byt
 
 import threading
 import time
-import unittest
 from concurrent import futures
 
 import grpc

@@ -4,7 +4,6 @@ request that can go as a stream on a connection the worker holds already takes n
 slot, so concurrent requests share the one connection the cap allows."""
 
 import threading
-import unittest
 
 import harness
 from h2c_backend import H2cBackend

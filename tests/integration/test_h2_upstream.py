@@ -5,7 +5,6 @@ ways, and requests balanced per request over the backends."""
 
 import hashlib
 import json
-import unittest
 
 import harness
 from h2c_backend import H2cBackend, pattern

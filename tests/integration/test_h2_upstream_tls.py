@@ -6,7 +6,6 @@ picked, instead of hanging on a protocol it does not speak."""
 
 import hashlib
 import json
-import unittest
 
 import harness
 from h2c_backend import H2cBackend, pattern
