@@ -20,7 +20,7 @@ struct ClientCodec::Stream {
     fields.Clear();
     status = 0;
     unconsumed = 0;
-    response_started = final_head = reset_sent = owner_reset = over_window = false;
+    response_started = final_head = response_ended = reset_sent = owner_reset = over_window = false;
     body_end.Clear();
   }
 
@@ -31,6 +31,7 @@ struct ClientCodec::Stream {
   size_t unconsumed = 0;          // body bytes given to the owner and not yet consumed
   bool response_started = false;  // a response HEADERS began: the request was processed
   bool final_head = false;        // the final (non-1xx) head was delivered
+  bool response_ended = false;    // END_STREAM came from the backend
   bool reset_sent = false;        // the codec reset it (a limit): deliver nothing more
   bool owner_reset = false;       // ResetStream: not the codec's reset
   bool over_window = false;       // DATA came past the stream's window: deliver no more
@@ -243,20 +244,29 @@ void ClientCodec::HeadersDone(Stream& s, bool end_stream) {
 int ClientCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
   ClientCodec* self = Self(user_data);
   const bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  Stream* const s = self->StreamOf(frame->hd.stream_id);
+  if (end && s != nullptr) s->response_ended = true;
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
-      if (Stream* s = self->StreamOf(frame->hd.stream_id)) self->HeadersDone(*s, end);
+      if (s != nullptr) self->HeadersDone(*s, end);
       break;
     case NGHTTP2_DATA:
       self->CountEmptyData(*frame);
-      if (Stream* s = self->StreamOf(frame->hd.stream_id);
-          s && end && s->final_head && !s->over_window && !s->reset_sent) {
+      if (s != nullptr && end && s->final_head && !s->over_window && !s->reset_sent) {
         self->callbacks_.OnResponseEnd(s->id, {});
       }
       break;
     case NGHTTP2_RST_STREAM:
       if (frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) ++self->stats_.streams_refused;
-      self->ChargePeerReset();
+      // Only a reset that ends a live exchange is budgeted. RST_STREAM NO_ERROR after a whole
+      // response just stops a request body the backend does not need (RFC 9113 §8.1), and
+      // one for a stream already closed ends nothing: nginx sends one of these after every
+      // answer it gives without reading the body, and charged, they ended a busy connection
+      // every 1,000 answers (scripts/bench --h2's gRPC backend).
+      if (s != nullptr &&
+          (frame->rst_stream.error_code != NGHTTP2_NO_ERROR || !s->response_ended)) {
+        self->ChargePeerReset();
+      }
       break;
     case NGHTTP2_GOAWAY:
       // nghttp2 closes the streams above last_stream_id right after this returns.

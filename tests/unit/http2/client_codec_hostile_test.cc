@@ -134,6 +134,44 @@ TEST_F(ClientCodecHostileTest, RapidResetsFromTheBackendEndTheConnection) {
   EXPECT_EQ(requester_.closed[ids[4]].code, NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
+TEST_F(ClientCodecHostileTest, ResetsThatOnlyStopABodyAfterAWholeAnswerAreNotBudgeted) {
+  // nginx answers before reading a request body (an error_page, a `return`), then resets the
+  // stream NO_ERROR to stop the body (RFC 9113 §8.1). Charged as rapid resets, every 1,000
+  // such answers ended the connection and failed the streams on it.
+  client_limits_.peer_reset_burst = 3;
+  client_limits_.peer_reset_per_second = 0;
+  StartRaw();
+  for (int i = 0; i < 6; ++i) {
+    const int32_t id = client_->SubmitRequest(Request("POST", "/call"), "http", true);
+    ASSERT_GT(id, 0);
+    evbuffer_add(requester_.RequestBody(id), "x", 1);
+    client_->ResumeData(id);
+    Out();
+    EXPECT_TRUE(Feed(Headers(id, kOk, false) +
+                     Frame(NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, id, "answer") +
+                     RstStream(id, NGHTTP2_NO_ERROR)))
+        << i;
+    EXPECT_EQ(requester_.body[id], "answer");
+    EXPECT_TRUE(requester_.ended.count(id));
+  }
+  // The same after a whole exchange, when the stream is already closed on both sides.
+  for (int i = 0; i < 6; ++i) {
+    const int32_t id = Get();
+    Out();
+    EXPECT_TRUE(Feed(Headers(id, kOk, true) + RstStream(id, NGHTTP2_NO_ERROR))) << i;
+    EXPECT_TRUE(requester_.closed.count(id));
+  }
+  EXPECT_EQ(client_->stats().rapid_resets, 0u);
+  EXPECT_TRUE(client_->CanOpenStream());
+  // A NO_ERROR reset before the answer ended is still a reset, and budgeted.
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(Get());
+  Out();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Feed(RstStream(ids[i], NGHTTP2_NO_ERROR))) << i;
+  EXPECT_FALSE(Feed(RstStream(ids[3], NGHTTP2_NO_ERROR)));
+  EXPECT_EQ(client_->stats().rapid_resets, 1u);
+}
+
 TEST_F(ClientCodecHostileTest, MalformedHeadsThatMakeUsResetAreBudgeted) {
   client_limits_.local_reset_burst = 2;
   client_limits_.local_reset_per_second = 0;
