@@ -66,6 +66,11 @@ net::StreamFilter::Result ClientSession::CheckH2() {
   failure_ = "the backend did not select HTTP/2 by ALPN (it picked ";
   failure_ += picked.empty() ? std::string_view("none") : picked;
   failure_ += ')';
+  LogFailure();
+  return Result::kError;
+}
+
+void ClientSession::LogFailure() const {
   // Every connection to such a backend fails the same way: a warning each time would flood.
   const std::string& peer = peer_ != nullptr ? *peer_ : std::string();
   if (context_->FirstFailure()) {
@@ -76,7 +81,6 @@ net::StreamFilter::Result ClientSession::CheckH2() {
   } else {
     spdlog::debug("{}: TLS to backend {} failed: {}", context_->label(), peer, failure_);
   }
-  return Result::kError;
 }
 
 void ClientSession::Fail() {
@@ -91,15 +95,7 @@ void ClientSession::Fail() {
     failure_ = "the backend closed the connection during the TLS handshake";
   }
   ERR_clear_error();
-  const std::string& peer = peer_ != nullptr ? *peer_ : std::string();
-  if (context_->FirstFailure()) {
-    spdlog::warn(
-        "{}: TLS to backend {} failed: {} (later failures of this pool are logged at "
-        "debug level)",
-        context_->label(), peer, failure_);
-  } else {
-    spdlog::debug("{}: TLS to backend {} failed: {}", context_->label(), peer, failure_);
-  }
+  LogFailure();
   // A session that failed must not be offered again.
   if (slot_) slot_->session.reset();
 }

@@ -37,6 +37,8 @@ class ClientSession : public TlsFilter {
   // A handshake done on a require_h2 context: Ready only if the backend selected "h2".
   Result CheckH2();
   void Fail();
+  // failure_, as a warning the pool's first time and at debug level afterwards.
+  void LogFailure() const;
 
   std::shared_ptr<const ClientContext> context_;  // keeps its SSL_CTX alive
   std::shared_ptr<SessionSlot> slot_;
