@@ -133,6 +133,9 @@ class Exchange final : public ExchangeState,
   // The session has request body bytes (or room for them): on to the upstream, within its
   // high-water mark. May end the exchange (a body framing error: 400, 413, or a cut).
   void PumpRequestBody();
+  // The client's body broke its framing or max_body: counted, then 413/400, or a reset once
+  // the response has started.
+  void FailRequestBody();
   // The client drained its output: the response body reads on.
   void OnClientDrained();
   // Flushes the upstream stream, the request first (its answer takes longest); with

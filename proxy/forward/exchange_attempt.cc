@@ -216,6 +216,16 @@ void Exchange::SendRequest() {
   PumpRequestBody();
 }
 
+void Exchange::FailRequestBody() {
+  const bool too_large = request_body.too_large();
+  worker_->CountLimit(session_->facts(), too_large ? Limit::kMaxBody : Limit::kBadRequest);
+  if (response_started) {
+    session_->ResetClient(*this);
+  } else {
+    Reply(too_large ? 413 : 400, request_body.error(), /*close=*/true);
+  }
+}
+
 void Exchange::PumpRequestBody() {
   if (h2_conn_ != nullptr) {
     PumpH2RequestBody();
@@ -235,13 +245,7 @@ void Exchange::PumpRequestBody() {
     conn->stream().SetReadTimeout(pool->config->timeouts.read);
   }
   if (r == BodyPump::Result::kError) {
-    bool too_large = request_body.too_large();
-    worker_->CountLimit(session_->facts(), too_large ? Limit::kMaxBody : Limit::kBadRequest);
-    if (response_started) {
-      session_->ResetClient(*this);
-    } else {
-      Reply(too_large ? 413 : 400, request_body.error(), /*close=*/true);
-    }
+    FailRequestBody();
     return;
   }
   if (r == BodyPump::Result::kDone) {

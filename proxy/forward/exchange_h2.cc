@@ -110,13 +110,7 @@ void Exchange::PumpH2RequestBody() {
   h2_body_pulled += added;
   KeepH2Replay(held_before, added);
   if (r == BodyPump::Result::kError) {
-    const bool too_large = request_body.too_large();
-    worker_->CountLimit(session_->facts(), too_large ? Limit::kMaxBody : Limit::kBadRequest);
-    if (response_started) {
-      session_->ResetClient(*this);
-    } else {
-      Reply(too_large ? 413 : 400, request_body.error(), /*close=*/true);
-    }
+    FailRequestBody();
     return;
   }
   if (request_body.moved() != moved_before) h2_conn_->ResumeData(h2_id_);
