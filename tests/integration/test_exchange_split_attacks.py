@@ -346,7 +346,7 @@ class PipelinesAcrossTheSplit(SplitCase):
     def test_pipelined_requests_then_a_half_close_while_the_first_is_at_a_backend(self):
         # As `nc -N` or a batch client sends them: each request, whole before the FIN, gets
         # its answer in order, as it does when a plugin or the proxy answers the first
-        # (test_plugin_async_attacks: pipelined refusals then half-close).
+        # (test_redis_wait_clients: pipelined refusals then half-close).
         proxy = self.start(caps={"max_connections": 10})
         for first in (b"/a/slow?s=0.3", b"/b/x"):
             sock, rfile = self.open_raw(proxy)
