@@ -340,6 +340,10 @@ prometheus::MetricFamily BackendLimitHitsFamily(
     std::span<const forward::LimitCounterSet* const> sets,
     std::span<const config::PoolConfig> pools) {
   std::map<std::string, std::array<uint64_t, forward::kHttp2LimitCount>> sums;
+  // Every h2 pool has its series from the start, at zero until a limit fires.
+  for (const config::PoolConfig& p : pools) {
+    if (p.protocol == config::PoolProtocol::kH2) sums.try_emplace(p.name);
+  }
   for (const forward::LimitCounterSet* set : sets) {
     set->ForEach([&](const std::string& pool, const forward::LimitCounters& counters) {
       if (std::none_of(pools.begin(), pools.end(),

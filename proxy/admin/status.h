@@ -61,7 +61,8 @@ prometheus::MetricFamily Http2LimitHitsFamily(std::span<const forward::LimitCoun
 prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
                                          std::span<const config::ListenerConfig> listeners);
 // outrigger_backend_limit_hits_total{pool, limit}: the HTTP/2 codec's limits on connections
-// to the backends of `pools` (the running config's), from the workers' backend-side sets.
+// to the backends of `pools` (the running config's), from the workers' backend-side sets;
+// every `protocol: h2` pool has its series, zero until a limit fires.
 prometheus::MetricFamily BackendLimitHitsFamily(
     std::span<const forward::LimitCounterSet* const> sets,
     std::span<const config::PoolConfig> pools);
