@@ -336,6 +336,38 @@ prometheus::MetricFamily Http2LimitHitsFamily(std::span<const forward::LimitCoun
   return family;
 }
 
+prometheus::MetricFamily BackendLimitHitsFamily(
+    std::span<const forward::LimitCounterSet* const> sets,
+    std::span<const config::PoolConfig> pools) {
+  std::map<std::string, std::array<uint64_t, forward::kHttp2LimitCount>> sums;
+  // Every h2 pool has its series from the start, at zero until a limit fires.
+  for (const config::PoolConfig& p : pools) {
+    if (p.protocol == config::PoolProtocol::kH2) sums.try_emplace(p.name);
+  }
+  for (const forward::LimitCounterSet* set : sets) {
+    set->ForEach([&](const std::string& pool, const forward::LimitCounters& counters) {
+      if (std::none_of(pools.begin(), pools.end(),
+                       [&](const config::PoolConfig& p) { return p.name == pool; })) {
+        return;  // as in LimitHitsFamily
+      }
+      auto& sum = sums.try_emplace(pool).first->second;
+      for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) sum[i] += counters.ReadHttp2(i);
+    });
+  }
+  MetricFamily family = metrics::CounterFamily(
+      "outrigger_backend_limit_hits_total",
+      "HTTP/2 backend connections or streams a limit of the proxy's codec stopped, by pool and "
+      "limit (proxy/http2/client_codec.h).");
+  for (const auto& [pool, sum] : sums) {
+    for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) {
+      if (forward::kHttp2LimitLabels[i] == "malformed_requests") continue;  // a server's limit
+      AddSample(family, {{"pool", pool}, {"limit", std::string(forward::kHttp2LimitLabels[i])}},
+                static_cast<double>(sum[i]));
+    }
+  }
+  return family;
+}
+
 prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure) {
   MetricFamily family = metrics::CounterFamily(
       "outrigger_config_reloads_total",

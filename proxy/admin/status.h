@@ -60,6 +60,12 @@ prometheus::MetricFamily Http2LimitHitsFamily(std::span<const forward::LimitCoun
                                               std::span<const config::ListenerConfig> listeners);
 prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
                                          std::span<const config::ListenerConfig> listeners);
+// outrigger_backend_limit_hits_total{pool, limit}: the HTTP/2 codec's limits on connections
+// to the backends of `pools` (the running config's), from the workers' backend-side sets;
+// every `protocol: h2` pool has its series, zero until a limit fires.
+prometheus::MetricFamily BackendLimitHitsFamily(
+    std::span<const forward::LimitCounterSet* const> sets,
+    std::span<const config::PoolConfig> pools);
 
 // outrigger_config_reloads_total{result="success"|"failure"}.
 prometheus::MetricFamily ReloadFamily(uint64_t success, uint64_t failure);

@@ -348,6 +348,9 @@ std::string Server::MetricsText() const {
   for (const auto& w : workers_) limits.push_back(&w->limit_counters());
   families.push_back(admin::LimitHitsFamily(limits, snapshot_->config.listeners));
   families.push_back(admin::Http2LimitHitsFamily(limits, snapshot_->config.listeners));
+  std::vector<const forward::LimitCounterSet*> backend_limits;
+  for (const auto& w : workers_) backend_limits.push_back(&w->backend_limit_counters());
+  families.push_back(admin::BackendLimitHitsFamily(backend_limits, snapshot_->config.pools));
   families.push_back(admin::AccessLogDroppedFamily(*snapshot_));
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -31,6 +31,7 @@
 #include "proxy/forward/body_pump.h"
 #include "proxy/forward/client_session.h"
 #include "proxy/forward/upstream_attempt.h"
+#include "proxy/http/grpc.h"
 #include "proxy/http/head_writer.h"
 #include "proxy/http/message.h"
 #include "proxy/log/access_log.h"
@@ -90,6 +91,8 @@ struct ExchangeState {
   // (monotonic; 0: none), which ends an h2 try as a timeout when shorter than timeouts.read.
   bool grpc = false;
   int64_t grpc_deadline_ns = 0;
+  // The class of the grpc-status the client got (kNone: none so far), for the call's count.
+  metrics::GrpcOutcome grpc_outcome = metrics::GrpcOutcome::kNone;
   uint64_t h2_body_pulled = 0;  // request body bytes pulled into the h2 stream's buffer
 };
 
@@ -190,6 +193,14 @@ class Exchange final : public ExchangeState,
   // listener and no view still has its series. Returns the monotonic instant it read (0:
   // metrics are off), for the access line.
   int64_t CountResponse(int status);
+  // gRPC calls (REQUIRES: grpc). The client's answer carries grpc-status `value`;
+  // `from_backend`: the backend's answer relayed, counted against the attempt's backend too.
+  void NoteGrpcStatus(std::string_view value, bool from_backend);
+  // The client's answer is the proxy's own, with `status`.
+  void NoteGrpcStatus(http::GrpcStatus status);
+  // The call is over (its session gives the exchange back): counted once against its pool by
+  // the last status noted, or as none; a call that reached no pool is not counted.
+  void CountGrpcCall();
 
   balance::PickContext pick;    // kept across attempts: a retry avoids the backends that failed
   http::RequestHead request;    // its header vector keeps its capacity between requests

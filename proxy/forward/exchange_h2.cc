@@ -67,6 +67,8 @@ void Exchange::SendOnH2(upstream::H2Connection* conn) {
       UseUpstreamTls(**stream);
     conn = h2.Add(*std::move(stream), keep, http2::CodecLimits{}, pool->tls ? "https" : "http",
                   pool->config->timeouts.idle);
+    LimitCounters* limits = worker_->BackendLimitsFor(pool->config->name);
+    conn->set_stats_sink([limits](size_t i, uint64_t n) { limits->AddHttp2(i, n); });
   }
   if (in_slot) upstream::Release(keep->connections_in_use());  // the connection counts itself
   const http::ParseResult r = http::ParseRequestHead(upstream_head, kHeadLimits, &h2_head_);
@@ -252,6 +254,11 @@ void Exchange::OnH2Close(uint32_t code, bool retryable) {
   }
   if (never_connected) {
     OnAttemptFailed(upstream::Outcome::kLocalConnectFailed, 502, "upstream connect failed");
+  } else if (code == NGHTTP2_ENHANCE_YOUR_CALM && !response_started) {
+    // The client codec resets a response head over its limits (size, fields) with this code
+    // (client_codec.h): the backend's answer was unusable, as an HTTP/1 one would be.
+    OnAttemptFailed(upstream::Outcome::kUpstreamProtocolError, 502,
+                    "upstream response head too large");
   } else {
     OnAttemptFailed(upstream::Outcome::kUpstreamReset, 502,
                     retryable ? "upstream refused the stream" : "upstream reset the stream");

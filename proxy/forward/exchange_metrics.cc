@@ -31,6 +31,18 @@ std::optional<metrics::FailureReason> MetricReason(upstream::Outcome outcome) {
   return std::nullopt;
 }
 
+metrics::GrpcOutcome OutcomeOf(http::GrpcClass c) {
+  static_assert(static_cast<int>(http::GrpcClass::kOk) ==
+                    static_cast<int>(metrics::GrpcOutcome::kOk) &&
+                static_cast<int>(http::GrpcClass::kClient) ==
+                    static_cast<int>(metrics::GrpcOutcome::kClient) &&
+                static_cast<int>(http::GrpcClass::kServer) ==
+                    static_cast<int>(metrics::GrpcOutcome::kServer) &&
+                static_cast<int>(http::GrpcClass::kInvalid) ==
+                    static_cast<int>(metrics::GrpcOutcome::kInvalid));
+  return static_cast<metrics::GrpcOutcome>(c);
+}
+
 }  // namespace
 
 metrics::Shard& Exchange::shard() const { return view ? *view->shard : *worker_->view()->shard; }
@@ -49,6 +61,21 @@ int64_t Exchange::CountResponse(int status) {
     worker_->view()->shard->OnDownstreamResponse(client.listener_index, status, duration, h2);
   }
   return now;
+}
+
+void Exchange::NoteGrpcStatus(std::string_view value, bool from_backend) {
+  grpc_outcome = OutcomeOf(http::ClassifyGrpcStatus(value));
+  // A relayed answer is the last attempt's, whose BeginAttempt set metric_backend.
+  if (from_backend && pool != nullptr) shard().OnBackendGrpcStatus(metric_backend, grpc_outcome);
+}
+
+void Exchange::NoteGrpcStatus(http::GrpcStatus status) {
+  grpc_outcome = OutcomeOf(http::ClassifyGrpcStatus(status));
+}
+
+void Exchange::CountGrpcCall() {
+  if (pool == nullptr) return;
+  shard().OnGrpcCall(static_cast<metrics::PoolId>(pool_index), grpc_outcome);
 }
 
 void Exchange::BeginAttempt() {

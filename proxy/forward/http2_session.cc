@@ -193,22 +193,9 @@ void Http2Session::ReportOpen(bool open) {
 }
 
 void Http2Session::CountCodecStats() {
-  const http2::CodecStats& now = codec_.stats();
-  // In kHttp2LimitLabels' order.
-  uint64_t http2::CodecStats::*const fields[] = {
-      &http2::CodecStats::streams_refused,    &http2::CodecStats::headers_too_large,
-      &http2::CodecStats::malformed_requests, &http2::CodecStats::continuation_floods,
-      &http2::CodecStats::rapid_resets,       &http2::CodecStats::local_reset_floods,
-      &http2::CodecStats::control_floods,     &http2::CodecStats::empty_frame_floods,
-      &http2::CodecStats::settings_floods,    &http2::CodecStats::hpack_errors,
-      &http2::CodecStats::protocol_errors};
-  static_assert(std::size(fields) == kHttp2LimitCount);
-  for (size_t i = 0; i < kHttp2LimitCount; ++i) {
-    const uint64_t n = now.*fields[i] - counted_.*fields[i];
-    if (n == 0) continue;
-    worker_.CountHttp2Limit(facts_, i, n);
-    counted_.*fields[i] = now.*fields[i];
-  }
+  static_assert(http2::kCodecStatCount == kHttp2LimitCount);  // in kHttp2LimitLabels' order
+  http2::CountGrowth(codec_.stats(), counted_,
+                     [&](size_t i, uint64_t n) { worker_.CountHttp2Limit(facts_, i, n); });
 }
 
 void Http2Session::Linger() {
@@ -364,6 +351,10 @@ void Http2Session::AbandonExchange(StreamSlot& s) {
   ReturnExchange(s);
 }
 
-void Http2Session::ReturnExchange(StreamSlot& s) { worker_.ReturnExchange(std::move(s.ex)); }
+void Http2Session::ReturnExchange(StreamSlot& s) {
+  // Every exchange of the session's ends here once: a gRPC call is counted here.
+  if (s.ex != nullptr && s.ex->grpc) s.ex->CountGrpcCall();
+  worker_.ReturnExchange(std::move(s.ex));
+}
 
 }  // namespace outrigger::forward

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "proxy/forward/forward_internal.h"
 #include "proxy/forward/http2_session.h"
@@ -21,6 +23,18 @@
 namespace outrigger::forward {
 
 using namespace internal;  // forward_internal.h
+
+namespace {
+
+// The grpc-status field of a head or trailer section, if any: a view, no copy.
+std::optional<std::string_view> FindGrpcStatus(std::span<const http::Header> fields) {
+  for (const http::Header& h : fields) {
+    if (http::fields::NameIs(h.name, "grpc-status")) return h.value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 void Http2Session::ServeRequest(StreamSlot& s) {
   Exchange& e = *s.ex;
@@ -164,6 +178,11 @@ size_t Http2Session::SendResponseHead(Exchange& ex, http::ResponseHead& head) {
   const bool empty = head.body == http::BodyKind::kNone ||
                      (head.body == http::BodyKind::kContentLength && head.content_length == 0);
   s.has_body = ex.method != http::Method::kHead && (encoded || !empty);
+  if (ex.grpc && !s.has_body) {  // a Trailers-Only answer: its status is in the head
+    if (std::optional<std::string_view> status = FindGrpcStatus(reply_head_.headers)) {
+      ex.NoteGrpcStatus(*status, /*from_backend=*/true);
+    }
+  }
   codec_.SubmitResponse(s.id, reply_head_, s.has_body);
   return out.size();
 }
@@ -210,6 +229,7 @@ void Http2Session::SendLocalReply(Exchange& ex, int status, std::string_view det
         "HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\ngrpc-status: {}\r\n"
         "grpc-message: {}\r\n",
         static_cast<int>(http::GrpcStatusForHttp(status)), http::EncodeGrpcMessage(detail));
+    ex.NoteGrpcStatus(http::GrpcStatusForHttp(status));
     if (!id.name.empty()) ex.scratch += fmt::format("{}: {}\r\n", id.name, id.value);
     ex.scratch += "\r\n";
     SubmitHttp1Response(s, ex.scratch, /*head_only=*/true);
@@ -230,6 +250,11 @@ void Http2Session::EndExchange(Exchange& ex) {
   StreamSlot& s = SlotOf(ex);
   if (s.has_body && !s.trailers.empty()) {
     SubmitTrailers(s);
+    if (ex.grpc) {
+      if (std::optional<std::string_view> status = FindGrpcStatus(s.trailer_fields)) {
+        ex.NoteGrpcStatus(*status, /*from_backend=*/true);
+      }
+    }
   } else if (s.has_body) {
     codec_.FinishResponse(s.id);
   }
@@ -263,6 +288,7 @@ void Http2Session::ResetClient(Exchange& ex) {
     // UNAVAILABLE, which it may retry: said in trailers after the data relayed so far.
     s.trailers = "grpc-status: 14\r\ngrpc-message: upstream lost\r\n";
     SubmitTrailers(s);
+    ex.NoteGrpcStatus(http::GrpcStatus::kUnavailable);
   } else {
     codec_.ResetStream(s.id, NGHTTP2_INTERNAL_ERROR);
   }

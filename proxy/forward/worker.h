@@ -91,6 +91,10 @@ class Worker {
   // Thread-safe: how often each listener's abuse limits fired on this worker, by listener
   // name (for /metrics: outrigger_downstream_limit_hits_total{listener, limit}).
   const LimitCounterSet& limit_counters() const { return limit_counters_; }
+  // Thread-safe: how often the HTTP/2 codec's limits fired on this worker's connections to
+  // backends, by pool name (their HTTP/2 counts only; for /metrics:
+  // outrigger_backend_limit_hits_total{pool, limit}).
+  const LimitCounterSet& backend_limit_counters() const { return backend_limit_counters_; }
   // Thread-safe: the loop has returned (drained or stopped).
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
 
@@ -121,6 +125,11 @@ class Worker {
   // The counters of the client's listener (stable for the worker's life), or null once the
   // listener is gone.
   LimitCounters* LimitsFor(const ClientFacts& client);
+  // The backend-side counters of `pool` (stable for the worker's life). Takes a mutex: per
+  // new backend connection, never per request.
+  LimitCounters* BackendLimitsFor(const std::string& pool) {
+    return backend_limit_counters_.For(pool);
+  }
 
  private:
   void Accept(size_t listener_index, evutil_socket_t fd, const net::SocketAddress& peer);
@@ -187,6 +196,7 @@ class Worker {
   size_t peak_connections_ = 0;
   static constexpr size_t kTrimAfterClosed = 1024;
   LimitCounterSet limit_counters_;
+  LimitCounterSet backend_limit_counters_;
   log::RequestIdGenerator request_ids_;  // seeded once, from the OS
   log::TimeCache log_clock_;
   std::atomic<bool> stopped_{false};

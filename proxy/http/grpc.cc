@@ -103,15 +103,15 @@ std::string EncodeGrpcMessage(std::string_view message) {
   return out;
 }
 
-std::string_view GrpcStatusClass(std::string_view grpc_status) {
-  if (grpc_status.empty() || grpc_status.size() > 2) return "invalid";
+GrpcClass ClassifyGrpcStatus(std::string_view grpc_status) {
+  if (grpc_status.empty() || grpc_status.size() > 2) return GrpcClass::kInvalid;
   int code = 0;
   for (char c : grpc_status) {
-    if (c < '0' || c > '9') return "invalid";
+    if (c < '0' || c > '9') return GrpcClass::kInvalid;
     code = code * 10 + (c - '0');
   }
-  if (code > 16) return "invalid";
-  if (code == 0) return "ok";
+  if (code > 16) return GrpcClass::kInvalid;
+  if (code == 0) return GrpcClass::kOk;
   switch (code) {
     case 1:
     case 3:
@@ -122,10 +122,22 @@ std::string_view GrpcStatusClass(std::string_view grpc_status) {
     case 11:
     case 12:
     case 16:
-      return "client";
+      return GrpcClass::kClient;
     default:
-      return "server";
+      return GrpcClass::kServer;
   }
+}
+
+GrpcClass ClassifyGrpcStatus(GrpcStatus status) {
+  const int code = static_cast<int>(status);
+  const char digits[2] = {static_cast<char>('0' + code / 10), static_cast<char>('0' + code % 10)};
+  return code < 10 ? ClassifyGrpcStatus(std::string_view(digits + 1, 1))
+                   : ClassifyGrpcStatus(std::string_view(digits, 2));
+}
+
+std::string_view GrpcStatusClass(std::string_view grpc_status) {
+  static constexpr std::string_view kLabels[] = {"ok", "client", "server", "invalid"};
+  return kLabels[static_cast<size_t>(ClassifyGrpcStatus(grpc_status))];
 }
 
 }  // namespace outrigger::http

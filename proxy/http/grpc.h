@@ -45,9 +45,13 @@ GrpcStatus GrpcStatusForHttp(int http_status);
 // `grpc-message`'s percent-encoding: bytes outside 0x20..0x7E, and '%', become %XX.
 std::string EncodeGrpcMessage(std::string_view message);
 
-// A `grpc-status` value's class for metrics: "ok" (0), "client" (statuses that say the call
-// itself was wrong: 1, 3, 5, 6, 7, 9, 11, 12, 16), "server" (the rest), or "invalid" (not a
-// decimal number 0..16).
+// A `grpc-status` value's class for metrics: kOk (0), kClient (statuses that say the call
+// itself was wrong: 1, 3, 5, 6, 7, 9, 11, 12, 16), kServer (the rest), or kInvalid (not a
+// decimal number 0..16). The order is metrics::GrpcOutcome's.
+enum class GrpcClass : uint8_t { kOk, kClient, kServer, kInvalid };
+GrpcClass ClassifyGrpcStatus(std::string_view grpc_status);
+GrpcClass ClassifyGrpcStatus(GrpcStatus status);
+// The class's label: "ok", "client", "server" or "invalid".
 std::string_view GrpcStatusClass(std::string_view grpc_status);
 
 }  // namespace outrigger::http

@@ -51,6 +51,29 @@ struct CodecStats {
   uint64_t protocol_errors = 0;
 };
 
+// CodecStats' fields in one order, which the owners' metric labels follow
+// (forward::kHttp2LimitLabels).
+inline constexpr size_t kCodecStatCount = 11;
+inline constexpr uint64_t CodecStats::*kCodecStatFields[kCodecStatCount] = {
+    &CodecStats::streams_refused,    &CodecStats::headers_too_large,
+    &CodecStats::malformed_requests, &CodecStats::continuation_floods,
+    &CodecStats::rapid_resets,       &CodecStats::local_reset_floods,
+    &CodecStats::control_floods,     &CodecStats::empty_frame_floods,
+    &CodecStats::settings_floods,    &CodecStats::hpack_errors,
+    &CodecStats::protocol_errors};
+
+// Calls `add(index, n)` for each field of `now` that grew by n since `counted`, which then
+// equals `now`: an owner exports its codec's counts as they grow, without reading them twice.
+template <typename Add>
+void CountGrowth(const CodecStats& now, CodecStats& counted, Add&& add) {
+  for (size_t i = 0; i < kCodecStatCount; ++i) {
+    const uint64_t n = now.*kCodecStatFields[i] - counted.*kCodecStatFields[i];
+    if (n == 0) continue;
+    add(i, n);
+    counted.*kCodecStatFields[i] = now.*kCodecStatFields[i];
+  }
+}
+
 // How a stream's outgoing body ends: when its evbuffer runs empty after `ends` is set, with
 // END_STREAM, or with `trailers` when `has_trailers`.
 struct BodyEnd {

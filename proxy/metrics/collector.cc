@@ -136,6 +136,16 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
   MetricFamily backend_tunnels =
       Family("outrigger_backend_tunnels", "Upgraded (WebSocket) tunnels open to the backend now.",
              MetricType::Gauge);
+  MetricFamily backend_grpc =
+      Family("outrigger_backend_grpc_calls_total",
+             "Backend answers to gRPC calls that carried a grpc-status, by its class (ok, client, "
+             "server, invalid).",
+             MetricType::Counter);
+  MetricFamily pool_grpc =
+      Family("outrigger_pool_grpc_calls_total",
+             "gRPC calls, once each by the class of the grpc-status the client got (ok, client, "
+             "server, invalid; none: ended without one).",
+             MetricType::Counter);
   MetricFamily pool_requests =
       Family("outrigger_pool_requests_total",
              "Client requests, once each by the status the client got; retries never counted.",
@@ -205,6 +215,13 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
                static_cast<double>(t.inflight));
       AddGauge(backend_tunnels, {Label("pool", pool), Label("backend", backend)},
                static_cast<double>(t.tunnels));
+      for (size_t g = 0; g < kGrpcOutcomeCount; ++g) {
+        if (static_cast<GrpcOutcome>(g) == GrpcOutcome::kNone) continue;  // an answer has one
+        AddCounter(backend_grpc,
+                   {Label("pool", pool), Label("backend", backend),
+                    Label("grpc_status", kGrpcOutcomeLabels[g])},
+                   static_cast<double>(t.grpc_calls[g]));
+      }
     }
     const std::vector<int64_t> pool_inflight_now = PoolInflight(totals);
     for (size_t p = 0; p < totals.pools.size(); ++p) {
@@ -221,6 +238,10 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
       for (size_t r = 0; r < kShedReasonCount; ++r) {
         AddCounter(pool_shed, {Label("pool", pool), Label("reason", kShedReasonLabels[r])},
                    static_cast<double>(t.shed[r]));
+      }
+      for (size_t g = 0; g < kGrpcOutcomeCount; ++g) {
+        AddCounter(pool_grpc, {Label("pool", pool), Label("grpc_status", kGrpcOutcomeLabels[g])},
+                   static_cast<double>(t.grpc_calls[g]));
       }
       AddCounter(pool_busy, {Label("pool", pool)}, static_cast<double>(t.busy_ns) / kNsPerSecond);
       AddGauge(pool_inflight, {Label("pool", pool)}, static_cast<double>(pool_inflight_now[p]));
@@ -250,9 +271,9 @@ std::vector<MetricFamily> BuildFamilies(const Totals& totals) {
   std::vector<MetricFamily> families;
   for (MetricFamily* family :
        {&backend_requests, &backend_duration, &backend_failures, &backend_retries, &backend_busy,
-        &backend_inflight, &backend_tunnels, &pool_requests, &pool_duration, &pool_shed, &pool_busy,
-        &pool_inflight, &pool_pending, &downstream_requests, &downstream_duration,
-        &downstream_connections, &plugin_actions}) {
+        &backend_inflight, &backend_tunnels, &backend_grpc, &pool_requests, &pool_duration,
+        &pool_shed, &pool_grpc, &pool_busy, &pool_inflight, &pool_pending, &downstream_requests,
+        &downstream_duration, &downstream_connections, &plugin_actions}) {
     families.push_back(std::move(*family));
   }
   AppendTlsFamilies(totals, &families);

@@ -49,6 +49,7 @@ BackendTotals& BackendTotals::operator+=(const BackendTotals& other) {
   busy_ns += other.busy_ns;
   inflight += other.inflight;
   tunnels += other.tunnels;
+  AddArrays(grpc_calls, other.grpc_calls);
   return *this;
 }
 
@@ -64,6 +65,7 @@ PoolTotals& PoolTotals::operator+=(const PoolTotals& other) {
   AddArrays(shed, other.shed);
   busy_ns += other.busy_ns;
   concurrency += other.concurrency;
+  AddArrays(grpc_calls, other.grpc_calls);
   return *this;
 }
 
@@ -170,6 +172,7 @@ Totals Shard::Read(int64_t now_ns) const {
     out.busy_ns = cells.busy.Read(now_ns);
     out.inflight = cells.busy.Concurrency();
     out.tunnels = cells.tunnels.Load();
+    out.grpc_calls = LoadArray(cells.grpc_calls);
   }
   for (size_t p = 0; p < totals.pools.size(); ++p) {
     const PoolCells& cells = pools_[p];
@@ -182,6 +185,7 @@ Totals Shard::Read(int64_t now_ns) const {
     out.shed = LoadArray(cells.shed);
     out.busy_ns = cells.busy.Read(now_ns);
     out.concurrency = cells.busy.Concurrency();
+    out.grpc_calls = LoadArray(cells.grpc_calls);
   }
   for (size_t l = 0; l < totals.listeners.size(); ++l) {
     const ListenerCells& cells = listeners_[l];

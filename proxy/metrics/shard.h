@@ -93,6 +93,14 @@ inline constexpr size_t kPoolOutcomeCount = 2;
 inline constexpr std::array<std::string_view, kPoolOutcomeCount> kPoolOutcomeLabels = {"ok",
                                                                                        "error"};
 
+// outrigger_pool_grpc_calls_total / outrigger_backend_grpc_calls_total{grpc_status}: the class
+// of a gRPC call's grpc-status (http::GrpcClass, same order), or kNone for a call that ended
+// without one (the client cancelled, a reset, the connection lost; pool series only).
+enum class GrpcOutcome : uint8_t { kOk, kClient, kServer, kInvalid, kNone };
+inline constexpr size_t kGrpcOutcomeCount = 5;
+inline constexpr std::array<std::string_view, kGrpcOutcomeCount> kGrpcOutcomeLabels = {
+    "ok", "client", "server", "invalid", "none"};
+
 // outrigger_tls_handshakes_total{result, version}: result ok / failed, then the version agreed
 // (kNone: a handshake that failed before one was).
 enum class TlsVersion : uint8_t { kTls12, kTls13, kNone };
@@ -132,6 +140,7 @@ struct BackendTotals {
   uint64_t busy_ns = 0;  // ∫ in-flight dt, up to the reading's time
   int64_t inflight = 0;  // attempts in flight now (started, not ended)
   int64_t tunnels = 0;   // upgraded connections open now
+  std::array<uint64_t, kGrpcOutcomeCount> grpc_calls{};  // answers with a grpc-status
 
   BackendTotals& operator+=(const BackendTotals& other);
 };
@@ -142,6 +151,7 @@ struct PoolTotals {
   std::array<uint64_t, kShedReasonCount> shed{};
   uint64_t busy_ns = 0;     // ∫ (in-flight + pending) dt, up to the reading's time
   int64_t concurrency = 0;  // client requests in the pool now: in flight or pending
+  std::array<uint64_t, kGrpcOutcomeCount> grpc_calls{};  // by the grpc-status the client got
 
   // Client requests counted, all codes: the demand the rps signal stands on.
   uint64_t RequestCount() const;
@@ -280,6 +290,19 @@ class Shard {
     pools_[pool].shed[static_cast<size_t>(reason)].Add(1);
   }
 
+  // gRPC calls (HTTP/2 requests with content-type application/grpc*). A call of `pool` ended
+  // with `outcome` as the client got it (the proxy's own Trailers-Only answers included):
+  // once per call. And `backend` answered an attempt with a grpc-status of class `outcome`
+  // (never kNone): once per such answer.
+  void OnGrpcCall(PoolId pool, GrpcOutcome outcome) {
+    if constexpr (!kRecording) return;
+    pools_[pool].grpc_calls[static_cast<size_t>(outcome)].Add(1);
+  }
+  void OnBackendGrpcStatus(BackendId backend, GrpcOutcome outcome) {
+    if constexpr (!kRecording) return;
+    backends_[backend].grpc_calls[static_cast<size_t>(outcome)].Add(1);
+  }
+
   // An attempt at `backend` became a tunnel (101): call after its OnRequestEnd, and
   // OnTunnelClosed when the tunnel ends, on a shard of the same layout.
   void OnTunnelOpened(BackendId backend) {
@@ -328,6 +351,7 @@ class Shard {
     std::array<ShardCounter, kFailureReasonCount> failures;
     ShardCounter retries;
     ShardGauge tunnels;
+    std::array<ShardCounter, kGrpcOutcomeCount> grpc_calls;
     BusyIntegral busy;
   };
   struct alignas(64) PoolCells {
@@ -335,6 +359,7 @@ class Shard {
     std::array<std::array<ShardCounter, kLatencyBucketCount>, kPoolOutcomeCount> duration_buckets;
     std::array<ShardCounter, kPoolOutcomeCount> duration_sum_ns;
     std::array<ShardCounter, kShedReasonCount> shed;
+    std::array<ShardCounter, kGrpcOutcomeCount> grpc_calls;
     BusyIntegral busy;
   };
   struct alignas(64) ListenerCells {

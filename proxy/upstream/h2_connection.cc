@@ -156,6 +156,7 @@ void H2Connection::Settle(bool transport_ok) {
     ok = SendNow();
   }
   drained_.clear();
+  if (stats_sink_) http2::CountGrowth(codec_.stats(), counted_, stats_sink_);
   // Nothing more to read or write: the codec is done (a GOAWAY either way and no stream left).
   if (ok && !codec_.WantsRead() && !codec_.WantsWrite()) ok = false;
   in_callback_ = false;

@@ -107,6 +107,10 @@ class H2Connection final : private http2::ClientCodecCallbacks {
   bool never_connected() const { return !connected_; }
   size_t streams() const { return owners_.size(); }
   const http2::CodecStats& stats() const { return codec_.stats(); }
+  // Where the codec's limit hits go (metrics): `sink(i, n)`, i indexing
+  // http2::kCodecStatFields, at the end of each loop callback in which they grew.
+  using StatsSink = std::function<void(size_t index, uint64_t n)>;
+  void set_stats_sink(StatsSink sink) { stats_sink_ = std::move(sink); }
 
  private:
   static void OnRead(void* self);
@@ -142,6 +146,8 @@ class H2Connection final : private http2::ClientCodecCallbacks {
   std::string scheme_;
   std::chrono::milliseconds idle_timeout_;
   OnDead on_dead_;
+  StatsSink stats_sink_;
+  http2::CodecStats counted_;  // the part of codec_.stats() given to stats_sink_
   absl::flat_hash_map<int32_t, H2StreamOwner*> owners_;
   std::vector<int32_t> drained_;  // streams whose body ran empty in this Send
   net::EvBufferPtr empty_;        // a cancelled stream's body: nghttp2 may still ask for it

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <thread>
 
+#include "proxy/http2/codec_common.h"
+
 namespace outrigger::forward {
 namespace {
 
@@ -27,6 +29,27 @@ TEST(LimitCountersTest, HasALabelForEveryLimit) {
 
 // A reader on another thread sees the count only grow, and the final value once the writer
 // is joined (TSan checks that the reads race with nothing).
+TEST(LimitCountersTest, CodecStatsGrowthIsCountedOnceUnderItsLabel) {
+  // A backend connection's codec (H2Connection) and a client's (Http2Session) report what
+  // grew since their last report; the counters' labels follow kCodecStatFields.
+  static_assert(http2::kCodecStatCount == kHttp2LimitCount);
+  http2::CodecStats now, counted;
+  LimitCounters c;
+  auto add = [&](size_t i, uint64_t n) { c.AddHttp2(i, n); };
+  now.headers_too_large = 2;
+  now.continuation_floods = 1;
+  http2::CountGrowth(now, counted, add);
+  http2::CountGrowth(now, counted, add);  // nothing new: nothing counted twice
+  ++now.headers_too_large;
+  http2::CountGrowth(now, counted, add);
+  for (size_t i = 0; i < kHttp2LimitCount; ++i) {
+    const uint64_t want = kHttp2LimitLabels[i] == "headers_too_large"     ? 3
+                          : kHttp2LimitLabels[i] == "continuation_floods" ? 1
+                                                                          : 0;
+    EXPECT_EQ(c.ReadHttp2(i), want) << kHttp2LimitLabels[i];
+  }
+}
+
 TEST(LimitCountersTest, ReadsFromAnotherThreadSeeAMonotonicCount) {
   constexpr uint64_t kCounts = 100000;
   LimitCounters c;

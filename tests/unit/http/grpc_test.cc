@@ -62,6 +62,20 @@ TEST(GrpcTest, ClassifiesStatusesForMetrics) {
   EXPECT_EQ(GrpcStatusClass("17"), "invalid");
   EXPECT_EQ(GrpcStatusClass("x"), "invalid");
   EXPECT_EQ(GrpcStatusClass(""), "invalid");
+  EXPECT_EQ(GrpcStatusClass("123"), "invalid");
+  EXPECT_EQ(GrpcStatusClass("-1"), "invalid");
+}
+
+TEST(GrpcTest, ClassifiesTheProxysOwnStatuses) {
+  // The Trailers-Only answers the proxy makes: no backend (14), the deadline (4).
+  EXPECT_EQ(ClassifyGrpcStatus(GrpcStatus::kUnavailable), GrpcClass::kServer);
+  EXPECT_EQ(ClassifyGrpcStatus(GrpcStatus::kDeadlineExceeded), GrpcClass::kServer);
+  EXPECT_EQ(ClassifyGrpcStatus(GrpcStatus::kOk), GrpcClass::kOk);
+  EXPECT_EQ(ClassifyGrpcStatus(GrpcStatus::kCancelled), GrpcClass::kClient);
+  EXPECT_EQ(ClassifyGrpcStatus(GrpcStatus::kUnauthenticated), GrpcClass::kClient);
+  EXPECT_EQ(ClassifyGrpcStatus(GrpcStatus::kInternal), GrpcClass::kServer);
+  EXPECT_EQ(ClassifyGrpcStatus(GrpcStatusForHttp(503)), GrpcClass::kServer);
+  EXPECT_EQ(ClassifyGrpcStatus(GrpcStatusForHttp(404)), GrpcClass::kClient);  // UNIMPLEMENTED
 }
 
 }  // namespace

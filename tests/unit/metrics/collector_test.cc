@@ -223,9 +223,69 @@ TEST_F(CollectorTest, ExposesInflightPendingTunnelsAndDownstream) {
   }
 }
 
+TEST_F(CollectorTest, CountsGrpcCallsByClassPerPoolAndBackendAcrossWorkers) {
+  const auto layout = Layout({"grpc"}, {{0, "g-1"}, {0, "g-2"}});
+  auto worker1 = std::make_shared<Shard>(layout);
+  auto worker2 = std::make_shared<Shard>(layout);
+  Publish(layout, {worker1, worker2});
+
+  worker1->OnBackendGrpcStatus(0, GrpcOutcome::kOk);
+  worker1->OnGrpcCall(0, GrpcOutcome::kOk);
+  worker2->OnBackendGrpcStatus(1, GrpcOutcome::kClient);
+  worker2->OnGrpcCall(0, GrpcOutcome::kClient);
+  worker2->OnGrpcCall(0, GrpcOutcome::kServer);  // the proxy's own: no backend answered
+  worker1->OnGrpcCall(0, GrpcOutcome::kNone);
+  worker1->OnGrpcCall(0, GrpcOutcome::kNone);
+
+  const std::string text = Scrape();
+  EXPECT_THAT(text,
+              HasSubstr(R"(outrigger_pool_grpc_calls_total{pool="grpc",grpc_status="ok"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(outrigger_pool_grpc_calls_total{pool="grpc",grpc_status="client"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(outrigger_pool_grpc_calls_total{pool="grpc",grpc_status="server"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(outrigger_pool_grpc_calls_total{pool="grpc",grpc_status="invalid"} 0)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(outrigger_pool_grpc_calls_total{pool="grpc",grpc_status="none"} 2)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(outrigger_backend_grpc_calls_total{pool="grpc",backend="g-1",grpc_status="ok"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(outrigger_backend_grpc_calls_total{pool="grpc",backend="g-2",grpc_status="client"} 1)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(outrigger_backend_grpc_calls_total{pool="grpc",backend="g-2",grpc_status="ok"} 0)"));
+  // An answer always has a status: no backend series says none.
+  EXPECT_THAT(text, Not(HasSubstr(R"(backend="g-1",grpc_status="none")")));
+}
+
+TEST_F(CollectorTest, GrpcCallCountsSurviveANewLayoutByIdentity) {
+  const auto old_layout = Layout({"grpc"}, {{0, "g-1"}});
+  auto worker = std::make_shared<Shard>(old_layout);
+  Publish(old_layout, {worker});
+  worker->OnGrpcCall(0, GrpcOutcome::kServer);
+  worker->OnBackendGrpcStatus(0, GrpcOutcome::kServer);
+  // A reload adds a pool before it: the old shard's counts follow the names.
+  collector_.SetLayout(Layout({"web", "grpc"}, {{0, "w-1"}, {1, "g-1"}}));
+  const std::string text = Scrape();
+  EXPECT_THAT(text,
+              HasSubstr(R"(outrigger_pool_grpc_calls_total{pool="grpc",grpc_status="server"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(outrigger_pool_grpc_calls_total{pool="web",grpc_status="server"} 0)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          R"(outrigger_backend_grpc_calls_total{pool="grpc",backend="g-1",grpc_status="server"} 1)"));
+}
+
 TEST_F(CollectorTest, EmitsNoSeriesBeforeTheFirstPublish) {
   const std::vector<prometheus::MetricFamily> families = collector_.Collect();
-  EXPECT_EQ(families.size(), 20u);  // 17, and the three TLS families
+  EXPECT_EQ(families.size(), 22u);  // 19, and the three TLS families
   for (const auto& family : families) EXPECT_TRUE(family.metric.empty()) << family.name;
 }
 
