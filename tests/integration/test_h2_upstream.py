@@ -43,6 +43,27 @@ class H2Upstream(harness.ProxyTestCase):
         self.assertEqual(json.loads(r.body), {"length": len(body),
                                               "sha256": hashlib.sha256(body).hexdigest()})
 
+    def test_an_answer_ended_by_its_headers_is_framed_for_an_http1_client(self):
+        """A backend's 200 whose HEADERS end the stream, without Content-Length (a gRPC
+        Trailers-Only answer is one): an HTTP/1.1 client gets Content-Length: 0 and the next
+        request on its connection is answered. Before: no framing, and the client waited for a
+        body until its timeout."""
+        conn = self.proxy.connection()
+        self.addCleanup(conn.close)
+        r = self.proxy.get("/status?code=200", conn=conn, timeout=5 * harness.SLOWDOWN)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Length"), "0")
+        self.assertEqual(r.body, b"")
+        r = self.proxy.get("/blob?n=10", conn=conn, timeout=5 * harness.SLOWDOWN)
+        self.assertEqual((r.status, r.body), (200, pattern(10)))
+        # A HEAD answer and a 204 keep saying nothing of a body, as from an HTTP/1 backend.
+        r = self.proxy.request("HEAD", "/status?code=200", conn=conn)
+        self.assertEqual((r.status, r.header("Content-Length")), (200, None))
+        r = self.proxy.get("/status?code=204", conn=conn)
+        self.assertEqual((r.status, r.header("Content-Length")), (204, None))
+        r = self.proxy.get("/blob?n=3", conn=conn)
+        self.assertEqual((r.status, r.body), (200, pattern(3)))
+
 
 if __name__ == "__main__":
     harness.main()
