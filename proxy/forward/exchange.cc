@@ -39,6 +39,7 @@ void Exchange::ForwardRequest(std::string_view client_ip) {
     pick.hash_key = hash_key;
   }
   pick.caps = &pool->caps;
+  if (OnH2Pool()) pick.streams = &worker_->h2_pool();
   retries = 0;
   view->retry_budgets[pool_index].OnRequest(MonoNanos());
   const UpstreamAttempt::PickResult picked = PickBackend();
