@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "plugins/chain.h"
 #include "proxy/balance/policy.h"
@@ -284,6 +285,9 @@ class Exchange final : public ExchangeState,
   // not streams), from StartAttempt or a pending wait. False: not so, admit as for a connection.
   bool SendOnH2Stream();
   void PumpH2RequestBody();
+  // The request body is all in h2_body_: it ends with the client's trailers (h2_trailers_)
+  // as a trailing HEADERS frame, or with END_STREAM on its last DATA when it had none.
+  void FinishH2Request();
   // Gives the stream up: reset (CANCEL) unless the exchange completed with the request sent.
   // `keep_body`: the request body pulled so far stays for a retry's stream.
   void LeaveH2(bool complete, bool keep_body = false);
@@ -347,6 +351,10 @@ class Exchange final : public ExchangeState,
   net::EvBufferPtr h2_body_;    // request body bytes for DATA frames
   net::EvBufferPtr h2_replay_;  // a copy of the body pulled so far, while it is small
   net::EvBufferPtr h2_in_;      // the response body, framed as HTTP/1 for the response path
+  // The client's request trailers (a chunked body's, as request_body kept them: HTTP/1 field
+  // lines), for every try's stream; and their fields (views into it) for the codec.
+  std::string h2_trailers_;
+  std::vector<http::Header> h2_trailer_fields_;
 };
 
 }  // namespace outrigger::forward

@@ -91,9 +91,8 @@ void Exchange::PumpH2RequestBody() {
   if (h2_conn_ == nullptr) return;
   if (request_body.done()) {  // a retry: the body is in h2_body_ already
     if (!h2_finished_) {
-      h2_finished_ = true;
       h2_conn_->ResumeData(h2_id_);
-      h2_conn_->FinishRequest(h2_id_);
+      FinishH2Request();
     }
     return;
   }
@@ -115,11 +114,20 @@ void Exchange::PumpH2RequestBody() {
   }
   if (request_body.moved() != moved_before) h2_conn_->ResumeData(h2_id_);
   if (r == BodyPump::Result::kDone) {
-    h2_finished_ = true;
-    h2_conn_->FinishRequest(h2_id_);
+    FinishH2Request();
     return;
   }
   session_->ResumeRequestBody(*this);
+}
+
+void Exchange::FinishH2Request() {
+  h2_finished_ = true;
+  if (h2_trailers_.empty()) {
+    h2_conn_->FinishRequest(h2_id_);
+    return;
+  }
+  TrailerFields(h2_trailers_, &h2_trailer_fields_);
+  h2_conn_->FinishRequestWithTrailers(h2_id_, h2_trailer_fields_);
 }
 
 void Exchange::KeepH2Replay(size_t from, size_t n) {

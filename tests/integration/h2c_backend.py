@@ -27,7 +27,7 @@ after the backend's SETTINGS, before reading. `keys` may be one set shared by se
 backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that
 long. `sent` counts response body bytes written. `seen` lists (method, path, whole) of
 requests whose head arrived (whole: END_STREAM seen); `resets` lists (path, error code) of
-streams the proxy reset.
+streams the proxy reset; `trailers` lists (path, [(name, value)]) of request trailers received.
 A GET with `hold=N` is answered only once N such requests are open on its connection, so that
 answering proves they were concurrent there. With `tls=(cert, key)` it speaks TLS and offers
 `alpn` (HTTP/2 is spoken whatever the client selected); `selected` lists what ALPN chose on
@@ -72,6 +72,7 @@ class H2cBackend:
         self.requests = 0
         self.seen = []
         self.resets = []
+        self.trailers = []
         self.keys = set() if keys is None else keys  # shared: a KEY misbehaves once in all
         self.connections = 0
         self.close_first = close_first
@@ -151,6 +152,11 @@ class H2cBackend:
                             # SETTINGS were acknowledged: with a tiny one it would never send
                             conn.increment_flow_control_window(ev.flow_controlled_length,
                                                                stream_id=ev.stream_id)
+                    elif isinstance(ev, h2.events.TrailersReceived):
+                        with self.lock:
+                            self.trailers.append((paths[ev.stream_id],
+                                                  [(k.decode(), v.decode())
+                                                   for k, v in ev.headers]))
                     elif isinstance(ev, h2.events.StreamEnded):
                         headers, body = streams.pop(ev.stream_id)
                         self._record(headers, True)
