@@ -66,6 +66,17 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assertEqual(len(self.seen("/refuse-once/post")), 2)
         self.assert_settles()
 
+    def test_a_refused_post_over_the_resend_limit_is_a_502_and_not_sent_again(self):
+        # A known limit: a body over the 16 KiB kept for a resend is not held whole once parts
+        # of it went out, so a refusal arriving after that ends the request. The backend's
+        # application never saw it (no answer was made), and the 502 is not a retry loop.
+        self.start(n=1)
+        r = self.proxy.request("POST", "/refuse-once/big", body=b"x" * 20000)
+        self.assertEqual(r.status, 502)
+        self.assertEqual(len(self.seen("/refuse-once/big")), 1)
+        self.assertEqual(self.backends[0].requests, 0)
+        self.assert_settles()
+
     def test_a_backend_that_always_refuses_ends_in_a_502_not_a_loop(self):
         for n, tries in ((1, 2), (2, 4)):  # once more on the same backend, per backend tried
             with self.subTest(backends=n):
