@@ -20,6 +20,7 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /then-close        an answer, then GOAWAY NO_ERROR naming it and a close (an HTTP/2
                      server's idle timeout firing)
   /headers?n=N       an answer with N extra 100-byte header fields
+  /nolength?n=N      N pattern bytes with no content-length (the end is END_STREAM only)
 `goaway_at`: the first connection holds its first requests until it has that many, then
 answers the first, sends GOAWAY NO_ERROR naming it, and closes (a graceful shutdown racing
 streams). `window` sets SETTINGS_INITIAL_WINDOW_SIZE. `close_first` connections close right
@@ -289,8 +290,11 @@ class H2cBackend:
         extra = []
         if url.path == "/headers":
             extra = [("x-h%d" % i, "v" * 100) for i in range(int(query["n"][0]))]
-        conn.send_headers(stream_id, [(":status", "200"), ("x-backend", self.name),
-                                      ("content-length", str(len(out)))] + extra,
+        if url.path == "/nolength":
+            out = pattern(int(query["n"][0]))
+        else:
+            extra.append(("content-length", str(len(out))))
+        conn.send_headers(stream_id, [(":status", "200"), ("x-backend", self.name)] + extra,
                           end_stream=method == "HEAD")
         if method == "HEAD":  # the length a GET gets, no body
             c.sendall(conn.data_to_send())
