@@ -292,9 +292,14 @@ class Exchange final : public ExchangeState,
   // `keep_body`: the request body pulled so far stays for a retry's stream.
   void LeaveH2(bool complete, bool keep_body = false);
   // Copies `n` body bytes just pulled into h2_body_ (from offset `from`) to h2_replay_ while
-  // the body fits in kResendLimit, so that a retry can send it again after the connection
-  // took them (a connect that failed). H2BodyWhole: a retry can send the whole body so far.
+  // the body fits in kH2ResendLimit and no answer came, so that a retry can send it again
+  // after the connection took them (a connect that failed, a refused stream). H2BodyWhole: a
+  // retry can send the whole body so far.
   void KeepH2Replay(size_t from, size_t n);
+  // Larger than kResendLimit: a refused stream is an HTTP/2 backend's ordinary answer at its
+  // stream limit, whatever the body's size, and the copy is given up at the backend's answer.
+  // Bounded, and no more than half again the stream's own buffer (kHighWater).
+  static constexpr size_t kH2ResendLimit = 64 * 1024;
   bool H2BodyWhole() const;
   // What the client took of the response since the last call reopens the stream's window.
   void ConsumeH2();

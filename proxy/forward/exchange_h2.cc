@@ -152,7 +152,7 @@ void Exchange::FinishH2Request() {
 
 void Exchange::KeepH2Replay(size_t from, size_t n) {
   if (n == 0) return;
-  if (h2_body_pulled > kResendLimit) {  // too large to hold: such a try is not retried
+  if (h2_body_pulled > kH2ResendLimit || response_started) {  // not retried: no copy
     evbuffer_drain(h2_replay_.get(), evbuffer_get_length(h2_replay_.get()));
     return;
   }
@@ -222,6 +222,9 @@ void Exchange::OnH2Head(const http::ResponseHead& head, bool end_stream) {
     AddH1Framing(response, method);
   }
   if (!OnAttemptHead(response)) return;
+  if (response_started) {  // no retry from here on: the body's copy is not needed
+    evbuffer_drain(h2_replay_.get(), evbuffer_get_length(h2_replay_.get()));
+  }
   if (response.status < 200) return;
   if (end_stream) RelayH2Body();  // no body: ends at once
 }

@@ -66,15 +66,20 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assertEqual(len(self.seen("/refuse-once/post")), 2)
         self.assert_settles()
 
-    def test_a_refused_post_over_the_resend_limit_is_a_502_and_not_sent_again(self):
-        # A known limit: a body over the 16 KiB kept for a resend is not held whole once parts
-        # of it went out, so a refusal arriving after that ends the request. The backend's
-        # application never saw it (no answer was made), and the 502 is not a retry loop.
+    def test_a_refused_post_is_sent_again_up_to_the_resend_copy_and_is_a_502_past_it(self):
+        # A refused stream goes again while the proxy holds its whole body: up to 64 KiB is
+        # copied as it goes out. Past that, a refusal arriving after parts of it went ends the
+        # request: a 502, not a loop, and the backend's application never saw it.
         self.start(n=1)
-        r = self.proxy.request("POST", "/refuse-once/big", body=b"x" * 20000)
-        self.assertEqual(r.status, 502)
-        self.assertEqual(len(self.seen("/refuse-once/big")), 1)
-        self.assertEqual(self.backends[0].requests, 0)
+        for size, status, tries in ((20000, 200, 2), (64 * 1024, 200, 2), (100000, 502, 1)):
+            with self.subTest(size=size):
+                path = "/refuse-once/%d" % size
+                r = self.proxy.request("POST", path, body=b"x" * size, timeout=10)
+                self.assertEqual(r.status, status)
+                if status == 200:
+                    self.assertEqual(json.loads(r.body)["length"], size)
+                self.assertEqual(len(self.seen(path)), tries)
+        self.assertEqual(self.backends[0].requests, 2)
         self.assert_settles()
 
     def test_a_backend_that_always_refuses_ends_in_a_502_not_a_loop(self):
