@@ -10,13 +10,16 @@ namespace outrigger::balance {
 
 // May take a new request: no unavailability reason beyond those ctx.ignore disregards, and
 // under every cap. A backend at max_connections still counts as usable while its queue of
-// pending requests has room (the request waits for a connection).
+// pending requests has room (the request waits for a connection), or while the request can go
+// as a stream on a connection held already (ctx.streams), under max_requests.
 inline bool Usable(const upstream::Backend* backend, const PickContext& ctx) {
   if ((backend->unavailable() & ~ctx.ignore) != 0) return false;
   if (ctx.caps == nullptr) return true;
   upstream::BackendLoad load{backend->connections_in_use(), backend->pending(),
                              backend->active_requests()};
-  return !upstream::OverCaps(load, *ctx.caps);
+  if (!upstream::OverCaps(load, *ctx.caps)) return true;
+  return ctx.streams != nullptr && load.requests < ctx.caps->max_requests &&
+         ctx.streams->CanOpenStream(backend);
 }
 
 // REQUIRES: backend is not null (null marks unused slots).

@@ -37,6 +37,9 @@ struct PickContext {
   uint32_t ignore = 0;
   // Per-backend caps: a backend at one is skipped. Null: no caps.
   const upstream::BackendCaps* caps = nullptr;
+  // h2 pools: where a backend at its connection caps may still take the request as a stream
+  // (this worker's H2Pool). Null: every request needs a connection slot.
+  const upstream::StreamRoom* streams = nullptr;
 
   // Adds `backend` to exclude, forgetting the oldest when full.
   void Exclude(const upstream::Backend* backend) {

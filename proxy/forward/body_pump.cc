@@ -96,4 +96,22 @@ BodyPump::Result BodyPump::PumpChunked(evbuffer* in, evbuffer* out) {
   return Result::kDone;
 }
 
+void TrailerFields(std::string_view lines, std::vector<http::Header>* out) {
+  out->clear();
+  std::string_view rest = lines;
+  while (!rest.empty()) {
+    const size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    out->push_back({line.substr(0, colon), value});
+  }
+}
+
 }  // namespace outrigger::forward

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "proxy/http/chunked_framer.h"
 #include "proxy/http/message.h"
@@ -60,5 +62,10 @@ class BodyPump {
   bool decode_ = false;
   std::string_view error_;
 };
+
+// The fields of trailer lines BodyPump::KeepTrailers kept ("Name: value\r\n", as the chunked
+// framer accepted them), values trimmed of surrounding whitespace; views into `lines`,
+// replacing `*out`.
+void TrailerFields(std::string_view lines, std::vector<http::Header>* out);
 
 }  // namespace outrigger::forward

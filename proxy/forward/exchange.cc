@@ -39,6 +39,7 @@ void Exchange::ForwardRequest(std::string_view client_ip) {
     pick.hash_key = hash_key;
   }
   pick.caps = &pool->caps;
+  if (OnH2Pool()) pick.streams = &worker_->h2_pool();
   retries = 0;
   view->retry_budgets[pool_index].OnRequest(MonoNanos());
   const UpstreamAttempt::PickResult picked = PickBackend();
@@ -61,6 +62,9 @@ void Exchange::ForwardRequest(std::string_view client_ip) {
   session_->ReleaseRequestHead(*this);
   // An h2 backend gets the body's data as DATA frames, without HTTP/1 framing.
   request_body.Start(request.body, request.content_length, max_body, /*decode=*/OnH2Pool());
+  // ...and its trailers as a trailer HEADERS frame (an h2 backend always takes them).
+  h2_trailers_.clear();
+  if (OnH2Pool()) request_body.KeepTrailers(&h2_trailers_);
   response_started = false;
   StartAttempt();
 }

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "plugins/chain.h"
 #include "proxy/balance/policy.h"
@@ -295,13 +296,21 @@ class Exchange final : public ExchangeState,
   // not streams), from StartAttempt or a pending wait. False: not so, admit as for a connection.
   bool SendOnH2Stream();
   void PumpH2RequestBody();
+  // The request body is all in h2_body_: it ends with the client's trailers (h2_trailers_)
+  // as a trailing HEADERS frame, or with END_STREAM on its last DATA when it had none.
+  void FinishH2Request();
   // Gives the stream up: reset (CANCEL) unless the exchange completed with the request sent.
   // `keep_body`: the request body pulled so far stays for a retry's stream.
   void LeaveH2(bool complete, bool keep_body = false);
   // Copies `n` body bytes just pulled into h2_body_ (from offset `from`) to h2_replay_ while
-  // the body fits in kResendLimit, so that a retry can send it again after the connection
-  // took them (a connect that failed). H2BodyWhole: a retry can send the whole body so far.
+  // the body fits in kH2ResendLimit and no answer came, so that a retry can send it again
+  // after the connection took them (a connect that failed, a refused stream). H2BodyWhole: a
+  // retry can send the whole body so far.
   void KeepH2Replay(size_t from, size_t n);
+  // Larger than kResendLimit: a refused stream is an HTTP/2 backend's ordinary answer at its
+  // stream limit, whatever the body's size, and the copy is given up at the backend's answer.
+  // Bounded, and no more than half again the stream's own buffer (kHighWater).
+  static constexpr size_t kH2ResendLimit = 64 * 1024;
   bool H2BodyWhole() const;
   // What the client took of the response since the last call reopens the stream's window.
   void ConsumeH2();
@@ -358,6 +367,10 @@ class Exchange final : public ExchangeState,
   net::EvBufferPtr h2_body_;    // request body bytes for DATA frames
   net::EvBufferPtr h2_replay_;  // a copy of the body pulled so far, while it is small
   net::EvBufferPtr h2_in_;      // the response body, framed as HTTP/1 for the response path
+  // The client's request trailers (a chunked body's, as request_body kept them: HTTP/1 field
+  // lines), for every try's stream; and their fields (views into it) for the codec.
+  std::string h2_trailers_;
+  std::vector<http::Header> h2_trailer_fields_;
 };
 
 }  // namespace outrigger::forward

@@ -14,6 +14,7 @@
 #include "proxy/forward/exchange.h"
 #include "proxy/forward/forward_internal.h"
 #include "proxy/forward/worker.h"
+#include "proxy/http/fields.h"
 #include "proxy/http/request_parser.h"
 
 namespace outrigger::forward {
@@ -27,6 +28,25 @@ bool HasTe(const http::RequestHead& head) {
     if (h.name.size() == 2 && (h.name[0] | 0x20) == 't' && (h.name[1] | 0x20) == 'e') return true;
   }
   return false;
+}
+
+// HTTP/2 marks a body's end by END_STREAM, not by a field: an HTTP/1 client needs one. The
+// codec re-frames a body of no stated length as chunks (kChunked), which the client must be
+// told of, and a final answer that ended with its HEADERS has an empty body, not one that
+// runs to the connection's close. 204, 304 and answers to HEAD carry no body and keep their
+// fields as they are.
+void AddH1Framing(http::ResponseHead& head, http::Method method) {
+  if (head.body == http::BodyKind::kChunked) {
+    head.headers.push_back({"transfer-encoding", "chunked"});
+  } else if (head.body == http::BodyKind::kNone && head.status != 204 && head.status != 304 &&
+             method != http::Method::kHead) {
+    for (const http::Header& h : head.headers) {
+      if (http::fields::NameIs(h.name, "content-length")) return;
+    }
+    head.body = http::BodyKind::kContentLength;
+    head.content_length = 0;
+    head.headers.push_back({"content-length", "0"});
+  }
 }
 
 }  // namespace
@@ -93,9 +113,8 @@ void Exchange::PumpH2RequestBody() {
   if (h2_conn_ == nullptr) return;
   if (request_body.done()) {  // a retry: the body is in h2_body_ already
     if (!h2_finished_) {
-      h2_finished_ = true;
       h2_conn_->ResumeData(h2_id_);
-      h2_conn_->FinishRequest(h2_id_);
+      FinishH2Request();
     }
     return;
   }
@@ -117,16 +136,25 @@ void Exchange::PumpH2RequestBody() {
   }
   if (request_body.moved() != moved_before) h2_conn_->ResumeData(h2_id_);
   if (r == BodyPump::Result::kDone) {
-    h2_finished_ = true;
-    h2_conn_->FinishRequest(h2_id_);
+    FinishH2Request();
     return;
   }
   session_->ResumeRequestBody(*this);
 }
 
+void Exchange::FinishH2Request() {
+  h2_finished_ = true;
+  if (h2_trailers_.empty()) {
+    h2_conn_->FinishRequest(h2_id_);
+    return;
+  }
+  TrailerFields(h2_trailers_, &h2_trailer_fields_);
+  h2_conn_->FinishRequestWithTrailers(h2_id_, h2_trailer_fields_);
+}
+
 void Exchange::KeepH2Replay(size_t from, size_t n) {
   if (n == 0) return;
-  if (h2_body_pulled > kResendLimit) {  // too large to hold: such a try is not retried
+  if (h2_body_pulled > kH2ResendLimit || response_started) {  // not retried: no copy
     evbuffer_drain(h2_replay_.get(), evbuffer_get_length(h2_replay_.get()));
     return;
   }
@@ -189,9 +217,18 @@ void Exchange::OnH2Head(const http::ResponseHead& head, bool end_stream) {
   }
   ArmH2Timer();
   response = head;
+  if (head.status >= 200) {
+    // An answer says the backend had the request: a 5xx retry is for what it may resend
+    // after acting on it (idempotent methods), as for an HTTP/1 backend that read it.
+    h2_retryable_ = false;
+    AddH1Framing(response, method);
+  }
   if (!OnAttemptHead(response)) return;
+  if (response_started) {  // no retry from here on: the body's copy is not needed
+    evbuffer_drain(h2_replay_.get(), evbuffer_get_length(h2_replay_.get()));
+  }
   if (response.status < 200) return;
-  if (end_stream) RelayH2Body();  // kNone: ends at once
+  if (end_stream) RelayH2Body();  // no body: ends at once
 }
 
 void Exchange::OnH2Data(const uint8_t* data, size_t size) {

@@ -262,22 +262,7 @@ void Http2Session::EndExchange(Exchange& ex) {
 }
 
 void Http2Session::SubmitTrailers(StreamSlot& s) {
-  // "Name: value\r\n" lines the chunked framer accepted (RFC 9112 §7.1.2 field lines).
-  s.trailer_fields.clear();
-  std::string_view rest = s.trailers;
-  while (!rest.empty()) {
-    const size_t eol = rest.find('\n');
-    std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    s.trailer_fields.push_back({line.substr(0, colon), value});
-  }
+  TrailerFields(s.trailers, &s.trailer_fields);
   codec_.SubmitTrailers(s.id, s.trailer_fields);
 }
 

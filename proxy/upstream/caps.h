@@ -23,6 +23,19 @@
 
 namespace outrigger::upstream {
 
+class Backend;
+
+// Whether a request to a backend can go as a stream on a connection the caller holds already
+// (an h2 pool's multiplexed connection): such a request takes no connection slot, so
+// max_connections and max_pending do not stop it; max_requests still does.
+class StreamRoom {
+ public:
+  virtual bool CanOpenStream(const Backend* backend) const = 0;
+
+ protected:
+  ~StreamRoom() = default;
+};
+
 struct BackendCaps {
   uint32_t max_connections = 1024;
   uint32_t max_pending = 128;  // 0: never queue for this backend

@@ -16,11 +16,12 @@
 #include "proxy/http2/codec_common.h"
 #include "proxy/net/stream.h"
 #include "proxy/upstream/backend.h"
+#include "proxy/upstream/caps.h"
 #include "proxy/upstream/h2_connection.h"
 
 namespace outrigger::upstream {
 
-class H2Pool {
+class H2Pool final : public StreamRoom {
  public:
   explicit H2Pool(event_base* base) : base_(base) {}
   H2Pool(const H2Pool&) = delete;
@@ -28,6 +29,8 @@ class H2Pool {
 
   // A connection to `backend` that can open a stream now, the least loaded, or null.
   H2Connection* Find(const Backend* backend) const;
+  // StreamRoom: Find() has one.
+  bool CanOpenStream(const Backend* backend) const override { return Find(backend) != nullptr; }
   // Keeps a new connection over `stream` (connecting or connected to `backend`; with its TLS
   // filter when `scheme` is "https") and returns it.
   H2Connection* Add(std::unique_ptr<net::Stream> stream, std::shared_ptr<Backend> backend,

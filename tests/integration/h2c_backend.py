@@ -20,6 +20,7 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /then-close        an answer, then GOAWAY NO_ERROR naming it and a close (an HTTP/2
                      server's idle timeout firing)
   /headers?n=N       an answer with N extra 100-byte header fields
+  /nolength?n=N      N pattern bytes with no content-length (the end is END_STREAM only)
 `goaway_at`: the first connection holds its first requests until it has that many, then
 answers the first, sends GOAWAY NO_ERROR naming it, and closes (a graceful shutdown racing
 streams). `window` sets SETTINGS_INITIAL_WINDOW_SIZE. `close_first` connections close right
@@ -27,7 +28,7 @@ after the backend's SETTINGS, before reading. `keys` may be one set shared by se
 backends. `max_streams` sets SETTINGS_MAX_CONCURRENT_STREAMS; `delay` holds each answer that
 long. `sent` counts response body bytes written. `seen` lists (method, path, whole) of
 requests whose head arrived (whole: END_STREAM seen); `resets` lists (path, error code) of
-streams the proxy reset.
+streams the proxy reset; `trailers` lists (path, [(name, value)]) of request trailers received.
 A GET with `hold=N` is answered only once N such requests are open on its connection, so that
 answering proves they were concurrent there. With `tls=(cert, key)` it speaks TLS and offers
 `alpn` (HTTP/2 is spoken whatever the client selected); `selected` lists what ALPN chose on
@@ -72,6 +73,7 @@ class H2cBackend:
         self.requests = 0
         self.seen = []
         self.resets = []
+        self.trailers = []
         self.keys = set() if keys is None else keys  # shared: a KEY misbehaves once in all
         self.connections = 0
         self.close_first = close_first
@@ -151,6 +153,11 @@ class H2cBackend:
                             # SETTINGS were acknowledged: with a tiny one it would never send
                             conn.increment_flow_control_window(ev.flow_controlled_length,
                                                                stream_id=ev.stream_id)
+                    elif isinstance(ev, h2.events.TrailersReceived):
+                        with self.lock:
+                            self.trailers.append((paths[ev.stream_id],
+                                                  [(k.decode(), v.decode())
+                                                   for k, v in ev.headers]))
                     elif isinstance(ev, h2.events.StreamEnded):
                         headers, body = streams.pop(ev.stream_id)
                         self._record(headers, True)
@@ -283,8 +290,11 @@ class H2cBackend:
         extra = []
         if url.path == "/headers":
             extra = [("x-h%d" % i, "v" * 100) for i in range(int(query["n"][0]))]
-        conn.send_headers(stream_id, [(":status", "200"), ("x-backend", self.name),
-                                      ("content-length", str(len(out)))] + extra,
+        if url.path == "/nolength":
+            out = pattern(int(query["n"][0]))
+        else:
+            extra.append(("content-length", str(len(out))))
+        conn.send_headers(stream_id, [(":status", "200"), ("x-backend", self.name)] + extra,
                           end_stream=method == "HEAD")
         if method == "HEAD":  # the length a GET gets, no body
             c.sendall(conn.data_to_send())

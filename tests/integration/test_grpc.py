@@ -4,6 +4,9 @@ grpcio servers, called over ONE client channel, so the balancing is per call, no
 connection. The service uses generic handlers (no protoc): raw bytes in, raw bytes out.
 """
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent import futures
@@ -152,6 +155,51 @@ class GrpcThroughProxy(harness.ProxyTestCase):
         answers = [unary(b"after%d" % i, timeout=10 * harness.SLOWDOWN) for i in range(10)]
         self.assertEqual([a.split(b":")[0] for a in answers], [b"a"] * 10)
 
+
+    def test_a_backend_stopped_with_idle_connections_loses_no_unary_call(self):
+        # Both backends hold a connection of the proxy's, idle, when one stops: calls that
+        # would have gone to it are retried on the other (retries are on by default), none
+        # UNAVAILABLE, whether the proxy has heard of the close yet or not.
+        unary = method(self.channel, "unary_unary", "Unary")
+        for i in range(4):
+            unary(b"warm%d" % i, timeout=10 * harness.SLOWDOWN)
+        self.assertEqual([b.calls for b in self.backends], [2, 2])
+        self.backends[1].stop()
+        answers = [unary(b"after%d" % i, timeout=10 * harness.SLOWDOWN) for i in range(10)]
+        self.assertEqual([a.split(b":")[0] for a in answers], [b"a"] * 10)
+        self.assertEqual(self.backends[1].calls, 2)
+
+# A GrpcBackend in a process of its own, so that it can be killed: it prints its port.
+KILLABLE = """
+import sys, time
+sys.path.insert(0, %r)
+from test_grpc import GrpcBackend
+backend = GrpcBackend(sys.argv[1])
+print(backend.port, flush=True)
+time.sleep(3600)
+""" % harness.HERE
+
+
+class GrpcBackendKilled(harness.ProxyTestCase):
+    def test_unary_calls_that_had_not_reached_a_killed_backend_are_retried(self):
+        a = GrpcBackend("a")
+        self.addCleanup(a.stop)
+        b = subprocess.Popen([sys.executable, "-c", KILLABLE, "b"], stdout=subprocess.PIPE)
+        self.addCleanup(b.stdout.close)
+        self.addCleanup(harness.stop_process, b, signal.SIGKILL)
+        port = int(b.stdout.readline())
+        pool = self.pool(a.address, "127.0.0.1:%d" % port, protocol="h2")
+        self.start_proxy(self.config({"grpc": pool}, listener={"h2c": True}))
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.proxy_port)
+        self.addCleanup(channel.close)
+        unary = method(channel, "unary_unary", "Unary")
+        warm = [unary(b"w%d" % i, timeout=10 * harness.SLOWDOWN) for i in range(4)]
+        self.assertEqual(sorted(w.split(b":")[0] for w in warm), [b"a", b"a", b"b", b"b"])
+        b.kill()  # no GOAWAY: the kernel closes its connections
+        b.wait(10)
+        answers = [unary(b"after%d" % i, timeout=10 * harness.SLOWDOWN) for i in range(10)]
+        self.assertEqual([x.split(b":")[0] for x in answers], [b"a"] * 10)
+        self.assertEqual(a.calls, 12)
 
 class GrpcWithoutBackend(harness.ProxyTestCase):
     def test_a_call_with_no_backend_to_take_it_is_unavailable(self):

@@ -66,6 +66,22 @@ class H2UpstreamAttacks(harness.ProxyTestCase):
         self.assertEqual(len(self.seen("/refuse-once/post")), 2)
         self.assert_settles()
 
+    def test_a_refused_post_is_sent_again_up_to_the_resend_copy_and_is_a_502_past_it(self):
+        # A refused stream goes again while the proxy holds its whole body: up to 64 KiB is
+        # copied as it goes out. Past that, a refusal arriving after parts of it went ends the
+        # request: a 502, not a loop, and the backend's application never saw it.
+        self.start(n=1)
+        for size, status, tries in ((20000, 200, 2), (64 * 1024, 200, 2), (100000, 502, 1)):
+            with self.subTest(size=size):
+                path = "/refuse-once/%d" % size
+                r = self.proxy.request("POST", path, body=b"x" * size, timeout=10)
+                self.assertEqual(r.status, status)
+                if status == 200:
+                    self.assertEqual(json.loads(r.body)["length"], size)
+                self.assertEqual(len(self.seen(path)), tries)
+        self.assertEqual(self.backends[0].requests, 2)
+        self.assert_settles()
+
     def test_a_backend_that_always_refuses_ends_in_a_502_not_a_loop(self):
         for n, tries in ((1, 2), (2, 4)):  # once more on the same backend, per backend tried
             with self.subTest(backends=n):

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace outrigger::forward {
 namespace {
@@ -86,6 +87,26 @@ TEST_F(BodyPumpTest, DecodingPassesOnlyTheChunksDataAndStopsAtTheEnd) {
   EXPECT_EQ(Out(), "!");
   EXPECT_EQ(Left(), "GET /");
   EXPECT_EQ(pump_.moved(), 41u);  // everything taken, framing included
+}
+
+TEST_F(BodyPumpTest, DecodingKeepsTheTrailersAsFieldsWhenAsked) {
+  std::string kept;
+  pump_.Start(http::BodyKind::kChunked, 0, /*max_data=*/0, /*decode=*/true);
+  pump_.KeepTrailers(&kept);
+  Feed("2\r\nhi\r\n0\r\nX-Sum: abc\r\nX-More:\t 1 \r\nx-empty:\r\n\r\n");
+  EXPECT_EQ(Pump(), BodyPump::Result::kDone);
+  EXPECT_EQ(Out(), "hi");
+  std::vector<http::Header> fields;
+  TrailerFields(kept, &fields);
+  ASSERT_EQ(fields.size(), 3u);
+  EXPECT_EQ(fields[0].name, "X-Sum");
+  EXPECT_EQ(fields[0].value, "abc");
+  EXPECT_EQ(fields[1].name, "X-More");
+  EXPECT_EQ(fields[1].value, "1");
+  EXPECT_EQ(fields[2].name, "x-empty");
+  EXPECT_EQ(fields[2].value, "");
+  TrailerFields("", &fields);
+  EXPECT_TRUE(fields.empty());
 }
 
 TEST_F(BodyPumpTest, DecodingALengthBodyIsMovingIt) {
