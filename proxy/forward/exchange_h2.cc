@@ -14,7 +14,6 @@
 #include "proxy/forward/exchange.h"
 #include "proxy/forward/forward_internal.h"
 #include "proxy/forward/worker.h"
-#include "proxy/http/fields.h"
 #include "proxy/http/request_parser.h"
 
 namespace outrigger::forward {
@@ -28,25 +27,6 @@ bool HasTe(const http::RequestHead& head) {
     if (h.name.size() == 2 && (h.name[0] | 0x20) == 't' && (h.name[1] | 0x20) == 'e') return true;
   }
   return false;
-}
-
-// HTTP/2 marks a body's end by END_STREAM, not by a field: an HTTP/1 client needs one. The
-// codec re-frames a body of no stated length as chunks (kChunked), which the client must be
-// told of, and a final answer that ended with its HEADERS has an empty body, not one that
-// runs to the connection's close. 204, 304 and answers to HEAD carry no body and keep their
-// fields as they are.
-void AddH1Framing(http::ResponseHead& head, http::Method method) {
-  if (head.body == http::BodyKind::kChunked) {
-    head.headers.push_back({"transfer-encoding", "chunked"});
-  } else if (head.body == http::BodyKind::kNone && head.status != 204 && head.status != 304 &&
-             method != http::Method::kHead) {
-    for (const http::Header& h : head.headers) {
-      if (http::fields::NameIs(h.name, "content-length")) return;
-    }
-    head.body = http::BodyKind::kContentLength;
-    head.content_length = 0;
-    head.headers.push_back({"content-length", "0"});
-  }
 }
 
 }  // namespace
@@ -221,7 +201,6 @@ void Exchange::OnH2Head(const http::ResponseHead& head, bool end_stream) {
     // An answer says the backend had the request: a 5xx retry is for what it may resend
     // after acting on it (idempotent methods), as for an HTTP/1 backend that read it.
     h2_retryable_ = false;
-    AddH1Framing(response, method);
   }
   if (!OnAttemptHead(response)) return;
   if (response_started) {  // no retry from here on: the body's copy is not needed

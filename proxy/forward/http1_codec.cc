@@ -29,19 +29,25 @@ void ReframeAsChunked(http::ResponseHead& head) {
   head.headers.push_back({"Transfer-Encoding", "chunked"});
 }
 
-// An HTTP/2 backend may end a final answer with its HEADERS (END_STREAM) and no
-// Content-Length (RFC 9113 §8.1: the stream's end is the body's); an HTTP/1.1 client would wait
-// for a body it cannot see end, so the answer says its empty length. HEAD answers and 204/304
-// have no body to frame; an HTTP/1 backend's answer is framed already.
-void FrameEmptyBody(http::ResponseHead& head, http::Method method) {
-  if (head.body != http::BodyKind::kNone || head.status == 204 || head.status == 304 ||
-      method == http::Method::kHead) {
+// An HTTP/1 client reads a body's end from the head's framing fields, which an HTTP/2 backend
+// does not send (RFC 9113 §8.1: END_STREAM ends the body): a body of no stated length comes
+// re-framed as chunks (kChunked) and must say so, and a final answer that ended with its
+// HEADERS has an empty body, not one that runs to the connection's close. 204, 304 and
+// answers to HEAD have no body to frame; an HTTP/1 backend's answer is framed already.
+void FrameForHttp1(http::ResponseHead& head, http::Method method) {
+  const bool chunked = head.body == http::BodyKind::kChunked;
+  if (!chunked && (head.body != http::BodyKind::kNone || head.status == 204 ||
+                   head.status == 304 || method == http::Method::kHead)) {
     return;
   }
   for (const http::Header& h : head.headers) {
-    if (http::fields::NameIs(h.name, "content-length")) return;
+    if (http::fields::NameIs(h.name, chunked ? "transfer-encoding" : "content-length")) return;
   }
-  head.headers.push_back({"Content-Length", "0"});
+  if (chunked) {
+    head.headers.push_back({"Transfer-Encoding", "chunked"});
+  } else {
+    head.headers.push_back({"Content-Length", "0"});
+  }
 }
 
 }  // namespace
@@ -95,7 +101,7 @@ size_t Http1Session::SendResponseHead(Exchange& ex, http::ResponseHead& head) {
         worker_.draining() || (client_half_closed_ && evbuffer_get_length(In(client_)) == 0)) {
       client_keep_alive_ = false;
     }
-    FrameEmptyBody(head, ex.method);
+    FrameForHttp1(head, ex.method);
     const http::FieldEdits* edits = nullptr;
     if (ex.chain != nullptr) {
       if (ex.plugins.encoder() != nullptr) ReframeAsChunked(head);

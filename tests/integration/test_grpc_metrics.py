@@ -18,6 +18,7 @@ import harness
 import metrics_util
 
 SERVICE = "test.Echo"
+SHORT_SERVICE = "short.Echo"
 CLASSES = ("ok", "client", "server", "invalid", "none")
 
 
@@ -35,8 +36,10 @@ class StatusBackend:
             "Slow": grpc.unary_unary_rpc_method_handler(self.slow),
         }
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        # SHORT_SERVICE: the same methods, routed to a pool with a short read timeout.
         self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, handlers),))
+            (grpc.method_handlers_generic_handler(SERVICE, handlers),
+             grpc.method_handlers_generic_handler(SHORT_SERVICE, handlers)))
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self.server.start()
         self.address = "127.0.0.1:%d" % self.port
@@ -84,8 +87,13 @@ class GrpcCallMetrics(harness.ProxyTestCase):
             "grpc": self.pool(*[b.address for b in self.backends], protocol="h2"),
             # Nothing listens there: each call gets the proxy's own UNAVAILABLE (14).
             "gone": self.pool("127.0.0.1:%d" % harness.free_port(), protocol="h2"),
+            # The proxy's own DEADLINE_EXCEEDED (4) from its read timeout: a call's grpc-timeout
+            # would reach the backend too, which could end the call first with its own 4.
+            "short": self.pool(*[b.address for b in self.backends], protocol="h2",
+                               timeouts={"read": "%dms" % (300 * harness.SLOWDOWN)}),
         }
         routes = [{"path_prefix": "/gone.", "pool": "gone"},
+                  {"path_prefix": "/short.", "pool": "short"},
                   {"path_prefix": "/", "pool": "grpc"}]
         self.proxy = self.start_proxy(self.config(pools, routes, listener={"h2c": True}))
         self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.proxy_port)
@@ -98,15 +106,16 @@ class GrpcCallMetrics(harness.ProxyTestCase):
         self.assertEqual(types["outrigger_pool_grpc_calls_total"], "counter")
         self.assertEqual(types["outrigger_backend_grpc_calls_total"], "counter")
         out = {}
-        for pool in ("grpc", "gone"):
+        for pool in ("grpc", "gone", "short"):
             for c in CLASSES:
                 out[("pool", pool, None, c)] = metrics_util.value(
                     samples, "outrigger_pool_grpc_calls_total", pool=pool, grpc_status=c)
-        for b in self.backends:
-            for c in CLASSES[:-1]:
-                out[("backend", "grpc", b.address, c)] = metrics_util.value(
-                    samples, "outrigger_backend_grpc_calls_total", pool="grpc",
-                    backend=b.address, grpc_status=c)
+        for pool in ("grpc", "short"):
+            for b in self.backends:
+                for c in CLASSES[:-1]:
+                    out[("backend", pool, b.address, c)] = metrics_util.value(
+                        samples, "outrigger_backend_grpc_calls_total", pool=pool,
+                        backend=b.address, grpc_status=c)
         return out
 
     def moved(self):
@@ -161,19 +170,19 @@ class GrpcCallMetrics(harness.ProxyTestCase):
         self.expect(pool={("gone", "server"): 2})
 
     def test_the_proxys_deadline_exceeded_is_a_server_status_and_no_backend_answer(self):
-        # A raw HTTP/2 client: it sends grpc-timeout but keeps no deadline of its own, so the
-        # proxy's Trailers-Only DEADLINE_EXCEEDED is what ends the call, never a client cancel.
+        # A raw HTTP/2 client keeps no deadline of its own, and the call has none: the proxy's
+        # read timeout ends it with a Trailers-Only DEADLINE_EXCEEDED, never a client cancel
+        # or the backend's own deadline.
         frame = b"\x00\x00\x00\x00\x01x"
-        extra = [("content-type", "application/grpc"), ("te", "trailers"),
-                 ("grpc-timeout", "%dm" % int(300 * harness.SLOWDOWN))]
+        extra = [("content-type", "application/grpc"), ("te", "trailers")]
         [answer] = h2_client.exchange(
             self.proxy_port, False,
-            [("POST", "/%s/Slow" % SERVICE, extra, frame, None)])
+            [("POST", "/%s/Slow" % SHORT_SERVICE, extra, frame, None)])
         self.assertEqual(answer.status, 200)
         self.assertEqual(answer.header("grpc-status"), "4")
         harness.wait_until(lambda: sum(b.cancelled for b in self.backends) == 1,
                            5 * harness.SLOWDOWN, what="the backend saw the cancel")
-        self.expect(pool={("grpc", "server"): 1})
+        self.expect(pool={("short", "server"): 1})
 
     def test_a_call_the_client_cancels_ends_with_no_status(self):
         slow = self.channel.unary_unary("/%s/Slow" % SERVICE)
