@@ -81,16 +81,28 @@ def probe(**extra):
 
 
 class GrpcHealthCase(harness.ProxyTestCase):
-    def start(self, backends, ready=None, **pool_extra):
+    def start_pool(self, backends, ready=None, wait_ready=True, **pool_extra):
+        """A proxy with an h2c listener and a pool of `backends`; wait_ready=False when no
+        backend will pass its first probe (the proxy is not ready then)."""
         for b in backends:
             self.addCleanup(b.stop)
         pool = self.pool(*[b.address for b in backends], protocol="h2",
                          health={"ready": ready or probe()}, **pool_extra)
-        proxy = self.start_proxy(self.config({"grpc": pool}, listener={"h2c": True}))
+        proxy = self.start_proxy(self.config({"grpc": pool}, listener={"h2c": True}),
+                                 wait_ready=wait_ready)
+        if not wait_ready:
+            harness.wait_until(lambda: self.admin_up(proxy), 10, what="the proxy to start")
         channel = grpc.insecure_channel("127.0.0.1:%d" % self.proxy_port)
         self.addCleanup(channel.close)
         self.unary = channel.unary_unary("/%s/Unary" % SERVICE)
         return proxy
+
+    @staticmethod
+    def admin_up(proxy):
+        try:
+            return proxy.admin("/health/live").status == 200
+        except OSError:
+            return False
 
     def spread(self, n):
         """Makes n calls through the proxy; returns the names of the backends that answered."""
@@ -113,7 +125,7 @@ class GrpcHealthCase(harness.ProxyTestCase):
 class GrpcHealthProbes(GrpcHealthCase):
     def test_a_not_serving_backend_gets_no_calls_until_it_serves_again(self):
         a, b = HealthBackend("a"), HealthBackend("b")
-        proxy = self.start([a, b])
+        proxy = self.start_pool([a, b])
         harness.wait_until(lambda: set(self.spread(4)) == {"a", "b"}, 10,
                            what="both backends ready")
         self.assertTrue(a.check_requests() and b.check_requests())
@@ -137,7 +149,7 @@ class GrpcHealthProbes(GrpcHealthCase):
     def test_the_whole_server_is_an_empty_request_and_a_named_service_is_sent(self):
         a = HealthBackend("a")
         service = "api.v1.Users"
-        proxy = self.start([a], ready=probe(service=service))
+        proxy = self.start_pool([a], ready=probe(service=service))
         harness.wait_until(lambda: a.check_requests(), 5, what="a health check")
         self.assertEqual(a.check_requests()[0],
                          b"\x0a" + bytes([len(service)]) + service.encode())
@@ -152,7 +164,7 @@ class GrpcHealthProbes(GrpcHealthCase):
 
     def test_a_backend_without_the_health_service_is_unready_and_the_log_says_why(self):
         a, b = HealthBackend("a"), HealthBackend("b", health=False)
-        proxy = self.start([a, b])
+        proxy = self.start_pool([a, b])
         harness.wait_until(lambda: self.failure_line(proxy, b), 5, what="b's failed probe")
         self.assertIn("grpc-status 12 (unimplemented)", self.failure_line(proxy, b))
         self.assertEqual(self.state(proxy, b), "unready")
@@ -163,7 +175,7 @@ class GrpcHealthProbes(GrpcHealthCase):
         a, b = HealthBackend("a"), HealthBackend("b")
         b.hang = True
         timeout = 0.3 * harness.SLOWDOWN
-        proxy = self.start([a, b], ready=probe(timeout="%dms" % (timeout * 1000)))
+        proxy = self.start_pool([a, b], ready=probe(timeout="%dms" % (timeout * 1000)))
         started = time.monotonic()
         harness.wait_until(lambda: self.failure_line(proxy, b), 5, what="b's probe timeout")
         self.assertIn("timeout", self.failure_line(proxy, b))
@@ -179,7 +191,7 @@ class GrpcHealthProbes(GrpcHealthCase):
         r = self.check_config(text)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("pools.api.health.ready.type: `grpc` needs HTTP/2 to the backends",
-                      r.stderr.decode() + r.stdout.decode())
+                      r.stderr + r.stdout)
 
 
 class GrpcHealthOverTls(TlsTestCase, GrpcHealthCase):
@@ -188,7 +200,8 @@ class GrpcHealthOverTls(TlsTestCase, GrpcHealthCase):
         cert = self.make_server_cert(ca, ["origin.test"])
         a = HealthBackend("a", tls=cert)
         a.status = NOT_SERVING
-        proxy = self.start([a], tls={"ca": ca[0], "server_name": "origin.test"})
+        proxy = self.start_pool([a], wait_ready=False,
+                               tls={"ca": ca[0], "server_name": "origin.test"})
         harness.wait_until(lambda: self.failure_line(proxy, a), 5, what="a's failed probe")
         self.assertIn("(NOT_SERVING)", self.failure_line(proxy, a))
         a.status = SERVING
@@ -198,7 +211,8 @@ class GrpcHealthOverTls(TlsTestCase, GrpcHealthCase):
     def test_a_tls_backend_whose_certificate_does_not_verify_stays_unready(self):
         ca, other_ca = self.make_ca("grpc-health-ca"), self.make_ca("other-ca")
         a = HealthBackend("a", tls=self.make_server_cert(other_ca, ["origin.test"]))
-        proxy = self.start([a], tls={"ca": ca[0], "server_name": "origin.test"})
+        proxy = self.start_pool([a], wait_ready=False,
+                               tls={"ca": ca[0], "server_name": "origin.test"})
         harness.wait_until(lambda: self.failure_line(proxy, a), 5, what="a's failed probe")
         self.assertIn("TLS handshake failed", self.failure_line(proxy, a))
         self.assertEqual(a.check_requests(), [], "no call over an unverified connection")
