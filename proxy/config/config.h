@@ -85,7 +85,14 @@ struct StatusRange {
 
 // One active probe kind of a pool's `health` (design §4): an HTTP GET from the control
 // thread to every backend of the pool.
+// `type` of a probe: an HTTP/1.1 GET (default), or the gRPC health checking protocol
+// (grpc.health.v1.Health/Check over HTTP/2, for `protocol: h2` pools only).
+enum class ProbeType : uint8_t { kHttp, kGrpc };
+
 struct ProbeConfig {
+  ProbeType type = ProbeType::kHttp;  // `type`: http (default) | grpc
+  // `service` (grpc only): the HealthCheckRequest's service; "" asks about the whole server.
+  std::string service;
   std::string path;          // `path`: request target; default /health/live or /health/ready
   std::string host;          // `host`: Host header; default the backend's "ip:port"
   Duration interval{10000};  // `interval`: between probes, ±10% jitter (live 10s, ready 5s)
@@ -97,8 +104,9 @@ struct ProbeConfig {
   SourceMark mark;
 
   bool operator==(const ProbeConfig& o) const {
-    return path == o.path && host == o.host && interval == o.interval && timeout == o.timeout &&
-           fall == o.fall && rise == o.rise && expect_status == o.expect_status;
+    return type == o.type && service == o.service && path == o.path && host == o.host &&
+           interval == o.interval && timeout == o.timeout && fall == o.fall && rise == o.rise &&
+           expect_status == o.expect_status;
   }
 };
 

@@ -7,7 +7,8 @@
 
 namespace outrigger::config {
 
-void ReadHealth(const Field& f, HealthConfig* health, Diagnostics* diag);
+// `protocol`: the pool's, already read (a `type: grpc` probe needs h2).
+void ReadHealth(const Field& f, PoolProtocol protocol, HealthConfig* health, Diagnostics* diag);
 void ReadRetries(const Field& f, RetryConfig* retries, Diagnostics* diag);
 
 // `expect_status` text: "200", "2xx" or "200-399" (statuses 100..599).

@@ -490,7 +490,7 @@ void Loader::ReadPool(const Field& f) {
   if (auto breaker = keys.Get("circuit_breaker")) {
     ReadCircuitBreaker(*breaker, &pool.circuit_breaker);
   }
-  if (auto health = keys.Get("health")) ReadHealth(*health, &pool.health, &diag_);
+  if (auto health = keys.Get("health")) ReadHealth(*health, pool.protocol, &pool.health, &diag_);
   if (auto retries = keys.Get("retries")) ReadRetries(*retries, &pool.retries, &diag_);
   if (auto panic = keys.Get("panic_threshold")) {
     if (auto v = ReadInteger(*panic, 0, 100, &diag_)) pool.panic_threshold = *v;

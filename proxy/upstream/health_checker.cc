@@ -5,6 +5,7 @@
 #include "proxy/base/clock.h"
 #include "proxy/base/log.h"
 #include "proxy/net/event.h"
+#include "proxy/upstream/grpc_probe.h"
 #include "proxy/upstream/health_state.h"
 #include "proxy/upstream/http_probe.h"
 
@@ -17,9 +18,26 @@ using std::chrono::milliseconds;
 // holds its traffic back until then.
 constexpr milliseconds kFirstProbeSpread{50};
 
+std::unique_ptr<Probe> MakeProbe(event_base* base, const net::SocketAddress& address,
+                                 const config::ProbeConfig& config,
+                                 std::shared_ptr<const tls::ClientContext> tls,
+                                 const std::string& tls_name) {
+  if (config.type == config::ProbeType::kGrpc) {
+    return std::make_unique<GrpcProbe>(base, address, config, std::move(tls), tls_name);
+  }
+  return std::make_unique<HttpProbe>(base, address, config, std::move(tls), tls_name);
+}
+
+// What a log line says was probed: "/health/ready", or "grpc health check of service \"x\"".
+std::string Describe(const config::ProbeConfig& config) {
+  if (config.type == config::ProbeType::kHttp) return config.path;
+  return config.service.empty() ? "grpc health check of the server"
+                                : "grpc health check of service \"" + config.service + "\"";
+}
+
 }  // namespace
 
-// One probe kind on one backend: its schedule, its HttpProbe and its verdict.
+// One probe kind on one backend: its schedule, its Probe and its verdict.
 class HealthChecker::Session {
  public:
   Session(event_base* base, std::shared_ptr<Backend> backend, Kind kind,
@@ -30,7 +48,8 @@ class HealthChecker::Session {
         config_(config),
         tls_(tls),
         state_(config.fall, config.rise, initial),
-        probe_(base, backend_->address(), config, std::move(tls), tls_name),
+        first_pending_(initial == HealthState::Initial::kUnhealthyUntilFirstSuccess),
+        probe_(MakeProbe(base, backend_->address(), config, std::move(tls), tls_name)),
         timer_(evtimer_new(base, &Session::OnTimer, this)),
         rng_(rng) {
     Publish(state_.healthy());
@@ -65,11 +84,19 @@ class HealthChecker::Session {
 
   static void OnTimer(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<Session*>(arg);
-    self->probe_.Run([self](const ProbeResult& r) { self->OnResult(r); });
+    self->probe_->Run([self](const ProbeResult& r) { self->OnResult(r); });
   }
 
   void OnResult(const ProbeResult& result) {
     HealthChange change = state_.Observe(result.ok);
+    // A new backend held back until its first pass: its verdict does not change when that
+    // probe fails, but the operator must still learn why it takes no requests.
+    const bool first_failed = first_pending_ && !result.ok;
+    first_pending_ = false;
+    if (first_failed) {
+      spdlog::warn("pool {} backend {}: {} probe {} failed ({}): not ready yet", backend_->pool(),
+                   backend_->label(), Name(), Describe(config_), result.detail);
+    }
     if (change == HealthChange::kBecameHealthy) {
       if (kind_ == Kind::kLive || (backend_->unavailable() & Backend::kDead) == 0) {
         backend_->set_available_since_ns(MonoNanos());  // slow_start ramps it back up
@@ -80,7 +107,7 @@ class HealthChecker::Session {
     } else if (change == HealthChange::kBecameUnhealthy) {
       Publish(false);
       spdlog::warn("pool {} backend {}: {} probe {} failed ({}): {}", backend_->pool(),
-                   backend_->label(), Name(), config_.path, result.detail,
+                   backend_->label(), Name(), Describe(config_), result.detail,
                    kind_ == Kind::kLive ? "dead, ejected" : "unready, no new requests");
     }
     Schedule(Jittered());
@@ -91,7 +118,8 @@ class HealthChecker::Session {
   const config::ProbeConfig config_;
   const std::shared_ptr<const tls::ClientContext> tls_;
   HealthState state_;
-  HttpProbe probe_;
+  bool first_pending_;  // a fresh backend's first probe has not come back yet
+  std::unique_ptr<Probe> probe_;
   net::EventPtr timer_;
   base::Rng* rng_;
 };

@@ -1,12 +1,14 @@
 // HealthChecker: the active health probes of every backend, run from the control thread
 // (design §4 `health`). Each backend of a pool with a `live` and/or `ready` probe gets one
-// HttpProbe per kind, fired every `interval` with ±10% jitter (so probes of many backends do
-// not fall into step), their results turned into a verdict by HealthState (fall/rise), and
-// the verdict published as Backend::kDead (live) or Backend::kUnready (ready). Workers only
-// ever read those bits: the request path takes no lock and never waits on a probe.
+// Probe (HttpProbe or GrpcProbe, as its `type` says) per kind, fired every `interval` with ±10%
+// jitter (so probes of many backends do not fall into step), their results turned into a verdict by
+// HealthState (fall/rise), and the verdict published as Backend::kDead (live) or Backend::kUnready
+// (ready). Workers only ever read those bits: the request path takes no lock and never waits on a
+// probe.
 //
 // A change of verdict is logged once, with the failure that caused it; probes that agree with
-// the current verdict log nothing.
+// the current verdict log nothing, except the failed first probe of a backend held back until
+// it passes (so that the log says why it takes no requests).
 //
 // Thread contract: control thread only.
 #pragma once

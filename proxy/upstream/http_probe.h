@@ -10,41 +10,32 @@
 // Loop affinity: the control thread's loop.
 #pragma once
 
-#include <functional>
+#include <memory>
 #include <string>
 
 #include "proxy/config/config.h"
 #include "proxy/net/address.h"
 #include "proxy/net/event.h"
 #include "proxy/tls/client_context.h"
+#include "proxy/upstream/probe.h"
 
 namespace outrigger::upstream {
 
-struct ProbeResult {
-  bool ok = false;
-  std::string detail;  // why it failed ("status 503", "connection refused or timed out")
-};
-
-class HttpProbe {
+class HttpProbe final : public Probe {
  public:
-  using Done = std::function<void(const ProbeResult&)>;
-
   // REQUIRES: `base` outlives the probe; `config` is copied.
   // With `tls` (a pool with `tls:`), each probe is a TLS connection to `tls_name`, verified
   // as requests are: a backend whose certificate fails verification fails its probes.
   HttpProbe(event_base* base, const net::SocketAddress& address, const config::ProbeConfig& config,
             std::shared_ptr<const tls::ClientContext> tls = nullptr, std::string tls_name = {});
-  ~HttpProbe();
+  ~HttpProbe() override;
   HttpProbe(const HttpProbe&) = delete;
   HttpProbe& operator=(const HttpProbe&) = delete;
 
-  // Sends one probe; `done` runs once with its result, on the loop, unless the probe is
-  // destroyed first (then never). A probe that has not got its whole answer within
-  // config.timeout (connect included) fails and is dropped. REQUIRES: no probe of this object is
-  // outstanding; `done` does not destroy the probe (libevent still holds the connection while it
-  // runs).
-  void Run(Done done);
-  bool running() const { return running_; }
+  // Probe::Run. `done` must not destroy the probe: libevent still holds the connection while
+  // it runs.
+  void Run(Done done) override;
+  bool running() const override { return running_; }
 
  private:
   static void OnResponse(evhttp_request* req, void* self);

@@ -110,6 +110,55 @@ TEST(HealthReaderTest, ReportsEveryMistakeWithItsPosition) {
             "1000000, got 0");
 }
 
+TEST(HealthReaderTest, AProbeIsHttpUnlessItSaysGrpc) {
+  PoolConfig p = LoadPool("    health: { live: {}, ready: { type: http } }\n");
+  ASSERT_TRUE(p.health.live && p.health.ready);
+  EXPECT_EQ(p.health.live->type, ProbeType::kHttp);
+  EXPECT_EQ(p.health.ready->type, ProbeType::kHttp);
+}
+
+TEST(HealthReaderTest, ReadsAGrpcProbeOnAnH2Pool) {
+  PoolConfig p = LoadPool(
+      "    protocol: h2\n"
+      "    health:\n"
+      "      live: { type: grpc, interval: 3s, timeout: 500ms, fall: 4, rise: 5 }\n"
+      "      ready: { type: grpc, service: api.v1.Users }\n");
+  ASSERT_TRUE(p.health.live && p.health.ready);
+  EXPECT_EQ(p.health.live->type, ProbeType::kGrpc);
+  EXPECT_EQ(p.health.live->service, "");  // the server as a whole
+  EXPECT_EQ(p.health.live->interval, Duration(3000));
+  EXPECT_EQ(p.health.live->timeout, Duration(500));
+  EXPECT_EQ(p.health.live->fall, 4u);
+  EXPECT_EQ(p.health.live->rise, 5u);
+  EXPECT_EQ(p.health.ready->type, ProbeType::kGrpc);
+  EXPECT_EQ(p.health.ready->service, "api.v1.Users");
+  EXPECT_EQ(p.health.ready->interval, Duration(5000));
+  EXPECT_EQ(p.health.ready->fall, 1u);
+  // A changed service is a changed probe (HealthChecker remakes it).
+  ProbeConfig other = *p.health.ready;
+  other.service = "api.v1.Orders";
+  EXPECT_FALSE(other == *p.health.ready);
+}
+
+TEST(HealthReaderTest, RejectsHttpKeysOnAGrpcProbeAndGrpcOffH2) {
+  EXPECT_EQ(Errors("    protocol: h2\n"
+                   "    health:\n"
+                   "      live: { type: grpc, path: /x, host: h, expect_status: 2xx }\n"
+                   "      ready: { type: gprc }\n"),
+            "t.yaml:5:27: pools.api.health.live.path: not used by a `type: grpc` probe\n"
+            "t.yaml:5:37: pools.api.health.live.host: not used by a `type: grpc` probe\n"
+            "t.yaml:5:46: pools.api.health.live.expect_status: not used by a `type: grpc` "
+            "probe\n"
+            "t.yaml:6:22: pools.api.health.ready.type: expected one of: http, grpc, got "
+            "\"gprc\"; did you mean `grpc`?");
+  EXPECT_EQ(Errors("    health:\n"
+                   "      ready: { type: grpc }\n"
+                   "      live: { service: api }\n"),
+            "t.yaml:4:22: pools.api.health.ready.type: `grpc` needs HTTP/2 to the backends: "
+            "set the pool's `protocol: h2`\n"
+            "t.yaml:5:15: pools.api.health.live.service: not used by a `type: http` probe");
+}
+
 TEST(HealthReaderTest, ParsesStatusRanges) {
   EXPECT_EQ(ParseStatusRange("204"), (StatusRange{204, 204}));
   EXPECT_EQ(ParseStatusRange("2xx"), (StatusRange{200, 299}));
