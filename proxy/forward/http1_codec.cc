@@ -36,8 +36,8 @@ void ReframeAsChunked(http::ResponseHead& head) {
 // answers to HEAD have no body to frame; an HTTP/1 backend's answer is framed already.
 void FrameForHttp1(http::ResponseHead& head, http::Method method) {
   const bool chunked = head.body == http::BodyKind::kChunked;
-  if (!chunked && (head.body != http::BodyKind::kNone || head.status == 204 ||
-                   head.status == 304 || method == http::Method::kHead)) {
+  if (!chunked && (head.body != http::BodyKind::kNone || head.status == 204 || head.status == 304 ||
+                   method == http::Method::kHead)) {
     return;
   }
   for (const http::Header& h : head.headers) {
