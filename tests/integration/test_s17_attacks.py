@@ -45,5 +45,46 @@ class H2PoolTrailerAttacks(harness.ProxyTestCase):
         self.assertEqual(self.backend.trailers, [("/refuse-once/cl", TRAILERS)] * 2)
 
 
+class H2PoolHttp1Framing(harness.ProxyTestCase):
+    def setUp(self):
+        super().setUp()
+        self.backend = H2cBackend("a")
+        self.addCleanup(self.backend.stop)
+        self.proxy = self.start_proxy(
+            self.config({"h2": self.pool(self.backend.address, protocol="h2")}))
+
+    def raw(self, data):
+        sock = self.proxy.raw()
+        self.addCleanup(sock.close)
+        reader = sock.makefile("rb")
+        self.addCleanup(reader.close)
+        sock.sendall(data)
+        return reader
+
+    def test_an_http10_client_gets_a_body_of_no_stated_length_up_to_the_close(self):
+        """An HTTP/1.0 client got a 502 for an h2 backend's body without content-length."""
+        reader = self.raw(b"GET /nolength?n=5000 HTTP/1.0\r\nHost: a.test\r\n\r\n")
+        r = harness.read_response(reader)
+        self.assertEqual(r.status, 200)
+        self.assertIsNone(r.header("Transfer-Encoding"))
+        self.assertEqual(r.body, pattern(5000))
+        self.assertEqual(reader.read(), b"", "the close ends the body")
+
+    def test_pipelined_bodyless_answers_keep_the_http11_connection_in_step(self):
+        """HEAD, 204, 304 (with a stated length) and a 103 before an answer, pipelined."""
+        reqs = [("GET", "/status?code=304"), ("HEAD", "/blob?n=7"), ("GET", "/status?code=204"),
+                ("GET", "/early"), ("HEAD", "/nolength?n=9"), ("GET", "/blob?n=3")]
+        reader = self.raw(b"".join(b"%s %s HTTP/1.1\r\nHost: a.test\r\n\r\n"
+                                   % (m.encode(), p.encode()) for m, p in reqs))
+        got = []
+        for method, _ in reqs:
+            r = harness.read_response(reader, method)
+            if r.status == 103:
+                r = harness.read_response(reader, method)
+            got.append((r.status, r.body))
+        self.assertEqual(got, [(304, b""), (200, b""), (204, b""), (200, pattern(4)),
+                               (200, b""), (200, pattern(3))])
+
+
 if __name__ == "__main__":
     harness.main()
