@@ -8,7 +8,9 @@ import json
 
 import harness
 from h2_client import exchange
+from grpc_hostile_backend import HostileGrpcBackend
 from h2c_backend import H2cBackend, pattern
+from test_grpc_health import GrpcHealthCase, HealthBackend, probe
 
 TRAILERS = [("x-sum", "abc"), ("x-more", "1")]
 
@@ -84,6 +86,48 @@ class H2PoolHttp1Framing(harness.ProxyTestCase):
             got.append((r.status, r.body))
         self.assertEqual(got, [(304, b""), (200, b""), (204, b""), (200, pattern(4)),
                                (200, b""), (200, pattern(3))])
+
+
+HOSTILE = {  # mode: what the log line must say of its failed probe
+    "http1": "malformed response (HTTP/2)",
+    "cut": "connection closed before the answer",
+    "goaway": "",
+    "rst": "stream reset",
+    "endless": "too large",
+    "big-headers": "",
+    "big-trailers": "",
+    "not-proto": "malformed response",
+    "no-message": "grpc-status 14 (unavailable)",
+    "window0": "timeout",
+    "mute": "timeout",
+}
+
+
+class GrpcProbeAttacks(GrpcHealthCase):
+    def test_hostile_backends_fail_their_probes_and_the_good_one_is_probed_on(self):
+        """Each hostile answer to a gRPC health probe is a failed probe with a log line."""
+        good = HealthBackend("good")
+        hostile = {mode: HostileGrpcBackend(mode) for mode in HOSTILE}
+        timeout = 0.5 * harness.SLOWDOWN
+        proxy = self.start_pool([good] + list(hostile.values()), wait_ready=False,
+                                ready=probe(timeout="%dms" % (timeout * 1000)),
+                                panic_threshold=0)
+        for mode, b in hostile.items():
+            harness.wait_until(lambda: self.failure_line(proxy, b), 10,
+                               what="a failed probe of the %s backend" % mode)
+        lines = {mode: self.failure_line(proxy, b) for mode, b in hostile.items()}
+        for mode, want in HOSTILE.items():
+            self.assertIn(want, lines[mode], mode)
+            self.assertEqual(self.state(proxy, hostile[mode]), "unready", mode)
+        # The control thread goes on: more probes of every backend, the good one ready.
+        counts = {mode: b.count() for mode, b in hostile.items() if mode != "mute"}
+        checks = len(good.check_requests())
+        harness.wait_until(lambda: len(good.check_requests()) > checks + 2, 10,
+                           what="more probes of the good backend")
+        harness.wait_until(lambda: all(hostile[m].count() > n for m, n in counts.items()), 10,
+                           what="more probes of every hostile backend")
+        self.assertEqual(self.state(proxy, good), "ready")
+        self.assertEqual(self.spread(6), ["good"] * 6)
 
 
 if __name__ == "__main__":
