@@ -130,5 +130,53 @@ class GrpcProbeAttacks(GrpcHealthCase):
         self.assertEqual(self.spread(6), ["good"] * 6)
 
 
+class GrpcProbeReloads(GrpcHealthCase):
+    def test_reloads_that_flip_the_probe_with_probes_in_flight(self):
+        """Reloads flipping type/service or removing the pool while probes are outstanding."""
+        good, slow = HealthBackend("good"), HealthBackend("slow")
+        slow.hang = True  # its probes are outstanding at each reload
+        mute = HostileGrpcBackend("mute")
+        self.addCleanup(mute.stop)
+        backends = [good.address, slow.address, mute.address]
+        long_probe = probe(timeout="%dms" % (3000 * harness.SLOWDOWN), interval="50ms")
+        shapes = [
+            {"ready": long_probe},
+            {"ready": dict(long_probe, service="a.B"), "live": long_probe},
+            {"ready": {"type": "http", "path": "/hz", "interval": "50ms", "fall": 1,
+                       "rise": 1}},
+            None,  # the pool is gone
+            {"live": dict(long_probe, service="c.D")},
+        ]
+
+        def text(health):
+            pools = {"other": self.pool(good.address, protocol="h2")}
+            if health is not None:
+                pools = {"grpc": self.pool(*backends, protocol="h2", health=health,
+                                           panic_threshold=0), **pools}
+            port, admin = self.proxy_port, self.admin_port
+            t = self.config(pools, listener={"h2c": True})
+            return t.replace(str(self.proxy_port), str(port)).replace(
+                str(self.admin_port), str(admin))
+
+        proxy = self.start_pool([good, slow], ready=long_probe, wait_ready=False,
+                                panic_threshold=0)
+        proxy_port, admin_port = self.proxy_port, self.admin_port
+        harness.wait_until(lambda: len(slow.check_requests()) >= 1, 5, what="a probe in flight")
+        for i in range(3 * len(shapes)):
+            self.proxy_port, self.admin_port = proxy_port, admin_port
+            proxy.reload(text(shapes[i % len(shapes)]))
+            proxy.wait_log(r"reloaded ", count=i + 1, timeout=5)
+        self.proxy_port, self.admin_port = proxy_port, admin_port
+        proxy.reload(text(shapes[0]))
+        proxy.wait_log(r"reloaded ", count=3 * len(shapes) + 1, timeout=5)
+        harness.wait_until(lambda: self.state(proxy, good) == "ready", 5, what="good ready")
+        # A reload that adds a ready probe to a backend keeps it as it was until a verdict.
+        harness.wait_until(lambda: self.state(proxy, slow) == "unready", 3 * harness.SLOWDOWN + 3,
+                           what="slow unready by its probe's timeout")
+        self.assertIn("timeout", proxy.stderr(tail=5))
+        self.assertEqual(self.spread(4), ["good"] * 4)
+        self.assertIsNone(proxy.proc.poll())
+
+
 if __name__ == "__main__":
     harness.main()
