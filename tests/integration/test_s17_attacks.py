@@ -8,9 +8,13 @@ import json
 
 import harness
 from h2_client import exchange
+import grpc
+
+import metrics_util
 from grpc_hostile_backend import HostileGrpcBackend
 from h2c_backend import H2cBackend, pattern
 from test_grpc_health import GrpcHealthCase, HealthBackend, probe
+from test_grpc_metrics import StatusBackend
 
 TRAILERS = [("x-sum", "abc"), ("x-more", "1")]
 
@@ -176,6 +180,62 @@ class GrpcProbeReloads(GrpcHealthCase):
         self.assertIn("timeout", proxy.stderr(tail=5))
         self.assertEqual(self.spread(4), ["good"] * 4)
         self.assertIsNone(proxy.proc.poll())
+
+
+GRPC_FAMILIES = ("outrigger_pool_grpc_calls_total", "outrigger_backend_grpc_calls_total",
+                 "outrigger_backend_limit_hits_total")
+
+
+class GrpcMetricsUnderRetries(harness.ProxyTestCase):
+    def series(self, pool):
+        """{(family, backend label or None, class or limit): value} of `pool`'s series."""
+        samples, _ = metrics_util.scrape(self.proxy)
+        out = {}
+        for (name, labels), v in samples.items():
+            d = dict(labels)
+            if name in GRPC_FAMILIES and d.get("pool") == pool:
+                out[(name, d.get("backend"), d.get("grpc_status", d.get("limit")))] = v
+        return out
+
+    def test_a_call_retried_after_a_connect_failure_counts_once(self):
+        """A call whose first backend refused the connection counts once, ok, where it ran."""
+        good = StatusBackend()
+        self.addCleanup(good.stop)
+        dead = "127.0.0.1:%d" % harness.free_port()
+        pools = {"grpc": self.pool(dead, good.address, protocol="h2"),
+                 "plain": self.pool(good.address)}
+        routes = [{"path_prefix": "/plain", "pool": "plain"}, {"path_prefix": "/", "pool": "grpc"}]
+        self.proxy = self.start_proxy(self.config(pools, routes, listener={"h2c": True}))
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.proxy_port)
+        self.addCleanup(channel.close)
+        call = channel.unary_unary("/test.Echo/Unary")
+        for _ in range(6):
+            self.assertEqual(call(b"x", timeout=10 * harness.SLOWDOWN), b"ok:x")
+        got = {k: v for k, v in self.series("grpc").items()
+               if v and k[0] != "outrigger_backend_limit_hits_total"}
+        self.assertEqual(got, {("outrigger_pool_grpc_calls_total", None, "ok"): 6,
+                               ("outrigger_backend_grpc_calls_total", good.address, "ok"): 6})
+        self.assertEqual(good.calls, 6)
+        plain = self.series("plain")
+        self.assertEqual([k for k in plain if k[0] == "outrigger_backend_limit_hits_total"], [],
+                         "an HTTP/1 pool has no HTTP/2 codec limits")
+        self.assertEqual({k: v for k, v in plain.items() if v}, {})
+
+    def test_a_call_resent_after_a_refused_stream_counts_once(self):
+        """A gRPC call whose first stream was refused counts once, by its one answer."""
+        backend = H2cBackend("a")
+        self.addCleanup(backend.stop)
+        self.proxy = self.start_proxy(self.config(
+            {"h2": self.pool(backend.address, protocol="h2")}, listener={"h2c": True}))
+        got = exchange(self.proxy_port, False,
+                       [("POST", "/refuse-once/g", (("content-type", "application/grpc"),
+                                                     ("te", "trailers")), b"\0\0\0\0\0",
+                         None)])[0]
+        self.assertEqual(got.status, 200)
+        self.assertEqual([p for _, p, _ in backend.seen], ["/refuse-once/g"] * 2)
+        calls = {k: v for k, v in self.series("h2").items()
+                 if v and k[0] != "outrigger_backend_limit_hits_total"}
+        self.assertEqual(calls, {("outrigger_pool_grpc_calls_total", None, "none"): 1})
 
 
 if __name__ == "__main__":
