@@ -51,6 +51,34 @@ class H2PoolTrailerAttacks(harness.ProxyTestCase):
         self.assertEqual(self.backend.trailers, [("/refuse-once/cl", TRAILERS)] * 2)
 
 
+    def test_refused_bodies_around_the_resend_copy_from_an_http2_client(self):
+        """Refused streams with bodies at 64 KiB - 1, 64 KiB, 64 KiB + 1 and 100 KiB."""
+        for size in (65535, 65536, 65537, 102400):
+            with self.subTest(size=size):
+                path = "/refuse-once/h2-%d" % size
+                body = pattern(size)
+                got = exchange(self.proxy_port, False, [("POST", path, (), body, None)])[0]
+                tries = [p for _, p, _ in self.backend.seen if p == path]
+                if size <= 65536:
+                    self.check_digest(got, body)
+                    self.assertEqual(len(tries), 2)
+                else:  # past the copy: the refusal ends it, or the body was still whole
+                    self.assertIn(got.status, (200, 502))
+                    self.assertEqual(len(tries), 2 if got.status == 200 else 1)
+                    if got.status == 200:
+                        self.check_digest(got, body)
+
+    def test_trailers_past_the_limit_are_refused_not_forwarded(self):
+        """An HTTP/2 client's oversized request trailers do not reach the backend."""
+        big = [("x-t%d" % i, "v" * 1000) for i in range(120)]
+        got = exchange(self.proxy_port, False,
+                       [("POST", "/upload", (), pattern(100), big)], timeout=5)[0]
+        self.assertEqual((got.status, got.reset), (None, 11), "reset ENHANCE_YOUR_CALM")
+        self.assertEqual(self.backend.trailers, [])
+        got = exchange(self.proxy_port, False, [("GET", "/blob?n=3", (), None, None)])[0]
+        self.assertEqual((got.status, got.body), (200, pattern(3)))
+
+
 class H2PoolHttp1Framing(harness.ProxyTestCase):
     def setUp(self):
         super().setUp()
