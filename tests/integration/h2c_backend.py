@@ -21,6 +21,7 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
                      server's idle timeout firing)
   /headers?n=N       an answer with N extra 100-byte header fields
   /nolength?n=N      N pattern bytes with no content-length (the end is END_STREAM only)
+  /lower-streams?n=N SETTINGS_MAX_CONCURRENT_STREAMS N on its connection, then an answer
 `goaway_at`: the first connection holds its first requests until it has that many, then
 answers the first, sends GOAWAY NO_ERROR naming it, and closes (a graceful shutdown racing
 streams). `window` sets SETTINGS_INITIAL_WINDOW_SIZE. `close_first` connections close right
@@ -242,6 +243,10 @@ class H2cBackend:
             raise _Closed()
         if path == "/hang":
             return True
+        if path.startswith("/lower-streams?"):
+            n = int(urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["n"][0])
+            conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: n})
+            return False
         if path.startswith("/status?"):
             code = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["code"][0]
             fields = [(":status", code), ("x-backend", self.name)]

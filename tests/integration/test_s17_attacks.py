@@ -5,6 +5,7 @@ backends."""
 
 import hashlib
 import json
+import threading
 
 import harness
 from h2_client import exchange
@@ -208,6 +209,47 @@ class GrpcProbeReloads(GrpcHealthCase):
         self.assertIn("timeout", proxy.stderr(tail=5))
         self.assertEqual(self.spread(4), ["good"] * 4)
         self.assertIsNone(proxy.proc.poll())
+
+
+class H2PoolNoPendingUnderLoad(harness.ProxyTestCase):
+    def test_fifty_clients_and_a_backend_that_lowers_its_stream_limit(self):
+        """max_pending 0 at the connection cap, the backend's stream limit lowered mid-run."""
+        backend = H2cBackend("a", max_streams=100, delay=0.002)
+        self.addCleanup(backend.stop)
+        pool = self.pool(backend.address, protocol="h2",
+                         circuit_breaker={"max_connections": 2, "max_pending": 0},
+                         timeouts={"read": "%ds" % (10 * harness.SLOWDOWN)})
+        proxy = self.start_proxy(self.config({"h2": pool}))
+        self.assertEqual(proxy.get("/lower-streams?n=100", timeout=10).status, 200)
+        statuses, lock = [], threading.Lock()
+
+        def client(t):
+            conn = proxy.connection(timeout=20 * harness.SLOWDOWN)
+            try:
+                for i in range(8):
+                    blob = "/blob?n=%d" % (i * 97)
+                    path = "/lower-streams?n=3" if (t, i) == (0, 2) else blob
+                    r = proxy.get(path, conn=conn, timeout=20)
+                    ok = r.status != 200 or path != blob or r.body == pattern(i * 97)
+                    with lock:
+                        statuses.append(r.status if ok else "bad body")
+            except OSError as e:
+                with lock:
+                    statuses.append(repr(e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(t,)) for t in range(50)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60 * harness.SLOWDOWN)
+        self.assertEqual(len(statuses), 400)
+        self.assertEqual(sorted(set(statuses) - {200, 503}), [], "only answers and sheds")
+        self.assertGreater(statuses.count(200), 200)
+        self.assertEqual(backend.resets, [])
+        self.assertLessEqual(backend.connections, 2)
+        self.assertEqual(proxy.get("/blob?n=5", timeout=10).status, 200)
 
 
 GRPC_FAMILIES = ("outrigger_pool_grpc_calls_total", "outrigger_backend_grpc_calls_total",
