@@ -5,6 +5,8 @@ backends."""
 
 import hashlib
 import json
+import signal
+import subprocess
 import threading
 
 import harness
@@ -161,6 +163,43 @@ class GrpcProbeAttacks(GrpcHealthCase):
                            what="more probes of every hostile backend")
         self.assertEqual(self.state(proxy, good), "ready")
         self.assertEqual(self.spread(6), ["good"] * 6)
+
+
+class GrpcProbeScale(GrpcHealthCase):
+    def test_fifty_backends_probed_fast_then_sigterm_with_probes_in_flight(self):
+        """50 backends probed every 50 ms; SIGTERM with probes outstanding exits cleanly."""
+        # Not `endless`: forty Python threads streaming DATA would starve the others.
+        modes = ["ok"] * 10 + [m for m in HOSTILE if m not in ("window0", "endless")] * 4
+        backends = [HostileGrpcBackend(m) for m in modes]
+        for b in backends:
+            self.addCleanup(b.stop)
+        pool = self.pool(*[b.address for b in backends], protocol="h2", panic_threshold=0,
+                         health={"ready": probe(interval="50ms",
+                                                timeout="%dms" % (1000 * harness.SLOWDOWN))})
+        proxy = self.start_proxy(self.config({"grpc": pool}, listener={"h2c": True}))
+
+        def states():
+            pools = proxy.admin("/status").json()["pools"]["grpc"]["backends"]
+            return {b["backend"]: b["state"] for b in pools}
+
+        want = {b.address: "ready" if b.mode == "ok" else "unready" for b in backends}
+        harness.wait_until(lambda: states() == want, 10, what="every verdict")
+        counts = [b.count() for b in backends]
+        # The control thread answers the admin API promptly while it probes.
+        # The control thread answers the admin API promptly while it probes (timed by curl:
+        # this process is busy with fifty backends' threads).
+        url = "http://127.0.0.1:%d/health/ready" % self.admin_port
+        out = subprocess.run(["curl", "-s", "-w", "%{http_code} %{time_total}\\n"]
+                             + ["-o", "/dev/null", url] * 20,
+                             capture_output=True, text=True, timeout=30).stdout.split()
+        self.assertEqual(out[0::2], ["200"] * 20)
+        self.assertLess(max(float(t) for t in out[1::2]), 0.25 * harness.SLOWDOWN)
+        harness.wait_until(lambda: all(b.count() > n for b, n in zip(backends, counts)
+                                       if b.mode not in ("mute",)), 10,
+                           what="every backend probed again")
+        self.assertEqual(states(), want)
+        proxy.signal(signal.SIGTERM)
+        self.assertEqual(proxy.wait(timeout=10), 0, "exit status after SIGTERM")
 
 
 class GrpcProbeReloads(GrpcHealthCase):
