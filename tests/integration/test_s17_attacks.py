@@ -82,6 +82,37 @@ class H2PoolTrailerAttacks(harness.ProxyTestCase):
         self.assertEqual((got.status, got.body), (200, pattern(3)))
 
 
+    def test_a_chunked_http1_clients_trailers_survive_a_refused_stream(self):
+        """An HTTP/1.1 client's chunked trailers go with each send of a refused stream."""
+        body = pattern(3000)
+        sock = self.proxy.raw()
+        self.addCleanup(sock.close)
+        reader = sock.makefile("rb")
+        self.addCleanup(reader.close)
+        sock.sendall(b"POST /refuse-once/h1 HTTP/1.1\r\nHost: a.test\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n"
+                     b"X-Sum: abc\r\nX-More: 1\r\n\r\n" % (len(body), body))
+        r = harness.read_response(reader, "POST")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.body)["length"], len(body))
+        self.assertEqual(self.backend.trailers, [("/refuse-once/h1", TRAILERS)] * 2)
+
+
+class H2PoolTrailersAcrossBackends(harness.ProxyTestCase):
+    def test_trailers_reach_the_backend_tried_after_a_connect_failure(self):
+        """Request trailers go to the backend a call is retried on after a refused connect."""
+        backend = H2cBackend("a")
+        self.addCleanup(backend.stop)
+        dead = "127.0.0.1:%d" % harness.free_port()
+        self.start_proxy(self.config(
+            {"h2": self.pool(dead, backend.address, protocol="h2")}, listener={"h2c": True}))
+        for i in range(4):  # round robin: some start on the dead backend
+            got = exchange(self.proxy_port, False,
+                           [("POST", "/t%d" % i, (), pattern(200), TRAILERS)])[0]
+            self.assertEqual(got.status, 200)
+        self.assertEqual(backend.trailers, [("/t%d" % i, TRAILERS) for i in range(4)])
+
+
 class H2PoolHttp1Framing(harness.ProxyTestCase):
     def setUp(self):
         super().setUp()
