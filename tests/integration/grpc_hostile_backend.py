@@ -11,7 +11,7 @@ of the test process. `mode` says how it answers each probe:
   no-message   a framed SERVING message, trailers with grpc-status 14 and no grpc-message
   window0      SETTINGS_INITIAL_WINDOW_SIZE 0: the probe's body never gets to go
   mute         accepts and never reads nor writes
-`probes` counts connections accepted."""
+Any other mode answers SERVING. `probes` counts connections accepted."""
 
 import select
 import socket
@@ -28,15 +28,16 @@ SERVING_MESSAGE = b"\x00\x00\x00\x00\x02\x08\x01"
 
 
 class HostileGrpcBackend:
-    def __init__(self, mode):
+    def __init__(self, mode, host="127.0.0.1", port=0):
         self.mode = mode
         self.probes = 0
         self.lock = threading.Lock()
         self.conns = []
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.sock.listen(64)
-        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.port = self.sock.getsockname()[1]
+        self.address = "%s:%d" % (host, self.port)
         threading.Thread(target=self._accept, daemon=True).start()
 
     def stop(self):

@@ -9,12 +9,13 @@ import signal
 import subprocess
 import threading
 
-import harness
-from h2_client import exchange
 import grpc
 
+import dns_server
+import harness
 import metrics_util
 from grpc_hostile_backend import HostileGrpcBackend
+from h2_client import exchange
 from h2c_backend import H2cBackend, pattern
 from test_grpc_health import GrpcHealthCase, HealthBackend, probe
 from test_grpc_metrics import StatusBackend
@@ -231,6 +232,43 @@ class GrpcProbeScale(GrpcHealthCase):
         self.assertEqual(states(), want)
         proxy.signal(signal.SIGTERM)
         self.assertEqual(proxy.wait(timeout=10), 0, "exit status after SIGTERM")
+
+
+class GrpcProbeDns(GrpcHealthCase):
+    NAME = "grpc.outrigger.test"
+    IPS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+
+    def test_dns_backends_get_grpc_probes_as_records_come_and_go(self):
+        """Backends a DNS name gives are probed with gRPC; a record gone and back is judged."""
+        first = HostileGrpcBackend("ok", host=self.IPS[0])
+        backends = {self.IPS[0]: first,
+                    self.IPS[1]: HostileGrpcBackend("rst", host=self.IPS[1], port=first.port),
+                    self.IPS[2]: HostileGrpcBackend("ok", host=self.IPS[2], port=first.port)}
+        for b in backends.values():
+            self.addCleanup(b.stop)
+        dns = dns_server.Dnsmasq(self.tmp, {self.NAME: self.IPS})
+        self.addCleanup(dns.stop)
+        pool = {"protocol": "h2", "panic_threshold": 0, "health": {"ready": probe()},
+                "backends": [{"dns": "%s:%d" % (self.NAME, first.port),
+                              "resolve_every": "1s"}]}
+        proxy = self.start_proxy(self.config({"grpc": pool}, listener={"h2c": True},
+                                             top={"resolver": "127.0.0.1:%d" % dns.port}),
+                                 wait_ready=False)
+        harness.wait_until(lambda: self.admin_up(proxy), 10, what="the proxy to start")
+
+        def states():
+            got = proxy.admin("/status").json()["pools"]["grpc"]["backends"]
+            return {b["backend"].rsplit(":", 1)[0]: b["state"] for b in got}
+
+        want = {self.IPS[0]: "ready", self.IPS[1]: "unready", self.IPS[2]: "ready"}
+        harness.wait_until(lambda: states() == want, 10, what="every DNS backend judged")
+        dns.reload({self.NAME: self.IPS[:2]}, self.NAME)
+        harness.wait_until(lambda: self.IPS[2] not in states(), 10, what="the record gone")
+        backends[self.IPS[2]].mode = "rst"  # it comes back failing: judged anew
+        dns.reload({self.NAME: self.IPS}, self.NAME)
+        want[self.IPS[2]] = "unready"
+        harness.wait_until(lambda: states() == want, 10, what="the record back, unready")
+        self.assertIsNone(proxy.proc.poll())
 
 
 class GrpcProbeReloads(GrpcHealthCase):
