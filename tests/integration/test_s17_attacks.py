@@ -132,12 +132,17 @@ class H2PoolHttp1Framing(harness.ProxyTestCase):
 
     def test_an_http10_client_gets_a_body_of_no_stated_length_up_to_the_close(self):
         """An HTTP/1.0 client got a 502 for an h2 backend's body without content-length."""
-        reader = self.raw(b"GET /nolength?n=5000 HTTP/1.0\r\nHost: a.test\r\n\r\n")
-        r = harness.read_response(reader)
-        self.assertEqual(r.status, 200)
-        self.assertIsNone(r.header("Transfer-Encoding"))
-        self.assertEqual(r.body, pattern(5000))
-        self.assertEqual(reader.read(), b"", "the close ends the body")
+        for n in (5000, 300000):  # the second crosses the stream's flow-control window
+            reader = self.raw(b"GET /nolength?n=%d HTTP/1.0\r\nHost: a.test\r\n"
+                              b"Connection: keep-alive\r\n\r\n" % n)
+            r = harness.read_response(reader)
+            self.assertEqual(r.status, 200)
+            self.assertIsNone(r.header("Transfer-Encoding"))
+            self.assertEqual(r.header("Connection"), "close")
+            self.assertEqual(r.body, pattern(n))
+            self.assertEqual(reader.read(), b"", "the close ends the body")
+        r = self.proxy.get("/blob?n=3", timeout=5)
+        self.assertEqual((r.status, r.body), (200, pattern(3)))
 
     def test_pipelined_bodyless_answers_keep_the_http11_connection_in_step(self):
         """HEAD, 204, 304 (with a stated length) and a 103 before an answer, pipelined."""
