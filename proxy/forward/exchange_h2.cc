@@ -197,11 +197,6 @@ void Exchange::OnH2Head(const http::ResponseHead& head, bool end_stream) {
   }
   ArmH2Timer();
   response = head;
-  if (client_minor == 0 && response.body == http::BodyKind::kChunked) {
-    // An HTTP/1.0 client cannot read chunks: a body of no stated length runs to the close of
-    // its connection, as from an HTTP/1.0 backend, and END_STREAM (OnH2End) ends it.
-    response.body = http::BodyKind::kCloseDelimited;
-  }
   if (head.status >= 200) {
     // An answer says the backend had the request: a 5xx retry is for what it may resend
     // after acting on it (idempotent methods), as for an HTTP/1 backend that read it.
@@ -238,10 +233,6 @@ void Exchange::OnH2End(std::span<const http::Header> trailers) {
     for (const http::Header& t : trailers) end += fmt::format("{}: {}\r\n", t.name, t.value);
     end += "\r\n";
     evbuffer_add(h2_in_.get(), end.data(), end.size());
-  } else if (response.body == http::BodyKind::kCloseDelimited) {
-    // Nothing in the bytes marks this body's end (see OnH2Head): the stream's end does.
-    if (OnAttemptBody(h2_in_.get())) OnAttemptDone(/*connection_reusable=*/false);
-    return;
   }
   RelayH2Body();
 }
