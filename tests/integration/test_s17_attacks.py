@@ -8,14 +8,18 @@ import json
 import signal
 import subprocess
 import threading
+import time
 
 import grpc
+import h2.config
+import h2.connection
+import h2.events
 
 import dns_server
 import harness
 import metrics_util
 from grpc_hostile_backend import HostileGrpcBackend
-from h2_client import exchange
+from h2_client import connect, exchange, request_headers
 from h2c_backend import H2cBackend, pattern
 from test_grpc_health import GrpcHealthCase, HealthBackend, probe
 from test_grpc_metrics import StatusBackend
@@ -97,6 +101,52 @@ class H2PoolTrailerAttacks(harness.ProxyTestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(json.loads(r.body)["length"], len(body))
         self.assertEqual(self.backend.trailers, [("/refuse-once/h1", TRAILERS)] * 2)
+
+
+    def slow_end(self, path, body, trailers, pause):
+        """POSTs `body` with its content-length on a stream that ends `pause` s after it (with
+        `trailers`, or an empty END_STREAM DATA); returns (status, body, seconds taken)."""
+        sock = connect(self.proxy_port, False)
+        self.addCleanup(sock.close)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, header_encoding="utf-8"))
+        conn.initiate_connection()
+        conn.send_headers(1, request_headers("a.test", path, "POST", False,
+                                             [("content-length", str(len(body)))]))
+        conn.send_data(1, body)
+        sock.sendall(conn.data_to_send())
+        started = time.monotonic()
+        time.sleep(pause)
+        if trailers:
+            conn.send_headers(1, trailers, end_stream=True)
+        else:
+            conn.end_stream(1)
+        sock.sendall(conn.data_to_send())
+        status, got = None, b""
+        sock.settimeout(10 * harness.SLOWDOWN)
+        while True:
+            data = sock.recv(65536)
+            self.assertTrue(data, "the proxy closed the connection")
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    status = int(dict(ev.headers)[":status"])
+                elif isinstance(ev, h2.events.DataReceived):
+                    got += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, 1)
+                elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    return status, got, time.monotonic() - started
+            sock.sendall(conn.data_to_send())
+
+    def test_a_content_length_body_whose_stream_ends_later(self):
+        """The backend's stream ends with the client's END_STREAM, trailers or none, not before."""
+        body = pattern(2000)
+        for trailers in (TRAILERS, None):
+            with self.subTest(trailers=bool(trailers)):
+                path = "/late-end-%d" % bool(trailers)
+                status, got, _ = self.slow_end(path, body, trailers, 0.3)
+                self.assertEqual(status, 200)
+                self.assertEqual(json.loads(got)["length"], len(body))
+        self.assertEqual(self.backend.trailers, [("/late-end-1", TRAILERS)])
 
 
 class H2PoolTrailersAcrossBackends(harness.ProxyTestCase):
