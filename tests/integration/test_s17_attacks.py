@@ -471,5 +471,27 @@ class GrpcMetricsUnderRetries(harness.ProxyTestCase):
         self.assertEqual(calls, {("outrigger_pool_grpc_calls_total", None, "none"): 1})
 
 
+    def test_calls_count_once_across_a_reload(self):
+        """gRPC counters go on across a reload that keeps the pool: not reset, not doubled."""
+        good = StatusBackend()
+        self.addCleanup(good.stop)
+        text = self.config({"grpc": self.pool(good.address, protocol="h2")},
+                           listener={"h2c": True})
+        self.proxy = self.start_proxy(text)
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.proxy_port)
+        self.addCleanup(channel.close)
+        call = channel.unary_unary("/test.Echo/Unary")
+        for _ in range(3):
+            call(b"x", timeout=10 * harness.SLOWDOWN)
+        self.proxy.reload(text + "\n")
+        self.proxy.wait_log(r"reloaded ", timeout=5)
+        for _ in range(2):
+            call(b"x", timeout=10 * harness.SLOWDOWN)
+        got = {k: v for k, v in self.series("grpc").items()
+               if v and k[0] != "outrigger_backend_limit_hits_total"}
+        self.assertEqual(got, {("outrigger_pool_grpc_calls_total", None, "ok"): 5,
+                               ("outrigger_backend_grpc_calls_total", good.address, "ok"): 5})
+
+
 if __name__ == "__main__":
     harness.main()
