@@ -252,6 +252,18 @@ class GrpcProbeAttacks(GrpcHealthCase):
         self.assertEqual(self.spread(6), ["good"] * 6)
 
 
+    def test_a_long_service_name_is_sent_with_a_multibyte_length(self):
+        """A service name over 127 bytes needs a two-byte varint length in the request."""
+        a = HealthBackend("a")
+        service = "pkg.v1." + "S" * 300
+        proxy = self.start_pool([a], ready=probe(service=service))
+        harness.wait_until(lambda: a.check_requests(), 5, what="a health check")
+        n = len(service)
+        self.assertEqual(a.check_requests()[0],
+                         b"\x0a" + bytes([(n & 0x7f) | 0x80, n >> 7]) + service.encode())
+        harness.wait_until(lambda: self.state(proxy, a) == "ready", 5, what="a ready")
+
+
 class GrpcProbeScale(GrpcHealthCase):
     def test_fifty_backends_probed_fast_then_sigterm_with_probes_in_flight(self):
         """50 backends probed every 50 ms; SIGTERM with probes outstanding exits cleanly."""
