@@ -91,8 +91,8 @@ void Exchange::SendOnH2(upstream::H2Connection* conn) {
 
 void Exchange::PumpH2RequestBody() {
   if (h2_conn_ == nullptr) return;
-  if (request_body.done()) {  // a retry: the body is in h2_body_ already
-    if (!h2_finished_) {
+  if (request_body.done()) {  // a retry, or the client's end came: the body is in h2_body_
+    if (!h2_finished_ && !request_end_pending) {
       h2_conn_->ResumeData(h2_id_);
       FinishH2Request();
     }
@@ -116,10 +116,16 @@ void Exchange::PumpH2RequestBody() {
   }
   if (request_body.moved() != moved_before) h2_conn_->ResumeData(h2_id_);
   if (r == BodyPump::Result::kDone) {
-    FinishH2Request();
+    if (!request_end_pending) FinishH2Request();  // else once the client's stream ends
     return;
   }
   session_->ResumeRequestBody(*this);
+}
+
+void Exchange::KeepRequestTrailers(std::span<const http::Header> trailers) {
+  for (const http::Header& t : trailers) {
+    h2_trailers_.append(t.name).append(": ").append(t.value).append("\r\n");
+  }
 }
 
 void Exchange::FinishH2Request() {
@@ -156,7 +162,7 @@ bool Exchange::H2BodyWhole() const {
 
 void Exchange::LeaveH2(bool complete, bool keep_body) {
   if (h2_conn_ != nullptr) {
-    if (complete && request_body.done()) {
+    if (complete && h2_finished_) {  // else the backend waits on a stream never ended
       h2_conn_->Release(h2_id_);
     } else {
       h2_conn_->Cancel(h2_id_);
