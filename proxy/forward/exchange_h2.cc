@@ -207,6 +207,11 @@ void Exchange::OnH2Head(const http::ResponseHead& head, bool end_stream) {
     // An answer says the backend had the request: a 5xx retry is for what it may resend
     // after acting on it (idempotent methods), as for an HTTP/1 backend that read it.
     h2_retryable_ = false;
+    // An HTTP/1.0 client knows no chunks: a body of no stated length goes to it as HTTP/1.0
+    // bodies do, ended by the connection's close (from an HTTP/1 backend, chunks are refused).
+    if (client_minor == 0 && response.body == http::BodyKind::kChunked) {
+      response.body = http::BodyKind::kCloseDelimited;
+    }
   }
   if (!OnAttemptHead(response)) return;
   if (response_started) {  // no retry from here on: the body's copy is not needed
@@ -239,6 +244,11 @@ void Exchange::OnH2End(std::span<const http::Header> trailers) {
     for (const http::Header& t : trailers) end += fmt::format("{}: {}\r\n", t.name, t.value);
     end += "\r\n";
     evbuffer_add(h2_in_.get(), end.data(), end.size());
+  } else if (response.body == http::BodyKind::kCloseDelimited) {
+    // The body is all relayed (such a pump holds nothing back), its trailers dropped as
+    // HTTP/1.0 has none; the client's connection closes after it.
+    if (OnAttemptBody(h2_in_.get())) OnAttemptDone(/*connection_reusable=*/true);
+    return;
   }
   RelayH2Body();
 }
