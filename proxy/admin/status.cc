@@ -309,62 +309,77 @@ prometheus::MetricFamily LimitHitsFamily(std::span<const forward::LimitCounterSe
   return family;
 }
 
-prometheus::MetricFamily Http2LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
-                                              std::span<const config::ListenerConfig> listeners) {
-  std::map<std::string, std::array<uint64_t, forward::kHttp2LimitCount>> sums;
+namespace {
+
+// The HTTP/2 codec's limit hits summed over the workers' sets by key (a listener, or an h2
+// pool), for the keys `known` still names: one a reload removed loses its series at once, as
+// in LimitHitsFamily. Keys already in `sums` get series even at zero.
+using Http2LimitSums = std::map<std::string, std::array<uint64_t, forward::kHttp2LimitCount>>;
+
+template <typename Known>
+void SumHttp2Limits(std::span<const forward::LimitCounterSet* const> sets, Known known,
+                    Http2LimitSums* sums) {
   for (const forward::LimitCounterSet* set : sets) {
-    set->ForEach([&](const std::string& listener, const forward::LimitCounters& counters) {
-      if (std::none_of(listeners.begin(), listeners.end(),
-                       [&](const config::ListenerConfig& l) { return l.name == listener; })) {
-        return;  // as in LimitHitsFamily
-      }
-      auto& sum = sums.try_emplace(listener).first->second;
+    set->ForEach([&](const std::string& key, const forward::LimitCounters& counters) {
+      if (!known(key)) return;
+      auto& sum = sums->try_emplace(key).first->second;
       for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) sum[i] += counters.ReadHttp2(i);
     });
   }
+}
+
+// A sample per key and limit, labelled {key_label: key, limit}; `server_limits` false leaves
+// out the limits only a server has (malformed_requests).
+void AddHttp2LimitSamples(MetricFamily& family, const char* key_label, const Http2LimitSums& sums,
+                          bool server_limits) {
+  for (const auto& [key, sum] : sums) {
+    for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) {
+      if (!server_limits && forward::kHttp2LimitLabels[i] == "malformed_requests") continue;
+      AddSample(family, {{key_label, key}, {"limit", std::string(forward::kHttp2LimitLabels[i])}},
+                static_cast<double>(sum[i]));
+    }
+  }
+}
+
+}  // namespace
+
+prometheus::MetricFamily Http2LimitHitsFamily(std::span<const forward::LimitCounterSet* const> sets,
+                                              std::span<const config::ListenerConfig> listeners) {
+  Http2LimitSums sums;
+  SumHttp2Limits(
+      sets,
+      [&](const std::string& listener) {
+        return std::any_of(listeners.begin(), listeners.end(),
+                           [&](const config::ListenerConfig& l) { return l.name == listener; });
+      },
+      &sums);
   MetricFamily family = metrics::CounterFamily(
       "outrigger_http2_limit_hits_total",
       "HTTP/2 client connections or streams a limit of the codec stopped, by listener and "
       "limit (proxy/http2/server_codec.h).");
-  for (const auto& [listener, sum] : sums) {
-    for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) {
-      AddSample(family,
-                {{"listener", listener}, {"limit", std::string(forward::kHttp2LimitLabels[i])}},
-                static_cast<double>(sum[i]));
-    }
-  }
+  AddHttp2LimitSamples(family, "listener", sums, /*server_limits=*/true);
   return family;
 }
 
 prometheus::MetricFamily BackendLimitHitsFamily(
     std::span<const forward::LimitCounterSet* const> sets,
     std::span<const config::PoolConfig> pools) {
-  std::map<std::string, std::array<uint64_t, forward::kHttp2LimitCount>> sums;
-  // Every h2 pool has its series from the start, at zero until a limit fires.
+  Http2LimitSums sums;
   for (const config::PoolConfig& p : pools) {
     if (p.protocol == config::PoolProtocol::kH2) sums.try_emplace(p.name);
   }
-  for (const forward::LimitCounterSet* set : sets) {
-    set->ForEach([&](const std::string& pool, const forward::LimitCounters& counters) {
-      if (std::none_of(pools.begin(), pools.end(),
-                       [&](const config::PoolConfig& p) { return p.name == pool; })) {
-        return;  // as in LimitHitsFamily
-      }
-      auto& sum = sums.try_emplace(pool).first->second;
-      for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) sum[i] += counters.ReadHttp2(i);
-    });
-  }
+  SumHttp2Limits(
+      sets,
+      [&](const std::string& pool) {
+        return std::any_of(pools.begin(), pools.end(),
+                           [&](const config::PoolConfig& p) { return p.name == pool; });
+      },
+      &sums);
   MetricFamily family = metrics::CounterFamily(
       "outrigger_backend_limit_hits_total",
       "HTTP/2 backend connections or streams a limit of the proxy's codec stopped, by pool and "
       "limit (proxy/http2/client_codec.h).");
-  for (const auto& [pool, sum] : sums) {
-    for (size_t i = 0; i < forward::kHttp2LimitCount; ++i) {
-      if (forward::kHttp2LimitLabels[i] == "malformed_requests") continue;  // a server's limit
-      AddSample(family, {{"pool", pool}, {"limit", std::string(forward::kHttp2LimitLabels[i])}},
-                static_cast<double>(sum[i]));
-    }
-  }
+  AddHttp2LimitSamples(family, "pool", sums, /*server_limits=*/false);
   return family;
 }
 

@@ -63,7 +63,6 @@ void Exchange::ForwardRequest(std::string_view client_ip) {
   // An h2 backend gets the body's data as DATA frames, without HTTP/1 framing.
   request_body.Start(request.body, request.content_length, max_body, /*decode=*/OnH2Pool());
   // ...and its trailers as a trailer HEADERS frame (an h2 backend always takes them).
-  h2_trailers_.clear();
   if (OnH2Pool()) request_body.KeepTrailers(&h2_trailers_);
   response_started = false;
   StartAttempt();

@@ -95,6 +95,10 @@ struct ExchangeState {
   // The class of the grpc-status the client got (kNone: none so far), for the call's count.
   metrics::GrpcOutcome grpc_outcome = metrics::GrpcOutcome::kNone;
   uint64_t h2_body_pulled = 0;  // request body bytes pulled into the h2 stream's buffer
+  // Set by a codec whose request may go on after its body's stated length (HTTP/2: trailers
+  // may follow the last DATA, until END_STREAM), until it ends: an h2 pool finishes the
+  // backend's stream only then, with the trailers KeepRequestTrailers kept.
+  bool request_end_pending = false;
 };
 
 class Exchange final : public ExchangeState,
@@ -114,6 +118,7 @@ class Exchange final : public ExchangeState,
   // body is unfinished (a local answer would then linger rather than close).
   void ResetState() {
     static_cast<ExchangeState&>(*this) = ExchangeState{};
+    h2_trailers_.clear();
     request_body.Start(http::BodyKind::kNone, 0);
     response_body.Start(http::BodyKind::kNone, 0);
   }
@@ -137,6 +142,11 @@ class Exchange final : public ExchangeState,
   // The session has request body bytes (or room for them): on to the upstream, within its
   // high-water mark. May end the exchange (a body framing error: 400, 413, or a cut).
   void PumpRequestBody();
+  // Trailers a client's codec got outside the body's framing: an HTTP/2 request with a
+  // Content-Length may still end with a trailer HEADERS frame. Only an h2 pool sends them on
+  // (an HTTP/1 backend takes trailers after chunks only); they are kept from any time before
+  // the request is forwarded.
+  void KeepRequestTrailers(std::span<const http::Header> trailers);
   // The client's body broke its framing or max_body: counted, then 413/400, or a reset once
   // the response has started.
   void FailRequestBody();

@@ -91,8 +91,8 @@ void Exchange::SendOnH2(upstream::H2Connection* conn) {
 
 void Exchange::PumpH2RequestBody() {
   if (h2_conn_ == nullptr) return;
-  if (request_body.done()) {  // a retry: the body is in h2_body_ already
-    if (!h2_finished_) {
+  if (request_body.done()) {  // a retry, or the client's end came: the body is in h2_body_
+    if (!h2_finished_ && !request_end_pending) {
       h2_conn_->ResumeData(h2_id_);
       FinishH2Request();
     }
@@ -116,10 +116,16 @@ void Exchange::PumpH2RequestBody() {
   }
   if (request_body.moved() != moved_before) h2_conn_->ResumeData(h2_id_);
   if (r == BodyPump::Result::kDone) {
-    FinishH2Request();
+    if (!request_end_pending) FinishH2Request();  // else once the client's stream ends
     return;
   }
   session_->ResumeRequestBody(*this);
+}
+
+void Exchange::KeepRequestTrailers(std::span<const http::Header> trailers) {
+  for (const http::Header& t : trailers) {
+    h2_trailers_.append(t.name).append(": ").append(t.value).append("\r\n");
+  }
 }
 
 void Exchange::FinishH2Request() {
@@ -156,7 +162,7 @@ bool Exchange::H2BodyWhole() const {
 
 void Exchange::LeaveH2(bool complete, bool keep_body) {
   if (h2_conn_ != nullptr) {
-    if (complete && request_body.done()) {
+    if (complete && h2_finished_) {  // else the backend waits on a stream never ended
       h2_conn_->Release(h2_id_);
     } else {
       h2_conn_->Cancel(h2_id_);
@@ -201,6 +207,11 @@ void Exchange::OnH2Head(const http::ResponseHead& head, bool end_stream) {
     // An answer says the backend had the request: a 5xx retry is for what it may resend
     // after acting on it (idempotent methods), as for an HTTP/1 backend that read it.
     h2_retryable_ = false;
+    // An HTTP/1.0 client knows no chunks: a body of no stated length goes to it as HTTP/1.0
+    // bodies do, ended by the connection's close (from an HTTP/1 backend, chunks are refused).
+    if (client_minor == 0 && response.body == http::BodyKind::kChunked) {
+      response.body = http::BodyKind::kCloseDelimited;
+    }
   }
   if (!OnAttemptHead(response)) return;
   if (response_started) {  // no retry from here on: the body's copy is not needed
@@ -233,6 +244,11 @@ void Exchange::OnH2End(std::span<const http::Header> trailers) {
     for (const http::Header& t : trailers) end += fmt::format("{}: {}\r\n", t.name, t.value);
     end += "\r\n";
     evbuffer_add(h2_in_.get(), end.data(), end.size());
+  } else if (response.body == http::BodyKind::kCloseDelimited) {
+    // The body is all relayed (such a pump holds nothing back), its trailers dropped as
+    // HTTP/1.0 has none; the client's connection closes after it.
+    if (OnAttemptBody(h2_in_.get())) OnAttemptDone(/*connection_reusable=*/true);
+    return;
   }
   RelayH2Body();
 }

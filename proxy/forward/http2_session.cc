@@ -280,6 +280,7 @@ void Http2Session::OnStreamHead(int32_t stream, http::RequestHead& head, bool en
   s->ex = worker_.TakeExchange();
   s->ex->Bind(*this);
   s->ex->request = head;
+  s->ex->request_end_pending = !end_stream;
   s->chunked = head.body == http::BodyKind::kChunked;
   client_.SetReadTimeout(milliseconds(0));  // see UpdateReadTimeout
   ServeRequest(*s);
@@ -311,6 +312,7 @@ void Http2Session::OnStreamEnd(int32_t stream, std::span<const http::Header> tra
   if (s == nullptr) return;
   s->request_ended = true;
   if (s->ex == nullptr) return;
+  s->ex->request_end_pending = false;
   if (s->chunked) {
     evbuffer* req = s->request.get();
     evbuffer_add(req, "0\r\n", 3);
@@ -321,6 +323,8 @@ void Http2Session::OnStreamEnd(int32_t stream, std::span<const http::Header> tra
       evbuffer_add(req, "\r\n", 2);
     }
     evbuffer_add(req, "\r\n", 2);
+  } else if (!trailers.empty()) {
+    s->ex->KeepRequestTrailers(trailers);  // after a Content-Length body: for an h2 pool
   }
   if (!s->paused) s->ex->PumpRequestBody();
 }

@@ -28,6 +28,25 @@ class H2UpstreamFraming(harness.ProxyTestCase):
             self.assertEqual(r.header("Transfer-Encoding"), "chunked")
             self.assertEqual(r.body, pattern(n))
 
+    def test_an_http10_client_gets_a_body_of_no_stated_length_to_the_close(self):
+        """HTTP/1.0 knows no chunks: the body ends with the connection. Before: a 502 saying
+        the backend sent a chunked response, which an HTTP/2 backend never does."""
+        for n in (5, 70000):
+            sock = self.proxy.raw(timeout=5 * harness.SLOWDOWN)
+            self.addCleanup(sock.close)
+            sock.sendall(b"GET /nolength?n=%d HTTP/1.0\r\nHost: a.test\r\n\r\n" % n)
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+            self.assertNotIn(b"transfer-encoding", head.lower())
+            self.assertNotIn(b"content-length", head.lower())
+            self.assertEqual(body, pattern(n))
+
     def test_an_answer_ending_with_its_headers_has_an_empty_body(self):
         conn = self.proxy.connection(timeout=5)
         self.addCleanup(conn.close)

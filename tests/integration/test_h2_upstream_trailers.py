@@ -34,6 +34,21 @@ class H2UpstreamRequestTrailers(harness.ProxyTestCase):
         self.check_digest(got.status, got.body, body)
         self.assertEqual(self.backend.trailers, [("/upload", TRAILERS)])
 
+    def test_trailers_after_a_content_length_body_reach_the_backend(self):
+        """An HTTP/2 request with a Content-Length may still end with trailers: the backend's
+        stream ends only with the client's, carrying them. Before: the stream ended at the
+        body's last byte and the trailers were dropped."""
+        body = pattern(70000)
+        head = (("te", "trailers"), ("content-length", str(len(body))))
+        got = exchange(self.proxy_port, False, [("POST", "/upload", head, body, TRAILERS)])[0]
+        self.check_digest(got.status, got.body, body)
+        self.assertEqual(self.backend.trailers, [("/upload", TRAILERS)])
+        # Without trailers the request still ends with its data.
+        got = exchange(self.proxy_port, False,
+                       [("POST", "/upload", (("content-length", "5"),), b"hello", None)])[0]
+        self.check_digest(got.status, got.body, b"hello")
+        self.assertEqual(len(self.backend.trailers), 1)
+
     def test_a_chunked_http1_clients_trailers_reach_the_backend(self):
         body = pattern(5000)
         sock = self.proxy.raw()
