@@ -164,6 +164,22 @@ class H2PoolTrailersAcrossBackends(harness.ProxyTestCase):
         self.assertEqual(backend.trailers, [("/t%d" % i, TRAILERS) for i in range(4)])
 
 
+class Http1PoolContentLengthTrailers(harness.ProxyTestCase):
+    def test_trailers_after_a_content_length_body_to_an_http1_pool_are_dropped_cleanly(self):
+        """An HTTP/1 backend gets the Content-Length body alone; the stream and the next end."""
+        backend = self.start_backend("h1")
+        self.start_proxy(self.config({"h1": self.pool(backend.address)},
+                                     listener={"h2c": True}))
+        body = pattern(3000)
+        cl = (("content-length", str(len(body))),)
+        got = exchange(self.proxy_port, False,
+                       [("POST", "/echo", cl, body, TRAILERS),
+                        ("POST", "/echo", cl, body, None)])
+        for a in got:
+            self.assertEqual((a.status, a.body), (200, body))
+            self.assertEqual(a.header("x-echo-framing"), "length")
+
+
 class H2PoolHttp1Framing(harness.ProxyTestCase):
     def setUp(self):
         super().setUp()
