@@ -22,6 +22,7 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /headers?n=N       an answer with N extra 100-byte header fields
   /nolength?n=N      N pattern bytes with no content-length (the end is END_STREAM only)
   /lower-streams?n=N SETTINGS_MAX_CONCURRENT_STREAMS N on its connection, then an answer
+  /answer-early      a request with a body is answered "ok" at its head, before its body
 `goaway_at`: the first connection holds its first requests until it has that many, then
 answers the first, sends GOAWAY NO_ERROR naming it, and closes (a graceful shutdown racing
 streams). `window` sets SETTINGS_INITIAL_WINDOW_SIZE. `close_first` connections close right
@@ -143,6 +144,10 @@ class H2cBackend:
                         paths[ev.stream_id] = headers[b":path"].decode()
                         if ev.stream_ended is None:
                             self._record(headers, False)
+                            if paths[ev.stream_id] == "/answer-early":
+                                conn.send_headers(ev.stream_id, [(":status", "200"),
+                                                                 ("content-length", "2")])
+                                conn.send_data(ev.stream_id, b"ok", end_stream=True)
                     elif isinstance(ev, h2.events.DataReceived):
                         streams[ev.stream_id][1].extend(ev.data)
                         if (paths[ev.stream_id] == "/close-in-body"
@@ -162,6 +167,8 @@ class H2cBackend:
                     elif isinstance(ev, h2.events.StreamEnded):
                         headers, body = streams.pop(ev.stream_id)
                         self._record(headers, True)
+                        if paths[ev.stream_id] == "/answer-early":
+                            continue  # answered already
                         if self.goaway_at:
                             held.append((ev.stream_id, headers, body))
                             if len(held) == self.goaway_at:

@@ -149,6 +149,14 @@ class H2PoolTrailerAttacks(harness.ProxyTestCase):
         self.assertEqual(self.backend.trailers, [("/late-end-1", TRAILERS)])
 
 
+    def test_an_answer_before_the_clients_end_then_late_trailers(self):
+        """A backend answering before the client's END_STREAM; its trailers come after."""
+        status, got, _ = self.slow_end("/answer-early", pattern(500), TRAILERS, 0.3)
+        self.assertEqual((status, got), (200, b"ok"))
+        again = exchange(self.proxy_port, False, [("GET", "/blob?n=3", (), None, None)])[0]
+        self.assertEqual((again.status, again.body), (200, pattern(3)))
+
+
 class H2PoolTrailersAcrossBackends(harness.ProxyTestCase):
     def test_trailers_reach_the_backend_tried_after_a_connect_failure(self):
         """Request trailers go to the backend a call is retried on after a refused connect."""
