@@ -138,6 +138,10 @@ void Exchange::OnTimer(evutil_socket_t, short, void* arg) {
   if (self->attempt_.phase() == UpstreamAttempt::Phase::kPending) {
     self->RecheckPending();
   } else if (self->h2_conn_ != nullptr) {
+    if (self->WaitingOnClient()) {
+      self->OnAttemptFailed(upstream::Outcome::kDownstreamReset, 408, kClientStalled);
+      return;
+    }
     const bool deadline = self->grpc_deadline_ns != 0 && MonoNanos() >= self->grpc_deadline_ns;
     self->OnAttemptFailed(upstream::Outcome::kLocalTimeout, 504,
                           deadline ? "the call's grpc-timeout passed" : "upstream read timed out");

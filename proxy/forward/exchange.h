@@ -142,6 +142,11 @@ class Exchange final : public ExchangeState,
   // The session has request body bytes (or room for them): on to the upstream, within its
   // high-water mark. May end the exchange (a body framing error: 400, 413, or a cut).
   void PumpRequestBody();
+  // The request is not whole from the client yet (its body, or an HTTP/2 stream's end) and
+  // every byte it sent has gone on toward the backend, which cannot answer what it has not
+  // had: a read timeout now is the client's stall (408), not the backend's, and must not
+  // count against its health (a client that stalls its uploads would open the breaker).
+  bool WaitingOnClient() const;
   // Trailers a client's codec got outside the body's framing: an HTTP/2 request with a
   // Content-Length may still end with a trailer HEADERS frame. Only an h2 pool sends them on
   // (an HTTP/1 backend takes trailers after chunks only); they are kept from any time before

@@ -146,9 +146,17 @@ bool Exchange::MayRetry(upstream::Outcome outcome) const {
   // A read timeout is not retried: the backend may still be working on it, and another
   // wait as long would double the client's.
   if (outcome == upstream::Outcome::kLocalTimeout) return false;
+  if (outcome == upstream::Outcome::kDownstreamReset) return false;  // the client's failure
   // An h2 stream's close says whether the backend had the request (RFC 9113 §8.7).
   bool sent = OnH2Pool() ? !h2_retryable_ : attempt_.RequestBytesSent();
   return upstream::IsRetryable(method, sent, /*body_fully_buffered=*/!sent || !has_body);
+}
+
+bool Exchange::WaitingOnClient() const {
+  if (request_body.done() && !request_end_pending) return false;
+  if (h2_conn_ != nullptr) return evbuffer_get_length(h2_body_.get()) == 0;  // all given to it
+  const upstream::UpstreamConnection* conn = attempt_.connection();
+  return conn != nullptr && conn->stream().unsent() == 0;
 }
 
 bool Exchange::Retry(int answered) {

@@ -223,6 +223,8 @@ bool UpstreamAttempt::OnStreamEvent(short what) {
     if (phase_ == Phase::kConnecting) {
       // Nothing was sent: as safe to retry as a refused connection.
       Fail(upstream::Outcome::kLocalConnectFailed, 504, "upstream connect timed out");
+    } else if (ex_->WaitingOnClient()) {
+      Fail(upstream::Outcome::kDownstreamReset, 408, kClientStalled);
     } else {
       Fail(upstream::Outcome::kLocalTimeout, 504, "upstream read timed out");
     }
