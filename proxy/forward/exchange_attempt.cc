@@ -153,10 +153,12 @@ bool Exchange::MayRetry(upstream::Outcome outcome) const {
 }
 
 bool Exchange::WaitingOnClient() const {
-  if (request_body.done() && !request_end_pending) return false;
-  if (h2_conn_ != nullptr) return evbuffer_get_length(h2_body_.get()) == 0;  // all given to it
+  if (h2_conn_ != nullptr) {  // its stream ends only with the client's (trailers may come)
+    return (!request_body.done() || request_end_pending) &&
+           evbuffer_get_length(h2_body_.get()) == 0;  // all the client sent is given to it
+  }
   const upstream::UpstreamConnection* conn = attempt_.connection();
-  return conn != nullptr && conn->stream().unsent() == 0;
+  return !request_body.done() && conn != nullptr && conn->stream().unsent() == 0;
 }
 
 bool Exchange::Retry(int answered) {

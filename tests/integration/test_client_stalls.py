@@ -23,6 +23,27 @@ def failures(proxy):
     return sum(v for (n, _), v in samples.items() if n == "outrigger_backend_failures_total")
 
 
+def stalled_stream_status(case, path, body):
+    """Sends HEADERS (content-length 100) and `body` as DATA without END_STREAM to `case`'s
+    proxy, then reads until the stream is answered: its :status."""
+    sock = connect(case.proxy_port, False, timeout=10)
+    case.addCleanup(sock.close)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                                header_encoding="utf-8"))
+    conn.initiate_connection()
+    conn.send_headers(1, request_headers("a.test", path, "POST",
+                                         extra=[("content-length", "100")]))
+    conn.send_data(1, body)
+    sock.sendall(conn.data_to_send())
+    while True:
+        data = sock.recv(65536)
+        case.assertTrue(data, "the proxy closed before answering")
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived):
+                return int(dict(ev.headers)[":status"])
+        sock.sendall(conn.data_to_send())
+
+
 class Http1PoolStalls(harness.ProxyTestCase):
     def setUp(self):
         super().setUp()
@@ -57,35 +78,27 @@ class H2PoolStalls(harness.ProxyTestCase):
                          timeouts={"read": "%dms" % (READ * 1000 * harness.SLOWDOWN)})
         self.proxy = self.start_proxy(self.config({"h2": pool}, listener={"h2c": True}))
 
-    def stalled_stream_status(self, body):
-        """Sends HEADERS (content-length 100) and `body` as DATA without END_STREAM, then
-        reads until the stream is answered: its :status."""
-        sock = connect(self.proxy_port, False, timeout=10)
-        self.addCleanup(sock.close)
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
-                                                                    header_encoding="utf-8"))
-        conn.initiate_connection()
-        conn.send_headers(1, request_headers("a.test", "/upload", "POST",
-                                             extra=[("content-length", "100")]))
-        conn.send_data(1, body)
-        sock.sendall(conn.data_to_send())
-        while True:
-            data = sock.recv(65536)
-            self.assertTrue(data, "the proxy closed before answering")
-            for ev in conn.receive_data(data):
-                if isinstance(ev, h2.events.ResponseReceived):
-                    return int(dict(ev.headers)[":status"])
-            sock.sendall(conn.data_to_send())
-
     def test_a_stream_never_ended_after_its_whole_body_is_the_clients_408(self):
-        self.assertEqual(self.stalled_stream_status(b"x" * 100), 408)
+        self.assertEqual(stalled_stream_status(self, "/upload", b"x" * 100), 408)
         self.assertEqual(failures(self.proxy), 0)
         harness.wait_until(lambda: self.backend.resets, 5 * harness.SLOWDOWN,
                            what="the backend's stream reset")
 
     def test_a_stream_short_of_its_length_is_the_clients_408(self):
-        self.assertEqual(self.stalled_stream_status(b"x" * 40), 408)
+        self.assertEqual(stalled_stream_status(self, "/upload", b"x" * 40), 408)
         self.assertEqual(failures(self.proxy), 0)
+
+
+class H2ClientHttp1PoolStall(harness.ProxyTestCase):
+    def test_a_whole_body_an_http1_backend_holds_is_its_504_though_the_stream_is_open(self):
+        """An HTTP/1 backend has the whole request at the body's last byte; the client's
+        stream end is no business of its: holding the request is the backend's timeout."""
+        backend = self.start_backend("api")
+        pool = self.pool(backend, timeouts={"read": "%dms" % (READ * 1000 * harness.SLOWDOWN)})
+        self.proxy = self.start_proxy(self.config({"api": pool}, listener={"h2c": True}))
+        path = "/slow?ms=%d" % (3000 * harness.SLOWDOWN)
+        self.assertEqual(stalled_stream_status(self, path, b"x" * 100), 504)
+        self.assertEqual(failures(self.proxy), 1)
 
 
 if __name__ == "__main__":
