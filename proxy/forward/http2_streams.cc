@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,18 +22,6 @@
 namespace outrigger::forward {
 
 using namespace internal;  // forward_internal.h
-
-namespace {
-
-// The grpc-status field of a head or trailer section, if any: a view, no copy.
-std::optional<std::string_view> FindGrpcStatus(std::span<const http::Header> fields) {
-  for (const http::Header& h : fields) {
-    if (http::fields::NameIs(h.name, "grpc-status")) return h.value;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 void Http2Session::ServeRequest(StreamSlot& s) {
   Exchange& e = *s.ex;
@@ -179,7 +166,7 @@ size_t Http2Session::SendResponseHead(Exchange& ex, http::ResponseHead& head) {
                      (head.body == http::BodyKind::kContentLength && head.content_length == 0);
   s.has_body = ex.method != http::Method::kHead && (encoded || !empty);
   if (ex.grpc && !s.has_body) {  // a Trailers-Only answer: its status is in the head
-    if (std::optional<std::string_view> status = FindGrpcStatus(reply_head_.headers)) {
+    if (std::optional<std::string_view> status = http::FindGrpcStatus(reply_head_.headers)) {
       ex.NoteGrpcStatus(*status, /*from_backend=*/true);
     }
   }
@@ -251,7 +238,7 @@ void Http2Session::EndExchange(Exchange& ex) {
   if (s.has_body && !s.trailers.empty()) {
     SubmitTrailers(s);
     if (ex.grpc) {
-      if (std::optional<std::string_view> status = FindGrpcStatus(s.trailer_fields)) {
+      if (std::optional<std::string_view> status = http::FindGrpcStatus(s.trailer_fields)) {
         ex.NoteGrpcStatus(*status, /*from_backend=*/true);
       }
     }

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "proxy/http/fields.h"
+
 namespace outrigger::http {
 
 namespace {
@@ -138,6 +140,13 @@ GrpcClass ClassifyGrpcStatus(GrpcStatus status) {
 std::string_view GrpcStatusClass(std::string_view grpc_status) {
   static constexpr std::string_view kLabels[] = {"ok", "client", "server", "invalid"};
   return kLabels[static_cast<size_t>(ClassifyGrpcStatus(grpc_status))];
+}
+
+std::optional<std::string_view> FindGrpcStatus(std::span<const Header> fields) {
+  for (const Header& h : fields) {
+    if (fields::NameIs(h.name, "grpc-status")) return h.value;
+  }
+  return std::nullopt;
 }
 
 }  // namespace outrigger::http

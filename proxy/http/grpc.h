@@ -7,8 +7,11 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include "proxy/http/message.h"
 
 namespace outrigger::http {
 
@@ -41,6 +44,10 @@ std::optional<int64_t> ParseGrpcTimeout(std::string_view value);
 // HTTP-to-status mapping (400 INTERNAL, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404
 // UNIMPLEMENTED, 413 RESOURCE_EXHAUSTED, others UNKNOWN).
 GrpcStatus GrpcStatusForHttp(int http_status);
+
+// The `grpc-status` field of a head or trailer section (a Trailers-Only answer has it in its
+// head), if any: a view into `fields`, no copy.
+std::optional<std::string_view> FindGrpcStatus(std::span<const Header> fields);
 
 // `grpc-message`'s percent-encoding: bytes outside 0x20..0x7E, and '%', become %XX.
 std::string EncodeGrpcMessage(std::string_view message);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "proxy/http/grpc.h"
 #include "proxy/http/message.h"
 #include "proxy/tls/client_session.h"
 
@@ -306,9 +307,7 @@ void GrpcProbe::OnResponseHead(int32_t, const http::ResponseHead& head, bool end
   http_status_ = head.status;
   if (!end_stream) return;
   // Trailers-Only: the call's status is in the head (how servers refuse a call).
-  for (const http::Header& h : head.headers) {
-    if (h.name == "grpc-status") grpc_status_ = h.value;
-  }
+  if (std::optional<std::string_view> s = http::FindGrpcStatus(head.headers)) grpc_status_ = *s;
   Conclude(grpc_health::Judge(http_status_, grpc_status_, body_in_));
 }
 
@@ -324,9 +323,7 @@ void GrpcProbe::OnResponseData(int32_t stream, const uint8_t* data, size_t size)
 }
 
 void GrpcProbe::OnResponseEnd(int32_t, std::span<const http::Header> trailers) {
-  for (const http::Header& h : trailers) {
-    if (h.name == "grpc-status") grpc_status_ = h.value;
-  }
+  if (std::optional<std::string_view> s = http::FindGrpcStatus(trailers)) grpc_status_ = *s;
   Conclude(grpc_health::Judge(http_status_, grpc_status_, body_in_));
 }
 
