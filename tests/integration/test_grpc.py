@@ -7,43 +7,32 @@ connection. The service uses generic handlers (no protoc): raw bytes in, raw byt
 import signal
 import subprocess
 import sys
-import threading
 import time
-from concurrent import futures
 
 import grpc
 
 import harness
+from grpc_server import GrpcServer
 
 SERVICE = "test.Echo"
 
 
-class GrpcBackend:
-    """A grpcio server on 127.0.0.1 that counts its calls and echoes with its name."""
+class GrpcBackend(GrpcServer):
+    """Counts its calls and echoes with its name."""
 
     def __init__(self, name):
         self.name = name
-        self.calls = 0
-        self.cancelled = 0
-        self.lock = threading.Lock()
-        handlers = {
+        super().__init__()
+
+    def handlers(self):
+        return {SERVICE: {
             "Unary": grpc.unary_unary_rpc_method_handler(self.unary),
             "ServerStream": grpc.unary_stream_rpc_method_handler(self.server_stream),
             "ClientStream": grpc.stream_unary_rpc_method_handler(self.client_stream),
             "Bidi": grpc.stream_stream_rpc_method_handler(self.bidi),
             "Slow": grpc.unary_unary_rpc_method_handler(self.slow),
             "Ticks": grpc.unary_stream_rpc_method_handler(self.ticks),
-        }
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, handlers),))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        self.server.start()
-        self.address = "127.0.0.1:%d" % self.port
-
-    def count(self):
-        with self.lock:
-            self.calls += 1
+        }}
 
     def unary(self, request, context):
         self.count()
@@ -63,19 +52,6 @@ class GrpcBackend:
         for r in requests:
             yield r.upper()
 
-    def on_cancel(self):
-        with self.lock:
-            self.cancelled += 1
-
-    def slow(self, request, context):
-        """Answers after 30 s unless the call is cancelled first (counted in `cancelled`)."""
-        self.count()
-        context.add_callback(self.on_cancel)
-        deadline = time.monotonic() + 30
-        while context.is_active() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return b"late"
-
     def ticks(self, request, context):
         """Its name, then a tick every 20 ms until the call ends."""
         self.count()
@@ -83,9 +59,6 @@ class GrpcBackend:
         while context.is_active():
             time.sleep(0.02)
             yield b"tick"
-
-    def stop(self):
-        self.server.stop(0).wait(5)
 
 
 def method(channel, kind, name):

@@ -6,13 +6,12 @@ health service (UNIMPLEMENTED) or one that never answers is unready, the log say
 pool with `tls:` probes over TLS (ALPN h2) too. The backends are grpcio servers with generic
 handlers and hand-encoded protobuf (no grpc_health module, no protoc)."""
 
-import threading
 import time
-from concurrent import futures
 
 import grpc
 
 import harness
+from grpc_server import GrpcServer
 from tls_certs import TlsTestCase
 
 HEALTH = "grpc.health.v1.Health"
@@ -21,37 +20,27 @@ INTERVAL = 0.3  # seconds between probes (±10% jitter)
 SERVING, NOT_SERVING = 1, 2
 
 
-class HealthBackend:
-    """A grpcio server answering test.Echo/Unary (counted) and, unless `health` is False,
-    Health/Check with HealthCheckResponse{status: self.status}, recording each request's
-    bytes. With `hang`, Check never answers (until the call is cancelled)."""
+class HealthBackend(GrpcServer):
+    """Answers test.Echo/Unary (counted) and, unless `health` is False, Health/Check with
+    HealthCheckResponse{status: self.status}, recording each request's bytes. With `hang`,
+    Check never answers (until the call is cancelled)."""
 
     def __init__(self, name, health=True, tls=None):
         self.name = name
+        self.health = health
         self.status = SERVING
         self.hang = False
-        self.calls = 0
         self.checks = []
-        self.lock = threading.Lock()
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        handlers = [grpc.method_handlers_generic_handler(
-            SERVICE, {"Unary": grpc.unary_unary_rpc_method_handler(self.unary)})]
-        if health:
-            handlers.append(grpc.method_handlers_generic_handler(
-                HEALTH, {"Check": grpc.unary_unary_rpc_method_handler(self.check)}))
-        self.server.add_generic_rpc_handlers(tuple(handlers))
-        if tls:
-            with open(tls[0], "rb") as c, open(tls[1], "rb") as k:
-                creds = grpc.ssl_server_credentials([(k.read(), c.read())])
-            self.port = self.server.add_secure_port("127.0.0.1:0", creds)
-        else:
-            self.port = self.server.add_insecure_port("127.0.0.1:0")
-        self.server.start()
-        self.address = "127.0.0.1:%d" % self.port
+        super().__init__(tls)
+
+    def handlers(self):
+        out = {SERVICE: {"Unary": grpc.unary_unary_rpc_method_handler(self.unary)}}
+        if self.health:
+            out[HEALTH] = {"Check": grpc.unary_unary_rpc_method_handler(self.check)}
+        return out
 
     def unary(self, request, context):
-        with self.lock:
-            self.calls += 1
+        self.count()
         return self.name.encode()
 
     def check(self, request, context):
@@ -61,16 +50,9 @@ class HealthBackend:
             time.sleep(0.01)
         return bytes([0x08, self.status])
 
-    def call_count(self):
-        with self.lock:
-            return self.calls
-
     def check_requests(self):
         with self.lock:
             return list(self.checks)
-
-    def stop(self):
-        self.server.stop(0).wait(5)
 
 
 def probe(**extra):

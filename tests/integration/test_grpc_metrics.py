@@ -7,46 +7,30 @@ one. Real grpcio servers behind a `protocol: h2` pool; each test checks every cl
 series moved by exactly the calls it made.
 """
 
-import threading
-import time
-from concurrent import futures
-
 import grpc
 
 import h2_client
 import harness
 import metrics_util
+from grpc_server import GrpcServer
 
 SERVICE = "test.Echo"
 SHORT_SERVICE = "short.Echo"
 CLASSES = ("ok", "client", "server", "invalid", "none")
 
 
-class StatusBackend:
-    """A grpcio server whose methods end with a chosen status."""
+class StatusBackend(GrpcServer):
+    """Methods that end with a chosen status."""
 
-    def __init__(self):
-        self.calls = 0
-        self.cancelled = 0
-        self.lock = threading.Lock()
-        handlers = {
+    def handlers(self):
+        methods = {
             "Unary": grpc.unary_unary_rpc_method_handler(self.unary),
             "NotFound": grpc.unary_unary_rpc_method_handler(self.not_found),
             "Internal": grpc.unary_unary_rpc_method_handler(self.internal),
             "Slow": grpc.unary_unary_rpc_method_handler(self.slow),
         }
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         # SHORT_SERVICE: the same methods, routed to a pool with a short read timeout.
-        self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, handlers),
-             grpc.method_handlers_generic_handler(SHORT_SERVICE, handlers)))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        self.server.start()
-        self.address = "127.0.0.1:%d" % self.port
-
-    def count(self):
-        with self.lock:
-            self.calls += 1
+        return {SERVICE: methods, SHORT_SERVICE: methods}
 
     def unary(self, request, context):
         self.count()
@@ -59,22 +43,6 @@ class StatusBackend:
     def internal(self, request, context):
         self.count()
         context.abort(grpc.StatusCode.INTERNAL, "broken")
-
-    def on_cancel(self):
-        with self.lock:
-            self.cancelled += 1
-
-    def slow(self, request, context):
-        """Answers after 30 s unless the call is cancelled first (counted in `cancelled`)."""
-        self.count()
-        context.add_callback(self.on_cancel)
-        deadline = time.monotonic() + 30
-        while context.is_active() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return b"late"
-
-    def stop(self):
-        self.server.stop(0).wait(5)
 
 
 class GrpcCallMetrics(harness.ProxyTestCase):
