@@ -23,6 +23,13 @@ Misbehaviour, by path (KEY names a request so that its retry can be told from it
   /nolength?n=N      N pattern bytes with no content-length (the end is END_STREAM only)
   /lower-streams?n=N SETTINGS_MAX_CONCURRENT_STREAMS N on its connection, then an answer
   /answer-early      a request with a body is answered "ok" at its head, before its body
+  /late-end?code=C&n=N&cl=L  a head of status C (default 200; content-length N unless L is
+                     0) without END_STREAM, N body bytes (none to HEAD, 204, 304), then an
+                     empty DATA frame with END_STREAM: the end comes after the head (N under
+                     the stream's window, as for /trailers)
+  /trailers?n=N&cl=L N pattern bytes (content-length N unless L is 0; no body to HEAD), then
+                     trailers x-t: done and x-n: N ending the stream
+  /continue          a request with a body gets a 100 head at its head, then the POST answer
 `goaway_at`: the first connection holds its first requests until it has that many, then
 answers the first, sends GOAWAY NO_ERROR naming it, and closes (a graceful shutdown racing
 streams). `window` sets SETTINGS_INITIAL_WINDOW_SIZE. `close_first` connections close right
@@ -148,6 +155,8 @@ class H2cBackend:
                                 conn.send_headers(ev.stream_id, [(":status", "200"),
                                                                  ("content-length", "2")])
                                 conn.send_data(ev.stream_id, b"ok", end_stream=True)
+                            elif paths[ev.stream_id] == "/continue":
+                                conn.send_headers(ev.stream_id, [(":status", "100")])
                     elif isinstance(ev, h2.events.DataReceived):
                         streams[ev.stream_id][1].extend(ev.data)
                         if (paths[ev.stream_id] == "/close-in-body"
@@ -284,6 +293,24 @@ class H2cBackend:
             raise _Closed()
         if path == "/close-now":
             raise _Closed()
+        if path.startswith("/late-end") or path.startswith("/trailers"):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+            code = query.get("code", ["200"])[0]
+            n = int(query.get("n", ["0"])[0])
+            fields = [(":status", code), ("x-backend", self.name)]
+            if query.get("cl", ["1"])[0] != "0":
+                fields.append(("content-length", str(n)))
+            conn.send_headers(stream_id, fields)
+            if n and headers[b":method"] != b"HEAD" and code not in ("204", "304"):
+                out = pattern(n)  # tests keep n under the stream's window
+                for i in range(0, n, conn.max_outbound_frame_size):
+                    conn.send_data(stream_id, out[i:i + conn.max_outbound_frame_size])
+            if path.startswith("/late-end"):
+                conn.end_stream(stream_id)
+            else:
+                conn.send_headers(stream_id, [("x-t", "done"), ("x-n", str(n))],
+                                  end_stream=True)
+            return True
         return False
 
     def _answer(self, c, conn, stream_id, headers, body):
