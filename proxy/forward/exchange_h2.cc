@@ -15,6 +15,7 @@
 #include "proxy/forward/forward_internal.h"
 #include "proxy/forward/worker.h"
 #include "proxy/http/request_parser.h"
+#include "proxy/http/response_parser.h"
 
 namespace outrigger::forward {
 
@@ -207,9 +208,14 @@ void Exchange::OnH2Head(const http::ResponseHead& head, bool end_stream) {
     // An answer says the backend had the request: a 5xx retry is for what it may resend
     // after acting on it (idempotent methods), as for an HTTP/1 backend that read it.
     h2_retryable_ = false;
-    // An HTTP/1.0 client knows no chunks: a body of no stated length goes to it as HTTP/1.0
-    // bodies do, ended by the connection's close (from an HTTP/1 backend, chunks are refused).
-    if (client_minor == 0 && response.body == http::BodyKind::kChunked) {
+    if (http::StatusHasNoBody(method, head.status)) {
+      // The codec frames by END_STREAM, knowing no method: a backend may end such a stream
+      // after its HEADERS (an empty DATA frame, trailers) and state a content-length (RFC
+      // 9113 §8.1.1). There is still no body, and the exchange ends with the stream.
+      response.body = http::BodyKind::kNone;
+    } else if (client_minor == 0 && response.body == http::BodyKind::kChunked) {
+      // An HTTP/1.0 client knows no chunks: a body of no stated length goes to it as HTTP/1.0
+      // bodies do, ended by the connection's close (from an HTTP/1 backend, chunks are refused).
       response.body = http::BodyKind::kCloseDelimited;
     }
   }

@@ -12,6 +12,7 @@
 #include "proxy/http/error_page.h"
 #include "proxy/http/fields.h"
 #include "proxy/http/head_writer.h"
+#include "proxy/http/response_parser.h"
 
 namespace outrigger::forward {
 
@@ -35,11 +36,9 @@ void ReframeAsChunked(http::ResponseHead& head) {
 // HEADERS has an empty body, not one that runs to the connection's close. 204, 304 and
 // answers to HEAD have no body to frame; an HTTP/1 backend's answer is framed already.
 void FrameForHttp1(http::ResponseHead& head, http::Method method) {
+  if (http::StatusHasNoBody(method, head.status)) return;
   const bool chunked = head.body == http::BodyKind::kChunked;
-  if (!chunked && (head.body != http::BodyKind::kNone || head.status == 204 || head.status == 304 ||
-                   method == http::Method::kHead)) {
-    return;
-  }
+  if (!chunked && head.body != http::BodyKind::kNone) return;
   for (const http::Header& h : head.headers) {
     if (http::fields::NameIs(h.name, chunked ? "transfer-encoding" : "content-length")) return;
   }

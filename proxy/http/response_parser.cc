@@ -55,13 +55,13 @@ ParseResult ParseStatusLine(const char* begin, const char* end, const char* data
   return ParseResult::Done();
 }
 
+}  // namespace
+
 bool StatusHasNoBody(Method request_method, int status) {
   // RFC 9112 §6.3 rules 1-2: HEAD responses, 1xx, 204, 304, and a 2xx to CONNECT (a tunnel).
   return request_method == Method::kHead || status < 200 || status == 204 || status == 304 ||
          (request_method == Method::kConnect && status < 300);
 }
-
-}  // namespace
 
 ParseResult ParseResponseHead(std::string_view data, Method request_method,
                               const HeadLimits& limits, ResponseHead* out) {

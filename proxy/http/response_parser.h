@@ -24,4 +24,8 @@ namespace outrigger::http {
 ParseResult ParseResponseHead(std::string_view data, Method request_method,
                               const HeadLimits& limits, ResponseHead* out);
 
+// Whether a response of `status` to `request_method` has no body, whatever its framing fields
+// say (RFC 9112 §6.3 rules 1-2; RFC 9113 §8.1.1 holds the same over HTTP/2).
+bool StatusHasNoBody(Method request_method, int status);
+
 }  // namespace outrigger::http

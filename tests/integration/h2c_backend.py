@@ -293,7 +293,7 @@ class H2cBackend:
             raise _Closed()
         if path == "/close-now":
             raise _Closed()
-        if path.startswith("/late-end") or path.startswith("/trailers"):
+        if urllib.parse.urlsplit(path).path in ("/late-end", "/trailers"):
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
             code = query.get("code", ["200"])[0]
             n = int(query.get("n", ["0"])[0])

@@ -223,5 +223,18 @@ TEST(ResponseParserTest, RejectsGarbageBeforeTheHeadEnds) {
   EXPECT_EQ(ParseResponseHead("HTTP/1.1 2x", Method::kGet, {}, &head).http_status, 502);
 }
 
+// The rule an HTTP/2 backend's answer is framed by too (exchange_h2.cc): its codec frames by
+// END_STREAM alone, so a HEAD answer or a 204 ended after its HEADERS must still have no body.
+TEST(ResponseParserTest, StatusHasNoBodyFollowsTheMethodAndStatus) {
+  EXPECT_TRUE(StatusHasNoBody(Method::kHead, 200));
+  EXPECT_TRUE(StatusHasNoBody(Method::kGet, 103));
+  EXPECT_TRUE(StatusHasNoBody(Method::kPost, 204));
+  EXPECT_TRUE(StatusHasNoBody(Method::kGet, 304));
+  EXPECT_TRUE(StatusHasNoBody(Method::kConnect, 200));
+  EXPECT_FALSE(StatusHasNoBody(Method::kGet, 200));
+  EXPECT_FALSE(StatusHasNoBody(Method::kConnect, 407));
+  EXPECT_FALSE(StatusHasNoBody(Method::kPost, 205));
+}
+
 }  // namespace
 }  // namespace outrigger::http
