@@ -358,6 +358,16 @@ void Http2Session::AbandonExchange(StreamSlot& s) {
 void Http2Session::ReturnExchange(StreamSlot& s) {
   // Every exchange of the session's ends here once: a gRPC call is counted here.
   if (s.ex != nullptr && s.ex->grpc) s.ex->CountGrpcCall();
+  // Nothing reads the request's body any more (an answer before its end: a shed, a plugin's,
+  // the backend's): what waits in the stream's buffer is dropped and its bytes open the
+  // windows again, or they would stay shut to the connection's other streams. DATA still to
+  // come is dropped as it arrives (OnStreamData); the codec asks the client to stop sending
+  // it once the answer is out.
+  evbuffer_drain(s.request.get(), evbuffer_get_length(s.request.get()));
+  if (s.unconsumed > 0) {
+    codec_.Consume(s.id, s.unconsumed);
+    s.unconsumed = 0;
+  }
   worker_.ReturnExchange(std::move(s.ex));
 }
 

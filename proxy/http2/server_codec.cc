@@ -16,7 +16,7 @@ struct ServerCodec::Slot {
     fields.Clear();
     trailers.Clear();
     unconsumed = 0;
-    delivered = refused = stop_body = owner_reset = over_window = false;
+    delivered = refused = owner_reset = over_window = false;
     final_submitted = false;
     body_end.Clear();
   }
@@ -28,7 +28,6 @@ struct ServerCodec::Slot {
   size_t unconsumed = 0;         // body bytes given to the owner and not yet consumed
   bool delivered = false;        // OnStreamHead was called: OnStreamClose is owed
   bool refused = false;          // the codec answered the head itself
-  bool stop_body = false;        // and must reset the stream once that answer is sent
   bool owner_reset = false;      // ResetStream: not the codec's reset
   bool over_window = false;      // DATA came past the stream's window: deliver no more
   bool final_submitted = false;  // a final (non-1xx) response head was submitted
@@ -202,7 +201,7 @@ void ServerCodec::HeadersDone(Slot& slot, bool end_stream) {
   if (!slot.delivered) {
     const http::ParseResult r = slot.fields.Finish(end_stream, &slot.head);
     if (r.status != http::ParseStatus::kDone) {
-      Refuse(slot, r.http_status, end_stream);
+      Refuse(slot, r.http_status);
       return;
     }
     slot.delivered = true;
@@ -222,7 +221,7 @@ void ServerCodec::HeadersDone(Slot& slot, bool end_stream) {
   callbacks_.OnStreamEnd(slot.id, slot.trailers.Finish());
 }
 
-void ServerCodec::Refuse(Slot& slot, int status, bool end_stream) {
+void ServerCodec::Refuse(Slot& slot, int status) {
   slot.refused = true;
   if (status == 431) {
     ++stats_.headers_too_large;
@@ -232,10 +231,7 @@ void ServerCodec::Refuse(Slot& slot, int status, bool end_stream) {
   ChargeLocalReset();
   http::ResponseHead head;
   head.status = status;
-  SubmitHead(slot, head, false);
-  // RFC 9113 §8.1: after the complete response, RST_STREAM NO_ERROR tells the client to stop
-  // its body. Not before: nghttp2 drops a stream's queued HEADERS once a reset is submitted.
-  slot.stop_body = !end_stream;
+  SubmitHead(slot, head, false);  // a body still coming is stopped once it is sent (OnFrameSend)
 }
 
 int ServerCodec::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
@@ -298,12 +294,15 @@ int ServerCodec::OnStreamClosed(nghttp2_session* session, int32_t stream, uint32
 int ServerCodec::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame,
                              void* user_data) {
   ServerCodec* self = Self(user_data);
-  if (frame->hd.type == NGHTTP2_HEADERS) {
-    Slot* slot = self->SlotOf(frame->hd.stream_id);
-    if (slot != nullptr && slot->stop_body &&
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    // The answer is complete and the request is not: nobody reads the rest of its body (the
+    // codec's own answer, or the owner's before the body's end), so RST_STREAM NO_ERROR tells
+    // the client to stop sending it (RFC 9113 §8.1), as nginx and nghttpx do. Not before the
+    // answer's end: nghttp2 drops a stream's queued frames once a reset is submitted.
+    if (self->SlotOf(frame->hd.stream_id) != nullptr &&
         !nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id)) {
-      slot->stop_body = false;
-      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, slot->id, NGHTTP2_NO_ERROR);
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
     }
   } else if (frame->hd.type == NGHTTP2_RST_STREAM) {
     const uint32_t code = frame->rst_stream.error_code;

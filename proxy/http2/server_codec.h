@@ -135,7 +135,7 @@ class ServerCodec : public CodecCore {
 
   Slot* SlotOf(int32_t stream) const;
   void HeadersDone(Slot& slot, bool end_stream);
-  void Refuse(Slot& slot, int status, bool end_stream);
+  void Refuse(Slot& slot, int status);
   // Each stream the owner was given gets its OnStreamClose(`code`).
   void CloseAll(uint32_t code) override;
 
