@@ -501,8 +501,13 @@ class ProxyTestCase(unittest.TestCase):
         self.addCleanup(self._print_logs_on_failure)
 
     def _failed(self):
-        outcome = getattr(self, "_outcome", None)
-        return outcome is None or not getattr(outcome, "success", False)
+        # From the result's records: during a cleanup, Python 3.11's outcome.success says only
+        # whether the cleanups so far succeeded (each runs in a fresh testPartExecutor).
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        if result is None:
+            return True
+        return any(getattr(test, "test_case", test) is self
+                   for test, _ in list(result.failures) + list(result.errors))
 
     def _print_logs_on_failure(self):
         if not self._failed():
