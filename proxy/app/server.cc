@@ -37,6 +37,25 @@ constexpr double kRssCalmRatio = 0.75;
 
 metrics::ResourceLimits ReadLimits() { return {MemoryLimitBytes(), CpuLimitCores()}; }
 
+// Marks the backends `next` no longer has as draining when the last worker drops its copy,
+// once it has adopted `next`. Not before: a worker still on `previous` picks among them, and
+// finding a pool's every backend draining it would shed its requests with 503s (a reload or a
+// DNS change replacing all of a pool's backends). Runs on that worker's thread: the marks
+// are atomic flags, and both snapshots are immutable.
+class MarkRemovedWhenAdopted {
+ public:
+  MarkRemovedWhenAdopted(std::shared_ptr<const forward::Snapshot> previous,
+                         std::shared_ptr<const forward::Snapshot> next)
+      : previous_(std::move(previous)), next_(std::move(next)) {}
+  MarkRemovedWhenAdopted(const MarkRemovedWhenAdopted&) = delete;  // one mark, by the last
+  MarkRemovedWhenAdopted& operator=(const MarkRemovedWhenAdopted&) = delete;
+  ~MarkRemovedWhenAdopted() { forward::MarkRemovedBackends(*previous_, *next_); }
+
+ private:
+  std::shared_ptr<const forward::Snapshot> previous_;
+  std::shared_ptr<const forward::Snapshot> next_;
+};
+
 std::vector<metrics::PoolScalingSettings> ScalingSettings(const forward::Snapshot& snapshot) {
   std::vector<int> ready = admin::ReadyBackends(snapshot);
   std::vector<metrics::PoolScalingSettings> settings;
@@ -486,14 +505,17 @@ void Server::Publish(std::shared_ptr<const forward::Snapshot> snapshot,
   }
   health_->Track(targets);
   unprobed_ = std::move(unprobed);
-  if (snapshot_) forward::MarkRemovedBackends(*snapshot_, *snapshot);
+  std::shared_ptr<const void> mark_removed;
+  if (snapshot_) {
+    mark_removed = std::make_shared<const MarkRemovedWhenAdopted>(std::move(snapshot_), snapshot);
+  }
   snapshot_ = std::move(snapshot);
   // Before the workers adopt it: their new shards are in this layout, and the series of
   // backends it no longer has disappear from /metrics.
   collector_.SetLayout(snapshot_->metric_layout);
   listener_sockets.resize(workers_.size());
   for (size_t i = 0; i < workers_.size(); ++i) {
-    workers_[i]->PostSnapshot(snapshot_, std::move(listener_sockets[i]));
+    workers_[i]->PostSnapshot(snapshot_, std::move(listener_sockets[i]), mark_removed);
   }
 }
 

@@ -120,11 +120,13 @@ void Worker::Join() {
 }
 
 void Worker::PostSnapshot(std::shared_ptr<const Snapshot> snapshot,
-                          std::vector<net::ListenSocket> new_listeners) {
+                          std::vector<net::ListenSocket> new_listeners,
+                          std::shared_ptr<const void> adopted) {
   // The mailbox takes copyable tasks; the sockets travel behind a shared_ptr.
   auto sockets = std::make_shared<std::vector<net::ListenSocket>>(std::move(new_listeners));
-  mailbox_.Post([this, s = std::move(snapshot), sockets]() mutable {
+  mailbox_.Post([this, s = std::move(snapshot), sockets, adopted = std::move(adopted)]() mutable {
     AdoptSnapshot(std::move(s), std::move(*sockets));
+    adopted.reset();
   });
 }
 

@@ -79,8 +79,10 @@ class Worker {
   // At the swap the worker starts serving `new_listeners` (the sockets, bound by the caller,
   // of the listeners `snapshot` adds) and closes the sockets of the listeners it removes;
   // connections accepted on a removed listener finish their request and close.
+  // `adopted` is held until the worker has adopted `snapshot`, then dropped.
   void PostSnapshot(std::shared_ptr<const Snapshot> snapshot,
-                    std::vector<net::ListenSocket> new_listeners = {});
+                    std::vector<net::ListenSocket> new_listeners = {},
+                    std::shared_ptr<const void> adopted = nullptr);
   // Thread-safe: stop accepting, close idle connections, finish in-flight requests with
   // "Connection: close", then leave the loop when no connection is left.
   void PostDrain();
