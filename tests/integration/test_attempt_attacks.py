@@ -7,6 +7,7 @@ and drains mid-try. After each the proxy must hold nothing: no request in flight
 no connection in use, no tunnel, no breaker admission owed (a backend at max_connections 1
 with no queue proves the slot is free), and it must still serve."""
 
+import select
 import socket
 import struct
 import time
@@ -500,13 +501,18 @@ class AttemptAttacks(harness.ProxyTestCase):
         backend, proxy = self.start({"circuit_breaker": {
             "consecutive_failures": 1000, "max_connections": 1, "max_pending": 2},
             "timeouts": {"connect": "3s", "read": "5s"}})
-        holder = self.send(proxy, b"GET /slow?s=0.5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        # The holder must still hold the slot when the waiter's client resets: long enough for
+        # a loaded sanitizer run (it once answered first at 0.5 s, and the POST went lawfully).
+        hold = 1.5 * harness.SLOWDOWN
+        holder = self.send(proxy, b"GET /slow?s=%g HTTP/1.1\r\nHost: x\r\n\r\n" % hold)
         self.wait_requests(backend, 1)
         leaver = self.send(proxy, b"POST /ok HTTP/1.1\r\nHost: x\r\n"
                                   b"Content-Length: 2\r\n\r\nhi")
         harness.wait_until(lambda: self.pending(proxy) == 1, timeout=5, what="the waiter")
         reset(leaver)
-        data = self.recv_until(holder, b"ok\n")
+        self.assertEqual(select.select([holder], [], [], 0)[0], [],
+                         "the holder was answered before the reset: the test cannot judge")
+        data = self.recv_until(holder, b"ok\n", timeout=5 + hold)
         self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
         self.assert_settled(proxy)  # the slot went to this request, not to the leaver's
         # Its client is gone: a POST sent now would be acted on for no one.
