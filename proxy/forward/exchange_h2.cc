@@ -72,7 +72,7 @@ void Exchange::SendOnH2(upstream::H2Connection* conn) {
     conn->set_stats_sink([limits](size_t i, uint64_t n) { limits->AddHttp2(i, n); });
   }
   if (in_slot) upstream::Release(keep->connections_in_use());  // the connection counts itself
-  const http::ParseResult r = http::ParseRequestHead(upstream_head, kHeadLimits, &h2_head_);
+  const http::ParseResult r = http::ParseRequestHead(upstream_head, kOwnHeadLimits, &h2_head_);
   if (r.status == http::ParseStatus::kDone) {
     // The HTTP/1 head dropped TE as hop-by-hop; over HTTP/2 "te: trailers" says the client
     // takes trailers, and gRPC servers refuse a call without it. The proxy relays them.

@@ -26,6 +26,11 @@ constexpr size_t kHighWater = 128 * 1024;
 constexpr size_t kLowWater = 32 * 1024;
 // Request heads: the parser's defaults, the same as nginx's large_client_header_buffers.
 constexpr http::HeadLimits kHeadLimits{};
+// Heads the proxy wrote and reads back to turn into HTTP/2 fields: what a peer sent within
+// its limits, plus what the proxy adds (forwarding fields, a request id, plugins' edits).
+// The re-read must never refuse what the first read let in; these bound only a bug.
+constexpr http::HeadLimits kOwnHeadLimits{
+    .max_request_line = 256 * 1024, .max_head = 256 * 1024, .max_headers = 1000};
 // After a final response, how long a closing connection keeps reading and discarding what
 // the client still sends, so the kernel does not answer it with a reset that destroys the
 // response in flight (nginx's lingering_close).

@@ -99,7 +99,7 @@ void Http2Session::OnPluginResume(void* arg) {
 void Http2Session::SubmitHttp1Response(StreamSlot& s, const std::string& head_and_body,
                                        bool head_only) {
   const http::ParseResult r =
-      http::ParseResponseHead(head_and_body, http::Method::kGet, kHeadLimits, &reply_head_);
+      http::ParseResponseHead(head_and_body, http::Method::kGet, kOwnHeadLimits, &reply_head_);
   if (r.status != http::ParseStatus::kDone) {  // our own writer's output: cannot be
     codec_.ResetStream(s.id, NGHTTP2_INTERNAL_ERROR);
     return;
@@ -157,7 +157,7 @@ size_t Http2Session::SendResponseHead(Exchange& ex, http::ResponseHead& head) {
   http::WriteClientResponseHead(head, 1, /*client_keep_alive=*/true, &out, ex.RequestIdField(),
                                 ex.chain != nullptr ? &ex.plugins.response_edits() : nullptr);
   const http::ParseResult r =
-      http::ParseResponseHead(out, http::Method::kGet, kHeadLimits, &reply_head_);
+      http::ParseResponseHead(out, http::Method::kGet, kOwnHeadLimits, &reply_head_);
   if (r.status != http::ParseStatus::kDone) {
     codec_.ResetStream(s.id, NGHTTP2_INTERNAL_ERROR);
     return 0;
