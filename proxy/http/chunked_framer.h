@@ -27,8 +27,11 @@ namespace outrigger::http {
 
 class ChunkedFramer {
  public:
-  static constexpr size_t kMaxLineLength = 4096;
-  static constexpr size_t kMaxTrailerBytes = 16 * 1024;
+  // A head's size (HeadLimits::max_head), which HTTP/2's trailer sections also get: trailers
+  // from an HTTP/2 backend come through this framer, and a gRPC status detail
+  // (grpc-status-details-bin) is often a single field of several KiB.
+  static constexpr size_t kMaxLineLength = 32 * 1024;
+  static constexpr size_t kMaxTrailerBytes = 32 * 1024;
 
   struct Step {
     size_t forward = 0;  // bytes at the front of the view that are now accepted

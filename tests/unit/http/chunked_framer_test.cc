@@ -191,7 +191,9 @@ std::vector<InvalidCase> InvalidCases() {
       {"RejectsOversizedTrailerSection",
        [] {
          std::string s = "0\r\n";
-         for (int i = 0; i < 20; ++i) s += "X-A: " + std::string(1000, 'x') + "\r\n";
+         for (size_t n = 0; n <= ChunkedFramer::kMaxTrailerBytes; n += 1007) {
+           s += "X-A: " + std::string(1000, 'x') + "\r\n";
+         }
          return s + "\r\n";
        }()},
   };
