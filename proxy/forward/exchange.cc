@@ -138,13 +138,16 @@ void Exchange::OnTimer(evutil_socket_t, short, void* arg) {
   if (self->attempt_.phase() == UpstreamAttempt::Phase::kPending) {
     self->RecheckPending();
   } else if (self->h2_conn_ != nullptr) {
+    const bool deadline = self->grpc_deadline_passed = self->h2_timer_at_deadline_;
     if (self->WaitingOnClient()) {
-      self->OnAttemptFailed(upstream::Outcome::kDownstreamReset, 408, kClientStalled);
+      // The client's own stall, not the backend's: not counted against it. A call whose
+      // grpc-timeout passed is DEADLINE_EXCEEDED (504) whichever side was slow.
+      self->OnAttemptFailed(upstream::Outcome::kDownstreamReset, deadline ? 504 : 408,
+                            deadline ? kGrpcDeadlinePassed : kClientStalled);
       return;
     }
-    const bool deadline = self->grpc_deadline_ns != 0 && MonoNanos() >= self->grpc_deadline_ns;
     self->OnAttemptFailed(upstream::Outcome::kLocalTimeout, 504,
-                          deadline ? "the call's grpc-timeout passed" : "upstream read timed out");
+                          deadline ? kGrpcDeadlinePassed : "upstream read timed out");
   }
 }
 

@@ -92,6 +92,7 @@ struct ExchangeState {
   // (monotonic; 0: none), which ends an h2 try as a timeout when shorter than timeouts.read.
   bool grpc = false;
   int64_t grpc_deadline_ns = 0;
+  bool grpc_deadline_passed = false;  // the try's timer fired at grpc_deadline_ns
   // The class of the grpc-status the client got (kNone: none so far), for the call's count.
   metrics::GrpcOutcome grpc_outcome = metrics::GrpcOutcome::kNone;
   uint64_t h2_body_pulled = 0;  // request body bytes pulled into the h2 stream's buffer
@@ -376,7 +377,8 @@ class Exchange final : public ExchangeState,
   upstream::H2Connection* h2_conn_ = nullptr;
   int32_t h2_id_ = -1;
   bool h2_retryable_ = false;
-  bool h2_finished_ = false;  // FinishRequest was called for the try's stream
+  bool h2_finished_ = false;           // FinishRequest was called for the try's stream
+  bool h2_timer_at_deadline_ = false;  // the timer ArmH2Timer armed is the grpc-timeout's
   uint64_t h2_unconsumed_ = 0;
   http::RequestHead h2_head_;   // upstream_head read back, for the codec (views into it)
   net::EvBufferPtr h2_body_;    // request body bytes for DATA frames

@@ -38,8 +38,11 @@ UpstreamAttempt::PickResult Exchange::PickBackend() {
 
 void Exchange::StartAttempt() {
   if (SendOnH2Stream()) return;
-  switch (attempt_.Admit(pool->caps, MonoNanos(),
-                         std::chrono::nanoseconds(pool->config->timeouts.connect).count())) {
+  const int64_t now = MonoNanos();
+  // A wait for a slot lasts the connect timeout, and no longer than the call's grpc-timeout.
+  int64_t wait = std::chrono::nanoseconds(pool->config->timeouts.connect).count();
+  if (grpc_deadline_ns != 0) wait = std::min(wait, std::max<int64_t>(grpc_deadline_ns - now, 0));
+  switch (attempt_.Admit(pool->caps, now, wait)) {
     case UpstreamAttempt::Admission::kSend:
       SendInSlot();
       return;
@@ -136,6 +139,11 @@ void Exchange::ShedOverLimit() {
                 attempt_.backend()->label());
   shard().OnShed(static_cast<metrics::PoolId>(pool_index), metrics::ShedReason::kOverLimit);
   attempt_.Abandon();  // nothing was tried: says nothing about the backend's health
+  if (grpc_deadline_ns != 0 && MonoNanos() >= grpc_deadline_ns) {
+    // The call's deadline ended its wait for a slot: DEADLINE_EXCEEDED, not UNAVAILABLE.
+    Reply(504, kGrpcDeadlinePassed, /*close=*/!request_body.done());
+    return;
+  }
   Reply(503, "every backend is at its limits", /*close=*/!request_body.done(),
         "Retry-After: 1\r\n");
 }

@@ -180,9 +180,14 @@ void Exchange::LeaveH2(bool complete, bool keep_body) {
 
 void Exchange::ArmH2Timer() {
   int64_t after = std::chrono::nanoseconds(pool->config->timeouts.read).count();
-  if (grpc_deadline_ns != 0)
-    after = std::min(after, std::max<int64_t>(grpc_deadline_ns - MonoNanos(), 0));
-  ArmTimer(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(after)));
+  h2_timer_at_deadline_ = false;
+  if (const int64_t left = grpc_deadline_ns - MonoNanos(); grpc_deadline_ns != 0 && left < after) {
+    after = std::max<int64_t>(left, 0);
+    // Said here, not read off the clock when it fires: libevent counts from the loop's
+    // cached time, so the timer may fire a little before MonoNanos() reaches the deadline.
+    h2_timer_at_deadline_ = true;
+  }
+  ArmTimer(std::chrono::ceil<std::chrono::milliseconds>(std::chrono::nanoseconds(after)));
 }
 
 void Exchange::ConsumeH2() {

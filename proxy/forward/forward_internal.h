@@ -45,6 +45,7 @@ constexpr uint8_t kMaxInterim = 10;
 // The detail of the 408 for a request whose client stalled before its end while the backend
 // waited for it (Exchange::WaitingOnClient).
 constexpr std::string_view kClientStalled = "client did not finish its request in time";
+constexpr std::string_view kGrpcDeadlinePassed = "the call's grpc-timeout passed";
 
 // Nagle's algorithm would hold the last segment of a response (or request) until the peer
 // ACKs the previous one, and a peer that delays its ACK turns that into a 40 ms stall: a

@@ -257,10 +257,16 @@ void Http2Session::ResetClient(Exchange& ex) {
   StreamSlot& s = SlotOf(ex);
   if (ex.grpc && ex.response_started && s.has_body) {
     // A gRPC client maps a reset to INTERNAL or CANCELLED; the backend lost mid-call is
-    // UNAVAILABLE, which it may retry: said in trailers after the data relayed so far.
-    s.trailers = "grpc-status: 14\r\ngrpc-message: upstream lost\r\n";
+    // UNAVAILABLE, which it may retry, and a timeout mid-call DEADLINE_EXCEEDED, as the
+    // proxy's own answer before any response would say: in trailers after the data so far.
+    const bool timeout =
+        ex.log.termination == log::Termination::kUpstreamTimeout || ex.grpc_deadline_passed;
+    const http::GrpcStatus status =
+        timeout ? http::GrpcStatus::kDeadlineExceeded : http::GrpcStatus::kUnavailable;
+    s.trailers = fmt::format("grpc-status: {}\r\ngrpc-message: {}\r\n", static_cast<int>(status),
+                             timeout ? "upstream timed out" : "upstream lost");
     SubmitTrailers(s);
-    ex.NoteGrpcStatus(http::GrpcStatus::kUnavailable);
+    ex.NoteGrpcStatus(status);
   } else {
     codec_.ResetStream(s.id, NGHTTP2_INTERNAL_ERROR);
   }
