@@ -148,6 +148,45 @@ def frame(payload):
     return b"\x00" + len(payload).to_bytes(4, "big") + payload
 
 
+class UnaryLoad:
+    """Unary calls (payloads "K-I") from `threads` threads until stop(): `results` maps each
+    call's payload to its answer, or to its status code when it failed, and `errors` lists
+    the failures' (code, details)."""
+
+    def __init__(self, case, threads):
+        self.results, self.errors = {}, []
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(case, k))
+                         for k in range(threads)]
+        case.addCleanup(self.stop)
+        for t in self._threads:
+            t.start()
+
+    def _run(self, case, k):
+        for i in range(100000):
+            if self._stop.is_set():
+                return
+            cid = b"%d-%d" % (k, i)
+            try:
+                got = case.unary(cid)
+            except grpc.RpcError as e:
+                got = e.code()
+                with self.lock:
+                    self.errors.append((e.code(), e.details()))
+            with self.lock:
+                self.results[cid] = got
+
+    def answered(self):
+        with self.lock:
+            return sum(isinstance(got, bytes) for got in self.results.values())
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(20 * harness.SLOWDOWN)
+
+
 class ChangeCase(harness.ProxyTestCase):
     def backends(self, *names, **kw):
         out = [Backend(n, **kw) for n in names]
@@ -345,29 +384,15 @@ class ReloadUnderStreams(ChangeCase):
         # the proxy's 503 "no backend available" (UNAVAILABLE).
         c, d = self.backends("c", "d")
         self.start(self.pools(self.a, self.b))
-        stop, errors, answers = threading.Event(), [], []
-
-        def load(k):
-            for i in range(100000):
-                if stop.is_set():
-                    return
-                try:
-                    answers.append(self.unary(b"%d-%d" % (k, i)))
-                except grpc.RpcError as e:
-                    errors.append((e.code(), e.details()))
-        threads = [threading.Thread(target=load, args=(k,)) for k in range(6)]
-        for t in threads:
-            t.start()
-        self.addCleanup(stop.set)
+        load = UnaryLoad(self, 6)
         sets = [(c, d), (self.a, self.b)]
         for i in range(12):
             self.reload(self.pools(*sets[i % 2]), count=i + 1)
-            n = len(answers)
-            harness.wait_until(lambda: len(answers) >= n + 6, 10, what="calls after the reload")
-        stop.set()
-        for t in threads:
-            t.join(20 * harness.SLOWDOWN)
-        self.assertEqual((len(errors), errors[:2]), (0, []), "of %d calls" % (len(answers) + len(errors)))
+            n = load.answered()
+            harness.wait_until(lambda: load.answered() >= n + 6, 10, what="calls after the reload")
+        load.stop()
+        self.assertEqual((len(load.errors), load.errors[:2]), (0, []),
+                         "of %d calls" % len(load.results))
         ids = self.a.ids() + self.b.ids() + c.ids() + d.ids()
         self.assertEqual(len(ids), len(set(ids)), "a call ran twice")
         self.assert_gauges_settle()
@@ -632,20 +657,7 @@ class DnsUnderStreams(ChangeCase):
         harness.wait_until(lambda: self.backend_ips() == self.IPS, 10, what="both records")
         streams = self.open_ticks(["r2", "r3"])
         # Unary calls run from 4 threads while the records change twice.
-        stop, errors, answers = threading.Event(), [], []
-
-        def load(k):
-            for i in range(100000):
-                if stop.is_set():
-                    return
-                try:
-                    answers.append(self.unary(b"%d-%d" % (k, i)))
-                except grpc.RpcError as e:
-                    errors.append((e.code(), e.details()))
-        threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        self.addCleanup(stop.set)
+        load = UnaryLoad(self, 4)
         dns.reload({self.NAME: self.IPS[:1]}, self.NAME)
         harness.wait_until(lambda: self.backend_ips() == self.IPS[:1], 10, what="r3 dropped")
         # The dropped backend drains: its open stream flows on; new calls go to r2 only.
@@ -656,12 +668,10 @@ class DnsUnderStreams(ChangeCase):
         harness.wait_until(lambda: self.backend_ips() == self.IPS[1:], 10, what="r2 dropped")
         self.assert_ticks_flow(streams["r2"])
         harness.wait_until(lambda: len(second.ids()) > seen_r3 + 4, 10, what="calls back on r3")
-        stop.set()
-        for t in threads:
-            t.join(20 * harness.SLOWDOWN)
+        load.stop()
         # A swap of the whole set sheds no call: the old backends are marked draining only once
         # the worker took the new snapshot (as in test_reloads_swapping_every_backend_...).
-        self.assertEqual(errors, [])
+        self.assertEqual(load.errors, [])
         ids = first.ids() + second.ids()
         self.assertEqual(len(ids), len(set(ids)), "a call ran twice")
         self.assert_ticks_flow(streams["r3"])
@@ -684,24 +694,7 @@ class BackendStoppedMidStream(ChangeCase):
         pool = self.pool(a.address, b.address, protocol="h2",
                          circuit_breaker={"consecutive_failures": 1000})
         self.start({"grpc": pool})
-        stop, lock = threading.Event(), threading.Lock()
-        results = {}  # id -> answer or status
-
-        def load(k):
-            for i in range(100000):
-                if stop.is_set():
-                    return
-                cid = b"%d-%d" % (k, i)
-                try:
-                    got = self.unary(cid)
-                except grpc.RpcError as e:
-                    got = e.code()
-                with lock:
-                    results[cid] = got
-        threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        self.addCleanup(stop.set)
+        load = UnaryLoad(self, 4)
         stream_codes = []
         for _ in range(5):
             stream = self.open_ticks(["b"])["b"]
@@ -716,9 +709,8 @@ class BackendStoppedMidStream(ChangeCase):
                 stream_codes.append(e.code())
             b = Backend("b", port=port, delay=0.01)
             olds.append(b)
-        stop.set()
-        for t in threads:
-            t.join(20 * harness.SLOWDOWN)
+        load.stop()
+        results = load.results
         self.assertEqual(stream_codes, [grpc.StatusCode.UNAVAILABLE] * 5)
         per_backend = {"a": a.ids()}
         for n, old in enumerate(olds):

@@ -16,10 +16,9 @@ import time
 import harness
 import metrics_util
 from h2_client import exchange
-from h2c_backend import H2cBackend, pattern
+from h2c_backend import pattern
+from h2c_pool_case import H2cPoolCase
 
-GAUGES = ("outrigger_backend_inflight_requests", "outrigger_pool_pending_requests",
-          "outrigger_pool_inflight_requests")
 CANCEL = 8
 TRAILERS = [("x-sum", "abc"), ("x-more", "1")]
 
@@ -66,31 +65,9 @@ def read_with_trailers(rfile, method="GET"):
     return status, fields, rfile.read(), None
 
 
-class Base(harness.ProxyTestCase):
-    def start(self, n=1, read_timeout=None, **kw):
-        keys = set()
-        self.backends = [H2cBackend(name, keys=keys, **kw) for name in "ab"[:n]]
-        for b in self.backends:
-            self.addCleanup(b.stop)
-        extra = {"protocol": "h2"}
-        if read_timeout:
-            extra["timeouts"] = {"read": read_timeout}
-        pool = self.pool(*[b.address for b in self.backends], **extra)
-        self.proxy = self.start_proxy(self.config({"h2": pool}))
-        return self.proxy
-
-    def seen(self, path):
-        return [(m, p, w) for b in self.backends for (m, p, w) in b.seen if p == path]
-
-    def gauges(self):
-        samples, _ = metrics_util.scrape(self.proxy)
-        return {n: v for (n, _), v in samples.items() if n in GAUGES and v != 0}
-
-    def assert_settles(self):
-        harness.wait_until(lambda: not self.gauges(), 10 * harness.SLOWDOWN,
-                           what="in-flight gauges back to zero")
-        r = self.proxy.get("/blob?n=7")
-        self.assertEqual((r.status, r.body), (200, pattern(7)))
+class Base(H2cPoolCase):
+    def start(self, n=1, **kw):
+        return super().start(n=n, **kw)
 
     def raw(self, timeout=10):
         sock = harness.raw_connect(self.proxy_port, timeout=timeout)

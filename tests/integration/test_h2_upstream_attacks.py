@@ -12,45 +12,14 @@ import socket
 import threading
 
 import harness
-import metrics_util
 from h2_client import RawH2, request_headers
 from h2c_backend import H2cBackend, pattern
+from h2c_pool_case import H2cPoolCase
 
-GAUGES = ("outrigger_backend_inflight_requests", "outrigger_pool_pending_requests",
-          "outrigger_pool_inflight_requests")
 CANCEL = 8
 
 
-class H2UpstreamAttacks(harness.ProxyTestCase):
-    def start(self, n=2, workers=1, read_timeout=None, listener=None, breaker=None, **kw):
-        keys = set()
-        self.backends = [H2cBackend(name, keys=keys, **kw) for name in "ab"[:n]]
-        for b in self.backends:
-            self.addCleanup(b.stop)
-        extra = {"protocol": "h2"}
-        if read_timeout:
-            extra["timeouts"] = {"read": read_timeout}
-        if breaker:
-            extra["circuit_breaker"] = breaker
-        pool = self.pool(*[b.address for b in self.backends], **extra)
-        self.proxy = self.start_proxy(self.config({"h2": pool}, workers=workers,
-                                                    listener=listener))
-        return self.proxy
-
-    def seen(self, path):
-        return [(m, p, w) for b in self.backends for (m, p, w) in b.seen if p == path]
-
-    def gauges(self):
-        samples, _ = metrics_util.scrape(self.proxy)
-        return {n: v for (n, _), v in samples.items() if n in GAUGES and v != 0}
-
-    def assert_settles(self):
-        """In-flight gauges back to zero, and a new request served."""
-        harness.wait_until(lambda: not self.gauges(), 10 * harness.SLOWDOWN,
-                           what="in-flight gauges back to zero")
-        r = self.proxy.get("/blob?n=7")
-        self.assertEqual((r.status, r.body), (200, pattern(7)))
-
+class H2UpstreamAttacks(H2cPoolCase):
     # ---- the backend refuses or goes away before processing: retried, once ---------------
 
     # One backend: nothing else to retry on, and a stream it did not process may go to it
