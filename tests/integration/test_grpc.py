@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest label: threads (h2 backend connections, a backend killed mid-call)
 """gRPC through the proxy (issue 15): an h2c listener and a `protocol: h2` pool of two real
 grpcio servers, called over ONE client channel, so the balancing is per call, not per
 connection. The service uses generic handlers (no protoc): raw bytes in, raw bytes out.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest label: threads (reloads and DNS changes under calls)
 """gRPC through a `protocol: h2` pool while the world changes under it: reloads that keep,
 re-point, re-protocol and remove the pool with server-streaming and bidi calls open on one
 grpcio channel; DNS records that change under open streams; a backend stopped mid-stream

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest label: threads (gRPC probes on the control thread while a worker serves)
 """gRPC health probes (issue 15): a `protocol: h2` pool whose probes are `type: grpc` calls
 grpc.health.v1.Health/Check on each backend. A backend answering NOT_SERVING gets no calls
 until it serves again; a named `service` is what the request carries; a backend without the

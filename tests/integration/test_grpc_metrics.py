@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest label: threads (a worker's gRPC counters read by the control thread)
 """gRPC calls in /metrics (issue 15): outrigger_pool_grpc_calls_total{pool, grpc_status} counts
 each call once by the class of the grpc-status its client got (ok, client, server, invalid;
 none when it ended without one), the proxy's own Trailers-Only answers included, and
