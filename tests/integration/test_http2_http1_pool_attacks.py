@@ -710,7 +710,14 @@ class Http2Http1PoolAttacks(H2TestCase):
     def test_a_download_reset_mid_body_on_the_only_connection_frees_it_for_the_next(self):
         self.start(pool=self.pool(self.backend, circuit_breaker={
             "consecutive_failures": 1000, "max_connections": 1, "max_pending": 10}))
-        c = self.raw()
+        # The stream's window stays at its 64 KiB default, so that the 8 MiB cannot all be
+        # relayed before the reset (with raw()'s 16 MiB windows and the loopback's socket
+        # buffers, a fast build finished the download first, and then reused the connection
+        # lawfully). The connection's window is opened for stream 3's answer.
+        c = RawH2(self.proxy.port, self.tls)
+        self.addCleanup(c.close)
+        c.preface()
+        c.send(c.window_update(0, 1 << 30))
         c.send(c.headers(1, self.hdrs("/big?n=%d" % (8 << 20)), end_stream=True))
         self.assertTrue(c.read_until(lambda c: c.stream_frames(1, hf.DataFrame), 10))
         c.send(c.rst(1, CANCEL) + c.headers(3, self.hdrs("/?next=1"), end_stream=True))
